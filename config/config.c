@@ -1,0 +1,754 @@
+/*
+ * Loading and validating portwatch's configuration file. One table of keys
+ * (`keys` below) drives everything: which sections and keys exist, their
+ * types, defaults and limits, the messages for bad values, the "did you
+ * mean" suggestions, `config-check --keys` and the README's reference.
+ * Every problem in a file is collected, so one run reports them all.
+ */
+#include "config/config.h"
+
+#include "config/error.h"
+#include "config/ini.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- diagnostics ------------------------------------------------------- */
+
+void pw_diag_add(struct pw_diag *d, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char **nm = realloc(d->msgs, (d->n + 1) * sizeof *nm);
+    char *copy = strdup(buf);
+    if (!nm || !copy) {
+        free(copy);
+        if (nm)
+            d->msgs = nm;
+        return; /* out of memory: the count of errors still shows elsewhere */
+    }
+    d->msgs = nm;
+    d->msgs[d->n++] = copy;
+}
+
+void pw_diag_print(const struct pw_diag *d, FILE *f)
+{
+    for (size_t i = 0; i < d->n; i++)
+        fprintf(f, "%s\n", d->msgs[i]);
+}
+
+void pw_diag_free(struct pw_diag *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        free(d->msgs[i]);
+    free(d->msgs);
+    d->msgs = NULL;
+    d->n = 0;
+}
+
+/* ---- the key table ----------------------------------------------------- */
+
+enum section_kind { SEC_PORTWATCH, SEC_BIZTALK, SEC_CHECK, SEC_COUNT };
+
+static const char *const section_names[SEC_COUNT] = {"portwatch", "biztalk", "check NAME"};
+
+static const char *const family_choices[] = {"any", "ipv4", "ipv6", "prefer-ipv4",
+                                             "prefer-ipv6", NULL};
+static const char *const log_choices[] = {"error", "warn", "info", "debug", NULL};
+static const char *const expect_choices[] = {"listening", "reachable", NULL};
+
+#define S(f) offsetof(struct pw_settings, f)
+#define B(f) offsetof(struct pw_config, f)
+#define C(f) offsetof(struct pw_check, f)
+#define SEC_MS 1000LL
+#define DAY_MS 86400000LL
+
+#define ROLE_KEY(idx, name, what)                                                  \
+    {"biztalk", name, PW_KEY_HOSTS, NULL, 0, 0, NULL, B(roles[idx]),               \
+     "Hosts holding the " what ", separated by commas (names, IPv4 or IPv6 "        \
+     "addresses). One host may appear under several roles."}
+
+static const struct pw_key keys[] = {
+    {"portwatch", "listen", PW_KEY_LISTEN, "127.0.0.1:8470", 0, 0, NULL, S(listen),
+     "Address and port of the HTTP API and dashboard. Loopback by default; any other "
+     "address needs api_token, or allow_anonymous = yes."},
+    {"portwatch", "database", PW_KEY_STRING, "portwatch.db", 0, 0, NULL, S(database),
+     "SQLite file that keeps the history; relative paths start at the working directory."},
+    {"portwatch", "interval", PW_KEY_DURATION, "30s", 1 * SEC_MS, DAY_MS, NULL, S(interval_ms),
+     "How often every target is probed; starts are spread evenly over it."},
+    {"portwatch", "timeout", PW_KEY_DURATION, "3s", 10, 60 * SEC_MS, NULL, S(timeout_ms),
+     "How long a connection attempt may take before the port counts as filtered."},
+    {"portwatch", "max_in_flight", PW_KEY_INT, "256", 1, 65536, NULL, S(max_in_flight),
+     "Most connection attempts under way at once, over all hosts."},
+    {"portwatch", "max_per_host", PW_KEY_INT, "32", 1, 4096, NULL, S(max_per_host),
+     "Most connection attempts under way at once to one host."},
+    {"portwatch", "fail_after", PW_KEY_INT, "2", 1, 100, NULL, S(fail_after),
+     "Consecutive failed probes before a target is reported down."},
+    {"portwatch", "recover_after", PW_KEY_INT, "1", 1, 100, NULL, S(recover_after),
+     "Consecutive passing probes before a down target is reported up again."},
+    {"portwatch", "address_family", PW_KEY_ENUM, "any", 0, 0, family_choices, S(family),
+     "Which addresses of a host name to probe: any, ipv4, ipv6, prefer-ipv4 or prefer-ipv6."},
+    {"portwatch", "api_token", PW_KEY_STRING, NULL, 0, 0, NULL, S(api_token),
+     "Bearer token the HTTP API requires (Authorization: Bearer TOKEN). Required when "
+     "listen is not a loopback address."},
+    {"portwatch", "allow_anonymous", PW_KEY_BOOL, "no", 0, 0, NULL, S(allow_anonymous),
+     "Serve a non-loopback listen address without api_token. Only for trusted networks."},
+    {"portwatch", "log_level", PW_KEY_ENUM, "info", 0, 0, log_choices, S(log_level),
+     "Least severe log messages written: error, warn, info or debug."},
+    {"portwatch", "keep_detail", PW_KEY_DURATION, "14d", DAY_MS, 3660 * DAY_MS, NULL,
+     S(keep_raw_ms), "How long the fine-grained (5-minute) history is kept."},
+    {"portwatch", "keep_hourly", PW_KEY_DURATION, "400d", DAY_MS, 3660 * DAY_MS, NULL,
+     S(keep_hourly_ms), "How long the hourly history is kept."},
+    {"portwatch", "keep_events", PW_KEY_DURATION, "400d", DAY_MS, 3660 * DAY_MS, NULL,
+     S(keep_events_ms), "How long state changes and outages are kept."},
+
+    ROLE_KEY(0, "management_database", "BizTalk Management database"),
+    ROLE_KEY(1, "bam_primary_import_database", "BAM Primary Import database"),
+    ROLE_KEY(2, "messagebox_database", "MessageBox database"),
+    ROLE_KEY(3, "processing_servers", "BizTalk processing servers"),
+    ROLE_KEY(4, "rule_engine_database", "Business Rule Engine database"),
+    ROLE_KEY(5, "tracking_database", "Tracking database"),
+    ROLE_KEY(6, "iis_servers", "IIS servers hosting BizTalk HTTP and Web Service ports"),
+    {"biztalk", "secondary_rpc_ports", PW_KEY_PORTS, "50000-50200", 0, 0, NULL, B(rpc_range),
+     "The range Windows' dynamic RPC ports are restricted to (registry "
+     "HKLM\\Software\\Microsoft\\Rpc\\Internet, Ports). Widen it if your servers use more."},
+
+    {"check", "hosts", PW_KEY_HOSTS, NULL, 0, 0, NULL, C(hosts),
+     "Required. Hosts this check probes, separated by commas."},
+    {"check", "ports", PW_KEY_PORTS, NULL, 0, 0, NULL, C(ports),
+     "Required. Ports and ranges, e.g. 135, 445, 50000-50200."},
+    {"check", "expect", PW_KEY_ENUM, "listening", 0, 0, expect_choices, C(expect),
+     "listening: something must accept the connection. reachable: a refusal passes too "
+     "(the firewall lets it through); only silence fails."},
+    {"check", "interval", PW_KEY_DURATION, NULL, 1 * SEC_MS, DAY_MS, NULL, C(interval_ms),
+     "Probe interval for this check; the global interval when unset."},
+    {"check", "timeout", PW_KEY_DURATION, NULL, 10, 60 * SEC_MS, NULL, C(timeout_ms),
+     "Connection timeout for this check; the global timeout when unset."},
+    {"check", "reason", PW_KEY_STRING, NULL, 0, 0, NULL, C(reason),
+     "What breaks when this check fails; shown beside failures."},
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+/* Role keys must line up with the catalog's roles. */
+_Static_assert(PW_MAX_ROLES >= 7, "room for the catalog's roles");
+
+const struct pw_key *pw_config_keys(size_t *count)
+{
+    *count = NKEYS;
+    return keys;
+}
+
+static enum section_kind key_section(const struct pw_key *k)
+{
+    if (strcmp(k->section, "portwatch") == 0)
+        return SEC_PORTWATCH;
+    if (strcmp(k->section, "biztalk") == 0)
+        return SEC_BIZTALK;
+    return SEC_CHECK;
+}
+
+/* ---- "did you mean" ---------------------------------------------------- */
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return 99;
+    size_t prev[65], cur[65];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
+    }
+    return prev[lb];
+}
+
+static const char *nearest(const char *word, const char *const *cands, size_t n)
+{
+    const char *best = NULL;
+    size_t bestd = 3;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = edit_distance(word, cands[i]);
+        size_t limit = strlen(cands[i]) / 3 + 1;
+        if (d < bestd && d <= limit) {
+            best = cands[i];
+            bestd = d;
+        }
+    }
+    return best;
+}
+
+/* Lists the keys of a section for the "allowed" part of a message. */
+static void list_keys(enum section_kind sec, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < NKEYS && used < len; i++) {
+        if (key_section(&keys[i]) != sec)
+            continue;
+        int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", keys[i].name);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+/* ---- setting values ---------------------------------------------------- */
+
+/* Parses value for key k into the struct at base. Returns 0 or an error with
+ * the message in err. */
+static int apply(const struct pw_key *k, void *base, const char *value, char err[PW_ERRBUF])
+{
+    char *field = (char *)base + k->offset;
+    int rc;
+
+    switch (k->type) {
+    case PW_KEY_STRING: {
+        char *copy = strdup(value);
+        if (!copy)
+            return snprintf(err, PW_ERRBUF, "out of memory"), PW_ENOMEM;
+        free(*(char **)field);
+        *(char **)field = copy;
+        return 0;
+    }
+    case PW_KEY_LISTEN: {
+        char *host;
+        uint16_t port;
+        if ((rc = pw_parse_listen(value, &host, &port, err)) != 0)
+            return rc;
+        free(host);
+        char *copy = strdup(value);
+        if (!copy)
+            return snprintf(err, PW_ERRBUF, "out of memory"), PW_ENOMEM;
+        free(*(char **)field);
+        *(char **)field = copy;
+        return 0;
+    }
+    case PW_KEY_DURATION: {
+        int64_t ms;
+        if ((rc = pw_parse_duration(value, &ms, err)) != 0)
+            return rc;
+        if (k->max > 0 && (ms < k->min || ms > k->max)) {
+            char lo[32], hi[32];
+            pw_format_duration(k->min, lo, sizeof lo);
+            pw_format_duration(k->max, hi, sizeof hi);
+            snprintf(err, PW_ERRBUF, "%s is out of range; use %s to %s", value, lo, hi);
+            return PW_ERANGE;
+        }
+        *(int64_t *)field = ms;
+        return 0;
+    }
+    case PW_KEY_INT: {
+        long long v;
+        if ((rc = pw_parse_int(value, k->min, k->max, &v, err)) != 0)
+            return rc;
+        *(long long *)field = v;
+        return 0;
+    }
+    case PW_KEY_BOOL:
+        return pw_parse_bool(value, (int *)field, err);
+    case PW_KEY_ENUM:
+        for (int i = 0; k->choices[i]; i++)
+            if (pw_strcasecmp(value, k->choices[i]) == 0) {
+                *(int *)field = i;
+                return 0;
+            }
+        {
+            size_t used = (size_t)snprintf(err, PW_ERRBUF, "'%s' is not allowed; use one of: ", value);
+            for (int i = 0; k->choices[i] && used < PW_ERRBUF; i++)
+                used += (size_t)snprintf(err + used, PW_ERRBUF - used, "%s%s", i ? ", " : "",
+                                         k->choices[i]);
+        }
+        return PW_EINVAL;
+    case PW_KEY_HOSTS: {
+        struct pw_host_list hl;
+        if ((rc = pw_parse_hosts(value, &hl, err)) != 0)
+            return rc;
+        pw_host_list_free((struct pw_host_list *)field);
+        *(struct pw_host_list *)field = hl;
+        return 0;
+    }
+    case PW_KEY_PORTS: {
+        struct pw_portset ps;
+        if ((rc = pw_parse_ports(value, &ps, err)) != 0)
+            return rc;
+        pw_portset_free((struct pw_portset *)field);
+        *(struct pw_portset *)field = ps;
+        return 0;
+    }
+    }
+    return PW_EINVAL;
+}
+
+static void *section_base(struct pw_config *c, enum section_kind sec, struct pw_check *chk)
+{
+    return sec == SEC_PORTWATCH ? (void *)&c->s : sec == SEC_BIZTALK ? (void *)c : (void *)chk;
+}
+
+static void apply_defaults(struct pw_config *c, enum section_kind sec, struct pw_check *chk)
+{
+    char err[PW_ERRBUF];
+    for (size_t i = 0; i < NKEYS; i++)
+        if (key_section(&keys[i]) == sec && keys[i].def)
+            apply(&keys[i], section_base(c, sec, chk), keys[i].def, err);
+}
+
+struct pw_config *pw_config_new(void)
+{
+    struct pw_config *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    apply_defaults(c, SEC_PORTWATCH, NULL);
+    apply_defaults(c, SEC_BIZTALK, NULL);
+    if (!c->s.listen || !c->s.database || c->rpc_range.n == 0) {
+        pw_config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void check_free(struct pw_check *k)
+{
+    free(k->name);
+    free(k->reason);
+    pw_host_list_free(&k->hosts);
+    pw_portset_free(&k->ports);
+}
+
+void pw_config_free(struct pw_config *c)
+{
+    if (!c)
+        return;
+    free(c->path);
+    free(c->s.listen);
+    free(c->s.database);
+    free(c->s.api_token);
+    for (size_t i = 0; i < PW_MAX_ROLES; i++)
+        pw_host_list_free(&c->roles[i]);
+    pw_portset_free(&c->rpc_range);
+    for (size_t i = 0; i < c->nchecks; i++)
+        check_free(&c->checks[i]);
+    free(c->checks);
+    free(c);
+}
+
+/* ---- the loader -------------------------------------------------------- */
+
+struct loader {
+    const char *file;
+    struct pw_config *c;
+    struct pw_diag *diag;
+    int errors;
+    enum section_kind sec; /* current section, or SEC_COUNT when invalid */
+    struct pw_check *chk;  /* current check */
+    int *set_line;         /* per key of the current section: line it was set on */
+    int portwatch_lines[NKEYS];
+    int biztalk_lines[NKEYS];
+    int (*check_lines)[NKEYS]; /* per check */
+    int check_section_line;
+    int seen_portwatch, seen_biztalk;
+};
+
+static void problem(struct loader *L, int line, const char *section, const char *key,
+                    const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char where[320];
+    if (section && *section && key)
+        snprintf(where, sizeof where, " [%s] %s:", section, key);
+    else if (section && *section)
+        snprintf(where, sizeof where, " [%s]:", section);
+    else
+        where[0] = '\0';
+    pw_diag_add(L->diag, "%s:%d:%s %s", L->file, line, where, msg);
+    L->errors++;
+}
+
+static int valid_check_name(const char *s)
+{
+    if (!*s || strlen(s) > 64)
+        return 0;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_' || ch == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+static int start_check(struct loader *L, int line, const char *section, const char *name)
+{
+    struct pw_config *c = L->c;
+    if (!valid_check_name(name)) {
+        problem(L, line, section, NULL,
+                "check name '%s' is not allowed; use 1-64 letters, digits, '-', '_' or '.'", name);
+        return -1;
+    }
+    size_t nroles;
+    const struct pw_role *roles = pw_catalog_roles(&nroles);
+    for (size_t i = 0; i < nroles; i++)
+        if (strcmp(roles[i].key, name) == 0) {
+            problem(L, line, section, NULL,
+                    "check name '%s' is a catalog role's name; choose another name", name);
+            return -1;
+        }
+    for (size_t i = 0; i < c->nchecks; i++)
+        if (pw_strcasecmp(c->checks[i].name, name) == 0) {
+            problem(L, line, section, NULL, "check '%s' is defined twice (first on line %d)",
+                    name, c->checks[i].line);
+            return -1;
+        }
+    struct pw_check *nc = realloc(c->checks, (c->nchecks + 1) * sizeof *nc);
+    if (!nc)
+        return PW_ENOMEM;
+    c->checks = nc;
+    int(*nl)[NKEYS] = realloc(L->check_lines, (c->nchecks + 1) * sizeof *nl);
+    if (!nl)
+        return PW_ENOMEM;
+    L->check_lines = nl;
+    memset(L->check_lines[c->nchecks], 0, sizeof L->check_lines[0]);
+    struct pw_check *k = &c->checks[c->nchecks];
+    memset(k, 0, sizeof *k);
+    k->name = strdup(name);
+    k->line = line;
+    if (!k->name)
+        return PW_ENOMEM;
+    apply_defaults(c, SEC_CHECK, k);
+    L->set_line = L->check_lines[c->nchecks];
+    c->nchecks++;
+    L->chk = k;
+    return 0;
+}
+
+static void on_section(struct loader *L, int line, const char *name)
+{
+    L->sec = SEC_COUNT;
+    L->chk = NULL;
+    if (strcmp(name, "portwatch") == 0 || strcmp(name, "biztalk") == 0) {
+        int *seen = name[0] == 'p' ? &L->seen_portwatch : &L->seen_biztalk;
+        if (*seen) {
+            problem(L, line, name, NULL, "section [%s] appears twice (first on line %d); merge them",
+                    name, *seen);
+            return;
+        }
+        *seen = line;
+        L->sec = name[0] == 'p' ? SEC_PORTWATCH : SEC_BIZTALK;
+        L->set_line = name[0] == 'p' ? L->portwatch_lines : L->biztalk_lines;
+        return;
+    }
+    if (strncmp(name, "check", 5) == 0 && (name[5] == ' ' || name[5] == '\t' || name[5] == '\0')) {
+        const char *n = name + 5;
+        while (*n == ' ' || *n == '\t')
+            n++;
+        if (*n == '\0') {
+            problem(L, line, name, NULL, "a check needs a name: [check NAME], e.g. [check file-share]");
+            return;
+        }
+        if (n[0] == '"' && strlen(n) >= 2 && n[strlen(n) - 1] == '"') {
+            char unq[128];
+            snprintf(unq, sizeof unq, "%.*s", (int)strlen(n) - 2, n + 1);
+            if (start_check(L, line, name, unq) == 0)
+                L->sec = SEC_CHECK;
+        } else if (start_check(L, line, name, n) == 0) {
+            L->sec = SEC_CHECK;
+        }
+        return;
+    }
+    static const char *const known[] = {"portwatch", "biztalk", "check"};
+    char word[128];
+    snprintf(word, sizeof word, "%.*s", (int)strcspn(name, " \t"), name);
+    const char *near = nearest(word, known, 3);
+    if (near)
+        problem(L, line, name, NULL,
+                "unknown section [%s]; did you mean [%s%s]? Sections are [portwatch], [biztalk] and [check NAME]",
+                name, near, strcmp(near, "check") == 0 ? " NAME" : "");
+    else
+        problem(L, line, name, NULL,
+                "unknown section [%s]; sections are [portwatch], [biztalk] and [check NAME]", name);
+}
+
+static void on_key(struct loader *L, int line, const char *section, const char *key,
+                   const char *value)
+{
+    if (L->sec == SEC_COUNT)
+        return; /* the section was already reported */
+    const struct pw_key *k = NULL;
+    size_t idx = 0;
+    for (size_t i = 0; i < NKEYS; i++)
+        if (key_section(&keys[i]) == L->sec && strcmp(keys[i].name, key) == 0) {
+            k = &keys[i];
+            idx = i;
+        }
+    if (!k) {
+        const char *cands[NKEYS];
+        size_t n = 0;
+        for (size_t i = 0; i < NKEYS; i++)
+            if (key_section(&keys[i]) == L->sec)
+                cands[n++] = keys[i].name;
+        const char *near = nearest(key, cands, n);
+        char allowed[512];
+        list_keys(L->sec, allowed, sizeof allowed);
+        if (near)
+            problem(L, line, section, key, "unknown key; did you mean '%s'? Allowed here: %s", near, allowed);
+        else
+            problem(L, line, section, key, "unknown key; allowed here: %s", allowed);
+        return;
+    }
+    if (L->set_line[idx]) {
+        problem(L, line, section, key, "set twice (first on line %d); keep one", L->set_line[idx]);
+        return;
+    }
+    L->set_line[idx] = line;
+    char err[PW_ERRBUF];
+    if (apply(k, section_base(L->c, L->sec, L->chk), value, err) != 0)
+        problem(L, line, section, key, "%s", err);
+}
+
+static int on_ini(void *ud, enum pw_ini_event ev, int line, const char *section,
+                  const char *key, const char *value)
+{
+    struct loader *L = ud;
+    switch (ev) {
+    case PW_INI_SECTION:
+        on_section(L, line, section);
+        break;
+    case PW_INI_KEY:
+        on_key(L, line, section, key, value);
+        break;
+    case PW_INI_ERROR:
+        problem(L, line, section, key, "%s", value);
+        break;
+    }
+    return 0;
+}
+
+static size_t key_index(enum section_kind sec, const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (key_section(&keys[i]) == sec && strcmp(keys[i].name, name) == 0)
+            return i;
+    return NKEYS;
+}
+
+/* Rules that span keys, checked once the whole file is read. */
+static void cross_checks(struct loader *L)
+{
+    struct pw_config *c = L->c;
+    int ln;
+
+    for (size_t i = 0; i < c->nchecks; i++) {
+        struct pw_check *k = &c->checks[i];
+        char sec[80];
+        snprintf(sec, sizeof sec, "check %s", k->name);
+        if (k->hosts.n == 0)
+            problem(L, k->line, sec, "hosts", "missing; a check needs hosts = HOST, ...");
+        if (k->ports.n == 0)
+            problem(L, k->line, sec, "ports", "missing; a check needs ports = PORT, PORT-PORT, ...");
+        int64_t iv = k->interval_ms ? k->interval_ms : c->s.interval_ms;
+        int64_t to = k->timeout_ms ? k->timeout_ms : c->s.timeout_ms;
+        if (to >= iv) {
+            ln = L->check_lines[i][key_index(SEC_CHECK, "timeout")];
+            problem(L, ln ? ln : k->line, sec, "timeout",
+                    "timeout (%lldms) must be shorter than the interval (%lldms)",
+                    (long long)to, (long long)iv);
+        }
+    }
+    if (c->s.timeout_ms >= c->s.interval_ms) {
+        ln = L->portwatch_lines[key_index(SEC_PORTWATCH, "timeout")];
+        problem(L, ln, "portwatch", "timeout",
+                "timeout (%lldms) must be shorter than interval (%lldms)",
+                (long long)c->s.timeout_ms, (long long)c->s.interval_ms);
+    }
+    char *host;
+    uint16_t port;
+    char err[PW_ERRBUF];
+    if (pw_parse_listen(c->s.listen, &host, &port, err) == 0) {
+        if (!pw_is_loopback(host) && !(c->s.api_token && *c->s.api_token) && !c->s.allow_anonymous) {
+            ln = L->portwatch_lines[key_index(SEC_PORTWATCH, "listen")];
+            problem(L, ln, "portwatch", "listen",
+                    "%s is not a loopback address, so the API would be open to the network: "
+                    "set api_token (recommended) or allow_anonymous = yes",
+                    c->s.listen);
+        }
+        free(host);
+    }
+    if (c->s.api_token && *c->s.api_token && strlen(c->s.api_token) < 16) {
+        ln = L->portwatch_lines[key_index(SEC_PORTWATCH, "api_token")];
+        problem(L, ln, "portwatch", "api_token", "too short; use at least 16 characters");
+    }
+}
+
+int pw_config_load_buffer(const char *name, const char *buf, size_t len,
+                          struct pw_config **out, struct pw_diag *diag)
+{
+    *out = NULL;
+    struct loader L;
+    memset(&L, 0, sizeof L);
+    L.file = name;
+    L.diag = diag;
+    L.sec = SEC_COUNT;
+    L.c = pw_config_new();
+    if (!L.c)
+        return PW_ENOMEM;
+    int rc = pw_ini_parse(buf, len, on_ini, &L);
+    if (rc < 0) {
+        free(L.check_lines);
+        pw_config_free(L.c);
+        return rc;
+    }
+    cross_checks(&L);
+    free(L.check_lines);
+    if (L.errors) {
+        pw_config_free(L.c);
+        return PW_EINVAL;
+    }
+    L.c->path = strdup(name);
+    *out = L.c;
+    return 0;
+}
+
+int pw_config_load(const char *path, struct pw_config **out, struct pw_diag *diag)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        pw_diag_add(diag, "%s: cannot open: %s", path, strerror(errno));
+        return PW_EIO;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    int rc = 0;
+    while (buf) {
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+        if (len == cap) {
+            if (cap >= (16u << 20)) {
+                pw_diag_add(diag, "%s: larger than 16 MiB; this is not a portwatch configuration", path);
+                rc = PW_ETOO_BIG;
+                break;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    if (!buf)
+        rc = PW_ENOMEM;
+    else if (ferror(f)) {
+        pw_diag_add(diag, "%s: read error: %s", path, strerror(errno));
+        rc = PW_EIO;
+    }
+    fclose(f);
+    if (rc == 0)
+        rc = pw_config_load_buffer(path, buf, len, out, diag);
+    free(buf);
+    return rc;
+}
+
+int pw_config_set(struct pw_config *c, const char *key, const char *value,
+                  const char *origin, struct pw_diag *diag)
+{
+    size_t idx = key_index(SEC_PORTWATCH, key);
+    if (idx == NKEYS) {
+        pw_diag_add(diag, "%s: unknown setting '%s'", origin, key);
+        return PW_EUNKNOWN_KEY;
+    }
+    char err[PW_ERRBUF];
+    int rc = apply(&keys[idx], &c->s, value, err);
+    if (rc != 0)
+        pw_diag_add(diag, "%s: %s", origin, err);
+    return rc;
+}
+
+int pw_config_add_check(struct pw_config *c, const char *name, const char *hosts,
+                        const char *ports, enum pw_expect expect, struct pw_diag *diag)
+{
+    char err[PW_ERRBUF];
+    struct pw_check k;
+    memset(&k, 0, sizeof k);
+    int rc = pw_parse_hosts(hosts, &k.hosts, err);
+    if (rc != 0) {
+        pw_diag_add(diag, "hosts: %s", err);
+        return rc;
+    }
+    if ((rc = pw_parse_ports(ports, &k.ports, err)) != 0) {
+        pw_diag_add(diag, "-p %s: %s", ports, err);
+        check_free(&k);
+        return rc;
+    }
+    k.expect = expect;
+    k.name = strdup(name);
+    struct pw_check *nc = k.name ? realloc(c->checks, (c->nchecks + 1) * sizeof *nc) : NULL;
+    if (!nc) {
+        check_free(&k);
+        return PW_ENOMEM;
+    }
+    c->checks = nc;
+    c->checks[c->nchecks++] = k;
+    return 0;
+}
+
+/* ---- reference ---------------------------------------------------------- */
+
+static const char *const type_names[] = {
+    [PW_KEY_STRING] = "text",       [PW_KEY_DURATION] = "duration", [PW_KEY_INT] = "number",
+    [PW_KEY_BOOL] = "yes/no",       [PW_KEY_ENUM] = "choice",       [PW_KEY_HOSTS] = "host list",
+    [PW_KEY_PORTS] = "port list",   [PW_KEY_LISTEN] = "address:port",
+};
+
+void pw_config_write_reference(FILE *f)
+{
+    const char *last = "";
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct pw_key *k = &keys[i];
+        if (strcmp(k->section, last) != 0) {
+            fprintf(f, "%s### [%s]\n\n| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n",
+                    *last ? "\n" : "", key_section(k) == SEC_CHECK ? "check NAME" : k->section);
+            last = k->section;
+        }
+        char allowed[160] = "";
+        if (k->type == PW_KEY_ENUM) {
+            size_t used = 0;
+            for (int j = 0; k->choices[j] && used < sizeof allowed; j++)
+                used += (size_t)snprintf(allowed + used, sizeof allowed - used, "%s%s",
+                                         j ? ", " : "", k->choices[j]);
+        } else if (k->type == PW_KEY_DURATION && k->max > 0) {
+            char lo[32], hi[32];
+            pw_format_duration(k->min, lo, sizeof lo);
+            pw_format_duration(k->max, hi, sizeof hi);
+            snprintf(allowed, sizeof allowed, "%s to %s", lo, hi);
+        } else if (k->type == PW_KEY_INT) {
+            snprintf(allowed, sizeof allowed, "%lld to %lld", k->min, k->max);
+        } else if (k->type == PW_KEY_PORTS) {
+            snprintf(allowed, sizeof allowed, "1-65535, lists and ranges");
+        }
+        fprintf(f, "| `%s` | %s | %s | %s | %s |\n", k->name, type_names[k->type],
+                k->def ? k->def : "", allowed, k->help);
+    }
+    (void)section_names;
+}

@@ -1,0 +1,194 @@
+/*
+ * The configuration: global settings, the hosts that hold each catalog role,
+ * the RPC range, and operators' own checks; and the target plan expanded
+ * from it. One table of keys (config.c) drives parsing, validation,
+ * `config-check` and the README's reference.
+ *
+ * Flow: pw_config_load() -> pw_plan_build() -> probes/. Both collect every
+ * problem into a pw_diag rather than stopping at the first.
+ */
+#ifndef PW_CONFIG_H
+#define PW_CONFIG_H
+
+#include "config/catalog.h"
+#include "config/values.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Collected diagnostics, each one line: "FILE:LINE: [section] key: what". */
+struct pw_diag {
+    char **msgs;
+    size_t n;
+};
+void pw_diag_add(struct pw_diag *d, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void pw_diag_print(const struct pw_diag *d, FILE *f);
+void pw_diag_free(struct pw_diag *d);
+
+enum pw_family {
+    PW_FAMILY_ANY,  /* use the resolver's first answer */
+    PW_FAMILY_IPV4, /* IPv4 only */
+    PW_FAMILY_IPV6, /* IPv6 only */
+    PW_FAMILY_PREFER_IPV4,
+    PW_FAMILY_PREFER_IPV6,
+};
+
+/* The [portwatch] section. Later issues add fields here and rows to the key
+ * table; nothing else needs to change. */
+struct pw_settings {
+    char *listen;      /* "127.0.0.1:8470" */
+    char *database;    /* SQLite path */
+    char *api_token;   /* NULL or "" when none */
+    int allow_anonymous;
+    int64_t interval_ms;
+    int64_t timeout_ms;
+    long long max_in_flight;
+    long long max_per_host;
+    long long fail_after;
+    long long recover_after;
+    int family;        /* enum pw_family */
+    int log_level;     /* 0 error, 1 warn, 2 info, 3 debug */
+    int64_t keep_raw_ms;      /* fine-tier retention */
+    int64_t keep_hourly_ms;   /* coarse-tier retention */
+    int64_t keep_events_ms;   /* state changes and outages */
+};
+
+#define PW_MAX_ROLES 16
+
+/* An operator's own check: a [check NAME] section. */
+struct pw_check {
+    char *name;
+    int line;
+    struct pw_host_list hosts;
+    struct pw_portset ports;
+    enum pw_expect expect;
+    int64_t interval_ms; /* 0: the global interval */
+    int64_t timeout_ms;  /* 0: the global timeout */
+    char *reason;        /* what breaks when it fails */
+};
+
+struct pw_config {
+    char *path;                              /* NULL when built ad hoc */
+    struct pw_settings s;
+    struct pw_host_list roles[PW_MAX_ROLES]; /* indexed like pw_catalog_roles() */
+    struct pw_portset rpc_range;             /* replaces the catalog's 50000-50200 */
+    struct pw_check *checks;
+    size_t nchecks;
+};
+
+/* A config holding only defaults: no roles, no checks. */
+struct pw_config *pw_config_new(void);
+/* Reads and validates a file. Returns 0 and *out, or a negative pw_err with
+ * every problem in diag (and *out NULL). */
+int pw_config_load(const char *path, struct pw_config **out, struct pw_diag *diag);
+/* The same for a buffer; name is used in messages. */
+int pw_config_load_buffer(const char *name, const char *buf, size_t len,
+                          struct pw_config **out, struct pw_diag *diag);
+/* Applies one "key = value" of the [portwatch] section, as from the command
+ * line; problems go to diag with `origin` in place of file:line. */
+int pw_config_set(struct pw_config *c, const char *key, const char *value,
+                  const char *origin, struct pw_diag *diag);
+/* Adds an ad hoc check (command line `-p PORTS HOST...`). Takes the
+ * strings by copy. */
+int pw_config_add_check(struct pw_config *c, const char *name,
+                        const char *hosts, const char *ports,
+                        enum pw_expect expect, struct pw_diag *diag);
+void pw_config_free(struct pw_config *c);
+
+/* The key table, for `config-check --keys` and the README reference. */
+enum pw_key_type {
+    PW_KEY_STRING,
+    PW_KEY_DURATION,
+    PW_KEY_INT,
+    PW_KEY_BOOL,
+    PW_KEY_ENUM,
+    PW_KEY_HOSTS,
+    PW_KEY_PORTS,
+    PW_KEY_LISTEN,
+};
+
+struct pw_key {
+    const char *section; /* "portwatch", "biztalk", "check NAME" */
+    const char *name;
+    enum pw_key_type type;
+    const char *def;     /* default as written in the file, or NULL */
+    long long min, max;  /* INT and DURATION (ms) limits; 0,0 = none */
+    const char *const *choices; /* ENUM: NULL-terminated */
+    size_t offset;       /* into the struct the section fills */
+    const char *help;
+};
+const struct pw_key *pw_config_keys(size_t *count);
+/* Writes the configuration reference as Markdown (README section). */
+void pw_config_write_reference(FILE *f);
+
+/* ---- The target plan ---------------------------------------------------- */
+
+/* One reason a target must work: a catalog row's or a check's. */
+struct pw_reason {
+    const char *role;    /* role key or check name */
+    const char *service; /* "SQL Server", "DTC", or the check's name */
+    const char *text;    /* what breaks when it fails */
+    int row;             /* catalog row number, 0 for an operator's check */
+};
+
+/* What a set of targets serves. Targets whose (expectation, roles, reasons,
+ * timing) are equal share one profile, so a 201-port range costs one. */
+struct pw_profile {
+    enum pw_expect expect;
+    int64_t interval_ms;
+    int64_t timeout_ms;
+    const char **roles;  /* role keys / check names, sorted, unique */
+    size_t nroles;
+    struct pw_reason *reasons; /* in catalog order, then checks */
+    size_t nreasons;
+    int rpc_range;       /* nonzero if any reason is the secondary RPC range */
+};
+
+struct pw_target {
+    uint32_t host;    /* index into plan->hosts */
+    uint16_t port;
+    uint16_t profile; /* index into plan->profiles */
+};
+
+struct pw_host {
+    char *name;          /* as first written in the configuration */
+    uint32_t first;      /* its targets are plan->targets[first .. first+n) */
+    uint32_t n;
+};
+
+/* Targets sorted by host (in order of first appearance) then port; a
+ * (host, port) named by several rows, roles or checks is one target. A
+ * target's index is its id for the life of the plan. */
+struct pw_plan {
+    struct pw_host *hosts;
+    size_t nhosts;
+    struct pw_target *targets;
+    size_t ntargets;
+    struct pw_profile *profiles;
+    size_t nprofiles;
+    void *arena_;        /* owns the strings */
+};
+
+int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_diag *diag);
+/* A plan restricted to targets on host `host` and/or serving role `role`
+ * (NULL: no restriction). Returns PW_ENOT_FOUND when nothing matches. */
+int pw_plan_filter(const struct pw_plan *p, const char *host, const char *role,
+                   struct pw_plan **out);
+void pw_plan_free(struct pw_plan *p);
+
+static inline const struct pw_profile *
+pw_target_profile(const struct pw_plan *p, const struct pw_target *t)
+{
+    return &p->profiles[t->profile];
+}
+
+/* Prints the plan as `config-check` shows it: per host its ports (ranges
+ * summarized), roles and expectations; then totals. */
+void pw_plan_print(const struct pw_plan *p, FILE *f);
+
+#endif

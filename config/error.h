@@ -1,0 +1,38 @@
+/*
+ * portwatch's error codes. Every module returns these negative numbers (0
+ * means success) and prints them with pw_strerror(). Network and loop errors
+ * stay libuv's own codes (UV_E*) and are named with uv_err_name(); the codes
+ * here are for failures portwatch itself decides on.
+ */
+#ifndef PW_ERROR_H
+#define PW_ERROR_H
+
+#define PW_ERRNO_MAP(X)                                                  \
+    X(NOMEM, "out of memory")                                            \
+    X(IO, "input/output error")                                          \
+    X(SYNTAX, "syntax error")                                            \
+    X(RANGE, "value out of range")                                       \
+    X(INVAL, "invalid value")                                          \
+    X(UNKNOWN_KEY, "unknown key")                                        \
+    X(DUPLICATE, "duplicate")                                            \
+    X(NOT_FOUND, "not found")                                            \
+    X(TOO_BIG, "too big")                                                \
+    X(BUSY, "busy")                                                      \
+    X(STORAGE, "storage error")                                          \
+    X(CANCELED, "canceled")
+
+enum pw_err {
+    PW_OK = 0,
+#define PW_ERR_ENUM(name, msg) PW_E##name,
+    PW_ERR_FIRST_ = -1000,
+    PW_ERRNO_MAP(PW_ERR_ENUM)
+#undef PW_ERR_ENUM
+    PW_ERR_LAST_
+};
+
+/* Static text for a pw_err code, or "unknown error". */
+const char *pw_strerror(int err);
+/* The code's name without prefix ("NOMEM"), or "UNKNOWN". */
+const char *pw_err_name(int err);
+
+#endif

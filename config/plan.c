@@ -1,0 +1,468 @@
+/*
+ * Expansion of a configuration into the target plan: roles -> hosts ->
+ * (host, port) targets. Every catalog row and operator check contributes
+ * "this port on this host matters, for this reason"; contributions to the
+ * same (host, port) merge into one target, and targets whose set of
+ * contributions is equal share one profile. The probe engine, the store
+ * and the web layer all address targets by their index in the plan.
+ */
+#include "config/config.h"
+
+#include "config/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One (host, port, contribution) triple during expansion. */
+struct entry {
+    uint32_t host;
+    uint16_t port;
+    uint16_t contrib; /* catalog row index, or nrows + check index */
+};
+
+/* Plan-owned copies of strings that come from the config (check names,
+ * reasons, host names), so the plan outlives the config. */
+struct pool {
+    char **s;
+    size_t n;
+};
+
+static const char *pool_dup(struct pool *p, const char *s)
+{
+    char **ns = realloc(p->s, (p->n + 1) * sizeof *ns);
+    if (!ns)
+        return NULL;
+    p->s = ns;
+    char *copy = strdup(s);
+    if (!copy)
+        return NULL;
+    p->s[p->n++] = copy;
+    return copy;
+}
+
+static void pool_free(struct pool *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        free(p->s[i]);
+    free(p->s);
+    free(p);
+}
+
+struct builder {
+    const struct pw_config *c;
+    const struct pw_catalog *cat;
+    struct entry *e;
+    size_t ne, cap;
+    char **hosts; /* borrowed from the config */
+    size_t nhosts;
+};
+
+static int host_index(struct builder *b, char *name)
+{
+    for (size_t i = 0; i < b->nhosts; i++)
+        if (pw_strcasecmp(b->hosts[i], name) == 0)
+            return (int)i;
+    char **nh = realloc(b->hosts, (b->nhosts + 1) * sizeof *nh);
+    if (!nh)
+        return PW_ENOMEM;
+    b->hosts = nh;
+    b->hosts[b->nhosts] = name;
+    return (int)b->nhosts++;
+}
+
+static int add_ports(struct builder *b, uint32_t host, uint16_t lo, uint16_t hi, uint16_t contrib)
+{
+    size_t need = b->ne + (size_t)(hi - lo) + 1;
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < need)
+            cap *= 2;
+        struct entry *ne = realloc(b->e, cap * sizeof *ne);
+        if (!ne)
+            return PW_ENOMEM;
+        b->e = ne;
+        b->cap = cap;
+    }
+    for (uint32_t p = lo; p <= hi; p++)
+        b->e[b->ne++] = (struct entry){host, (uint16_t)p, contrib};
+    return 0;
+}
+
+static int add_hosts_ports(struct builder *b, const struct pw_host_list *hl,
+                           const struct pw_port_range *r, size_t nr, uint16_t contrib)
+{
+    for (size_t h = 0; h < hl->n; h++) {
+        int hi = host_index(b, hl->names[h]);
+        if (hi < 0)
+            return hi;
+        for (size_t i = 0; i < nr; i++) {
+            int rc = add_ports(b, (uint32_t)hi, r[i].lo, r[i].hi, contrib);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int cmp_entry(const void *x, const void *y)
+{
+    const struct entry *a = x, *b = y;
+    if (a->host != b->host)
+        return a->host < b->host ? -1 : 1;
+    if (a->port != b->port)
+        return a->port < b->port ? -1 : 1;
+    return (int)a->contrib - (int)b->contrib;
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* The merged profile of a sorted, duplicate-free set of contributions. */
+static int make_profile(struct builder *b, struct pool *pool, const uint16_t *set, size_t n,
+                        struct pw_profile *out)
+{
+    const struct pw_config *c = b->c;
+    const struct pw_catalog *cat = b->cat;
+    size_t nroles_cat;
+    const struct pw_role *roles = pw_catalog_roles(&nroles_cat);
+
+    memset(out, 0, sizeof *out);
+    out->expect = PW_EXPECT_REACHABLE;
+    out->interval_ms = INT64_MAX;
+    out->timeout_ms = 0;
+    out->reasons = calloc(n, sizeof *out->reasons);
+    out->roles = calloc(n, sizeof *out->roles);
+    if (!out->reasons || !out->roles)
+        return PW_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        struct pw_reason *r = &out->reasons[i];
+        enum pw_expect ex;
+        int64_t iv = c->s.interval_ms, to = c->s.timeout_ms;
+        if (set[i] < cat->nrows) {
+            const struct pw_catalog_row *row = &cat->rows[set[i]];
+            r->role = roles[row->role].key;
+            r->service = row->service;
+            r->text = row->reason;
+            r->row = row->number;
+            ex = row->expect;
+            if (row->rpc_range)
+                out->rpc_range = 1;
+        } else {
+            const struct pw_check *k = &c->checks[set[i] - cat->nrows];
+            r->role = pool_dup(pool, k->name);
+            r->service = r->role;
+            r->text = k->reason ? pool_dup(pool, k->reason) : r->role;
+            r->row = 0;
+            ex = k->expect;
+            if (k->interval_ms)
+                iv = k->interval_ms;
+            if (k->timeout_ms)
+                to = k->timeout_ms;
+            if (!r->role || !r->text)
+                return PW_ENOMEM;
+        }
+        if (ex == PW_EXPECT_LISTENING)
+            out->expect = PW_EXPECT_LISTENING; /* the stricter expectation wins */
+        if (iv < out->interval_ms)
+            out->interval_ms = iv;
+        if (to > out->timeout_ms)
+            out->timeout_ms = to;
+        out->roles[out->nroles++] = r->role;
+    }
+    if (out->timeout_ms >= out->interval_ms)
+        out->timeout_ms = out->interval_ms - 1;
+    qsort(out->roles, out->nroles, sizeof *out->roles, cmp_str);
+    size_t w = 0;
+    for (size_t i = 0; i < out->nroles; i++)
+        if (w == 0 || strcmp(out->roles[w - 1], out->roles[i]) != 0)
+            out->roles[w++] = out->roles[i];
+    out->nroles = w;
+    return 0;
+}
+
+static void profile_free(struct pw_profile *p)
+{
+    free(p->roles);
+    free(p->reasons);
+}
+
+void pw_plan_free(struct pw_plan *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nprofiles; i++)
+        profile_free(&p->profiles[i]);
+    free(p->profiles);
+    free(p->targets);
+    free(p->hosts); /* names live in the pool */
+    pool_free(p->arena_);
+    free(p);
+}
+
+/* Profiles are found by their contribution set; sets are short (a handful
+ * of rows), and there are few distinct ones, so a linear search is enough. */
+struct profile_key {
+    uint16_t *set;
+    size_t n;
+};
+
+int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_diag *diag)
+{
+    struct builder b = {.c = c, .cat = pw_catalog_biztalk_admin()};
+    struct pw_plan *p = calloc(1, sizeof *p);
+    struct pool *pool = calloc(1, sizeof *pool);
+    struct profile_key *keys = NULL;
+    size_t nkeys = 0;
+    uint16_t *set = NULL;
+    int rc = PW_ENOMEM;
+
+    *out = NULL;
+    if (!p || !pool) {
+        free(pool);
+        pool = NULL;
+        goto fail;
+    }
+    p->arena_ = pool;
+    if (b.cat->nrows + c->nchecks > UINT16_MAX) {
+        pw_diag_add(diag, "too many checks (%zu); at most %d", c->nchecks,
+                    UINT16_MAX - (int)b.cat->nrows);
+        rc = PW_ETOO_BIG;
+        goto fail;
+    }
+
+    for (size_t i = 0; i < b.cat->nrows; i++) {
+        const struct pw_catalog_row *row = &b.cat->rows[i];
+        const struct pw_host_list *hl = &c->roles[row->role];
+        struct pw_port_range one = {row->port_lo, row->port_hi};
+        if (row->rpc_range)
+            rc = add_hosts_ports(&b, hl, c->rpc_range.r, c->rpc_range.n, (uint16_t)i);
+        else
+            rc = add_hosts_ports(&b, hl, &one, 1, (uint16_t)i);
+        if (rc)
+            goto fail;
+    }
+    for (size_t i = 0; i < c->nchecks; i++) {
+        const struct pw_check *k = &c->checks[i];
+        rc = add_hosts_ports(&b, &k->hosts, k->ports.r, k->ports.n, (uint16_t)(b.cat->nrows + i));
+        if (rc)
+            goto fail;
+    }
+    if (b.ne == 0) {
+        pw_diag_add(diag, "%s: nothing to watch: name the hosts of at least one role in [biztalk] "
+                          "(e.g. management_database = SQL01) or add a [check NAME] section",
+                    c->path ? c->path : "configuration");
+        rc = PW_EINVAL;
+        goto fail;
+    }
+    qsort(b.e, b.ne, sizeof *b.e, cmp_entry);
+
+    p->hosts = calloc(b.nhosts, sizeof *p->hosts);
+    p->targets = calloc(b.ne, sizeof *p->targets);
+    set = calloc(b.cat->nrows + c->nchecks, sizeof *set);
+    if (!p->hosts || !p->targets || !set)
+        goto fail;
+    rc = PW_ENOMEM;
+    for (size_t h = 0; h < b.nhosts; h++)
+        if (!(p->hosts[h].name = (char *)pool_dup(pool, b.hosts[h])))
+            goto fail;
+    p->nhosts = b.nhosts;
+
+    size_t kcap = 0;
+    for (size_t i = 0; i < b.ne;) {
+        size_t j = i, n = 0;
+        for (; j < b.ne && b.e[j].host == b.e[i].host && b.e[j].port == b.e[i].port; j++)
+            if (n == 0 || set[n - 1] != b.e[j].contrib)
+                set[n++] = b.e[j].contrib;
+        size_t prof = p->nprofiles;
+        for (size_t k = 0; k < p->nprofiles; k++)
+            if (keys[k].n == n && memcmp(keys[k].set, set, n * sizeof *set) == 0) {
+                prof = k;
+                break;
+            }
+        if (prof == p->nprofiles) {
+            if (prof >= UINT16_MAX) {
+                pw_diag_add(diag, "too many distinct port profiles (more than %d)", UINT16_MAX);
+                rc = PW_ETOO_BIG;
+                goto fail;
+            }
+            if (p->nprofiles == kcap) {
+                kcap = kcap ? kcap * 2 : 16;
+                struct profile_key *nk = realloc(keys, kcap * sizeof *nk);
+                struct pw_profile *np = realloc(p->profiles, kcap * sizeof *np);
+                if (nk)
+                    keys = nk;
+                if (np)
+                    p->profiles = np;
+                if (!nk || !np)
+                    goto fail;
+            }
+            keys[prof].set = malloc(n * sizeof *set);
+            if (!keys[prof].set)
+                goto fail;
+            memcpy(keys[prof].set, set, n * sizeof *set);
+            keys[prof].n = n;
+            nkeys++;
+            p->nprofiles++;
+            if ((rc = make_profile(&b, pool, set, n, &p->profiles[prof])) != 0)
+                goto fail;
+        }
+        struct pw_target *t = &p->targets[p->ntargets++];
+        t->host = b.e[i].host;
+        t->port = b.e[i].port;
+        t->profile = (uint16_t)prof;
+        struct pw_host *host = &p->hosts[t->host];
+        if (host->n == 0)
+            host->first = (uint32_t)(p->ntargets - 1);
+        host->n++;
+        i = j;
+    }
+    rc = 0;
+    *out = p;
+    p = NULL;
+fail:
+    if (rc == PW_ENOMEM)
+        pw_diag_add(diag, "out of memory while expanding the configuration");
+    for (size_t k = 0; k < nkeys; k++)
+        free(keys[k].set);
+    free(keys);
+    free(set);
+    free(b.e);
+    free(b.hosts);
+    pw_plan_free(p);
+    return rc;
+}
+
+static int copy_profile(struct pw_profile *dst, const struct pw_profile *src)
+{
+    *dst = *src;
+    dst->roles = malloc((src->nroles ? src->nroles : 1) * sizeof *dst->roles);
+    dst->reasons = malloc((src->nreasons ? src->nreasons : 1) * sizeof *dst->reasons);
+    if (!dst->roles || !dst->reasons) {
+        profile_free(dst);
+        return PW_ENOMEM;
+    }
+    memcpy(dst->roles, src->roles, src->nroles * sizeof *dst->roles);
+    memcpy(dst->reasons, src->reasons, src->nreasons * sizeof *dst->reasons);
+    return 0;
+}
+
+static int profile_has_role(const struct pw_profile *pr, const char *role)
+{
+    for (size_t i = 0; i < pr->nroles; i++)
+        if (strcmp(pr->roles[i], role) == 0)
+            return 1;
+    return 0;
+}
+
+/* The filtered plan shares nothing with the original: strings are copied
+ * into its own pool, so either may be freed first. */
+int pw_plan_filter(const struct pw_plan *src, const char *host, const char *role,
+                   struct pw_plan **out)
+{
+    *out = NULL;
+    struct pw_plan *p = calloc(1, sizeof *p);
+    struct pool *pool = calloc(1, sizeof *pool);
+    int rc = PW_ENOMEM;
+    if (!p || !pool) {
+        free(p);
+        free(pool);
+        return rc;
+    }
+    p->arena_ = pool;
+    p->hosts = calloc(src->nhosts ? src->nhosts : 1, sizeof *p->hosts);
+    p->targets = calloc(src->ntargets ? src->ntargets : 1, sizeof *p->targets);
+    p->profiles = calloc(src->nprofiles ? src->nprofiles : 1, sizeof *p->profiles);
+    if (!p->hosts || !p->targets || !p->profiles)
+        goto fail;
+    for (size_t i = 0; i < src->nprofiles; i++) {
+        if ((rc = copy_profile(&p->profiles[i], &src->profiles[i])) != 0)
+            goto fail;
+        p->nprofiles++;
+        struct pw_profile *pr = &p->profiles[i];
+        for (size_t r = 0; r < pr->nroles; r++)
+            if (!(pr->roles[r] = pool_dup(pool, pr->roles[r])))
+                goto fail;
+        for (size_t r = 0; r < pr->nreasons; r++) {
+            pr->reasons[r].role = pool_dup(pool, pr->reasons[r].role);
+            pr->reasons[r].service = pool_dup(pool, pr->reasons[r].service);
+            pr->reasons[r].text = pool_dup(pool, pr->reasons[r].text);
+            if (!pr->reasons[r].role || !pr->reasons[r].service || !pr->reasons[r].text)
+                goto fail;
+        }
+    }
+    rc = PW_ENOMEM;
+    for (size_t h = 0; h < src->nhosts; h++) {
+        if (host && pw_strcasecmp(src->hosts[h].name, host) != 0)
+            continue;
+        uint32_t first = (uint32_t)p->ntargets, n = 0;
+        for (uint32_t i = 0; i < src->hosts[h].n; i++) {
+            const struct pw_target *t = &src->targets[src->hosts[h].first + i];
+            if (role && !profile_has_role(&src->profiles[t->profile], role))
+                continue;
+            p->targets[p->ntargets] = *t;
+            p->targets[p->ntargets].host = (uint32_t)p->nhosts;
+            p->ntargets++;
+            n++;
+        }
+        if (n == 0)
+            continue;
+        struct pw_host *nh = &p->hosts[p->nhosts++];
+        nh->first = first;
+        nh->n = n;
+        if (!(nh->name = (char *)pool_dup(pool, src->hosts[h].name)))
+            goto fail;
+    }
+    if (p->ntargets == 0) {
+        rc = PW_ENOT_FOUND;
+        goto fail;
+    }
+    *out = p;
+    return 0;
+fail:
+    pw_plan_free(p);
+    return rc;
+}
+
+/* ---- printing ---------------------------------------------------------- */
+
+static void print_roles(const struct pw_profile *pr, FILE *f)
+{
+    for (size_t i = 0; i < pr->nroles; i++)
+        fprintf(f, "%s%s", i ? ", " : "", pr->roles[i]);
+}
+
+void pw_plan_print(const struct pw_plan *p, FILE *f)
+{
+    size_t ranges = 0;
+    for (size_t h = 0; h < p->nhosts; h++) {
+        const struct pw_host *host = &p->hosts[h];
+        fprintf(f, "%s  (%u ports)\n", host->name, host->n);
+        for (uint32_t i = 0; i < host->n;) {
+            const struct pw_target *t = &p->targets[host->first + i];
+            uint32_t j = i + 1;
+            while (j < host->n && p->targets[host->first + j].profile == t->profile &&
+                   p->targets[host->first + j].port == t->port + (j - i))
+                j++;
+            const struct pw_profile *pr = &p->profiles[t->profile];
+            char ports[24];
+            if (j - i > 1) {
+                snprintf(ports, sizeof ports, "%u-%u", t->port, t->port + (j - i) - 1);
+                ranges++;
+            } else {
+                snprintf(ports, sizeof ports, "%u", t->port);
+            }
+            char iv[32];
+            pw_format_duration(pr->interval_ms, iv, sizeof iv);
+            fprintf(f, "  %-12s %-10s every %-5s ", ports, pw_expect_name(pr->expect), iv);
+            print_roles(pr, f);
+            fprintf(f, "\n");
+            i = j;
+        }
+    }
+    fprintf(f, "total: %zu hosts, %zu targets (%zu ranges), %zu distinct port profiles\n",
+            p->nhosts, p->ntargets, ranges, p->nprofiles);
+}

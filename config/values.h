@@ -1,0 +1,67 @@
+/*
+ * Parsers for the value types of the configuration file and the command
+ * line: durations, port lists, host lists, listen addresses, booleans. Each
+ * returns 0, or a negative pw_err and a static or caller-buffered message
+ * that says what was wrong and what is allowed.
+ */
+#ifndef PW_VALUES_H
+#define PW_VALUES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PW_ERRBUF 256
+
+/* "500ms", "30s", "5m", "1h", "7d"; a bare number is refused (say the
+ * unit). Sets *ms. */
+int pw_parse_duration(const char *s, int64_t *ms, char err[PW_ERRBUF]);
+/* Formats ms the way pw_parse_duration reads it back ("1h30m", "500ms"). */
+void pw_format_duration(int64_t ms, char *buf, size_t len);
+
+struct pw_port_range {
+    uint16_t lo, hi;
+};
+
+/* Sorted, non-overlapping port ranges. */
+struct pw_portset {
+    struct pw_port_range *r;
+    size_t n;
+};
+
+/* "135, 445, 50000-50200": ports 1-65535, ranges lo-hi with lo <= hi; a port
+ * given twice or ranges that overlap are errors (they are almost always a
+ * typo). On success *out owns its array. */
+int pw_parse_ports(const char *s, struct pw_portset *out, char err[PW_ERRBUF]);
+size_t pw_portset_count(const struct pw_portset *ps);
+int pw_portset_contains(const struct pw_portset *ps, uint16_t port);
+/* "135, 445, 50000-50200" */
+void pw_portset_format(const struct pw_portset *ps, char *buf, size_t len);
+void pw_portset_free(struct pw_portset *ps);
+
+struct pw_host_list {
+    char **names;
+    size_t n;
+};
+
+/* "sql01, sql01.corp.example, 10.1.2.3, ::1, [fe80::1]": names separated
+ * by commas or spaces; brackets around IPv6 literals are removed. Names
+ * must be DNS labels (letters, digits, '-', '_', '.') or IP literals.
+ * The same name twice (ignoring case) is an error. */
+int pw_parse_hosts(const char *s, struct pw_host_list *out, char err[PW_ERRBUF]);
+void pw_host_list_free(struct pw_host_list *hl);
+
+/* "127.0.0.1:8470", "[::1]:8470", "0.0.0.0:80"; *host is malloc'd. */
+int pw_parse_listen(const char *s, char **host, uint16_t *port, char err[PW_ERRBUF]);
+/* Whether an address string is in 127.0.0.0/8 or ::1 ("localhost" too). */
+int pw_is_loopback(const char *host);
+
+/* yes/no, true/false, on/off, 1/0. */
+int pw_parse_bool(const char *s, int *out, char err[PW_ERRBUF]);
+/* A decimal integer within [min, max]. */
+int pw_parse_int(const char *s, long long min, long long max, long long *out,
+                 char err[PW_ERRBUF]);
+
+/* Case-insensitive ASCII comparison; locale-independent. */
+int pw_strcasecmp(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * The command line: a table of commands, each with a table of options, so
+ * that parsing, `--help` and error messages come from one place. Commands
+ * live in cmd_*.c and return the process exit code.
+ */
+#ifndef PW_CLI_H
+#define PW_CLI_H
+
+#include "config/config.h"
+
+enum {
+    PW_EXIT_OK = 0,
+    PW_EXIT_FAILED = 1, /* a check failed */
+    PW_EXIT_USAGE = 2,  /* usage or configuration error */
+};
+
+#define PW_CLI_MAX_OPTS 16
+
+struct pw_opt {
+    const char *name;  /* long name without "--" */
+    char short_name;   /* 0 if none */
+    const char *arg;   /* metavar, NULL for a flag */
+    const char *help;
+};
+
+struct pw_args {
+    const char *cmd;
+    const char *val[PW_CLI_MAX_OPTS]; /* value, or "" for a set flag, or NULL */
+    char **pos;                       /* positional arguments */
+    int npos;
+};
+
+struct pw_command {
+    const char *name;
+    const char *usage;   /* after "portwatch NAME " */
+    const char *summary;
+    const struct pw_opt *opts;
+    int (*run)(const struct pw_command *cmd, const struct pw_args *a);
+};
+
+/* The value of option `name`, or NULL. */
+const char *pw_arg(const struct pw_command *cmd, const struct pw_args *a, const char *name);
+
+/* Loads the configuration named by -c (or the default path, or none when
+ * ad hoc targets are given and no -c), applies the common overrides
+ * (--timeout, --interval, ...) and ad hoc -p/--expect HOST... targets.
+ * Prints every problem; returns NULL on error. */
+struct pw_config *pw_cli_config(const struct pw_command *cmd, const struct pw_args *a);
+
+int pw_cmd_catalog(const struct pw_command *cmd, const struct pw_args *a);
+int pw_cmd_version(const struct pw_command *cmd, const struct pw_args *a);
+int pw_cmd_config_check(const struct pw_command *cmd, const struct pw_args *a);
+int pw_cmd_check(const struct pw_command *cmd, const struct pw_args *a);
+int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a);
+
+#endif

@@ -1,0 +1,24 @@
+/* Temporary: `check` and `run` until the probe engine lands. */
+#include "daemon/cli.h"
+
+#include <stdio.h>
+
+static int pending(const struct pw_command *cmd, const struct pw_args *a)
+{
+    struct pw_config *c = pw_cli_config(cmd, a);
+    if (!c)
+        return PW_EXIT_USAGE;
+    pw_config_free(c);
+    fprintf(stderr, "portwatch %s: the probe engine is not built into this version yet\n", a->cmd);
+    return PW_EXIT_USAGE;
+}
+
+int pw_cmd_check(const struct pw_command *cmd, const struct pw_args *a)
+{
+    return pending(cmd, a);
+}
+
+int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
+{
+    return pending(cmd, a);
+}

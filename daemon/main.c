@@ -1,0 +1,205 @@
+/*
+ * portwatch's entry point: finds the command, parses its options from the
+ * command's option table, and runs it. Exit codes: 0 ok, 1 a check failed,
+ * 2 usage or configuration error.
+ */
+#include "daemon/cli.h"
+#include "daemon/os.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COMMON_TARGET_OPTS                                                                  \
+    {"config", 'c', "FILE", "configuration file (default: the system-wide one)"},           \
+    {"ports", 'p', "PORTS", "probe these ports on the HOSTs given as arguments, e.g. 135,445,50000-50200"}, \
+    {"expect", 0, "E", "with -p: listening (default) or reachable"},                      \
+    {"timeout", 0, "D", "connection timeout, e.g. 3s or 500ms"}
+
+static const struct pw_opt run_opts[] = {
+    COMMON_TARGET_OPTS,
+    {"listen", 0, "ADDR:PORT", "HTTP API address, e.g. 127.0.0.1:8470"},
+    {"database", 0, "PATH", "SQLite history file"},
+    {"interval", 0, "D", "probe interval, e.g. 30s"},
+    {"log-level", 0, "LEVEL", "error, warn, info or debug"},
+    {"help", 'h', NULL, "show this help"},
+    {0},
+};
+
+static const struct pw_opt check_opts[] = {
+    COMMON_TARGET_OPTS,
+    {"host", 0, "HOST", "only targets on this host"},
+    {"role", 0, "ROLE", "only targets serving this role or check"},
+    {"format", 0, "FMT", "table (default) or json"},
+    {"help", 'h', NULL, "show this help"},
+    {0},
+};
+
+static const struct pw_opt config_check_opts[] = {
+    {"config", 'c', "FILE", "configuration file (default: the system-wide one)"},
+    {"keys", 0, NULL, "print the reference of every configuration key (Markdown)"},
+    {"help", 'h', NULL, "show this help"},
+    {0},
+};
+
+static const struct pw_opt catalog_opts[] = {
+    {"format", 0, "FMT", "table (default) or json"},
+    {"help", 'h', NULL, "show this help"},
+    {0},
+};
+
+static const struct pw_opt version_opts[] = {
+    {"help", 'h', NULL, "show this help"},
+    {0},
+};
+
+static const struct pw_command commands[] = {
+    {"run", "[-c FILE] [--listen ADDR:PORT] [--database PATH] [--interval D] [-p PORTS HOST...]",
+     "probe on schedule, keep history and serve the HTTP API (the daemon)", run_opts, pw_cmd_run},
+    {"check", "[-c FILE] [--host H] [--role R] [--format table|json] [--timeout D] | -p PORTS [--expect E] HOST...",
+     "probe every target once and exit 0 if all pass, 1 if any fails", check_opts, pw_cmd_check},
+    {"config-check", "[-c FILE] [--keys]",
+     "validate the configuration and print the target plan", config_check_opts, pw_cmd_config_check},
+    {"catalog", "[--format table|json]",
+     "print the built-in biztalk-admin port catalog", catalog_opts, pw_cmd_catalog},
+    {"version", "", "print the version", version_opts, pw_cmd_version},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: portwatch COMMAND [OPTIONS]\n\n"
+               "Watches whether this server can reach every server and port it depends on.\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nRun 'portwatch COMMAND --help' for a command's options.\n"
+               "Exit codes: 0 ok, 1 a check failed, 2 usage or configuration error.\n");
+}
+
+static void command_help(const struct pw_command *c, FILE *f)
+{
+    fprintf(f, "usage: portwatch %s %s\n\n%s\n\noptions:\n", c->name, c->usage, c->summary);
+    for (const struct pw_opt *o = c->opts; o->name; o++) {
+        char left[48];
+        snprintf(left, sizeof left, "%s%c%s--%s%s%s", o->short_name ? "-" : "",
+                 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ", o->name,
+                 o->arg ? " " : "", o->arg ? o->arg : "");
+        fprintf(f, "  %-28s %s\n", o->short_name ? left : left + 1, o->help);
+    }
+}
+
+static int find_opt(const struct pw_opt *opts, const char *lng, size_t len, char shrt)
+{
+    for (int i = 0; opts[i].name; i++) {
+        if (shrt && opts[i].short_name == shrt)
+            return i;
+        if (!shrt && strlen(opts[i].name) == len && strncmp(opts[i].name, lng, len) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* Parses argv into a; prints the problem and returns -1 on a bad option. */
+static int parse(const struct pw_command *c, int argc, char **argv, struct pw_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->cmd = c->name;
+    a->pos = calloc((size_t)argc + 1, sizeof *a->pos);
+    if (!a->pos)
+        return -1;
+    int only_pos = 0;
+    for (int i = 0; i < argc; i++) {
+        char *s = argv[i];
+        if (only_pos || s[0] != '-' || s[1] == '\0') {
+            a->pos[a->npos++] = s;
+            continue;
+        }
+        if (strcmp(s, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        const char *inline_val = NULL;
+        int idx;
+        if (s[1] == '-') {
+            const char *eq = strchr(s + 2, '=');
+            size_t len = eq ? (size_t)(eq - (s + 2)) : strlen(s + 2);
+            idx = find_opt(c->opts, s + 2, len, 0);
+            inline_val = eq ? eq + 1 : NULL;
+        } else {
+            idx = find_opt(c->opts, NULL, 0, s[1]);
+            inline_val = s[2] ? s + 2 : NULL;
+        }
+        if (idx < 0) {
+            fprintf(stderr, "portwatch %s: unknown option '%s'; run 'portwatch %s --help' for the options\n",
+                    c->name, s, c->name);
+            return -1;
+        }
+        const struct pw_opt *o = &c->opts[idx];
+        if (!o->arg) {
+            if (inline_val) {
+                fprintf(stderr, "portwatch %s: option --%s takes no value\n", c->name, o->name);
+                return -1;
+            }
+            a->val[idx] = "";
+            continue;
+        }
+        if (!inline_val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "portwatch %s: option --%s needs a value (%s)\n", c->name, o->name, o->arg);
+                return -1;
+            }
+            inline_val = argv[++i];
+        }
+        if (a->val[idx]) {
+            fprintf(stderr, "portwatch %s: option --%s given twice\n", c->name, o->name);
+            return -1;
+        }
+        a->val[idx] = inline_val;
+    }
+    return 0;
+}
+
+const char *pw_arg(const struct pw_command *cmd, const struct pw_args *a, const char *name)
+{
+    int idx = find_opt(cmd->opts, name, strlen(name), 0);
+    return idx < 0 ? NULL : a->val[idx];
+}
+
+int main(int argc, char **argv)
+{
+    pw_os_init_console();
+    if (argc < 2) {
+        usage(stderr);
+        return PW_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return PW_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        argv[1] = "version";
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const struct pw_command *c = &commands[i];
+        if (strcmp(argv[1], c->name) != 0)
+            continue;
+        struct pw_args a;
+        if (parse(c, argc - 2, argv + 2, &a) != 0) {
+            free(a.pos);
+            return PW_EXIT_USAGE;
+        }
+        int rc;
+        if (pw_arg(c, &a, "help")) {
+            command_help(c, stdout);
+            rc = PW_EXIT_OK;
+        } else {
+            rc = c->run(c, &a);
+        }
+        free(a.pos);
+        return rc;
+    }
+    fprintf(stderr, "portwatch: unknown command '%s'; commands are run, check, config-check, catalog, version\n",
+            argv[1]);
+    return PW_EXIT_USAGE;
+}

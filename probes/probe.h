@@ -1,0 +1,154 @@
+/*
+ * The probe engine: a libuv loop that probes every target of a plan on
+ * schedule and says why a port fails. Results leave the engine in two
+ * ways only, so the store and the web layer never reach into its
+ * internals:
+ *   - a batch callback on the loop thread, once per loop tick that produced
+ *     results (the store's writer queues them);
+ *   - an immutable, reference-counted snapshot of every target's current
+ *     state, which any thread may acquire and read (the web layer).
+ */
+#ifndef PW_PROBE_H
+#define PW_PROBE_H
+
+#include "config/config.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* Why a probe ended as it did. Order is stable: stored as integers. */
+enum pw_state {
+    PW_STATE_OPEN = 0,        /* connected */
+    PW_STATE_CLOSED = 1,      /* refused: the path is open, nothing listens */
+    PW_STATE_FILTERED = 2,    /* no answer within the timeout: dropped */
+    PW_STATE_UNREACHABLE = 3, /* host/network unreachable, admin prohibited */
+    PW_STATE_DNS_ERROR = 4,   /* the host name did not resolve */
+    PW_STATE_ERROR = 5,       /* anything else; detail names the error */
+    PW_STATE_COUNT_
+};
+const char *pw_state_name(enum pw_state s);
+int pw_state_parse(const char *s, enum pw_state *out);
+
+/* Whether a state meets an expectation: listening needs open; reachable
+ * takes open or closed. */
+bool pw_state_passes(enum pw_state s, enum pw_expect e);
+
+/* Flap-controlled status of a target. Stable integers. */
+enum pw_status {
+    PW_STATUS_UNKNOWN = 0, /* no result yet */
+    PW_STATUS_UP = 1,
+    PW_STATUS_DOWN = 2,
+};
+const char *pw_status_name(enum pw_status s);
+
+#define PW_DETAIL_MAX 96
+
+struct pw_result {
+    uint32_t target;        /* index into the plan */
+    enum pw_state state;
+    bool ok;                /* state passes the target's expectation */
+    enum pw_status status;  /* status after this result */
+    bool status_changed;    /* this result moved the status */
+    int64_t latency_us;     /* connect time; -1 when it never connected */
+    int64_t at_ms;          /* wall clock, UTC, ms since the epoch */
+    char detail[PW_DETAIL_MAX]; /* error name or resolver message; "" if none */
+};
+
+/* One target's current state inside a snapshot. */
+struct pw_target_state {
+    enum pw_status status;
+    enum pw_state state;     /* of the last result */
+    bool ok;
+    bool has_result;
+    int64_t latency_us;
+    int64_t last_ms;         /* wall clock of the last result, 0 if none */
+    int64_t since_ms;        /* wall clock when `status` began */
+    uint32_t fails;          /* consecutive failing results */
+    char detail[PW_DETAIL_MAX];
+};
+
+/* Engine-wide counters, monotonic over the engine's life. */
+struct pw_engine_stats {
+    uint64_t probes[PW_STATE_COUNT_]; /* results by state */
+    uint64_t sweeps;          /* completed sweeps */
+    uint64_t overruns;        /* sweeps that did not finish within their interval */
+    int64_t last_sweep_ms;    /* wall clock when the last sweep ended */
+    int64_t last_sweep_duration_ms;
+    uint32_t in_flight;
+    uint32_t waiting_for_slot; /* probes due but held back by a cap */
+    /* Added by the engine (issue 4): */
+    uint64_t skipped;          /* runs skipped: that target's previous probe
+                                  was still outstanding when due again */
+    uint64_t fd_waits;         /* probes put back in the queue because the
+                                  process was out of file descriptors */
+    uint64_t dns_lookups;      /* resolver calls made (literals need none) */
+    uint32_t in_flight_peak;   /* high-water mark of in_flight */
+    uint32_t host_in_flight_peak; /* high-water mark of one host's in-flight */
+};
+
+/* Immutable once published; hold it with acquire/release from any thread. */
+struct pw_snapshot {
+    const struct pw_plan *plan;       /* borrowed: outlives every snapshot */
+    size_t ntargets;
+    struct pw_target_state *targets;  /* [ntargets], indexed like plan->targets */
+    struct pw_engine_stats stats;
+    int64_t taken_ms;
+};
+
+struct pw_engine;
+
+struct pw_engine_options {
+    int64_t interval_ms;        /* default for targets without their own */
+    int64_t timeout_ms;
+    uint32_t max_in_flight;     /* global cap (0: 256) */
+    uint32_t max_per_host;      /* per-host cap (0: 32) */
+    uint32_t fail_after;        /* 0: 2 */
+    uint32_t recover_after;     /* 0: 1 */
+    enum pw_family family;
+    bool spread;                /* spread starts over the interval (run);
+                                   false: as fast as caps allow (check) */
+};
+
+/* Called on the loop thread with the results produced during one tick. The
+ * array is valid only during the call. */
+typedef void (*pw_engine_batch_cb)(void *ud, const struct pw_result *r, size_t n);
+/* Called once when a one-shot sweep (pw_engine_sweep_once) has a result for
+ * every target, or when pw_engine_close() completes. */
+typedef void (*pw_engine_done_cb)(struct pw_engine *e, void *ud);
+
+/* The plan must outlive the engine. Returns NULL on allocation failure. */
+struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
+                                const struct pw_engine_options *opt);
+void pw_engine_set_batch_cb(struct pw_engine *e, pw_engine_batch_cb cb, void *ud);
+/* Start periodic probing. Returns 0 or a negative error; on error nothing
+ * was started. */
+int pw_engine_start(struct pw_engine *e);
+/* Probe every target once, as fast as the caps allow, then call done. */
+int pw_engine_sweep_once(struct pw_engine *e, pw_engine_done_cb done, void *ud);
+/* Stop scheduling, cancel in-flight probes, close every handle; done is
+ * called from the last close callback, after which the engine is freed. */
+void pw_engine_close(struct pw_engine *e, pw_engine_done_cb done, void *ud);
+
+/* Current-state snapshot; thread-safe. Never NULL after pw_engine_new. */
+struct pw_snapshot *pw_engine_snapshot_acquire(struct pw_engine *e);
+void pw_snapshot_release(struct pw_snapshot *s);
+
+/* Log lines the engine writes: an overrun sweep, a schedule that fell
+ * behind, running out of file descriptors. Levels match the settings'
+ * log_level: 0 error, 1 warn, 2 info, 3 debug. Without a callback, error
+ * and warn lines go to stderr. The message is valid only during the call. */
+enum {
+    PW_ENGINE_LOG_ERROR = 0,
+    PW_ENGINE_LOG_WARN = 1,
+    PW_ENGINE_LOG_INFO = 2,
+    PW_ENGINE_LOG_DEBUG = 3,
+};
+typedef void (*pw_engine_log_cb)(void *ud, int level, const char *msg);
+void pw_engine_set_log(struct pw_engine *e, pw_engine_log_cb cb, void *ud);
+
+/* Seed the current state (e.g. from the store at start-up) before start. */
+void pw_engine_seed_state(struct pw_engine *e, uint32_t target,
+                          const struct pw_target_state *st);
+
+#endif

@@ -1,0 +1,247 @@
+/*
+ * portwatch's history store: one SQLite database that keeps what the probe
+ * engine saw, sized for a year of a 4,000-target farm. The daemon opens it,
+ * syncs the plan's targets, and hands every batch of results to
+ * pw_store_submit() from the loop thread; a writer thread aggregates and
+ * commits them in batched transactions. The web layer reads it through the
+ * pw_store_query_* functions (any thread).
+ *
+ * What is kept (schema v1, see store_schema.c):
+ *   targets      host + port identity (survives restarts and reloads), roles,
+ *                retired_ms when a plan no longer has it (history stays);
+ *   state_runs   one row per run of consecutive results with the same
+ *                (state, status); last_ms and count are updated in place;
+ *   outages      one row per status-down period of a target;
+ *   bucket_fine  5-minute aggregates, only where something other than "all
+ *                results ok and in one state" happened (sparse);
+ *   bucket_hour  1-hour aggregates, sparse in the same way;
+ *   bucket_day   1-day aggregates for every target that had results (dense);
+ *                the counts and latency of quiet periods live here;
+ *   runs         coverage: when the daemon was monitoring. A row ends
+ *                'clean' (close), 'crash' (found open at the next start; ends
+ *                at its last heartbeat) or 'stall' (no result or heartbeat
+ *                for gap_ms: an overrun or a frozen loop). Time outside every
+ *                run is "not monitored" and is never shown as up or down.
+ *
+ * Time: everything stored is taken from the results' at_ms (or the time
+ * passed to pw_store_heartbeat), never the wall clock, so a simulation can
+ * write a year in minutes. Only health's since_ms uses the wall clock.
+ *
+ * Outages across a stop or crash: an outage open when the daemon stops stays
+ * open. The next result for the target decides: still DOWN continues the
+ * same row (never counted twice); UP closes it at the end of the coverage
+ * in which it was last seen down (we do not claim to know it was down while
+ * nobody watched). A target retired by a later plan has its open outage
+ * closed the same way at sync time.
+ */
+#ifndef PW_STORE_H
+#define PW_STORE_H
+
+#include "probes/probe.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PW_STORE_SCHEMA_VERSION 1
+#define PW_STORE_MSG_MAX 256
+
+struct pw_store;
+
+enum pw_store_log_level { PW_STORE_LOG_ERROR, PW_STORE_LOG_WARN, PW_STORE_LOG_INFO };
+/* Called from the writer thread (and from the caller's thread in
+ * pw_store_open / pw_store_sync_targets); must be thread-safe. */
+typedef void (*pw_store_log_cb)(void *ud, enum pw_store_log_level lvl, const char *msg);
+
+struct pw_store_options {
+    uint32_t queue_max;     /* results held in memory (0: 65536, ~9 MB) */
+    uint32_t batch_max;     /* results per transaction (0: 16384) */
+    int64_t commit_interval_ms; /* coalesce for this long (0: 1000; <0: none) */
+    int64_t busy_timeout_ms;    /* SQLite busy timeout (0: 5000) */
+    int64_t retry_max_ms;   /* backoff cap while degraded (0: 5000) */
+    int64_t gap_ms;         /* no result/heartbeat this long ends a coverage
+                               run as 'stall' (0: 180000) */
+    int64_t keep_raw_ms;    /* bucket_fine retention (0: 7 days) */
+    int64_t keep_hourly_ms; /* bucket_hour and bucket_day (0: 400 days) */
+    int64_t keep_events_ms; /* state_runs, outages, runs (0: 400 days) */
+    int64_t housekeep_every_ms; /* of result time between housekeeping steps
+                                   done by the writer itself (0: 60000; <0:
+                                   never, call pw_store_housekeep) */
+    uint32_t housekeep_targets; /* targets per housekeeping step (0: 256) */
+    pw_store_log_cb log;    /* NULL: stderr */
+    void *log_ud;
+};
+
+/* Opens (creating or migrating) the database and starts the writer thread.
+ * A run row left open by a crash is closed at its last heartbeat. Returns 0
+ * and *out, or a negative pw_err with a message in err (which names the
+ * path and SQLite's reason). */
+int pw_store_open(const char *path, const struct pw_store_options *opt,
+                  struct pw_store **out, char err[PW_STORE_MSG_MAX]);
+/* Writes everything queued (waiting at most 10 s for a degraded disk), ends
+ * the coverage run as 'clean' at its last heartbeat, stops the writer and
+ * closes the database. NULL is a no-op. */
+void pw_store_close(struct pw_store *st);
+
+/* Maps each plan target (index i) to its stable database id in ids_out[i]
+ * (may be NULL): inserts new (host, port) pairs, records roles from the
+ * target's profile, un-retires returning ones and marks targets absent from
+ * the plan as retired (keeping their history). Until the first successful
+ * sync, results are dropped (counted). Call from the loop thread at start
+ * and on reload, before results of the new plan are submitted: it first
+ * waits for queued results of the old plan to be written (so it blocks on
+ * disk; up to 10 s). Returns 0, PW_ESTORAGE (db not writable; results are
+ * dropped until a later sync succeeds) or PW_ENOMEM. */
+int pw_store_sync_targets(struct pw_store *st, const struct pw_plan *plan,
+                          uint32_t *ids_out);
+
+/* Copies n results into the bounded queue and returns at once; never
+ * touches the disk. Results beyond the bound are dropped and counted (and
+ * logged by the writer). Returns the number accepted. Loop thread only
+ * (any single thread). at_ms must not go backwards per target. */
+size_t pw_store_submit(struct pw_store *st, const struct pw_result *r, size_t n);
+
+/* Says "the monitor is alive at now_ms" even without results (0: the wall
+ * clock). Results imply it already (alive-at = their at_ms). */
+void pw_store_heartbeat(struct pw_store *st, int64_t now_ms);
+
+/* Waits until everything submitted before the call is committed. Returns 0,
+ * or PW_EBUSY after timeout_ms (<0: forever) — e.g. while degraded. */
+int pw_store_flush(struct pw_store *st, int64_t timeout_ms);
+
+/* One housekeeping step: deletes rows past retention for the next
+ * opt.housekeep_targets targets, in its own short transaction, on the
+ * writer thread. Asynchronous: returns at once. */
+void pw_store_housekeep(struct pw_store *st);
+
+enum pw_store_state { PW_STORE_OK = 0, PW_STORE_DEGRADED = 1 };
+
+struct pw_store_health {
+    enum pw_store_state state;
+    int64_t since_ms;               /* wall clock, when the state began */
+    char message[PW_STORE_MSG_MAX]; /* "" when ok */
+};
+void pw_store_health(struct pw_store *st, struct pw_store_health *out);
+
+struct pw_store_stats {
+    uint64_t submitted;      /* results offered to pw_store_submit */
+    uint64_t written;        /* results in committed transactions */
+    uint64_t dropped;        /* queue full, or no synced plan */
+    uint32_t queued;         /* waiting now */
+    uint32_t queue_max;
+    uint64_t commits;
+    uint64_t failed_commits;
+    int64_t commit_last_us, commit_max_us, commit_avg_us;
+    uint64_t housekeep_deleted; /* rows removed by retention */
+    struct pw_store_health health;
+};
+void pw_store_stats(struct pw_store *st, struct pw_store_stats *out);
+
+/* ---- Queries (any thread; one read connection, serialized) ------------ */
+
+struct pw_store_target {
+    uint32_t id;
+    char host[256];
+    uint16_t port;
+    char roles[256];          /* role keys / check names, comma-separated */
+    int64_t retired_ms;       /* 0 while in the plan */
+    struct pw_target_state st;/* has_result false when never probed */
+};
+
+/* Every target (retired ones when include_retired) with its current state:
+ * status and since when, last state, latency, consecutive fails. Sorted by
+ * id. Free with free(). */
+int pw_store_query_status(struct pw_store *st, bool include_retired,
+                          struct pw_store_target **out, size_t *n);
+
+/* Fills states[i] for each target of the synced plan (for
+ * pw_engine_seed_state at start-up); has_result false where nothing is
+ * known. states has plan->ntargets entries. */
+int pw_store_load_states(struct pw_store *st, const struct pw_plan *plan,
+                         struct pw_target_state *states);
+
+struct pw_store_point {
+    int64_t t_ms;                    /* step start */
+    uint32_t n[PW_STATE_COUNT_];     /* results by state */
+    uint32_t n_fail;                 /* results that failed the expectation */
+    int64_t lat_min_us, lat_avg_us, lat_max_us; /* -1: no connect */
+    int64_t monitored_ms;            /* covered by a run */
+    int64_t down_ms;                 /* status down, within monitored */
+};
+
+struct pw_store_history {
+    int tier_ms;                     /* bucket size used: 300000, 3600000, 86400000 */
+    int64_t step_ms;
+    size_t n;
+    struct pw_store_point *points;   /* [n], points[i].t_ms = from + i*step */
+};
+
+/* One target's history over [from, to) in steps of step_ms (rounded up to
+ * a multiple of the tier used). The tier is the coarsest whose buckets
+ * divide the step and whose retention still covers `from`. Counts of quiet
+ * buckets (not stored) are estimated from the state run covering them and
+ * the coverage; latency of quiet periods comes from the day tier. At most
+ * 100000 points (PW_ERANGE beyond). Free with pw_store_history_free. */
+int pw_store_query_history(struct pw_store *st, uint32_t target_id,
+                           int64_t from_ms, int64_t to_ms, int64_t step_ms,
+                           struct pw_store_history *out);
+void pw_store_history_free(struct pw_store_history *h);
+
+struct pw_store_outage {
+    int64_t id;
+    uint32_t target_id;
+    char host[256];
+    uint16_t port;
+    int64_t start_ms;
+    int64_t end_ms;           /* -1 while open */
+    int64_t last_ms;          /* last failing result seen */
+    enum pw_state state;      /* the failing state that opened it */
+    uint32_t fails;           /* failed probes during it */
+    char detail[PW_DETAIL_MAX];
+};
+
+struct pw_store_outage_filter {
+    int64_t from_ms, to_ms;   /* overlapping [from, to); 0,0: any time */
+    const char *host;         /* NULL: any (case-insensitive) */
+    const char *role;         /* NULL: any */
+    uint32_t target_id;       /* 0: any */
+    bool open_only;
+    size_t limit;             /* 0: no limit */
+};
+
+/* Outages matching the filter, newest start first. Free with free(). */
+int pw_store_query_outages(struct pw_store *st, const struct pw_store_outage_filter *f,
+                           struct pw_store_outage **out, size_t *n);
+
+enum pw_store_group { PW_GROUP_TARGET, PW_GROUP_HOST, PW_GROUP_ROLE, PW_GROUP_FARM };
+
+struct pw_store_uptime {
+    char key[256];            /* "host:port", host, role, or "farm" */
+    uint32_t target_id;       /* PW_GROUP_TARGET only */
+    uint32_t ntargets;
+    int64_t monitored_ms;     /* target-time monitored (summed over targets) */
+    int64_t down_ms;          /* of it, status down */
+    int64_t not_monitored_ms; /* target-time in range not covered by a run */
+    double uptime_pct;        /* 100 * (monitored - down) / monitored; -1 when
+                                 nothing was monitored */
+};
+
+/* Uptime over [from, to) per target, host, role or the whole farm, for
+ * targets that were in the plan at some point of the range. Down time is
+ * outage time within monitored time; not-monitored time is excluded from
+ * the percentage and reported separately. Free with free(). */
+int pw_store_query_uptime(struct pw_store *st, int64_t from_ms, int64_t to_ms,
+                          enum pw_store_group group,
+                          struct pw_store_uptime **out, size_t *n);
+
+/* Coverage runs overlapping [from, to), for the "not monitored" shading. */
+enum pw_store_run_end { PW_RUN_OPEN = 0, PW_RUN_CLEAN = 1, PW_RUN_CRASH = 2, PW_RUN_STALL = 3 };
+struct pw_store_run {
+    int64_t id, started_ms, last_alive_ms, ended_ms; /* ended -1 while open */
+    enum pw_store_run_end end;
+};
+int pw_store_query_runs(struct pw_store *st, int64_t from_ms, int64_t to_ms,
+                        struct pw_store_run **out, size_t *n);
+const char *pw_store_run_end_name(enum pw_store_run_end e);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * The store's schema and its forward migrations. The database's version is
+ * PRAGMA user_version; each row of `steps` takes it one version further, so
+ * a later schema adds a row and never edits an earlier one (databases in
+ * the field were built by those rows). pw_store_open() runs every step from
+ * the file's version to PW_STORE_SCHEMA_VERSION in one transaction each;
+ * tests run them from every earlier version.
+ */
+#include "store/store_int.h"
+
+#include "config/error.h"
+
+#include <stdio.h>
+
+/* v1. Times are ms since the epoch (UTC) except bucket numbers `b`, which
+ * are floor(ms / bucket size) to keep the dense day tier small. */
+static const char v1_sql[] =
+    "CREATE TABLE targets("
+    " id INTEGER PRIMARY KEY,"
+    " host TEXT NOT NULL COLLATE NOCASE,"
+    " port INTEGER NOT NULL,"
+    " roles TEXT NOT NULL DEFAULT '',"
+    " expect INTEGER NOT NULL DEFAULT 0,"
+    " first_ms INTEGER,"
+    " retired_ms INTEGER,"
+    " cur_run INTEGER,"          /* latest state_runs.id */
+    " sync_gen INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE(host, port));"
+    "CREATE TABLE target_roles("
+    " role TEXT NOT NULL,"
+    " target_id INTEGER NOT NULL REFERENCES targets(id) ON DELETE CASCADE,"
+    " PRIMARY KEY(role, target_id)) WITHOUT ROWID;"
+    "CREATE TABLE runs("
+    " id INTEGER PRIMARY KEY,"
+    " started_ms INTEGER NOT NULL,"
+    " last_alive_ms INTEGER NOT NULL,"
+    " ended_ms INTEGER,"
+    " end_reason INTEGER NOT NULL DEFAULT 0);" /* enum pw_store_run_end */
+    "CREATE TABLE state_runs("
+    " id INTEGER PRIMARY KEY,"
+    " target_id INTEGER NOT NULL REFERENCES targets(id),"
+    " state INTEGER NOT NULL,"
+    " status INTEGER NOT NULL,"
+    " ok INTEGER NOT NULL,"
+    " first_ms INTEGER NOT NULL,"
+    " last_ms INTEGER NOT NULL,"
+    " count INTEGER NOT NULL,"
+    " status_since_ms INTEGER NOT NULL,"
+    " fails_before INTEGER NOT NULL,"
+    " latency_us INTEGER,"
+    " detail TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX state_runs_target ON state_runs(target_id, first_ms);"
+    "CREATE TABLE outages("
+    " id INTEGER PRIMARY KEY,"
+    " target_id INTEGER NOT NULL REFERENCES targets(id),"
+    " start_ms INTEGER NOT NULL,"
+    " end_ms INTEGER,"
+    " last_ms INTEGER NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " fails INTEGER NOT NULL,"
+    " detail TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX outages_target ON outages(target_id, start_ms);"
+    "CREATE INDEX outages_start ON outages(start_ms);"
+    "CREATE INDEX outages_open ON outages(target_id) WHERE end_ms IS NULL;"
+#define BUCKET_TABLE(name)                                                   \
+    "CREATE TABLE " name "("                                                 \
+    " target_id INTEGER NOT NULL REFERENCES targets(id),"                    \
+    " b INTEGER NOT NULL,"                                                   \
+    " n0 INTEGER NOT NULL DEFAULT 0, n1 INTEGER NOT NULL DEFAULT 0,"         \
+    " n2 INTEGER NOT NULL DEFAULT 0, n3 INTEGER NOT NULL DEFAULT 0,"         \
+    " n4 INTEGER NOT NULL DEFAULT 0, n5 INTEGER NOT NULL DEFAULT 0,"         \
+    " nfail INTEGER NOT NULL DEFAULT 0,"                                     \
+    " lat_n INTEGER NOT NULL DEFAULT 0,"                                     \
+    " lat_min INTEGER, lat_sum INTEGER, lat_max INTEGER,"                    \
+    " PRIMARY KEY(target_id, b)) WITHOUT ROWID;"
+    BUCKET_TABLE("bucket_fine")
+    BUCKET_TABLE("bucket_hour")
+    BUCKET_TABLE("bucket_day")
+#undef BUCKET_TABLE
+    ;
+
+static const struct pw_store_migration steps[] = {
+    {1, v1_sql},
+};
+
+const struct pw_store_migration *pw_store_migrations(size_t *n)
+{
+    *n = sizeof steps / sizeof steps[0];
+    return steps;
+}
+
+static int user_version(sqlite3 *db, int *v)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_step(s);
+    *v = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int pw_store_migrate(sqlite3 *db, int target, char err[PW_STORE_MSG_MAX])
+{
+    int v;
+    if (user_version(db, &v) < 0) {
+        snprintf(err, PW_STORE_MSG_MAX, "cannot read schema version: %s",
+                 sqlite3_errmsg(db));
+        return PW_ESTORAGE;
+    }
+    if (v > PW_STORE_SCHEMA_VERSION) {
+        snprintf(err, PW_STORE_MSG_MAX,
+                 "database schema version %d is newer than this portwatch "
+                 "understands (%d); use a newer portwatch", v,
+                 PW_STORE_SCHEMA_VERSION);
+        return PW_ESTORAGE;
+    }
+    size_t n;
+    const struct pw_store_migration *m = pw_store_migrations(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].to <= v || m[i].to > target)
+            continue;
+        char *emsg = NULL;
+        char set[64];
+        snprintf(set, sizeof set, "PRAGMA user_version=%d;", m[i].to);
+        /* Each step and its version bump commit together, so a crash in a
+         * migration leaves the previous version intact. */
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &emsg) != SQLITE_OK ||
+            sqlite3_exec(db, m[i].sql, NULL, NULL, &emsg) != SQLITE_OK ||
+            sqlite3_exec(db, set, NULL, NULL, &emsg) != SQLITE_OK ||
+            sqlite3_exec(db, "COMMIT", NULL, NULL, &emsg) != SQLITE_OK) {
+            snprintf(err, PW_STORE_MSG_MAX, "migration to schema v%d failed: %s",
+                     m[i].to, emsg ? emsg : sqlite3_errmsg(db));
+            sqlite3_free(emsg);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return PW_ESTORAGE;
+        }
+        v = m[i].to;
+    }
+    return 0;
+}
+
+int pw_store_pragmas(sqlite3 *db, int64_t busy_ms, char err[PW_STORE_MSG_MAX])
+{
+    sqlite3_busy_timeout(db, (int)busy_ms);
+    char *emsg = NULL;
+    if (sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL;"
+                     "PRAGMA synchronous=NORMAL;"
+                     "PRAGMA foreign_keys=ON;",
+                     NULL, NULL, &emsg) != SQLITE_OK) {
+        snprintf(err, PW_STORE_MSG_MAX, "cannot set up the database: %s",
+                 emsg ? emsg : sqlite3_errmsg(db));
+        sqlite3_free(emsg);
+        return PW_ESTORAGE;
+    }
+    return 0;
+}
