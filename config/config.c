@@ -375,6 +375,8 @@ static void problem(struct loader *L, int line, const char *section, const char 
         snprintf(where, sizeof where, " [%s] %s:", section, key);
     else if (section && *section)
         snprintf(where, sizeof where, " [%s]:", section);
+    else if (key)
+        snprintf(where, sizeof where, " %s:", key);
     else
         where[0] = '\0';
     pw_diag_add(L->diag, "%s:%d:%s %s", L->file, line, where, msg);
@@ -558,9 +560,10 @@ static void cross_checks(struct loader *L)
         struct pw_check *k = &c->checks[i];
         char sec[80];
         snprintf(sec, sizeof sec, "check %s", k->name);
-        if (k->hosts.n == 0)
+        int *set = L->check_lines[i];
+        if (k->hosts.n == 0 && !set[key_index(SEC_CHECK, "hosts")])
             problem(L, k->line, sec, "hosts", "missing; a check needs hosts = HOST, ...");
-        if (k->ports.n == 0)
+        if (k->ports.n == 0 && !set[key_index(SEC_CHECK, "ports")])
             problem(L, k->line, sec, "ports", "missing; a check needs ports = PORT, PORT-PORT, ...");
         int64_t iv = k->interval_ms ? k->interval_ms : c->s.interval_ms;
         int64_t to = k->timeout_ms ? k->timeout_ms : c->s.timeout_ms;

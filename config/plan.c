@@ -172,6 +172,7 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
         if (to > out->timeout_ms)
             out->timeout_ms = to;
         out->roles[out->nroles++] = r->role;
+        out->nreasons++;
     }
     if (out->timeout_ms >= out->interval_ms)
         out->timeout_ms = out->interval_ms - 1;

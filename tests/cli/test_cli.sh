@@ -1,0 +1,84 @@
+#!/bin/sh
+# Command-line behaviour of the real portwatch binary: exit codes (0 ok,
+# 1 a check failed, 2 usage or configuration error) and what it prints.
+# Usage: test_cli.sh PORTWATCH SOURCE_ROOT
+set -u
+pw=$1
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+# expect CODE PATTERN -- CMD...: runs CMD, checks the exit code and that the
+# combined output contains PATTERN (a fixed string; empty: anything).
+expect() {
+    code=$1 pattern=$2
+    shift 3
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ "$rc" -ne "$code" ]; then
+        echo "FAIL: $* -> exit $rc, expected $code"; echo "$out" | head -5; fail=$((fail + 1)); return
+    fi
+    if [ -n "$pattern" ] && ! printf '%s' "$out" | grep -qF -- "$pattern"; then
+        echo "FAIL: $* -> output lacks '$pattern'"; echo "$out" | head -5; fail=$((fail + 1)); return
+    fi
+    pass=$((pass + 1))
+}
+
+expect 2 "usage: portwatch COMMAND" -- "$pw"
+expect 0 "commands:" -- "$pw" --help
+expect 2 "unknown command 'frob'" -- "$pw" frob
+expect 0 "portwatch 0." -- "$pw" version
+expect 0 "libuv" -- "$pw" --version
+expect 0 "usage: portwatch check" -- "$pw" check --help
+expect 0 "usage: portwatch run" -- "$pw" run -h
+expect 2 "unknown option '--frob'" -- "$pw" catalog --frob
+expect 2 "--format 'xml' is not allowed; use table or json" -- "$pw" catalog --format xml
+expect 2 "option --format needs a value (FMT)" -- "$pw" catalog --format
+expect 2 "option --keys takes no value" -- "$pw" config-check --keys=1
+expect 2 "unexpected argument 'extra'" -- "$pw" version extra
+expect 0 "Secondary RPC ports to deploy business rules" -- "$pw" catalog
+expect 0 "" -- "$pw" config-check --keys
+
+# catalog JSON: all 19 rows, reasons whole
+"$pw" catalog --format json >"$tmp/cat.json"
+if python3 - "$tmp/cat.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+rows = d["rows"]
+assert len(rows) == 19, len(rows)
+assert [r["row"] for r in rows] == list(range(1, 20))
+assert rows[18]["reason"] == "To enable BizTalk application deployment to pack HTTP or Web Service Ports hosted on the IIS Server into an MSI"
+assert rows[2]["port"] == "50000-50200" and rows[2]["expect"] == "reachable"
+assert all(r["protocol"] == "TCP" for r in rows)
+PY
+then pass=$((pass + 1)); else echo "FAIL: catalog json"; fail=$((fail + 1)); fi
+
+# config-check: the shipped example is valid and its plan is printed
+expect 0 "total: 1 hosts, 206 targets (1 ranges)" -- "$pw" config-check -c "$src/packaging/portwatch.ini"
+expect 0 "50000-50200  reachable" -- "$pw" config-check -c "$src/packaging/portwatch.ini"
+
+# a file saved by Notepad: BOM and CRLF
+printf '\357\273\277[biztalk]\r\nmanagement_database = sql01\r\n' >"$tmp/notepad.ini"
+expect 0 "sql01  (203 ports)" -- "$pw" config-check -c "$tmp/notepad.ini"
+
+# every problem, with file:line, exit 2
+printf '[portwatch]\nintervl = 30s\ntimeout = 9\n[biztalk]\nmessagebox_database = a, A\n' >"$tmp/bad.ini"
+expect 2 "bad.ini:2: [portwatch] intervl: unknown key; did you mean 'interval'?" -- "$pw" config-check -c "$tmp/bad.ini"
+expect 2 "bad.ini:3: [portwatch] timeout: '9' has a number without a unit" -- "$pw" config-check -c "$tmp/bad.ini"
+expect 2 "bad.ini:5: [biztalk] messagebox_database: host 'A' is listed twice" -- "$pw" config-check -c "$tmp/bad.ini"
+expect 2 "3 problems in" -- "$pw" config-check -c "$tmp/bad.ini"
+expect 2 "cannot open" -- "$pw" config-check -c "$tmp/missing.ini"
+printf '[portwatch]\n' >"$tmp/empty.ini"
+expect 2 "nothing to watch" -- "$pw" config-check -c "$tmp/empty.ini"
+
+# ad hoc targets: argument errors are usage errors
+expect 2 "-p needs at least one HOST argument" -- "$pw" check -p 135
+expect 2 "hosts given without -p PORTS" -- "$pw" check 127.0.0.1
+expect 2 "port 0 is not a usable port" -- "$pw" check -p 0 127.0.0.1
+expect 2 "--expect 'open' is not allowed; use listening or reachable" -- "$pw" check -p 1 --expect open 127.0.0.1
+expect 2 "--timeout: '1' has a number without a unit" -- "$pw" check -p 1 --timeout 1 127.0.0.1
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,598 @@
+/*
+ * Tests for config/: the INI reader, value parsers, the configuration
+ * loader's messages (an error corpus, each message asserted), and the
+ * expansion of roles into deduplicated targets against the catalog.
+ */
+#include "config/catalog.h"
+#include "config/config.h"
+#include "config/error.h"
+#include "config/ini.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef PW_SOURCE_ROOT_FALLBACK
+#define PW_SOURCE_ROOT_FALLBACK "."
+#endif
+
+/* ---- durations ---------------------------------------------------------- */
+
+START_TEST(durations_valid)
+{
+    static const struct {
+        const char *in;
+        int64_t ms;
+    } ok[] = {
+        {"500ms", 500},   {"30s", 30000},    {"5m", 300000},  {"1h", 3600000},
+        {"7d", 604800000}, {"1h30m", 5400000}, {" 2s ", 2000},  {"0s", 0},
+    };
+    char err[PW_ERRBUF];
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int64_t ms = -1;
+        ck_assert_msg(pw_parse_duration(ok[i].in, &ms, err) == 0, "%s: %s", ok[i].in, err);
+        ck_assert_int_eq(ms, ok[i].ms);
+    }
+}
+END_TEST
+
+START_TEST(durations_invalid)
+{
+    static const struct {
+        const char *in;
+        const char *msg;
+    } bad[] = {
+        {"30", "'30' has a number without a unit; use a number with a unit: ms, s, m, h or d"},
+        {"", "empty duration"},
+        {"5x", "'5x' has an unknown unit 'x'"},
+        {"-5s", "'-5s' is not a duration"},
+        {"5 s", "'5 s' has a number without a unit"},
+        {"99999999999999999999d", "is too large"},
+        {"9999999999999999d", "is too large"},
+    };
+    char err[PW_ERRBUF];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t ms;
+        ck_assert_msg(pw_parse_duration(bad[i].in, &ms, err) < 0, "%s accepted", bad[i].in);
+        ck_assert_msg(strstr(err, bad[i].msg), "%s: got '%s'", bad[i].in, err);
+    }
+}
+END_TEST
+
+START_TEST(duration_format_roundtrip)
+{
+    char buf[32], err[PW_ERRBUF];
+    int64_t vals[] = {500, 1000, 90000, 3600000, 5400000, 604800000, 1500};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        int64_t back;
+        pw_format_duration(vals[i], buf, sizeof buf);
+        ck_assert_int_eq(pw_parse_duration(buf, &back, err), 0);
+        ck_assert_int_eq(back, vals[i]);
+    }
+    pw_format_duration(5400000, buf, sizeof buf);
+    ck_assert_str_eq(buf, "1h30m");
+}
+END_TEST
+
+/* ---- ports -------------------------------------------------------------- */
+
+START_TEST(ports_valid)
+{
+    struct pw_portset ps;
+    char err[PW_ERRBUF], out[128];
+    ck_assert_int_eq(pw_parse_ports("445, 135,50000-50200 , 1", &ps, err), 0);
+    ck_assert_uint_eq(ps.n, 4);
+    ck_assert_uint_eq(pw_portset_count(&ps), 204);
+    ck_assert(pw_portset_contains(&ps, 50100));
+    ck_assert(!pw_portset_contains(&ps, 50201));
+    pw_portset_format(&ps, out, sizeof out);
+    ck_assert_str_eq(out, "1, 135, 445, 50000-50200");
+    pw_portset_free(&ps);
+    ck_assert_int_eq(pw_parse_ports("65535", &ps, err), 0);
+    ck_assert_uint_eq(ps.r[0].lo, 65535);
+    pw_portset_free(&ps);
+    ck_assert_int_eq(pw_parse_ports("1-65535", &ps, err), 0);
+    ck_assert_uint_eq(pw_portset_count(&ps), 65535);
+    pw_portset_free(&ps);
+}
+END_TEST
+
+START_TEST(ports_invalid)
+{
+    static const struct {
+        const char *in;
+        const char *msg;
+    } bad[] = {
+        {"0", "port 0 is not a usable port; ports are 1-65535"},
+        {"65536", "port 65536 is out of range; ports are 1-65535"},
+        {"99999999999", "out of range; ports are 1-65535"},
+        {"50200-50000", "range 50200-50000 is reversed; write it low-high: 50000-50200"},
+        {"135, 135", "port 135 is listed twice; list each port once"},
+        {"50000-50200, 50100", "50000-50200 overlaps 50100; list each port once"},
+        {"100-200, 150-300", "100-200 overlaps 150-300"},
+        {"", "empty port list"},
+        {"135;445", "unexpected ';' in port list '135;445'; separate ports and ranges with commas"},
+        {"abc", "'abc' is not a port list"},
+        {"135,", "'135,' is not a port list"},
+        {"-5", "is not a port list"},
+    };
+    char err[PW_ERRBUF];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct pw_portset ps = {0};
+        ck_assert_msg(pw_parse_ports(bad[i].in, &ps, err) < 0, "%s accepted", bad[i].in);
+        ck_assert_msg(strstr(err, bad[i].msg), "%s: got '%s'", bad[i].in, err);
+        ck_assert_ptr_null(ps.r);
+    }
+}
+END_TEST
+
+/* ---- hosts and listen ---------------------------------------------------- */
+
+START_TEST(hosts_lists)
+{
+    struct pw_host_list hl;
+    char err[PW_ERRBUF];
+    ck_assert_int_eq(pw_parse_hosts("sql01, sql02.corp.local,10.1.2.3 ::1 [fe80::1%eth0]", &hl, err), 0);
+    ck_assert_uint_eq(hl.n, 5);
+    ck_assert_str_eq(hl.names[3], "::1");
+    ck_assert_str_eq(hl.names[4], "fe80::1%eth0");
+    pw_host_list_free(&hl);
+
+    ck_assert_int_lt(pw_parse_hosts("sql01, SQL01", &hl, err), 0);
+    ck_assert_str_eq(err, "host 'SQL01' is listed twice");
+    ck_assert_int_lt(pw_parse_hosts("sql 01;x", &hl, err), 0);
+    ck_assert_msg(strstr(err, "host '01;x' has a character not allowed in a host name (';')"), "%s", err);
+    ck_assert_int_lt(pw_parse_hosts(" , ", &hl, err), 0);
+    ck_assert_msg(strstr(err, "empty host list"), "%s", err);
+    ck_assert_int_lt(pw_parse_hosts("[::1", &hl, err), 0);
+    ck_assert_msg(strstr(err, "without a closing ']'"), "%s", err);
+}
+END_TEST
+
+START_TEST(listen_addresses)
+{
+    char *host, err[PW_ERRBUF];
+    uint16_t port;
+    ck_assert_int_eq(pw_parse_listen("127.0.0.1:8470", &host, &port, err), 0);
+    ck_assert_str_eq(host, "127.0.0.1");
+    ck_assert_uint_eq(port, 8470);
+    ck_assert(pw_is_loopback(host));
+    free(host);
+    ck_assert_int_eq(pw_parse_listen("[::1]:9000", &host, &port, err), 0);
+    ck_assert_str_eq(host, "::1");
+    ck_assert(pw_is_loopback(host));
+    free(host);
+    ck_assert_int_eq(pw_parse_listen("0.0.0.0:80", &host, &port, err), 0);
+    ck_assert(!pw_is_loopback(host));
+    free(host);
+    ck_assert(!pw_is_loopback("127.evil.example"));
+    ck_assert_int_lt(pw_parse_listen("::1:80", &host, &port, err), 0);
+    ck_assert_int_lt(pw_parse_listen("127.0.0.1:0", &host, &port, err), 0);
+    ck_assert_msg(strstr(err, "bad port"), "%s", err);
+    ck_assert_int_lt(pw_parse_listen("127.0.0.1", &host, &port, err), 0);
+}
+END_TEST
+
+/* ---- the INI reader ------------------------------------------------------ */
+
+struct seen {
+    char log[2048];
+};
+
+static int record(void *ud, enum pw_ini_event ev, int line, const char *section,
+                  const char *key, const char *value)
+{
+    struct seen *s = ud;
+    size_t n = strlen(s->log);
+    if (ev == PW_INI_SECTION)
+        snprintf(s->log + n, sizeof s->log - n, "%d[%s]", line, section);
+    else if (ev == PW_INI_KEY)
+        snprintf(s->log + n, sizeof s->log - n, "%d{%s.%s=%s}", line, section, key, value);
+    else
+        snprintf(s->log + n, sizeof s->log - n, "%d!%s!", line, value);
+    return 0;
+}
+
+START_TEST(ini_bom_crlf_comments)
+{
+    static const char text[] = "\xEF\xBB\xBF; comment\r\n# other\r\n[a]\r\n  k = v  \r\n"
+                               "q = \" spaced ; not a comment \"\r\n\r\n[ b ]\r\nempty =\r\nlast=1";
+    struct seen s = {{0}};
+    ck_assert_int_eq(pw_ini_parse(text, sizeof text - 1, record, &s), 0);
+    ck_assert_str_eq(s.log, "3[a]4{a.k=v}5{a.q= spaced ; not a comment }7[b]8{b.empty=}9{b.last=1}");
+}
+END_TEST
+
+START_TEST(ini_errors)
+{
+    static const char text[] = "k=v\n[a\n[]\n[x] y\nnovalue\n=v\nbad key=1\nq=\"open\n";
+    struct seen s = {{0}};
+    ck_assert_int_eq(pw_ini_parse(text, sizeof text - 1, record, &s), 8);
+    ck_assert_msg(strstr(s.log, "1!key outside any section"), "%s", s.log);
+    ck_assert_msg(strstr(s.log, "2!section header is missing its closing ']'!"), "%s", s.log);
+    ck_assert_msg(strstr(s.log, "3!empty section name!"), "%s", s.log);
+    ck_assert_msg(strstr(s.log, "4!unexpected text after the section header's ']'!"), "%s", s.log);
+    ck_assert_msg(strstr(s.log, "5!expected 'key = value'"), "%s", s.log);
+    ck_assert_msg(strstr(s.log, "6!missing key before '='!"), "%s", s.log);
+    ck_assert_msg(strstr(s.log, "7!key names use letters"), "%s", s.log);
+    ck_assert_msg(strstr(s.log, "8!unterminated quoted value"), "%s", s.log);
+}
+END_TEST
+
+START_TEST(ini_utf16_nul_and_long_lines)
+{
+    struct seen s = {{0}};
+    ck_assert_int_eq(pw_ini_parse("\xFF\xFE[\0a\0]\0", 8, record, &s), 1);
+    ck_assert_msg(strstr(s.log, "file is UTF-16; save it as UTF-8"), "%s", s.log);
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(pw_ini_parse("[a]\nk=\0v\n", 9, record, &s), 1);
+    ck_assert_msg(strstr(s.log, "2!line contains a NUL byte"), "%s", s.log);
+    size_t big = 10000;
+    char *buf = malloc(big);
+    memset(buf, 'x', big);
+    memcpy(buf, "[a]\nk=", 6);
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(pw_ini_parse(buf, big, record, &s), 1);
+    ck_assert_msg(strstr(s.log, "2!line is too long (at most 4096 bytes)!"), "%s", s.log);
+    free(buf);
+}
+END_TEST
+
+/* ---- the loader ---------------------------------------------------------- */
+
+static struct pw_config *load_ok(const char *text)
+{
+    struct pw_diag d = {0};
+    struct pw_config *c;
+    int rc = pw_config_load_buffer("t.ini", text, strlen(text), &c, &d);
+    if (rc != 0) {
+        pw_diag_print(&d, stderr);
+        ck_abort_msg("config failed to load");
+    }
+    pw_diag_free(&d);
+    return c;
+}
+
+/* Loads text that must fail and returns the joined messages. */
+static char *load_bad(const char *text, size_t *count)
+{
+    struct pw_diag d = {0};
+    struct pw_config *c = (struct pw_config *)1;
+    int rc = pw_config_load_buffer("t.ini", text, strlen(text), &c, &d);
+    ck_assert_int_lt(rc, 0);
+    ck_assert_ptr_null(c);
+    size_t len = 1;
+    for (size_t i = 0; i < d.n; i++)
+        len += strlen(d.msgs[i]) + 1;
+    char *all = calloc(1, len);
+    for (size_t i = 0; i < d.n; i++) {
+        strcat(all, d.msgs[i]);
+        strcat(all, "\n");
+    }
+    *count = d.n;
+    pw_diag_free(&d);
+    return all;
+}
+
+START_TEST(config_defaults_and_values)
+{
+    struct pw_config *c = load_ok("[portwatch]\ninterval = 1m\ntimeout=750ms\nmax_in_flight = 64\n"
+                                  "address_family = prefer-ipv6\nallow_anonymous = YES\n"
+                                  "[biztalk]\nmanagement_database = sql01\nsecondary_rpc_ports = 49152-65535\n");
+    ck_assert_int_eq(c->s.interval_ms, 60000);
+    ck_assert_int_eq(c->s.timeout_ms, 750);
+    ck_assert_int_eq(c->s.max_in_flight, 64);
+    ck_assert_int_eq(c->s.max_per_host, 32);
+    ck_assert_int_eq(c->s.fail_after, 2);
+    ck_assert_int_eq(c->s.family, PW_FAMILY_PREFER_IPV6);
+    ck_assert_int_eq(c->s.allow_anonymous, 1);
+    ck_assert_str_eq(c->s.listen, "127.0.0.1:8470");
+    ck_assert_uint_eq(pw_portset_count(&c->rpc_range), 16384);
+    ck_assert_uint_eq(c->roles[pw_catalog_role_find("management_database")].n, 1);
+    pw_config_free(c);
+}
+END_TEST
+
+/* The error corpus: each file and the exact problems it must report. */
+static const struct {
+    const char *text;
+    size_t count;
+    const char *msgs[4];
+} corpus[] = {
+    {"[portwatch]\nintervall = 30s\n", 1,
+     {"t.ini:2: [portwatch] intervall: unknown key; did you mean 'interval'? Allowed here: listen, database, interval"}},
+    {"[portwatch]\nfrobnicate = 1\n", 1, {"t.ini:2: [portwatch] frobnicate: unknown key; allowed here: listen,"}},
+    {"[biztalk]\nmanagment_database = sql01\n", 1,
+     {"t.ini:2: [biztalk] managment_database: unknown key; did you mean 'management_database'?"}},
+    {"[portwatch]\ninterval = 30\n", 1,
+     {"t.ini:2: [portwatch] interval: '30' has a number without a unit; use a number with a unit: ms, s, m, h or d"}},
+    {"[portwatch]\ninterval = 500ms\n", 1, {"t.ini:2: [portwatch] interval: 500ms is out of range; use 1s to 1d"}},
+    {"[portwatch]\ntimeout = 30s\ninterval = 10s\n", 1,
+     {"t.ini:2: [portwatch] timeout: timeout (30000ms) must be shorter than interval (10000ms)"}},
+    {"[portwatch]\nmax_in_flight = 0\n", 1, {"t.ini:2: [portwatch] max_in_flight: 0 is out of range; use 1 to 65536"}},
+    {"[portwatch]\naddress_family = v6\n", 1,
+     {"t.ini:2: [portwatch] address_family: 'v6' is not allowed; use one of: any, ipv4, ipv6, prefer-ipv4, prefer-ipv6"}},
+    {"[portwatch]\nallow_anonymous = maybe\n", 1,
+     {"t.ini:2: [portwatch] allow_anonymous: 'maybe' is not a yes/no value; use yes or no"}},
+    {"[portwatch]\nlisten = 0.0.0.0:8470\n[check x]\nhosts=a\nports=1\n", 1,
+     {"t.ini:2: [portwatch] listen: 0.0.0.0:8470 is not a loopback address, so the API would be open to the network: set api_token (recommended) or allow_anonymous = yes"}},
+    {"[portwatch]\napi_token = short\n[check x]\nhosts=a\nports=1\n", 1,
+     {"t.ini:2: [portwatch] api_token: too short; use at least 16 characters"}},
+    {"[portwatch]\ninterval = 1m\ninterval = 2m\n", 1,
+     {"t.ini:3: [portwatch] interval: set twice (first on line 2); keep one"}},
+    {"[portwatch]\n[portwatch]\n", 1, {"t.ini:2: [portwatch]: section [portwatch] appears twice (first on line 1); merge them"}},
+    {"[biztlk]\nx = 1\n", 1, {"t.ini:1: [biztlk]: unknown section [biztlk]; did you mean [biztalk]?"}},
+    {"[servers]\n", 1, {"t.ini:1: [servers]: unknown section [servers]; sections are [portwatch], [biztalk] and [check NAME]"}},
+    {"[check]\n", 1, {"t.ini:1: [check]: a check needs a name: [check NAME], e.g. [check file-share]"}},
+    {"[check a b]\n", 1, {"t.ini:1: [check a b]: check name 'a b' is not allowed; use 1-64 letters, digits, '-', '_' or '.'"}},
+    {"[check iis_servers]\nhosts=a\nports=1\n", 1,
+     {"t.ini:1: [check iis_servers]: check name 'iis_servers' is a catalog role's name; choose another name"}},
+    {"[check web]\nhosts = a\nports = 80\n[check WEB]\n", 1,
+     {"t.ini:4: [check WEB]: check 'WEB' is defined twice (first on line 1)"}},
+    {"[check web]\nports = 80\n", 1, {"t.ini:1: [check web] hosts: missing; a check needs hosts = HOST, ..."}},
+    {"[check web]\nhosts = a\n", 1, {"t.ini:1: [check web] ports: missing; a check needs ports = PORT, PORT-PORT, ..."}},
+    {"[check web]\nhosts = a\nports = 80-79\n", 1,
+     {"t.ini:3: [check web] ports: range 80-79 is reversed; write it low-high: 79-80"}},
+    {"[check web]\nhosts = a\nports = 80\nexpect = open\n", 1,
+     {"t.ini:4: [check web] expect: 'open' is not allowed; use one of: listening, reachable"}},
+    {"[check web]\nhosts = a\nports = 80\ninterval = 5s\ntimeout = 5s\n", 1,
+     {"t.ini:5: [check web] timeout: timeout (5000ms) must be shorter than the interval (5000ms)"}},
+    {"[check web]\nhosts = a\nports = 80\nexpekt = reachable\n", 1,
+     {"t.ini:4: [check web] expekt: unknown key; did you mean 'expect'? Allowed here: hosts, ports, expect, interval, timeout, reason"}},
+    /* every problem in one run, not just the first */
+    {"[portwatch]\ninterval = x\ntimeout = y\n[biztalk]\niis_servers = a,a\n", 3,
+     {"t.ini:2: [portwatch] interval:", "t.ini:3: [portwatch] timeout:", "t.ini:5: [biztalk] iis_servers: host 'a' is listed twice"}},
+    {"key = 1\n", 1, {"t.ini:1: key: key outside any section: put it under a [section] header"}},
+};
+
+START_TEST(config_error_corpus)
+{
+    size_t n;
+    char *all = load_bad(corpus[_i].text, &n);
+    for (size_t m = 0; m < 4 && corpus[_i].msgs[m]; m++)
+        ck_assert_msg(strstr(all, corpus[_i].msgs[m]), "case %d: expected\n  %s\ngot\n%s", _i,
+                      corpus[_i].msgs[m], all);
+    ck_assert_msg(n == corpus[_i].count, "case %d: %zu problems, expected %zu:\n%s", _i, n,
+                      corpus[_i].count, all);
+    free(all);
+}
+END_TEST
+
+START_TEST(config_example_file_loads)
+{
+    char path[1024];
+    const char *root = getenv("PW_SOURCE_ROOT");
+    snprintf(path, sizeof path, "%s/packaging/portwatch.ini", root ? root : PW_SOURCE_ROOT_FALLBACK);
+    struct pw_diag d = {0};
+    struct pw_config *c;
+    int rc = pw_config_load(path, &c, &d);
+    pw_diag_print(&d, stderr);
+    ck_assert_int_eq(rc, 0);
+    struct pw_plan *p;
+    ck_assert_int_eq(pw_plan_build(c, &p, &d), 0);
+    ck_assert_uint_eq(p->nhosts, 1);
+    ck_assert_uint_eq(p->ntargets, 206);
+    pw_plan_free(p);
+    pw_config_free(c);
+
+    rc = pw_config_load("/nonexistent/portwatch.ini", &c, &d);
+    ck_assert_int_eq(rc, PW_EIO);
+    ck_assert_msg(strstr(d.msgs[0], "/nonexistent/portwatch.ini: cannot open:"), "%s", d.msgs[0]);
+    pw_diag_free(&d);
+}
+END_TEST
+
+/* ---- expansion ----------------------------------------------------------- */
+
+static const struct pw_target *find_target(const struct pw_plan *p, const char *host, uint16_t port)
+{
+    for (size_t i = 0; i < p->ntargets; i++)
+        if (strcmp(p->hosts[p->targets[i].host].name, host) == 0 && p->targets[i].port == port)
+            return &p->targets[i];
+    return NULL;
+}
+
+static struct pw_plan *plan_of(const char *text)
+{
+    struct pw_config *c = load_ok(text);
+    struct pw_diag d = {0};
+    struct pw_plan *p;
+    ck_assert_int_eq(pw_plan_build(c, &p, &d), 0);
+    pw_config_free(c); /* the plan must not depend on the config */
+    return p;
+}
+
+START_TEST(expansion_one_sql_host_holds_all_databases)
+{
+    struct pw_plan *p = plan_of("[biztalk]\n"
+                                "management_database = sql01\nmessagebox_database = SQL01\n"
+                                "tracking_database = sql01\nbam_primary_import_database = sql01\n"
+                                "rule_engine_database = sql01\n");
+    ck_assert_uint_eq(p->nhosts, 1);
+    ck_assert_str_eq(p->hosts[0].name, "sql01");
+    /* 1433 once, 135 once, and the 201-port range once each */
+    ck_assert_uint_eq(p->ntargets, 1 + 1 + 201);
+    const struct pw_target *sql = find_target(p, "sql01", 1433);
+    ck_assert_ptr_nonnull(sql);
+    const struct pw_profile *pr = pw_target_profile(p, sql);
+    ck_assert_int_eq(pr->expect, PW_EXPECT_LISTENING);
+    /* rows 1, 4, 5, 8, 14, 17, 18 name SQL Server 1433 for these roles */
+    ck_assert_uint_eq(pr->nreasons, 7);
+    static const int rows1433[] = {1, 4, 5, 8, 14, 17, 18};
+    for (size_t i = 0; i < 7; i++)
+        ck_assert_int_eq(pr->reasons[i].row, rows1433[i]);
+    ck_assert_uint_eq(pr->nroles, 5);
+    ck_assert_str_eq(pr->roles[0], "bam_primary_import_database");
+
+    const struct pw_profile *epm = pw_target_profile(p, find_target(p, "sql01", 135));
+    ck_assert_uint_eq(epm->nreasons, 4); /* rows 2, 6, 9, 15 */
+    ck_assert_int_eq(epm->reasons[3].row, 15);
+    ck_assert_str_eq(epm->reasons[3].text,
+                     "Transacted connection to SQL Server to deploy business rules by using the "
+                     "Business Rule Engine Deployment Wizard");
+
+    const struct pw_target *rpc = find_target(p, "sql01", 50100);
+    const struct pw_profile *rp = pw_target_profile(p, rpc);
+    ck_assert_int_eq(rp->expect, PW_EXPECT_REACHABLE);
+    ck_assert(rp->rpc_range);
+    ck_assert_uint_eq(rp->nreasons, 4); /* rows 3, 7, 10, 16 */
+    /* the whole range shares one profile */
+    ck_assert_uint_eq(find_target(p, "sql01", 50000)->profile, rpc->profile);
+    ck_assert_uint_eq(find_target(p, "sql01", 50200)->profile, rpc->profile);
+    ck_assert_ptr_null(find_target(p, "sql01", 50201));
+    ck_assert_ptr_null(find_target(p, "sql01", 445));
+    ck_assert_uint_eq(p->nprofiles, 3);
+    pw_plan_free(p);
+}
+END_TEST
+
+START_TEST(expansion_roles_hosts_checks_merge)
+{
+    struct pw_plan *p = plan_of("[biztalk]\nmanagement_database = sql01\nprocessing_servers = bts01, bts02\n"
+                                "iis_servers = web01, bts01\nsecondary_rpc_ports = 50000-50009\n"
+                                "[check dtc-pinned]\nhosts = bts01\nports = 50005, 5985\nexpect = listening\n"
+                                "interval = 10s\nreason = DTC pinned to 50005\n");
+    ck_assert_uint_eq(p->nhosts, 4);
+    /* hosts in order of first appearance: catalog row order, then checks */
+    ck_assert_str_eq(p->hosts[0].name, "sql01");
+    ck_assert_str_eq(p->hosts[1].name, "bts01");
+    ck_assert_str_eq(p->hosts[2].name, "bts02");
+    ck_assert_str_eq(p->hosts[3].name, "web01");
+    /* bts01: 135, 445, 1164, 50000-50009, 5985 */
+    ck_assert_uint_eq(p->hosts[1].n, 3 + 10 + 1);
+    const struct pw_profile *pin = pw_target_profile(p, find_target(p, "bts01", 50005));
+    ck_assert_int_eq(pin->expect, PW_EXPECT_LISTENING); /* stricter expectation wins */
+    ck_assert_int_eq(pin->interval_ms, 10000);
+    ck_assert_uint_eq(pin->nreasons, 2);
+    ck_assert_str_eq(pin->reasons[1].role, "dtc-pinned");
+    ck_assert_str_eq(pin->reasons[1].text, "DTC pinned to 50005");
+    const struct pw_profile *other = pw_target_profile(p, find_target(p, "bts01", 50004));
+    ck_assert_int_eq(other->expect, PW_EXPECT_REACHABLE);
+    ck_assert_int_eq(other->interval_ms, 30000);
+    /* the same role and row on two hosts share a profile */
+    ck_assert_uint_eq(find_target(p, "bts01", 445)->profile, find_target(p, "bts02", 445)->profile);
+    /* 1164 on bts01 serves IIS only; 135 on bts01 serves processing */
+    const struct pw_profile *iis = pw_target_profile(p, find_target(p, "bts01", 1164));
+    ck_assert_uint_eq(iis->nroles, 1);
+    ck_assert_str_eq(iis->roles[0], "iis_servers");
+    /* targets are sorted by port within a host */
+    for (uint32_t i = 1; i < p->hosts[1].n; i++)
+        ck_assert_uint_lt(p->targets[p->hosts[1].first + i - 1].port, p->targets[p->hosts[1].first + i].port);
+
+    struct pw_plan *f;
+    ck_assert_int_eq(pw_plan_filter(p, "BTS01", NULL, &f), 0);
+    ck_assert_uint_eq(f->nhosts, 1);
+    ck_assert_uint_eq(f->ntargets, 14);
+    pw_plan_free(p); /* the filtered plan must survive its source */
+    ck_assert_uint_eq(f->targets[3].port, 5985);
+    ck_assert_str_eq(f->profiles[f->targets[3].profile].reasons[0].role, "dtc-pinned");
+    struct pw_plan *g;
+    ck_assert_int_eq(pw_plan_filter(f, NULL, "iis_servers", &g), 0);
+    ck_assert_uint_eq(g->ntargets, 1);
+    ck_assert_uint_eq(g->targets[0].port, 1164);
+    pw_plan_free(g);
+    ck_assert_int_eq(pw_plan_filter(f, "nohost", NULL, &g), PW_ENOT_FOUND);
+    pw_plan_free(f);
+}
+END_TEST
+
+START_TEST(expansion_nothing_to_watch)
+{
+    struct pw_config *c = load_ok("[portwatch]\ninterval = 30s\n");
+    struct pw_diag d = {0};
+    struct pw_plan *p;
+    ck_assert_int_eq(pw_plan_build(c, &p, &d), PW_EINVAL);
+    ck_assert_uint_eq(d.n, 1);
+    ck_assert_msg(strstr(d.msgs[0], "nothing to watch"), "%s", d.msgs[0]);
+    pw_diag_free(&d);
+    pw_config_free(c);
+}
+END_TEST
+
+START_TEST(adhoc_check)
+{
+    struct pw_config *c = pw_config_new();
+    struct pw_diag d = {0};
+    ck_assert_int_eq(pw_config_add_check(c, "command-line", "127.0.0.1,::1,", "135,445,50000-50200",
+                                         PW_EXPECT_REACHABLE, &d), 0);
+    struct pw_plan *p;
+    ck_assert_int_eq(pw_plan_build(c, &p, &d), 0);
+    ck_assert_uint_eq(p->ntargets, 2 * 203);
+    ck_assert_int_eq(p->profiles[0].expect, PW_EXPECT_REACHABLE);
+    pw_plan_free(p);
+    ck_assert_int_eq(pw_config_set(c, "timeout", "2x", "--timeout", &d), PW_EINVAL);
+    ck_assert_msg(strstr(d.msgs[0], "--timeout: '2x' has an unknown unit 'x'"), "%s", d.msgs[0]);
+    pw_diag_free(&d);
+    pw_config_free(c);
+}
+END_TEST
+
+START_TEST(catalog_table)
+{
+    const struct pw_catalog *cat = pw_catalog_biztalk_admin();
+    ck_assert_uint_eq(cat->nrows, 19);
+    size_t nroles;
+    const struct pw_role *roles = pw_catalog_roles(&nroles);
+    ck_assert_uint_eq(nroles, 7);
+    int ranges = 0;
+    for (size_t i = 0; i < cat->nrows; i++) {
+        const struct pw_catalog_row *r = &cat->rows[i];
+        ck_assert_int_eq(r->number, (int)i + 1);
+        ck_assert_str_eq(r->protocol, "TCP");
+        if (r->rpc_range) {
+            ranges++;
+            ck_assert_int_eq(r->expect, PW_EXPECT_REACHABLE);
+            ck_assert_uint_eq(r->port_lo, 50000);
+            ck_assert_uint_eq(r->port_hi, 50200);
+        } else {
+            ck_assert_int_eq(r->expect, PW_EXPECT_LISTENING);
+            ck_assert(r->port_lo == 1433 || r->port_lo == 135 || r->port_lo == 445 || r->port_lo == 1164);
+        }
+    }
+    ck_assert_int_eq(ranges, 5); /* rows 3, 7, 10, 12, 16 */
+    ck_assert_str_eq(roles[cat->rows[18].role].title, "IIS Server");
+    ck_assert_int_eq(pw_catalog_role_find("processing_servers"), 3);
+    ck_assert_int_eq(pw_catalog_role_find("nope"), -1);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *v = tcase_create("values");
+    tcase_add_test(v, durations_valid);
+    tcase_add_test(v, durations_invalid);
+    tcase_add_test(v, duration_format_roundtrip);
+    tcase_add_test(v, ports_valid);
+    tcase_add_test(v, ports_invalid);
+    tcase_add_test(v, hosts_lists);
+    tcase_add_test(v, listen_addresses);
+    suite_add_tcase(s, v);
+    TCase *ini = tcase_create("ini");
+    tcase_add_test(ini, ini_bom_crlf_comments);
+    tcase_add_test(ini, ini_errors);
+    tcase_add_test(ini, ini_utf16_nul_and_long_lines);
+    suite_add_tcase(s, ini);
+    TCase *ld = tcase_create("loader");
+    tcase_add_test(ld, config_defaults_and_values);
+    tcase_add_loop_test(ld, config_error_corpus, 0, (int)(sizeof corpus / sizeof corpus[0]));
+    tcase_add_test(ld, config_example_file_loads);
+    suite_add_tcase(s, ld);
+    TCase *ex = tcase_create("expansion");
+    tcase_add_test(ex, expansion_one_sql_host_holds_all_databases);
+    tcase_add_test(ex, expansion_roles_hosts_checks_merge);
+    tcase_add_test(ex, expansion_nothing_to_watch);
+    tcase_add_test(ex, adhoc_check);
+    tcase_add_test(ex, catalog_table);
+    suite_add_tcase(s, ex);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(config_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
