@@ -362,6 +362,9 @@ struct loader {
     int seen_portwatch, seen_biztalk;
 };
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 5, 6)))
+#endif
 static void problem(struct loader *L, int line, const char *section, const char *key,
                     const char *fmt, ...)
 {

@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
 static int fail(char err[PW_ERRBUF], int code, const char *fmt, ...)
 {
     va_list ap;
@@ -265,10 +268,10 @@ int pw_parse_ports(const char *s, struct pw_portset *out, char err[PW_ERRBUF])
             char a[16], b[16];
             format_range(&r[i - 1], a, sizeof a);
             format_range(&r[i], b, sizeof b);
-            rc = fail(err, PW_EDUPLICATE,
-                      strcmp(a, b) == 0 ? "port %s is listed twice%.0s; list each port once"
-                                        : "%s overlaps %s; list each port once",
-                      a, b);
+            if (strcmp(a, b) == 0)
+                rc = fail(err, PW_EDUPLICATE, "port %s is listed twice; list each port once", a);
+            else
+                rc = fail(err, PW_EDUPLICATE, "%s overlaps %s; list each port once", a, b);
             goto out;
         }
     }

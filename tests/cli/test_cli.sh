@@ -80,5 +80,12 @@ expect 2 "port 0 is not a usable port" -- "$pw" check -p 0 127.0.0.1
 expect 2 "--expect 'open' is not allowed; use listening or reachable" -- "$pw" check -p 1 --expect open 127.0.0.1
 expect 2 "--timeout: '1' has a number without a unit" -- "$pw" check -p 1 --timeout 1 127.0.0.1
 
+# the README's configuration reference is the key table's own output
+"$pw" config-check --keys >"$tmp/keys.md"
+sed -n '/<!-- BEGIN KEYS -->/,/<!-- END KEYS -->/p' "$src/README.md" | sed '1d;$d' >"$tmp/readme-keys.md"
+if cmp -s "$tmp/keys.md" "$tmp/readme-keys.md"; then pass=$((pass + 1)); else
+    echo "FAIL: README reference differs from 'portwatch config-check --keys' (regenerate it)"
+    diff "$tmp/readme-keys.md" "$tmp/keys.md" | head -10; fail=$((fail + 1)); fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
