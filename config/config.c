@@ -362,9 +362,7 @@ struct loader {
     int seen_portwatch, seen_biztalk;
 };
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 5, 6)))
-#endif
+PW_PRINTF(5, 6)
 static void problem(struct loader *L, int line, const char *section, const char *key,
                     const char *fmt, ...)
 {

@@ -11,6 +11,7 @@
 #define PW_CONFIG_H
 
 #include "config/catalog.h"
+#include "config/error.h"
 #include "config/values.h"
 
 #include <stddef.h>
@@ -23,9 +24,7 @@ struct pw_diag {
     size_t n;
 };
 void pw_diag_add(struct pw_diag *d, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
+PW_PRINTF(2, 3)
     ;
 void pw_diag_print(const struct pw_diag *d, FILE *f);
 void pw_diag_free(struct pw_diag *d);

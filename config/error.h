@@ -7,6 +7,19 @@
 #ifndef PW_ERROR_H
 #define PW_ERROR_H
 
+#include <stdio.h>
+
+/* printf-style format checking. mingw's gcc reads plain `printf` as the old
+ * msvcrt dialect (no %zu); portwatch builds against mingw's C99 printf,
+ * which its headers name __MINGW_PRINTF_FORMAT. */
+#if defined(__MINGW_PRINTF_FORMAT)
+#define PW_PRINTF(fmt, first) __attribute__((format(__MINGW_PRINTF_FORMAT, fmt, first)))
+#elif defined(__GNUC__)
+#define PW_PRINTF(fmt, first) __attribute__((format(printf, fmt, first)))
+#else
+#define PW_PRINTF(fmt, first)
+#endif
+
 #define PW_ERRNO_MAP(X)                                                  \
     X(NOMEM, "out of memory")                                            \
     X(IO, "input/output error")                                          \

@@ -14,9 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
+PW_PRINTF(3, 4)
 static int fail(char err[PW_ERRBUF], int code, const char *fmt, ...)
 {
     va_list ap;

@@ -20,6 +20,7 @@ set -euo pipefail
 
 HOST=x86_64-w64-mingw32
 SRC_PKGS=(libuv1 libmicrohttpd sqlite3 check jansson)
+HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 CACHE=${PW_WIN_CACHE:-$HOME/.cache/portwatch-win}
 PREFIX=$CACHE/prefix
 DOWNLOADS=$CACHE/downloads
@@ -44,9 +45,10 @@ export DEBIAN_FRONTEND=noninteractive
 need_pkgs=(mingw-w64 wine wine64 cmake meson ninja-build pkg-config tcl dpkg-dev
            make gcc xz-utils python3)
 missing=()
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${need_pkgs[@]}" 2>/dev/null |
+            awk '$NF == "installed" {print $1}' || true)
 for p in "${need_pkgs[@]}"; do
-    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-    [ "$st" = "install ok installed" ] || missing+=("$p")
+    grep -qxF "$p" <<<"$installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing: ${missing[*]}"
@@ -90,20 +92,27 @@ fi
 # --- cache key -----------------------------------------------------------
 # The .dsc name apt would fetch pins the exact source version (with Debian
 # revision, so a security upload changes the key).
+dsc_names() {
+    apt-get --print-uris source --only-source "${SRC_PKGS[@]}" 2>/dev/null |
+        awk '$2 ~ /\.dsc$/ {print $2}'
+}
 declare -A DSC
-for p in "${SRC_PKGS[@]}"; do
-    d=$(apt-get --print-uris source --only-source "$p" 2>/dev/null |
-        awk '/^'"'"'.*\.dsc'"'"' /{print $2; exit}')
-    if [ -z "$d" ]; then
-        # deb-src present but lists never fetched (e.g. added by hand)
-        log "no source record for $p; running apt-get update"
-        as_root apt-get update -q </dev/null >&2
-        d=$(apt-get --print-uris source --only-source "$p" 2>/dev/null |
-            awk '/^'"'"'.*\.dsc'"'"' /{print $2; exit}')
-        [ -n "$d" ] || die "apt cannot find source package $p"
-    fi
-    DSC[$p]=$d
-done
+read_dsc_names() {
+    local d p
+    DSC=()
+    for d in $(dsc_names); do
+        for p in "${SRC_PKGS[@]}"; do
+            [[ $d == "${p}_"* ]] && DSC[$p]=$d
+        done
+    done
+    for p in "${SRC_PKGS[@]}"; do [ -n "${DSC[$p]:-}" ] || return 1; done
+}
+if ! read_dsc_names; then
+    # deb-src present but its lists never fetched (e.g. added by hand)
+    log "source records missing; running apt-get update"
+    as_root apt-get update -q </dev/null >&2
+    read_dsc_names || die "apt cannot find all of: ${SRC_PKGS[*]}"
+fi
 cc_version=$($HOST-gcc --version | head -n1)
 script_hash=$(sha256sum "$SELF" | cut -d' ' -f1)
 KEY=$(for p in "${SRC_PKGS[@]}"; do echo "${DSC[$p]}"; done
@@ -124,15 +133,50 @@ log "cache miss: building into $PREFIX"
 printf '%s\n' "$KEY" | sed 's/^/[build-deps]   key: /' >&2
 t_start=$(date +%s)
 
+# Every step logs to $WORK/logs/<name>.log and shows only a failure's tail.
+# Steps run as background jobs launched unconditionally: bash ignores
+# `set -e` inside anything called from an `if` or `||`, which would let a
+# failed configure roll on into make.
+CURRENT_LOG=
+declare -A PIDS
+on_exit() {
+    local rc=$?
+    local pids
+    pids=$(jobs -p)
+    [ -z "$pids" ] || kill $pids 2>/dev/null || true
+    if [ "$rc" -ne 0 ] && [ -n "$CURRENT_LOG" ] && [ -f "$CURRENT_LOG" ]; then
+        log "FAILED (last lines of $CURRENT_LOG):"
+        tail -n 40 "$CURRENT_LOG" >&2
+    fi
+}
+trap on_exit EXIT
+launch() {  # name function
+    "$2" >"$WORK/logs/$1.log" 2>&1 &
+    PIDS[$1]=$!
+}
+collect() {  # name
+    if wait "${PIDS[$1]}"; then
+        step "$1 done"
+    else
+        CURRENT_LOG=$WORK/logs/$1.log
+        die "$1 failed"
+    fi
+}
+step() { log "--- $1 ($(( $(date +%s) - t_start )) s)"; }
+
 # --- download and unpack -------------------------------------------------
-mkdir -p "$DOWNLOADS"
-(
+rm -rf "$WORK" "$PREFIX"
+mkdir -p "$WORK/logs" "$PREFIX"/{lib/pkgconfig,include} "$DOWNLOADS"
+step "download sources"
+download() {
     cd "$DOWNLOADS"
-    # apt skips files it already has with the right hash.
-    sandbox=()
+    # apt skips files it already has with the right hash; as root it would
+    # warn that _apt cannot write here, so it fetches as root directly.
+    local sandbox=()
     [ "$(id -u)" -eq 0 ] && sandbox=(-o APT::Sandbox::User=root)
-    apt-get "${sandbox[@]}" source -q --download-only "${SRC_PKGS[@]}" </dev/null >&2
+    apt-get "${sandbox[@]}" source -q --download-only "${SRC_PKGS[@]}" </dev/null
     # Drop files of versions no longer wanted so the cache does not grow.
+    local keep f p
     keep=$(for p in "${SRC_PKGS[@]}"; do
                echo "${DSC[$p]}"
                awk '/^Files:/{f=1; next} /^[^ ]/{f=0} f{print $3}' "${DSC[$p]}"
@@ -140,9 +184,9 @@ mkdir -p "$DOWNLOADS"
     for f in *; do
         grep -qxF -- "$f" <<<"$keep" || rm -f -- "$f"
     done
-)
-rm -rf "$WORK" "$PREFIX"
-mkdir -p "$WORK" "$PREFIX"/{lib/pkgconfig,include}
+}
+CURRENT_LOG=$WORK/logs/download.log
+download >"$CURRENT_LOG" 2>&1
 declare -A SRCDIR VERSION
 for p in "${SRC_PKGS[@]}"; do
     dsc=$DOWNLOADS/${DSC[$p]}
@@ -151,7 +195,9 @@ for p in "${SRC_PKGS[@]}"; do
     upstream=${ver#*:}; upstream=${upstream%-*}
     VERSION[$p]=$upstream
     SRCDIR[$p]=$WORK/$p-src
-    dpkg-source -x --no-check "$dsc" "${SRCDIR[$p]}" >/dev/null
+    # Applies Debian's patches (including security fixes).
+    CURRENT_LOG=$WORK/logs/extract-$p.log
+    dpkg-source -x --no-check "$dsc" "${SRCDIR[$p]}" >"$CURRENT_LOG" 2>&1
 done
 
 # Everything a CMake project needs to target mingw-w64.
@@ -169,70 +215,93 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 EOF
-cmake_common=(-G Ninja -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN"
+cmake_common=(-G Ninja -Wno-dev -Wno-deprecated -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN"
               -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX")
-# Keep autoconf's pkg-config probes away from the Linux libraries.
+# Keep pkg-config probes (autoconf's too) away from the Linux libraries, and
+# keep the environment's library/include paths out of the cross compiler.
 export PKG_CONFIG_LIBDIR=$PREFIX/lib/pkgconfig
-unset PKG_CONFIG_PATH
-
-step() { log "--- $1 ($(( $(date +%s) - t_start )) s)"; }
+unset PKG_CONFIG_PATH LIBRARY_PATH CPATH C_INCLUDE_PATH
 
 # --- libuv: static target only; the shared one is not wanted -----------
-step "libuv ${VERSION[libuv1]}"
-cmake -S "${SRCDIR[libuv1]}" -B "$WORK/libuv-build" "${cmake_common[@]}" \
-      -DLIBUV_BUILD_TESTS=OFF -DLIBUV_BUILD_BENCH=OFF >/dev/null
-cmake --build "$WORK/libuv-build" --target uv_a -j "$JOBS" >/dev/null
-uv_lib=$(find "$WORK/libuv-build" -maxdepth 1 -name '*.a' | head -n1)
-[ -n "$uv_lib" ] || die "libuv static library not produced"
-cp "$uv_lib" "$PREFIX/lib/libuv.a"
-cp -r "${SRCDIR[libuv1]}/include/." "$PREFIX/include/"
+build_libuv() {
+    local b=$WORK/libuv-build lib
+    cmake -S "${SRCDIR[libuv1]}" -B "$b" "${cmake_common[@]}" \
+          -DLIBUV_BUILD_TESTS=OFF -DLIBUV_BUILD_BENCH=OFF
+    cmake --build "$b" --target uv_a -j "$JOBS"
+    lib=$(find "$b" -maxdepth 1 -name '*.a' | head -n1)
+    [ -n "$lib" ] || { echo "no static libuv produced"; return 1; }
+    cp "$lib" "$PREFIX/lib/libuv.a"
+    cp -r "${SRCDIR[libuv1]}/include/." "$PREFIX/include/"
+}
 
-# --- check: static target only -----------------------------------------
-step "check ${VERSION[check]}"
-cmake -S "${SRCDIR[check]}" -B "$WORK/check-build" "${cmake_common[@]}" \
-      -DBUILD_TESTING=OFF -DCHECK_ENABLE_TESTS=OFF >/dev/null
-cmake --build "$WORK/check-build" --target check -j "$JOBS" >/dev/null
-cp "$WORK/check-build/src/libcheck.a" "$PREFIX/lib/libcheck.a"
-cp "$WORK/check-build/src/check.h" "$PREFIX/include/check.h"
-cp "$WORK/check-build/check_stdint.h" "$PREFIX/include/check_stdint.h"
+# --- check: static target only (its install rule wants the DLL too) -----
+# check formats assertion messages with %jd and friends, which msvcrt's
+# printf lacks: the library is built against mingw's C99 printf, and the
+# header's format attribute says gnu_printf (plain `printf` means ms_printf
+# to mingw gcc, so every ck_assert_int_eq would warn, fatally under
+# -Dwerror=true).
+build_check() {
+    local b=$WORK/check-build
+    cmake -S "${SRCDIR[check]}" -B "$b" "${cmake_common[@]}" -DBUILD_TESTING=OFF \
+          -DCMAKE_C_FLAGS=-D__USE_MINGW_ANSI_STDIO=1
+    cmake --build "$b" --target check -j "$JOBS"
+    cp "$b/src/libcheck.a" "$PREFIX/lib/libcheck.a"
+    cp "$b/check_stdint.h" "$PREFIX/include/"
+    sed 's/__attribute__ ((format (a, b, c)))/__attribute__ ((format (gnu_printf, b, c)))/' \
+        "$b/src/check.h" >"$PREFIX/include/check.h"
+    grep -q 'format (gnu_printf, b, c)' "$PREFIX/include/check.h"
+}
 
 # --- jansson ------------------------------------------------------------
-step "jansson ${VERSION[jansson]}"
-cmake -S "${SRCDIR[jansson]}" -B "$WORK/jansson-build" "${cmake_common[@]}" \
-      -DJANSSON_BUILD_DOCS=OFF -DJANSSON_EXAMPLES=OFF -DJANSSON_WITHOUT_TESTS=ON \
-      -DJANSSON_BUILD_SHARED_LIBS=OFF >/dev/null
-cmake --build "$WORK/jansson-build" -j "$JOBS" >/dev/null
-cmake --install "$WORK/jansson-build" >/dev/null
+build_jansson() {
+    local b=$WORK/jansson-build
+    cmake -S "${SRCDIR[jansson]}" -B "$b" "${cmake_common[@]}" \
+          -DJANSSON_BUILD_DOCS=OFF -DJANSSON_EXAMPLES=OFF -DJANSSON_WITHOUT_TESTS=ON \
+          -DJANSSON_BUILD_SHARED_LIBS=OFF
+    cmake --build "$b" -j "$JOBS"
+    cmake --install "$b"
+}
 
 # --- libmicrohttpd: autotools, out of tree ------------------------------
 # Out of tree so make does not try to rerun automake on the patched sources;
-# the AUTO* overrides make sure that even a skewed timestamp cannot.
-step "libmicrohttpd ${VERSION[libmicrohttpd]}"
-mkdir -p "$WORK/mhd-build"
-(
-    cd "$WORK/mhd-build"
+# the AUTO* overrides make sure that even a skewed timestamp cannot. HTTPS
+# is off: there is no GnuTLS for mingw here.
+build_mhd() {
+    local b=$WORK/mhd-build
+    local noauto=(ACLOCAL=true AUTOCONF=true AUTOMAKE=true AUTOHEADER=true)
+    mkdir -p "$b" && cd "$b"
     "${SRCDIR[libmicrohttpd]}/configure" --host=$HOST --prefix="$PREFIX" \
         --enable-static --disable-shared --disable-doc --disable-examples \
-        --disable-curl --disable-nls --disable-https \
-        CFLAGS="-O2" >configure.out 2>&1 || { tail -n 40 configure.out >&2; exit 1; }
-    noauto=(ACLOCAL=true AUTOCONF=true AUTOMAKE=true AUTOHEADER=true)
-    make -j "$JOBS" "${noauto[@]}" >make.out 2>&1 || { tail -n 40 make.out >&2; exit 1; }
-    make "${noauto[@]}" install >install.out 2>&1 || { tail -n 40 install.out >&2; exit 1; }
-)
+        --disable-curl --disable-nls --disable-https CFLAGS=-O2
+    make -j "$JOBS" "${noauto[@]}"
+    make "${noauto[@]}" install
+}
 
 # --- SQLite: amalgamation generated natively, compiled by the cross gcc ---
-step "sqlite3 ${VERSION[sqlite3]}"
-mkdir -p "$WORK/sqlite-native"
-(
-    cd "$WORK/sqlite-native"
-    "${SRCDIR[sqlite3]}/configure" --disable-tcl >configure.out 2>&1 \
-        || { tail -n 40 configure.out >&2; exit 1; }
-    make -j "$JOBS" sqlite3.c >make.out 2>&1 || { tail -n 40 make.out >&2; exit 1; }
+# The Debian source has no sqlite3.c; generating it needs tclsh and a native
+# compiler (for lemon and friends), hence the native configure.
+build_sqlite() {
+    local b=$WORK/sqlite-build
+    mkdir -p "$b" && cd "$b"
+    "${SRCDIR[sqlite3]}/configure" --disable-tcl
+    make -j "$JOBS" sqlite3.c
     $HOST-gcc -O2 -DSQLITE_THREADSAFE=1 -DSQLITE_OMIT_LOAD_EXTENSION \
         -c sqlite3.c -o sqlite3.o
     $HOST-ar rcs "$PREFIX/lib/libsqlite3.a" sqlite3.o
     cp sqlite3.h sqlite3ext.h "$PREFIX/include/"
-)
+}
+
+# SQLite and libmicrohttpd spend most of their time in serial configure
+# scripts and one big compile, so they run beside the CMake builds.
+build_cmake_libs() { build_libuv; build_check; build_jansson; }
+step "building libuv, check, jansson; libmicrohttpd and sqlite3 beside them"
+launch cmake-libs build_cmake_libs
+launch libmicrohttpd build_mhd
+launch sqlite3 build_sqlite
+collect cmake-libs
+collect libmicrohttpd
+collect sqlite3
+CURRENT_LOG=
 
 # --- pkg-config files ---------------------------------------------------
 # Written here rather than taken from the builds: check's names the wrong
@@ -241,8 +310,8 @@ mkdir -p "$WORK/sqlite-native"
 # libraries go in Libs (a plain `pkg-config --libs` must already list them
 # after the archive). Paths are relative to the .pc file so the prefix can be
 # copied elsewhere.
-step "pkg-config files"
-rm -f "$PREFIX"/lib/*.la "$PREFIX"/lib/pkgconfig/*.pc
+# jansson's CMake package files hold absolute paths and nothing here uses them.
+rm -rf "$PREFIX"/lib/*.la "$PREFIX"/lib/pkgconfig/*.pc "$PREFIX"/cmake "$PREFIX"/lib/cmake
 write_pc() {  # name version description libs
     cat >"$PREFIX/lib/pkgconfig/$1.pc" <<EOF
 prefix=\${pcfiledir}/../..

@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# Cross-builds portwatch for Windows x86-64 with mingw-w64 and checks the
+# result under Wine: the unit test suite, then portwatch.exe catalog (table
+# and JSON) and version. Ends with `windows: N passed, N failed` and exits
+# non-zero on any failure.
+#
+# Used by CI and by hand from the top of a clone (any working directory
+# works). Runs as root non-interactively; only the first run on a machine
+# installs packages and builds the dependencies (packaging/windows/build-deps.sh).
+#
+# Environment:
+#   PW_WIN_CACHE     dependency cache (default ~/.cache/portwatch-win)
+#   PW_WIN_BUILDDIR  meson build directory (default build-win)
+#   PW_JOBS          parallel compile jobs (default 2)
+#   PW_WINEPREFIX    Wine prefix (default <build dir>/wineprefix; WINEPREFIX
+#                    from the environment is ignored so ~/.wine is never used)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+cd "$ROOT"
+
+HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+export HOME
+CACHE=${PW_WIN_CACHE:-$HOME/.cache/portwatch-win}
+export PW_WIN_CACHE=$CACHE
+PREFIX=$CACHE/prefix
+BUILD=${PW_WIN_BUILDDIR:-build-win}
+JOBS=${PW_JOBS:-2}
+CROSS_FILES=("$HERE/x86_64-w64-mingw32.ini" "$PREFIX/deps.ini")
+EXPECTED_ROWS=19
+
+# Wine: a prefix of our own (never ~/.wine, never cached: it is ~700 MB and
+# boots in seconds), no debug chatter, and no Mono/Gecko install prompts.
+case $BUILD in /*) build_abs=$BUILD ;; *) build_abs=$ROOT/$BUILD ;; esac
+export WINEPREFIX=${PW_WINEPREFIX:-$build_abs/wineprefix}
+export WINEDEBUG=-all
+export WINEDLLOVERRIDES="mscoree,mshtml="
+export WINEARCH=win64
+# The environment's library/include paths belong to the Linux toolchain.
+unset LIBRARY_PATH CPATH C_INCLUDE_PATH PKG_CONFIG_PATH
+
+passed=0
+failed=0
+skipped=0
+wineboot_pid=
+finished=0
+
+section() { printf '\n==== %s ====\n' "$*"; }
+pass() { passed=$((passed + 1)); printf 'PASS: %s\n' "$*"; }
+fail() { failed=$((failed + 1)); printf 'FAIL: %s\n' "$*"; }
+
+summary() {
+    [ "$finished" -eq 0 ] || return 0
+    finished=1
+    [ "$skipped" -eq 0 ] || printf 'windows: %d skipped\n' "$skipped"
+    printf 'windows: %d passed, %d failed\n' "$passed" "$failed"
+}
+
+cleanup() {
+    local rc=$?
+    if [ -n "$wineboot_pid" ]; then kill "$wineboot_pid" 2>/dev/null || true; fi
+    # Wine leaves wineserver and service processes behind otherwise.
+    timeout 30 wineserver -k 2>/dev/null || true
+    if [ "$finished" -eq 0 ]; then
+        # Reached only when a step aborted the script.
+        [ "$rc" -eq 0 ] || [ "$failed" -gt 0 ] || failed=$((failed + 1))
+        summary
+    fi
+    [ "$failed" -eq 0 ] || exit 1
+    exit "$rc"
+}
+trap cleanup EXIT
+
+# A step that cannot go on: count it, print the summary, stop.
+abort() { fail "$*"; exit 1; }
+
+# ---------------------------------------------------------------------------
+section "dependencies"
+mkdir -p "$BUILD"
+# The prefix boots while the dependencies and portwatch compile.
+( timeout 180 wineboot -i >"$BUILD/wineboot.log" 2>&1 ) &
+wineboot_pid=$!
+t0=$(date +%s)
+"$HERE/build-deps.sh" </dev/null || abort "build-deps.sh"
+echo "dependencies ready in $(( $(date +%s) - t0 )) s: $PREFIX"
+for f in "${CROSS_FILES[@]}"; do
+    [ -f "$f" ] || abort "missing cross file $f"
+done
+
+# ---------------------------------------------------------------------------
+section "configure ($BUILD)"
+# Reconfigure an existing build only if it was made with these cross files;
+# anything else (a native build dir, another cache) is wiped, keeping the
+# Wine prefix.
+want_cross="cross_file = ['${CROSS_FILES[0]}', '${CROSS_FILES[1]}']"
+if [ -f "$BUILD/meson-private/coredata.dat" ]; then
+    if grep -qxF "$want_cross" "$BUILD/meson-private/cmd_line.txt" 2>/dev/null; then
+        setup_mode=(--reconfigure)
+    else
+        echo "$BUILD was configured differently; wiping it (keeping the Wine prefix)"
+        find "$BUILD" -mindepth 1 -maxdepth 1 ! -name wineprefix ! -name wineboot.log \
+             -exec rm -rf {} +
+        setup_mode=()
+    fi
+else
+    setup_mode=()
+fi
+meson setup "${setup_mode[@]}" "$BUILD" \
+    --cross-file "${CROSS_FILES[0]}" --cross-file "${CROSS_FILES[1]}" \
+    -Dwerror=true </dev/null || abort "meson setup"
+
+# ---------------------------------------------------------------------------
+section "build"
+t0=$(date +%s)
+ninja -C "$BUILD" -j "$JOBS" </dev/null || abort "build (ninja -C $BUILD)"
+echo "built in $(( $(date +%s) - t0 )) s"
+
+exe=$BUILD/daemon/portwatch.exe
+[ -f "$exe" ] || abort "$exe was not built"
+# Everything is linked statically: only Windows system DLLs may be imported.
+dlls=$(x86_64-w64-mingw32-objdump -p "$exe" | sed -n 's/^[[:space:]]*DLL Name: //p' | tr '\n' ' ')
+echo "portwatch.exe imports: $dlls"
+if grep -qiE 'libwinpthread|libgcc|libuv|microhttpd|sqlite|jansson' <<<"$dlls"; then
+    fail "portwatch.exe needs non-system DLLs: $dlls"
+else
+    pass "portwatch.exe is self-contained"
+fi
+
+# ---------------------------------------------------------------------------
+section "wine prefix"
+if wait "$wineboot_pid"; then
+    echo "wine prefix ready: $WINEPREFIX"
+else
+    echo "wineboot -i failed (see $BUILD/wineboot.log); wine will try on first use"
+fi
+wineboot_pid=
+
+# ---------------------------------------------------------------------------
+section "unit tests under Wine (meson test --suite unit)"
+rm -f "$BUILD/meson-logs/testlog.json"
+t0=$(date +%s)
+set +e
+timeout 1800 meson test -C "$BUILD" --suite unit --print-errorlogs \
+    --num-processes "$JOBS" </dev/null
+test_rc=$?
+set -e
+echo "meson test exited $test_rc after $(( $(date +%s) - t0 )) s"
+# Count from meson's own log, one JSON object per test.
+if [ -f "$BUILD/meson-logs/testlog.json" ]; then
+    read -r t_ok t_fail t_skip < <(python3 - "$BUILD/meson-logs/testlog.json" <<'EOF'
+import json, re, sys
+ok = bad = skip = 0
+for line in open(sys.argv[1], encoding='utf-8'):
+    line = line.strip()
+    if not line:
+        continue
+    t = json.loads(line)
+    r = t['result']
+    if r in ('OK', 'EXPECTEDFAIL'):
+        ok += 1
+    elif r == 'SKIP':
+        skip += 1
+    else:
+        bad += 1
+    # check's own tally, so the log shows how many cases each program ran
+    tally = re.findall(r'Checks: \d+, Failures: \d+, Errors: \d+', t.get('stdout') or '')
+    print(f"  {t['name']}: {r}" + (f" ({'; '.join(tally)})" if tally else ''),
+          file=sys.stderr)
+print(ok, bad, skip)
+EOF
+)
+fi
+t_ok=${t_ok:-0} t_fail=${t_fail:-0} t_skip=${t_skip:-0}
+passed=$((passed + t_ok))
+failed=$((failed + t_fail))
+skipped=$((skipped + t_skip))
+echo "unit tests: $t_ok passed, $t_fail failed, $t_skip skipped"
+if [ $((t_ok + t_fail + t_skip)) -eq 0 ]; then
+    fail "no unit tests ran (meson test exited $test_rc)"
+elif [ "$test_rc" -ne 0 ] && [ "$t_fail" -eq 0 ]; then
+    # e.g. timeout killed meson itself: the log does not show the failure.
+    fail "meson test exited $test_rc"
+fi
+
+# ---------------------------------------------------------------------------
+section "portwatch.exe under Wine"
+out=$BUILD/wine-out
+mkdir -p "$out"
+# Windows stdout ends lines with CRLF; the checks compare text.
+run_exe() {  # name args...
+    local name=$1; shift
+    local rc=0
+    timeout 60 wine "$exe" "$@" </dev/null >"$out/$name.raw" 2>"$out/$name.err" || rc=$?
+    tr -d '\r' <"$out/$name.raw" >"$out/$name.txt"
+    return "$rc"
+}
+
+if run_exe catalog-json catalog --format json; then
+    if python3 - "$out/catalog-json.txt" "$EXPECTED_ROWS" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1], encoding='utf-8'))
+rows = doc['rows']
+want = int(sys.argv[2])
+assert len(rows) == want, f'{len(rows)} rows, want {want}'
+assert [r['row'] for r in rows] == list(range(1, want + 1)), 'rows not numbered 1..N'
+for r in rows:
+    assert 1 <= r['port_lo'] <= r['port_hi'] <= 65535, f'row {r["row"]}: bad port range'
+EOF
+    then pass "catalog --format json: $EXPECTED_ROWS rows"
+    else fail "catalog --format json (output in $out/catalog-json.txt)"
+    fi
+else
+    fail "catalog --format json exited non-zero: $(head -c 300 "$out/catalog-json.err")"
+fi
+
+# The table must show the same rows as the JSON, numbered 1..N, each with
+# its destination and reason.
+if run_exe catalog catalog; then
+    cat "$out/catalog.txt"
+    if python3 - "$out/catalog.txt" "$out/catalog-json.txt" "$EXPECTED_ROWS" <<'EOF'
+import json, re, sys
+text = open(sys.argv[1], encoding='utf-8').read().splitlines()
+want = int(sys.argv[3])
+numbered = {}
+for line in text:
+    m = re.match(r'\s*(\d+)\s{2,}\S', line)
+    if m:
+        numbered.setdefault(int(m.group(1)), line)
+assert sorted(numbered) == list(range(1, want + 1)), f'table rows {sorted(numbered)}'
+try:
+    rows = json.load(open(sys.argv[2], encoding='utf-8'))['rows']
+except Exception:
+    rows = []
+for r in rows:
+    line = numbered[r['row']]
+    for key in ('destination', 'reason'):
+        assert r[key] in line, f'row {r["row"]}: {key} {r[key]!r} missing from table'
+EOF
+    then pass "catalog: $EXPECTED_ROWS table rows"
+    else fail "catalog table (output in $out/catalog.txt)"
+    fi
+else
+    fail "catalog exited non-zero: $(head -c 300 "$out/catalog.err")"
+fi
+
+project_version=$(meson introspect "$BUILD" --projectinfo |
+                  python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
+if run_exe version version; then
+    cat "$out/version.txt"
+    if grep -q "portwatch $project_version" "$out/version.txt"; then
+        pass "version: portwatch $project_version"
+    else
+        fail "version output lacks 'portwatch $project_version'"
+    fi
+else
+    fail "version exited non-zero: $(head -c 300 "$out/version.err")"
+fi
+
+# ---------------------------------------------------------------------------
+section "summary"
+summary
