@@ -707,7 +707,8 @@ int pw_config_add_check(struct pw_config *c, const char *name, const char *hosts
     }
     k.expect = expect;
     k.name = strdup(name);
-    struct pw_check *nc = k.name ? realloc(c->checks, (c->nchecks + 1) * sizeof *nc) : NULL;
+    k.reason = strdup("listed on the command line");
+    struct pw_check *nc = k.name && k.reason ? realloc(c->checks, (c->nchecks + 1) * sizeof *nc) : NULL;
     if (!nc) {
         check_free(&k);
         return PW_ENOMEM;

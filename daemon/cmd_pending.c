@@ -1,4 +1,4 @@
-/* Temporary: `check` and `run` until the probe engine lands. */
+/* Temporary: `run` until the store and web layers land. */
 #include "daemon/cli.h"
 
 #include <stdio.h>
@@ -11,11 +11,6 @@ static int pending(const struct pw_command *cmd, const struct pw_args *a)
     pw_config_free(c);
     fprintf(stderr, "portwatch %s: the probe engine is not built into this version yet\n", a->cmd);
     return PW_EXIT_USAGE;
-}
-
-int pw_cmd_check(const struct pw_command *cmd, const struct pw_args *a)
-{
-    return pending(cmd, a);
 }
 
 int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)

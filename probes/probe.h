@@ -48,7 +48,9 @@ struct pw_result {
     uint32_t target;        /* index into the plan */
     enum pw_state state;
     bool ok;                /* state passes the target's expectation */
-    enum pw_status status;  /* status after this result */
+    enum pw_status status;  /* status after this result; the first result
+                               sets up/down directly, later ones obey
+                               fail_after / recover_after */
     bool status_changed;    /* this result moved the status */
     int64_t latency_us;     /* connect time; -1 when it never connected */
     int64_t at_ms;          /* wall clock, UTC, ms since the epoch */
@@ -121,10 +123,13 @@ typedef void (*pw_engine_done_cb)(struct pw_engine *e, void *ud);
 struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
                                 const struct pw_engine_options *opt);
 void pw_engine_set_batch_cb(struct pw_engine *e, pw_engine_batch_cb cb, void *ud);
-/* Start periodic probing. Returns 0 or a negative error; on error nothing
- * was started. */
+/* Start periodic probing. Returns 0 or a negative error (PW_EBUSY if
+ * already running or sweeping); on error nothing was started. */
 int pw_engine_start(struct pw_engine *e);
-/* Probe every target once, as fast as the caps allow, then call done. */
+/* Probe every target once, as fast as the caps allow, then call done
+ * (never synchronously). The snapshot is current when done runs, and the
+ * batch callback has seen every result. May be called again after done;
+ * PW_EBUSY while running or sweeping. */
 int pw_engine_sweep_once(struct pw_engine *e, pw_engine_done_cb done, void *ud);
 /* Stop scheduling, cancel in-flight probes, close every handle; done is
  * called from the last close callback, after which the engine is freed. */

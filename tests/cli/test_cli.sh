@@ -80,6 +80,26 @@ expect 2 "port 0 is not a usable port" -- "$pw" check -p 0 127.0.0.1
 expect 2 "--expect 'open' is not allowed; use listening or reachable" -- "$pw" check -p 1 --expect open 127.0.0.1
 expect 2 "--timeout: '1' has a number without a unit" -- "$pw" check -p 1 --timeout 1 127.0.0.1
 
+# check: a real listener passes, a port nothing listens on fails with its cause
+python3 -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+c = socket.socket(); c.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], c.getsockname()[1], flush=True); time.sleep(60)' >"$tmp/ports" &
+lpid=$!
+i=0; while [ ! -s "$tmp/ports" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+read -r open_port closed_port <"$tmp/ports"
+expect 0 "listening  OK    open" -- "$pw" check -p "$open_port" 127.0.0.1
+expect 1 "listening  FAIL  closed" -- "$pw" check -p "$open_port,$closed_port" 127.0.0.1
+expect 0 "reachable  OK    closed" -- "$pw" check -p "$closed_port" --expect reachable 127.0.0.1
+expect 1 '"state": "closed"' -- "$pw" check -p "$closed_port" --format json 127.0.0.1
+expect 1 "dns_error" -- "$pw" check -p 80 --timeout 300ms no-such-host.invalid
+printf '[check a]\nhosts = 127.0.0.1\nports = %s\n[check b]\nhosts = localhost\nports = %s\n' \
+    "$open_port" "$closed_port" >"$tmp/two.ini"
+expect 0 "1 target: 1 ok" -- "$pw" check -c "$tmp/two.ini" --role a
+expect 1 "1 target: 0 ok, 1 failing" -- "$pw" check -c "$tmp/two.ini" --host LOCALHOST
+expect 2 "no target matches --host nohost" -- "$pw" check -c "$tmp/two.ini" --host nohost
+kill "$lpid" 2>/dev/null
+
 # the README's configuration reference is the key table's own output
 "$pw" config-check --keys >"$tmp/keys.md"
 sed -n '/<!-- BEGIN KEYS -->/,/<!-- END KEYS -->/p' "$src/README.md" | sed '1d;$d' >"$tmp/readme-keys.md"

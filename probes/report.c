@@ -1,0 +1,238 @@
+/*
+ * `portwatch check`'s output, built from a plan and a snapshot: the table
+ * an operator reads (which ports fail, and which administrative tasks that
+ * breaks) and the JSON a script reads. See probes/report.h.
+ */
+#include "probes/report.h"
+
+#include <string.h>
+
+/* Width of the port column: fits "50000-50200". */
+#define PORTW 11
+
+static const char *verdict(const struct pw_target_state *st)
+{
+    if (!st->has_result)
+        return "--";
+    return st->ok ? "OK" : "FAIL";
+}
+
+static const char *state_text(const struct pw_target_state *st)
+{
+    return st->has_result ? pw_state_name(st->state) : "no result";
+}
+
+/* Roles and reasons of a profile, indented under a failing port. */
+static void print_serves(const struct pw_profile *pr, FILE *f)
+{
+    if (pr->nroles) {
+        fprintf(f, "  %*s  roles: ", PORTW, "");
+        for (size_t i = 0; i < pr->nroles; i++)
+            fprintf(f, "%s%s", i ? ", " : "", pr->roles[i]);
+        fputc('\n', f);
+    }
+    for (size_t i = 0; i < pr->nreasons; i++) {
+        const struct pw_reason *r = &pr->reasons[i];
+        fprintf(f, "  %*s  breaks: ", PORTW, "");
+        if (r->row)
+            fprintf(f, "[%s, row %d, %s] ", r->service ? r->service : "", r->row,
+                    r->role ? r->role : "");
+        else
+            fprintf(f, "[check %s] ", r->role ? r->role : "");
+        fprintf(f, "%s\n", r->text && *r->text ? r->text : "(no reason given)");
+    }
+}
+
+static void print_port_line(const char *ports, const struct pw_profile *pr,
+                            const struct pw_target_state *st, FILE *f)
+{
+    fprintf(f, "  %-*s  %-9s  %-4s  %s", PORTW, ports, pw_expect_name(pr->expect),
+            verdict(st), state_text(st));
+    if (st->has_result && st->state == PW_STATE_OPEN && st->latency_us >= 0)
+        fprintf(f, "  %.1f ms", (double)st->latency_us / 1000.0);
+    if (st->has_result && st->detail[0])
+        fprintf(f, "  (%s)", st->detail);
+    fputc('\n', f);
+}
+
+/* Targets [a, b) of one host: consecutive ports sharing a profile. */
+static void print_run(const struct pw_plan *p, const struct pw_snapshot *s,
+                      size_t a, size_t b, FILE *f)
+{
+    const struct pw_profile *pr = pw_target_profile(p, &p->targets[a]);
+    if (b - a == 1) {
+        char port[16];
+        snprintf(port, sizeof port, "%u", (unsigned)p->targets[a].port);
+        print_port_line(port, pr, &s->targets[a], f);
+        if (s->targets[a].has_result && !s->targets[a].ok)
+            print_serves(pr, f);
+        return;
+    }
+    size_t counts[PW_STATE_COUNT_] = {0}, pending = 0, failing = 0;
+    for (size_t i = a; i < b; i++) {
+        const struct pw_target_state *st = &s->targets[i];
+        if (!st->has_result)
+            pending++;
+        else
+            counts[st->state]++;
+        if (st->has_result && !st->ok)
+            failing++;
+    }
+    char ports[16];
+    snprintf(ports, sizeof ports, "%u-%u", (unsigned)p->targets[a].port,
+             (unsigned)p->targets[b - 1].port);
+    fprintf(f, "  %-*s  %-9s  %-4s  ", PORTW, ports, pw_expect_name(pr->expect),
+            failing ? "FAIL" : pending ? "--" : "OK");
+    const char *sep = "";
+    for (int st = 0; st < PW_STATE_COUNT_; st++) {
+        if (counts[st]) {
+            fprintf(f, "%s%zu %s", sep, counts[st], pw_state_name((enum pw_state)st));
+            sep = ", ";
+        }
+    }
+    if (pending)
+        fprintf(f, "%s%zu without result", sep, pending);
+    fputc('\n', f);
+    if (!failing)
+        return;
+    for (size_t i = a; i < b; i++) {
+        const struct pw_target_state *st = &s->targets[i];
+        if (st->has_result && !st->ok) {
+            char port[16];
+            snprintf(port, sizeof port, "  %u", (unsigned)p->targets[i].port);
+            print_port_line(port, pr, st, f);
+        }
+    }
+    print_serves(pr, f);
+}
+
+void pw_report_table(const struct pw_plan *p, const struct pw_snapshot *s, FILE *f)
+{
+    size_t counts[PW_STATE_COUNT_] = {0}, ok = 0, failing = 0, pending = 0;
+    size_t hosts_failing = 0;
+    for (size_t h = 0; h < p->nhosts; h++) {
+        const struct pw_host *ph = &p->hosts[h];
+        size_t hfail = 0;
+        for (size_t i = ph->first; i < (size_t)ph->first + ph->n && i < s->ntargets; i++)
+            hfail += s->targets[i].has_result && !s->targets[i].ok;
+        hosts_failing += hfail != 0;
+        fprintf(f, "%s  (%u port%s, %zu failing)\n", ph->name, ph->n,
+                ph->n == 1 ? "" : "s", hfail);
+        size_t end = ph->first + ph->n;
+        if (end > s->ntargets)
+            end = s->ntargets;
+        size_t a = ph->first;
+        while (a < end) {
+            size_t b = a + 1;
+            while (b < end && p->targets[b].profile == p->targets[a].profile &&
+                   p->targets[b].port == p->targets[b - 1].port + 1)
+                b++;
+            print_run(p, s, a, b, f);
+            a = b;
+        }
+        fputc('\n', f);
+    }
+    for (size_t i = 0; i < s->ntargets; i++) {
+        const struct pw_target_state *st = &s->targets[i];
+        if (!st->has_result) {
+            pending++;
+            continue;
+        }
+        counts[st->state]++;
+        if (st->ok)
+            ok++;
+        else
+            failing++;
+    }
+    fprintf(f, "Total: %zu host%s, %zu target%s: %zu ok, %zu failing", p->nhosts,
+            p->nhosts == 1 ? "" : "s", s->ntargets, s->ntargets == 1 ? "" : "s", ok,
+            failing);
+    if (pending)
+        fprintf(f, ", %zu without result", pending);
+    fprintf(f, " on %zu host%s (", hosts_failing, hosts_failing == 1 ? "" : "s");
+    for (int st = 0; st < PW_STATE_COUNT_; st++)
+        fprintf(f, "%s%s %zu", st ? ", " : "", pw_state_name((enum pw_state)st), counts[st]);
+    fprintf(f, ")\n");
+}
+
+/* json_object_set_new that remembers a failure instead of leaking. */
+static void put(json_t *o, const char *k, json_t *v, bool *bad)
+{
+    if (!v || json_object_set_new(o, k, v) != 0)
+        *bad = true;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *target_json(const struct pw_plan *p, const struct pw_snapshot *s, size_t i)
+{
+    const struct pw_target *t = &p->targets[i];
+    const struct pw_profile *pr = pw_target_profile(p, t);
+    const struct pw_target_state *st = &s->targets[i];
+    bool bad = false;
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    put(o, "host", json_string(p->hosts[t->host].name), &bad);
+    put(o, "port", json_integer(t->port), &bad);
+    put(o, "state", st->has_result ? json_string(pw_state_name(st->state)) : json_null(), &bad);
+    put(o, "latency_us",
+        st->has_result && st->latency_us >= 0 ? json_integer(st->latency_us) : json_null(), &bad);
+    put(o, "expect", json_string(pw_expect_name(pr->expect)), &bad);
+    put(o, "ok", json_boolean(st->has_result && st->ok), &bad);
+    put(o, "status", json_string(pw_status_name(st->status)), &bad);
+    put(o, "detail", json_string(st->has_result ? st->detail : ""), &bad);
+    json_t *roles = json_array();
+    for (size_t r = 0; roles && r < pr->nroles; r++)
+        if (json_array_append_new(roles, str_or_null(pr->roles[r])) != 0)
+            bad = true;
+    put(o, "roles", roles, &bad);
+    json_t *reasons = json_array();
+    for (size_t r = 0; reasons && r < pr->nreasons; r++) {
+        const struct pw_reason *rs = &pr->reasons[r];
+        json_t *ro = json_object();
+        if (!ro) {
+            bad = true;
+            break;
+        }
+        put(ro, "role", str_or_null(rs->role), &bad);
+        put(ro, "service", str_or_null(rs->service), &bad);
+        put(ro, "text", str_or_null(rs->text), &bad);
+        put(ro, "row", json_integer(rs->row), &bad);
+        if (json_array_append_new(reasons, ro) != 0)
+            bad = true;
+    }
+    put(o, "reasons", reasons, &bad);
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *pw_report_json(const struct pw_plan *p, const struct pw_snapshot *s)
+{
+    json_t *a = json_array();
+    if (!a)
+        return NULL;
+    size_t n = s->ntargets < p->ntargets ? s->ntargets : p->ntargets;
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = target_json(p, s, i);
+        if (!o || json_array_append_new(a, o) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+bool pw_report_all_ok(const struct pw_snapshot *s)
+{
+    for (size_t i = 0; i < s->ntargets; i++)
+        if (!s->targets[i].has_result || !s->targets[i].ok)
+            return false;
+    return true;
+}

@@ -1,0 +1,32 @@
+/*
+ * Reports of one sweep's results for `portwatch check`: a table for
+ * people and a JSON array for scripts. Both read a snapshot taken after
+ * pw_engine_sweep_once() and the plan it was taken from; neither touches
+ * the engine.
+ */
+#ifndef PW_REPORT_H
+#define PW_REPORT_H
+
+#include "probes/probe.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Per host: runs of consecutive ports sharing a profile as one line
+ * ("50000-50200  reachable  OK    12 open, 189 closed"), single ports with
+ * their state and latency ("1433  listening  OK    open  0.3 ms"); every
+ * failing port on a line of its own followed by the roles it serves and
+ * what breaks (the profile's reasons); a totals line at the end. */
+void pw_report_table(const struct pw_plan *p, const struct pw_snapshot *s, FILE *f);
+
+/* One object per target, in plan order: host, port, state (null before a
+ * result), latency_us (null unless connected), expect, ok, roles [names],
+ * reasons [{role, service, text, row}], status, detail. NULL on
+ * allocation failure. The caller owns the reference. */
+json_t *pw_report_json(const struct pw_plan *p, const struct pw_snapshot *s);
+
+/* Whether every target has a result that meets its expectation. */
+bool pw_report_all_ok(const struct pw_snapshot *s);
+
+#endif

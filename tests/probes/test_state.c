@@ -1,0 +1,58 @@
+/*
+ * Names, parsing and the verdict table of probe states and statuses.
+ * Portable: no sockets, so the Windows build runs it under Wine too.
+ */
+#include "probes/probe.h"
+
+#include "config/error.h"
+
+#include <check.h>
+#include <stdlib.h>
+
+START_TEST(test_state_names)
+{
+    static const char *names[] = {"open", "closed", "filtered", "unreachable",
+                                  "dns_error", "error"};
+    for (int i = 0; i < PW_STATE_COUNT_; i++) {
+        enum pw_state s;
+        ck_assert_str_eq(pw_state_name((enum pw_state)i), names[i]);
+        ck_assert_int_eq(pw_state_parse(names[i], &s), 0);
+        ck_assert_int_eq(s, i);
+    }
+    enum pw_state s = PW_STATE_OPEN;
+    ck_assert_int_eq(pw_state_parse("OPEN", &s), 0);
+    ck_assert_int_eq(pw_state_parse("opened", &s), PW_EINVAL);
+    ck_assert_int_eq(pw_state_parse("", &s), PW_EINVAL);
+    ck_assert_int_eq(pw_state_parse(NULL, &s), PW_EINVAL);
+    ck_assert_str_eq(pw_state_name((enum pw_state)99), "invalid");
+
+    ck_assert(pw_state_passes(PW_STATE_OPEN, PW_EXPECT_LISTENING));
+    ck_assert(!pw_state_passes(PW_STATE_CLOSED, PW_EXPECT_LISTENING));
+    ck_assert(pw_state_passes(PW_STATE_OPEN, PW_EXPECT_REACHABLE));
+    ck_assert(pw_state_passes(PW_STATE_CLOSED, PW_EXPECT_REACHABLE));
+    for (int i = PW_STATE_FILTERED; i < PW_STATE_COUNT_; i++) {
+        ck_assert(!pw_state_passes((enum pw_state)i, PW_EXPECT_LISTENING));
+        ck_assert(!pw_state_passes((enum pw_state)i, PW_EXPECT_REACHABLE));
+    }
+    ck_assert(!pw_state_passes((enum pw_state)-1, PW_EXPECT_REACHABLE));
+    ck_assert(!pw_state_passes(PW_STATE_OPEN, (enum pw_expect)7));
+
+    ck_assert_str_eq(pw_status_name(PW_STATUS_UNKNOWN), "unknown");
+    ck_assert_str_eq(pw_status_name(PW_STATUS_UP), "up");
+    ck_assert_str_eq(pw_status_name(PW_STATUS_DOWN), "down");
+    ck_assert_str_eq(pw_status_name((enum pw_status)3), "invalid");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("probes-state");
+    TCase *tc = tcase_create("state");
+    tcase_add_test(tc, test_state_names);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
