@@ -473,6 +473,8 @@ static void record(struct pw_engine *e, uint32_t t, enum pw_state state,
             e->cap_res = cap;
         }
     }
+    if (next != prev && next == PW_STATUS_DOWN)
+        e->stats.outages++;
     if (e->nres < e->cap_res) { /* out of memory: the snapshot still has it */
         struct pw_result *r = &e->res[e->nres++];
         r->target = t;

@@ -87,6 +87,7 @@ struct pw_engine_stats {
     uint64_t dns_lookups;      /* resolver calls made (literals need none) */
     uint32_t in_flight_peak;   /* high-water mark of in_flight */
     uint32_t host_in_flight_peak; /* high-water mark of one host's in-flight */
+    uint64_t outages;          /* status changes to down */
 };
 
 /* Immutable once published; hold it with acquire/release from any thread. */

@@ -147,7 +147,11 @@ int pw_store_pragmas(sqlite3 *db, int64_t busy_ms, char err[PW_STORE_MSG_MAX])
     if (sqlite3_exec(db,
                      "PRAGMA journal_mode=WAL;"
                      "PRAGMA synchronous=NORMAL;"
-                     "PRAGMA foreign_keys=ON;",
+                     "PRAGMA foreign_keys=ON;"
+                     /* keep the WAL near 1 MiB so a small disk holds data,
+                      * not an old log; then shrink it back */
+                     "PRAGMA wal_autocheckpoint=256;"
+                     "PRAGMA journal_size_limit=4194304;",
                      NULL, NULL, &emsg) != SQLITE_OK) {
         snprintf(err, PW_STORE_MSG_MAX, "cannot set up the database: %s",
                  emsg ? emsg : sqlite3_errmsg(db));

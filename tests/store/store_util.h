@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <uv.h>
 
 #define DAY 86400000LL
 #define T0 (19700LL * DAY) /* a day boundary */
@@ -54,11 +54,22 @@ static inline struct pw_result mkres(uint32_t t, enum pw_state s, enum pw_status
     return r;
 }
 
+/* A fresh directory under the OS's temporary directory (portable: the
+ * unit suite also runs under Wine). */
 static inline char *mktmpdir(void)
 {
-    char tmpl[] = "/tmp/pwstore-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    return d ? strdup(d) : NULL;
+    char base[400];
+    size_t len = sizeof base;
+    if (uv_os_tmpdir(base, &len) != 0)
+        return NULL;
+    char tmpl[512];
+    snprintf(tmpl, sizeof tmpl, "%s/pwstore-XXXXXX", base);
+    uv_fs_t req;
+    char *d = NULL;
+    if (uv_fs_mkdtemp(NULL, &req, tmpl, NULL) == 0)
+        d = strdup(req.path);
+    uv_fs_req_cleanup(&req);
+    return d;
 }
 
 static inline void rmtree(const char *dir)
@@ -68,9 +79,11 @@ static inline void rmtree(const char *dir)
     char p[512];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-        unlink(p);
+        remove(p);
     }
-    rmdir(dir);
+    uv_fs_t req;
+    uv_fs_rmdir(NULL, &req, dir, NULL);
+    uv_fs_req_cleanup(&req);
 }
 
 /* An integer from a query on a separate connection; -999 on error. */

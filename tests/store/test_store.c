@@ -1,0 +1,665 @@
+/*
+ * Unit tests of the history store against real SQLite files in a temporary
+ * directory: schema and migrations, batching, the outage lifecycle across
+ * flaps, clean stops and crashes, retention, degraded mode while another
+ * connection holds the database locked, and every query checked against
+ * answers worked out by hand in the comments.
+ */
+#include "store_util.h"
+#include "store/store_int.h"
+
+#include "config/error.h"
+
+#include <check.h>
+#include <uv.h>
+
+static char *dir;
+static char path[512];
+
+static void setup(void)
+{
+    dir = mktmpdir();
+    ck_assert_ptr_nonnull(dir);
+    snprintf(path, sizeof path, "%s/h.db", dir);
+}
+
+static void teardown(void)
+{
+    rmtree(dir);
+    free(dir);
+}
+
+static struct pw_store *open_store(const struct pw_store_options *o)
+{
+    struct pw_store *st = NULL;
+    char err[PW_STORE_MSG_MAX];
+    int rc = pw_store_open(path, o, &st, err);
+    ck_assert_msg(rc == 0, "open: %s", err);
+    ck_assert_int_eq(pw_store_sync_targets(st, &test_plan, NULL), 0);
+    return st;
+}
+
+static void submit1(struct pw_store *st, struct pw_result r)
+{
+    ck_assert_uint_eq(pw_store_submit(st, &r, 1), 1);
+}
+
+/* ---- schema --------------------------------------------------------- */
+
+START_TEST(schema_fresh)
+{
+    struct pw_store *st = open_store(NULL);
+    pw_store_close(st);
+    ck_assert_int_eq(qint(path, "PRAGMA user_version"), PW_STORE_SCHEMA_VERSION);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                                " ('targets','target_roles','runs','state_runs','outages',"
+                                "'bucket_fine','bucket_hour','bucket_day')"), 8);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM targets"), 3);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM target_roles"), 5);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *s;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+END_TEST
+
+/* From every earlier version (0 = empty file) to the current one, with data
+ * written at the old version surviving. */
+START_TEST(schema_migrate_from_every_version)
+{
+    teardown(); /* each version gets its own directory */
+    for (int v = 0; v < PW_STORE_SCHEMA_VERSION; v++) {
+        setup();
+        sqlite3 *db;
+        char err[PW_STORE_MSG_MAX];
+        ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+        ck_assert_int_eq(pw_store_migrate(db, v, err), 0);
+        if (v >= 1)
+            ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO targets(host,port) VALUES('sql01',1433)",
+                                          NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        ck_assert_int_eq(qint(path, "PRAGMA user_version"), v);
+        struct pw_store *st = open_store(NULL);
+        pw_store_close(st);
+        ck_assert_int_eq(qint(path, "PRAGMA user_version"), PW_STORE_SCHEMA_VERSION);
+        ck_assert_int_eq(qint(path, "SELECT count(*) FROM targets"), 3);
+        ck_assert(integrity_ok(path));
+        teardown();
+    }
+    setup(); /* for the fixture's teardown */
+}
+END_TEST
+
+START_TEST(schema_newer_refused)
+{
+    struct pw_store *st = open_store(NULL);
+    pw_store_close(st);
+    ck_assert_int_eq(qexec(path, "PRAGMA user_version=99"), SQLITE_OK);
+    char err[PW_STORE_MSG_MAX];
+    ck_assert_int_eq(pw_store_open(path, NULL, &st, err), PW_ESTORAGE);
+    ck_assert_ptr_nonnull(strstr(err, "newer"));
+    ck_assert_ptr_null(st);
+}
+END_TEST
+
+START_TEST(open_bad_path)
+{
+    struct pw_store *st;
+    char err[PW_STORE_MSG_MAX];
+    ck_assert_int_eq(pw_store_open("/nonexistent-dir/x/h.db", NULL, &st, err), PW_ESTORAGE);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent-dir/x/h.db"));
+}
+END_TEST
+
+/* ---- batching ------------------------------------------------------- */
+
+START_TEST(batching)
+{
+    struct pw_store_options o = {.commit_interval_ms = 100};
+    struct pw_store *st = open_store(&o);
+    enum { N = 20000 };
+    struct pw_result *r = calloc(N, sizeof *r);
+    /* 3 targets round robin, 10 s apart; target 2 alternates open/closed
+     * every result: 6667 runs for it, 1 for each other. */
+    for (int i = 0; i < N; i++) {
+        uint32_t t = (uint32_t)(i % 3);
+        enum pw_state s = t == 2 && (i / 3) % 2 ? PW_STATE_CLOSED : PW_STATE_OPEN;
+        r[i] = mkres(t, s, PW_STATUS_UP, T0 + (i / 3) * 10000LL, 500);
+    }
+    for (int i = 0; i < N; i += 1000)
+        ck_assert_uint_eq(pw_store_submit(st, r + i, 1000), 1000);
+    ck_assert_int_eq(pw_store_flush(st, 10000), 0);
+    struct pw_store_stats s;
+    pw_store_stats(st, &s);
+    ck_assert_uint_eq(s.written, N);
+    ck_assert_uint_eq(s.dropped, 0);
+    ck_assert_uint_eq(s.queued, 0);
+    ck_assert_uint_le(s.commits, 20); /* batched, not one per result */
+    ck_assert_uint_ge(s.commits, 1);
+    ck_assert_int_eq(s.health.state, PW_STORE_OK);
+    pw_store_close(st);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM state_runs"), 2 + N / 3);
+    ck_assert_int_eq(qint(path, "SELECT sum(count) FROM state_runs"), N);
+    ck_assert_int_eq(qint(path, "SELECT sum(n0+n1+n2+n3+n4+n5) FROM bucket_day"), N);
+    /* targets 0 and 1 are quiet: no fine or hour buckets */
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM bucket_fine WHERE target_id IN (1,2)"), 0);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM bucket_hour WHERE target_id IN (1,2)"), 0);
+    ck_assert_int_gt(qint(path, "SELECT count(*) FROM bucket_fine WHERE target_id=3"), 0);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM runs WHERE end_reason=1"), 1);
+    free(r);
+}
+END_TEST
+
+START_TEST(unsynced_results_dropped)
+{
+    struct pw_store *st = NULL;
+    char err[PW_STORE_MSG_MAX];
+    ck_assert_int_eq(pw_store_open(path, NULL, &st, err), 0);
+    submit1(st, mkres(0, PW_STATE_OPEN, PW_STATUS_UP, T0, 100));
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    struct pw_store_stats s;
+    pw_store_stats(st, &s);
+    ck_assert_uint_eq(s.dropped, 1);
+    ck_assert_uint_eq(s.written, 0);
+    pw_store_close(st);
+}
+END_TEST
+
+/* ---- outage lifecycle ------------------------------------------------- */
+
+START_TEST(outage_flaps_and_restarts)
+{
+    struct pw_store *st = open_store(NULL);
+    int64_t t = T0;
+    /* up, then two fails (status goes down at the 2nd), up: one outage
+     * [T0+60s, T0+90s), 2 failed probes counted from the 1st down one */
+    submit1(st, mkres(0, PW_STATE_OPEN, PW_STATUS_UP, t, 100));
+    submit1(st, mkres(0, PW_STATE_FILTERED, PW_STATUS_UP, t += 30000, -1));
+    submit1(st, mkres(0, PW_STATE_FILTERED, PW_STATUS_DOWN, t += 30000, -1));
+    submit1(st, mkres(0, PW_STATE_OPEN, PW_STATUS_UP, t += 30000, 100));
+    /* flap again and stop while down */
+    submit1(st, mkres(0, PW_STATE_CLOSED, PW_STATUS_DOWN, t += 30000, -1));
+    submit1(st, mkres(0, PW_STATE_CLOSED, PW_STATUS_DOWN, t += 30000, -1)); /* T0+150s */
+    pw_store_close(st);
+
+    struct pw_store_outage_list ol;
+    struct pw_store_outage *o;
+    size_t n;
+    st = open_store(NULL);
+    ck_assert_int_eq(pw_store_query_outages(st, NULL, &ol), 0);
+    o = ol.v;
+    n = ol.n;
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(o[1].start_ms, T0 + 60000);
+    ck_assert_int_eq(o[1].end_ms, T0 + 90000);
+    ck_assert_int_eq(o[1].fails, 1);
+    ck_assert_int_eq(o[1].state, PW_STATE_FILTERED);
+    ck_assert_str_eq(o[1].detail, "ETIMEDOUT");
+    ck_assert_int_eq(o[0].start_ms, T0 + 120000);
+    ck_assert_int_eq(o[0].end_ms, -1);
+    ck_assert_int_eq(o[0].fails, 2);
+    pw_store_outage_list_free(&ol);
+    /* restart: still down -> the same outage continues */
+    submit1(st, mkres(0, PW_STATE_CLOSED, PW_STATUS_DOWN, T0 + 600000, -1));
+    pw_store_close(st);
+    /* a crash: the run left open; the next start closes it at its last
+     * heartbeat */
+    ck_assert_int_eq(qexec(path, "UPDATE runs SET ended_ms=NULL, end_reason=0"
+                                 " WHERE id=(SELECT max(id) FROM runs)"), SQLITE_OK);
+    st = open_store(NULL);
+    ck_assert_int_eq(qint(path, "SELECT end_reason FROM runs ORDER BY id DESC LIMIT 1"),
+                     PW_RUN_CRASH);
+    ck_assert_int_eq(qint(path, "SELECT ended_ms FROM runs ORDER BY id DESC LIMIT 1"),
+                     T0 + 600000);
+    /* back up after the gap: the outage ends where coverage ended, not at
+     * the recovering result */
+    submit1(st, mkres(0, PW_STATE_OPEN, PW_STATUS_UP, T0 + 900000, 100));
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    ck_assert_int_eq(pw_store_query_outages(st, NULL, &ol), 0);
+    o = ol.v;
+    n = ol.n;
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(o[0].start_ms, T0 + 120000);
+    ck_assert_int_eq(o[0].end_ms, T0 + 600000);
+    ck_assert_int_eq(o[0].fails, 3);
+    pw_store_outage_list_free(&ol);
+
+    /* coverage: [T0, T0+150s) clean, [T0+600s] crash (one instant),
+     * [T0+900s] open */
+    struct pw_store_run *runs;
+    ck_assert_int_eq(pw_store_query_runs(st, 0, T0 + DAY, &runs, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(runs[0].started_ms, T0);
+    ck_assert_int_eq(runs[0].ended_ms, T0 + 150000);
+    ck_assert_int_eq(runs[0].end, PW_RUN_CLEAN);
+    ck_assert_int_eq(runs[1].end, PW_RUN_CRASH);
+    ck_assert_int_eq(runs[2].ended_ms, -1);
+    free(runs);
+
+    /* uptime of target 1 (sql01:1433) over [T0, T0+1000s): monitored
+     * 150 s + 0 + 0 (runs of one instant); down within it: [60,90) and
+     * [120,150) = 60 s; not monitored 850 s. */
+    struct pw_store_uptime *u;
+    ck_assert_int_eq(pw_store_query_uptime(st, T0, T0 + 1000000, PW_GROUP_TARGET, &u, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(u[0].key, "sql01:1433");
+    ck_assert_int_eq(u[0].monitored_ms, 150000);
+    ck_assert_int_eq(u[0].down_ms, 60000);
+    ck_assert_int_eq(u[0].not_monitored_ms, 850000);
+    ck_assert_double_eq_tol(u[0].uptime_pct, 60.0, 1e-9);
+    free(u);
+    pw_store_close(st);
+}
+END_TEST
+
+/* A stall (no result for longer than gap_ms) splits coverage. */
+START_TEST(stall_gap)
+{
+    struct pw_store_options o = {.gap_ms = 120000};
+    struct pw_store *st = open_store(&o);
+    for (int i = 0; i < 5; i++)
+        submit1(st, mkres(0, PW_STATE_OPEN, PW_STATUS_UP, T0 + i * 30000LL, 100));
+    for (int i = 0; i < 5; i++)
+        submit1(st, mkres(0, PW_STATE_OPEN, PW_STATUS_UP, T0 + 600000 + i * 30000LL, 100));
+    pw_store_heartbeat(st, T0 + 800000);
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    pw_store_close(st);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM runs"), 2);
+    ck_assert_int_eq(qint(path, "SELECT end_reason FROM runs WHERE id=1"), PW_RUN_STALL);
+    ck_assert_int_eq(qint(path, "SELECT ended_ms FROM runs WHERE id=1"), T0 + 120000);
+    ck_assert_int_eq(qint(path, "SELECT ended_ms FROM runs WHERE id=2"), T0 + 800000);
+    /* still one state run: same state across the gap */
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM state_runs"), 1);
+    ck_assert_int_eq(qint(path, "SELECT count FROM state_runs"), 10);
+}
+END_TEST
+
+/* A target dropped from the plan is retired; its open outage closes. */
+START_TEST(retire_target)
+{
+    struct pw_store *st = open_store(NULL);
+    submit1(st, mkres(2, PW_STATE_FILTERED, PW_STATUS_DOWN, T0, -1));
+    submit1(st, mkres(2, PW_STATE_FILTERED, PW_STATUS_DOWN, T0 + 30000, -1));
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    struct pw_plan small = test_plan;
+    small.ntargets = 2;
+    small.nhosts = 1;
+    uint32_t ids[2];
+    ck_assert_int_eq(pw_store_sync_targets(st, &small, ids), 0);
+    ck_assert_uint_eq(ids[0], 1);
+    ck_assert_uint_eq(ids[1], 2);
+    struct pw_store_target *t;
+    size_t n;
+    ck_assert_int_eq(pw_store_query_status(st, false, &t, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    free(t);
+    ck_assert_int_eq(pw_store_query_status(st, true, &t, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(t[2].retired_ms, T0 + 30000);
+    ck_assert(t[2].st.has_result);
+    free(t);
+    ck_assert_int_eq(qint(path, "SELECT end_ms FROM outages"), T0 + 30000);
+    /* back in the plan: same id, history kept */
+    ck_assert_int_eq(pw_store_sync_targets(st, &test_plan, NULL), 0);
+    ck_assert_int_eq(pw_store_query_status(st, false, &t, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(t[2].retired_ms, 0);
+    ck_assert_int_eq(t[2].st.fails, 2);
+    free(t);
+    pw_store_close(st);
+}
+END_TEST
+
+/* ---- queries ---------------------------------------------------------- */
+
+/* Target 0 (sql01:1433): a result every 30 s from T0 for 2 h (240 results),
+ * latency 1000 us, except [T0+30m, T0+40m): 20 filtered results, status
+ * down from the 2nd (T0+30m30s) until the first open one (T0+40m).
+ * Target 1 (sql01:445): open all along, latency 2000 us. */
+static struct pw_store *feed_two_hours(void)
+{
+    struct pw_store *st = open_store(NULL);
+    for (int i = 0; i < 240; i++) {
+        int64_t at = T0 + i * 30000LL;
+        bool bad = at >= T0 + 1800000 && at < T0 + 2400000;
+        enum pw_status s = !bad ? PW_STATUS_UP : at == T0 + 1800000 ? PW_STATUS_UP : PW_STATUS_DOWN;
+        struct pw_result r[2] = {
+            mkres(0, bad ? PW_STATE_FILTERED : PW_STATE_OPEN, s, at, 1000),
+            mkres(1, PW_STATE_OPEN, PW_STATUS_UP, at, 2000),
+        };
+        ck_assert_uint_eq(pw_store_submit(st, r, 2), 2);
+    }
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    return st;
+}
+
+START_TEST(query_status)
+{
+    struct pw_store *st = feed_two_hours();
+    struct pw_store_target *t;
+    size_t n;
+    ck_assert_int_eq(pw_store_query_status(st, false, &t, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(t[0].host, "sql01");
+    ck_assert_uint_eq(t[0].port, 1433);
+    ck_assert_str_eq(t[0].roles, "management_database");
+    ck_assert_str_eq(t[1].roles, "management_database,sso");
+    ck_assert_int_eq(t[0].st.status, PW_STATUS_UP);
+    ck_assert_int_eq(t[0].st.since_ms, T0 + 2400000); /* up since recovery */
+    ck_assert_int_eq(t[0].st.last_ms, T0 + 239 * 30000LL);
+    ck_assert_int_eq(t[0].st.latency_us, 1000);
+    ck_assert_int_eq(t[0].st.fails, 0);
+    ck_assert_int_eq(t[1].st.since_ms, T0);
+    ck_assert(!t[2].st.has_result);
+    free(t);
+
+    /* seeding: the plan's order */
+    struct pw_target_state ts[3];
+    ck_assert_int_eq(pw_store_load_states(st, &test_plan, ts), 0);
+    ck_assert_int_eq(ts[0].since_ms, T0 + 2400000);
+    ck_assert(ts[1].has_result);
+    ck_assert(!ts[2].has_result);
+
+    /* mid-outage status: down since T0+30m30s, 5 fails so far */
+    submit1(st, mkres(0, PW_STATE_FILTERED, PW_STATUS_UP, T0 + 7200000, -1));
+    submit1(st, mkres(0, PW_STATE_FILTERED, PW_STATUS_DOWN, T0 + 7230000, -1));
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    ck_assert_int_eq(pw_store_query_status(st, false, &t, &n), 0);
+    ck_assert_int_eq(t[0].st.status, PW_STATUS_DOWN);
+    ck_assert_int_eq(t[0].st.since_ms, T0 + 7230000);
+    ck_assert_int_eq(t[0].st.fails, 2);
+    ck_assert_str_eq(t[0].st.detail, "ETIMEDOUT");
+    ck_assert_int_eq(t[0].st.latency_us, -1);
+    free(t);
+    pw_store_close(st);
+}
+END_TEST
+
+START_TEST(query_history_fine)
+{
+    struct pw_store *st = feed_two_hours();
+    struct pw_store_history h;
+    ck_assert_int_eq(pw_store_query_history(st, 1, T0, T0 + 7200000, 300000, &h), 0);
+    ck_assert_int_eq(h.tier_ms, 300000);
+    ck_assert_uint_eq(h.n, 24);
+    for (size_t i = 0; i < 24; i++) {
+        struct pw_store_point *p = &h.points[i];
+        ck_assert_int_eq(p->t_ms, T0 + (int64_t)i * 300000);
+        bool bad = i == 6 || i == 7;
+        ck_assert_uint_eq(p->n[PW_STATE_OPEN], bad ? 0 : 10);
+        ck_assert_uint_eq(p->n[PW_STATE_FILTERED], bad ? 10 : 0);
+        ck_assert_uint_eq(p->n_fail, bad ? 10 : 0);
+        ck_assert_int_eq(p->lat_avg_us, bad ? -1 : 1000);
+        /* coverage ends at the last result, T0+2h-30s */
+        ck_assert_int_eq(p->monitored_ms, i == 23 ? 270000 : 300000);
+        ck_assert_int_eq(p->down_ms, i == 6 ? 270000 : i == 7 ? 300000 : 0);
+    }
+    pw_store_history_free(&h);
+
+    /* hour step: hour 0 stored (not quiet): 100 open + 20 filtered; hour 1
+     * quiet: 120 open counted from its state run */
+    ck_assert_int_eq(pw_store_query_history(st, 1, T0, T0 + 7200000, 3600000, &h), 0);
+    ck_assert_int_eq(h.tier_ms, 3600000);
+    ck_assert_uint_eq(h.n, 2);
+    ck_assert_uint_eq(h.points[0].n[PW_STATE_OPEN], 100);
+    ck_assert_uint_eq(h.points[0].n[PW_STATE_FILTERED], 20);
+    ck_assert_uint_eq(h.points[1].n[PW_STATE_OPEN], 120);
+    ck_assert_uint_eq(h.points[1].n[PW_STATE_FILTERED], 0);
+    ck_assert_int_eq(h.points[0].down_ms, 570000);
+    ck_assert_int_eq(h.points[1].lat_min_us, 1000);
+    pw_store_history_free(&h);
+
+    /* day step: the dense tier */
+    ck_assert_int_eq(pw_store_query_history(st, 2, T0, T0 + DAY, DAY, &h), 0);
+    ck_assert_int_eq(h.tier_ms, DAY);
+    ck_assert_uint_eq(h.n, 1);
+    ck_assert_uint_eq(h.points[0].n[PW_STATE_OPEN], 240);
+    ck_assert_int_eq(h.points[0].lat_avg_us, 2000);
+    ck_assert_int_eq(h.points[0].monitored_ms, 7170000);
+    pw_store_history_free(&h);
+
+    ck_assert_int_eq(pw_store_query_history(st, 99, T0, T0 + DAY, DAY, &h), PW_ENOT_FOUND);
+    ck_assert_int_eq(pw_store_query_history(st, 1, T0, T0 - 1, DAY, &h), PW_EINVAL);
+    ck_assert_int_eq(pw_store_query_history(st, 1, 0, T0, 300000, &h), PW_ERANGE);
+    pw_store_close(st);
+}
+END_TEST
+
+START_TEST(query_outages_and_uptime)
+{
+    struct pw_store *st = feed_two_hours();
+    /* an open outage on web01:1164 from T0+1h */
+    submit1(st, mkres(2, PW_STATE_CLOSED, PW_STATUS_DOWN, T0 + 3600000, -1));
+    submit1(st, mkres(2, PW_STATE_CLOSED, PW_STATUS_DOWN, T0 + 7170000, -1));
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    struct pw_store_outage_list ol;
+    struct pw_store_outage *o;
+    size_t n;
+    ck_assert_int_eq(pw_store_query_outages(st, NULL, &ol), 0);
+    o = ol.v;
+    n = ol.n;
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(o[0].host, "web01");
+    ck_assert_int_eq(o[0].end_ms, -1);
+    ck_assert_int_eq(o[1].start_ms, T0 + 1830000);
+    ck_assert_int_eq(o[1].end_ms, T0 + 2400000);
+    ck_assert_int_eq(o[1].fails, 19);
+    pw_store_outage_list_free(&ol);
+    struct pw_store_outage_filter f = {.open_only = true};
+    ck_assert_int_eq(pw_store_query_outages(st, &f, &ol), 0);
+    o = ol.v;
+    n = ol.n;
+    ck_assert_uint_eq(n, 1);
+    pw_store_outage_list_free(&ol);
+    f = (struct pw_store_outage_filter){.host = "SQL01"};
+    ck_assert_int_eq(pw_store_query_outages(st, &f, &ol), 0);
+    o = ol.v;
+    n = ol.n;
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(o[0].port, 1433);
+    pw_store_outage_list_free(&ol);
+    f = (struct pw_store_outage_filter){.role = "sso"};
+    ck_assert_int_eq(pw_store_query_outages(st, &f, &ol), 0);
+    o = ol.v;
+    n = ol.n;
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(o[0].host, "web01");
+    pw_store_outage_list_free(&ol);
+    f = (struct pw_store_outage_filter){.from_ms = T0, .to_ms = T0 + 1830000};
+    ck_assert_int_eq(pw_store_query_outages(st, &f, &ol), 0);
+    o = ol.v;
+    n = ol.n;
+    ck_assert_uint_eq(n, 0);
+    pw_store_outage_list_free(&ol);
+    f = (struct pw_store_outage_filter){.from_ms = T0 + 2400000, .to_ms = T0 + 3600001};
+    ck_assert_int_eq(pw_store_query_outages(st, &f, &ol), 0);
+    o = ol.v;
+    n = ol.n;
+    ck_assert_uint_eq(n, 1); /* the first ended at 2400000: not overlapping */
+    ck_assert_str_eq(o[0].host, "web01");
+    pw_store_outage_list_free(&ol);
+
+    /* Uptime over [T0, T0+2h): coverage [T0, T0+7170000] (last result).
+     * sql01:1433 active from T0: monitored 7170000, down 570000.
+     * sql01:445: monitored 7170000, down 0.
+     * web01:1164 active from its first result T0+1h: span 3600000,
+     * monitored 3570000, down 3570000, not monitored 30000. */
+    struct pw_store_uptime *u;
+    ck_assert_int_eq(pw_store_query_uptime(st, T0, T0 + 7200000, PW_GROUP_HOST, &u, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(u[0].key, "sql01");
+    ck_assert_uint_eq(u[0].ntargets, 2);
+    ck_assert_int_eq(u[0].monitored_ms, 14340000);
+    ck_assert_int_eq(u[0].down_ms, 570000);
+    ck_assert_int_eq(u[0].not_monitored_ms, 60000);
+    ck_assert_double_eq_tol(u[0].uptime_pct, 100.0 * 13770000 / 14340000, 1e-9);
+    ck_assert_str_eq(u[1].key, "web01");
+    ck_assert_int_eq(u[1].monitored_ms, 3570000);
+    ck_assert_int_eq(u[1].down_ms, 3570000);
+    ck_assert_double_eq_tol(u[1].uptime_pct, 0.0, 1e-9);
+    free(u);
+    ck_assert_int_eq(pw_store_query_uptime(st, T0, T0 + 7200000, PW_GROUP_ROLE, &u, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(u[0].key, "management_database");
+    ck_assert_uint_eq(u[0].ntargets, 3);
+    ck_assert_int_eq(u[0].down_ms, 570000 + 3570000);
+    ck_assert_str_eq(u[1].key, "sso");
+    ck_assert_uint_eq(u[1].ntargets, 2);
+    ck_assert_int_eq(u[1].monitored_ms, 7170000 + 3570000);
+    free(u);
+    ck_assert_int_eq(pw_store_query_uptime(st, T0, T0 + 7200000, PW_GROUP_FARM, &u, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(u[0].monitored_ms, 2 * 7170000 + 3570000);
+    ck_assert_int_eq(u[0].down_ms, 570000 + 3570000);
+    free(u);
+    ck_assert_int_eq(pw_store_query_uptime(st, T0, T0, PW_GROUP_FARM, &u, &n), PW_EINVAL);
+    pw_store_close(st);
+}
+END_TEST
+
+/* ---- retention -------------------------------------------------------- */
+
+START_TEST(retention)
+{
+    struct pw_store_options o = {.keep_raw_ms = DAY, .keep_hourly_ms = 3 * DAY,
+                                 .keep_events_ms = 5 * DAY, .housekeep_every_ms = -1,
+                                 .housekeep_targets = 1};
+    struct pw_store *st = open_store(&o);
+    /* 10 days, a result per 10 minutes on target 0 alternating open and
+     * closed (every bucket not quiet, a state run per result); target 1
+     * stable (one run from day 0 that must survive) */
+    for (int i = 0; i < 10 * 144; i++) {
+        int64_t at = T0 + i * 600000LL;
+        struct pw_result r[2] = {
+            mkres(0, i % 2 ? PW_STATE_CLOSED : PW_STATE_OPEN, PW_STATUS_UP, at, 100),
+            mkres(1, PW_STATE_OPEN, PW_STATUS_UP, at, 100),
+        };
+        ck_assert_uint_eq(pw_store_submit(st, r, 2), 2);
+    }
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    int64_t now = T0 + (10 * 144 - 1) * 600000LL;
+    ck_assert_int_gt(qint(path, "SELECT count(*) FROM bucket_day"), 10);
+    for (int i = 0; i < 6; i++) { /* 3 targets, one per step, then the wrap */
+        pw_store_housekeep(st);
+        pw_store_heartbeat(st, now);
+        ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+        uv_sleep(50);
+    }
+    pw_store_close(st);
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM bucket_fine WHERE b < %lld",
+             (long long)((now - DAY) / 300000));
+    ck_assert_int_eq(qint(path, sql), 0);
+    ck_assert_int_ge(qint(path, "SELECT count(*) FROM bucket_fine"), 72);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM bucket_hour WHERE b < %lld",
+             (long long)((now - 3 * DAY) / 3600000));
+    ck_assert_int_eq(qint(path, sql), 0);
+    ck_assert_int_eq(qint(path, "SELECT min(b) FROM bucket_day"), (now - 3 * DAY) / DAY);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM state_runs WHERE last_ms < %lld",
+             (long long)(now - 5 * DAY));
+    ck_assert_int_eq(qint(path, sql), 0);
+    /* target 2's single run began on day 0 but is current: kept */
+    ck_assert_int_eq(qint(path, "SELECT count FROM state_runs WHERE target_id=2"), 1440);
+}
+END_TEST
+
+/* ---- degraded: another connection holds the write lock ---------------- */
+
+struct logbuf {
+    uv_mutex_t m;
+    int warns, errors;
+    char last[512];
+};
+
+static void on_log(void *ud, enum pw_store_log_level lvl, const char *msg)
+{
+    struct logbuf *b = ud;
+    uv_mutex_lock(&b->m);
+    if (lvl == PW_STORE_LOG_WARN)
+        b->warns++;
+    if (lvl == PW_STORE_LOG_ERROR)
+        b->errors++;
+    snprintf(b->last, sizeof b->last, "%s", msg);
+    uv_mutex_unlock(&b->m);
+}
+
+START_TEST(degraded_locked_then_recovers)
+{
+    struct logbuf lb = {0};
+    uv_mutex_init(&lb.m);
+    struct pw_store_options o = {.queue_max = 100, .batch_max = 50, .busy_timeout_ms = 20,
+                                 .retry_max_ms = 100, .commit_interval_ms = -1,
+                                 .log = on_log, .log_ud = &lb};
+    struct pw_store *st = open_store(&o);
+    sqlite3 *locker;
+    ck_assert_int_eq(sqlite3_open(path, &locker), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(locker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+
+    struct pw_result r[150];
+    for (int i = 0; i < 150; i++)
+        r[i] = mkres(0, PW_STATE_OPEN, PW_STATUS_UP, T0 + i * 1000LL, 10);
+    ck_assert_uint_eq(pw_store_submit(st, r, 150), 100);
+    ck_assert_int_eq(pw_store_flush(st, 300), PW_EBUSY);
+    struct pw_store_stats s;
+    pw_store_stats(st, &s);
+    ck_assert_int_eq(s.health.state, PW_STORE_DEGRADED);
+    ck_assert_ptr_nonnull(strstr(s.health.message, "locked"));
+    ck_assert_int_gt(s.health.since_ms, 0);
+    ck_assert_uint_eq(s.dropped, 50);
+    ck_assert_uint_eq(s.queued, 100);
+    ck_assert_uint_eq(s.written, 0);
+    ck_assert_uint_gt(s.failed_commits, 0);
+
+    ck_assert_int_eq(sqlite3_exec(locker, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(locker);
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    pw_store_stats(st, &s);
+    ck_assert_int_eq(s.health.state, PW_STORE_OK);
+    ck_assert_uint_eq(s.written, 100);
+    ck_assert_uint_eq(s.queued, 0);
+    pw_store_close(st);
+    ck_assert_int_eq(qint(path, "SELECT count FROM state_runs"), 100);
+    uv_mutex_lock(&lb.m);
+    ck_assert_int_ge(lb.warns, 1);  /* the drops */
+    ck_assert_int_ge(lb.errors, 1); /* degraded */
+    uv_mutex_unlock(&lb.m);
+    uv_mutex_destroy(&lb.m);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("store");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, schema_fresh);
+    tcase_add_test(tc, schema_migrate_from_every_version);
+    tcase_add_test(tc, schema_newer_refused);
+    tcase_add_test(tc, open_bad_path);
+    tcase_add_test(tc, batching);
+    tcase_add_test(tc, unsynced_results_dropped);
+    tcase_add_test(tc, outage_flaps_and_restarts);
+    tcase_add_test(tc, stall_gap);
+    tcase_add_test(tc, retire_target);
+    tcase_add_test(tc, query_status);
+    tcase_add_test(tc, query_history_fine);
+    tcase_add_test(tc, query_outages_and_uptime);
+    tcase_add_test(tc, retention);
+    tcase_add_test(tc, degraded_locked_then_recovers);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

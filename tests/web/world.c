@@ -1,0 +1,353 @@
+/*
+ * The web tests' world (world.h): real plan, peers, engine, store, server.
+ */
+#define _GNU_SOURCE
+#include "world.h"
+
+#include "config/config.h"
+#include "config/error.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int64_t now_ms(void)
+{
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    return tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static int listen_on(const char *addr, uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    inet_pton(AF_INET, addr, &sa.sin_addr);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(fd, 256), 0);
+    socklen_t sl = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static uint16_t free_port(const char *addr)
+{
+    uint16_t p;
+    int fd = listen_on(addr, &p);
+    close(fd);
+    return p;
+}
+
+static int on_acquire(void *ud, struct pw_web_view *out)
+{
+    struct world *w = ud;
+    out->snap = pw_engine_snapshot_acquire(w->engine);
+    out->ids = w->ids;
+    return 0;
+}
+
+static void on_release(void *ud, struct pw_web_view *v)
+{
+    pw_snapshot_release(v->snap);
+}
+
+struct pw_web_sources world_sources(struct world *w)
+{
+    return (struct pw_web_sources){on_acquire, on_release, w, w->store};
+}
+
+static void on_batch(void *ud, const struct pw_result *r, size_t n)
+{
+    struct world *w = ud;
+    pw_store_submit(w->store, r, n);
+}
+
+static void on_closed(uv_handle_t *h) {}
+
+static void on_engine_closed(struct pw_engine *e, void *ud)
+{
+    struct world *w = ud;
+    uv_close((uv_handle_t *)&w->stop, on_closed);
+}
+
+static void on_stop(uv_async_t *a)
+{
+    struct world *w = a->data;
+    pw_engine_close(w->engine, on_engine_closed, w);
+}
+
+static void loop_thread(void *arg)
+{
+    struct world *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+static void store_log(void *ud, enum pw_store_log_level lvl, const char *msg) {}
+
+void world_start(struct world *w, const struct pw_web_options *wo)
+{
+    memset(w, 0, sizeof *w);
+    snprintf(w->dir, sizeof w->dir, "/tmp/pw-web-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(w->dir));
+    for (int i = 0; i < 2; i++) {
+        w->listen_fds[i] = listen_on("127.0.0.1", &w->open_port[i]);
+        w->closed_port[i] = free_port(i ? "127.0.0.2" : "127.0.0.1");
+    }
+    char ini[2048];
+    snprintf(ini, sizeof ini,
+             "[portwatch]\ninterval = 1s\ntimeout = 500ms\nfail_after = 1\n"
+             "[biztalk]\nmanagement_database = 127.0.0.3\nsecondary_rpc_ports = 50000-50009\n"
+             "[check web-open]\nhosts = 127.0.0.1\nports = %u, %u\nexpect = listening\n"
+             "reason = Two listeners the test opened\n"
+             "[check web-closed]\nhosts = 127.0.0.1\nports = %u\nexpect = listening\n"
+             "reason = Nothing listens here\n"
+             "[check web-reach]\nhosts = 127.0.0.2\nports = %u\nexpect = reachable\n"
+             "reason = Refused is fine\n"
+             "[check web-many]\nhosts = 127.0.0.4\nports = 1-12\nexpect = listening\n"
+             "reason = Twelve ports nothing listens on\n",
+             w->open_port[0], w->open_port[1], w->closed_port[0], w->closed_port[1]);
+    struct pw_diag d = {0};
+    int rc = pw_config_load_buffer("web-test.ini", ini, strlen(ini), &w->cfg, &d);
+    if (rc != 0)
+        pw_diag_print(&d, stderr);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(pw_plan_build(w->cfg, &w->plan, &d), 0);
+    pw_diag_free(&d);
+
+    char path[300], err[PW_STORE_MSG_MAX];
+    snprintf(path, sizeof path, "%s/web.db", w->dir);
+    struct pw_store_options so = {.commit_interval_ms = 50, .log = store_log};
+    ck_assert_int_eq(pw_store_open(path, &so, &w->store, err), 0);
+    w->ids = calloc(w->plan->ntargets, sizeof *w->ids);
+    ck_assert_int_eq(pw_store_sync_targets(w->store, w->plan, w->ids), 0);
+
+    ck_assert_int_eq(uv_loop_init(&w->loop), 0);
+    struct pw_engine_options eo = {
+        .interval_ms = w->cfg->s.interval_ms,
+        .timeout_ms = w->cfg->s.timeout_ms,
+        .fail_after = (uint32_t)w->cfg->s.fail_after,
+        .recover_after = (uint32_t)w->cfg->s.recover_after,
+        .spread = true,
+    };
+    w->engine = pw_engine_new(&w->loop, w->plan, &eo);
+    ck_assert_ptr_nonnull(w->engine);
+    pw_engine_set_batch_cb(w->engine, on_batch, w);
+    ck_assert_int_eq(uv_async_init(&w->loop, &w->stop, on_stop), 0);
+    w->stop.data = w;
+    ck_assert_int_eq(pw_engine_start(w->engine), 0);
+    ck_assert_int_eq(uv_thread_create(&w->thread, loop_thread, w), 0);
+
+    /* Every target probed once, and written. */
+    int64_t deadline = now_ms() + 10000;
+    for (;;) {
+        struct pw_snapshot *s = pw_engine_snapshot_acquire(w->engine);
+        size_t n = 0;
+        for (size_t i = 0; i < s->ntargets; i++)
+            n += s->targets[i].has_result;
+        bool all = n == s->ntargets && s->stats.sweeps > 0;
+        pw_snapshot_release(s);
+        if (all)
+            break;
+        ck_assert_msg(now_ms() < deadline, "the engine did not probe every target in 10 s");
+        usleep(20000);
+    }
+    ck_assert_int_eq(pw_store_flush(w->store, 5000), 0);
+
+    struct pw_web_options def = {.listen = "127.0.0.1:0"};
+    char werr[PW_WEB_ERR_MAX];
+    rc = world_web(w, wo ? wo : &def, &w->web, werr);
+    ck_assert_msg(rc == 0, "pw_web_start: %s", werr);
+    w->port = pw_web_port(w->web);
+    ck_assert_uint_ne(w->port, 0);
+}
+
+int world_web(struct world *w, const struct pw_web_options *wo, struct pw_web **out,
+              char err[PW_WEB_ERR_MAX])
+{
+    struct pw_web_sources src = world_sources(w);
+    return pw_web_start(wo, &src, out, err);
+}
+
+void world_stop(struct world *w)
+{
+    pw_web_stop(w->web);
+    uv_async_send(&w->stop);
+    uv_thread_join(&w->thread);
+    ck_assert_int_eq(uv_loop_close(&w->loop), 0);
+    pw_store_close(w->store);
+    free(w->ids);
+    pw_plan_free(w->plan);
+    pw_config_free(w->cfg);
+    for (int i = 0; i < 2; i++)
+        close(w->listen_fds[i]);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "%s/web.db", w->dir);
+    unlink(cmd);
+    snprintf(cmd, sizeof cmd, "%s/web.db-wal", w->dir);
+    unlink(cmd);
+    snprintf(cmd, sizeof cmd, "%s/web.db-shm", w->dir);
+    unlink(cmd);
+    rmdir(w->dir);
+}
+
+/* ---- HTTP ------------------------------------------------------------------ */
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+    struct http *h = ud;
+    size_t add = sz * n;
+    char *nb = realloc(h->body, h->len + add + 1);
+    if (!nb)
+        return 0;
+    memcpy(nb + h->len, p, add);
+    h->body = nb;
+    h->len += add;
+    h->body[h->len] = '\0';
+    return add;
+}
+
+static void header_value(const char *line, size_t n, const char *name, char *dst, size_t cap)
+{
+    size_t nl = strlen(name);
+    if (n <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return;
+    const char *v = line + nl + 1;
+    while (*v == ' ')
+        v++;
+    size_t vl = n - (size_t)(v - line);
+    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
+        vl--;
+    if (vl >= cap)
+        vl = cap - 1;
+    memcpy(dst, v, vl);
+    dst[vl] = '\0';
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+{
+    struct http *h = ud;
+    size_t len = sz * n;
+    header_value(p, len, "content-type", h->ctype, sizeof h->ctype);
+    header_value(p, len, "allow", h->allow, sizeof h->allow);
+    header_value(p, len, "cache-control", h->cache, sizeof h->cache);
+    header_value(p, len, "www-authenticate", h->www_auth, sizeof h->www_auth);
+    char cl[32] = "";
+    header_value(p, len, "content-length", cl, sizeof cl);
+    if (*cl)
+        h->content_length = atol(cl);
+    return len;
+}
+
+void http_free(struct http *h)
+{
+    free(h->body);
+    memset(h, 0, sizeof *h);
+}
+
+int http_req(const char *method, const char *url, const char *header, const char *cainfo,
+             struct http *out)
+{
+    memset(out, 0, sizeof *out);
+    out->content_length = -1;
+    CURL *c = curl_easy_init();
+    ck_assert_ptr_nonnull(c);
+    struct curl_slist *hl = header ? curl_slist_append(NULL, header) : NULL;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    if (hl)
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    if (cainfo)
+        curl_easy_setopt(c, CURLOPT_CAINFO, cainfo);
+    if (method && strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else if (method)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &out->seconds);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    return (int)rc;
+}
+
+int http_get(uint16_t port, const char *path, struct http *out)
+{
+    char url[8192];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    return http_req(NULL, url, NULL, NULL, out);
+}
+
+int raw_connect(const char *src, uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    if (src) {
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        inet_pton(AF_INET, src, &sa.sin_addr);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+            close(fd);
+            return -1;
+        }
+    }
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int raw_request(uint16_t port, const char *req, size_t len, int timeout_ms, char *resp,
+                size_t resp_len)
+{
+    int fd = raw_connect(NULL, port);
+    if (fd < 0)
+        return -1;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t k = send(fd, req + off, len - off, MSG_NOSIGNAL);
+        if (k <= 0)
+            break; /* the server may close early on an oversized request */
+        off += (size_t)k;
+    }
+    size_t got = 0;
+    int64_t deadline = now_ms() + timeout_ms;
+    while (got + 1 < resp_len) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        int left = (int)(deadline - now_ms());
+        if (left <= 0 || poll(&pf, 1, left) <= 0)
+            break;
+        ssize_t k = recv(fd, resp + got, resp_len - 1 - got, 0);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    resp[got] = '\0';
+    close(fd);
+    int status = 0;
+    if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
+        status = 0;
+    return status;
+}

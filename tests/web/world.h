@@ -1,0 +1,75 @@
+/*
+ * The world the web tests (and nothing else) run against: a real plan from
+ * INI text, real loopback peers (listeners that accept, ports that refuse),
+ * a real probe engine on a libuv loop in its own thread, a real history
+ * store in a temporary directory, and the web server started on them with
+ * acquire/release as the daemon does it. Plus a libcurl client and raw
+ * sockets for requests no well-behaved client sends. POSIX: Linux only.
+ */
+#ifndef PW_TEST_WEB_WORLD_H
+#define PW_TEST_WEB_WORLD_H
+
+#include "web/web.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct world {
+    char dir[256];
+    struct pw_config *cfg;
+    struct pw_plan *plan;
+    uint32_t *ids;
+    struct pw_store *store;
+    struct pw_engine *engine;
+    uv_loop_t loop;
+    uv_async_t stop;
+    uv_thread_t thread;
+    int listen_fds[4];
+    uint16_t open_port[2], closed_port[2];
+    struct pw_web *web;
+    uint16_t port;
+};
+
+/* Builds and starts everything; waits until every target has a result and
+ * the store has it. extra_ini is appended to the configuration. */
+void world_start(struct world *w, const struct pw_web_options *wo);
+void world_stop(struct world *w);
+/* Start another server on the same data; returns 0 or the error. */
+int world_web(struct world *w, const struct pw_web_options *wo, struct pw_web **out,
+              char err[PW_WEB_ERR_MAX]);
+
+struct pw_web_sources world_sources(struct world *w);
+
+/* An HTTP answer. */
+struct http {
+    long status;
+    char *body;
+    size_t len;
+    char ctype[128];
+    char allow[64];
+    char cache[64];
+    char www_auth[128];
+    long content_length;
+    double seconds;
+};
+void http_free(struct http *h);
+/* method NULL: GET. header: one extra request header or NULL. Returns the
+ * curl code (0 ok). url is complete ("http://127.0.0.1:PORT/..."). */
+int http_req(const char *method, const char *url, const char *header, const char *cainfo,
+             struct http *out);
+/* GET http://127.0.0.1:port + path. */
+int http_get(uint16_t port, const char *path, struct http *out);
+
+/* Sends raw bytes over TCP to 127.0.0.1:port and reads the answer until
+ * the peer closes or timeout_ms passes; returns the status code in the
+ * answer's status line, 0 if none, -1 if the connection failed. */
+int raw_request(uint16_t port, const char *req, size_t len, int timeout_ms, char *resp,
+                size_t resp_len);
+/* A TCP connection from src (NULL: any) to 127.0.0.1:port; fd or -1. */
+int raw_connect(const char *src, uint16_t port);
+
+int64_t now_ms(void);
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * GET /metrics: the Prometheus text exposition format (version 0.0.4), for
+ * one Prometheus scraping one or several portwatch instances (every name
+ * starts with portwatch_; the instance label is Prometheus' own).
+ *
+ * Per target, series are labelled host, port and roles. A target serving
+ * several roles carries them all in the one `roles` label, comma-joined
+ * and sorted (e.g. "management_database,messagebox_database"), so each
+ * target is exactly one series per metric; select a role with a regex:
+ * {roles=~"(.*,)?messagebox_database(,.*)?"}. One series per (target,
+ * role) instead would duplicate every target's samples and make sum()
+ * over a farm count targets several times.
+ *
+ * portwatch_outages_total counts every change of a target's status to
+ * down since the daemon started (the engine's counter).
+ */
+#include "web/web_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void escape_label(struct pw_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '\\':
+            pw_buf_add(b, "\\\\", 2);
+            break;
+        case '"':
+            pw_buf_add(b, "\\\"", 2);
+            break;
+        case '\n':
+            pw_buf_add(b, "\\n", 2);
+            break;
+        default:
+            pw_buf_add(b, s, 1);
+        }
+    }
+}
+
+static void head(struct pw_buf *b, const char *name, const char *type, const char *help)
+{
+    pw_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Appends {host="...",port="...",roles="..."} for target i. */
+static void target_labels(struct pw_buf *b, const struct pw_plan *p, size_t i)
+{
+    const struct pw_target *t = &p->targets[i];
+    const struct pw_profile *pf = pw_target_profile(p, t);
+    pw_buf_add(b, "{host=\"", 7);
+    escape_label(b, p->hosts[t->host].name);
+    pw_buf_printf(b, "\",port=\"%u\",roles=\"", t->port);
+    for (size_t k = 0; k < pf->nroles; k++) {
+        if (k)
+            pw_buf_add(b, ",", 1);
+        escape_label(b, pf->roles[k]);
+    }
+    pw_buf_add(b, "\"}", 2);
+}
+
+enum per_target { M_UP, M_STATE, M_LATENCY, M_COUNT };
+
+static const struct {
+    const char *name, *help;
+} per_target[M_COUNT] = {
+    [M_UP] = {"portwatch_target_up",
+              "Target meets its expectation: 1 up, 0 down (after fail_after failed probes); "
+              "absent until first probed."},
+    [M_STATE] = {"portwatch_target_state",
+                 "State of the last probe: 0 open, 1 closed, 2 filtered, 3 unreachable, "
+                 "4 dns_error, 5 error."},
+    [M_LATENCY] = {"portwatch_target_latency_seconds",
+                   "Connect time of the last probe; absent when it did not connect."},
+};
+
+void pw_api_metrics(struct pw_req *r, struct pw_reply *out)
+{
+    const struct pw_snapshot *s = r->view.snap;
+    const struct pw_plan *p = s->plan;
+    struct pw_buf b = {0};
+    struct pw_buf lab = {0};
+    size_t *loff = malloc((s->ntargets + 1) * sizeof *loff);
+    if (!loff) {
+        pw_reply_error(out, 503, "unavailable", "out of memory");
+        return;
+    }
+    /* Label sets once, used by every per-target metric. */
+    for (size_t i = 0; i < s->ntargets; i++) {
+        loff[i] = lab.len;
+        target_labels(&lab, p, i);
+    }
+    loff[s->ntargets] = lab.len;
+    for (int m = 0; m < M_COUNT; m++) {
+        head(&b, per_target[m].name, "gauge", per_target[m].help);
+        for (size_t i = 0; i < s->ntargets; i++) {
+            const struct pw_target_state *t = &s->targets[i];
+            bool absent = m == M_UP ? t->status == PW_STATUS_UNKNOWN
+                                    : !t->has_result || (m == M_LATENCY && t->latency_us < 0);
+            if (absent)
+                continue;
+            pw_buf_add(&b, per_target[m].name, strlen(per_target[m].name));
+            pw_buf_add(&b, lab.p + loff[i], loff[i + 1] - loff[i]);
+            if (m == M_UP)
+                pw_buf_printf(&b, " %d\n", t->status == PW_STATUS_UP);
+            else if (m == M_STATE)
+                pw_buf_printf(&b, " %d\n", (int)t->state);
+            else
+                pw_buf_printf(&b, " %.6f\n", (double)t->latency_us / 1e6);
+        }
+    }
+    free(loff);
+    free(lab.p);
+    if (lab.oom)
+        b.oom = true;
+
+    size_t counts[3] = {0};
+    for (size_t i = 0; i < s->ntargets; i++)
+        if ((unsigned)s->targets[i].status < 3)
+            counts[s->targets[i].status]++;
+    head(&b, "portwatch_targets", "gauge", "Targets by status.");
+    for (int k = 0; k < 3; k++)
+        pw_buf_printf(&b, "portwatch_targets{status=\"%s\"} %zu\n",
+                      pw_status_name((enum pw_status)k), counts[k]);
+
+    const struct pw_engine_stats *st = &s->stats;
+    head(&b, "portwatch_probes_total", "counter", "Probe results by state since start.");
+    for (int k = 0; k < PW_STATE_COUNT_; k++)
+        pw_buf_printf(&b, "portwatch_probes_total{state=\"%s\"} %llu\n",
+                      pw_state_name((enum pw_state)k), (unsigned long long)st->probes[k]);
+    head(&b, "portwatch_probes_in_flight", "gauge", "Connection attempts under way.");
+    pw_buf_printf(&b, "portwatch_probes_in_flight %u\n", st->in_flight);
+    head(&b, "portwatch_probes_skipped_total", "counter",
+         "Probes skipped because the target's previous probe was still outstanding.");
+    pw_buf_printf(&b, "portwatch_probes_skipped_total %llu\n", (unsigned long long)st->skipped);
+    head(&b, "portwatch_sweeps_total", "counter", "Completed sweeps over every target.");
+    pw_buf_printf(&b, "portwatch_sweeps_total %llu\n", (unsigned long long)st->sweeps);
+    head(&b, "portwatch_sweep_overruns_total", "counter",
+         "Sweeps that did not finish within their interval.");
+    pw_buf_printf(&b, "portwatch_sweep_overruns_total %llu\n", (unsigned long long)st->overruns);
+    if (st->sweeps) {
+        head(&b, "portwatch_sweep_duration_seconds", "gauge", "Duration of the last sweep.");
+        pw_buf_printf(&b, "portwatch_sweep_duration_seconds %.3f\n",
+                      (double)st->last_sweep_duration_ms / 1e3);
+        head(&b, "portwatch_last_sweep_timestamp_seconds", "gauge",
+             "When the last sweep ended (Unix time).");
+        pw_buf_printf(&b, "portwatch_last_sweep_timestamp_seconds %.3f\n",
+                      (double)st->last_sweep_ms / 1e3);
+    }
+    head(&b, "portwatch_outages_total", "counter",
+         "Targets that went down, as observed between scrapes, since start.");
+    pw_buf_printf(&b, "portwatch_outages_total %llu\n",
+                  (unsigned long long)r->view.snap->stats.outages);
+
+    struct pw_store *store = pw_web_store_of(r);
+    head(&b, "portwatch_storage_up", "gauge",
+         "History storage: 1 writing normally, 0 degraded or unavailable.");
+    if (!store) {
+        pw_buf_printf(&b, "portwatch_storage_up 0\n");
+    } else {
+        struct pw_store_stats ss;
+        pw_store_stats(store, &ss);
+        pw_buf_printf(&b, "portwatch_storage_up %d\n", ss.health.state == PW_STORE_OK);
+        head(&b, "portwatch_storage_results_written_total", "counter",
+             "Probe results committed to the database.");
+        pw_buf_printf(&b, "portwatch_storage_results_written_total %llu\n",
+                      (unsigned long long)ss.written);
+        head(&b, "portwatch_storage_results_dropped_total", "counter",
+             "Probe results dropped (queue full or no synced plan).");
+        pw_buf_printf(&b, "portwatch_storage_results_dropped_total %llu\n",
+                      (unsigned long long)ss.dropped);
+        head(&b, "portwatch_storage_queue_length", "gauge", "Results waiting to be written.");
+        pw_buf_printf(&b, "portwatch_storage_queue_length %u\n", ss.queued);
+        head(&b, "portwatch_storage_commit_seconds", "gauge", "Duration of the last commit.");
+        pw_buf_printf(&b, "portwatch_storage_commit_seconds %.6f\n",
+                      (double)ss.commit_last_us / 1e6);
+    }
+    head(&b, "portwatch_snapshot_timestamp_seconds", "gauge",
+         "When the state served here was taken (Unix time).");
+    pw_buf_printf(&b, "portwatch_snapshot_timestamp_seconds %.3f\n", (double)s->taken_ms / 1e3);
+    if (b.oom) {
+        free(b.p);
+        pw_reply_error(out, 503, "unavailable", "out of memory");
+        return;
+    }
+    pw_reply_text(out, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
+}

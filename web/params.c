@@ -1,0 +1,408 @@
+/*
+ * Request parsing for the web layer: the raw request target as the client
+ * sent it is split and percent-decoded here, strictly, instead of through
+ * libmicrohttpd's lenient unescaping, so that broken escapes, NUL bytes and
+ * invalid UTF-8 are refused with a 400 naming the parameter rather than
+ * passed on. Also the time and duration parameters every history endpoint
+ * shares, and RFC 3339 formatting (no gmtime: portable and thread-safe).
+ */
+#include "web/web_int.h"
+
+#include "config/error.h"
+#include "config/values.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#define MAX_PARAMS 32
+
+int64_t pw_web_now_ms(void)
+{
+    uv_timeval64_t tv;
+    if (uv_gettimeofday(&tv) != 0)
+        return 0;
+    return tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+bool pw_web_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        unsigned c = *p;
+        size_t len;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            p++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            len = 2, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if ((size_t)(end - p) < len)
+            return false;
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        p += len;
+    }
+    return true;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes s[0..n) into a new string; '+' is a space in query parts.
+ * Returns NULL and sets *why on a broken escape, a NUL or bad UTF-8. */
+static char *decode(const char *s, size_t n, bool query, const char **why)
+{
+    char *d = malloc(n + 1), *o = d;
+    if (!d) {
+        *why = "out of memory";
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%') {
+            int hi = i + 1 < n ? hexval(s[i + 1]) : -1;
+            int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0) {
+                *why = "broken percent-encoding (a '%' must be followed by two hex digits)";
+                free(d);
+                return NULL;
+            }
+            c = (char)(hi * 16 + lo);
+            if (c == '\0') {
+                *why = "contains a NUL byte (%00)";
+                free(d);
+                return NULL;
+            }
+            i += 2;
+        } else if (c == '+' && query) {
+            c = ' ';
+        }
+        *o++ = c;
+    }
+    *o = '\0';
+    if (!pw_web_utf8_valid(d, (size_t)(o - d))) {
+        *why = "is not valid UTF-8";
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* A short, printable rendering of a client-supplied name for messages
+ * (len >= 16). */
+static void printable(const char *s, size_t n, char *buf, size_t len)
+{
+    size_t o = 0, i = 0;
+    for (; i < n && o + 8 < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\' && c != '\'')
+            buf[o++] = (char)c;
+        else
+            o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
+    }
+    if (i < n) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
+}
+
+int pw_web_parse_uri(struct pw_req *r, struct pw_reply *out)
+{
+    const char *raw = r->raw ? r->raw : "";
+    const char *q = strchr(raw, '?');
+    size_t plen = q ? (size_t)(q - raw) : strlen(raw);
+    const char *why = NULL;
+    const char *hash = memchr(raw, '#', plen);
+    if (hash)
+        plen = (size_t)(hash - raw);
+    r->path = decode(raw, plen, false, &why);
+    if (!r->path) {
+        pw_reply_error(out, 400, "bad request", "the path %s", why);
+        return -1;
+    }
+    if (!q)
+        return 0;
+    const char *p = q + 1;
+    while (*p && *p != '#') {
+        size_t n = strcspn(p, "&#");
+        if (n > 0) {
+            const char *eq = memchr(p, '=', n);
+            size_t nl = eq ? (size_t)(eq - p) : n;
+            char shown[64];
+            printable(p, nl, shown, sizeof shown);
+            if (r->nparams == MAX_PARAMS) {
+                pw_reply_error(out, 400, "bad request",
+                               "too many query parameters; at most %d", MAX_PARAMS);
+                return -1;
+            }
+            if (!r->params) {
+                r->params = calloc(MAX_PARAMS, sizeof *r->params);
+                if (!r->params) {
+                    pw_reply_error(out, 503, "unavailable", "out of memory");
+                    return -1;
+                }
+            }
+            struct pw_param *pp = &r->params[r->nparams];
+            pp->name = decode(p, nl, true, &why);
+            if (!pp->name) {
+                pw_reply_error(out, 400, "bad parameter", "parameter name '%s' %s", shown, why);
+                return -1;
+            }
+            r->nparams++;
+            pp->value = decode(eq ? eq + 1 : p + n, eq ? n - nl - 1 : 0, true, &why);
+            if (!pp->value) {
+                pw_reply_error(out, 400, "bad parameter", "%s: the value %s", shown, why);
+                return -1;
+            }
+        }
+        p += n;
+        if (*p == '&')
+            p++;
+    }
+    return 0;
+}
+
+int pw_web_check_params(struct pw_req *r, const char *const *allowed, struct pw_reply *out)
+{
+    for (size_t i = 0; i < r->nparams; i++) {
+        const char *name = r->params[i].name;
+        bool ok = false;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(*a, name) == 0;
+        if (!ok) {
+            char list[256] = "";
+            size_t o = 0;
+            for (const char *const *a = allowed; *a; a++)
+                o += (size_t)snprintf(list + o, o < sizeof list ? sizeof list - o : 0, "%s%s",
+                                      a == allowed ? "" : ", ", *a);
+            char shown[64];
+            printable(name, strlen(name), shown, sizeof shown);
+            pw_reply_error(out, 400, "unknown parameter",
+                           "unknown parameter '%s'; this endpoint takes %s", shown,
+                           *allowed ? list : "no parameters");
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(r->params[j].name, name) == 0) {
+                pw_reply_error(out, 400, "bad parameter", "%s: given more than once", name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+const char *pw_web_param(const struct pw_req *r, const char *name)
+{
+    for (size_t i = 0; i < r->nparams; i++)
+        if (strcmp(r->params[i].name, name) == 0)
+            return r->params[i].value;
+    return NULL;
+}
+
+/* ---- times ------------------------------------------------------------------ */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * algorithm), and back. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+void pw_web_format_time(int64_t ms, char *buf, size_t len)
+{
+    int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+    int64_t rem = ms - days * 86400000;
+    int64_t y;
+    unsigned mo, d;
+    civil_from_days(days, &y, &mo, &d);
+    snprintf(buf, len, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, mo, d,
+             (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
+             (int)(rem % 1000));
+}
+
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9')
+            return -1;
+        v = v * 10 + (c - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+static int parse_rfc3339(const char *s, int64_t *out)
+{
+    const char *p = s;
+    int y, mo, d, h, mi, se, ms = 0;
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
+        digits(&p, 2, &d) || (*p != 'T' && *p != 't'))
+        return -1;
+    p++;
+    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
+        digits(&p, 2, &se))
+        return -1;
+    if (*p == '.') {
+        p++;
+        int nd = 0;
+        while (*p >= '0' && *p <= '9') {
+            if (nd < 3)
+                ms = ms * 10 + (*p - '0');
+            nd++;
+            p++;
+        }
+        if (nd == 0 || nd > 9)
+            return -1;
+        for (; nd < 3; nd++)
+            ms *= 10;
+    }
+    int off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p++ == '-' ? -1 : 1, oh, om;
+        if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59)
+            return -1;
+        off = sign * (oh * 60 + om);
+    } else {
+        return -1;
+    }
+    if (*p)
+        return -1;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || se > 60)
+        return -1;
+    if (se == 60)
+        se = 59; /* a leap second: the last representable instant */
+    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    *out = ((days * 24 + h) * 60 + mi) * 60000LL + se * 1000LL + ms - off * 60000LL;
+    return 0;
+}
+
+int pw_web_parse_time(const char *s, int64_t now_ms, int64_t *out, char err[PW_WEB_ERR_MAX])
+{
+    static const char allowed[] =
+        "an RFC 3339 time (2025-11-25T20:36:00Z), \"now\", or a relative time such as "
+        "-24h, -30m, -7d, -1h30m";
+    if (!s || !*s) {
+        snprintf(err, PW_WEB_ERR_MAX, "empty; use %s", allowed);
+        return PW_EINVAL;
+    }
+    if (strcmp(s, "now") == 0) {
+        *out = now_ms;
+        return 0;
+    }
+    if (s[0] == '-') {
+        int64_t d;
+        char derr[PW_ERRBUF];
+        if (pw_parse_duration(s + 1, &d, derr) != 0 || d <= 0) {
+            snprintf(err, PW_WEB_ERR_MAX, "'%.40s' is not a relative time (%.60s); use %s", s,
+                     derr, allowed);
+            return PW_EINVAL;
+        }
+        if (d > now_ms) {
+            snprintf(err, PW_WEB_ERR_MAX, "'%.40s' reaches before 1970", s);
+            return PW_ERANGE;
+        }
+        *out = now_ms - d;
+        return 0;
+    }
+    if (strlen(s) > 40 || parse_rfc3339(s, out) != 0) {
+        snprintf(err, PW_WEB_ERR_MAX, "'%.40s' is not a time; use %s (years 1970-9999)", s,
+                 allowed);
+        return PW_EINVAL;
+    }
+    return 0;
+}
+
+int pw_web_param_range(struct pw_req *r, int64_t def_span_ms, int64_t *from, int64_t *to,
+                       struct pw_reply *out)
+{
+    char err[PW_WEB_ERR_MAX];
+    const char *fs = pw_web_param(r, "from"), *ts = pw_web_param(r, "to");
+    *to = r->now_ms;
+    if (ts && pw_web_parse_time(ts, r->now_ms, to, err) != 0) {
+        pw_reply_error(out, 400, "bad parameter", "to: %s", err);
+        return -1;
+    }
+    *from = *to - def_span_ms;
+    if (fs && pw_web_parse_time(fs, r->now_ms, from, err) != 0) {
+        pw_reply_error(out, 400, "bad parameter", "from: %s", err);
+        return -1;
+    }
+    if (*from >= *to) {
+        pw_reply_error(out, 400, "bad parameter", "from: must be earlier than to");
+        return -1;
+    }
+    return 0;
+}
+
+int pw_web_param_duration(struct pw_req *r, const char *name, int64_t min_ms, int64_t max_ms,
+                          int64_t *ms, struct pw_reply *out)
+{
+    const char *s = pw_web_param(r, name);
+    if (!s)
+        return 0;
+    char err[PW_ERRBUF], lo[32], hi[32];
+    int64_t v;
+    pw_format_duration(min_ms, lo, sizeof lo);
+    pw_format_duration(max_ms, hi, sizeof hi);
+    if (pw_parse_duration(s, &v, err) != 0) {
+        pw_reply_error(out, 400, "bad parameter", "%s: %s (a duration %s to %s)", name, err,
+                       lo, hi);
+        return -1;
+    }
+    if (v < min_ms || v > max_ms) {
+        pw_reply_error(out, 400, "bad parameter", "%s: must be %s to %s", name, lo, hi);
+        return -1;
+    }
+    *ms = v;
+    return 0;
+}
