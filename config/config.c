@@ -101,6 +101,16 @@ static const struct pw_key keys[] = {
      "Serve a non-loopback listen address without api_token. Only for trusted networks."},
     {"portwatch", "log_level", PW_KEY_ENUM, "info", 0, 0, log_choices, S(log_level),
      "Least severe log messages written: error, warn, info or debug."},
+    {"portwatch", "tls_certificate", PW_KEY_STRING, NULL, 0, 0, NULL, S(tls_certificate),
+     "PEM certificate file; with tls_key set too, the API is served over HTTPS."},
+    {"portwatch", "tls_key", PW_KEY_STRING, NULL, 0, 0, NULL, S(tls_key),
+     "PEM private key file for tls_certificate."},
+    {"portwatch", "http_max_connections", PW_KEY_INT, "512", 1, 65536, NULL, S(http_max_connections),
+     "Most HTTP connections open at once."},
+    {"portwatch", "http_max_per_ip", PW_KEY_INT, "128", 1, 65536, NULL, S(http_max_per_ip),
+     "Most HTTP connections open at once from one client address."},
+    {"portwatch", "http_timeout", PW_KEY_DURATION, "30s", 1000, 3600000, NULL, S(http_timeout_ms),
+     "An idle HTTP connection is closed after this long."},
     {"portwatch", "keep_detail", PW_KEY_DURATION, "14d", DAY_MS, 3660 * DAY_MS, NULL,
      S(keep_raw_ms), "How long the fine-grained (5-minute) history is kept."},
     {"portwatch", "keep_hourly", PW_KEY_DURATION, "400d", DAY_MS, 3660 * DAY_MS, NULL,
@@ -336,6 +346,8 @@ void pw_config_free(struct pw_config *c)
     free(c->s.listen);
     free(c->s.database);
     free(c->s.api_token);
+    free(c->s.tls_certificate);
+    free(c->s.tls_key);
     for (size_t i = 0; i < PW_MAX_ROLES; i++)
         pw_host_list_free(&c->roles[i]);
     pw_portset_free(&c->rpc_range);
@@ -593,6 +605,11 @@ static void cross_checks(struct loader *L)
                     c->s.listen);
         }
         free(host);
+    }
+    if (!c->s.tls_certificate != !c->s.tls_key) {
+        const char *missing = c->s.tls_key ? "tls_certificate" : "tls_key";
+        ln = L->portwatch_lines[key_index(SEC_PORTWATCH, c->s.tls_key ? "tls_key" : "tls_certificate")];
+        problem(L, ln, "portwatch", missing, "missing; HTTPS needs both tls_certificate and tls_key");
     }
     if (c->s.api_token && *c->s.api_token && strlen(c->s.api_token) < 16) {
         ln = L->portwatch_lines[key_index(SEC_PORTWATCH, "api_token")];

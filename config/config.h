@@ -55,6 +55,11 @@ struct pw_settings {
     int64_t keep_raw_ms;      /* fine-tier retention */
     int64_t keep_hourly_ms;   /* coarse-tier retention */
     int64_t keep_events_ms;   /* state changes and outages */
+    char *tls_certificate;    /* PEM file; with tls_key, the API speaks HTTPS */
+    char *tls_key;
+    long long http_max_connections;
+    long long http_max_per_ip;
+    int64_t http_timeout_ms;
 };
 
 #define PW_MAX_ROLES 16

@@ -148,6 +148,12 @@ static int start_web(struct daemon *d)
         .listen = d->cfg->s.listen,
         .api_token = d->cfg->s.api_token,
         .allow_anonymous = d->cfg->s.allow_anonymous != 0,
+        .tls_cert_file = d->cfg->s.tls_certificate,
+        .tls_key_file = d->cfg->s.tls_key,
+        .max_connections = (unsigned)d->cfg->s.http_max_connections,
+        .max_per_ip = (unsigned)d->cfg->s.http_max_per_ip,
+        .timeout_s = (unsigned)(d->cfg->s.http_timeout_ms / 1000),
+        .log = pw_log_cb,
     };
     struct pw_web_sources src = {
         .acquire = view_acquire,
@@ -159,6 +165,9 @@ static int start_web(struct daemon *d)
     int rc = pw_web_start(&wo, &src, &d->web, err);
     if (rc != 0)
         pw_log(PW_LOG_ERROR, "cannot serve the HTTP API on %s: %s", d->cfg->s.listen, err);
+    else
+        pw_log(PW_LOG_INFO, "HTTP API on %s://%s/", wo.tls_cert_file ? "https" : "http",
+               d->cfg->s.listen);
     return rc;
 }
 
@@ -224,9 +233,10 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
     } else {
         char iv[32];
         pw_format_duration(d.cfg->s.interval_ms, iv, sizeof iv);
-        pw_log(PW_LOG_INFO, "watching %zu targets on %zu hosts every %s; API on http://%s/; history in %s%s",
-               d.plan->ntargets, d.plan->nhosts, iv, d.cfg->s.listen, d.cfg->s.database,
-               fds ? "" : "");
+        pw_log(PW_LOG_INFO, "watching %zu targets on %zu hosts every %s; history in %s",
+               d.plan->ntargets, d.plan->nhosts, iv, d.cfg->s.database);
+        if (fds)
+            pw_log(PW_LOG_DEBUG, "open-file limit %lu", fds);
         d.exit_code = PW_EXIT_OK;
     }
     uv_run(&d.loop, UV_RUN_DEFAULT);
