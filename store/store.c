@@ -162,7 +162,7 @@ static void log_to_stderr(void *ud, enum pw_store_log_level lvl, const char *msg
 }
 
 #if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
+PW_PRINTF(3, 4)
 #endif
 static void slog(struct pw_store *st, enum pw_store_log_level lvl, const char *fmt, ...)
 {

@@ -86,7 +86,7 @@ struct pw_web {
 
 static void wlog(struct pw_web *w, int level, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
+    PW_PRINTF(3, 4)
 #endif
     ;
 static void wlog(struct pw_web *w, int level, const char *fmt, ...)

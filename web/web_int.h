@@ -78,7 +78,7 @@ void pw_reply_text(struct pw_reply *out, unsigned status, const char *ctype, cha
 void pw_reply_error(struct pw_reply *out, unsigned status, const char *error,
                     const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
+    PW_PRINTF(4, 5)
 #endif
     ;
 /* The store, or NULL. */
@@ -121,7 +121,7 @@ struct pw_buf {
 void pw_buf_add(struct pw_buf *b, const char *s, size_t n);
 void pw_buf_printf(struct pw_buf *b, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
+    PW_PRINTF(2, 3)
 #endif
     ;
 
