@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # Debian packages: to build, and the real peers the tests start.
 build_pkgs="build-essential meson ninja-build pkg-config libuv1-dev libmicrohttpd-dev
 libsqlite3-dev libjansson-dev check"
-test_pkgs="clang python3 curl libcurl4-openssl-dev iproute2 nftables sqlite3 prometheus openssl"
+test_pkgs="clang python3 curl libcurl4-openssl-dev iproute2 nftables sqlite3 prometheus openssl chromium"
 
 install_missing() {
     missing=""
@@ -39,6 +39,8 @@ run)
 test)
     # shellcheck disable=SC2086
     install_missing $build_pkgs $test_pkgs
+    command -v npm >/dev/null || install_missing nodejs npm
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
     [ -d build-test ] || meson setup build-test -Db_sanitize=address,undefined -Dwerror=true
     ninja -C build-test
     rc=0

@@ -455,7 +455,7 @@ START_TEST(methods_and_paths)
     ck_assert_int_eq(h.status, 503);
     ck_assert_int_eq(h.len, 0);
     http_free(&h);
-    expect_error("/", 404, "/api/v1/status");
+    expect_error("/nope.html", 404, "/api/v1/status");
     expect_error("/api/v1/status/", 404, "endpoints");
     expect_error("/api/v1/targets/", 404, "endpoints");
     expect_error("/api/v1/targets/1/history/x", 404, "endpoints");
