@@ -71,6 +71,7 @@ struct pw_web {
     int cache_store_state;
     int64_t cache_store_since;
     struct MHD_Response *cache_resp;
+    struct MHD_Response *cache_gz; /* the same, gzip-compressed, or NULL */
     int64_t cache_built_ms;
     bool cache_building;
 
@@ -241,21 +242,61 @@ static void store_state(struct pw_store *st, int *state, int64_t *since)
     *since = h.since_ms;
 }
 
-static struct MHD_Response *build_status(struct pw_req *r)
+static struct MHD_Response *status_response(char *body, size_t len, bool gzipped)
 {
-    json_t *doc = pw_api_status_doc(&r->view, r->w->src.store, r->now_ms);
-    char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    struct MHD_Response *resp =
-        s ? MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE) : NULL;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
-        free(s);
+        free(body);
         return NULL;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    if (gzipped)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     return resp;
+}
+
+/* Builds the status document, plain and gzip-compressed. The document for
+ * thousands of targets is about a megabyte of repetitive JSON; compressed
+ * it is a tenth of that, which is what lets many pollers share it. *gz is
+ * NULL when compression fails (the plain one still serves). */
+static struct MHD_Response *build_status(struct pw_req *r, struct MHD_Response **gz)
+{
+    *gz = NULL;
+    json_t *doc = pw_api_status_doc(&r->view, r->w->src.store, r->now_ms);
+    char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!s)
+        return NULL;
+    size_t len = strlen(s);
+    size_t zlen;
+    char *z = pw_web_gzip(s, len, &zlen);
+    if (z)
+        *gz = status_response(z, zlen, true);
+    return status_response(s, len, false);
+}
+
+/* Whether the request's Accept-Encoding takes gzip (and not with q=0). */
+static bool accepts_gzip(struct pw_req *r)
+{
+    const char *ae = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    const char *g = ae ? strstr(ae, "gzip") : NULL;
+    if (!g)
+        return false;
+    const char *q = g + 4;
+    while (*q == ' ')
+        q++;
+    if (*q == ';') {
+        q++;
+        while (*q == ' ')
+            q++;
+        if (strncmp(q, "q=0", 3) == 0 && strspn(q + 3, ".0") == strcspn(q + 3, ", "))
+            return false;
+    }
+    return true;
 }
 
 /* Queues the shared status response for r. The document for 4,100 targets
@@ -284,12 +325,18 @@ void *pw_web_cached_status(struct pw_req *r)
     if (rebuild && !w->cache_building) {
         w->cache_building = true;
         uv_mutex_unlock(&w->cache_lock);
-        struct MHD_Response *resp = build_status(r);
+        struct MHD_Response *gz;
+        struct MHD_Response *resp = build_status(r, &gz);
         uv_mutex_lock(&w->cache_lock);
         w->cache_building = false;
+        if (!resp && gz)
+            MHD_destroy_response(gz);
         if (resp) {
             if (w->cache_resp)
                 MHD_destroy_response(w->cache_resp);
+            if (w->cache_gz)
+                MHD_destroy_response(w->cache_gz);
+            w->cache_gz = gz;
             if (w->cache_has)
                 w->src.release(w->src.ud, &w->cache_view);
             w->cache_resp = resp;
@@ -302,16 +349,20 @@ void *pw_web_cached_status(struct pw_req *r)
         }
     }
     MHD_Result_t ret = MHD_NO;
+    bool gzip = accepts_gzip(r);
     if (w->cache_resp) {
-        ret = MHD_queue_response(r->conn, 200, w->cache_resp);
+        ret = MHD_queue_response(r->conn, 200, gzip && w->cache_gz ? w->cache_gz : w->cache_resp);
         uv_mutex_unlock(&w->cache_lock);
     } else { /* the first document is being built by another request */
         uv_mutex_unlock(&w->cache_lock);
-        struct MHD_Response *resp = build_status(r);
-        if (resp) {
-            ret = MHD_queue_response(r->conn, 200, resp);
+        struct MHD_Response *gz;
+        struct MHD_Response *resp = build_status(r, &gz);
+        if (resp)
+            ret = MHD_queue_response(r->conn, 200, gzip && gz ? gz : resp);
+        if (resp)
             MHD_destroy_response(resp);
-        }
+        if (gz)
+            MHD_destroy_response(gz);
     }
     return ret == MHD_YES ? (void *)w : NULL;
 }
@@ -953,6 +1004,8 @@ void pw_web_stop(struct pw_web *w)
     MHD_stop_daemon(w->d);
     if (w->cache_resp)
         MHD_destroy_response(w->cache_resp);
+    if (w->cache_gz)
+        MHD_destroy_response(w->cache_gz);
     if (w->cache_has)
         w->src.release(w->src.ud, &w->cache_view);
     uv_mutex_destroy(&w->qlock);

@@ -125,4 +125,10 @@ void pw_buf_printf(struct pw_buf *b, const char *fmt, ...)
 #endif
     ;
 
+/* ---- gzip.c ----------------------------------------------------------------- */
+
+/* gzip-compresses len bytes; returns a malloc'd buffer and its size, or
+ * NULL (out of memory, or input over 4 GB). */
+char *pw_web_gzip(const char *in, size_t len, size_t *out_len);
+
 #endif

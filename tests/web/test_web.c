@@ -13,6 +13,7 @@
 #include "web/web.h"
 
 #include <check.h>
+#include <zlib.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <poll.h>
@@ -218,6 +219,36 @@ START_TEST(status_all)
     ck_assert_int_eq(h.len, 0);
     ck_assert_int_gt(h.content_length, 1000);
     ck_assert_str_eq(h.cache, "no-store");
+    long plain_len = h.content_length;
+    http_free(&h);
+
+    /* A client that takes gzip gets the same document compressed. */
+    ck_assert_int_eq(http_req(NULL, url, "Accept-Encoding: deflate, gzip", NULL, &h), 0);
+    ck_assert_int_eq(h.status, 200);
+    ck_assert_uint_gt(h.len, 18);
+    ck_assert_msg((unsigned char)h.body[0] == 0x1f && (unsigned char)h.body[1] == 0x8b,
+                  "not a gzip stream");
+    ck_assert_int_lt((long)h.len, plain_len);
+    size_t cap = (size_t)plain_len * 2 + 4096;
+    char *text = calloc(1, cap);
+    z_stream z = {0};
+    ck_assert_int_eq(inflateInit2(&z, 15 + 16), Z_OK);
+    z.next_in = (Bytef *)h.body;
+    z.avail_in = (uInt)h.len;
+    z.next_out = (Bytef *)text;
+    z.avail_out = (uInt)cap - 1;
+    ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
+    inflateEnd(&z);
+    json_error_t jerr;
+    json_t *unz = json_loads(text, 0, &jerr);
+    ck_assert_msg(unz != NULL, "gunzipped status is not JSON: %s", jerr.text);
+    ck_assert_int_eq(json_array_size(json_object_get(unz, "targets")), W.plan->ntargets);
+    json_decref(unz);
+    free(text);
+    http_free(&h);
+    /* q=0 refuses gzip */
+    ck_assert_int_eq(http_req(NULL, url, "Accept-Encoding: gzip;q=0", NULL, &h), 0);
+    ck_assert_int_eq(h.body[0], '{');
     http_free(&h);
 }
 END_TEST
