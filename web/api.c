@@ -93,6 +93,11 @@ static json_t *state_fields(json_t *o, const struct pw_target_state *t)
     json_object_set_new(o, "latency_ms", t->has_result ? jlatency_ms(t->latency_us)
                                                        : json_null());
     json_object_set_new(o, "detail", json_string(t->detail));
+    /* Protocol proof (issue 9): null until a probe connected. */
+    json_object_set_new(o, "verify", t->has_result && t->verify != PW_VERIFY_NONE
+                                         ? json_string(pw_verify_name(t->verify))
+                                         : json_null());
+    json_object_set_new(o, "verify_info", json_string(t->verify_info));
     json_object_set_new(o, "since", jtime(t->since_ms));
     json_object_set_new(o, "last_checked", jtime(t->last_ms));
     json_object_set_new(o, "consecutive_failures", json_integer(t->fails));

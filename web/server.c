@@ -46,8 +46,28 @@ typedef enum MHD_Result MHD_Result_t;
 #define MAX_PEM_BYTES (1024 * 1024)
 #define STATUS_REFRESH_MS 1000
 
+#define MEMO_SLOTS 8
+#define MEMO_URI_MAX 160
+
+struct memo_key {
+    char uri[MEMO_URI_MAX];
+    const void *snap;
+    int64_t taken_ms, second, store_since;
+    int store_state;
+};
+
+struct memo {
+    struct memo_key key;
+    struct MHD_Response *resp;
+    unsigned status;
+};
+
 struct pw_web {
     struct MHD_Daemon *d;
+    /* remembered /api/v1/health answers */
+    uv_mutex_t memo_lock;
+    struct memo memo[MEMO_SLOTS];
+    unsigned memo_next;
     struct pw_web_sources src;
     char *token;
     size_t token_len;
@@ -194,25 +214,21 @@ void pw_reply_error(struct pw_reply *out, unsigned status, const char *error, co
     pw_reply_json(out, status, doc);
 }
 
-static MHD_Result_t send_reply(struct pw_req *r, struct pw_reply *out)
+/* The MHD response for a filled reply (taking its body), or NULL. */
+static struct MHD_Response *make_response(struct pw_reply *out)
 {
-    struct MHD_Connection *c = r->conn;
     if (!out->body && out->status == 0)
         pw_reply_error(out, 503, "unavailable", "no answer (out of memory)");
     if (!out->body) {
         static const char fallback[] = "{\"error\":\"unavailable\"}";
-        struct MHD_Response *resp = MHD_create_response_from_buffer(
-            sizeof fallback - 1, (void *)fallback, MHD_RESPMEM_PERSISTENT);
-        if (!resp)
-            return MHD_NO;
-        MHD_Result_t ret = MHD_queue_response(c, 503, resp);
-        MHD_destroy_response(resp);
-        return ret;
+        out->status = 503;
+        return MHD_create_response_from_buffer(sizeof fallback - 1, (void *)fallback,
+                                               MHD_RESPMEM_PERSISTENT);
     }
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(out->len, out->body, MHD_RESPMEM_MUST_FREE);
     if (!resp)
-        return MHD_NO;
+        return NULL;
     out->body = NULL; /* the response owns it now */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, out->ctype);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -222,9 +238,75 @@ static MHD_Result_t send_reply(struct pw_req *r, struct pw_reply *out)
     if (out->challenge)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"portwatch\"");
-    MHD_Result_t ret = MHD_queue_response(c, out->status, resp);
+    return resp;
+}
+
+static MHD_Result_t send_reply(struct pw_req *r, struct pw_reply *out)
+{
+    struct MHD_Response *resp = make_response(out);
+    if (!resp)
+        return MHD_NO;
+    MHD_Result_t ret = MHD_queue_response(r->conn, out->status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/* ---- the health memo -------------------------------------------------------- */
+
+/* Alerting systems poll /api/v1/health, often many of them, often with the
+ * same query. Its answer depends only on the request target, the snapshot,
+ * the storage state and the current second (durations are in seconds), so
+ * the last few answers are kept and queued as they are while all four
+ * match. Responses are queued under the lock for the reason given at
+ * pw_web_cached_status. */
+static void store_state(struct pw_store *st, int *state, int64_t *since);
+
+static void memo_key_of(struct pw_req *r, struct memo_key *k)
+{
+    memset(k, 0, sizeof *k);
+    snprintf(k->uri, sizeof k->uri, "%s", r->raw);
+    k->snap = r->view.snap;
+    k->taken_ms = r->view.snap->taken_ms;
+    k->second = r->now_ms / 1000;
+    store_state(r->w->src.store, &k->store_state, &k->store_since);
+}
+
+/* Queues a remembered answer for r; returns false when there is none. */
+static bool memo_serve(struct pw_req *r, const struct memo_key *k, struct pw_reply *out)
+{
+    struct pw_web *w = r->w;
+    bool hit = false;
+    uv_mutex_lock(&w->memo_lock);
+    for (size_t i = 0; i < MEMO_SLOTS; i++) {
+        struct memo *m = &w->memo[i];
+        if (m->resp && memcmp(&m->key, k, sizeof *k) == 0) {
+            hit = MHD_queue_response(r->conn, m->status, m->resp) == MHD_YES;
+            break;
+        }
+    }
+    uv_mutex_unlock(&w->memo_lock);
+    if (hit)
+        out->shared = w;
+    return hit;
+}
+
+/* Turns r's filled reply into a remembered response and queues it. */
+static void memo_keep(struct pw_req *r, const struct memo_key *k, struct pw_reply *out)
+{
+    struct pw_web *w = r->w;
+    struct MHD_Response *resp = make_response(out);
+    if (!resp)
+        return; /* out keeps its status; send_reply answers 503 */
+    uv_mutex_lock(&w->memo_lock);
+    struct memo *m = &w->memo[w->memo_next++ % MEMO_SLOTS];
+    if (m->resp)
+        MHD_destroy_response(m->resp);
+    m->key = *k;
+    m->resp = resp;
+    m->status = out->status;
+    if (MHD_queue_response(r->conn, m->status, resp) == MHD_YES)
+        out->shared = w;
+    uv_mutex_unlock(&w->memo_lock);
 }
 
 /* ---- the cached status document -------------------------------------------- */
@@ -681,6 +763,15 @@ static void handle(struct pw_req *r, const char *method, struct pw_reply *out)
     }
     if (acquire_view(r, out) != 0)
         return;
+    if (rt->fn == pw_api_health && strlen(r->raw) < MEMO_URI_MAX) {
+        struct memo_key k;
+        memo_key_of(r, &k);
+        if (memo_serve(r, &k, out))
+            return;
+        rt->fn(r, out);
+        memo_keep(r, &k, out);
+        return;
+    }
     rt->fn(r, out);
 }
 
@@ -750,6 +841,17 @@ static MHD_Result_t on_request(void *cls, struct MHD_Connection *c, const char *
         return send_reply(r, &r->reply);
     }
     if (r->replied) { /* a body we do not read */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    /* Answer once the whole request is in: libmicrohttpd closes the
+     * connection after a response queued on the first (headers-only)
+     * call, which would cost every keep-alive client a new connection. */
+    if (!r->headers_seen) {
+        r->headers_seen = true;
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) { /* a body we do not read */
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -942,6 +1044,7 @@ int pw_web_start(const struct pw_web_options *o, const struct pw_web_sources *sr
     uv_mutex_init(&w->qlock);
     uv_cond_init(&w->qcond);
     uv_mutex_init(&w->cache_lock);
+    uv_mutex_init(&w->memo_lock);
     uv_mutex_init(&w->down_lock);
     w->nqthreads = o->query_threads ? o->query_threads : DEF_QUERY_THREADS;
     w->qthreads = calloc(w->nqthreads, sizeof *w->qthreads);
@@ -972,6 +1075,7 @@ int pw_web_start(const struct pw_web_options *o, const struct pw_web_sources *sr
         uv_mutex_destroy(&w->qlock);
         uv_cond_destroy(&w->qcond);
         uv_mutex_destroy(&w->cache_lock);
+        uv_mutex_destroy(&w->memo_lock);
         uv_mutex_destroy(&w->down_lock);
         web_free(w);
         return rc;
@@ -1006,11 +1110,15 @@ void pw_web_stop(struct pw_web *w)
         MHD_destroy_response(w->cache_resp);
     if (w->cache_gz)
         MHD_destroy_response(w->cache_gz);
+    for (size_t i = 0; i < MEMO_SLOTS; i++)
+        if (w->memo[i].resp)
+            MHD_destroy_response(w->memo[i].resp);
     if (w->cache_has)
         w->src.release(w->src.ud, &w->cache_view);
     uv_mutex_destroy(&w->qlock);
     uv_cond_destroy(&w->qcond);
     uv_mutex_destroy(&w->cache_lock);
+    uv_mutex_destroy(&w->memo_lock);
     uv_mutex_destroy(&w->down_lock);
     free(w->down_idx);
     web_free(w);

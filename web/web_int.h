@@ -51,6 +51,7 @@ struct pw_req {
     bool suspended;
     struct pw_reply reply;
     bool replied;
+    bool headers_seen;        /* the access handler's first call is done */
 };
 
 /* ---- params.c -------------------------------------------------------------- */

@@ -83,7 +83,11 @@ now_ms() { date +%s%3N; }
 
 # wrk -> "req_per_s p99_ms non2xx"
 wrk_run() {
-    wrk -t2 -c64 -d"${DUR}s" --latency "$1" > "$TMP/wrk.out" 2>&1 || true
+    if [ -n "${2:-}" ]; then
+        wrk -t2 -c64 -d"${DUR}s" --latency -H "$2" "$1" > "$TMP/wrk.out" 2>&1 || true
+    else
+        wrk -t2 -c64 -d"${DUR}s" --latency "$1" > "$TMP/wrk.out" 2>&1 || true
+    fi
     awk '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0;
                          if (v ~ /s$/) return v * 1000; return v }
@@ -121,18 +125,22 @@ echo "farm: $targets targets, interval $INTERVAL; wrk -t2 -c64 -d${DUR}s; $(npro
 # responses of the same sizes for nginx
 curl -s "http://127.0.0.1:$PORT/api/v1/health" > "$TMP/ng/html/health.json"
 curl -s "http://127.0.0.1:$PORT/api/v1/status" > "$TMP/ng/html/status.json"
+curl -s -H 'Accept-Encoding: gzip' "http://127.0.0.1:$PORT/api/v1/status" > "$TMP/ng/html/status.gz"
 chmod -R a+rX "$TMP"   # nginx workers run as another user
 hsize=$(wc -c < "$TMP/ng/html/health.json")
 ssize=$(wc -c < "$TMP/ng/html/status.json")
+zsize=$(wc -c < "$TMP/ng/html/status.gz")
 
 t0=$(now_ms)
 sleep $((2 * DUR))
 t1=$(now_ms)
 h=$(wrk_run "http://127.0.0.1:$PORT/api/v1/health")
 s=$(wrk_run "http://127.0.0.1:$PORT/api/v1/status")
+z=$(wrk_run "http://127.0.0.1:$PORT/api/v1/status" "Accept-Encoding: gzip")
 t2=$(now_ms)
 nh=$(wrk_run "http://127.0.0.1:$NGPORT/health.json")
 ns=$(wrk_run "http://127.0.0.1:$NGPORT/status.json")
+nz=$(wrk_run "http://127.0.0.1:$NGPORT/status.gz")
 sleep 1
 
 idle=$(sweeps "$t0" "$t1")
@@ -140,7 +148,7 @@ loaded=$(sweeps "$t1" "$t2")
 
 echo
 printf '%-16s %9s | %12s %9s %7s | %12s %9s %7s | %s\n' endpoint bytes "portwatch/s" "p99 ms" non2xx "nginx/s" "p99 ms" non2xx "portwatch/nginx"
-for row in "/api/v1/health $hsize $h $nh" "/api/v1/status $ssize $s $ns"; do
+for row in "/api/v1/health $hsize $h $nh" "/api/v1/status $ssize $s $ns" "status(gzip) $zsize $z $nz"; do
     set -- $row
     printf '%-16s %9s | %12s %9s %7s | %12s %9s %7s | %6.1f %%\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" \
         "$(awk -v a="$3" -v b="$6" 'BEGIN { print b ? 100 * a / b : 0 }')"

@@ -246,6 +246,17 @@ START_TEST(status_all)
     json_decref(unz);
     free(text);
     http_free(&h);
+    /* Keep-alive: a second request on the same handle reuses the connection. */
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+    long fresh = -1;
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &fresh);
+    ck_assert_msg(fresh == 0, "the second request opened %ld new connection(s)", fresh);
+    curl_easy_cleanup(c);
     /* q=0 refuses gzip */
     ck_assert_int_eq(http_req(NULL, url, "Accept-Encoding: gzip;q=0", NULL, &h), 0);
     ck_assert_int_eq(h.body[0], '{');
