@@ -92,6 +92,11 @@ struct pw_web {
     int64_t cache_store_since;
     struct MHD_Response *cache_resp;
     struct MHD_Response *cache_gz; /* the same, gzip-compressed, or NULL */
+    /* a newer view for the query pool to build the next document from
+     * (under qlock) */
+    struct pw_web_view cache_want;
+    bool cache_want_has;
+    int64_t cache_want_ms;
     int64_t cache_built_ms;
     bool cache_building;
 
@@ -344,10 +349,11 @@ static struct MHD_Response *status_response(char *body, size_t len, bool gzipped
  * thousands of targets is about a megabyte of repetitive JSON; compressed
  * it is a tenth of that, which is what lets many pollers share it. *gz is
  * NULL when compression fails (the plain one still serves). */
-static struct MHD_Response *build_status(struct pw_req *r, struct MHD_Response **gz)
+static struct MHD_Response *build_status(struct pw_web *w, const struct pw_web_view *v,
+                                         int64_t now_ms, struct MHD_Response **gz)
 {
     *gz = NULL;
-    json_t *doc = pw_api_status_doc(&r->view, r->w->src.store, r->now_ms);
+    json_t *doc = pw_api_status_doc(v, w->src.store, now_ms);
     char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!s)
@@ -390,6 +396,53 @@ static bool accepts_gzip(struct pw_req *r)
  * lock: libmicrohttpd counts its own references to a response but offers
  * no way to take one outside MHD_queue_response, so the cache may only
  * drop its reference while no request is between lookup and queueing. */
+/* Makes resp/gz (built from v) the cached document; takes v's reference
+ * and returns true when it did. Under cache_lock. */
+static bool cache_install(struct pw_web *w, const struct pw_web_view *v, int64_t now_ms,
+                          int state, int64_t since, struct MHD_Response *resp,
+                          struct MHD_Response *gz)
+{
+    if (!resp) {
+        if (gz)
+            MHD_destroy_response(gz);
+        return false;
+    }
+    if (w->cache_resp)
+        MHD_destroy_response(w->cache_resp);
+    if (w->cache_gz)
+        MHD_destroy_response(w->cache_gz);
+    if (w->cache_has)
+        w->src.release(w->src.ud, &w->cache_view);
+    w->cache_resp = resp;
+    w->cache_gz = gz;
+    w->cache_view = *v;
+    w->cache_has = true;
+    w->cache_store_state = state;
+    w->cache_store_since = since;
+    w->cache_built_ms = now_ms;
+    return true;
+}
+
+/* On a query thread: builds the document for the view a request left in
+ * cache_want. Called with qlock held; returns with it held. */
+static void cache_rebuild(struct pw_web *w)
+{
+    struct pw_web_view v = w->cache_want;
+    int64_t now = w->cache_want_ms;
+    w->cache_want_has = false;
+    uv_mutex_unlock(&w->qlock);
+    int state;
+    int64_t since;
+    store_state(w->src.store, &state, &since);
+    struct MHD_Response *gz;
+    struct MHD_Response *resp = build_status(w, &v, now, &gz);
+    uv_mutex_lock(&w->cache_lock);
+    if (!cache_install(w, &v, now, state, since, resp, gz))
+        w->src.release(w->src.ud, &v);
+    uv_mutex_unlock(&w->cache_lock);
+    uv_mutex_lock(&w->qlock);
+}
+
 void *pw_web_cached_status(struct pw_req *r)
 {
     struct pw_web *w = r->w;
@@ -404,31 +457,31 @@ void *pw_web_cached_status(struct pw_req *r)
                             w->cache_view.snap->taken_ms < r->view.snap->taken_ms));
     bool rebuild = !have || !same || w->cache_view.snap->plan != r->view.snap->plan ||
                    (newer && r->now_ms - w->cache_built_ms >= STATUS_REFRESH_MS);
-    if (rebuild && !w->cache_building) {
+    if (rebuild && !have && !w->cache_building) {
+        /* The first document: this request builds it. */
         w->cache_building = true;
         uv_mutex_unlock(&w->cache_lock);
         struct MHD_Response *gz;
-        struct MHD_Response *resp = build_status(r, &gz);
+        struct MHD_Response *resp = build_status(w, &r->view, r->now_ms, &gz);
         uv_mutex_lock(&w->cache_lock);
         w->cache_building = false;
-        if (!resp && gz)
-            MHD_destroy_response(gz);
-        if (resp) {
-            if (w->cache_resp)
-                MHD_destroy_response(w->cache_resp);
-            if (w->cache_gz)
-                MHD_destroy_response(w->cache_gz);
-            w->cache_gz = gz;
-            if (w->cache_has)
-                w->src.release(w->src.ud, &w->cache_view);
-            w->cache_resp = resp;
-            w->cache_view = r->view; /* the cache takes the request's reference */
-            w->cache_has = true;
+        if (cache_install(w, &r->view, r->now_ms, state, since, resp, gz))
+            r->has_view = false; /* the cache took the request's reference */
+    } else if (rebuild && have) {
+        /* Later ones are built on the query pool while this and every
+         * other request are served the previous document: a worker thread
+         * never stalls its other connections for the build. */
+        uv_mutex_lock(&w->qlock);
+        if (!w->stopping) {
+            if (w->cache_want_has)
+                w->src.release(w->src.ud, &w->cache_want);
+            w->cache_want = r->view;
+            w->cache_want_has = true;
+            w->cache_want_ms = r->now_ms;
             r->has_view = false;
-            w->cache_store_state = state;
-            w->cache_store_since = since;
-            w->cache_built_ms = r->now_ms;
+            uv_cond_signal(&w->qcond);
         }
+        uv_mutex_unlock(&w->qlock);
     }
     MHD_Result_t ret = MHD_NO;
     bool gzip = accepts_gzip(r);
@@ -438,7 +491,7 @@ void *pw_web_cached_status(struct pw_req *r)
     } else { /* the first document is being built by another request */
         uv_mutex_unlock(&w->cache_lock);
         struct MHD_Response *gz;
-        struct MHD_Response *resp = build_status(r, &gz);
+        struct MHD_Response *resp = build_status(w, &r->view, r->now_ms, &gz);
         if (resp)
             ret = MHD_queue_response(r->conn, 200, gzip && gz ? gz : resp);
         if (resp)
@@ -533,8 +586,12 @@ static void on_query_thread(void *arg)
     struct pw_web *w = arg;
     uv_mutex_lock(&w->qlock);
     for (;;) {
-        while (!w->qhead && !w->stopping)
+        while (!w->qhead && !w->cache_want_has && !w->stopping)
             uv_cond_wait(&w->qcond, &w->qlock);
+        if (w->cache_want_has && !w->stopping) {
+            cache_rebuild(w);
+            continue;
+        }
         struct pw_req *r = w->qhead;
         if (!r)
             break; /* stopping and drained */
@@ -1106,6 +1163,8 @@ void pw_web_stop(struct pw_web *w)
     for (unsigned i = 0; i < w->nqthreads; i++)
         uv_thread_join(&w->qthreads[i]);
     MHD_stop_daemon(w->d);
+    if (w->cache_want_has)
+        w->src.release(w->src.ud, &w->cache_want);
     if (w->cache_resp)
         MHD_destroy_response(w->cache_resp);
     if (w->cache_gz)
