@@ -62,6 +62,7 @@ static const char *const family_choices[] = {"any", "ipv4", "ipv6", "prefer-ipv4
                                              "prefer-ipv6", NULL};
 static const char *const log_choices[] = {"error", "warn", "info", "debug", NULL};
 static const char *const expect_choices[] = {"listening", "reachable", NULL};
+static const char *const protocol_choices[] = {"none", "auto", "tds", "rpc", "smb", "http", NULL};
 
 #define S(f) offsetof(struct pw_settings, f)
 #define B(f) offsetof(struct pw_config, f)
@@ -129,6 +130,11 @@ static const struct pw_key keys[] = {
      "The range Windows' dynamic RPC ports are restricted to (registry "
      "HKLM\\Software\\Microsoft\\Rpc\\Internet, Ports). Widen it if your servers use more."},
 
+    {"biztalk", "verify", PW_KEY_BOOL, "yes", 0, 0, NULL, B(verify),
+     "Prove each catalog service answers after connecting, without credentials: TDS "
+     "PRELOGIN on 1433, an endpoint-mapper bind on 135, SMB2 NEGOTIATE on 445, HTTP HEAD on "
+     "1164. no: connect only."},
+
     {"check", "hosts", PW_KEY_HOSTS, NULL, 0, 0, NULL, C(hosts),
      "Required. Hosts this check probes, separated by commas."},
     {"check", "ports", PW_KEY_PORTS, NULL, 0, 0, NULL, C(ports),
@@ -142,6 +148,11 @@ static const struct pw_key keys[] = {
      "Connection timeout for this check; the global timeout when unset."},
     {"check", "reason", PW_KEY_STRING, NULL, 0, 0, NULL, C(reason),
      "What breaks when this check fails; shown beside failures."},
+    {"check", "protocol", PW_KEY_ENUM, "auto", 0, 0, protocol_choices, C(protocol),
+     "Exchange after connecting, to prove the service answers: tds (SQL Server), rpc "
+     "(endpoint mapper), smb, http, none, or auto: by port as for the catalog (1433 tds, "
+     "135 rpc, 445 smb, 1164 http; other ports none). A mismatch fails a listening check. "
+     "Set to anything but auto, it replaces the catalog's choice for its ports."},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

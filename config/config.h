@@ -74,6 +74,17 @@ struct pw_check {
     int64_t interval_ms; /* 0: the global interval */
     int64_t timeout_ms;  /* 0: the global timeout */
     char *reason;        /* what breaks when it fails */
+    int protocol;        /* PW_CHECK_PROTO_*: exchange after connecting */
+};
+
+/* [check NAME] protocol: index into its choices. */
+enum {
+    PW_CHECK_PROTO_NONE = 0,
+    PW_CHECK_PROTO_AUTO = 1, /* by port, as for catalog rows */
+    PW_CHECK_PROTO_TDS = 2,
+    PW_CHECK_PROTO_RPC = 3,
+    PW_CHECK_PROTO_SMB = 4,
+    PW_CHECK_PROTO_HTTP = 5,
 };
 
 struct pw_config {
@@ -81,6 +92,7 @@ struct pw_config {
     struct pw_settings s;
     struct pw_host_list roles[PW_MAX_ROLES]; /* indexed like pw_catalog_roles() */
     struct pw_portset rpc_range;             /* replaces the catalog's 50000-50200 */
+    int verify;                              /* prove the catalog's services answer */
     struct pw_check *checks;
     size_t nchecks;
 };
@@ -151,6 +163,11 @@ struct pw_profile {
     struct pw_reason *reasons; /* in catalog order, then checks */
     size_t nreasons;
     int rpc_range;       /* nonzero if any reason is the secondary RPC range */
+    /* The exchange after a successful connect: -1 chooses by port (1433
+     * TDS, 135 RPC, 445 SMB, 1164 HTTP); otherwise the number of probes'
+     * enum pw_proto (0 none, 1 TDS, 2 RPC, 3 SMB, 4 HTTP). An operator's
+     * check that names a protocol wins over the catalog. */
+    int verify_proto;
 };
 
 struct pw_target {

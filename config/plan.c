@@ -133,6 +133,8 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
     memset(out, 0, sizeof *out);
     out->expect = PW_EXPECT_REACHABLE;
     out->interval_ms = INT64_MAX;
+    out->verify_proto = 0;
+    int explicit_proto = 0, decided = 0;
     out->timeout_ms = 0;
     out->reasons = calloc(n, sizeof *out->reasons);
     out->roles = calloc(n, sizeof *out->roles);
@@ -151,6 +153,10 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
             ex = row->expect;
             if (row->rpc_range)
                 out->rpc_range = 1;
+            if (!explicit_proto) {
+                out->verify_proto = c->verify ? -1 : 0;
+                decided = 1;
+            }
         } else {
             const struct pw_check *k = &c->checks[set[i] - cat->nrows];
             r->role = pool_dup(pool, k->name);
@@ -158,6 +164,14 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
             r->text = k->reason ? pool_dup(pool, k->reason) : r->role;
             r->row = 0;
             ex = k->expect;
+            if (k->protocol != PW_CHECK_PROTO_AUTO) {
+                /* none, then tds..http after auto, map onto probes' 0..4 */
+                out->verify_proto = k->protocol == PW_CHECK_PROTO_NONE ? 0 : k->protocol - 1;
+                explicit_proto = decided = 1;
+            } else if (!decided) {
+                out->verify_proto = -1;
+                decided = 1;
+            }
             if (k->interval_ms)
                 iv = k->interval_ms;
             if (k->timeout_ms)

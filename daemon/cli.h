@@ -46,11 +46,24 @@ const char *pw_arg(const struct pw_command *cmd, const struct pw_args *a, const 
  * (--timeout, --interval, ...) and ad hoc -p/--expect HOST... targets.
  * Prints every problem; returns NULL on error. */
 struct pw_config *pw_cli_config(const struct pw_command *cmd, const struct pw_args *a);
+/* The same, collecting the problems into msgs (one line each) instead of
+ * printing them: the daemon logs them when a reload is rejected. */
+struct pw_config *pw_cli_config_msgs(const struct pw_command *cmd, const struct pw_args *a,
+                                     struct pw_diag *msgs);
+
+/* Finds the command argv[1], parses argv[2..] and runs it; main() is this.
+ * The Windows service calls it again with "run" once the SCM has started
+ * the service. Returns the exit code. */
+int pw_cli_main(int argc, char **argv);
 
 int pw_cmd_catalog(const struct pw_command *cmd, const struct pw_args *a);
 int pw_cmd_version(const struct pw_command *cmd, const struct pw_args *a);
 int pw_cmd_config_check(const struct pw_command *cmd, const struct pw_args *a);
 int pw_cmd_check(const struct pw_command *cmd, const struct pw_args *a);
 int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a);
+int pw_cmd_rpc_endpoints(const struct pw_command *cmd, const struct pw_args *a);
+/* `portwatch service install|uninstall|start|stop|reload|run`: Windows
+ * only (service_win.c); elsewhere it says so and exits 2 (os_posix.c). */
+int pw_cmd_service(const struct pw_command *cmd, const struct pw_args *a);
 
 #endif

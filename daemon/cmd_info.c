@@ -8,6 +8,7 @@
 #include "config/error.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -116,7 +117,28 @@ int pw_cmd_version(const struct pw_command *cmd, const struct pw_args *a)
     return PW_EXIT_OK;
 }
 
+/* A problem for the user: printed, or collected into msgs when given. */
+static void say(struct pw_diag *msgs, const char *fmt, ...) PW_PRINTF(2, 3);
+static void say(struct pw_diag *msgs, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (msgs)
+        pw_diag_add(msgs, "%s", buf);
+    else
+        fprintf(stderr, "%s\n", buf);
+}
+
 struct pw_config *pw_cli_config(const struct pw_command *cmd, const struct pw_args *a)
+{
+    return pw_cli_config_msgs(cmd, a, NULL);
+}
+
+struct pw_config *pw_cli_config_msgs(const struct pw_command *cmd, const struct pw_args *a,
+                                     struct pw_diag *msgs)
 {
     struct pw_diag diag = {0};
     struct pw_config *c = NULL;
@@ -126,30 +148,31 @@ struct pw_config *pw_cli_config(const struct pw_command *cmd, const struct pw_ar
     int failed = 0;
 
     if (!ports && a->npos > 0) {
-        fprintf(stderr, "portwatch %s: hosts given without -p PORTS: unexpected argument '%s'\n",
+        say(msgs, "portwatch %s: hosts given without -p PORTS: unexpected argument '%s'",
                 a->cmd, a->pos[0]);
         return NULL;
     }
     if (ports && a->npos == 0) {
-        fprintf(stderr, "portwatch %s: -p needs at least one HOST argument, e.g. -p 1433,135 sql01\n", a->cmd);
+        say(msgs, "portwatch %s: -p needs at least one HOST argument, e.g. -p 1433,135 sql01", a->cmd);
         return NULL;
     }
     if (expect_s && !ports) {
-        fprintf(stderr, "portwatch %s: --expect goes with -p PORTS HOST...\n", a->cmd);
+        say(msgs, "portwatch %s: --expect goes with -p PORTS HOST...", a->cmd);
         return NULL;
     }
     if (path || !ports) {
         if (!path)
             path = pw_os_default_config_path();
         if (pw_config_load(path, &c, &diag) != 0) {
-            pw_diag_print(&diag, stderr);
-            fprintf(stderr, "portwatch %s: %zu problem%s in %s\n", a->cmd, diag.n,
-                    diag.n == 1 ? "" : "s", path);
+            for (size_t i = 0; i < diag.n; i++)
+                say(msgs, "%s", diag.msgs[i]);
+            say(msgs, "portwatch %s: %zu problem%s in %s", a->cmd, diag.n,
+                diag.n == 1 ? "" : "s", path);
             pw_diag_free(&diag);
             return NULL;
         }
     } else if (!(c = pw_config_new())) {
-        fprintf(stderr, "portwatch: out of memory\n");
+        say(msgs, "portwatch: out of memory");
         return NULL;
     }
 
@@ -192,7 +215,7 @@ struct pw_config *pw_cli_config(const struct pw_command *cmd, const struct pw_ar
     }
     if (failed) {
         for (size_t i = 0; i < diag.n; i++)
-            fprintf(stderr, "portwatch %s: %s\n", a->cmd, diag.msgs[i]);
+            say(msgs, "portwatch %s: %s", a->cmd, diag.msgs[i]);
         pw_diag_free(&diag);
         pw_config_free(c);
         return NULL;

@@ -7,8 +7,27 @@
  *                          \----> web (MHD threads) <----/
  *
  * The loop thread owns the engine; the HTTP threads only read snapshots
- * (with the plan's store ids beside them) and the store. SIGINT/SIGTERM
- * stop gracefully: stop probing, write what is queued, close the store.
+ * (with the plan's store ids beside them) and the store. Stop and reload
+ * requests come through daemon/os.h (signals, or the Windows service
+ * control manager); the service manager hears back through pw_os_notify.
+ *
+ * Stop: stop the web threads, close the engine (scheduling stops, in-flight
+ * probes are cancelled, its last results reach the store), end the loop,
+ * then the store writes what is queued and closes.
+ *
+ * Reload: the configuration is read again (with the same command-line
+ * overrides) into a new plan; a configuration with errors is rejected with
+ * every problem logged and the running one stays. Otherwise the store maps
+ * the new plan to its stable ids (by host and port), a new engine is
+ * seeded with each kept target's state from the old engine's last
+ * snapshot (so status, since and history continue) and with what the store
+ * remembers for targets coming back, and replaces the old engine, which is
+ * closed. A plan, its ids and its engine form a "generation": web views
+ * borrow a generation's plan and ids, so a generation is freed only when
+ * the last view of it is released (the web layer caches one view until a
+ * newer snapshot shows up). Settings the running HTTP server and store
+ * were started with (listen, database, token, TLS, limits, retention)
+ * need a restart; a reload that changes them says so.
  */
 #include "daemon/cli.h"
 #include "daemon/log.h"
@@ -19,30 +38,165 @@
 #include "store/store.h"
 #include "web/web.h"
 
-#include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define HEARTBEAT_MS 15000
+#define STATUS_MS 10000
+#define NONE UINT32_MAX
+
+struct daemon;
+
+/* A plan with its store ids and the engine probing it. refs: one while it
+ * is the current generation, one while its engine is open, one per web
+ * view holding it. Changed under daemon.lock. */
+struct gen {
+    struct gen *next;           /* daemon.gens */
+    struct daemon *d;
+    struct pw_plan *plan;
+    uint32_t *ids;              /* store id of each plan target */
+    struct pw_engine *engine;   /* NULL once replaced or closing */
+    uint32_t *remap;            /* once replaced: each target's index in the
+                                   next plan, or NONE (for late results) */
+    int refs;
+};
 
 struct daemon {
     uv_loop_t loop;
-    struct pw_config *cfg;
-    struct pw_plan *plan;
-    uint32_t *ids;               /* store id of each plan target */
-    struct pw_engine *engine;
+    const struct pw_command *cmd;
+    const struct pw_args *args;
+    struct pw_config *boot;     /* what the store and web were started with */
+    struct pw_config *cfg;      /* the current configuration */
+    uv_mutex_t lock;            /* cur, gens, gen refs */
+    struct gen *cur;
+    struct gen *gens;
     struct pw_store *store;
     struct pw_web *web;
-    uv_signal_t sigint, sigterm;
-    uv_timer_t heartbeat;
+    uv_timer_t heartbeat, status, watchdog;
+    int have_watchdog;
     int stopping;
     int exit_code;
 };
 
+/* ---- generations ----------------------------------------------------------- */
+
+static struct gen *gen_new(struct daemon *d, struct pw_plan *plan)
+{
+    struct gen *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->ids = calloc(plan->ntargets ? plan->ntargets : 1, sizeof *g->ids);
+    if (!g->ids) {
+        free(g);
+        return NULL;
+    }
+    g->d = d;
+    g->plan = plan;
+    return g;
+}
+
+static void gen_free(struct gen *g)
+{
+    if (!g)
+        return;
+    pw_plan_free(g->plan);
+    free(g->ids);
+    free(g->remap);
+    free(g);
+}
+
+/* Drops one reference; the caller holds d->lock. Returns the generation
+ * to free (outside the lock) when that was the last one, else NULL. */
+static struct gen *gen_unref_locked(struct daemon *d, struct gen *g)
+{
+    if (--g->refs > 0)
+        return NULL;
+    for (struct gen **pp = &d->gens; *pp; pp = &(*pp)->next)
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    return g;
+}
+
+static void gen_unref(struct daemon *d, struct gen *g)
+{
+    uv_mutex_lock(&d->lock);
+    struct gen *dead = gen_unref_locked(d, g);
+    uv_mutex_unlock(&d->lock);
+    gen_free(dead);
+}
+
+/* ---- callbacks from the engine, the web layer and timers -------------------- */
+
+/* Results of the current generation go to the store as they are; late
+ * results of a replaced one (remap set: flushed when its engine closes,
+ * after the store already maps the new plan, and before the new generation
+ * becomes current) are renumbered into the new plan, and dropped for
+ * targets the new plan no longer has. */
 static void on_batch(void *ud, const struct pw_result *r, size_t n)
 {
+    struct gen *g = ud;
+    struct daemon *d = g->d;
+    if (!g->remap) { /* not replaced: the store maps this generation's plan */
+        pw_store_submit(d->store, r, n);
+        return;
+    }
+    struct pw_result *tmp = malloc(n * sizeof *tmp);
+    if (!tmp)
+        return;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].target >= g->plan->ntargets || g->remap[r[i].target] == NONE)
+            continue;
+        tmp[m] = r[i];
+        tmp[m++].target = g->remap[r[i].target];
+    }
+    pw_store_submit(d->store, tmp, m);
+    free(tmp);
+}
+
+static void on_engine_closed(struct pw_engine *e, void *ud)
+{
+    (void)e;
+    struct gen *g = ud;
+    gen_unref(g->d, g);
+}
+
+/* The web layer's view of the live state: a snapshot of the current
+ * engine plus the store ids of its plan's targets, both held until
+ * view_release. */
+static int view_acquire(void *ud, struct pw_web_view *v)
+{
     struct daemon *d = ud;
-    pw_store_submit(d->store, r, n);
+    uv_mutex_lock(&d->lock);
+    struct gen *g = d->cur;
+    if (!g || !g->engine) {
+        uv_mutex_unlock(&d->lock);
+        return PW_EBUSY;
+    }
+    v->snap = pw_engine_snapshot_acquire(g->engine);
+    v->ids = g->ids;
+    g->refs++;
+    uv_mutex_unlock(&d->lock);
+    return v->snap ? 0 : PW_ENOMEM;
+}
+
+static void view_release(void *ud, struct pw_web_view *v)
+{
+    struct daemon *d = ud;
+    struct gen *dead = NULL;
+    uv_mutex_lock(&d->lock);
+    for (struct gen *g = d->gens; g; g = g->next)
+        if (g->ids == v->ids) {
+            dead = gen_unref_locked(d, g);
+            break;
+        }
+    uv_mutex_unlock(&d->lock);
+    pw_snapshot_release(v->snap);
+    v->snap = NULL;
+    gen_free(dead);
 }
 
 static void on_heartbeat(uv_timer_t *t)
@@ -51,29 +205,35 @@ static void on_heartbeat(uv_timer_t *t)
     pw_store_heartbeat(d->store, 0);
 }
 
-/* The web layer's view of the live state: a snapshot plus the store ids of
- * its plan's targets. The plan and ids live as long as the daemon. */
-static int view_acquire(void *ud, struct pw_web_view *v)
+/* The farm summary for the service manager (systemctl status). */
+static void summary(struct daemon *d, char *buf, size_t len)
 {
-    struct daemon *d = ud;
-    v->snap = pw_engine_snapshot_acquire(d->engine);
-    v->ids = d->ids;
-    return v->snap ? 0 : PW_ENOMEM;
+    struct pw_snapshot *s = pw_engine_snapshot_acquire(d->cur->engine);
+    size_t n[3] = {0};
+    for (size_t i = 0; i < s->ntargets; i++)
+        if ((unsigned)s->targets[i].status < 3)
+            n[s->targets[i].status]++;
+    snprintf(buf, len, "%zu targets on %zu hosts: %zu up, %zu down, %zu not yet probed",
+             s->ntargets, d->cur->plan->nhosts, n[PW_STATUS_UP], n[PW_STATUS_DOWN],
+             n[PW_STATUS_UNKNOWN]);
+    pw_snapshot_release(s);
 }
 
-static void view_release(void *ud, struct pw_web_view *v)
+static void on_status(uv_timer_t *t)
 {
-    (void)ud;
-    pw_snapshot_release(v->snap);
-    v->snap = NULL;
+    struct daemon *d = t->data;
+    char line[256];
+    summary(d, line, sizeof line);
+    pw_os_notify(PW_OS_STATUS, line);
 }
 
-static void on_engine_closed(struct pw_engine *e, void *ud)
+static void on_watchdog(uv_timer_t *t)
 {
-    (void)e;
-    struct daemon *d = ud;
-    d->engine = NULL;
+    (void)t;
+    pw_os_watchdog();
 }
+
+/* ---- stop ------------------------------------------------------------------- */
 
 static void stop(struct daemon *d, const char *why)
 {
@@ -81,19 +241,69 @@ static void stop(struct daemon *d, const char *why)
         return;
     d->stopping = 1;
     pw_log(PW_LOG_INFO, "stopping (%s)", why);
-    uv_close((uv_handle_t *)&d->sigint, NULL);
-    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    pw_os_notify(PW_OS_STOPPING, "stopping");
+    pw_os_control_stop();
     uv_close((uv_handle_t *)&d->heartbeat, NULL);
+    uv_close((uv_handle_t *)&d->status, NULL);
+    if (d->have_watchdog)
+        uv_close((uv_handle_t *)&d->watchdog, NULL);
     /* The web threads read snapshots from the engine: stop them first. */
     pw_web_stop(d->web);
     d->web = NULL;
-    pw_engine_close(d->engine, on_engine_closed, d);
+    uv_mutex_lock(&d->lock);
+    struct pw_engine *e = d->cur->engine;
+    d->cur->engine = NULL;
+    uv_mutex_unlock(&d->lock);
+    pw_engine_close(e, on_engine_closed, d->cur);
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+/* ---- start-up pieces shared with reload -------------------------------------- */
+
+static void engine_options(const struct pw_config *c, struct pw_engine_options *o)
 {
-    struct daemon *d = h->data;
-    stop(d, signum == SIGINT ? "SIGINT" : "SIGTERM");
+    memset(o, 0, sizeof *o);
+    o->interval_ms = c->s.interval_ms;
+    o->timeout_ms = c->s.timeout_ms;
+    o->max_in_flight = (uint32_t)c->s.max_in_flight;
+    o->max_per_host = (uint32_t)c->s.max_per_host;
+    o->fail_after = (uint32_t)c->s.fail_after;
+    o->recover_after = (uint32_t)c->s.recover_after;
+    o->family = (enum pw_family)c->s.family;
+    o->spread = true;
+}
+
+/* A new engine for g's plan, with its batches tagged with g. */
+static int gen_engine(struct daemon *d, struct gen *g, const struct pw_config *c)
+{
+    struct pw_engine_options opt;
+    engine_options(c, &opt);
+    g->engine = pw_engine_new(&d->loop, g->plan, &opt);
+    if (!g->engine)
+        return PW_ENOMEM;
+    pw_engine_set_log(g->engine, pw_log_cb, NULL);
+    pw_engine_set_batch_cb(g->engine, on_batch, g);
+    g->refs++; /* the engine's, dropped by on_engine_closed */
+    return 0;
+}
+
+/* Seeds g's engine with what the store remembers of each target, then,
+ * where `prev` (the replaced generation's last snapshot, with match[i] the
+ * index of g's target i in it) knows the target, with that: it is newer. */
+static void seed(struct daemon *d, struct gen *g, const struct pw_snapshot *prev,
+                 const uint32_t *match)
+{
+    size_t n = g->plan->ntargets;
+    struct pw_target_state *st = calloc(n ? n : 1, sizeof *st);
+    if (st && pw_store_load_states(d->store, g->plan, st) != 0)
+        memset(st, 0, n * sizeof *st);
+    for (size_t i = 0; i < n; i++) {
+        const struct pw_target_state *s = st ? &st[i] : NULL;
+        if (prev && match && match[i] != NONE)
+            s = &prev->targets[match[i]];
+        if (s && s->has_result)
+            pw_engine_seed_state(g->engine, (uint32_t)i, s);
+    }
+    free(st);
 }
 
 static void store_log(void *ud, enum pw_store_log_level lvl, const char *msg)
@@ -103,56 +313,33 @@ static void store_log(void *ud, enum pw_store_log_level lvl, const char *msg)
            "store: %s", msg);
 }
 
-/* Opens the store, syncs the plan's targets and seeds the engine with what
- * the store remembers, so a restart keeps each target's status and since. */
 static int open_store(struct daemon *d)
 {
     struct pw_store_options so = {
-        .keep_raw_ms = d->cfg->s.keep_raw_ms,
-        .keep_hourly_ms = d->cfg->s.keep_hourly_ms,
-        .keep_events_ms = d->cfg->s.keep_events_ms,
+        .keep_raw_ms = d->boot->s.keep_raw_ms,
+        .keep_hourly_ms = d->boot->s.keep_hourly_ms,
+        .keep_events_ms = d->boot->s.keep_events_ms,
         .log = store_log,
     };
     char err[PW_STORE_MSG_MAX];
-    int rc = pw_store_open(d->cfg->s.database, &so, &d->store, err);
-    if (rc != 0) {
+    int rc = pw_store_open(d->boot->s.database, &so, &d->store, err);
+    if (rc != 0)
         pw_log(PW_LOG_ERROR, "cannot open the database: %s", err);
-        return rc;
-    }
-    d->ids = calloc(d->plan->ntargets, sizeof *d->ids);
-    if (!d->ids)
-        return PW_ENOMEM;
-    rc = pw_store_sync_targets(d->store, d->plan, d->ids);
-    if (rc != 0) {
-        pw_log(PW_LOG_ERROR, "cannot record the targets in %s: %s", d->cfg->s.database, pw_strerror(rc));
-        return rc;
-    }
-    return 0;
-}
-
-static void seed_engine(struct daemon *d)
-{
-    struct pw_target_state *st = calloc(d->plan->ntargets, sizeof *st);
-    if (!st)
-        return;
-    if (pw_store_load_states(d->store, d->plan, st) == 0)
-        for (size_t i = 0; i < d->plan->ntargets; i++)
-            if (st[i].has_result)
-                pw_engine_seed_state(d->engine, (uint32_t)i, &st[i]);
-    free(st);
+    return rc;
 }
 
 static int start_web(struct daemon *d)
 {
+    const struct pw_settings *s = &d->boot->s;
     struct pw_web_options wo = {
-        .listen = d->cfg->s.listen,
-        .api_token = d->cfg->s.api_token,
-        .allow_anonymous = d->cfg->s.allow_anonymous != 0,
-        .tls_cert_file = d->cfg->s.tls_certificate,
-        .tls_key_file = d->cfg->s.tls_key,
-        .max_connections = (unsigned)d->cfg->s.http_max_connections,
-        .max_per_ip = (unsigned)d->cfg->s.http_max_per_ip,
-        .timeout_s = (unsigned)(d->cfg->s.http_timeout_ms / 1000),
+        .listen = s->listen,
+        .api_token = s->api_token,
+        .allow_anonymous = s->allow_anonymous != 0,
+        .tls_cert_file = s->tls_certificate,
+        .tls_key_file = s->tls_key,
+        .max_connections = (unsigned)s->http_max_connections,
+        .max_per_ip = (unsigned)s->http_max_per_ip,
+        .timeout_s = (unsigned)(s->http_timeout_ms / 1000),
         .log = pw_log_cb,
     };
     struct pw_web_sources src = {
@@ -164,79 +351,336 @@ static int start_web(struct daemon *d)
     char err[256];
     int rc = pw_web_start(&wo, &src, &d->web, err);
     if (rc != 0)
-        pw_log(PW_LOG_ERROR, "cannot serve the HTTP API on %s: %s", d->cfg->s.listen, err);
+        pw_log(PW_LOG_ERROR, "cannot serve the HTTP API on %s: %s", s->listen, err);
     else
-        pw_log(PW_LOG_INFO, "HTTP API on %s://%s/", wo.tls_cert_file ? "https" : "http",
-               d->cfg->s.listen);
+        pw_log(PW_LOG_INFO, "HTTP API on %s://%s/", wo.tls_cert_file ? "https" : "http", s->listen);
     return rc;
+}
+
+/* ---- reload ------------------------------------------------------------------- */
+
+/* Settings the running HTTP server and store hold: a reload that changes
+ * them is applied otherwise, and says these wait for a restart. Values are
+ * not printed (api_token is a secret). */
+enum kind { K_STR, K_INT, K_LL, K_I64 };
+static const struct {
+    const char *key;
+    size_t off;
+    enum kind kind;
+} restart_keys[] = {
+    {"listen", offsetof(struct pw_settings, listen), K_STR},
+    {"database", offsetof(struct pw_settings, database), K_STR},
+    {"api_token", offsetof(struct pw_settings, api_token), K_STR},
+    {"allow_anonymous", offsetof(struct pw_settings, allow_anonymous), K_INT},
+    {"tls_certificate", offsetof(struct pw_settings, tls_certificate), K_STR},
+    {"tls_key", offsetof(struct pw_settings, tls_key), K_STR},
+    {"http_max_connections", offsetof(struct pw_settings, http_max_connections), K_LL},
+    {"http_max_per_ip", offsetof(struct pw_settings, http_max_per_ip), K_LL},
+    {"http_timeout", offsetof(struct pw_settings, http_timeout_ms), K_I64},
+    {"keep_detail", offsetof(struct pw_settings, keep_raw_ms), K_I64},
+    {"keep_hourly", offsetof(struct pw_settings, keep_hourly_ms), K_I64},
+    {"keep_events", offsetof(struct pw_settings, keep_events_ms), K_I64},
+};
+
+static int setting_differs(const struct pw_settings *a, const struct pw_settings *b, size_t i)
+{
+    const char *pa = (const char *)a + restart_keys[i].off;
+    const char *pb = (const char *)b + restart_keys[i].off;
+    switch (restart_keys[i].kind) {
+    case K_STR: {
+        const char *sa = *(char *const *)(const void *)pa, *sb = *(char *const *)(const void *)pb;
+        return strcmp(sa ? sa : "", sb ? sb : "") != 0;
+    }
+    case K_INT:
+        return *(const int *)(const void *)pa != *(const int *)(const void *)pb;
+    case K_LL:
+        return *(const long long *)(const void *)pa != *(const long long *)(const void *)pb;
+    case K_I64:
+        return *(const int64_t *)(const void *)pa != *(const int64_t *)(const void *)pb;
+    }
+    return 0;
+}
+
+struct id_index {
+    uint32_t id, index;
+};
+
+static int cmp_id(const void *a, const void *b)
+{
+    uint32_t x = ((const struct id_index *)a)->id, y = ((const struct id_index *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* Matches targets of `next` to those of `prev` by store id (stable by host
+ * and port): prev->remap[j] = index in next or NONE; match[i] = index in
+ * prev or NONE. Returns the number kept, or -1 out of memory. */
+static long match_targets(struct gen *prev, const struct gen *next, uint32_t *match)
+{
+    size_t np = prev->plan->ntargets, nn = next->plan->ntargets;
+    struct id_index *by_id = malloc((np ? np : 1) * sizeof *by_id);
+    prev->remap = malloc((np ? np : 1) * sizeof *prev->remap);
+    if (!by_id || !prev->remap) {
+        free(by_id);
+        free(prev->remap);
+        prev->remap = NULL;
+        return -1;
+    }
+    for (size_t j = 0; j < np; j++) {
+        by_id[j] = (struct id_index){prev->ids[j], (uint32_t)j};
+        prev->remap[j] = NONE;
+    }
+    qsort(by_id, np, sizeof *by_id, cmp_id);
+    long kept = 0;
+    for (size_t i = 0; i < nn; i++) {
+        struct id_index key = {next->ids[i], 0};
+        const struct id_index *hit = bsearch(&key, by_id, np, sizeof *by_id, cmp_id);
+        match[i] = hit ? hit->index : NONE;
+        if (hit) {
+            prev->remap[hit->index] = (uint32_t)i;
+            kept++;
+        }
+    }
+    free(by_id);
+    return kept;
+}
+
+static void reload_done(struct daemon *d)
+{
+    char line[256];
+    summary(d, line, sizeof line);
+    pw_os_notify(PW_OS_READY, line);
+}
+
+static void reload(struct daemon *d, const char *why)
+{
+    uint64_t t0 = uv_hrtime();
+    pw_log(PW_LOG_INFO, "reloading the configuration (%s)", why);
+    pw_os_notify(PW_OS_RELOADING, "reloading the configuration");
+
+    struct pw_diag msgs = {0};
+    struct pw_plan *plan = NULL;
+    struct pw_config *cfg = pw_cli_config_msgs(d->cmd, d->args, &msgs);
+    if (cfg && pw_plan_build(cfg, &plan, &msgs) != 0)
+        plan = NULL;
+    if (!plan) {
+        for (size_t i = 0; i < msgs.n; i++)
+            pw_log(PW_LOG_ERROR, "reload: %s", msgs.msgs[i]);
+        pw_log_event(PW_LOG_ERROR, "reload rejected: the configuration has errors (logged above); "
+                                   "still running the previous one");
+        pw_diag_free(&msgs);
+        pw_config_free(cfg);
+        reload_done(d);
+        return;
+    }
+    pw_diag_free(&msgs);
+    for (size_t i = 0; i < sizeof restart_keys / sizeof restart_keys[0]; i++)
+        if (setting_differs(&d->boot->s, &cfg->s, i))
+            pw_log(PW_LOG_WARN, "reload: %s changed; it takes effect only after a restart "
+                                "(the running value stays)", restart_keys[i].key);
+
+    struct gen *prev = d->cur, *g = gen_new(d, plan);
+    uint32_t *match = calloc(plan->ntargets ? plan->ntargets : 1, sizeof *match);
+    int rc = g && match ? 0 : PW_ENOMEM;
+    uint64_t t_sync = uv_hrtime();
+    if (rc == 0 && (rc = pw_store_sync_targets(d->store, plan, g->ids)) != 0)
+        /* Put the store back on the running plan's targets. */
+        pw_store_sync_targets(d->store, prev->plan, prev->ids);
+    t_sync = uv_hrtime() - t_sync;
+    long kept = rc == 0 ? match_targets(prev, g, match) : 0;
+    if (rc == 0 && kept < 0) {
+        rc = PW_ENOMEM;
+        pw_store_sync_targets(d->store, prev->plan, prev->ids);
+    }
+    if (rc == 0 && (rc = gen_engine(d, g, cfg)) != 0) {
+        free(prev->remap);
+        prev->remap = NULL;
+        pw_store_sync_targets(d->store, prev->plan, prev->ids);
+    }
+    if (rc != 0) {
+        pw_log_event(PW_LOG_ERROR, "reload failed: %s; still running the previous configuration",
+                     pw_strerror(rc));
+        if (g)
+            gen_free(g); /* and its plan */
+        else
+            pw_plan_free(plan);
+        free(match);
+        pw_config_free(cfg);
+        reload_done(d);
+        return;
+    }
+
+    /* Close the old engine first: its last results are flushed now (and
+     * renumbered by on_batch), and its final snapshot is the state the new
+     * engine continues from. The engine is freed only by its close
+     * callbacks, on a later loop turn, so the snapshot can still be taken
+     * and web threads may still be reading it until the swap below. */
+    pw_engine_close(prev->engine, on_engine_closed, prev);
+    struct pw_snapshot *last = pw_engine_snapshot_acquire(prev->engine);
+    uint64_t t_seed = uv_hrtime();
+    seed(d, g, last, match);
+    t_seed = uv_hrtime() - t_seed;
+    pw_snapshot_release(last);
+    free(match);
+
+    size_t prev_n = prev->plan->ntargets;
+    struct gen *dead;
+    uv_mutex_lock(&d->lock);
+    g->refs++; /* current */
+    g->next = d->gens;
+    d->gens = g;
+    d->cur = g;
+    prev->engine = NULL;
+    dead = gen_unref_locked(d, prev); /* no longer current */
+    uv_mutex_unlock(&d->lock);
+    gen_free(dead);
+
+    if (d->cfg != d->boot)
+        pw_config_free(d->cfg);
+    d->cfg = cfg;
+    pw_log_init(cfg->s.log_level);
+
+    rc = pw_engine_start(g->engine);
+    if (rc != 0) {
+        pw_log_event(PW_LOG_ERROR, "cannot start probing after the reload: %s", uv_strerror(rc));
+        d->exit_code = PW_EXIT_FAILED;
+        stop(d, "reload failed");
+        return;
+    }
+    pw_log_event(PW_LOG_INFO, "configuration reloaded in %.0f ms: %zu targets on %zu hosts "
+                 "(%ld kept, %zu new, %zu removed)",
+                 (double)(uv_hrtime() - t0) / 1e6, plan->ntargets, plan->nhosts, kept,
+                 plan->ntargets - (size_t)kept, prev_n - (size_t)kept);
+    pw_log(PW_LOG_DEBUG, "reload: store sync %.0f ms, seeding %.0f ms", (double)t_sync / 1e6,
+           (double)t_seed / 1e6);
+    reload_done(d);
+}
+
+static void on_control(void *ud, enum pw_os_control c, const char *why)
+{
+    struct daemon *d = ud;
+    if (d->stopping)
+        return;
+    if (c == PW_OS_STOP)
+        stop(d, why);
+    else
+        reload(d, why);
+}
+
+/* ---- the command ---------------------------------------------------------------- */
+
+/* Loads the configuration for start-up. With a log file (a service has no
+ * terminal), problems go to the log; otherwise to stderr as for every
+ * command. */
+static struct pw_config *load(const struct pw_command *cmd, const struct pw_args *a, int to_log)
+{
+    if (!to_log)
+        return pw_cli_config(cmd, a);
+    struct pw_diag msgs = {0};
+    struct pw_config *c = pw_cli_config_msgs(cmd, a, &msgs);
+    for (size_t i = 0; i < msgs.n; i++)
+        pw_log(PW_LOG_ERROR, "%s", msgs.msgs[i]);
+    pw_diag_free(&msgs);
+    return c;
 }
 
 int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
 {
     struct daemon d;
     memset(&d, 0, sizeof d);
-    d.cfg = pw_cli_config(cmd, a);
-    if (!d.cfg)
-        return PW_EXIT_USAGE;
+    d.cmd = cmd;
+    d.args = a;
+    d.exit_code = PW_EXIT_USAGE;
+
+    const char *log_file = pw_arg(cmd, a, "log-file");
+    if (!log_file)
+        log_file = pw_os_service_log_path();
+    if (log_file) {
+        int rc = pw_log_open_file(log_file);
+        if (rc != 0) {
+            pw_log_event(PW_LOG_ERROR, "cannot open the log file %s: %s", log_file, uv_strerror(rc));
+            return PW_EXIT_USAGE;
+        }
+    }
+    d.boot = d.cfg = load(cmd, a, log_file != NULL);
+    if (!d.cfg) {
+        if (log_file)
+            pw_log_event(PW_LOG_ERROR, "not started: the configuration has errors (see above)");
+        goto out_log;
+    }
     pw_log_init(d.cfg->s.log_level);
 
     struct pw_diag diag = {0};
-    if (pw_plan_build(d.cfg, &d.plan, &diag) != 0) {
-        pw_diag_print(&diag, stderr);
+    struct pw_plan *plan = NULL;
+    if (pw_plan_build(d.cfg, &plan, &diag) != 0) {
+        if (log_file)
+            for (size_t i = 0; i < diag.n; i++)
+                pw_log(PW_LOG_ERROR, "%s", diag.msgs[i]);
+        else
+            pw_diag_print(&diag, stderr);
         pw_diag_free(&diag);
-        pw_config_free(d.cfg);
-        return PW_EXIT_USAGE;
+        goto out_cfg;
     }
     unsigned long fds = pw_os_raise_fd_limit();
-    d.exit_code = PW_EXIT_USAGE;
+    if (uv_mutex_init(&d.lock) != 0) {
+        pw_plan_free(plan);
+        goto out_cfg;
+    }
+    struct gen *g = gen_new(&d, plan);
+    if (!g) {
+        pw_plan_free(plan);
+        goto out_lock;
+    }
+    g->refs = 1; /* current */
+    d.cur = d.gens = g;
     if (uv_loop_init(&d.loop) != 0)
-        goto out;
+        goto out_gen;
     if (open_store(&d) != 0)
         goto out_loop;
-
-    struct pw_engine_options opt = {
-        .interval_ms = d.cfg->s.interval_ms,
-        .timeout_ms = d.cfg->s.timeout_ms,
-        .max_in_flight = (uint32_t)d.cfg->s.max_in_flight,
-        .max_per_host = (uint32_t)d.cfg->s.max_per_host,
-        .fail_after = (uint32_t)d.cfg->s.fail_after,
-        .recover_after = (uint32_t)d.cfg->s.recover_after,
-        .family = (enum pw_family)d.cfg->s.family,
-        .spread = true,
-    };
-    d.engine = pw_engine_new(&d.loop, d.plan, &opt);
-    if (!d.engine)
+    int rc = pw_store_sync_targets(d.store, plan, g->ids);
+    if (rc != 0) {
+        pw_log(PW_LOG_ERROR, "cannot record the targets in %s: %s", d.cfg->s.database, pw_strerror(rc));
         goto out_loop;
-    pw_engine_set_log(d.engine, pw_log_cb, NULL);
-    pw_engine_set_batch_cb(d.engine, on_batch, &d);
-    seed_engine(&d);
+    }
+    if (gen_engine(&d, g, d.cfg) != 0)
+        goto out_loop;
+    seed(&d, g, NULL, NULL);
 
     if (start_web(&d) != 0) {
-        pw_engine_close(d.engine, on_engine_closed, &d);
+        pw_engine_close(g->engine, on_engine_closed, g);
+        g->engine = NULL;
         uv_run(&d.loop, UV_RUN_DEFAULT);
         goto out_loop;
     }
 
-    uv_signal_init(&d.loop, &d.sigint);
-    uv_signal_init(&d.loop, &d.sigterm);
-    d.sigint.data = d.sigterm.data = &d;
-    uv_signal_start(&d.sigint, on_signal, SIGINT);
-    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     uv_timer_init(&d.loop, &d.heartbeat);
-    d.heartbeat.data = &d;
+    uv_timer_init(&d.loop, &d.status);
+    d.heartbeat.data = d.status.data = d.watchdog.data = &d;
     uv_timer_start(&d.heartbeat, on_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
-
-    int rc = pw_engine_start(d.engine);
+    uv_timer_start(&d.status, on_status, STATUS_MS, STATUS_MS);
+    uint64_t wd = pw_os_watchdog_interval_ms();
+    if (wd) {
+        uv_timer_init(&d.loop, &d.watchdog);
+        uv_timer_start(&d.watchdog, on_watchdog, wd, wd);
+        d.have_watchdog = 1;
+        pw_os_watchdog();
+    }
+    rc = pw_os_control_start(&d.loop, on_control, &d);
+    if (rc == 0)
+        rc = pw_engine_start(g->engine);
     if (rc != 0) {
-        pw_log(PW_LOG_ERROR, "cannot start probing: %s", uv_strerror(rc));
+        pw_log_event(PW_LOG_ERROR, "cannot start: %s", uv_strerror(rc));
         stop(&d, "start-up failed");
     } else {
-        char iv[32];
+        char iv[32], line[256];
         pw_format_duration(d.cfg->s.interval_ms, iv, sizeof iv);
-        pw_log(PW_LOG_INFO, "watching %zu targets on %zu hosts every %s; history in %s",
-               d.plan->ntargets, d.plan->nhosts, iv, d.cfg->s.database);
+        pw_log_event(PW_LOG_INFO, "started: watching %zu targets on %zu hosts every %s; history in %s",
+                     plan->ntargets, plan->nhosts, iv, d.cfg->s.database);
         if (fds)
             pw_log(PW_LOG_DEBUG, "open-file limit %lu", fds);
+        if (wd)
+            pw_log(PW_LOG_DEBUG, "systemd watchdog: a ping every %llu ms", (unsigned long long)wd);
+        summary(&d, line, sizeof line);
+        pw_os_notify(PW_OS_READY, line);
         d.exit_code = PW_EXIT_OK;
     }
     uv_run(&d.loop, UV_RUN_DEFAULT);
@@ -247,10 +691,21 @@ out_loop:
     if (uv_loop_close(&d.loop) != 0)
         pw_log(PW_LOG_WARN, "event loop closed with handles still open");
     if (d.exit_code == PW_EXIT_OK)
-        pw_log(PW_LOG_INFO, "stopped");
-out:
-    free(d.ids);
-    pw_plan_free(d.plan);
-    pw_config_free(d.cfg);
+        pw_log_event(PW_LOG_INFO, "stopped");
+out_gen:
+    /* Every engine is closed: what is left are generations no view holds. */
+    while (d.gens) {
+        struct gen *next = d.gens->next;
+        gen_free(d.gens);
+        d.gens = next;
+    }
+out_lock:
+    uv_mutex_destroy(&d.lock);
+out_cfg:
+    if (d.cfg != d.boot)
+        pw_config_free(d.cfg);
+    pw_config_free(d.boot);
+out_log:
+    pw_log_close_file();
     return d.exit_code;
 }

@@ -1,6 +1,8 @@
 /* See log.h. */
 #include "daemon/log.h"
+#include "daemon/os.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 
 static int threshold = PW_LOG_INFO;
 static int stamp = 1;
+static FILE *file;            /* NULL: stderr */
 static uv_mutex_t lock;
 static uv_once_t once = UV_ONCE_INIT;
 
@@ -25,19 +28,48 @@ void pw_log_init(int level)
     stamp = getenv("JOURNAL_STREAM") == NULL;
 }
 
-static const char *const names[] = {"error", "warn", "info", "debug"};
-
-static void emit(int level, const char *msg)
+int pw_log_open_file(const char *path)
 {
-    if (level > threshold)
-        return;
+    uv_once(&once, init_lock);
+    FILE *f = fopen(path, "a");
+    if (!f)
+        return uv_translate_sys_error(errno);
+    uv_mutex_lock(&lock);
+    if (file)
+        fclose(file);
+    file = f;
+    uv_mutex_unlock(&lock);
+    return 0;
+}
+
+void pw_log_close_file(void)
+{
+    uv_once(&once, init_lock);
+    uv_mutex_lock(&lock);
+    if (file)
+        fclose(file);
+    file = NULL;
+    uv_mutex_unlock(&lock);
+}
+
+static const char *const names[] = {"error", "warn", "info", "debug"};
+/* syslog priorities for the journal's <N> prefix: err, warning, info, debug. */
+static const int priorities[] = {3, 4, 6, 7};
+
+static void emit(int level, const char *msg, int event)
+{
     if (level < 0)
         level = 0;
     if (level > 3)
         level = 3;
+    if (event || level == PW_LOG_ERROR)
+        pw_os_event(level, msg);
+    if (level > threshold)
+        return;
     uv_once(&once, init_lock);
     uv_mutex_lock(&lock);
-    if (stamp) {
+    FILE *out = file ? file : stderr;
+    if (stamp || file) {
         uv_timeval64_t tv;
         uv_gettimeofday(&tv);
         time_t secs = (time_t)tv.tv_sec;
@@ -49,29 +81,38 @@ static void emit(int level, const char *msg)
 #endif
         char when[32];
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf(stderr, "%s.%03dZ %s: %s\n", when, (int)(tv.tv_usec / 1000), names[level], msg);
+        fprintf(out, "%s.%03dZ %s: %s\n", when, (int)(tv.tv_usec / 1000), names[level], msg);
     } else {
-        fprintf(stderr, "<%d>%s: %s\n", level == 0 ? 3 : level == 1 ? 4 : level == 2 ? 6 : 7,
-                names[level], msg);
+        fprintf(out, "<%d>%s: %s\n", priorities[level], names[level], msg);
     }
-    fflush(stderr);
+    fflush(out);
     uv_mutex_unlock(&lock);
 }
 
 void pw_log(int level, const char *fmt, ...)
 {
-    if (level > threshold)
+    if (level > threshold && level != PW_LOG_ERROR)
         return;
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    emit(level, buf);
+    emit(level, buf, 0);
+}
+
+void pw_log_event(int level, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    emit(level, buf, 1);
 }
 
 void pw_log_cb(void *ud, int level, const char *msg)
 {
     (void)ud;
-    emit(level, msg);
+    emit(level, msg, 0);
 }

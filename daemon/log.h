@@ -1,8 +1,10 @@
 /*
- * The daemon's log: one line per event on stderr, with a level and, unless
- * a service manager already stamps lines (systemd's journal), a UTC
- * timestamp. Thread-safe: the store's writer thread and the HTTP threads
- * log too.
+ * The daemon's log: one line per event with a level, on stderr or in a log
+ * file, and, unless a service manager already stamps lines (systemd's
+ * journal), a UTC timestamp. Errors, and the events the daemon marks with
+ * pw_log_event (start, stop, reload), also go to the system's event log
+ * (the Windows Event Log; nothing more on POSIX). Thread-safe: the store's
+ * writer thread and the HTTP threads log too.
  */
 #ifndef PW_LOG_H
 #define PW_LOG_H
@@ -11,8 +13,19 @@
 
 enum pw_log_level { PW_LOG_ERROR = 0, PW_LOG_WARN = 1, PW_LOG_INFO = 2, PW_LOG_DEBUG = 3 };
 
+/* Sets the least severe level written; may be called again (reload). */
 void pw_log_init(int level);
+/* Appends to `path` instead of stderr from now on (lines always stamped).
+ * Returns 0, or a negative error (UV_E*) and keeps stderr. */
+int pw_log_open_file(const char *path);
+/* Closes the log file, if any; later lines go to stderr. */
+void pw_log_close_file(void);
+
 void pw_log(int level, const char *fmt, ...)
+PW_PRINTF(2, 3)
+    ;
+/* pw_log, and the system's event log whatever the level. */
+void pw_log_event(int level, const char *fmt, ...)
 PW_PRINTF(2, 3)
     ;
 /* Adapters for the modules' log callbacks (ud unused). */

@@ -22,6 +22,14 @@ static const struct pw_opt run_opts[] = {
     {"database", 0, "PATH", "SQLite history file"},
     {"interval", 0, "D", "probe interval, e.g. 30s"},
     {"log-level", 0, "LEVEL", "error, warn, info or debug"},
+    {"log-file", 0, "FILE", "append the log to FILE instead of stderr"},
+    {"help", 'h', NULL, "show this help"},
+    {0},
+};
+
+static const struct pw_opt service_opts[] = {
+    {"config", 'c', "FILE", "install: the configuration the service reads (default: the system-wide one)"},
+    {"log-level", 0, "LEVEL", "install: the service's log level (default: the configuration's)"},
     {"help", 'h', NULL, "show this help"},
     {0},
 };
@@ -48,6 +56,13 @@ static const struct pw_opt catalog_opts[] = {
     {0},
 };
 
+static const struct pw_opt rpc_endpoints_opts[] = {
+    {"format", 0, "FMT", "table (default) or json"},
+    {"timeout", 0, "D", "give up after this long, e.g. 10s (default 10s)"},
+    {"help", 'h', NULL, "show this help"},
+    {0},
+};
+
 static const struct pw_opt version_opts[] = {
     {"help", 'h', NULL, "show this help"},
     {0},
@@ -62,7 +77,13 @@ static const struct pw_command commands[] = {
      "validate the configuration and print the target plan", config_check_opts, pw_cmd_config_check},
     {"catalog", "[--format table|json]",
      "print the built-in biztalk-admin port catalog", catalog_opts, pw_cmd_catalog},
+    {"rpc-endpoints", "HOST[:PORT] [--format table|json] [--timeout D]",
+     "list what a host's RPC endpoint mapper has registered (like PortQry -e 135)",
+     rpc_endpoints_opts, pw_cmd_rpc_endpoints},
     {"version", "", "print the version", version_opts, pw_cmd_version},
+    {"service", "install|uninstall|start|stop|reload|status [-c FILE] [--log-level L]",
+     "register and control the Windows service (Windows only; on Linux use systemd)",
+     service_opts, pw_cmd_service},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -170,6 +191,11 @@ const char *pw_arg(const struct pw_command *cmd, const struct pw_args *a, const 
 int main(int argc, char **argv)
 {
     pw_os_init_console();
+    return pw_cli_main(argc, argv);
+}
+
+int pw_cli_main(int argc, char **argv)
+{
     if (argc < 2) {
         usage(stderr);
         return PW_EXIT_USAGE;
@@ -199,7 +225,7 @@ int main(int argc, char **argv)
         free(a.pos);
         return rc;
     }
-    fprintf(stderr, "portwatch: unknown command '%s'; commands are run, check, config-check, catalog, version\n",
+    fprintf(stderr, "portwatch: unknown command '%s'; commands are run, check, config-check, catalog, rpc-endpoints, service, version\n",
             argv[1]);
     return PW_EXIT_USAGE;
 }

@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: to build, and the real peers the tests start.
 build_pkgs="build-essential meson ninja-build pkg-config libuv1-dev libmicrohttpd-dev
-libsqlite3-dev libjansson-dev check"
-test_pkgs="clang python3 curl libcurl4-openssl-dev iproute2 nftables sqlite3 prometheus openssl chromium"
+libsqlite3-dev libjansson-dev zlib1g-dev check"
+test_pkgs="clang python3 curl libcurl4-openssl-dev iproute2 nftables sqlite3 prometheus openssl chromium
+samba freetds-bin nginx"
 
 install_missing() {
     missing=""

@@ -6,6 +6,14 @@
  * and as reference-counted snapshots. The daemon runs it periodically
  * (pw_engine_start); `portwatch check` runs one sweep (pw_engine_sweep_once).
  *
+ * After a connect succeeds, a target with a protocol (verify.h: TDS on
+ * 1433, the RPC endpoint mapper on 135, SMB2 on 445, HTTP on 1164 for
+ * catalog rows) gets one exchange before the result is recorded: the
+ * request is written, the reply read into a bounded buffer and fed to the
+ * protocol's parser until it decides, all under the probe's one timeout
+ * (connect and exchange share it, so a probe never outlives its timeout
+ * and sweeps keep their pace). Then the socket is closed.
+ *
  * Memory is kept proportional to what is in flight, not to the plan: per
  * target there is one pw_target_state (the current state the snapshots
  * copy) and one 16-byte scheduling slot; sockets and timers come from a
@@ -16,6 +24,7 @@
 #include "probes/probe.h"
 
 #include "config/error.h"
+#include "probes/verify.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -99,6 +108,15 @@ struct group {
     struct cycle ring[CYCLE_RING];
 };
 
+/* Buffers of one protocol exchange; allocated the first time a probe
+ * slot runs one, then reused by that slot. */
+struct xchg {
+    uv_write_t wreq;
+    size_t rx_len;
+    uint8_t tx[PW_VERIFY_TX_MAX];
+    uint8_t rx[PW_VERIFY_RX_MAX];
+};
+
 struct probe {
     struct pw_engine *e;
     uv_tcp_t tcp;
@@ -106,6 +124,9 @@ struct probe {
     uv_timer_t timer;
     uint64_t started_ns;
     uint32_t target;
+    int64_t latency_us;  /* connect time, kept while the exchange runs */
+    struct xchg *x;
+    bool exchanging;     /* connected; waiting for the protocol reply */
     bool finished;  /* result recorded; later callbacks are ignored */
     bool has_fd;    /* a socket exists: closing it frees a descriptor */
     bool tcp_open;  /* tcp handle initialised and not yet closed */
@@ -125,6 +146,7 @@ struct pw_engine {
 
     struct pw_target_state *ts;
     struct tslot *sl;
+    uint8_t *proto;   /* enum pw_proto per target */
     struct hslot *hosts;
     uint32_t nhosts;
     uint32_t *ring; /* hosts with ready targets and room under their cap */
@@ -428,13 +450,18 @@ static void cycle_maybe_finish(struct pw_engine *e, uint32_t t, struct cycle *c)
 }
 
 /* Records one outcome: flap control, counters, the batch buffer, and the
- * bookkeeping of the sweep the probe belonged to. */
-static void record(struct pw_engine *e, uint32_t t, enum pw_state state,
-                   const char *detail, int64_t latency_us)
+ * bookkeeping of the sweep the probe belonged to. A mismatch (something
+ * else answered) fails a `listening` expectation: the service it names
+ * does not listen there. */
+static void record_v(struct pw_engine *e, uint32_t t, enum pw_state state,
+                     const char *detail, int64_t latency_us, enum pw_verify verify,
+                     const char *vinfo)
 {
     struct pw_target_state *st = &e->ts[t];
     struct tslot *sl = &e->sl[t];
-    bool ok = pw_state_passes(state, profile_of(e, t)->expect);
+    enum pw_expect expect = profile_of(e, t)->expect;
+    bool ok = pw_state_passes(state, expect) &&
+              !(verify == PW_VERIFY_MISMATCH && expect == PW_EXPECT_LISTENING);
     enum pw_status prev = st->status, next = prev;
     int64_t now = wall_ms();
 
@@ -462,6 +489,8 @@ static void record(struct pw_engine *e, uint32_t t, enum pw_state state,
     st->latency_us = latency_us;
     st->last_ms = now;
     set_detail(st->detail, detail);
+    st->verify = verify;
+    snprintf(st->verify_info, sizeof st->verify_info, "%s", vinfo ? vinfo : "");
     e->stats.probes[state]++;
     e->dirty = true;
 
@@ -485,6 +514,8 @@ static void record(struct pw_engine *e, uint32_t t, enum pw_state state,
         r->latency_us = latency_us;
         r->at_ms = now;
         memcpy(r->detail, st->detail, PW_DETAIL_MAX);
+        r->verify = verify;
+        memcpy(r->verify_info, st->verify_info, PW_VERIFY_INFO_MAX);
     }
     want_flush(e);
 
@@ -494,6 +525,15 @@ static void record(struct pw_engine *e, uint32_t t, enum pw_state state,
         c->outstanding--;
         cycle_maybe_finish(e, t, c);
     }
+}
+
+/* An outcome without a protocol exchange: none was attempted (no
+ * connect) or the target has none (verify "off"). */
+static void record(struct pw_engine *e, uint32_t t, enum pw_state state,
+                   const char *detail, int64_t latency_us)
+{
+    record_v(e, t, state, detail, latency_us,
+             state == PW_STATE_OPEN ? PW_VERIFY_OFF : PW_VERIFY_NONE, "");
 }
 
 /* ---- queues ------------------------------------------------------------- */
@@ -748,19 +788,118 @@ static void probe_end(struct probe *p)
         uv_close((uv_handle_t *)&p->tcp, on_probe_closed);
 }
 
+/* ---- the protocol exchange ---------------------------------------------- */
+
+/* Settles an exchange from the bytes received so far; `eof`: no more will
+ * come (closed, reset, timed out, or the buffer is full). */
+static bool exchange_decide(struct probe *p, bool eof)
+{
+    struct pw_engine *e = p->e;
+    enum pw_proto proto = (enum pw_proto)e->proto[p->target];
+    char info[PW_VERIFY_INFO_MAX];
+    enum pw_verify v;
+    if (p->x->rx_len == 0) {
+        if (!eof)
+            return false;
+        v = PW_VERIFY_NO_REPLY;
+        snprintf(info, sizeof info, "%s: connected, but no reply", pw_proto_name(proto));
+    } else {
+        enum pw_parse st = pw_verify_reply(proto, p->x->rx, p->x->rx_len,
+                                           eof || p->x->rx_len == sizeof p->x->rx, info);
+        if (st == PW_PARSE_NEED_MORE)
+            return false;
+        v = st == PW_PARSE_OK ? PW_VERIFY_VERIFIED : PW_VERIFY_MISMATCH;
+    }
+    p->finished = true;
+    p->exchanging = false;
+    record_v(e, p->target, PW_STATE_OPEN, "", p->latency_us, v, info);
+    probe_end(p);
+    return true;
+}
+
+static void on_xchg_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct probe *p = h->data;
+    (void)suggested;
+    buf->base = (char *)p->x->rx + p->x->rx_len;
+    buf->len = sizeof p->x->rx - p->x->rx_len;
+}
+
+static void on_xchg_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct probe *p = s->data;
+    (void)buf;
+    if (p->finished || !p->exchanging)
+        return;
+    if (nread > 0) {
+        p->x->rx_len += (size_t)nread;
+        exchange_decide(p, false);
+    } else if (nread < 0) {
+        exchange_decide(p, true); /* EOF, reset or error: decide on what came */
+    }
+}
+
+static void on_xchg_written(uv_write_t *w, int status)
+{
+    struct probe *p = w->data;
+    if (status < 0 && !p->finished && p->exchanging)
+        exchange_decide(p, true); /* the peer went away before taking it */
+}
+
+/* Connected: send the protocol's request and read its reply, or record
+ * the open port at once when the target has no exchange. */
+static void exchange_start(struct probe *p)
+{
+    struct pw_engine *e = p->e;
+    uint32_t t = p->target;
+    enum pw_proto proto = (enum pw_proto)e->proto[t];
+    if (proto == PW_PROTO_NONE) {
+        p->finished = true;
+        record(e, t, PW_STATE_OPEN, "", p->latency_us);
+        probe_end(p);
+        return;
+    }
+    if (!p->x && !(p->x = malloc(sizeof *p->x))) {
+        p->finished = true;
+        record_v(e, t, PW_STATE_OPEN, "", p->latency_us, PW_VERIFY_NO_REPLY,
+                 "out of memory for the exchange");
+        probe_end(p);
+        return;
+    }
+    p->x->rx_len = 0;
+    p->x->wreq.data = p;
+    uint8_t salt[32];
+    if (proto == PW_PROTO_SMB && uv_random(NULL, NULL, salt, sizeof salt, 0, NULL) != 0) {
+        uint64_t h = uv_hrtime() ^ (uint64_t)(uintptr_t)p;
+        for (size_t i = 0; i < sizeof salt; i++, h = h * 6364136223846793005ULL + 1)
+            salt[i] = (uint8_t)(h >> 56);
+    }
+    const struct pw_target *tg = &e->plan->targets[t];
+    size_t len = pw_verify_request(proto, e->hosts[tg->host].name, tg->port, salt, p->x->tx);
+    uv_buf_t b = uv_buf_init((char *)p->x->tx, (unsigned)len);
+    p->exchanging = true;
+    int err = len ? uv_write(&p->x->wreq, (uv_stream_t *)&p->tcp, &b, 1, on_xchg_written)
+                  : UV_EINVAL;
+    if (err == 0)
+        err = uv_read_start((uv_stream_t *)&p->tcp, on_xchg_alloc, on_xchg_read);
+    if (err != 0)
+        exchange_decide(p, true);
+    /* The timeout timer keeps running: connect and exchange share it. */
+}
+
 static void on_connect(uv_connect_t *req, int status)
 {
     struct probe *p = req->data;
     if (p->finished)
         return; /* timed out or cancelled: already settled */
-    p->finished = true;
     if (status == 0) {
-        int64_t us = (int64_t)((uv_hrtime() - p->started_ns) / 1000);
-        record(p->e, p->target, PW_STATE_OPEN, "", us);
-    } else {
-        enum pw_state s = classify(status);
-        record(p->e, p->target, s, s == PW_STATE_ERROR ? uv_err_name(status) : "", -1);
+        p->latency_us = (int64_t)((uv_hrtime() - p->started_ns) / 1000);
+        exchange_start(p);
+        return;
     }
+    p->finished = true;
+    enum pw_state s = classify(status);
+    record(p->e, p->target, s, s == PW_STATE_ERROR ? uv_err_name(status) : "", -1);
     probe_end(p);
 }
 
@@ -769,6 +908,10 @@ static void on_timeout(uv_timer_t *t)
     struct probe *p = t->data;
     if (p->finished)
         return;
+    if (p->exchanging) {
+        exchange_decide(p, true);
+        return;
+    }
     p->finished = true;
     record(p->e, p->target, PW_STATE_FILTERED, "", -1);
     probe_end(p);
@@ -820,6 +963,8 @@ static void probe_start(struct pw_engine *e, uint32_t t)
     p->req.data = p;
     p->target = t;
     p->finished = false;
+    p->exchanging = false;
+    p->latency_us = -1;
     p->tcp_open = true;
     e->open_handles++;
     e->in_flight++;
@@ -1097,6 +1242,7 @@ static void engine_free(struct pw_engine *e)
     struct probe *p = e->all_probes;
     while (p) {
         struct probe *n = p->next_all;
+        free(p->x);
         free(p);
         p = n;
     }
@@ -1108,6 +1254,7 @@ static void engine_free(struct pw_engine *e)
     free(e->ring);
     free(e->hosts);
     free(e->sl);
+    free(e->proto);
     free(e->ts);
     free(e);
 }
@@ -1149,6 +1296,7 @@ void pw_engine_close(struct pw_engine *e, pw_engine_done_cb done, void *ud)
             uv_cancel((uv_req_t *)&e->hosts[h].req->req);
     for (struct probe *p = e->all_probes; p; p = p->next_all) {
         p->finished = true; /* the connect callback sees ECANCELED: no result */
+        p->exchanging = false;
         if (p->tcp_open && !uv_is_closing((uv_handle_t *)&p->tcp))
             uv_close((uv_handle_t *)&p->tcp, on_probe_closed);
         p->timer.data = e; /* closed through the engine's generic callback */
@@ -1227,7 +1375,10 @@ struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
     e->sl = calloc(n ? n : 1, sizeof *e->sl);
     e->hosts = calloc(e->nhosts ? e->nhosts : 1, sizeof *e->hosts);
     e->ring = calloc(e->nhosts ? e->nhosts : 1, sizeof *e->ring);
-    if (!e->ts || !e->sl || !e->hosts || !e->ring || uv_mutex_init(&e->snap_lock) != 0) {
+    e->proto = calloc(n ? n : 1, 1);
+    if (!e->ts || !e->sl || !e->hosts || !e->ring || !e->proto ||
+        uv_mutex_init(&e->snap_lock) != 0) {
+        free(e->proto);
         free(e->ts);
         free(e->sl);
         free(e->hosts);
@@ -1238,12 +1389,15 @@ struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
     for (size_t t = 0; t < n; t++) {
         e->ts[t].latency_us = -1;
         e->sl[t].next = NIL;
+        e->proto[t] = e->opt.no_verify ? PW_PROTO_NONE
+                                       : (uint8_t)pw_proto_default(plan, (uint32_t)t);
     }
     for (uint32_t h = 0; h < e->nhosts; h++)
         host_init(e, h);
     e->snap = snap_new(e);
     if (!e->snap) {
         uv_mutex_destroy(&e->snap_lock);
+        free(e->proto);
         free(e->ts);
         free(e->sl);
         free(e->hosts);
@@ -1286,6 +1440,17 @@ void pw_engine_seed_state(struct pw_engine *e, uint32_t target,
         e->ts[target].status = PW_STATUS_UNKNOWN;
     if ((unsigned)e->ts[target].state >= PW_STATE_COUNT_)
         e->ts[target].state = PW_STATE_ERROR;
+    if ((unsigned)e->ts[target].verify >= PW_VERIFY_COUNT_)
+        e->ts[target].verify = PW_VERIFY_NONE;
+    e->ts[target].verify_info[PW_VERIFY_INFO_MAX - 1] = '\0';
     e->sl[target].passes = st->has_result && st->ok ? 1 : 0;
     e->dirty = true;
+}
+
+int pw_engine_set_protocol(struct pw_engine *e, uint32_t target, enum pw_proto proto)
+{
+    if (!e || target >= e->plan->ntargets || (unsigned)proto >= PW_PROTO_COUNT_)
+        return PW_EINVAL;
+    e->proto[target] = (uint8_t)proto;
+    return 0;
 }

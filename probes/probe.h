@@ -44,6 +44,37 @@ const char *pw_status_name(enum pw_status s);
 
 #define PW_DETAIL_MAX 96
 
+/* The exchange that proves which service answers after a connect (issue
+ * 9). Stable integers. Catalog rows get one by their port (1433 tds, 135
+ * rpc, 445 smb, 1164 http); operators' checks get none unless the engine
+ * is told otherwise (pw_engine_set_protocol). */
+enum pw_proto {
+    PW_PROTO_NONE = 0,
+    PW_PROTO_TDS = 1,  /* SQL Server: TDS PRELOGIN */
+    PW_PROTO_RPC = 2,  /* RPC endpoint mapper: DCE/RPC bind to EPM v3 */
+    PW_PROTO_SMB = 3,  /* SMB2 NEGOTIATE */
+    PW_PROTO_HTTP = 4, /* HTTP/1.1 HEAD / */
+    PW_PROTO_COUNT_
+};
+const char *pw_proto_name(enum pw_proto p);
+/* "none", "tds", "rpc", "smb", "http"; PW_EINVAL otherwise. */
+int pw_proto_parse(const char *s, enum pw_proto *out);
+
+/* Outcome of that exchange. Stable integers (stored). */
+enum pw_verify {
+    PW_VERIFY_NONE = 0,     /* not attempted: the connect did not succeed */
+    PW_VERIFY_OFF = 1,      /* the target has no exchange (or it is off) */
+    PW_VERIFY_VERIFIED = 2, /* the expected service answered */
+    PW_VERIFY_MISMATCH = 3, /* something else answered: fails `listening` */
+    PW_VERIFY_NO_REPLY = 4, /* connected, but no byte came back in time */
+    PW_VERIFY_COUNT_
+};
+/* "" for NONE; "off", "verified", "mismatch", "no_reply". */
+const char *pw_verify_name(enum pw_verify v);
+int pw_verify_parse(const char *s, enum pw_verify *out);
+
+#define PW_VERIFY_INFO_MAX 64
+
 struct pw_result {
     uint32_t target;        /* index into the plan */
     enum pw_state state;
@@ -55,6 +86,9 @@ struct pw_result {
     int64_t latency_us;     /* connect time; -1 when it never connected */
     int64_t at_ms;          /* wall clock, UTC, ms since the epoch */
     char detail[PW_DETAIL_MAX]; /* error name or resolver message; "" if none */
+    enum pw_verify verify;  /* the protocol exchange after a connect */
+    char verify_info[PW_VERIFY_INFO_MAX]; /* version, dialect, Server
+                                             header, or what mismatched */
 };
 
 /* One target's current state inside a snapshot. */
@@ -68,6 +102,8 @@ struct pw_target_state {
     int64_t since_ms;        /* wall clock when `status` began */
     uint32_t fails;          /* consecutive failing results */
     char detail[PW_DETAIL_MAX];
+    enum pw_verify verify;   /* of the last result */
+    char verify_info[PW_VERIFY_INFO_MAX];
 };
 
 /* Engine-wide counters, monotonic over the engine's life. */
@@ -111,6 +147,8 @@ struct pw_engine_options {
     enum pw_family family;
     bool spread;                /* spread starts over the interval (run);
                                    false: as fast as caps allow (check) */
+    bool no_verify;             /* no protocol exchange for any target
+                                   (`[biztalk] verify = no`) */
 };
 
 /* Called on the loop thread with the results produced during one tick. The
@@ -152,6 +190,15 @@ enum {
 };
 typedef void (*pw_engine_log_cb)(void *ud, int level, const char *msg);
 void pw_engine_set_log(struct pw_engine *e, pw_engine_log_cb cb, void *ud);
+
+/* Sets target t's exchange, overriding the default by port (catalog rows)
+ * or none (checks). Call before start or sweep_once. PW_EINVAL for an
+ * unknown target or protocol. */
+int pw_engine_set_protocol(struct pw_engine *e, uint32_t target, enum pw_proto proto);
+/* The exchange a plan target gets by default: catalog rows by port, none
+ * for operators' checks (a target served by both follows its catalog
+ * rows). */
+enum pw_proto pw_proto_default(const struct pw_plan *p, uint32_t target);
 
 /* Seed the current state (e.g. from the store at start-up) before start. */
 void pw_engine_seed_state(struct pw_engine *e, uint32_t target,

@@ -52,6 +52,9 @@ static void print_port_line(const char *ports, const struct pw_profile *pr,
         fprintf(f, "  %.1f ms", (double)st->latency_us / 1000.0);
     if (st->has_result && st->detail[0])
         fprintf(f, "  (%s)", st->detail);
+    if (st->has_result && st->verify > PW_VERIFY_OFF)
+        fprintf(f, "  %s%s%s", pw_verify_name(st->verify), st->verify_info[0] ? ": " : "",
+                st->verify_info);
     fputc('\n', f);
 }
 
@@ -185,6 +188,9 @@ static json_t *target_json(const struct pw_plan *p, const struct pw_snapshot *s,
     put(o, "ok", json_boolean(st->has_result && st->ok), &bad);
     put(o, "status", json_string(pw_status_name(st->status)), &bad);
     put(o, "detail", json_string(st->has_result ? st->detail : ""), &bad);
+    put(o, "verify", st->has_result && st->verify != PW_VERIFY_NONE
+                         ? json_string(pw_verify_name(st->verify)) : json_null(), &bad);
+    put(o, "verify_info", json_string(st->has_result ? st->verify_info : ""), &bad);
     json_t *roles = json_array();
     for (size_t r = 0; roles && r < pr->nroles; r++)
         if (json_array_append_new(roles, str_or_null(pr->roles[r])) != 0)

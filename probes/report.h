@@ -22,7 +22,9 @@ void pw_report_table(const struct pw_plan *p, const struct pw_snapshot *s, FILE 
 
 /* One object per target, in plan order: host, port, state (null before a
  * result), latency_us (null unless connected), expect, ok, roles [names],
- * reasons [{role, service, text, row}], status, detail. NULL on
+ * reasons [{role, service, text, row}], status, detail, verify ("off",
+ * "verified", "mismatch", "no_reply"; null when it did not connect) and
+ * verify_info (version, dialect, Server header). NULL on
  * allocation failure. The caller owns the reference. */
 json_t *pw_report_json(const struct pw_plan *p, const struct pw_snapshot *s);
 

@@ -43,7 +43,7 @@ export DEBIAN_FRONTEND=noninteractive
 # --- host packages -------------------------------------------------------
 # The wine package carries /usr/bin/wine; wine64 the 64-bit loader it picks.
 need_pkgs=(mingw-w64 wine wine64 cmake meson ninja-build pkg-config tcl dpkg-dev
-           make gcc xz-utils python3)
+           make gcc xz-utils python3 libz-mingw-w64-dev)
 missing=()
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${need_pkgs[@]}" 2>/dev/null |
             awk '$NF == "installed" {print $1}' || true)

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Cross-builds portwatch for Windows x86-64 with mingw-w64 and checks the
-# result under Wine: the unit test suite, then portwatch.exe catalog (table
-# and JSON) and version. Ends with `windows: N passed, N failed` and exits
-# non-zero on any failure.
+# result under Wine: the unit test suite, portwatch.exe catalog (table and
+# JSON), version and config-check; a smoke run of the daemon probing
+# loopback and answering /api/v1/health to curl from Linux; the Windows
+# service (portwatch service install/start/reload/stop/uninstall, sc.exe
+# query); and the MSI (wixl, msiinfo, msiexec /i and /x). Ends with
+# `windows: N passed, N failed` and exits non-zero on any failure.
 #
 # Used by CI and by hand from the top of a clone (any working directory
 # works). Runs as root non-interactively; only the first run on a machine
@@ -256,6 +259,184 @@ if run_exe version version; then
 else
     fail "version exited non-zero: $(head -c 300 "$out/version.err")"
 fi
+
+# ---------------------------------------------------------------------------
+section "config-check under Wine"
+# The example configuration as the MSI installs it: database relative (the
+# service runs in %ProgramData%\portwatch), CRLF line endings.
+stage=$BUILD/msi
+mkdir -p "$stage"
+sed -e 's|^database = .*|database = portwatch.db|' \
+    -e 's|^; History database (SQLite)\. The Quick start keeps it in \./state\.|; History database (SQLite); a relative path is in %ProgramData%\\portwatch.|' \
+    -e 's/$/\r/' packaging/portwatch.ini >"$stage/portwatch.ini"
+if run_exe config-check config-check -c "$(winepath -w "$stage/portwatch.ini" 2>/dev/null)" &&
+   grep -q ': OK' "$out/config-check.txt"; then
+    pass "config-check of the MSI's configuration: $(grep -m1 -o '[0-9]* targets[^,]*' "$out/config-check.txt" || true)"
+else
+    fail "config-check exited non-zero: $(head -c 300 "$out/config-check.err")"
+fi
+
+# Helpers for the runs below: a loopback listener, free ports, health.
+free_ports() {  # n -> n free loopback ports
+    python3 - "$1" <<'EOF2'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF2
+}
+bg_pids=()
+start_listener() {  # port
+    python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $1)); s.listen(64); time.sleep(900)" &
+    bg_pids+=($!)
+}
+http_code() { curl -s -o "$out/http.body" -w '%{http_code}' --max-time 5 "$1" || true; }
+wait_code() {  # url code seconds
+    local i
+    for i in $(seq $(( $3 * 5 ))); do [ "$(http_code "$1")" = "$2" ] && return 0; sleep 0.2; done
+    return 1
+}
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+write_conf() {  # file api_port port...
+    local f=$1 api=$2; shift 2
+    {
+        printf '[portwatch]\r\nlisten = 127.0.0.1:%s\r\ninterval = 1s\r\ntimeout = 500ms\r\nfail_after = 1\r\n' "$api"
+        printf 'database = portwatch-smoke.db\r\n'
+        for p in "$@"; do printf '\r\n[check port-%s]\r\nhosts = 127.0.0.1\r\nports = %s\r\n' "$p" "$p"; done
+    } >"$f"
+}
+stop_bg() { local p; for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null || true; done; bg_pids=(); }
+trap 'rc=$?; stop_bg; (exit $rc); cleanup' EXIT
+
+# ---------------------------------------------------------------------------
+section "smoke run under Wine: portwatch.exe run, probed from Wine, polled from Linux"
+read -r p_open p_api < <(free_ports 2)
+start_listener "$p_open"
+smoke_dir=$BUILD/wine-smoke
+rm -rf "$smoke_dir"; mkdir -p "$smoke_dir"
+write_conf "$smoke_dir/smoke.ini" "$p_api" "$p_open"
+exe_abs=$(readlink -f "$exe")
+( cd "$smoke_dir" && exec timeout 120 wine "$exe_abs" run -c smoke.ini ) >"$out/smoke.out" 2>"$out/smoke.err" &
+smoke_pid=$!
+t0=$(date +%s%N)
+if wait_code "http://127.0.0.1:$p_api/api/v1/health" 200 30; then
+    pass "run under Wine: /api/v1/health 200 from Linux curl after $(ms_since "$t0") ms (127.0.0.1:$p_open up)"
+else
+    fail "run under Wine: health $(http_code "http://127.0.0.1:$p_api/api/v1/health"); $(tail -c 400 "$out/smoke.err")"
+fi
+kill "$smoke_pid" 2>/dev/null || true
+wait "$smoke_pid" 2>/dev/null || true
+timeout 30 wineserver -k 2>/dev/null || true
+
+# ---------------------------------------------------------------------------
+section "Windows service under Wine: portwatch service install/start/reload/stop/uninstall, sc.exe"
+# Wine's service manager lives only while some Wine program runs: keep one.
+( sleep 300 | timeout 310 wine cmd.exe >/dev/null 2>&1 ) &
+keep_pid=$!
+sleep 1
+pd=$WINEPREFIX/drive_c/ProgramData/portwatch
+mkdir -p "$pd"
+rm -f "$pd"/portwatch-smoke.db* "$pd/portwatch.log"
+read -r p_a p_b p_api < <(free_ports 3)
+start_listener "$p_a"
+start_listener "$p_b"
+write_conf "$pd/service.ini" "$p_api" "$p_a"
+svc() { timeout 60 wine "$exe" service "$@" </dev/null 2>&1 | tr -d '\r'; return "${PIPESTATUS[0]}"; }
+api=http://127.0.0.1:$p_api
+if svc install -c 'C:\ProgramData\portwatch\service.ini' >"$out/svc-install.txt"; then
+    pass "service install: $(head -1 "$out/svc-install.txt")"
+else
+    fail "service install: $(cat "$out/svc-install.txt")"
+fi
+t0=$(date +%s%N)
+if svc start >"$out/svc-start.txt" && wait_code "$api/api/v1/health" 200 30; then
+    pass "service start: running, health 200 after $(ms_since "$t0") ms"
+else
+    fail "service start: $(cat "$out/svc-start.txt"); $(tail -5 "$pd/portwatch.log" 2>/dev/null)"
+fi
+if timeout 30 wine sc.exe query portwatch 2>/dev/null | tr -d '\r' | grep -q 'RUNNING'; then
+    pass "sc.exe query: RUNNING"
+else
+    fail "sc.exe query does not say RUNNING"
+fi
+write_conf "$pd/service.ini" "$p_api" "$p_a" "$p_b"
+t0=$(date +%s%N)
+svc reload >/dev/null || true
+ok=0
+for _ in $(seq 50); do
+    [ "$(http_code "$api/api/v1/status")" = 200 ] &&
+        python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d['summary']['targets']==2 and d['summary']['up']==2 else 1)" "$out/http.body" &&
+        { ok=1; break; }
+    sleep 0.2
+done
+if [ "$ok" = 1 ] && grep -q 'configuration reloaded' "$pd/portwatch.log"; then
+    pass "service reload (SCM paramchange): 2 targets up after $(ms_since "$t0") ms"
+else
+    fail "service reload: $(tail -3 "$pd/portwatch.log")"
+fi
+t0=$(date +%s%N)
+if svc stop >"$out/svc-stop.txt" && grep -q stopped "$out/svc-stop.txt"; then
+    pass "service stop: stopped in $(ms_since "$t0") ms; log: $(grep -o 'stopping (service stop)' "$pd/portwatch.log" | head -1)"
+else
+    fail "service stop: $(cat "$out/svc-stop.txt")"
+fi
+if svc uninstall >/dev/null && ! timeout 30 wine sc.exe query portwatch 2>/dev/null | grep -q portwatch; then
+    pass "service uninstall: gone from the service manager"
+else
+    fail "service uninstall"
+fi
+echo "--- portwatch.log"; tr -d '\r' <"$pd/portwatch.log" || true
+rm -f "$pd/service.ini"
+
+# ---------------------------------------------------------------------------
+section "MSI (wixl)"
+if ! command -v wixl >/dev/null || ! command -v msiinfo >/dev/null; then
+    apt-get install -y -q wixl msitools </dev/null >/dev/null 2>&1 || true
+fi
+cp "$exe" "$HERE/portwatch.wxs" "$stage/"
+msi=$stage/portwatch-$project_version-x64.msi
+if ( cd "$stage" && wixl -a x64 -D Version="$project_version" -D Exe=portwatch.exe \
+        -D Config=portwatch.ini -o "$(basename "$msi")" portwatch.wxs ) >"$out/wixl.log" 2>&1; then
+    pass "wixl: $msi ($(du -k "$msi" | cut -f1) KB)"
+    echo "tables: $(msiinfo tables "$msi" | tr '\n' ' ')"
+    msiinfo export "$msi" ServiceInstall | tail -1
+    msiinfo export "$msi" ServiceControl | tail -1
+    if msiinfo export "$msi" ServiceInstall | grep -q 'service run'; then
+        pass "MSI registers the service (ServiceInstall, ServiceControl)"
+    else
+        fail "MSI ServiceInstall table"
+    fi
+else
+    fail "wixl: $(cat "$out/wixl.log")"
+fi
+rm -f "$pd/portwatch.ini" "$pd"/portwatch.db*
+if [ -f "$msi" ] && timeout 120 wine msiexec /i "$msi" /qn </dev/null; then
+    inst="$WINEPREFIX/drive_c/Program Files/portwatch/portwatch.exe"
+    if [ -f "$inst" ] && [ -f "$pd/portwatch.ini" ] &&
+       timeout 30 wine "$inst" service status </dev/null 2>/dev/null | grep -q running; then
+        pass "msiexec /i: exe in Program Files, configuration in ProgramData, service running"
+    else
+        fail "msiexec /i: files or service missing"
+    fi
+    # The example watches closed 127.0.0.1 ports: any HTTP answer will do.
+    code=$(http_code http://127.0.0.1:8470/api/v1/health)
+    for _ in $(seq 25); do [ "$code" != 000 ] && break; sleep 0.2; code=$(http_code http://127.0.0.1:8470/api/v1/health); done
+    [ "$code" != 000 ] && pass "installed service answers /api/v1/health ($code)" || fail "installed service: no HTTP answer"
+    if timeout 120 wine msiexec /x "$msi" /qn </dev/null &&
+       ! timeout 30 wine sc.exe query portwatch 2>/dev/null | grep -q portwatch && [ -f "$pd/portwatch.ini" ]; then
+        pass "msiexec /x: service stopped and removed, configuration kept"
+    else
+        fail "msiexec /x"
+    fi
+else
+    fail "msiexec /i"
+fi
+kill "$keep_pid" 2>/dev/null || true
+stop_bg
 
 # ---------------------------------------------------------------------------
 section "summary"

@@ -338,7 +338,9 @@ static const struct {
     {"[check web]\nhosts = a\nports = 80\ninterval = 5s\ntimeout = 5s\n", 1,
      {"t.ini:5: [check web] timeout: timeout (5000ms) must be shorter than the interval (5000ms)"}},
     {"[check web]\nhosts = a\nports = 80\nexpekt = reachable\n", 1,
-     {"t.ini:4: [check web] expekt: unknown key; did you mean 'expect'? Allowed here: hosts, ports, expect, interval, timeout, reason"}},
+     {"t.ini:4: [check web] expekt: unknown key; did you mean 'expect'? Allowed here: hosts, ports, expect, interval, timeout, reason, protocol"}},
+    {"[check web]\nhosts = a\nports = 80\nprotocol = ldap\n", 1,
+     {"t.ini:4: [check web] protocol: 'ldap' is not allowed; use one of: none, auto, tds, rpc, smb, http"}},
     /* every problem in one run, not just the first */
     {"[portwatch]\ninterval = x\ntimeout = y\n[biztalk]\niis_servers = a,a\n", 3,
      {"t.ini:2: [portwatch] interval:", "t.ini:3: [portwatch] timeout:", "t.ini:5: [biztalk] iis_servers: host 'a' is listed twice"}},
@@ -496,6 +498,27 @@ START_TEST(expansion_roles_hosts_checks_merge)
 }
 END_TEST
 
+START_TEST(expansion_verify_protocols)
+{
+    /* catalog ports verify by port; an operator's check may replace it */
+    struct pw_plan *p = plan_of("[biztalk]\nmanagement_database = sql01\n"
+                                "[check web]\nhosts = sql01\nports = 8080\nprotocol = http\n"
+                                "[check plain]\nhosts = sql01\nports = 9000\n"
+                                "[check dtc-off]\nhosts = sql01\nports = 135\nprotocol = none\n");
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 1433))->verify_proto, -1);
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 50000))->verify_proto, -1);
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 8080))->verify_proto, 4);
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 9000))->verify_proto, -1);
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 135))->verify_proto, 0);
+    pw_plan_free(p);
+    p = plan_of("[biztalk]\nverify = no\nmanagement_database = sql01\n"
+                "[check tds]\nhosts = sql01\nports = 1433\nprotocol = tds\n");
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 135))->verify_proto, 0);
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 1433))->verify_proto, 1);
+    pw_plan_free(p);
+}
+END_TEST
+
 START_TEST(expansion_nothing_to_watch)
 {
     struct pw_config *c = load_ok("[portwatch]\ninterval = 30s\n");
@@ -581,6 +604,7 @@ static Suite *config_suite(void)
     TCase *ex = tcase_create("expansion");
     tcase_add_test(ex, expansion_one_sql_host_holds_all_databases);
     tcase_add_test(ex, expansion_roles_hosts_checks_merge);
+    tcase_add_test(ex, expansion_verify_protocols);
     tcase_add_test(ex, expansion_nothing_to_watch);
     tcase_add_test(ex, adhoc_check);
     tcase_add_test(ex, catalog_table);
