@@ -1073,7 +1073,7 @@ int pw_store_sync_targets(struct pw_store *st, const struct pw_plan *plan,
     int rc = SQLITE_OK;
 #define PREP(v, sql) if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(st->db, sql, -1, &v, NULL)
     PREP(up, sync_upsert_sql);
-    PREP(sel, "SELECT id FROM targets WHERE host=? AND port=?");
+    PREP(sel, "SELECT id, roles FROM targets WHERE host=? AND port=?");
     PREP(delr, "DELETE FROM target_roles WHERE target_id=?");
     PREP(insr, "INSERT OR IGNORE INTO target_roles(role,target_id) VALUES(?,?)");
     PREP(cur, "SELECT t.first_ms, r.id, r.state, r.status, r.ok, r.first_ms, r.last_ms,"
@@ -1092,6 +1092,14 @@ int pw_store_sync_targets(struct pw_store *st, const struct pw_plan *plan,
         const struct pw_profile *pf = pw_target_profile(plan, t);
         const char *host = plan->hosts[t->host].name;
         roles_of(pf, roles, sizeof roles);
+        /* Roles are rewritten only when they changed: a reload of an
+         * unchanged plan then costs one upsert per target. */
+        sqlite3_bind_text(sel, 1, host, -1, SQLITE_STATIC);
+        sqlite3_bind_int(sel, 2, t->port);
+        bool same_roles = strlen(roles) + 1 < sizeof roles && /* not cut short */
+                          sqlite3_step(sel) == SQLITE_ROW && sqlite3_column_text(sel, 1) &&
+                          strcmp((const char *)sqlite3_column_text(sel, 1), roles) == 0;
+        sqlite3_reset(sel);
         sqlite3_bind_text(up, 1, host, -1, SQLITE_STATIC);
         sqlite3_bind_int(up, 2, t->port);
         sqlite3_bind_text(up, 3, roles, -1, SQLITE_STATIC);
@@ -1107,13 +1115,16 @@ int pw_store_sync_targets(struct pw_store *st, const struct pw_plan *plan,
         if (rc != SQLITE_ROW)
             break;
         rc = SQLITE_OK;
-        sqlite3_bind_int64(delr, 1, id);
-        if ((rc = step_done(delr)))
-            break;
-        for (size_t k = 0; k < pf->nroles && !rc; k++) {
-            sqlite3_bind_text(insr, 1, pf->roles[k], -1, SQLITE_STATIC);
-            sqlite3_bind_int64(insr, 2, id);
-            rc = step_done(insr);
+        if (!same_roles) {
+            sqlite3_bind_int64(delr, 1, id);
+            rc = step_done(delr);
+            for (size_t k = 0; k < pf->nroles && !rc; k++) {
+                sqlite3_bind_text(insr, 1, pf->roles[k], -1, SQLITE_STATIC);
+                sqlite3_bind_int64(insr, 2, id);
+                rc = step_done(insr);
+            }
+            if (rc)
+                break;
         }
         if (!rc)
             rc = load_slot(st, cur, out, &slots[i], id);

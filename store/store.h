@@ -43,7 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PW_STORE_SCHEMA_VERSION 1
+#define PW_STORE_SCHEMA_VERSION 2
 #define PW_STORE_MSG_MAX 256
 
 struct pw_store;

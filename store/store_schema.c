@@ -79,8 +79,14 @@ static const char v1_sql[] =
 #undef BUCKET_TABLE
     ;
 
+/* v2: target_roles is looked up by target when a plan is synced; without
+ * this index each lookup scanned the whole table. */
+static const char v2_sql[] =
+    "CREATE INDEX target_roles_target ON target_roles(target_id);";
+
 static const struct pw_store_migration steps[] = {
     {1, v1_sql},
+    {2, v2_sql},
 };
 
 const struct pw_store_migration *pw_store_migrations(size_t *n)

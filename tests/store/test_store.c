@@ -314,6 +314,28 @@ START_TEST(retire_target)
 }
 END_TEST
 
+/* A reload that changes a target's roles rewrites them; one that does not
+ * leaves them alone. */
+START_TEST(sync_roles_change)
+{
+    struct pw_store *st = open_store(NULL);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM target_roles WHERE role='sso'"), 2);
+    struct pw_target moved[3];
+    memcpy(moved, test_targets, sizeof moved);
+    moved[1].profile = 0; /* sql01:445 now serves management_database only */
+    struct pw_plan p = test_plan;
+    p.targets = moved;
+    ck_assert_int_eq(pw_store_sync_targets(st, &p, NULL), 0);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM target_roles WHERE role='sso'"), 1);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM target_roles WHERE target_id=2"), 1);
+    ck_assert_int_eq(pw_store_sync_targets(st, &p, NULL), 0);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM target_roles"), 4);
+    ck_assert_int_eq(pw_store_sync_targets(st, &test_plan, NULL), 0);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM target_roles WHERE target_id=2"), 2);
+    pw_store_close(st);
+}
+END_TEST
+
 /* ---- queries ---------------------------------------------------------- */
 
 /* Target 0 (sql01:1433): a result every 30 s from T0 for 2 h (240 results),
@@ -646,6 +668,7 @@ static Suite *suite(void)
     tcase_add_test(tc, outage_flaps_and_restarts);
     tcase_add_test(tc, stall_gap);
     tcase_add_test(tc, retire_target);
+    tcase_add_test(tc, sync_roles_change);
     tcase_add_test(tc, query_status);
     tcase_add_test(tc, query_history_fine);
     tcase_add_test(tc, query_outages_and_uptime);
