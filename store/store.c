@@ -114,6 +114,7 @@ static const char *const stmt_sql[NSTMT] = {
 struct pw_store {
     struct pw_store_options opt;
     char *path;
+    bool removed;    /* the file was deleted under us (writer thread only) */
     sqlite3 *db;     /* writer connection; guarded by db_lock */
     sqlite3 *rdb;    /* read connection; guarded by read_lock */
     sqlite3_stmt *stmt[NSTMT];
@@ -625,6 +626,15 @@ static void cond_wait_ms(uv_cond_t *c, uv_mutex_t *m, int64_t ms)
     (void)uv_cond_timedwait(c, m, (uint64_t)ms * 1000000u);
 }
 
+/* Whether path no longer names a file (deleted or renamed away). */
+static bool file_removed(const char *path)
+{
+    uv_fs_t req;
+    int rc = uv_fs_stat(NULL, &req, path, NULL);
+    uv_fs_req_cleanup(&req);
+    return rc == UV_ENOENT;
+}
+
 static void writer_main(void *arg)
 {
     struct pw_store *st = arg;
@@ -699,12 +709,22 @@ static void writer_main(void *arg)
                                             NULL, NULL);
             uv_mutex_unlock(&st->db_lock);
         }
+        if (!rc && !st->removed && file_removed(st->path)) {
+            /* SQLite goes on writing to the deleted file, so nothing fails:
+             * the history written from now on vanishes at the next start.
+             * Say so until then, rather than look healthy. */
+            st->removed = true;
+            snprintf(msg, sizeof msg, "the database file %.120s was removed; what is written"
+                     " now is lost when portwatch stops: restart it to start a new one",
+                     st->path);
+            set_health(st, PW_STORE_DEGRADED, msg);
+        }
         if (rc) {
             set_health(st, PW_STORE_DEGRADED, msg);
             backoff = backoff ? backoff * 2 : 50;
             if (backoff > st->opt.retry_max_ms)
                 backoff = st->opt.retry_max_ms;
-        } else if (backoff || st->health.state != PW_STORE_OK) {
+        } else if (!st->removed && (backoff || st->health.state != PW_STORE_OK)) {
             backoff = 0;
             set_health(st, PW_STORE_OK, "");
         }

@@ -314,6 +314,35 @@ START_TEST(retire_target)
 }
 END_TEST
 
+/* A database file deleted under the daemon degrades storage, and stays so:
+ * what is written after that is lost at the next start. */
+START_TEST(file_removed_degrades)
+{
+    struct pw_store *st = open_store(NULL);
+    submit1(st, mkres(0, PW_STATE_OPEN, PW_STATUS_UP, T0, 900));
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    struct pw_store_health h;
+    pw_store_health(st, &h);
+    ck_assert_int_eq(h.state, PW_STORE_OK);
+    if (remove(path) != 0) {
+        /* Windows refuses to delete a file that is open: the case cannot
+         * arise there. */
+        pw_store_close(st);
+        return;
+    }
+    submit1(st, mkres(0, PW_STATE_OPEN, PW_STATUS_UP, T0 + 30000, 900));
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    pw_store_health(st, &h);
+    ck_assert_int_eq(h.state, PW_STORE_DEGRADED);
+    ck_assert_msg(strstr(h.message, "was removed"), "%s", h.message);
+    submit1(st, mkres(0, PW_STATE_OPEN, PW_STATUS_UP, T0 + 60000, 900));
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    pw_store_health(st, &h);
+    ck_assert_int_eq(h.state, PW_STORE_DEGRADED);
+    pw_store_close(st);
+}
+END_TEST
+
 /* A reload that changes a target's roles rewrites them; one that does not
  * leaves them alone. */
 START_TEST(sync_roles_change)
@@ -669,6 +698,7 @@ static Suite *suite(void)
     tcase_add_test(tc, stall_gap);
     tcase_add_test(tc, retire_target);
     tcase_add_test(tc, sync_roles_change);
+    tcase_add_test(tc, file_removed_degrades);
     tcase_add_test(tc, query_status);
     tcase_add_test(tc, query_history_fine);
     tcase_add_test(tc, query_outages_and_uptime);
