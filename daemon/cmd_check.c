@@ -32,14 +32,8 @@ static void on_swept(struct pw_engine *e, void *ud)
     struct pw_snapshot *snap = pw_engine_snapshot_acquire(e);
     s->all_ok = pw_report_all_ok(snap);
     if (s->json) {
-        json_t *doc = pw_report_json(s->plan, snap);
-        char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        if (text) {
-            puts(text);
+        if (pw_report_json_write(s->plan, snap, stdout) == 0)
             s->printed = 1;
-        }
-        free(text);
-        json_decref(doc);
     } else {
         pw_report_table(s->plan, snap, stdout);
         s->printed = 1;

@@ -5,6 +5,7 @@
  */
 #include "probes/report.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Width of the port column: fits "50000-50200". */
@@ -170,7 +171,78 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
-static json_t *target_json(const struct pw_plan *p, const struct pw_snapshot *s, size_t i)
+/* Values every target of a profile shares: its roles and reasons are built
+ * once and referenced from each target's object, so a 201-port range costs
+ * one copy of its reasons, not 201. */
+struct shared {
+    json_t **roles;   /* [nprofiles] */
+    json_t **reasons; /* [nprofiles] */
+};
+
+static json_t *roles_json(const struct pw_profile *pr)
+{
+    json_t *roles = json_array();
+    for (size_t r = 0; roles && r < pr->nroles; r++)
+        if (json_array_append_new(roles, str_or_null(pr->roles[r])) != 0) {
+            json_decref(roles);
+            return NULL;
+        }
+    return roles;
+}
+
+static json_t *reasons_json(const struct pw_profile *pr)
+{
+    bool bad = false;
+    json_t *reasons = json_array();
+    for (size_t r = 0; reasons && r < pr->nreasons && !bad; r++) {
+        const struct pw_reason *rs = &pr->reasons[r];
+        json_t *ro = json_object();
+        if (!ro)
+            break;
+        put(ro, "role", str_or_null(rs->role), &bad);
+        put(ro, "service", str_or_null(rs->service), &bad);
+        put(ro, "text", str_or_null(rs->text), &bad);
+        put(ro, "row", json_integer(rs->row), &bad);
+        if (json_array_append_new(reasons, ro) != 0)
+            bad = true;
+    }
+    if (bad || (reasons && json_array_size(reasons) != pr->nreasons)) {
+        json_decref(reasons);
+        return NULL;
+    }
+    return reasons;
+}
+
+static void shared_free(const struct pw_plan *p, struct shared *sh)
+{
+    for (size_t i = 0; i < p->nprofiles; i++) {
+        if (sh->roles)
+            json_decref(sh->roles[i]);
+        if (sh->reasons)
+            json_decref(sh->reasons[i]);
+    }
+    free(sh->roles);
+    free(sh->reasons);
+}
+
+static int shared_build(const struct pw_plan *p, struct shared *sh)
+{
+    size_t n = p->nprofiles ? p->nprofiles : 1;
+    sh->roles = calloc(n, sizeof *sh->roles);
+    sh->reasons = calloc(n, sizeof *sh->reasons);
+    if (!sh->roles || !sh->reasons)
+        return -1;
+    for (size_t i = 0; i < p->nprofiles; i++) {
+        sh->roles[i] = roles_json(&p->profiles[i]);
+        sh->reasons[i] = reasons_json(&p->profiles[i]);
+        if (!sh->roles[i] || !sh->reasons[i])
+            return -1;
+    }
+    return 0;
+}
+
+static json_t *target_json(const struct pw_plan *p, const struct pw_snapshot *s,
+                           const struct shared *sh, size_t i)
 {
     const struct pw_target *t = &p->targets[i];
     const struct pw_profile *pr = pw_target_profile(p, t);
@@ -191,27 +263,8 @@ static json_t *target_json(const struct pw_plan *p, const struct pw_snapshot *s,
     put(o, "verify", st->has_result && st->verify != PW_VERIFY_NONE
                          ? json_string(pw_verify_name(st->verify)) : json_null(), &bad);
     put(o, "verify_info", json_string(st->has_result ? st->verify_info : ""), &bad);
-    json_t *roles = json_array();
-    for (size_t r = 0; roles && r < pr->nroles; r++)
-        if (json_array_append_new(roles, str_or_null(pr->roles[r])) != 0)
-            bad = true;
-    put(o, "roles", roles, &bad);
-    json_t *reasons = json_array();
-    for (size_t r = 0; reasons && r < pr->nreasons; r++) {
-        const struct pw_reason *rs = &pr->reasons[r];
-        json_t *ro = json_object();
-        if (!ro) {
-            bad = true;
-            break;
-        }
-        put(ro, "role", str_or_null(rs->role), &bad);
-        put(ro, "service", str_or_null(rs->service), &bad);
-        put(ro, "text", str_or_null(rs->text), &bad);
-        put(ro, "row", json_integer(rs->row), &bad);
-        if (json_array_append_new(reasons, ro) != 0)
-            bad = true;
-    }
-    put(o, "reasons", reasons, &bad);
+    put(o, "roles", json_incref(sh->roles[t->profile]), &bad);
+    put(o, "reasons", json_incref(sh->reasons[t->profile]), &bad);
     if (bad) {
         json_decref(o);
         return NULL;
@@ -221,18 +274,38 @@ static json_t *target_json(const struct pw_plan *p, const struct pw_snapshot *s,
 
 json_t *pw_report_json(const struct pw_plan *p, const struct pw_snapshot *s)
 {
-    json_t *a = json_array();
-    if (!a)
-        return NULL;
+    struct shared sh = {0};
+    json_t *a = shared_build(p, &sh) == 0 ? json_array() : NULL;
     size_t n = s->ntargets < p->ntargets ? s->ntargets : p->ntargets;
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = target_json(p, s, i);
+    for (size_t i = 0; a && i < n; i++) {
+        json_t *o = target_json(p, s, &sh, i);
         if (!o || json_array_append_new(a, o) != 0) {
             json_decref(a);
-            return NULL;
+            a = NULL;
         }
     }
+    shared_free(p, &sh);
     return a;
+}
+
+int pw_report_json_write(const struct pw_plan *p, const struct pw_snapshot *s, FILE *f)
+{
+    struct shared sh = {0};
+    int rc = shared_build(p, &sh);
+    size_t n = s->ntargets < p->ntargets ? s->ntargets : p->ntargets;
+    /* The array's brackets and separators are written here so that only
+     * one element exists at a time; jansson serializes every element. */
+    fputs(n ? "[\n  " : "[", f);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        json_t *o = target_json(p, s, &sh, i);
+        if (!o || json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+            rc = -1;
+        json_decref(o);
+        fputs(i + 1 < n ? ",\n  " : "\n", f);
+    }
+    fputs("]\n", f);
+    shared_free(p, &sh);
+    return rc == 0 && !ferror(f) ? 0 : -1;
 }
 
 bool pw_report_all_ok(const struct pw_snapshot *s)

@@ -27,6 +27,10 @@ void pw_report_table(const struct pw_plan *p, const struct pw_snapshot *s, FILE 
  * verify_info (version, dialect, Server header). NULL on
  * allocation failure. The caller owns the reference. */
 json_t *pw_report_json(const struct pw_plan *p, const struct pw_snapshot *s);
+/* The same array written to f one element at a time, so memory does not
+ * grow with the number of targets. Returns 0, or -1 on a write or
+ * allocation failure. */
+int pw_report_json_write(const struct pw_plan *p, const struct pw_snapshot *s, FILE *f);
 
 /* Whether every target has a result that meets its expectation. */
 bool pw_report_all_ok(const struct pw_snapshot *s);

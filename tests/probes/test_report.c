@@ -126,6 +126,18 @@ START_TEST(test_json)
         }
     }
     ck_assert(seen_sql && seen_open);
+
+    /* The streamed form is the same document. */
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(pw_report_json_write(plan, snap, f), 0);
+    rewind(f);
+    json_error_t err;
+    json_t *b = json_loadf(f, 0, &err);
+    fclose(f);
+    ck_assert_msg(b != NULL, "streamed JSON does not parse: %s (line %d)", err.text, err.line);
+    ck_assert(json_equal(a, b));
+    json_decref(b);
     json_decref(a);
 }
 END_TEST
