@@ -172,6 +172,7 @@ struct pw_engine {
 
     struct pw_result *res, *res_spare;
     size_t nres, cap_res, cap_spare;
+    int64_t last_taken_ms; /* taken_ms of the last snapshot filled */
     pw_engine_batch_cb batch_cb;
     void *batch_ud;
     pw_engine_log_cb log_cb;
@@ -275,6 +276,18 @@ static enum pw_state classify(int err)
 
 /* ---- snapshots ---------------------------------------------------------- */
 
+static void snap_fill(struct pw_engine *e, struct snapbox *b)
+{
+    if (b->s.ntargets)
+        memcpy(b->s.targets, e->ts, b->s.ntargets * sizeof *e->ts);
+    b->s.stats = e->stats;
+    /* Strictly increasing: readers tell snapshots apart by it, also when
+     * one is refreshed in place within the same millisecond. */
+    int64_t now = wall_ms();
+    b->s.taken_ms = now > e->last_taken_ms ? now : e->last_taken_ms + 1;
+    e->last_taken_ms = b->s.taken_ms;
+}
+
 static struct snapbox *snap_new(struct pw_engine *e)
 {
     size_t n = e->plan->ntargets;
@@ -285,10 +298,7 @@ static struct snapbox *snap_new(struct pw_engine *e)
     b->s.plan = e->plan;
     b->s.ntargets = n;
     b->s.targets = (struct pw_target_state *)(void *)(b + 1);
-    if (n)
-        memcpy(b->s.targets, e->ts, n * sizeof *e->ts);
-    b->s.stats = e->stats;
-    b->s.taken_ms = wall_ms();
+    snap_fill(e, b);
     return b;
 }
 
@@ -302,6 +312,18 @@ static void snap_unref(struct snapbox *b)
 static void publish(struct pw_engine *e)
 {
     e->stats.in_flight = e->in_flight;
+    /* Nobody but the engine holds the current one: refresh it in place
+     * rather than keep two copies. Readers acquire under snap_lock, so none
+     * can see it while it changes. */
+    uv_mutex_lock(&e->snap_lock);
+    if (atomic_load(&e->snap->refs) == 1) {
+        snap_fill(e, e->snap);
+        uv_mutex_unlock(&e->snap_lock);
+        e->dirty = false;
+        e->last_pub = uv_now(e->loop);
+        return;
+    }
+    uv_mutex_unlock(&e->snap_lock);
     struct snapbox *b = snap_new(e);
     if (!b)
         return; /* keep the old one; dirty stays set, a later tick retries */
@@ -494,7 +516,9 @@ static void record_v(struct pw_engine *e, uint32_t t, enum pw_state state,
     e->stats.probes[state]++;
     e->dirty = true;
 
-    if (e->nres == e->cap_res) {
+    /* Without a batch callback (`portwatch check`) nobody takes the
+     * results: the snapshot alone carries them. */
+    if (e->batch_cb && e->nres == e->cap_res) {
         size_t cap = e->cap_res ? e->cap_res * 2 : 64;
         struct pw_result *r = realloc(e->res, cap * sizeof *r);
         if (r) {
@@ -504,7 +528,7 @@ static void record_v(struct pw_engine *e, uint32_t t, enum pw_state state,
     }
     if (next != prev && next == PW_STATUS_DOWN)
         e->stats.outages++;
-    if (e->nres < e->cap_res) { /* out of memory: the snapshot still has it */
+    if (e->batch_cb && e->nres < e->cap_res) { /* out of memory: the snapshot still has it */
         struct pw_result *r = &e->res[e->nres++];
         r->target = t;
         r->state = state;

@@ -132,7 +132,7 @@ struct pw_snapshot {
     size_t ntargets;
     struct pw_target_state *targets;  /* [ntargets], indexed like plan->targets */
     struct pw_engine_stats stats;
-    int64_t taken_ms;
+    int64_t taken_ms;                 /* wall clock; strictly increasing per engine */
 };
 
 struct pw_engine;
