@@ -352,8 +352,6 @@ static int start_web(struct daemon *d)
     int rc = pw_web_start(&wo, &src, &d->web, err);
     if (rc != 0)
         pw_log(PW_LOG_ERROR, "cannot serve the HTTP API on %s: %s", s->listen, err);
-    else
-        pw_log(PW_LOG_INFO, "HTTP API on %s://%s/", wo.tls_cert_file ? "https" : "http", s->listen);
     return rc;
 }
 
@@ -673,8 +671,9 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
     } else {
         char iv[32], line[256];
         pw_format_duration(d.cfg->s.interval_ms, iv, sizeof iv);
-        pw_log_event(PW_LOG_INFO, "started: watching %zu targets on %zu hosts every %s; history in %s",
-                     plan->ntargets, plan->nhosts, iv, d.cfg->s.database);
+        pw_log_event(PW_LOG_INFO, "started: watching %zu target%s on %zu host%s every %s; history in %s",
+                     plan->ntargets, plan->ntargets == 1 ? "" : "s", plan->nhosts,
+                     plan->nhosts == 1 ? "" : "s", iv, d.cfg->s.database);
         if (fds)
             pw_log(PW_LOG_DEBUG, "open-file limit %lu", fds);
         if (wd)
