@@ -118,6 +118,10 @@ static const struct pw_key keys[] = {
      S(keep_hourly_ms), "How long the hourly history is kept."},
     {"portwatch", "keep_events", PW_KEY_DURATION, "400d", DAY_MS, 3660 * DAY_MS, NULL,
      S(keep_events_ms), "How long state changes and outages are kept."},
+    {"portwatch", "epm_every", PW_KEY_INT, "10", 1, 1000, NULL, S(epm_every),
+     "The daemon reads the endpoint mapper of every host probed on 135 once every this many "
+     "intervals (one host at a time); each TCP port registered there is then probed as "
+     "expected listening, and one outside secondary_rpc_ports is flagged."},
 
     ROLE_KEY(0, "management_database", "BizTalk Management database"),
     ROLE_KEY(1, "bam_primary_import_database", "BAM Primary Import database"),
@@ -347,6 +351,12 @@ static void check_free(struct pw_check *k)
     free(k->reason);
     pw_host_list_free(&k->hosts);
     pw_portset_free(&k->ports);
+}
+
+void pw_config_drop_checks(struct pw_config *c, size_t keep)
+{
+    while (c->nchecks > keep)
+        check_free(&c->checks[--c->nchecks]);
 }
 
 void pw_config_free(struct pw_config *c)

@@ -60,6 +60,7 @@ struct pw_settings {
     long long http_max_connections;
     long long http_max_per_ip;
     int64_t http_timeout_ms;
+    long long epm_every;      /* endpoint-mapper reads, in intervals */
 };
 
 #define PW_MAX_ROLES 16
@@ -114,6 +115,9 @@ int pw_config_set(struct pw_config *c, const char *key, const char *value,
 int pw_config_add_check(struct pw_config *c, const char *name,
                         const char *hosts, const char *ports,
                         enum pw_expect expect, struct pw_diag *diag);
+/* Frees the checks after the first `keep` (the daemon adds checks for
+ * ports registered with endpoint mappers, builds a plan, then drops them). */
+void pw_config_drop_checks(struct pw_config *c, size_t keep);
 void pw_config_free(struct pw_config *c);
 
 /* The key table, for `config-check --keys` and the README reference. */

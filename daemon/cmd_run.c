@@ -28,8 +28,16 @@
  * newer snapshot shows up). Settings the running HTTP server and store
  * were started with (listen, database, token, TLS, limits, retention)
  * need a restart; a reload that changes them says so.
+ *
+ * Endpoint watch (daemon/epm_watch.c): the hosts probed on 135 have their
+ * endpoint mappers read every epm_every intervals; the TCP ports registered
+ * there join the plan as an implicit check per host ("rpc-registered").
+ * When a host's registered ports change, the plan is rebuilt from the
+ * current configuration (not re-read from disk) and swapped in exactly as
+ * a reload does, so unchanged targets keep their state.
  */
 #include "daemon/cli.h"
+#include "daemon/epm_watch.h"
 #include "daemon/log.h"
 #include "daemon/os.h"
 
@@ -73,6 +81,7 @@ struct daemon {
     struct gen *gens;
     struct pw_store *store;
     struct pw_web *web;
+    struct pw_epm_watch *watch; /* NULL before the web starts and once stopping */
     uv_timer_t heartbeat, status, watchdog;
     int have_watchdog;
     int stopping;
@@ -199,6 +208,18 @@ static void view_release(void *ud, struct pw_web_view *v)
     gen_free(dead);
 }
 
+static const struct pw_web_epm *epm_acquire(void *ud)
+{
+    struct daemon *d = ud;
+    return d->watch ? pw_epm_watch_acquire(d->watch) : NULL;
+}
+
+static void epm_release(void *ud, const struct pw_web_epm *e)
+{
+    (void)ud;
+    pw_epm_watch_release(e);
+}
+
 static void on_heartbeat(uv_timer_t *t)
 {
     struct daemon *d = t->data;
@@ -250,6 +271,8 @@ static void stop(struct daemon *d, const char *why)
     /* The web threads read snapshots from the engine: stop them first. */
     pw_web_stop(d->web);
     d->web = NULL;
+    pw_epm_watch_close(d->watch);
+    d->watch = NULL;
     uv_mutex_lock(&d->lock);
     struct pw_engine *e = d->cur->engine;
     d->cur->engine = NULL;
@@ -347,6 +370,8 @@ static int start_web(struct daemon *d)
         .release = view_release,
         .ud = d,
         .store = d->store,
+        .epm_acquire = epm_acquire,
+        .epm_release = epm_release,
     };
     char err[256];
     int rc = pw_web_start(&wo, &src, &d->web, err);
@@ -356,6 +381,43 @@ static int start_web(struct daemon *d)
 }
 
 /* ---- reload ------------------------------------------------------------------- */
+
+/* The plan for cfg: its own targets plus, for hosts it probes on 135, the
+ * TCP ports their endpoint mappers registered (the watch's implicit
+ * checks, added to cfg only while the plan is built). Failing to add
+ * those leaves the configuration's plan. Returns pw_plan_build's code;
+ * msgs holds the configuration's problems. */
+static int build_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan **out,
+                      struct pw_diag *msgs)
+{
+    struct pw_plan *base = NULL;
+    int rc = pw_plan_build(cfg, &base, msgs);
+    *out = base;
+    if (rc != 0 || !d->watch)
+        return rc;
+    size_t keep = cfg->nchecks;
+    int n = pw_epm_watch_add_checks(d->watch, cfg, base);
+    if (n <= 0) {
+        if (n < 0)
+            pw_log(PW_LOG_WARN, "cannot add the ports registered with endpoint mappers: %s",
+                   pw_strerror(n));
+        return 0;
+    }
+    struct pw_plan *full = NULL;
+    struct pw_diag more = {0};
+    rc = pw_plan_build(cfg, &full, &more);
+    pw_config_drop_checks(cfg, keep);
+    if (rc != 0) {
+        for (size_t i = 0; i < more.n; i++)
+            pw_log(PW_LOG_WARN, "ports registered with endpoint mappers left out: %s", more.msgs[i]);
+        pw_diag_free(&more);
+        return 0;
+    }
+    pw_diag_free(&more);
+    pw_plan_free(base);
+    *out = full;
+    return 0;
+}
 
 /* Settings the running HTTP server and store hold: a reload that changes
  * them is applied otherwise, and says these wait for a restart. Values are
@@ -449,6 +511,9 @@ static void reload_done(struct daemon *d)
     pw_os_notify(PW_OS_READY, line);
 }
 
+static void swap_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan *plan,
+                      uint64_t t0, const char *what);
+
 static void reload(struct daemon *d, const char *why)
 {
     uint64_t t0 = uv_hrtime();
@@ -458,7 +523,7 @@ static void reload(struct daemon *d, const char *why)
     struct pw_diag msgs = {0};
     struct pw_plan *plan = NULL;
     struct pw_config *cfg = pw_cli_config_msgs(d->cmd, d->args, &msgs);
-    if (cfg && pw_plan_build(cfg, &plan, &msgs) != 0)
+    if (cfg && build_plan(d, cfg, &plan, &msgs) != 0)
         plan = NULL;
     if (!plan) {
         for (size_t i = 0; i < msgs.n; i++)
@@ -475,7 +540,36 @@ static void reload(struct daemon *d, const char *why)
         if (setting_differs(&d->boot->s, &cfg->s, i))
             pw_log(PW_LOG_WARN, "reload: %s changed; it takes effect only after a restart "
                                 "(the running value stays)", restart_keys[i].key);
+    swap_plan(d, cfg, plan, t0, "configuration reloaded");
+}
 
+/* The endpoint watch saw a host's registered TCP ports change: the plan is
+ * rebuilt from the running configuration and swapped in. */
+static void on_epm_changed(void *ud)
+{
+    struct daemon *d = ud;
+    if (d->stopping)
+        return;
+    uint64_t t0 = uv_hrtime();
+    struct pw_diag msgs = {0};
+    struct pw_plan *plan = NULL;
+    int rc = build_plan(d, d->cfg, &plan, &msgs);
+    pw_diag_free(&msgs);
+    if (rc != 0) { /* the running configuration built before: out of memory */
+        pw_log(PW_LOG_ERROR, "cannot rebuild the plan for the registered RPC ports: %s",
+               pw_strerror(rc));
+        return;
+    }
+    swap_plan(d, d->cfg, plan, t0, "plan rebuilt for the ports registered with endpoint mappers");
+}
+
+/* Makes plan (built from cfg) current: maps it to store ids, starts its
+ * engine seeded from the running one, retires the old generation. Takes
+ * plan and, unless it is already d->cfg, cfg; on failure both are freed
+ * and the running generation stays. */
+static void swap_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan *plan,
+                      uint64_t t0, const char *what)
+{
     struct gen *prev = d->cur, *g = gen_new(d, plan);
     uint32_t *match = calloc(plan->ntargets ? plan->ntargets : 1, sizeof *match);
     int rc = g && match ? 0 : PW_ENOMEM;
@@ -502,7 +596,8 @@ static void reload(struct daemon *d, const char *why)
         else
             pw_plan_free(plan);
         free(match);
-        pw_config_free(cfg);
+        if (cfg != d->cfg)
+            pw_config_free(cfg);
         reload_done(d);
         return;
     }
@@ -532,10 +627,14 @@ static void reload(struct daemon *d, const char *why)
     uv_mutex_unlock(&d->lock);
     gen_free(dead);
 
-    if (d->cfg != d->boot)
-        pw_config_free(d->cfg);
-    d->cfg = cfg;
-    pw_log_init(cfg->s.log_level);
+    if (cfg != d->cfg) {
+        if (d->cfg != d->boot)
+            pw_config_free(d->cfg);
+        d->cfg = cfg;
+        pw_log_init(cfg->s.log_level);
+    }
+    if (d->watch)
+        pw_epm_watch_configure(d->watch, cfg, plan);
 
     rc = pw_engine_start(g->engine);
     if (rc != 0) {
@@ -544,8 +643,8 @@ static void reload(struct daemon *d, const char *why)
         stop(d, "reload failed");
         return;
     }
-    pw_log_event(PW_LOG_INFO, "configuration reloaded in %.0f ms: %zu targets on %zu hosts "
-                 "(%ld kept, %zu new, %zu removed)",
+    pw_log_event(PW_LOG_INFO, "%s in %.0f ms: %zu targets on %zu hosts "
+                 "(%ld kept, %zu new, %zu removed)", what,
                  (double)(uv_hrtime() - t0) / 1e6, plan->ntargets, plan->nhosts, kept,
                  plan->ntargets - (size_t)kept, prev_n - (size_t)kept);
     pw_log(PW_LOG_DEBUG, "reload: store sync %.0f ms, seeding %.0f ms", (double)t_sync / 1e6,
@@ -643,7 +742,12 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
         goto out_loop;
     seed(&d, g, NULL, NULL);
 
+    d.watch = pw_epm_watch_new(&d.loop, on_epm_changed, &d);
+    if (!d.watch)
+        pw_log(PW_LOG_WARN, "out of memory: the RPC endpoint mappers are not watched");
     if (start_web(&d) != 0) {
+        pw_epm_watch_close(d.watch);
+        d.watch = NULL;
         pw_engine_close(g->engine, on_engine_closed, g);
         g->engine = NULL;
         uv_run(&d.loop, UV_RUN_DEFAULT);
@@ -665,6 +769,8 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
     rc = pw_os_control_start(&d.loop, on_control, &d);
     if (rc == 0)
         rc = pw_engine_start(g->engine);
+    if (rc == 0 && d.watch)
+        pw_epm_watch_configure(d.watch, d.cfg, plan);
     if (rc != 0) {
         pw_log_event(PW_LOG_ERROR, "cannot start: %s", uv_strerror(rc));
         stop(&d, "start-up failed");

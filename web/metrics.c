@@ -13,6 +13,10 @@
  *
  * portwatch_outages_total counts every change of a target's status to
  * down since the daemon started (the engine's counter).
+ *
+ * portwatch_rpc_endpoint_outside_range has one series, value 1, per TCP
+ * port registered with a watched endpoint mapper outside the configured
+ * RPC range, and per interface there (the daemon's endpoint watch).
  */
 #include "web/web_int.h"
 
@@ -42,6 +46,49 @@ static void escape_label(struct pw_buf *b, const char *s)
 static void head(struct pw_buf *b, const char *name, const char *type, const char *help)
 {
     pw_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* An interface as a label: its well-known name, else its uuid. */
+static const char *iface_label(const struct pw_epm_entry *e, char buf[37])
+{
+    const char *name = e->has_iface ? pw_epm_interface_name(&e->iface) : NULL;
+    if (name)
+        return name;
+    if (!e->has_iface)
+        return "";
+    pw_uuid_format(&e->iface, buf);
+    return buf;
+}
+
+static void epm_outside(struct pw_buf *b, const struct pw_web_sources *src)
+{
+    const struct pw_web_epm *ep = src->epm_acquire ? src->epm_acquire(src->ud) : NULL;
+    if (!ep)
+        return;
+    head(b, "portwatch_rpc_endpoint_outside_range", "gauge",
+         "1 for a TCP port registered with the host's RPC endpoint mapper outside "
+         "[biztalk] secondary_rpc_ports, per interface.");
+    for (size_t h = 0; h < ep->nhosts; h++) {
+        const struct pw_web_epm_host *x = &ep->hosts[h];
+        for (size_t i = 0; i < x->n; i++) {
+            if (!x->v[i].outside_range)
+                continue;
+            char buf[37], prev[37];
+            const char *label = iface_label(&x->v[i].e, buf);
+            bool dup = false; /* several versions of one interface: one series */
+            for (size_t k = 0; k < i && !dup; k++)
+                dup = x->v[k].outside_range && x->v[k].e.port == x->v[i].e.port &&
+                      strcmp(iface_label(&x->v[k].e, prev), label) == 0;
+            if (dup)
+                continue;
+            pw_buf_printf(b, "portwatch_rpc_endpoint_outside_range{host=\"");
+            escape_label(b, x->host);
+            pw_buf_printf(b, "\",port=\"%u\",interface=\"", (unsigned)x->v[i].e.port);
+            escape_label(b, label);
+            pw_buf_printf(b, "\"} 1\n");
+        }
+    }
+    src->epm_release(src->ud, ep);
 }
 
 /* Appends {host="...",port="...",roles="..."} for target i. */
@@ -176,6 +223,7 @@ void pw_api_metrics(struct pw_req *r, struct pw_reply *out)
         pw_buf_printf(&b, "portwatch_storage_commit_seconds %.6f\n",
                       (double)ss.commit_last_us / 1e6);
     }
+    epm_outside(&b, pw_web_sources_of(r));
     head(&b, "portwatch_snapshot_timestamp_seconds", "gauge",
          "When the state served here was taken (Unix time).");
     pw_buf_printf(&b, "portwatch_snapshot_timestamp_seconds %.3f\n", (double)s->taken_ms / 1e3);

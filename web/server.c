@@ -561,6 +561,11 @@ int pw_web_down_list(struct pw_req *r, uint32_t **idx, size_t *n, size_t *unknow
 
 /* ---- the query pool ----------------------------------------------------------- */
 
+const struct pw_web_sources *pw_web_sources_of(struct pw_req *r)
+{
+    return &r->w->src;
+}
+
 struct pw_store *pw_web_store_of(struct pw_req *r)
 {
     return r->w->src.store;
@@ -712,6 +717,7 @@ struct route {
 
 static const char *const p_none[] = {NULL};
 static const char *const p_status[] = {"host", "role", "status", NULL};
+static const char *const p_host[] = {"host", NULL};
 static const char *const p_health[] = {"host", "role", "min_duration", "format", NULL};
 static const char *const p_history[] = {"from", "to", "step", NULL};
 static const char *const p_outages[] = {"from", "to", "host", "role", "open", "limit", NULL};
@@ -723,13 +729,14 @@ static const struct route routes[] = {
     {"/metrics", NULL, pw_api_metrics, R_SNAPSHOT, p_none},
     {"/api/v1/outages", NULL, pw_api_outages, R_STORE, p_outages},
     {"/api/v1/uptime", NULL, pw_api_uptime, R_STORE, p_uptime},
+    {"/api/v1/rpc/endpoints", NULL, pw_api_rpc_endpoints, R_SNAPSHOT, p_host},
     {"/api/v1/targets/", "", pw_api_target, R_SNAPSHOT, p_none},
     {"/api/v1/targets/", "/history", pw_api_history, R_STORE, p_history},
 };
 
 static const char endpoints[] =
     "/api/v1/status, /api/v1/health, /api/v1/targets/{id}, /api/v1/targets/{id}/history, "
-    "/api/v1/outages, /api/v1/uptime, /metrics";
+    "/api/v1/outages, /api/v1/uptime, /api/v1/rpc/endpoints, /metrics";
 
 /* "{id}" of a targets route: 1 to 2^32-1. Sets *id; returns 0, or -1 with
  * a 400 in out. */

@@ -15,6 +15,7 @@
 #ifndef PW_WEB_H
 #define PW_WEB_H
 
+#include "probes/epm.h"
 #include "probes/probe.h"
 #include "store/store.h"
 
@@ -31,6 +32,25 @@ struct pw_web_view {
                                  NULL: ids are i + 1 (no store) */
 };
 
+/* What the daemon's endpoint watch last read from each host's RPC endpoint
+ * mapper (GET /api/v1/rpc/endpoints). Immutable while held. */
+struct pw_web_epm_endpoint {
+    struct pw_epm_entry e;
+    int64_t first_seen_ms, last_seen_ms;
+    bool outside_range;  /* a TCP port outside [biztalk] secondary_rpc_ports */
+};
+struct pw_web_epm_host {
+    const char *host;    /* as the plan names it */
+    int64_t looked_up_ms; /* 0: not read yet */
+    const char *error;   /* NULL when the last read completed */
+    const struct pw_web_epm_endpoint *v;
+    size_t n;
+};
+struct pw_web_epm {
+    const struct pw_web_epm_host *hosts;
+    size_t nhosts;
+};
+
 /* Where the server gets its data. acquire/release are called from the
  * server's threads (any of them, concurrently) and must be thread-safe.
  * The server keeps at most one view between requests (the cached status
@@ -45,6 +65,11 @@ struct pw_web_sources {
     void *ud;
     struct pw_store *store; /* NULL: history endpoints answer 503 and health
                                reports storage "unavailable" */
+    /* The endpoint watch's latest reads, held until epm_release (thread-
+     * safe, like acquire). NULL, or returning NULL: /api/v1/rpc/endpoints
+     * answers 404 (the daemon watches no endpoint mapper). */
+    const struct pw_web_epm *(*epm_acquire)(void *ud);
+    void (*epm_release)(void *ud, const struct pw_web_epm *e);
 };
 
 typedef void (*pw_web_log_cb)(void *ud, int level, const char *msg);

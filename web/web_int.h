@@ -104,6 +104,9 @@ void pw_api_history(struct pw_req *r, struct pw_reply *out);
 void pw_api_outages(struct pw_req *r, struct pw_reply *out);
 void pw_api_uptime(struct pw_req *r, struct pw_reply *out);
 void pw_api_health(struct pw_req *r, struct pw_reply *out);
+void pw_api_rpc_endpoints(struct pw_req *r, struct pw_reply *out);
+/* The server's sources (for endpoints reading more than the view). */
+const struct pw_web_sources *pw_web_sources_of(struct pw_req *r);
 /* The unfiltered status document, for the cache. */
 json_t *pw_api_status_doc(const struct pw_web_view *v, struct pw_store *st, int64_t now_ms);
 /* Target id of plan index i. */

@@ -114,7 +114,7 @@ int main(int argc, char **argv)
     pw_engine_set_batch_cb(f.engine, on_batch, &f);
     if (pw_engine_start(f.engine) != 0)
         return 1;
-    struct pw_web_sources src = {on_acquire, on_release, &f, f.store};
+    struct pw_web_sources src = {on_acquire, on_release, &f, f.store, NULL, NULL};
     struct pw_web_options wo = {.listen = argv[3], .max_connections = 1024, .max_per_ip = 512};
     if (getenv("WEBFARM_MAX_REQUEST"))
         wo.max_request_bytes = (size_t)atol(getenv("WEBFARM_MAX_REQUEST"));

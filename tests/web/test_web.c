@@ -128,7 +128,7 @@ static void dummy_release(void *ud, struct pw_web_view *v) {}
 
 START_TEST(start_refusals)
 {
-    struct pw_web_sources src = {dummy_acquire, dummy_release, NULL, NULL};
+    struct pw_web_sources src = {dummy_acquire, dummy_release, NULL, NULL, NULL, NULL};
     struct pw_web *w = NULL;
     char err[PW_WEB_ERR_MAX];
     struct pw_web_options o = {.listen = "0.0.0.0:0"};
@@ -502,6 +502,9 @@ START_TEST(methods_and_paths)
     expect_error("/api/v1/targets/", 404, "endpoints");
     expect_error("/api/v1/targets/1/history/x", 404, "endpoints");
     expect_error("/API/V1/STATUS", 404, "endpoints");
+    /* No endpoint watch among the sources (only the daemon has one). */
+    expect_error("/api/v1/rpc/endpoints", 404, "endpoint mapper");
+    expect_error("/api/v1/rpc/endpoints?port=1", 400, "port");
 }
 END_TEST
 
@@ -726,7 +729,7 @@ START_TEST(promtool_metrics)
                                               .state = PW_STATE_FILTERED, .has_result = true,
                                               .latency_us = -1};
     fake_snap = (struct pw_snapshot){.plan = &plan, .ntargets = 2, .targets = fake_states};
-    struct pw_web_sources src = {fake_acquire, dummy_release, NULL, NULL};
+    struct pw_web_sources src = {fake_acquire, dummy_release, NULL, NULL, NULL, NULL};
     struct pw_web_options o = {.listen = "127.0.0.1:0"};
     struct pw_web *w;
     char err[PW_WEB_ERR_MAX];

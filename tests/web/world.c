@@ -66,7 +66,7 @@ static void on_release(void *ud, struct pw_web_view *v)
 
 struct pw_web_sources world_sources(struct world *w)
 {
-    return (struct pw_web_sources){on_acquire, on_release, w, w->store};
+    return (struct pw_web_sources){on_acquire, on_release, w, w->store, NULL, NULL};
 }
 
 static void on_batch(void *ud, const struct pw_result *r, size_t n)
