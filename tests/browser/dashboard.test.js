@@ -215,6 +215,12 @@ async function main() {
   check(ports.join(',') === '135,445', `the port table lists the host's single ports (${ports.join(',')})`);
   await page.waitForFunction(() => !document.querySelector('#port-table').textContent.includes('loading'), null, { timeout: 10000 });
   check((await page.textContent('#port-table')).includes('add a new server to the group'), 'the port table shows the catalog reasons');
+  check((await page.textContent('#port-table thead')).includes('Service check'), 'the port table has the service check column');
+  /* Port 135 here is a plain listener, not an endpoint mapper: the host view
+   * says the mapper could not be read, with the reason. */
+  await page.waitForSelector('#epm-note, #epm-table', { timeout: 20000 });
+  const epm = await page.textContent('#h-epm + *');
+  check(/could not be read/.test(epm), `the endpoint mapper panel reports the failed read (${epm.slice(0, 80)})`);
   await page.focus('#heatmap .hm-cell[tabindex="0"]');
   await page.keyboard.press('Control+Home');
   check(await page.evaluate(() => document.activeElement.dataset.port) === '50000', 'Ctrl+Home goes to the first port');

@@ -253,6 +253,11 @@
       app.okAt = Date.now();
       app.error = null;
       noteSweep(doc.summary && doc.summary.last_sweep);
+      const r = route();
+      if (r.view === 'host' && doc.targets.some((t) => t.port === 135 && t.host.toLowerCase() === r.host.toLowerCase()))
+        await pollEndpoints(r.host);
+      else
+        app.epm = null;
     } catch (e) {
       if (!(e instanceof AuthError)) app.error = e.message;
     }
@@ -605,6 +610,13 @@
       t.detail ? h('span', { class: 'muted mono', text: ` ${t.detail}` }) : null);
   }
 
+  /* What the service check after connecting found: "verified · TDS 16.0". */
+  function verifyText(t) {
+    if (!t.verify || t.verify === 'off') return '';
+    if (t.verify === 'no_reply') return 'no reply (connected, but nothing answered)';
+    return t.verify_info ? `${t.verify.replace('_', ' ')} \u00b7 ${t.verify_info}` : t.verify.replace('_', ' ');
+  }
+
   function portTable(list) {
     const body = h('tbody');
     for (const t of list) {
@@ -617,12 +629,13 @@
         h('td', { 'data-label': 'Since' }, timeEl(t.since), t.since ? h('div', { class: 'small muted', text: ago(t.since) }) : null),
         h('td', { 'data-label': 'Last checked' }, timeEl(t.last_checked)),
         h('td', { 'data-label': 'Expects', text: t.expect }),
+        h('td', { 'data-label': 'Service check', class: t.verify === 'mismatch' ? 'error-note' : null, text: verifyText(t) }),
         h('td', { 'data-label': 'Roles' }, (t.roles || []).map((r) => h('span', { class: 'role-tag', text: roleTitle(r) }))),
         h('td', { 'data-label': 'Why it matters' }, reasonList(reasonsOf(t)))));
     }
     return h('div', { class: 'scroll', 'data-scroll': 'ports' },
       h('table', { class: 'stack', id: 'port-table' }, h('thead', null, h('tr', null,
-        ['Port', 'Status', 'State', 'Latency', 'Since', 'Last checked', 'Expects', 'Roles', 'Why it matters']
+        ['Port', 'Status', 'State', 'Latency', 'Since', 'Last checked', 'Expects', 'Service check', 'Roles', 'Why it matters']
           .map((c) => h('th', { scope: 'col', class: c === 'Port' || c === 'Latency' ? 'num' : null, text: c })))), body));
   }
 
@@ -728,6 +741,58 @@
       h('h3', { text: 'Why the range matters' }), reasonList(reasonsOf(t0)));
   }
 
+  /* The endpoint mapper's registrations for a host, read by poll() while the
+   * host view is open (api/v1/rpc/endpoints?host=). */
+  function endpointsPanel(name) {
+    const e = app.epm && app.epm.host.toLowerCase() === name.toLowerCase() ? app.epm : null;
+    if (!e) return null;
+    if (e.error) {
+      return h('section', { class: 'panel', 'aria-labelledby': 'h-epm' },
+        h('h2', { id: 'h-epm', text: 'RPC endpoint mapper' }), h('p', { class: 'muted', text: e.error }));
+    }
+    const hd = e.doc;
+    const eps = (hd.endpoints || []).slice().sort((a, b) => (a.port || 0) - (b.port || 0));
+    if (!eps.length) {
+      return h('section', { class: 'panel', 'aria-labelledby': 'h-epm' },
+        h('h2', { id: 'h-epm', text: 'RPC endpoint mapper' }),
+        h('p', { class: hd.error ? 'error-note' : 'muted', id: 'epm-note',
+          text: hd.error ? `The endpoint mapper on port 135 could not be read: ${hd.error}` : 'Not read yet.' }));
+    }
+    const body = h('tbody');
+    for (const ep of eps) {
+      add(body, h('tr', { dataset: { port: ep.port || '' } },
+        h('td', { 'data-label': 'Port', class: 'num' }, ep.port ? h('strong', { text: ep.port }) : '\u2013'),
+        h('td', { 'data-label': 'Protocol', class: 'mono', text: ep.protocol || '' }),
+        h('td', { 'data-label': 'Interface' }, h('span', { text: ep.name || ep.annotation || '' }),
+          h('div', { class: 'small muted mono', text: `${ep.interface} v${ep.version}` })),
+        h('td', { 'data-label': 'Status' }, ep.status ? badge(ep.status === 'up' ? 'up' : ep.status === 'down' ? 'down' : 'unknown') : h('span', { class: 'muted', text: 'not probed' })),
+        h('td', { 'data-label': 'Firewall range' }, ep.outside_range
+          ? h('strong', { class: 'error-note', text: 'outside the RPC range' }) : h('span', { class: 'muted', text: ep.port ? 'inside' : '' })),
+        h('td', { 'data-label': 'Seen' }, timeEl(ep.first_seen), ' \u2013 ', timeEl(ep.last_seen))));
+    }
+    const outside = eps.filter((ep) => ep.outside_range).length;
+    return h('section', { class: 'panel', 'aria-labelledby': 'h-epm' },
+      h('h2', { id: 'h-epm', text: 'RPC endpoint mapper' }),
+      h('p', { class: 'small' }, `${eps.length} registered endpoint${eps.length === 1 ? '' : 's'}`,
+        outside ? h('strong', { class: 'error-note', text: ` \u00b7 ${outside} outside the firewall range` }) : null,
+        hd.looked_up ? h('span', { class: 'muted' }, ' \u00b7 read ', timeEl(hd.looked_up)) : null),
+      h('div', { class: 'scroll', 'data-scroll': 'epm' },
+        h('table', { class: 'stack', id: 'epm-table' }, h('thead', null, h('tr', null,
+          ['Port', 'Protocol', 'Interface', 'Status', 'Firewall range', 'Seen']
+            .map((c) => h('th', { scope: 'col', class: c === 'Port' ? 'num' : null, text: c })))), body)));
+  }
+
+  async function pollEndpoints(host) {
+    try {
+      const doc = await api(`api/v1/rpc/endpoints?host=${encodeURIComponent(host)}`);
+      const hd = (doc.hosts || [])[0];
+      app.epm = hd ? { host, doc: hd } : null;
+    } catch (e) {
+      /* 404: the host has no 135 in the plan, or no read yet */
+      app.epm = /HTTP 404/.test(e.message || '') ? null : { host, error: `Cannot read the endpoints: ${e.message}` };
+    }
+  }
+
   function viewHost(host, roleFilter) {
     const all = app.status.targets.filter((t) => t.host.toLowerCase() === host.toLowerCase());
     const crumbs = h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Overview'), ' \u203a ', host);
@@ -752,7 +817,8 @@
       h('section', { class: 'panel', 'aria-labelledby': 'h-ports' },
         h('h2', { id: 'h-ports', text: role ? `Ports for ${roleTitle(role)}` : 'Ports' }),
         single.length ? portTable(single) : h('p', { class: 'muted', text: 'Only the secondary RPC range serves this role here.' })),
-      range.length ? heatmapPanel(name, range) : null);
+      range.length ? heatmapPanel(name, range) : null,
+      endpointsPanel(name));
   }
 
   /* ---- impact -------------------------------------------------------------- */
