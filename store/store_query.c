@@ -21,6 +21,20 @@ struct spans {
     size_t n;
 };
 
+
+/* Room for element n of an array of `cap` elements, doubling it (from
+ * `first`) when full. Returns the array, or NULL with v untouched. */
+static void *grow(void *v, size_t *cap, size_t n, size_t elem, size_t first)
+{
+    if (n < *cap)
+        return v;
+    size_t nc = *cap ? *cap * 2 : first;
+    void *nv = realloc(v, nc * elem);
+    if (nv)
+        *cap = nc;
+    return nv;
+}
+
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -59,15 +73,12 @@ static int load_coverage(sqlite3 *db, int64_t from, int64_t to, struct spans *ou
             out->v[out->n - 1].b = max64(out->v[out->n - 1].b, sp.b);
             continue;
         }
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct span *nv = realloc(out->v, cap * sizeof *nv);
-            if (!nv) {
-                rc = PW_ENOMEM;
-                break;
-            }
-            out->v = nv;
+        struct span *nv = grow(out->v, &cap, out->n, sizeof *nv, 16);
+        if (!nv) {
+            rc = PW_ENOMEM;
+            break;
         }
+        out->v = nv;
         out->v[out->n++] = sp;
     }
     sqlite3_finalize(s);
@@ -120,15 +131,12 @@ int pw_store_query_status(struct pw_store *st, bool include_retired,
     struct pw_store_target *v = NULL;
     int step;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 256;
-            struct pw_store_target *nv = realloc(v, cap * sizeof *nv);
-            if (!nv) {
-                rc = PW_ENOMEM;
-                break;
-            }
-            v = nv;
+        struct pw_store_target *nv = grow(v, &cap, *n, sizeof *nv, 256);
+        if (!nv) {
+            rc = PW_ENOMEM;
+            break;
         }
+        v = nv;
         struct pw_store_target *t = &v[(*n)++];
         memset(t, 0, sizeof *t);
         t->id = (uint32_t)sqlite3_column_int64(s, 0);
@@ -483,15 +491,12 @@ static int load_names(sqlite3 *db, struct tname **out, size_t *n)
     size_t cap = 0;
     int rc = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 256;
-            struct tname *nv = realloc(*out, cap * sizeof *nv);
-            if (!nv) {
-                rc = PW_ENOMEM;
-                break;
-            }
-            *out = nv;
+        struct tname *nv = grow(*out, &cap, *n, sizeof *nv, 256);
+        if (!nv) {
+            rc = PW_ENOMEM;
+            break;
         }
+        *out = nv;
         struct tname *t = &(*out)[*n];
         t->id = (uint32_t)sqlite3_column_int64(s, 0);
         t->port = (uint16_t)sqlite3_column_int(s, 1);
@@ -577,15 +582,12 @@ int pw_store_query_outages(struct pw_store *st, const struct pw_store_outage_fil
     size_t cap = 0;
     struct pw_store_outage *v = NULL;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            struct pw_store_outage *grown = realloc(v, cap * sizeof *grown);
-            if (!grown) {
-                rc = PW_ENOMEM;
-                break;
-            }
-            v = grown;
+        struct pw_store_outage *grown = grow(v, &cap, *n, sizeof *grown, 64);
+        if (!grown) {
+            rc = PW_ENOMEM;
+            break;
         }
+        v = grown;
         struct pw_store_outage *o = &v[(*n)++];
         o->id = sqlite3_column_int64(s, 0);
         o->target_id = (uint32_t)sqlite3_column_int64(s, 1);
@@ -819,15 +821,12 @@ int pw_store_query_runs(struct pw_store *st, int64_t from, int64_t to,
     size_t cap = 0;
     struct pw_store_run *v = NULL;
     while (sqlite3_step(s) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct pw_store_run *nv = realloc(v, cap * sizeof *nv);
-            if (!nv) {
-                rc = PW_ENOMEM;
-                break;
-            }
-            v = nv;
+        struct pw_store_run *nv = grow(v, &cap, *n, sizeof *nv, 16);
+        if (!nv) {
+            rc = PW_ENOMEM;
+            break;
         }
+        v = nv;
         struct pw_store_run *r = &v[(*n)++];
         r->id = sqlite3_column_int64(s, 0);
         r->started_ms = sqlite3_column_int64(s, 1);
