@@ -133,6 +133,11 @@ static const struct pw_key keys[] = {
     {"biztalk", "secondary_rpc_ports", PW_KEY_PORTS, "50000-50200", 0, 0, NULL, B(rpc_range),
      "The range Windows' dynamic RPC ports are restricted to (registry "
      "HKLM\\Software\\Microsoft\\Rpc\\Internet, Ports). Widen it if your servers use more."},
+    {"biztalk", "rpc_sweep_period", PW_KEY_DURATION, "0s", 0, 7 * DAY_MS, NULL, B(rpc_sweep_ms),
+     "How long one pass over secondary_rpc_ports may take: 0s probes the whole range every "
+     "interval; 1h covers it once an hour, its ports spread evenly over the hour (Windows' "
+     "default 49152-65535 is then 4.6 connections a second per server). Ports registered "
+     "with the endpoint mapper are still probed every interval."},
 
     {"biztalk", "verify", PW_KEY_BOOL, "yes", 0, 0, NULL, B(verify),
      "Prove each catalog service answers after connecting, without credentials: TDS "

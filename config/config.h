@@ -94,6 +94,8 @@ struct pw_config {
     struct pw_host_list roles[PW_MAX_ROLES]; /* indexed like pw_catalog_roles() */
     struct pw_portset rpc_range;             /* replaces the catalog's 50000-50200 */
     int verify;                              /* prove the catalog's services answer */
+    int64_t rpc_sweep_ms;                    /* 0: the range every interval; else
+                                                covered once per this period */
     struct pw_check *checks;
     size_t nchecks;
 };

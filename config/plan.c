@@ -151,8 +151,12 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
             r->text = row->reason;
             r->row = row->number;
             ex = row->expect;
-            if (row->rpc_range)
+            if (row->rpc_range) {
                 out->rpc_range = 1;
+                /* A rolling sweep: the range once per period, not per interval. */
+                if (c->rpc_sweep_ms > iv)
+                    iv = c->rpc_sweep_ms;
+            }
             if (!explicit_proto) {
                 out->verify_proto = c->verify ? -1 : 0;
                 decided = 1;

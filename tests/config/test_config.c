@@ -519,6 +519,26 @@ START_TEST(expansion_verify_protocols)
 }
 END_TEST
 
+START_TEST(expansion_rolling_rpc_sweep)
+{
+    struct pw_plan *p = plan_of("[portwatch]\ninterval = 30s\n"
+                                "[biztalk]\nmanagement_database = sql01\n"
+                                "secondary_rpc_ports = 49152-65535\nrpc_sweep_period = 1h\n"
+                                "[check pinned]\nhosts = sql01\nports = 50005\n");
+    ck_assert_uint_eq(p->ntargets, 2 + 16384);
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 49152))->interval_ms, 3600000);
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 65535))->interval_ms, 3600000);
+    /* a port also named elsewhere keeps the shorter interval */
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 50005))->interval_ms, 30000);
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 1433))->interval_ms, 30000);
+    pw_plan_free(p);
+    p = plan_of("[biztalk]\nmanagement_database = sql01\nrpc_sweep_period = 10s\n");
+    /* a period shorter than the interval changes nothing */
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 50000))->interval_ms, 30000);
+    pw_plan_free(p);
+}
+END_TEST
+
 START_TEST(expansion_nothing_to_watch)
 {
     struct pw_config *c = load_ok("[portwatch]\ninterval = 30s\n");
@@ -605,6 +625,7 @@ static Suite *config_suite(void)
     tcase_add_test(ex, expansion_one_sql_host_holds_all_databases);
     tcase_add_test(ex, expansion_roles_hosts_checks_merge);
     tcase_add_test(ex, expansion_verify_protocols);
+    tcase_add_test(ex, expansion_rolling_rpc_sweep);
     tcase_add_test(ex, expansion_nothing_to_watch);
     tcase_add_test(ex, adhoc_check);
     tcase_add_test(ex, catalog_table);
