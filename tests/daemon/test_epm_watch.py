@@ -30,29 +30,9 @@ import time
 import urllib.error
 import urllib.request
 
+from pwtest import free_port, get, wait_for
+
 PW = sys.argv[1]
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def wait_for(pred, timeout, what):
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        try:
-            last = pred()
-            if last:
-                return last
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"FAIL: timed out waiting for {what}; last: {last}")
 
 
 def rpcclient_tcp():

@@ -30,6 +30,8 @@ import time
 import urllib.error
 import urllib.request
 
+from pwtest import free_port, get, wait_for
+
 PW = sys.argv[1]
 passed = 0
 
@@ -38,35 +40,6 @@ def ok(what):
     global passed
     passed += 1
     print(f"ok {passed}: {what}", flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def wait_for(pred, timeout, what):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            v = pred()
-            if v:
-                return v
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.05)
-    raise SystemExit(f"FAIL: timed out waiting for {what}")
 
 
 def listener():

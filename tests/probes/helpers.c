@@ -140,3 +140,25 @@ void th_done(struct pw_engine *e, void *ud)
     (void)e;
     (*(int *)ud)++;
 }
+
+struct pw_engine *th_sweep(uv_loop_t *loop, const struct pw_plan *p,
+                           const struct pw_engine_options *o, struct th_results *tr)
+{
+    struct pw_engine *e = pw_engine_new(loop, p, o);
+    ck_assert_ptr_nonnull(e);
+    pw_engine_set_batch_cb(e, th_collect, tr);
+    int done = 0;
+    ck_assert_int_eq(pw_engine_sweep_once(e, th_done, &done), 0);
+    uv_run(loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(done, 1);
+    return e;
+}
+
+void th_close_engine(uv_loop_t *loop, struct pw_engine *e)
+{
+    int closed = 0;
+    pw_engine_close(e, th_done, &closed);
+    uv_run(loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(closed, 1);
+    ck_assert_int_eq(uv_loop_close(loop), 0);
+}

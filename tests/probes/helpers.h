@@ -50,4 +50,12 @@ const struct pw_result *th_last(const struct th_results *tr, uint32_t t);
 /* done callbacks that bump an int counter passed as ud. */
 void th_done(struct pw_engine *e, void *ud);
 
+/* Runs one sweep of p to completion, results into tr; returns the engine,
+ * still open. */
+struct pw_engine *th_sweep(uv_loop_t *loop, const struct pw_plan *p,
+                           const struct pw_engine_options *o, struct th_results *tr);
+/* Closes e, asserting its done callback runs once and the loop then
+ * closes with no handle left. */
+void th_close_engine(uv_loop_t *loop, struct pw_engine *e);
+
 #endif

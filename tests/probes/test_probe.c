@@ -28,29 +28,6 @@ static struct pw_plan *plan_for(const char *hosts, const char *ports, const char
     return th_plan(ini);
 }
 
-/* Runs one sweep to completion and returns the engine (still open). */
-static struct pw_engine *sweep(uv_loop_t *loop, const struct pw_plan *p,
-                               const struct pw_engine_options *o, struct th_results *tr)
-{
-    struct pw_engine *e = pw_engine_new(loop, p, o);
-    ck_assert_ptr_nonnull(e);
-    pw_engine_set_batch_cb(e, th_collect, tr);
-    int done = 0;
-    ck_assert_int_eq(pw_engine_sweep_once(e, th_done, &done), 0);
-    uv_run(loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(done, 1);
-    return e;
-}
-
-static void close_engine(uv_loop_t *loop, struct pw_engine *e)
-{
-    int closed = 0;
-    pw_engine_close(e, th_done, &closed);
-    uv_run(loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(closed, 1);
-    ck_assert_int_eq(uv_loop_close(loop), 0);
-}
-
 
 /* open, closed and filtered from real peers, under both expectations. */
 START_TEST(test_sweep_states)
@@ -82,7 +59,7 @@ START_TEST(test_sweep_states)
     struct th_results tr = {0};
     struct pw_engine_options o = {.timeout_ms = 300};
     uint64_t t0 = uv_hrtime();
-    struct pw_engine *e = sweep(&loop, p, &o, &tr);
+    struct pw_engine *e = th_sweep(&loop, p, &o, &tr);
     uint64_t ms = (uv_hrtime() - t0) / 1000000;
     ck_assert_uint_ge(ms, 280); /* the filtered ones waited their timeout */
     ck_assert_uint_lt(ms, 1500);
@@ -138,7 +115,7 @@ START_TEST(test_sweep_states)
     ck_assert_uint_eq(s->stats.dns_lookups, 0); /* literals */
     ck_assert_uint_eq(s->stats.waiting_for_slot, 0);
     pw_snapshot_release(s);
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
     close(lfd);
@@ -163,7 +140,7 @@ START_TEST(test_dns_once_per_host)
     uv_loop_init(&loop);
     struct th_results tr = {0};
     struct pw_engine_options o = {.timeout_ms = 1000, .family = PW_FAMILY_IPV4};
-    struct pw_engine *e = sweep(&loop, p, &o, &tr);
+    struct pw_engine *e = th_sweep(&loop, p, &o, &tr);
     ck_assert_uint_eq(tr.n, 20);
     struct pw_snapshot *s = pw_engine_snapshot_acquire(e);
     ck_assert_uint_eq(s->stats.dns_lookups, 1);
@@ -171,7 +148,7 @@ START_TEST(test_dns_once_per_host)
     ck_assert_uint_eq(s->stats.probes[PW_STATE_CLOSED], 19);
     ck_assert_int_eq(s->targets[th_target(p, "localhost", open_port)].state, PW_STATE_OPEN);
     pw_snapshot_release(s);
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
     close(lfd);
@@ -186,14 +163,14 @@ START_TEST(test_family_mismatch)
     uv_loop_init(&loop);
     struct th_results tr = {0};
     struct pw_engine_options o = {.timeout_ms = 500, .family = PW_FAMILY_IPV4};
-    struct pw_engine *e = sweep(&loop, p, &o, &tr);
+    struct pw_engine *e = th_sweep(&loop, p, &o, &tr);
     ck_assert_uint_eq(tr.n, 2);
     const struct pw_result *r = th_last(&tr, th_target(p, "::1", 7));
     ck_assert_int_eq(r->state, PW_STATE_ERROR);
     ck_assert_ptr_nonnull(strstr(r->detail, "family = ipv4"));
     r = th_last(&tr, th_target(p, "127.0.0.1", 7));
     ck_assert_int_eq(r->state, PW_STATE_CLOSED);
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
 }
@@ -222,7 +199,7 @@ START_TEST(test_cap_global)
     struct th_results tr = {0};
     struct pw_engine_options o = {.timeout_ms = 200, .max_in_flight = 4};
     uint64_t t0 = uv_hrtime();
-    struct pw_engine *e = sweep(&loop, p, &o, &tr);
+    struct pw_engine *e = th_sweep(&loop, p, &o, &tr);
     uint64_t ms = (uv_hrtime() - t0) / 1000000;
     ck_assert_uint_eq(tr.n, 12);
     ck_assert_uint_ge(ms, 3 * 200 - 20); /* three waves of four */
@@ -230,7 +207,7 @@ START_TEST(test_cap_global)
     ck_assert_uint_eq(s->stats.in_flight_peak, 4);
     ck_assert_uint_eq(s->stats.probes[PW_STATE_FILTERED], 12);
     pw_snapshot_release(s);
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
     for (int i = 0; i < 12; i++) {
@@ -256,13 +233,13 @@ START_TEST(test_cap_per_host)
     uv_loop_init(&loop);
     struct th_results tr = {0};
     struct pw_engine_options o = {.timeout_ms = 200, .max_per_host = 2};
-    struct pw_engine *e = sweep(&loop, p, &o, &tr);
+    struct pw_engine *e = th_sweep(&loop, p, &o, &tr);
     ck_assert_uint_eq(tr.n, 12);
     struct pw_snapshot *s = pw_engine_snapshot_acquire(e);
     ck_assert_uint_eq(s->stats.host_in_flight_peak, 2);
     ck_assert_uint_eq(s->stats.in_flight_peak, 4);
     pw_snapshot_release(s);
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
     for (int i = 0; i < 6; i++) {
@@ -337,10 +314,10 @@ START_TEST(test_pacing)
     /* The same plan in one-shot mode goes as fast as the caps allow. */
     uv_loop_init(&loop);
     uint64_t t0 = uv_hrtime();
-    e = sweep(&loop, p, &o, &tr);
+    e = th_sweep(&loop, p, &o, &tr);
     ck_assert_uint_lt((uv_hrtime() - t0) / 1000000, 500);
     ck_assert_uint_eq(tr.n, 40);
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
 }
@@ -503,7 +480,7 @@ START_TEST(test_flap_control)
         ck_assert_uint_eq(s->stats.sweeps, i + 1);
         pw_snapshot_release(s);
     }
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
     if (lfd >= 0)
@@ -552,7 +529,7 @@ START_TEST(test_seed_state)
     uv_run(&loop, UV_RUN_DEFAULT);
     ck_assert_int_eq(tr.r[1].status, PW_STATUS_UP);
     ck_assert(tr.r[1].status_changed);
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
     close(lfd);
@@ -720,7 +697,7 @@ START_TEST(test_emfile)
     ck_assert_uint_le(s->stats.in_flight_peak, 30);
     pw_snapshot_release(s);
     ck_assert_int_ge(lb.lines, 1);
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
 }
@@ -743,7 +720,7 @@ START_TEST(test_bad_input)
     ck_assert_int_eq(done, 0);
     uv_run(&loop, UV_RUN_DEFAULT);
     ck_assert_int_eq(done, 1);
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
 }
 END_TEST
 

@@ -14,26 +14,6 @@
 
 static char ini[1024];
 
-static struct pw_engine *sweep(uv_loop_t *loop, const struct pw_plan *p,
-                               const struct pw_engine_options *o, struct th_results *tr)
-{
-    struct pw_engine *e = pw_engine_new(loop, p, o);
-    ck_assert_ptr_nonnull(e);
-    pw_engine_set_batch_cb(e, th_collect, tr);
-    int done = 0;
-    ck_assert_int_eq(pw_engine_sweep_once(e, th_done, &done), 0);
-    uv_run(loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(done, 1);
-    return e;
-}
-
-static void close_engine(uv_loop_t *loop, struct pw_engine *e)
-{
-    pw_engine_close(e, NULL, NULL);
-    uv_run(loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(loop), 0);
-}
-
 /* Each firewall answer maps to its state. */
 START_TEST(test_firewall_states)
 {
@@ -48,7 +28,7 @@ START_TEST(test_firewall_states)
     uv_loop_init(&loop);
     struct th_results tr = {0};
     struct pw_engine_options o = {.timeout_ms = 500};
-    struct pw_engine *e = sweep(&loop, p, &o, &tr);
+    struct pw_engine *e = th_sweep(&loop, p, &o, &tr);
     struct {
         uint16_t port;
         enum pw_state state;
@@ -66,7 +46,7 @@ START_TEST(test_firewall_states)
                       pw_state_name(r->state), pw_state_name(want[i].state));
         ck_assert_int_eq(r->ok, want[i].state <= PW_STATE_CLOSED);
     }
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
     close(lfd);
@@ -86,7 +66,7 @@ START_TEST(test_dns_error_once)
     uv_loop_init(&loop);
     struct th_results tr = {0};
     struct pw_engine_options o = {.timeout_ms = 1000};
-    struct pw_engine *e = sweep(&loop, p, &o, &tr);
+    struct pw_engine *e = th_sweep(&loop, p, &o, &tr);
     ck_assert_uint_eq(tr.n, 402);
     size_t dns = 0, closed = 0;
     for (size_t i = 0; i < tr.n; i++) {
@@ -108,7 +88,7 @@ START_TEST(test_dns_error_once)
     ck_assert_uint_eq(s->stats.dns_lookups, 1);
     ck_assert_uint_eq(s->stats.probes[PW_STATE_DNS_ERROR], 201);
     pw_snapshot_release(s);
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
 }
@@ -173,7 +153,7 @@ START_TEST(test_cap_filtered)
     struct th_results tr = {0};
     struct pw_engine_options o = {.max_in_flight = 8};
     uint64_t t0 = uv_hrtime();
-    struct pw_engine *e = sweep(&loop, p, &o, &tr);
+    struct pw_engine *e = th_sweep(&loop, p, &o, &tr);
     uint64_t ms = (uv_hrtime() - t0) / 1000000;
     ck_assert_uint_eq(tr.n, 40);
     ck_assert_uint_ge(ms, 5 * 200 - 20);
@@ -181,7 +161,7 @@ START_TEST(test_cap_filtered)
     ck_assert_uint_eq(s->stats.in_flight_peak, 8);
     ck_assert_uint_eq(s->stats.probes[PW_STATE_FILTERED], 40);
     pw_snapshot_release(s);
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
 }

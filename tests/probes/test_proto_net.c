@@ -31,13 +31,6 @@ static struct pw_engine *sweep(uv_loop_t *loop, const struct pw_plan *p,
     return e;
 }
 
-static void close_engine(uv_loop_t *loop, struct pw_engine *e)
-{
-    pw_engine_close(e, NULL, NULL);
-    uv_run(loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(loop), 0);
-}
-
 static const char catalog_ini[] =
     "[portwatch]\ntimeout = 3s\n"
     "[biztalk]\nmanagement_database = 127.0.0.1\nprocessing_servers = 127.0.0.1\n"
@@ -90,7 +83,7 @@ START_TEST(test_catalog_verified)
     ck_assert(strncmp(json_string_value(json_object_get(o1433, "verify_info")), "TDS ", 4) == 0);
     json_decref(j);
     pw_snapshot_release(s);
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
 }
@@ -110,7 +103,7 @@ START_TEST(test_verify_off)
         ck_assert_int_eq(tr.r[i].verify, PW_VERIFY_OFF);
         ck_assert_str_eq(tr.r[i].verify_info, "");
     }
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
 }
@@ -141,7 +134,7 @@ START_TEST(test_mismatch_smb_on_epm)
     ck_assert_int_eq(r->state, PW_STATE_CLOSED);
     ck_assert_int_eq(r->verify, PW_VERIFY_NONE);
     ck_assert(r->ok);
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
 }
@@ -171,7 +164,7 @@ START_TEST(test_mismatch_http_for_tds)
                   pw_verify_name(tr.r[0].verify), tr.r[0].verify_info);
     ck_assert_msg(strstr(tr.r[0].verify_info, "HTTP"), "'%s'", tr.r[0].verify_info);
     ck_assert(!tr.r[0].ok);
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
 }
@@ -199,7 +192,7 @@ START_TEST(test_no_reply_within_timeout)
     ck_assert(tr.r[0].ok);
     ck_assert_uint_ge(ms, 650);
     ck_assert_uint_lt(ms, 1200);
-    close_engine(&loop, e);
+    th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
 }
