@@ -136,8 +136,17 @@ static const struct pw_key keys[] = {
     {"biztalk", "rpc_sweep_period", PW_KEY_DURATION, "0s", 0, 7 * DAY_MS, NULL, B(rpc_sweep_ms),
      "How long one pass over secondary_rpc_ports may take: 0s probes the whole range every "
      "interval; 1h covers it once an hour, its ports spread evenly over the hour (Windows' "
-     "default 49152-65535 is then 4.6 connections a second per server). Ports registered "
-     "with the endpoint mapper are still probed every interval."},
+     "default 49152-65535 is then 4.6 connections a second per server); rpc_sweep_rate may "
+     "make a pass longer. Ports registered with the endpoint mapper are still probed every "
+     "interval."},
+    {"biztalk", "rpc_sweep_rate", PW_KEY_RATE, "10/s", PW_RPC_SWEEP_RATE_MIN,
+     PW_RPC_SWEEP_RATE_MAX, NULL, B(rpc_sweep_rate),
+     "Most probes a second the sweep of secondary_rpc_ports sends one server, so that a wide "
+     "range never becomes a port scan: a pass takes at least the range's ports divided by "
+     "this, longer than rpc_sweep_period asks if need be (with 0s too, a pass every interval); "
+     "config-check and the daemon's log say when. The default leaves 50000-50200 every 30s "
+     "(6.7 a second) as it is and sweeps 49152-65535 in no less than 27m19s. Ports registered "
+     "with the endpoint mapper are not held back by it."},
 
     {"biztalk", "verify", PW_KEY_BOOL, "yes", 0, 0, NULL, B(verify),
      "Prove each catalog service answers after connecting, without credentials: TDS "
@@ -284,6 +293,13 @@ static int apply(const struct pw_key *k, void *base, const char *value, char err
     case PW_KEY_INT: {
         long long v;
         if ((rc = pw_parse_int(value, k->min, k->max, &v, err)) != 0)
+            return rc;
+        *(long long *)field = v;
+        return 0;
+    }
+    case PW_KEY_RATE: {
+        long long v;
+        if ((rc = pw_parse_rate(value, k->min, k->max, &v, err)) != 0)
             return rc;
         *(long long *)field = v;
         return 0;
@@ -766,7 +782,7 @@ int pw_config_add_check(struct pw_config *c, const char *name, const char *hosts
 static const char *const type_names[] = {
     [PW_KEY_STRING] = "text",       [PW_KEY_DURATION] = "duration", [PW_KEY_INT] = "number",
     [PW_KEY_BOOL] = "yes/no",       [PW_KEY_ENUM] = "choice",       [PW_KEY_HOSTS] = "host list",
-    [PW_KEY_PORTS] = "port list",   [PW_KEY_LISTEN] = "address:port",
+    [PW_KEY_PORTS] = "port list",   [PW_KEY_LISTEN] = "address:port", [PW_KEY_RATE] = "rate",
 };
 
 void pw_config_write_reference(FILE *f)
@@ -792,6 +808,8 @@ void pw_config_write_reference(FILE *f)
             snprintf(allowed, sizeof allowed, "%s to %s", lo, hi);
         } else if (k->type == PW_KEY_INT) {
             snprintf(allowed, sizeof allowed, "%lld to %lld", k->min, k->max);
+        } else if (k->type == PW_KEY_RATE) {
+            snprintf(allowed, sizeof allowed, "%lld/s to %lld/s", k->min, k->max);
         } else if (k->type == PW_KEY_PORTS) {
             snprintf(allowed, sizeof allowed, "1-65535, lists and ranges");
         }

@@ -96,6 +96,8 @@ struct pw_config {
     int verify;                              /* prove the catalog's services answer */
     int64_t rpc_sweep_ms;                    /* 0: the range every interval; else
                                                 covered once per this period */
+    long long rpc_sweep_rate;                /* most range probes a second to one
+                                                host; may stretch the period */
     struct pw_check *checks;
     size_t nchecks;
 };
@@ -122,6 +124,10 @@ int pw_config_add_check(struct pw_config *c, const char *name,
 void pw_config_drop_checks(struct pw_config *c, size_t keep);
 void pw_config_free(struct pw_config *c);
 
+/* [biztalk] rpc_sweep_rate's limits, probes a second per host. */
+#define PW_RPC_SWEEP_RATE_MIN 1
+#define PW_RPC_SWEEP_RATE_MAX 1000
+
 /* The key table, for `config-check --keys` and the README reference. */
 enum pw_key_type {
     PW_KEY_STRING,
@@ -132,6 +138,7 @@ enum pw_key_type {
     PW_KEY_HOSTS,
     PW_KEY_PORTS,
     PW_KEY_LISTEN,
+    PW_KEY_RATE,    /* "10" or "10/s": a whole number a second */
 };
 
 struct pw_key {
@@ -139,7 +146,7 @@ struct pw_key {
     const char *name;
     enum pw_key_type type;
     const char *def;     /* default as written in the file, or NULL */
-    long long min, max;  /* INT and DURATION (ms) limits; 0,0 = none */
+    long long min, max;  /* INT, RATE and DURATION (ms) limits; 0,0 = none */
     const char *const *choices; /* ENUM: NULL-terminated */
     size_t offset;       /* into the struct the section fills */
     const char *help;
@@ -202,6 +209,17 @@ struct pw_plan {
 };
 
 int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_diag *diag);
+/* How long one pass over secondary_rpc_ports takes on each host: what the
+ * configuration asks (rpc_sweep_period, and never less than the interval),
+ * stretched when needed so that no host gets more than rpc_sweep_rate range
+ * probes a second. A stretched period is whole seconds. When asked_ms is
+ * not NULL it receives the period asked. */
+int64_t pw_plan_rpc_sweep_ms(const struct pw_config *c, int64_t *asked_ms);
+/* What the plan does otherwise than the configuration asks (a sweep
+ * stretched by rpc_sweep_rate), one line each, "[section] key: what"; the
+ * plan owns them. Not errors: config-check prints them after the plan and
+ * the daemon logs them as warnings. Never NULL. */
+const struct pw_diag *pw_plan_warnings(const struct pw_plan *p);
 /* A plan restricted to targets on host `host` and/or serving role `role`
  * (NULL: no restriction). Returns PW_ENOT_FOUND when nothing matches. */
 int pw_plan_filter(const struct pw_plan *p, const char *host, const char *role,
@@ -215,7 +233,8 @@ pw_target_profile(const struct pw_plan *p, const struct pw_target *t)
 }
 
 /* Prints the plan as `config-check` shows it: per host its ports (ranges
- * summarized), roles and expectations; then totals. */
+ * summarized), roles and expectations; then totals, then each of
+ * pw_plan_warnings() as "warning: ...". */
 void pw_plan_print(const struct pw_plan *p, FILE *f);
 
 #endif

@@ -21,10 +21,13 @@ struct entry {
 };
 
 /* Plan-owned copies of strings that come from the config (check names,
- * reasons, host names), so the plan outlives the config. */
+ * reasons, host names), so the plan outlives the config; and the plan's
+ * warnings, kept here because struct pw_plan is initialized positionally
+ * by its users and must not grow. */
 struct pool {
     char **s;
     size_t n;
+    struct pw_diag warnings;
 };
 
 static const char *pool_dup(struct pool *p, const char *s)
@@ -47,7 +50,61 @@ static void pool_free(struct pool *p)
     for (size_t i = 0; i < p->n; i++)
         free(p->s[i]);
     free(p->s);
+    pw_diag_free(&p->warnings);
     free(p);
+}
+
+const struct pw_diag *pw_plan_warnings(const struct pw_plan *p)
+{
+    static const struct pw_diag none = {NULL, 0};
+    const struct pool *pool = p ? p->arena_ : NULL;
+    return pool ? &pool->warnings : &none;
+}
+
+/* ---- the rolling sweep of the secondary RPC range ----------------------- */
+
+int64_t pw_plan_rpc_sweep_ms(const struct pw_config *c, int64_t *asked_ms)
+{
+    int64_t asked = c->rpc_sweep_ms > c->s.interval_ms ? c->rpc_sweep_ms : c->s.interval_ms;
+    if (asked_ms)
+        *asked_ms = asked;
+    /* The key's minimum is 1; only a struct made by hand, without
+     * pw_config_new()'s defaults, holds 0, and gets no cap. */
+    if (c->rpc_sweep_rate <= 0)
+        return asked;
+    int64_t ports = (int64_t)pw_portset_count(&c->rpc_range);
+    /* Whole seconds, rounded up: the cap still holds, and the period reads
+     * back as "27m19s" rather than "1638400ms". */
+    int64_t need = (ports + c->rpc_sweep_rate - 1) / c->rpc_sweep_rate * 1000;
+    return need > asked ? need : asked;
+}
+
+/* Says that rpc_sweep_rate stretched the sweep from `asked` to `used`,
+ * which key to change to get the period asked, and the period to write to
+ * accept the one used. */
+static void warn_stretched_sweep(struct pw_diag *w, const struct pw_config *c, int64_t asked,
+                                 int64_t used)
+{
+    char a[32], u[32], what[64], fix[200];
+    pw_format_duration(asked, a, sizeof a);
+    pw_format_duration(used, u, sizeof u);
+    long long ports = (long long)pw_portset_count(&c->rpc_range);
+    if (c->rpc_sweep_ms > c->s.interval_ms)
+        snprintf(what, sizeof what, "%s asked", a);
+    else
+        snprintf(what, sizeof what, "every interval (%s) asked", a);
+    /* The least rate whose whole-second pass fits in the period asked. */
+    long long secs = asked / 1000 > 0 ? asked / 1000 : 1;
+    long long rate = (ports + secs - 1) / secs;
+    if (rate <= PW_RPC_SWEEP_RATE_MAX)
+        snprintf(fix, sizeof fix, "raise rpc_sweep_rate to %lld/s for %s, or set "
+                 "rpc_sweep_period = %s to accept it", rate, a, u);
+    else
+        snprintf(fix, sizeof fix, "rpc_sweep_rate goes up to %d/s only, so set "
+                 "rpc_sweep_period = %s to accept it", PW_RPC_SWEEP_RATE_MAX, u);
+    pw_diag_add(w, "[biztalk] rpc_sweep_period: %s, %s used: rpc_sweep_rate = %lld/s holds "
+                "the sweep of secondary_rpc_ports (%lld ports a host) to that; %s",
+                what, u, c->rpc_sweep_rate, ports, fix);
 }
 
 struct builder {
@@ -57,6 +114,7 @@ struct builder {
     size_t ne, cap;
     char **hosts; /* borrowed from the config */
     size_t nhosts;
+    int64_t sweep_ms; /* the secondary RPC range's period, per pw_plan_rpc_sweep_ms */
 };
 
 static int host_index(struct builder *b, char *name)
@@ -154,8 +212,8 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
             if (row->rpc_range) {
                 out->rpc_range = 1;
                 /* A rolling sweep: the range once per period, not per interval. */
-                if (c->rpc_sweep_ms > iv)
-                    iv = c->rpc_sweep_ms;
+                if (b->sweep_ms > iv)
+                    iv = b->sweep_ms;
             }
             if (!explicit_proto) {
                 out->verify_proto = c->verify ? -1 : 0;
@@ -232,6 +290,9 @@ struct profile_key {
 int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_diag *diag)
 {
     struct builder b = {.c = c, .cat = pw_catalog_biztalk_admin()};
+    int64_t sweep_asked;
+    b.sweep_ms = pw_plan_rpc_sweep_ms(c, &sweep_asked);
+    int sweeps = 0; /* some host is in a role whose rows include the range */
     struct pw_plan *p = calloc(1, sizeof *p);
     struct pool *pool = calloc(1, sizeof *pool);
     struct profile_key *keys = NULL;
@@ -257,10 +318,12 @@ int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_dia
         const struct pw_catalog_row *row = &b.cat->rows[i];
         const struct pw_host_list *hl = &c->roles[row->role];
         struct pw_port_range one = {row->port_lo, row->port_hi};
-        if (row->rpc_range)
+        if (row->rpc_range) {
             rc = add_hosts_ports(&b, hl, c->rpc_range.r, c->rpc_range.n, (uint16_t)i);
-        else
+            sweeps |= hl->n > 0;
+        } else {
             rc = add_hosts_ports(&b, hl, &one, 1, (uint16_t)i);
+        }
         if (rc)
             goto fail;
     }
@@ -339,6 +402,8 @@ int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_dia
         host->n++;
         i = j;
     }
+    if (sweeps && b.sweep_ms > sweep_asked)
+        warn_stretched_sweep(&pool->warnings, c, sweep_asked, b.sweep_ms);
     rc = 0;
     *out = p;
     p = NULL;
@@ -439,6 +504,9 @@ int pw_plan_filter(const struct pw_plan *src, const char *host, const char *role
         rc = PW_ENOT_FOUND;
         goto fail;
     }
+    const struct pw_diag *w = pw_plan_warnings(src);
+    for (size_t i = 0; i < w->n; i++)
+        pw_diag_add(&pool->warnings, "%s", w->msgs[i]);
     *out = p;
     return 0;
 fail:
@@ -484,4 +552,7 @@ void pw_plan_print(const struct pw_plan *p, FILE *f)
     }
     fprintf(f, "total: %zu hosts, %zu targets (%zu ranges), %zu distinct port profiles\n",
             p->nhosts, p->ntargets, ranges, p->nprofiles);
+    const struct pw_diag *w = pw_plan_warnings(p);
+    for (size_t i = 0; i < w->n; i++)
+        fprintf(f, "warning: %s\n", w->msgs[i]);
 }

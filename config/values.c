@@ -153,6 +153,53 @@ int pw_parse_int(const char *s, long long min, long long max, long long *out,
     return 0;
 }
 
+#define RATE_HELP "use a whole number a second from %lld to %lld, e.g. 10 or 10/s"
+
+int pw_parse_rate(const char *s, long long min, long long max, long long *out,
+                  char err[PW_ERRBUF])
+{
+    const char *p = s;
+    while (is_space(*p))
+        p++;
+    const char *num = p;
+    if (*p == '-' || *p == '+')
+        p++;
+    if (!is_digit(*p))
+        return fail(err, PW_EINVAL, "'%s' is not a rate; " RATE_HELP, s, min, max);
+    while (is_digit(*p))
+        p++;
+    const char *end = p; /* the number is num..end */
+    while (is_space(*p))
+        p++;
+    if (*p == '/') {
+        p++;
+        while (is_space(*p))
+            p++;
+        size_t ulen = 0;
+        while (p[ulen] && !is_space(p[ulen]))
+            ulen++;
+        if (!(ulen == 1 && lower(*p) == 's'))
+            return fail(err, PW_EINVAL, "'%s' has an unknown unit '/%.*s'; only /s is allowed: " RATE_HELP,
+                        s, (int)ulen, p, min, max);
+        p += ulen;
+        while (is_space(*p))
+            p++;
+    }
+    if (*p != '\0')
+        return fail(err, PW_EINVAL, "'%s' is not a whole number a second; " RATE_HELP, s, min, max);
+    char digits[32];
+    if ((size_t)(end - num) >= sizeof digits)
+        return fail(err, PW_ERANGE, "'%s' is out of range; use %lld/s to %lld/s", s, min, max);
+    memcpy(digits, num, (size_t)(end - num));
+    digits[end - num] = '\0';
+    long long v;
+    char ierr[PW_ERRBUF];
+    if (pw_parse_int(digits, LLONG_MIN + 1, LLONG_MAX, &v, ierr) != 0 || v < min || v > max)
+        return fail(err, PW_ERANGE, "%s/s is out of range; use %lld/s to %lld/s", digits, min, max);
+    *out = v;
+    return 0;
+}
+
 int pw_parse_bool(const char *s, int *out, char err[PW_ERRBUF])
 {
     static const char *const yes[] = {"yes", "true", "on", "1"};

@@ -60,6 +60,10 @@ int pw_parse_bool(const char *s, int *out, char err[PW_ERRBUF]);
 /* A decimal integer within [min, max]. */
 int pw_parse_int(const char *s, long long min, long long max, long long *out,
                  char err[PW_ERRBUF]);
+/* A rate a second: "10" or "10/s", a whole number within [min, max]. Only
+ * "/s" is read as a unit, so "10/m" is refused rather than misread. */
+int pw_parse_rate(const char *s, long long min, long long max, long long *out,
+                  char err[PW_ERRBUF]);
 
 /* Case-insensitive ASCII comparison; locale-independent. */
 int pw_strcasecmp(const char *a, const char *b);

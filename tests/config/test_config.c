@@ -173,6 +173,48 @@ START_TEST(listen_addresses)
 }
 END_TEST
 
+/* ---- rates --------------------------------------------------------------- */
+
+START_TEST(rates)
+{
+    static const struct {
+        const char *in;
+        long long v;
+    } ok[] = {{"10", 10}, {"10/s", 10}, {" 7 / S ", 7}, {"1", 1}, {"1000/s", 1000}, {"+3", 3}};
+    char err[PW_ERRBUF];
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        long long v = -1;
+        ck_assert_msg(pw_parse_rate(ok[i].in, 1, 1000, &v, err) == 0, "%s: %s", ok[i].in, err);
+        ck_assert_int_eq(v, ok[i].v);
+    }
+    static const struct {
+        const char *in;
+        int rc;
+        const char *msg;
+    } bad[] = {
+        {"0", PW_ERANGE, "0/s is out of range; use 1/s to 1000/s"},
+        {"0/s", PW_ERANGE, "0/s is out of range; use 1/s to 1000/s"},
+        {"-5", PW_ERANGE, "-5/s is out of range; use 1/s to 1000/s"},
+        {"1001", PW_ERANGE, "1001/s is out of range; use 1/s to 1000/s"},
+        {"99999999999999999999999", PW_ERANGE, "is out of range; use 1/s to 1000/s"},
+        {"fast", PW_EINVAL, "'fast' is not a rate; use a whole number a second from 1 to 1000, e.g. 10 or 10/s"},
+        {"", PW_EINVAL, "'' is not a rate"},
+        {"/s", PW_EINVAL, "'/s' is not a rate"},
+        {"2.5", PW_EINVAL, "'2.5' is not a whole number a second; use a whole number a second from 1 to 1000"},
+        {"10/m", PW_EINVAL, "'10/m' has an unknown unit '/m'; only /s is allowed"},
+        {"10/", PW_EINVAL, "'10/' has an unknown unit '/'"},
+        {"10/s x", PW_EINVAL, "'10/s x' is not a whole number a second"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        long long v = 42;
+        err[0] = '\0';
+        ck_assert_msg(pw_parse_rate(bad[i].in, 1, 1000, &v, err) == bad[i].rc, "%s: %s", bad[i].in, err);
+        ck_assert_msg(strstr(err, bad[i].msg), "%s: expected '%s', got '%s'", bad[i].in, bad[i].msg, err);
+        ck_assert_int_eq(v, 42); /* untouched on failure */
+    }
+}
+END_TEST
+
 /* ---- the INI reader ------------------------------------------------------ */
 
 struct seen {
@@ -289,6 +331,14 @@ START_TEST(config_defaults_and_values)
     ck_assert_str_eq(c->s.listen, "127.0.0.1:8470");
     ck_assert_uint_eq(pw_portset_count(&c->rpc_range), 16384);
     ck_assert_uint_eq(c->roles[pw_catalog_role_find("management_database")].n, 1);
+    ck_assert_int_eq(c->rpc_sweep_ms, 0);
+    ck_assert_int_eq(c->rpc_sweep_rate, 10);
+    pw_config_free(c);
+    c = load_ok("[biztalk]\nrpc_sweep_rate = 50/s\n");
+    ck_assert_int_eq(c->rpc_sweep_rate, 50);
+    pw_config_free(c);
+    c = load_ok("[biztalk]\nrpc_sweep_rate = 1000\n");
+    ck_assert_int_eq(c->rpc_sweep_rate, 1000);
     pw_config_free(c);
 }
 END_TEST
@@ -345,6 +395,18 @@ static const struct {
     {"[portwatch]\ninterval = x\ntimeout = y\n[biztalk]\niis_servers = a,a\n", 3,
      {"t.ini:2: [portwatch] interval:", "t.ini:3: [portwatch] timeout:", "t.ini:5: [biztalk] iis_servers: host 'a' is listed twice"}},
     {"key = 1\n", 1, {"t.ini:1: key: key outside any section: put it under a [section] header"}},
+    {"[biztalk]\nrpc_sweep_rate = 0\n", 1,
+     {"t.ini:2: [biztalk] rpc_sweep_rate: 0/s is out of range; use 1/s to 1000/s"}},
+    {"[biztalk]\nrpc_sweep_rate = -10/s\n", 1,
+     {"t.ini:2: [biztalk] rpc_sweep_rate: -10/s is out of range; use 1/s to 1000/s"}},
+    {"[biztalk]\nrpc_sweep_rate = 5000\n", 1,
+     {"t.ini:2: [biztalk] rpc_sweep_rate: 5000/s is out of range; use 1/s to 1000/s"}},
+    {"[biztalk]\nrpc_sweep_rate = slow\n", 1,
+     {"t.ini:2: [biztalk] rpc_sweep_rate: 'slow' is not a rate; use a whole number a second from 1 to 1000, e.g. 10 or 10/s"}},
+    {"[biztalk]\nrpc_sweep_rate = 10/min\n", 1,
+     {"t.ini:2: [biztalk] rpc_sweep_rate: '10/min' has an unknown unit '/min'; only /s is allowed"}},
+    {"[portwatch]\nrpc_sweep_rate = 10\n", 1,
+     {"t.ini:2: [portwatch] rpc_sweep_rate: unknown key"}},
 };
 
 START_TEST(config_error_corpus)
@@ -539,6 +601,213 @@ START_TEST(expansion_rolling_rpc_sweep)
 }
 END_TEST
 
+/* The plan's warnings joined, one a line ("" when none). */
+static char *warnings_of(const struct pw_plan *p)
+{
+    const struct pw_diag *w = pw_plan_warnings(p);
+    size_t len = 1;
+    for (size_t i = 0; i < w->n; i++)
+        len += strlen(w->msgs[i]) + 1;
+    char *all = calloc(1, len);
+    ck_assert_ptr_nonnull(all);
+    for (size_t i = 0; i < w->n; i++) {
+        strcat(all, w->msgs[i]);
+        strcat(all, "\n");
+    }
+    return all;
+}
+
+static int64_t range_interval(const struct pw_plan *p, const char *host, uint16_t port)
+{
+    const struct pw_target *t = find_target(p, host, port);
+    ck_assert_ptr_nonnull(t);
+    return pw_target_profile(p, t)->interval_ms;
+}
+
+START_TEST(expansion_sweep_rate_caps_period)
+{
+    /* 1m asked over 16384 ports would be 273 SYNs a second: 10/s stretches
+     * it to 1639s, and says so; a registered port keeps the interval. */
+    struct pw_plan *p = plan_of("[portwatch]\ninterval = 30s\n"
+                                "[biztalk]\nmanagement_database = sql01\nprocessing_servers = bts01\n"
+                                "secondary_rpc_ports = 49152-65535\nrpc_sweep_period = 1m\n"
+                                "[check pinned]\nhosts = sql01\nports = 50005\n");
+    ck_assert_int_eq(range_interval(p, "sql01", 49152), 1639000);
+    ck_assert_int_eq(range_interval(p, "sql01", 65535), 1639000);
+    ck_assert_int_eq(range_interval(p, "bts01", 60000), 1639000);
+    ck_assert_int_eq(range_interval(p, "sql01", 50005), 30000);
+    ck_assert_int_eq(range_interval(p, "sql01", 1433), 30000);
+    char *w = warnings_of(p);
+    ck_assert_str_eq(w, "[biztalk] rpc_sweep_period: 1m asked, 27m19s used: rpc_sweep_rate = 10/s "
+                        "holds the sweep of secondary_rpc_ports (16384 ports a host) to that; raise "
+                        "rpc_sweep_rate to 274/s for 1m, or set rpc_sweep_period = 27m19s to accept it\n");
+    free(w);
+    pw_plan_free(p);
+
+    /* The rate the warning names does give the period asked, silently. */
+    p = plan_of("[biztalk]\nmanagement_database = sql01\nsecondary_rpc_ports = 49152-65535\n"
+                "rpc_sweep_period = 1m\nrpc_sweep_rate = 274/s\n");
+    ck_assert_int_eq(range_interval(p, "sql01", 49152), 60000);
+    ck_assert_uint_eq(pw_plan_warnings(p)->n, 0);
+    pw_plan_free(p);
+    /* and one less does not */
+    p = plan_of("[biztalk]\nmanagement_database = sql01\nsecondary_rpc_ports = 49152-65535\n"
+                "rpc_sweep_period = 1m\nrpc_sweep_rate = 273/s\n");
+    ck_assert_int_eq(range_interval(p, "sql01", 49152), 61000);
+    ck_assert_uint_eq(pw_plan_warnings(p)->n, 1);
+    pw_plan_free(p);
+}
+END_TEST
+
+START_TEST(expansion_sweep_rate_inactive)
+{
+    /* 16384 ports an hour is 4.6 a second: under the default cap */
+    struct pw_plan *p = plan_of("[biztalk]\nmanagement_database = sql01\n"
+                                "secondary_rpc_ports = 49152-65535\nrpc_sweep_period = 1h\n");
+    ck_assert_int_eq(range_interval(p, "sql01", 49152), 3600000);
+    ck_assert_uint_eq(pw_plan_warnings(p)->n, 0);
+    pw_plan_free(p);
+    /* the shipped range every default interval: 201 ports / 30s = 6.7/s */
+    p = plan_of("[biztalk]\nmanagement_database = sql01\n");
+    ck_assert_int_eq(range_interval(p, "sql01", 50000), 30000);
+    ck_assert_uint_eq(pw_plan_warnings(p)->n, 0);
+    pw_plan_free(p);
+    /* exactly at the cap: 10 ports every 1s at 10/s */
+    p = plan_of("[portwatch]\ninterval = 1s\ntimeout = 500ms\n"
+                "[biztalk]\nmanagement_database = sql01\nsecondary_rpc_ports = 50000-50009\n");
+    ck_assert_int_eq(range_interval(p, "sql01", 50009), 1000);
+    ck_assert_uint_eq(pw_plan_warnings(p)->n, 0);
+    pw_plan_free(p);
+    /* an operator's check over a wide range is not the sweep: not capped */
+    p = plan_of("[check wide]\nhosts = sql01\nports = 49152-65535\nexpect = reachable\n");
+    ck_assert_int_eq(range_interval(p, "sql01", 49152), 30000);
+    ck_assert_uint_eq(pw_plan_warnings(p)->n, 0);
+    pw_plan_free(p);
+    /* a stretched range no host sweeps warns of nothing */
+    p = plan_of("[portwatch]\ninterval = 1s\ntimeout = 500ms\n[biztalk]\niis_servers = web01\n");
+    ck_assert_int_eq(range_interval(p, "web01", 1164), 1000);
+    ck_assert_uint_eq(pw_plan_warnings(p)->n, 0);
+    pw_plan_free(p);
+}
+END_TEST
+
+START_TEST(expansion_sweep_rate_every_interval)
+{
+    /* rpc_sweep_period = 0s (the default) asks for the range every
+     * interval; the cap applies there too. */
+    struct pw_plan *p = plan_of("[portwatch]\ninterval = 1s\ntimeout = 500ms\n"
+                                "[biztalk]\nmanagement_database = sql01\n");
+    ck_assert_int_eq(range_interval(p, "sql01", 50000), 21000); /* 201 / 10, whole seconds */
+    ck_assert_int_eq(range_interval(p, "sql01", 1433), 1000);
+    char *w = warnings_of(p);
+    ck_assert_str_eq(w, "[biztalk] rpc_sweep_period: every interval (1s) asked, 21s used: "
+                        "rpc_sweep_rate = 10/s holds the sweep of secondary_rpc_ports (201 ports a "
+                        "host) to that; raise rpc_sweep_rate to 201/s for 1s, or set "
+                        "rpc_sweep_period = 21s to accept it\n");
+    free(w);
+    pw_plan_free(p);
+    /* a period shorter than the interval asks for the interval */
+    p = plan_of("[portwatch]\ninterval = 30s\n[biztalk]\nmanagement_database = sql01\n"
+                "secondary_rpc_ports = 49152-65535\nrpc_sweep_period = 10s\nrpc_sweep_rate = 1000\n");
+    ck_assert_int_eq(range_interval(p, "sql01", 49152), 30000);
+    ck_assert_uint_eq(pw_plan_warnings(p)->n, 0);
+    pw_plan_free(p);
+    /* beyond what any rate allows: the warning says only the period helps */
+    p = plan_of("[portwatch]\ninterval = 1s\ntimeout = 500ms\n[biztalk]\nmanagement_database = sql01\n"
+                "secondary_rpc_ports = 49152-65535\nrpc_sweep_rate = 1000/s\n");
+    ck_assert_int_eq(range_interval(p, "sql01", 49152), 17000);
+    w = warnings_of(p);
+    ck_assert_msg(strstr(w, "every interval (1s) asked, 17s used: rpc_sweep_rate = 1000/s holds") &&
+                      strstr(w, "; rpc_sweep_rate goes up to 1000/s only, so set rpc_sweep_period = "
+                                "17s to accept it\n"),
+                  "%s", w);
+    free(w);
+    pw_plan_free(p);
+}
+END_TEST
+
+START_TEST(expansion_sweep_rate_effective_period)
+{
+    /* the function the plan uses, on configs changed after loading (as
+     * the command line's --interval does) */
+    struct pw_config *c = load_ok("[biztalk]\nmanagement_database = sql01\n");
+    int64_t asked = 0;
+    ck_assert_int_eq(pw_plan_rpc_sweep_ms(c, &asked), 30000);
+    ck_assert_int_eq(asked, 30000);
+    c->s.interval_ms = 5000;
+    ck_assert_int_eq(pw_plan_rpc_sweep_ms(c, &asked), 21000);
+    ck_assert_int_eq(asked, 5000);
+    c->rpc_sweep_ms = 60000;
+    ck_assert_int_eq(pw_plan_rpc_sweep_ms(c, NULL), 60000);
+    c->rpc_sweep_rate = 0; /* only by hand: no cap rather than a division by zero */
+    c->rpc_sweep_ms = 0;
+    ck_assert_int_eq(pw_plan_rpc_sweep_ms(c, NULL), 5000);
+    pw_config_free(c);
+}
+END_TEST
+
+/* A scratch file in the working directory: not tmpfile(), which Windows
+ * (this suite runs under Wine) creates in the drive's root. Binary, so the
+ * text reads back byte for byte. */
+static FILE *scratch(const char *name)
+{
+    FILE *f = fopen(name, "w+b");
+    ck_assert_msg(f != NULL, "cannot create %s", name);
+    return f;
+}
+
+/* Reads back what a FILE-writing function wrote, and removes the file. */
+static char *slurp(FILE *f, const char *name)
+{
+    long n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    rewind(f);
+    char *buf = calloc(1, (size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    remove(name);
+    return buf;
+}
+
+START_TEST(expansion_sweep_warning_printed_and_filtered)
+{
+    struct pw_plan *p = plan_of("[portwatch]\ninterval = 2s\ntimeout = 1s\n"
+                                "[biztalk]\nmanagement_database = sql01\nprocessing_servers = bts01\n");
+    FILE *f = scratch("test_config_plan.txt");
+    pw_plan_print(p, f);
+    char *out = slurp(f, "test_config_plan.txt");
+    ck_assert_msg(strstr(out, "  50000-50200  reachable  every 21s  "), "%s", out);
+    ck_assert_msg(strstr(out, "distinct port profiles\nwarning: [biztalk] rpc_sweep_period: every "
+                              "interval (2s) asked, 21s used: "), "%s", out);
+    free(out);
+    /* the filtered plan (portwatch check --host) keeps them */
+    struct pw_plan *q;
+    ck_assert_int_eq(pw_plan_filter(p, "bts01", NULL, &q), 0);
+    ck_assert_uint_eq(pw_plan_warnings(q)->n, 1);
+    ck_assert_str_eq(pw_plan_warnings(q)->msgs[0], pw_plan_warnings(p)->msgs[0]);
+    pw_plan_free(p);
+    pw_plan_free(q);
+    ck_assert_uint_eq(pw_plan_warnings(NULL)->n, 0);
+}
+END_TEST
+
+START_TEST(reference_lists_sweep_rate)
+{
+    FILE *f = scratch("test_config_keys.md");
+    pw_config_write_reference(f);
+    char *out = slurp(f, "test_config_keys.md");
+    ck_assert_msg(strstr(out, "\n| `rpc_sweep_rate` | rate | 10/s | 1/s to 1000/s | Most probes a second "),
+                  "%s", out);
+    /* a table cell must not hold the column separator */
+    size_t n;
+    const struct pw_key *k = pw_config_keys(&n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(!strchr(k[i].help, '|'), "%s", k[i].name);
+    free(out);
+}
+END_TEST
+
 START_TEST(expansion_nothing_to_watch)
 {
     struct pw_config *c = load_ok("[portwatch]\ninterval = 30s\n");
@@ -610,6 +879,7 @@ static Suite *config_suite(void)
     tcase_add_test(v, ports_invalid);
     tcase_add_test(v, hosts_lists);
     tcase_add_test(v, listen_addresses);
+    tcase_add_test(v, rates);
     suite_add_tcase(s, v);
     TCase *ini = tcase_create("ini");
     tcase_add_test(ini, ini_bom_crlf_comments);
@@ -626,6 +896,12 @@ static Suite *config_suite(void)
     tcase_add_test(ex, expansion_roles_hosts_checks_merge);
     tcase_add_test(ex, expansion_verify_protocols);
     tcase_add_test(ex, expansion_rolling_rpc_sweep);
+    tcase_add_test(ex, expansion_sweep_rate_caps_period);
+    tcase_add_test(ex, expansion_sweep_rate_inactive);
+    tcase_add_test(ex, expansion_sweep_rate_every_interval);
+    tcase_add_test(ex, expansion_sweep_rate_effective_period);
+    tcase_add_test(ex, expansion_sweep_warning_printed_and_filtered);
+    tcase_add_test(ex, reference_lists_sweep_rate);
     tcase_add_test(ex, expansion_nothing_to_watch);
     tcase_add_test(ex, adhoc_check);
     tcase_add_test(ex, catalog_table);
