@@ -10,6 +10,10 @@
  * writer rolls back, restores the per-target state it changed (an undo log
  * of touched slots) and retries with backoff while health says degraded.
  * Only the queue bound drops results, counted and logged.
+ *
+ * Complete reads of RPC endpoint mappers (pw_store_epm_put, from the
+ * daemon's endpoint watch) wait in a second, smaller FIFO and are written
+ * in the same transactions, with the same keep-until-committed rule.
  */
 #include "store/store_int.h"
 
@@ -49,8 +53,10 @@ struct slot {
     /* current state run */
     int64_t run_id; /* 0: none */
     int state, status;
+    int verify;     /* enum pw_verify; -1: a run from before schema v3 */
     bool ok;
     int64_t run_first, run_last, since_ms, latency_us;
+    char verify_info[PW_VERIFY_INFO_MAX]; /* latest, written with the run */
     uint32_t count, fails_before;
     bool run_dirty;
     /* open outage */
@@ -77,7 +83,7 @@ struct cover {
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_INS_RUN, S_UPD_RUN, S_TGT_CUR, S_TGT_FIRST,
     S_INS_OUT, S_UPD_OUT, S_INS_COV, S_UPD_COV, S_END_COV,
-    S_BUCKET0, S_BUCKET1, S_BUCKET2, NSTMT
+    S_BUCKET0, S_BUCKET1, S_BUCKET2, S_EPM_HOST, S_EPM_HOST_ID, S_EPM_ENTRY, NSTMT
 };
 
 static const char *const stmt_sql[NSTMT] = {
@@ -85,9 +91,10 @@ static const char *const stmt_sql[NSTMT] = {
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
     [S_INS_RUN] = "INSERT INTO state_runs(target_id,state,status,ok,first_ms,last_ms,"
-                  "count,status_since_ms,fails_before,latency_us,detail)"
-                  " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-    [S_UPD_RUN] = "UPDATE state_runs SET last_ms=?2, count=?3, latency_us=?4 WHERE id=?1",
+                  "count,status_since_ms,fails_before,latency_us,detail,verify,verify_info)"
+                  " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_UPD_RUN] = "UPDATE state_runs SET last_ms=?2, count=?3, latency_us=?4, verify_info=?5"
+                  " WHERE id=?1",
     [S_TGT_CUR] = "UPDATE targets SET cur_run=?2 WHERE id=?1",
     [S_TGT_FIRST] = "UPDATE targets SET first_ms=?2 WHERE id=?1 AND first_ms IS NULL",
     [S_INS_OUT] = "INSERT INTO outages(target_id,start_ms,end_ms,last_ms,state,fails,detail)"
@@ -109,6 +116,32 @@ static const char *const stmt_sql[NSTMT] = {
     [S_BUCKET1] = UPSERT("bucket_hour"),
     [S_BUCKET2] = UPSERT("bucket_day"),
 #undef UPSERT
+    /* Endpoint-mapper reads: times only move forward, so a late read
+     * cannot make older registrations look current. */
+    [S_EPM_HOST] = "INSERT INTO epm_hosts(host,looked_up_ms) VALUES(?1,?2)"
+                   " ON CONFLICT(host) DO UPDATE SET"
+                   " looked_up_ms=max(looked_up_ms,excluded.looked_up_ms)",
+    [S_EPM_HOST_ID] = "SELECT id FROM epm_hosts WHERE host=?1",
+    [S_EPM_ENTRY] = "INSERT INTO epm_entries(host_id,object,iface,vmajor,vminor,protseq,"
+                    "address,endpoint,port,annotation,first_seen_ms,last_seen_ms)"
+                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11)"
+                    " ON CONFLICT(host_id,object,iface,vmajor,vminor,protseq,address,endpoint)"
+                    " DO UPDATE SET first_seen_ms=min(first_seen_ms,excluded.first_seen_ms),"
+                    " annotation=CASE WHEN excluded.last_seen_ms>=last_seen_ms"
+                    "  THEN excluded.annotation ELSE annotation END,"
+                    " port=CASE WHEN excluded.last_seen_ms>=last_seen_ms"
+                    "  THEN excluded.port ELSE port END,"
+                    " last_seen_ms=max(last_seen_ms,excluded.last_seen_ms)",
+};
+
+/* One complete endpoint-mapper read waiting for the writer; host and the
+ * entries live in the same allocation. */
+struct epm_read {
+    struct epm_read *next;
+    const char *host;
+    int64_t at_ms;
+    size_t n;
+    struct pw_epm_entry v[];
 };
 
 struct pw_store {
@@ -130,6 +163,12 @@ struct pw_store {
     uint64_t commits, failed_commits;
     int64_t commit_last_us, commit_max_us, commit_avg_us;
     uint64_t hk_deleted;
+    /* endpoint-mapper reads, FIFO: appended at tail, popped by the writer
+     * after the transaction that wrote them commits */
+    struct epm_read *epm_head, *epm_tail;
+    uint32_t epm_nreads;
+    size_t epm_nentries;
+    uint64_t epm_popped, epm_written, epm_dropped, epm_dropped_logged;
     int64_t hb_ms;       /* latest heartbeat asked for */
     bool hk_requested, flush_waiting, stopping;
     struct pw_store_health health;
@@ -144,6 +183,7 @@ struct pw_store {
     struct cover cov;
     int64_t last_hk_ms;
     int64_t hk_cursor;   /* last target id housekept */
+    int64_t hk_epm_cursor; /* last epm_hosts id housekept */
     int sync_gen;
     char errbuf[PW_STORE_MSG_MAX]; /* SQLite's message for the last failure */
 };
@@ -276,6 +316,8 @@ static int run_flush(struct pw_store *st, struct slot *sl)
         sqlite3_bind_int64(s, 4, sl->latency_us);
     else
         sqlite3_bind_null(s, 4);
+    sqlite3_bind_text(s, 5, sl->verify_info, (int)strnlen(sl->verify_info, PW_VERIFY_INFO_MAX),
+                      SQLITE_TRANSIENT);
     int rc = step_done(s);
     if (!rc)
         sl->run_dirty = false;
@@ -359,6 +401,8 @@ static int fold(struct pw_store *st, struct slot *sl, const struct pw_result *r)
     int rc;
     int64_t at = r->at_ms;
     int state = (int)r->state, status = (int)r->status;
+    int verify = (unsigned)r->verify < PW_VERIFY_COUNT_ ? (int)r->verify : PW_VERIFY_NONE;
+    size_t vlen = strnlen(r->verify_info, PW_VERIFY_INFO_MAX - 1);
 
     if (!sl->seen) {
         sqlite3_stmt *s = st->stmt[S_TGT_FIRST];
@@ -369,11 +413,15 @@ static int fold(struct pw_store *st, struct slot *sl, const struct pw_result *r)
         sl->seen = true;
     }
 
-    /* state run */
-    if (sl->run_id && sl->state == state && sl->status == status) {
+    /* state run: a change of the protocol exchange's outcome (verified to
+     * mismatch on a port still open) is a change worth its own run; its
+     * text (a version) is not, so a steady target keeps one run. */
+    if (sl->run_id && sl->state == state && sl->status == status && sl->verify == verify) {
         sl->run_last = at;
         sl->count++;
         sl->latency_us = r->latency_us;
+        memcpy(sl->verify_info, r->verify_info, vlen);
+        sl->verify_info[vlen] = 0;
         sl->run_dirty = true;
     } else {
         if ((rc = run_flush(st, sl)))
@@ -396,6 +444,8 @@ static int fold(struct pw_store *st, struct slot *sl, const struct pw_result *r)
             sqlite3_bind_null(s, 10);
         sqlite3_bind_text(s, 11, r->detail, (int)strnlen(r->detail, PW_DETAIL_MAX),
                           SQLITE_TRANSIENT);
+        sqlite3_bind_int(s, 12, verify);
+        sqlite3_bind_text(s, 13, r->verify_info, (int)vlen, SQLITE_TRANSIENT);
         if ((rc = step_done(s)))
             return rc;
         sl->run_id = sqlite3_last_insert_rowid(st->db);
@@ -406,6 +456,9 @@ static int fold(struct pw_store *st, struct slot *sl, const struct pw_result *r)
             return rc;
         sl->state = state;
         sl->status = status;
+        sl->verify = verify;
+        memcpy(sl->verify_info, r->verify_info, vlen);
+        sl->verify_info[vlen] = 0;
         sl->ok = r->ok;
         sl->run_first = sl->run_last = at;
         sl->count = 1;
@@ -488,10 +541,126 @@ static void undo_clear(struct pw_store *st)
     st->nundo = 0;
 }
 
-/* One transaction over r[0..n) plus an optional heartbeat. Returns 0 or
- * an SQLite error code; on error every in-memory change is undone. */
+/* ---- endpoint-mapper reads --------------------------------------------- */
+
+void pw_store_uuid_pack(const struct pw_uuid *u, uint8_t b[16])
+{
+    b[0] = (uint8_t)(u->d1 >> 24);
+    b[1] = (uint8_t)(u->d1 >> 16);
+    b[2] = (uint8_t)(u->d1 >> 8);
+    b[3] = (uint8_t)u->d1;
+    b[4] = (uint8_t)(u->d2 >> 8);
+    b[5] = (uint8_t)u->d2;
+    b[6] = (uint8_t)(u->d3 >> 8);
+    b[7] = (uint8_t)u->d3;
+    memcpy(b + 8, u->d4, 8);
+}
+
+void pw_store_uuid_unpack(const uint8_t b[16], struct pw_uuid *u)
+{
+    u->d1 = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    u->d2 = (uint16_t)(b[4] << 8 | b[5]);
+    u->d3 = (uint16_t)(b[6] << 8 | b[7]);
+    memcpy(u->d4, b + 8, 8);
+}
+
+/* Text of a fixed-size field that may lack its terminator. */
+static void bind_field(sqlite3_stmt *s, int i, const char *p, size_t cap)
+{
+    sqlite3_bind_text(s, i, p, (int)strnlen(p, cap), SQLITE_TRANSIENT);
+}
+
+/* Writes one read inside the caller's transaction. Returns 0 or an SQLite
+ * error code. */
+static int epm_write(struct pw_store *st, const struct epm_read *rd)
+{
+    sqlite3_stmt *s = st->stmt[S_EPM_HOST];
+    sqlite3_bind_text(s, 1, rd->host, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, rd->at_ms);
+    int rc = step_done(s);
+    if (rc)
+        return rc;
+    s = st->stmt[S_EPM_HOST_ID];
+    sqlite3_bind_text(s, 1, rd->host, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    int64_t host_id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+    s = st->stmt[S_EPM_ENTRY];
+    for (size_t i = 0; i < rd->n; i++) {
+        const struct pw_epm_entry *e = &rd->v[i];
+        uint8_t obj[16], ifc[16];
+        pw_store_uuid_pack(&e->object, obj);
+        sqlite3_bind_int64(s, 1, host_id);
+        sqlite3_bind_blob(s, 2, obj, 16, SQLITE_TRANSIENT);
+        if (e->has_iface) {
+            pw_store_uuid_pack(&e->iface, ifc);
+            sqlite3_bind_blob(s, 3, ifc, 16, SQLITE_TRANSIENT);
+        } else {
+            sqlite3_bind_zeroblob(s, 3, 0);
+        }
+        sqlite3_bind_int(s, 4, e->vmajor);
+        sqlite3_bind_int(s, 5, e->vminor);
+        sqlite3_bind_int(s, 6, (unsigned)e->protseq < PW_EPM_PROTSEQ_COUNT_
+                                   ? (int)e->protseq : PW_EPM_UNKNOWN);
+        bind_field(s, 7, e->address, sizeof e->address);
+        bind_field(s, 8, e->endpoint, sizeof e->endpoint);
+        sqlite3_bind_int(s, 9, e->port);
+        bind_field(s, 10, e->annotation, sizeof e->annotation);
+        sqlite3_bind_int64(s, 11, rd->at_ms);
+        if ((rc = step_done(s)))
+            return rc;
+    }
+    return 0;
+}
+
+int pw_store_epm_put(struct pw_store *st, const char *host, const struct pw_epm_entry *v,
+                     size_t n, int64_t now_ms)
+{
+    if (!host || !*host || (n && !v))
+        return PW_EINVAL;
+    size_t hlen = strlen(host) + 1;
+    if (n > (SIZE_MAX - sizeof(struct epm_read) - hlen) / sizeof *v)
+        return PW_ENOMEM;
+    struct epm_read *rd = malloc(sizeof *rd + n * sizeof *v + hlen);
+    if (!rd)
+        return PW_ENOMEM;
+    rd->next = NULL;
+    rd->at_ms = now_ms;
+    rd->n = n;
+    if (n)
+        memcpy(rd->v, v, n * sizeof *v);
+    char *h = (char *)(rd->v + n);
+    memcpy(h, host, hlen);
+    rd->host = h;
+
+    uv_mutex_lock(&st->lock);
+    if (st->epm_nreads > 0 && st->epm_nentries + n > PW_STORE_EPM_QUEUE_MAX) {
+        st->epm_dropped++;
+        uv_cond_signal(&st->wake); /* the writer logs it */
+        uv_mutex_unlock(&st->lock);
+        free(rd);
+        return PW_EBUSY;
+    }
+    if (st->epm_tail)
+        st->epm_tail->next = rd;
+    else
+        st->epm_head = rd;
+    st->epm_tail = rd;
+    st->epm_nreads++;
+    st->epm_nentries += n;
+    uv_cond_signal(&st->wake);
+    uv_mutex_unlock(&st->lock);
+    return 0;
+}
+
+/* One transaction over r[0..n), the first nepm endpoint-mapper reads from
+ * epm, plus an optional heartbeat. Returns 0 or an SQLite error code; on
+ * error every in-memory change is undone. */
 static int write_batch(struct pw_store *st, const struct pw_result *r, size_t n,
-                       int64_t hb, uint64_t *unknown)
+                       int64_t hb, uint64_t *unknown, const struct epm_read *epm,
+                       uint32_t nepm)
 {
     struct cover cov0 = st->cov;
     int rc = step_done(st->stmt[S_BEGIN]);
@@ -517,6 +686,13 @@ static int write_batch(struct pw_store *st, const struct pw_result *r, size_t n,
     }
     for (uint32_t i = 0; i < st->nundo && !rc; i++)
         rc = slot_flush(st, &st->slots[st->undo[i].idx]);
+    /* The last read's `next` belongs to pw_store_epm_put (it may be
+     * appending): never read it. */
+    for (uint32_t i = 0; i < nepm && !rc; i++) {
+        rc = epm_write(st, epm);
+        if (i + 1 < nepm)
+            epm = epm->next;
+    }
     if (!rc && hb > 0)
         rc = note_alive(st, hb);
     if (!rc && st->cov.id && st->cov.dirty) {
@@ -541,8 +717,49 @@ static int write_batch(struct pw_store *st, const struct pw_result *r, size_t n,
 
 /* ---- housekeeping ------------------------------------------------------ */
 
+/* Registrations not seen since cut, of the next few mapper hosts after
+ * *cursor (0 again after the last), and hosts whose latest read is older
+ * (all their registrations are). Inside the caller's transaction. */
+static int epm_housekeep(struct pw_store *st, int64_t cut, int64_t *cursor, uint64_t *deleted)
+{
+    static const char *const sql[3] = {
+        "SELECT id FROM epm_hosts WHERE id>? ORDER BY id LIMIT ?",
+        "DELETE FROM epm_entries WHERE host_id=?1 AND last_seen_ms<?2",
+        "DELETE FROM epm_hosts WHERE id=?1 AND looked_up_ms<?2",
+    };
+    sqlite3_stmt *s[3] = {0};
+    int rc = SQLITE_OK;
+    for (int i = 0; i < 3 && rc == SQLITE_OK; i++)
+        rc = sqlite3_prepare_v2(st->db, sql[i], -1, &s[i], NULL);
+    int64_t last = *cursor;
+    uint32_t got = 0;
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(s[0], 1, *cursor);
+        sqlite3_bind_int64(s[0], 2, st->opt.housekeep_targets);
+        int step = SQLITE_DONE;
+        while (rc == SQLITE_OK && (step = sqlite3_step(s[0])) == SQLITE_ROW) {
+            last = sqlite3_column_int64(s[0], 0);
+            got++;
+            for (int i = 1; i < 3 && rc == SQLITE_OK; i++) {
+                sqlite3_bind_int64(s[i], 1, last);
+                sqlite3_bind_int64(s[i], 2, cut);
+                rc = step_done(s[i]);
+                *deleted += (uint64_t)sqlite3_changes(st->db);
+            }
+        }
+        if (rc == SQLITE_OK && step != SQLITE_DONE)
+            rc = step;
+    }
+    for (int i = 0; i < 3; i++)
+        sqlite3_finalize(s[i]);
+    if (rc == SQLITE_OK)
+        *cursor = got < st->opt.housekeep_targets ? 0 : last;
+    return rc;
+}
+
 /* One step of retention: old rows of the next few targets, then old
- * coverage rows, in one short transaction. */
+ * coverage rows, then the next few mapper hosts' registrations not seen
+ * within the events' retention, in one short transaction. */
 static int housekeep_step(struct pw_store *st)
 {
     int64_t now = st->cov.alive_ms;
@@ -572,7 +789,7 @@ static int housekeep_step(struct pw_store *st)
     if (rc == SQLITE_OK)
         rc = step_done(st->stmt[S_BEGIN]);
     uint64_t deleted = 0;
-    int64_t last = st->hk_cursor;
+    int64_t last = st->hk_cursor, epm_cursor = st->hk_epm_cursor;
     int got = 0;
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(ids, 1, st->hk_cursor);
@@ -601,6 +818,8 @@ static int housekeep_step(struct pw_store *st)
             last = 0;
         }
         if (rc == SQLITE_OK)
+            rc = epm_housekeep(st, now - st->opt.keep_events_ms, &epm_cursor, &deleted);
+        if (rc == SQLITE_OK)
             rc = step_done(st->stmt[S_COMMIT]);
         if (rc != SQLITE_OK)
             step_done(st->stmt[S_ROLLBACK]);
@@ -610,6 +829,7 @@ static int housekeep_step(struct pw_store *st)
         sqlite3_finalize(del[t]);
     if (rc == SQLITE_OK) {
         st->hk_cursor = last;
+        st->hk_epm_cursor = epm_cursor;
         uv_mutex_lock(&st->lock);
         st->hk_deleted += deleted;
         uv_mutex_unlock(&st->lock);
@@ -644,7 +864,8 @@ static void writer_main(void *arg)
     uv_mutex_lock(&st->lock);
     for (;;) {
         while (!st->stopping && st->qcount == 0 && st->hb_ms <= st->cov.alive_ms &&
-               !st->hk_requested)
+               !st->hk_requested && st->epm_nreads == 0 &&
+               st->epm_dropped == st->epm_dropped_logged)
             uv_cond_wait(&st->wake, &st->lock);
         /* Coalesce small batches unless someone waits for them. */
         if (!st->stopping && !st->flush_waiting && st->qcount < st->opt.batch_max &&
@@ -659,12 +880,20 @@ static void writer_main(void *arg)
         bool hk = st->hk_requested;
         uint64_t dropped = st->dropped - st->dropped_logged;
         st->dropped_logged = st->dropped;
+        struct epm_read *epm = st->epm_head;
+        uint32_t nepm = st->epm_nreads;
+        uint64_t epm_dropped = st->epm_dropped - st->epm_dropped_logged;
+        st->epm_dropped_logged = st->epm_dropped;
         uv_mutex_unlock(&st->lock);
 
         if (dropped)
             slog(st, PW_STORE_LOG_WARN,
                  "dropped %llu results: the in-memory queue (%u) is full",
                  (unsigned long long)dropped, st->opt.queue_max);
+        if (epm_dropped)
+            slog(st, PW_STORE_LOG_WARN,
+                 "dropped %llu RPC endpoint-mapper reads: %d registrations already wait"
+                 " to be written", (unsigned long long)epm_dropped, PW_STORE_EPM_QUEUE_MAX);
 
         /* Submitters only append beyond qhead+qcount, so the first n
          * entries are stable without the lock; at most two segments. */
@@ -673,7 +902,7 @@ static void writer_main(void *arg)
         uint32_t n1 = n < st->opt.queue_max - head ? n : st->opt.queue_max - head;
         int rc = 0;
         if (n1 == n) {
-            rc = write_batch(st, st->q + head, n, hb, &unknown);
+            rc = write_batch(st, st->q + head, n, hb, &unknown, epm, nepm);
         } else {
             /* Wrapped: two transactions would let a crash split the batch
              * harmlessly, but one keeps the undo simple: copy. */
@@ -683,7 +912,7 @@ static void writer_main(void *arg)
             } else {
                 memcpy(tmp, st->q + head, sizeof *tmp * n1);
                 memcpy(tmp + n1, st->q, sizeof *tmp * (n - n1));
-                rc = write_batch(st, tmp, n, hb, &unknown);
+                rc = write_batch(st, tmp, n, hb, &unknown, epm, nepm);
                 free(tmp);
             }
         }
@@ -745,19 +974,47 @@ static void writer_main(void *arg)
         st->written += n - unknown;
         st->dropped += unknown;
         st->dropped_logged += unknown; /* logged below, with their reason */
+        struct epm_read *done_epm = NULL;
+        if (nepm) {
+            /* pop the reads written; free them outside the lock */
+            done_epm = st->epm_head;
+            struct epm_read *last = done_epm;
+            size_t entries = last->n;
+            for (uint32_t i = 1; i < nepm; i++) {
+                last = last->next;
+                entries += last->n;
+            }
+            st->epm_head = last->next;
+            if (!st->epm_head)
+                st->epm_tail = NULL;
+            last->next = NULL;
+            st->epm_nreads -= nepm;
+            st->epm_nentries -= entries;
+            st->epm_popped += nepm;
+            st->epm_written += nepm;
+        }
         st->commits++;
         st->commit_last_us = us;
         if (us > st->commit_max_us)
             st->commit_max_us = us;
         st->commit_avg_us = st->commits == 1 ? us : (st->commit_avg_us * 15 + us) / 16;
         uv_cond_broadcast(&st->done);
+        if (done_epm) {
+            uv_mutex_unlock(&st->lock);
+            while (done_epm) {
+                struct epm_read *nx = done_epm->next;
+                free(done_epm);
+                done_epm = nx;
+            }
+            uv_mutex_lock(&st->lock);
+        }
         if (unknown) {
             uv_mutex_unlock(&st->lock);
             slog(st, PW_STORE_LOG_WARN, "dropped %llu results for targets not in the synced plan",
                  (unsigned long long)unknown);
             uv_mutex_lock(&st->lock);
         }
-        if (st->stopping && st->qcount == 0)
+        if (st->stopping && st->qcount == 0 && st->epm_nreads == 0)
             break;
     }
     uv_mutex_unlock(&st->lock);
@@ -773,6 +1030,9 @@ static void writer_main(void *arg)
     uv_mutex_lock(&st->lock);
     if (st->qcount)
         slog(st, PW_STORE_LOG_ERROR, "closing with %u results not written", st->qcount);
+    if (st->epm_nreads)
+        slog(st, PW_STORE_LOG_ERROR, "closing with %u RPC endpoint-mapper reads not written",
+             st->epm_nreads);
     uv_cond_broadcast(&st->done);
     uv_mutex_unlock(&st->lock);
 }
@@ -922,6 +1182,11 @@ void pw_store_close(struct pw_store *st)
     uv_mutex_destroy(&st->lock);
     uv_mutex_destroy(&st->db_lock);
     uv_mutex_destroy(&st->read_lock);
+    while (st->epm_head) {
+        struct epm_read *nx = st->epm_head->next;
+        free(st->epm_head);
+        st->epm_head = nx;
+    }
     free(st->slots);
     free(st->undo);
     free(st->q);
@@ -963,10 +1228,11 @@ void pw_store_heartbeat(struct pw_store *st, int64_t now_ms)
 int pw_store_flush(struct pw_store *st, int64_t timeout_ms)
 {
     uv_mutex_lock(&st->lock);
-    uint64_t goal = st->popped + st->qcount;
+    uint64_t goal = st->popped + st->qcount, epm_goal = st->epm_popped + st->epm_nreads;
     uint64_t deadline = timeout_ms >= 0 ? uv_hrtime() + (uint64_t)timeout_ms * 1000000u : 0;
     int rc = 0;
-    while (st->popped < goal && !(st->stopping && !st->thread_started)) {
+    while ((st->popped < goal || st->epm_popped < epm_goal) &&
+           !(st->stopping && !st->thread_started)) {
         st->flush_waiting = true;
         uv_cond_signal(&st->wake);
         if (timeout_ms < 0) {
@@ -1015,6 +1281,8 @@ void pw_store_stats(struct pw_store *st, struct pw_store_stats *o)
     o->commit_avg_us = st->commit_avg_us;
     o->housekeep_deleted = st->hk_deleted;
     o->health = st->health;
+    o->epm_written = st->epm_written;
+    o->epm_dropped = st->epm_dropped;
     uv_mutex_unlock(&st->lock);
 }
 
@@ -1052,6 +1320,13 @@ static int load_slot(struct pw_store *st, sqlite3_stmt *cur, sqlite3_stmt *out,
             sl->fails_before = (uint32_t)sqlite3_column_int64(cur, 9);
             sl->latency_us = sqlite3_column_type(cur, 10) == SQLITE_NULL
                                  ? -1 : sqlite3_column_int64(cur, 10);
+            /* A run from before v3 did not record verify: the next result
+             * starts a run that does. */
+            sl->verify = sqlite3_column_type(cur, 11) == SQLITE_NULL
+                             ? -1 : sqlite3_column_int(cur, 11);
+            const unsigned char *vi = sqlite3_column_text(cur, 12);
+            snprintf(sl->verify_info, sizeof sl->verify_info, "%s",
+                     vi ? (const char *)vi : "");
         }
         rc = SQLITE_DONE;
     }
@@ -1097,7 +1372,8 @@ int pw_store_sync_targets(struct pw_store *st, const struct pw_plan *plan,
     PREP(delr, "DELETE FROM target_roles WHERE target_id=?");
     PREP(insr, "INSERT OR IGNORE INTO target_roles(role,target_id) VALUES(?,?)");
     PREP(cur, "SELECT t.first_ms, r.id, r.state, r.status, r.ok, r.first_ms, r.last_ms,"
-              " r.count, r.status_since_ms, r.fails_before, r.latency_us"
+              " r.count, r.status_since_ms, r.fails_before, r.latency_us, r.verify,"
+              " r.verify_info"
               " FROM targets t LEFT JOIN state_runs r ON r.id=t.cur_run WHERE t.id=?");
     PREP(out, "SELECT id, last_ms, fails FROM outages WHERE target_id=? AND end_ms IS NULL"
               " ORDER BY start_ms DESC LIMIT 1");

@@ -6,11 +6,13 @@
  * commits them in batched transactions. The web layer reads it through the
  * pw_store_query_* functions (any thread).
  *
- * What is kept (schema v1, see store_schema.c):
+ * What is kept (schema v3, see store_schema.c):
  *   targets      host + port identity (survives restarts and reloads), roles,
  *                retired_ms when a plan no longer has it (history stays);
  *   state_runs   one row per run of consecutive results with the same
- *                (state, status); last_ms and count are updated in place;
+ *                (state, status, verify); last_ms, count, latency and
+ *                verify_info are updated in place (runs written before v3
+ *                have verify NULL: not recorded);
  *   outages      one row per status-down period of a target;
  *   bucket_fine  5-minute aggregates, only where something other than "all
  *                results ok and in one state" happened (sparse);
@@ -21,7 +23,10 @@
  *                'clean' (close), 'crash' (found open at the next start; ends
  *                at its last heartbeat) or 'stall' (no result or heartbeat
  *                for gap_ms: an overrun or a frozen loop). Time outside every
- *                run is "not monitored" and is never shown as up or down.
+ *                run is "not monitored" and is never shown as up or down;
+ *   epm_hosts, epm_entries  what the RPC endpoint mappers registered: per
+ *                host the time of its latest complete read, per
+ *                registration first and last seen (pw_store_epm_put).
  *
  * Time: everything stored is taken from the results' at_ms (or the time
  * passed to pw_store_heartbeat), never the wall clock, so a simulation can
@@ -37,13 +42,14 @@
 #ifndef PW_STORE_H
 #define PW_STORE_H
 
+#include "probes/epm.h"
 #include "probes/probe.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define PW_STORE_SCHEMA_VERSION 2
+#define PW_STORE_SCHEMA_VERSION 3
 #define PW_STORE_MSG_MAX 256
 
 struct pw_store;
@@ -134,8 +140,50 @@ struct pw_store_stats {
     int64_t commit_last_us, commit_max_us, commit_avg_us;
     uint64_t housekeep_deleted; /* rows removed by retention */
     struct pw_store_health health;
+    uint64_t epm_written;    /* endpoint-mapper reads committed */
+    uint64_t epm_dropped;    /* reads refused: their queue was full */
 };
 void pw_store_stats(struct pw_store *st, struct pw_store_stats *out);
+
+/* ---- RPC endpoint mapper registrations (issue 9) ------------------------ */
+
+/* One registration as the store keeps it. */
+struct pw_store_epm_row {
+    struct pw_epm_entry e;          /* from probes/epm.h */
+    int64_t first_seen_ms, last_seen_ms;
+};
+struct pw_store_epm_host {
+    char *host;                     /* as the plan names it */
+    int64_t looked_up_ms;           /* time of its latest complete read */
+    struct pw_store_epm_row *v;     /* the registrations of that read */
+    size_t n;
+};
+
+/* Most registrations waiting to be written (about 256 bytes each); one
+ * read larger than this is still taken when nothing else waits. */
+#define PW_STORE_EPM_QUEUE_MAX 16384
+
+/* Queues (writer thread, like pw_store_submit) one complete read of
+ * host's endpoint mapper taken at now_ms: each (object, interface, version,
+ * protocol sequence, address, endpoint) present gets last_seen_ms = now_ms
+ * and keeps its first_seen_ms (now_ms when new); registrations absent from
+ * the read stay in the table with their old last_seen_ms, for history.
+ * Times never go backwards: a read older than the host's latest changes
+ * neither looked_up_ms nor a later last_seen_ms. Host names compare
+ * ignoring case. Returns 0, or a negative error: PW_EINVAL (host NULL or
+ * "", or v NULL with n > 0), PW_ENOMEM, or PW_EBUSY when the queue holds
+ * PW_STORE_EPM_QUEUE_MAX registrations already (the read is dropped,
+ * counted in stats.epm_dropped and logged by the writer, as
+ * pw_store_submit does with results). v may be NULL when n == 0 (nothing
+ * registered). Any single thread. pw_store_flush waits for these too. */
+int pw_store_epm_put(struct pw_store *st, const char *host,
+                     const struct pw_epm_entry *v, size_t n, int64_t now_ms);
+/* Reads synchronously, for the daemon's start: every host with a stored
+ * read and, per host, the registrations seen in its latest read. Returns 0
+ * (*out NULL and *n 0 when none), or a negative error. Hosts are sorted by
+ * name (ignoring case), registrations in the order first stored. */
+int pw_store_epm_load(struct pw_store *st, struct pw_store_epm_host **out, size_t *n);
+void pw_store_epm_free(struct pw_store_epm_host *h, size_t n);
 
 /* ---- Queries (any thread; one read connection, serialized) ------------ */
 
@@ -186,6 +234,29 @@ int pw_store_query_history(struct pw_store *st, uint32_t target_id,
                            int64_t from_ms, int64_t to_ms, int64_t step_ms,
                            struct pw_store_history *out);
 void pw_store_history_free(struct pw_store_history *h);
+
+/* One stored state run: consecutive results of a target with the same
+ * (state, status, verify). */
+struct pw_store_state_run {
+    int64_t id;
+    enum pw_state state;
+    enum pw_status status;
+    bool ok;
+    int64_t first_ms, last_ms;       /* first and latest result */
+    uint32_t count;                  /* results in the run */
+    int64_t latency_us;              /* of the latest result; -1: none */
+    char detail[PW_DETAIL_MAX];      /* of the first result */
+    bool has_verify;                 /* false: written before schema v3 */
+    enum pw_verify verify;           /* NONE when no connect */
+    char verify_info[PW_VERIFY_INFO_MAX]; /* of the latest result */
+};
+
+/* Target target_id's state runs overlapping [from, to), oldest first. When
+ * more than limit (0: no limit) overlap, the newest limit ones and
+ * *truncated true. PW_ENOT_FOUND for an unknown target. Free with free(). */
+int pw_store_query_state_runs(struct pw_store *st, uint32_t target_id, int64_t from_ms,
+                              int64_t to_ms, size_t limit, struct pw_store_state_run **out,
+                              size_t *n, bool *truncated);
 
 struct pw_store_outage {
     int64_t id;

@@ -31,4 +31,9 @@ sqlite3 *pw_store_reader_lock(struct pw_store *st);
 void pw_store_reader_unlock(struct pw_store *st);
 const struct pw_store_options *pw_store_opts(struct pw_store *st);
 
+/* A UUID as the 16 bytes the store keeps: its text order (d1, d2, d3
+ * big-endian, then d4), so stored values sort and compare like their text. */
+void pw_store_uuid_pack(const struct pw_uuid *u, uint8_t b[16]);
+void pw_store_uuid_unpack(const uint8_t b[16], struct pw_uuid *u);
+
 #endif

@@ -88,7 +88,7 @@ static int load_coverage(sqlite3 *db, int64_t from, int64_t to, struct spans *ou
 static void fill_state(sqlite3_stmt *s, int col, struct pw_target_state *ts)
 {
     /* columns: state, status, ok, last_ms, count, status_since_ms,
-     * fails_before, latency_us, detail */
+     * fails_before, latency_us, detail, verify, verify_info */
     memset(ts, 0, sizeof *ts);
     if (sqlite3_column_type(s, col) == SQLITE_NULL)
         return;
@@ -104,11 +104,16 @@ static void fill_state(sqlite3_stmt *s, int col, struct pw_target_state *ts)
                          ? -1 : sqlite3_column_int64(s, col + 7);
     const unsigned char *d = sqlite3_column_text(s, col + 8);
     snprintf(ts->detail, sizeof ts->detail, "%s", d ? (const char *)d : "");
+    /* NULL before schema v3: not recorded, reported as not attempted */
+    int v = sqlite3_column_int(s, col + 9);
+    ts->verify = v >= 0 && v < PW_VERIFY_COUNT_ ? (enum pw_verify)v : PW_VERIFY_NONE;
+    const unsigned char *vi = sqlite3_column_text(s, col + 10);
+    snprintf(ts->verify_info, sizeof ts->verify_info, "%s", vi ? (const char *)vi : "");
 }
 
 #define STATE_COLS                                                          \
     "r.state, r.status, r.ok, r.last_ms, r.count, r.status_since_ms,"      \
-    " r.fails_before, r.latency_us, r.detail"
+    " r.fails_before, r.latency_us, r.detail, r.verify, r.verify_info"
 
 int pw_store_query_status(struct pw_store *st, bool include_retired,
                           struct pw_store_target **out, size_t *n)
@@ -468,6 +473,212 @@ void pw_store_history_free(struct pw_store_history *h)
 {
     free(h->points);
     memset(h, 0, sizeof *h);
+}
+
+/* ---- state runs --------------------------------------------------------- */
+
+static void text_col(sqlite3_stmt *s, int col, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+int pw_store_query_state_runs(struct pw_store *st, uint32_t target_id, int64_t from_ms,
+                              int64_t to_ms, size_t limit, struct pw_store_state_run **out,
+                              size_t *n, bool *truncated)
+{
+    *out = NULL;
+    *n = 0;
+    *truncated = false;
+    if (to_ms <= from_ms)
+        return PW_EINVAL;
+    sqlite3 *db = pw_store_reader_lock(st);
+    sqlite3_stmt *s = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM targets WHERE id=?", -1, &s,
+                           NULL) != SQLITE_OK) {
+        rc = PW_ESTORAGE;
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, target_id);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        rc = PW_ESTORAGE;
+        goto out;
+    }
+    if (sqlite3_column_int(s, 0) == 0) {
+        rc = PW_ENOT_FOUND;
+        goto out;
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    /* Newest first so that a limit keeps the latest; reversed below. The
+     * (target_id, first_ms) index bounds the scan from above. */
+    if (sqlite3_prepare_v2(db, "SELECT id, state, status, ok, first_ms, last_ms, count,"
+                               " latency_us, detail, verify, verify_info FROM state_runs"
+                               " WHERE target_id=?1 AND first_ms<?3 AND last_ms>=?2"
+                               " ORDER BY first_ms DESC, id DESC LIMIT ?4",
+                           -1, &s, NULL) != SQLITE_OK) {
+        rc = PW_ESTORAGE;
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, target_id);
+    sqlite3_bind_int64(s, 2, from_ms);
+    sqlite3_bind_int64(s, 3, to_ms);
+    sqlite3_bind_int64(s, 4, limit ? (int64_t)limit + 1 : -1);
+    size_t cap = 0;
+    struct pw_store_state_run *v = NULL;
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (limit && *n == limit) {
+            *truncated = true;
+            continue;
+        }
+        struct pw_store_state_run *nv = grow(v, &cap, *n, sizeof *nv, 64);
+        if (!nv) {
+            rc = PW_ENOMEM;
+            break;
+        }
+        v = nv;
+        struct pw_store_state_run *r = &v[(*n)++];
+        memset(r, 0, sizeof *r);
+        r->id = sqlite3_column_int64(s, 0);
+        r->state = (enum pw_state)sqlite3_column_int(s, 1);
+        r->status = (enum pw_status)sqlite3_column_int(s, 2);
+        r->ok = sqlite3_column_int(s, 3);
+        r->first_ms = sqlite3_column_int64(s, 4);
+        r->last_ms = sqlite3_column_int64(s, 5);
+        r->count = (uint32_t)sqlite3_column_int64(s, 6);
+        r->latency_us = sqlite3_column_type(s, 7) == SQLITE_NULL ? -1
+                                                                 : sqlite3_column_int64(s, 7);
+        text_col(s, 8, r->detail, sizeof r->detail);
+        r->has_verify = sqlite3_column_type(s, 9) != SQLITE_NULL;
+        int vv = sqlite3_column_int(s, 9);
+        r->verify = vv >= 0 && vv < PW_VERIFY_COUNT_ ? (enum pw_verify)vv : PW_VERIFY_NONE;
+        text_col(s, 10, r->verify_info, sizeof r->verify_info);
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = PW_ESTORAGE;
+    if (rc) {
+        free(v);
+        *n = 0;
+        *truncated = false;
+        goto out;
+    }
+    for (size_t i = 0; i < *n / 2; i++) {
+        struct pw_store_state_run t = v[i];
+        v[i] = v[*n - 1 - i];
+        v[*n - 1 - i] = t;
+    }
+    *out = v;
+out:
+    sqlite3_finalize(s);
+    pw_store_reader_unlock(st);
+    return rc;
+}
+
+/* ---- RPC endpoint mapper registrations ------------------------------------ */
+
+static void uuid_col(sqlite3_stmt *s, int col, struct pw_uuid *u, bool *has)
+{
+    const void *b = sqlite3_column_blob(s, col);
+    bool ok = b && sqlite3_column_bytes(s, col) == 16;
+    if (ok)
+        pw_store_uuid_unpack(b, u);
+    else
+        memset(u, 0, sizeof *u);
+    if (has)
+        *has = ok;
+}
+
+int pw_store_epm_load(struct pw_store *st, struct pw_store_epm_host **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3 *db = pw_store_reader_lock(st);
+    sqlite3_stmt *s = NULL;
+    /* The latest read's registrations are those last seen at its time. */
+    if (sqlite3_prepare_v2(db, "SELECT h.id, h.host, h.looked_up_ms, e.id, e.object, e.iface,"
+                               " e.vmajor, e.vminor, e.protseq, e.address, e.endpoint,"
+                               " e.port, e.annotation, e.first_seen_ms, e.last_seen_ms"
+                               " FROM epm_hosts h LEFT JOIN epm_entries e"
+                               " ON e.host_id=h.id AND e.last_seen_ms=h.looked_up_ms"
+                               " ORDER BY h.host, h.id, e.id",
+                           -1, &s, NULL) != SQLITE_OK) {
+        pw_store_reader_unlock(st);
+        return PW_ESTORAGE;
+    }
+    struct pw_store_epm_host *v = NULL;
+    size_t cap = 0, capr = 0, nh = 0;
+    int64_t cur = 0;
+    int rc = 0, step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t hid = sqlite3_column_int64(s, 0);
+        if (!nh || hid != cur) {
+            struct pw_store_epm_host *nv = grow(v, &cap, nh, sizeof *nv, 8);
+            if (!nv) {
+                rc = PW_ENOMEM;
+                break;
+            }
+            v = nv;
+            struct pw_store_epm_host *h = &v[nh++];
+            memset(h, 0, sizeof *h);
+            const unsigned char *name = sqlite3_column_text(s, 1);
+            h->host = strdup(name ? (const char *)name : "");
+            if (!h->host) {
+                rc = PW_ENOMEM;
+                break;
+            }
+            h->looked_up_ms = sqlite3_column_int64(s, 2);
+            cur = hid;
+            capr = 0;
+        }
+        if (sqlite3_column_type(s, 3) == SQLITE_NULL)
+            continue; /* a read that found nothing registered */
+        struct pw_store_epm_host *h = &v[nh - 1];
+        struct pw_store_epm_row *nr = grow(h->v, &capr, h->n, sizeof *nr, 32);
+        if (!nr) {
+            rc = PW_ENOMEM;
+            break;
+        }
+        h->v = nr;
+        struct pw_store_epm_row *r = &h->v[h->n++];
+        memset(r, 0, sizeof *r);
+        uuid_col(s, 4, &r->e.object, NULL);
+        uuid_col(s, 5, &r->e.iface, &r->e.has_iface);
+        r->e.vmajor = (uint16_t)sqlite3_column_int(s, 6);
+        r->e.vminor = (uint16_t)sqlite3_column_int(s, 7);
+        int ps = sqlite3_column_int(s, 8);
+        r->e.protseq = ps >= 0 && ps < PW_EPM_PROTSEQ_COUNT_ ? (enum pw_epm_protseq)ps
+                                                             : PW_EPM_UNKNOWN;
+        text_col(s, 9, r->e.address, sizeof r->e.address);
+        text_col(s, 10, r->e.endpoint, sizeof r->e.endpoint);
+        r->e.port = (uint16_t)sqlite3_column_int(s, 11);
+        text_col(s, 12, r->e.annotation, sizeof r->e.annotation);
+        r->first_seen_ms = sqlite3_column_int64(s, 13);
+        r->last_seen_ms = sqlite3_column_int64(s, 14);
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = PW_ESTORAGE;
+    sqlite3_finalize(s);
+    pw_store_reader_unlock(st);
+    if (rc) {
+        pw_store_epm_free(v, nh);
+        return rc;
+    }
+    *out = v;
+    *n = nh;
+    return 0;
+}
+
+void pw_store_epm_free(struct pw_store_epm_host *h, size_t n)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(h[i].host);
+        free(h[i].v);
+    }
+    free(h);
 }
 
 /* ---- outages ------------------------------------------------------------ */

@@ -84,9 +84,49 @@ static const char v1_sql[] =
 static const char v2_sql[] =
     "CREATE INDEX target_roles_target ON target_roles(target_id);";
 
+/* v3 (issue 9): the protocol exchange of each state run, and the RPC
+ * endpoint mappers' registrations.
+ *   state_runs.verify       enum pw_verify of the run (a run breaks when it
+ *                           changes); NULL for runs written before v3, which
+ *                           did not record it;
+ *   state_runs.verify_info  the latest result's text (version, dialect,
+ *                           Server header); NULL before v3;
+ *   epm_hosts               one row per host whose mapper was read
+ *                           completely, with the time of the latest read;
+ *   epm_entries             one row per registration (object, interface,
+ *                           version, protocol sequence, address, endpoint)
+ *                           ever seen; last_seen_ms equal to the host's
+ *                           looked_up_ms means "in the latest read". UUIDs
+ *                           are 16 bytes in their text order; iface is an
+ *                           empty blob when the tower names none. */
+static const char v3_sql[] =
+    "ALTER TABLE state_runs ADD COLUMN verify INTEGER;"
+    "ALTER TABLE state_runs ADD COLUMN verify_info TEXT;"
+    "CREATE TABLE epm_hosts("
+    " id INTEGER PRIMARY KEY,"
+    " host TEXT NOT NULL COLLATE NOCASE UNIQUE,"
+    " looked_up_ms INTEGER NOT NULL);"
+    "CREATE TABLE epm_entries("
+    " id INTEGER PRIMARY KEY,"
+    " host_id INTEGER NOT NULL REFERENCES epm_hosts(id) ON DELETE CASCADE,"
+    " object BLOB NOT NULL,"
+    " iface BLOB NOT NULL,"
+    " vmajor INTEGER NOT NULL,"
+    " vminor INTEGER NOT NULL,"
+    " protseq INTEGER NOT NULL,"      /* enum pw_epm_protseq */
+    " address TEXT NOT NULL,"
+    " endpoint TEXT NOT NULL,"
+    " port INTEGER NOT NULL,"
+    " annotation TEXT NOT NULL,"
+    " first_seen_ms INTEGER NOT NULL,"
+    " last_seen_ms INTEGER NOT NULL,"
+    " UNIQUE(host_id, object, iface, vmajor, vminor, protseq, address, endpoint));"
+    "CREATE INDEX epm_entries_seen ON epm_entries(host_id, last_seen_ms);";
+
 static const struct pw_store_migration steps[] = {
     {1, v1_sql},
     {2, v2_sql},
+    {3, v3_sql},
 };
 
 const struct pw_store_migration *pw_store_migrations(size_t *n)

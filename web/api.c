@@ -16,6 +16,7 @@
 
 #define HEALTH_TEXT_MAX_LISTED 10
 #define HISTORY_MAX_POINTS 10000
+#define HISTORY_MAX_RUNS 10000
 #define OUTAGES_DEFAULT_LIMIT 1000
 #define OUTAGES_MAX_LIMIT 100000
 #define DAY 86400000LL
@@ -412,6 +413,28 @@ static json_t *point_json(const struct pw_store_point *pt)
     return o;
 }
 
+/* One state run. verify is null where nothing was verified: no connect,
+ * or a run recorded before the store kept it (schema v3); verify_info is
+ * null only for the latter. */
+static json_t *run_json(const struct pw_store_state_run *sr)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "start", jtime(sr->first_ms));
+    json_object_set_new(o, "last", jtime(sr->last_ms));
+    json_object_set_new(o, "results", json_integer(sr->count));
+    json_object_set_new(o, "state", json_string(pw_state_name(sr->state)));
+    json_object_set_new(o, "status", json_string(pw_status_name(sr->status)));
+    json_object_set_new(o, "ok", json_boolean(sr->ok));
+    json_object_set_new(o, "latency_ms", jlatency_ms(sr->latency_us));
+    json_object_set_new(o, "detail", json_string(sr->detail));
+    json_object_set_new(o, "verify", sr->has_verify && sr->verify != PW_VERIFY_NONE
+                                         ? json_string(pw_verify_name(sr->verify))
+                                         : json_null());
+    json_object_set_new(o, "verify_info", sr->has_verify ? json_string(sr->verify_info)
+                                                         : json_null());
+    return o;
+}
+
 void pw_api_history(struct pw_req *r, struct pw_reply *out)
 {
     struct pw_store *st = pw_web_store(r, out);
@@ -445,7 +468,20 @@ void pw_api_history(struct pw_req *r, struct pw_reply *out)
         pw_reply_error(out, 503, "unavailable", "history query failed: %s", pw_strerror(rc));
         return;
     }
-    json_t *doc = json_object(), *pts = json_array();
+    /* The runs of consecutive results with the same state, status and
+     * verification: where a change happened, to the result. */
+    struct pw_store_state_run *runs = NULL;
+    size_t nruns = 0;
+    bool cut = false;
+    rc = pw_store_query_state_runs(st, r->id, from, to, HISTORY_MAX_RUNS, &runs, &nruns, &cut);
+    if (rc != 0) {
+        pw_store_history_free(&h);
+        pw_reply_error(out, rc == PW_ENOT_FOUND ? 404 : 503,
+                       rc == PW_ENOT_FOUND ? "not found" : "unavailable",
+                       "history query failed: %s", pw_strerror(rc));
+        return;
+    }
+    json_t *doc = json_object(), *pts = json_array(), *jr = json_array();
     json_object_set_new(doc, "id", json_integer(r->id));
     json_object_set_new(doc, "from", jtime(from));
     json_object_set_new(doc, "to", jtime(to));
@@ -454,6 +490,11 @@ void pw_api_history(struct pw_req *r, struct pw_reply *out)
     for (size_t i = 0; i < h.n; i++)
         json_array_append_new(pts, point_json(&h.points[i]));
     json_object_set_new(doc, "points", pts);
+    for (size_t i = 0; i < nruns; i++)
+        json_array_append_new(jr, run_json(&runs[i]));
+    json_object_set_new(doc, "runs", jr);
+    json_object_set_new(doc, "runs_truncated", json_boolean(cut));
+    free(runs);
     pw_store_history_free(&h);
     pw_reply_json(out, 200, doc);
 }

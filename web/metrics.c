@@ -14,6 +14,16 @@
  * portwatch_outages_total counts every change of a target's status to
  * down since the daemon started (the engine's counter).
  *
+ * portwatch_target_verify says how the protocol check of the target's last
+ * connected probe ended: one series per target, value 1, its outcome in
+ * the `result` label (verified, mismatch, no_reply, off), absent while the
+ * last probe did not connect. A label rather than a number because the
+ * outcomes are not ordered and an alert names one:
+ * portwatch_target_verify{result="mismatch"} == 1. Only the current
+ * outcome is exported (not one 0/1 series per outcome), which keeps a
+ * 4,000-target farm at one series per target; a change of outcome ends
+ * the old series (Prometheus marks it stale at that scrape).
+ *
  * portwatch_rpc_endpoint_outside_range has one series, value 1, per TCP
  * port registered with a watched endpoint mapper outside the configured
  * RPC range, and per interface there (the daemon's endpoint watch).
@@ -156,6 +166,19 @@ void pw_api_metrics(struct pw_req *r, struct pw_reply *out)
             else
                 pw_buf_printf(&b, " %.6f\n", (double)t->latency_us / 1e6);
         }
+    }
+    head(&b, "portwatch_target_verify", "gauge",
+         "Protocol check of the last probe that connected: 1 with its result "
+         "(verified, mismatch, no_reply, off); absent when the last probe did not connect.");
+    for (size_t i = 0; i < s->ntargets; i++) {
+        const struct pw_target_state *t = &s->targets[i];
+        if (!t->has_result || t->verify == PW_VERIFY_NONE ||
+            (unsigned)t->verify >= PW_VERIFY_COUNT_ || loff[i + 1] <= loff[i])
+            continue;
+        /* the target's labels without their closing brace, then result */
+        pw_buf_add(&b, "portwatch_target_verify", 23);
+        pw_buf_add(&b, lab.p + loff[i], loff[i + 1] - loff[i] - 1);
+        pw_buf_printf(&b, ",result=\"%s\"} 1\n", pw_verify_name(t->verify));
     }
     free(loff);
     free(lab.p);

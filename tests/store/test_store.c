@@ -13,6 +13,8 @@
 #include <check.h>
 #include <uv.h>
 
+static void store_quiet_log(void *ud, enum pw_store_log_level lvl, const char *msg) {}
+
 static char *dir;
 static char path[512];
 
@@ -78,15 +80,59 @@ START_TEST(schema_migrate_from_every_version)
         char err[PW_STORE_MSG_MAX];
         ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
         ck_assert_int_eq(pw_store_migrate(db, v, err), 0);
+        /* an open run written by the old version: sql01:1433 up since T0 */
         if (v >= 1)
-            ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO targets(host,port) VALUES('sql01',1433)",
-                                          NULL, NULL, NULL), SQLITE_OK);
+            ck_assert_int_eq(sqlite3_exec(db,
+                "INSERT INTO targets(id,host,port,first_ms) VALUES(1,'sql01',1433,0);"
+                "INSERT INTO runs(started_ms,last_alive_ms,ended_ms,end_reason)"
+                " VALUES(0,60000,60000,1);"
+                "INSERT INTO state_runs(id,target_id,state,status,ok,first_ms,last_ms,count,"
+                " status_since_ms,fails_before,latency_us,detail)"
+                " VALUES(7,1,0,1,1,0,60000,3,0,0,500,'');"
+                "UPDATE targets SET cur_run=7 WHERE id=1;",
+                NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         ck_assert_int_eq(qint(path, "PRAGMA user_version"), v);
         struct pw_store *st = open_store(NULL);
+        if (v >= 1) {
+            /* the old run answers "not recorded"; the first result of v3,
+             * same state and status, starts a run that records verify */
+            struct pw_store_state_run *runs;
+            size_t n;
+            bool cut;
+            ck_assert_int_eq(pw_store_query_state_runs(st, 1, 0, 120000, 0, &runs, &n, &cut), 0);
+            ck_assert_uint_eq(n, 1);
+            ck_assert(!runs[0].has_verify);
+            ck_assert_uint_eq(runs[0].count, 3);
+            free(runs);
+            struct pw_result r = mkres(0, PW_STATE_OPEN, PW_STATUS_UP, 90000, 400);
+            r.verify = PW_VERIFY_VERIFIED;
+            snprintf(r.verify_info, sizeof r.verify_info, "SQL Server 16.0.1000");
+            submit1(st, r);
+            ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+            ck_assert_int_eq(pw_store_query_state_runs(st, 1, 0, 120000, 0, &runs, &n, &cut), 0);
+            ck_assert_uint_eq(n, 2);
+            ck_assert(!runs[0].has_verify);
+            ck_assert(runs[1].has_verify);
+            ck_assert_int_eq(runs[1].verify, PW_VERIFY_VERIFIED);
+            ck_assert_str_eq(runs[1].verify_info, "SQL Server 16.0.1000");
+            ck_assert_int_eq(runs[1].first_ms, 90000);
+            free(runs);
+        }
+        /* the endpoint-mapper tables work on a migrated file */
+        ck_assert_int_eq(pw_store_epm_put(st, "bts01", NULL, 0, 90000), 0);
+        ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+        struct pw_store_epm_host *hosts;
+        size_t nh;
+        ck_assert_int_eq(pw_store_epm_load(st, &hosts, &nh), 0);
+        ck_assert_uint_eq(nh, 1);
+        ck_assert_int_eq(hosts[0].looked_up_ms, 90000);
+        pw_store_epm_free(hosts, nh);
         pw_store_close(st);
         ck_assert_int_eq(qint(path, "PRAGMA user_version"), PW_STORE_SCHEMA_VERSION);
         ck_assert_int_eq(qint(path, "SELECT count(*) FROM targets"), 3);
+        ck_assert_int_eq(qint(path, "SELECT count(*) FROM state_runs WHERE verify IS NULL"),
+                         v >= 1 ? 1 : 0);
         ck_assert(integrity_ok(path));
         teardown();
     }
@@ -618,6 +664,339 @@ START_TEST(retention)
 }
 END_TEST
 
+/* ---- protocol verification on state runs (schema v3) ------------------ */
+
+static struct pw_result vres(uint32_t t, enum pw_state s, enum pw_status status, int64_t at,
+                             enum pw_verify v, const char *info)
+{
+    struct pw_result r = mkres(t, s, status, at, 300);
+    r.verify = v;
+    r.ok = s == PW_STATE_OPEN && v != PW_VERIFY_MISMATCH;
+    snprintf(r.verify_info, sizeof r.verify_info, "%s", info);
+    return r;
+}
+
+START_TEST(verify_splits_runs)
+{
+    struct pw_store *st = open_store(NULL);
+    /* target 0 (sql01:1433): verified x3, mismatch x2 (fails listening:
+     * down), verified x2 again: three runs. The version text changes
+     * inside the first run without splitting it. */
+    int64_t at = T0;
+    submit1(st, vres(0, PW_STATE_OPEN, PW_STATUS_UP, at += 30000, PW_VERIFY_VERIFIED,
+                     "SQL Server 16.0.1000"));
+    submit1(st, vres(0, PW_STATE_OPEN, PW_STATUS_UP, at += 30000, PW_VERIFY_VERIFIED,
+                     "SQL Server 16.0.1000"));
+    submit1(st, vres(0, PW_STATE_OPEN, PW_STATUS_UP, at += 30000, PW_VERIFY_VERIFIED,
+                     "SQL Server 16.0.1105"));
+    int64_t mismatch_at = at + 30000;
+    submit1(st, vres(0, PW_STATE_OPEN, PW_STATUS_UP, at += 30000, PW_VERIFY_MISMATCH,
+                     "reply starts 48 54 54 50 (HTTP)"));
+    submit1(st, vres(0, PW_STATE_OPEN, PW_STATUS_DOWN, at += 30000, PW_VERIFY_MISMATCH,
+                     "reply starts 48 54 54 50 (HTTP)"));
+    submit1(st, vres(0, PW_STATE_OPEN, PW_STATUS_UP, at += 30000, PW_VERIFY_VERIFIED,
+                     "SQL Server 16.0.1105"));
+    submit1(st, vres(0, PW_STATE_OPEN, PW_STATUS_UP, at += 30000, PW_VERIFY_VERIFIED,
+                     "SQL Server 16.0.1105"));
+    /* target 1: steady for 1000 results, text alternating: one run */
+    for (int i = 0; i < 1000; i++)
+        submit1(st, vres(1, PW_STATE_OPEN, PW_STATUS_UP, T0 + i * 30000LL, PW_VERIFY_VERIFIED,
+                         i % 2 ? "SMB 3.1.1" : "SMB 3.0.2"));
+    /* target 2: closed (no exchange) then open without one ("off") */
+    submit1(st, vres(2, PW_STATE_CLOSED, PW_STATUS_DOWN, T0 + 30000, PW_VERIFY_NONE, ""));
+    submit1(st, vres(2, PW_STATE_OPEN, PW_STATUS_UP, T0 + 60000, PW_VERIFY_OFF, ""));
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+
+    struct pw_store_state_run *runs;
+    size_t n;
+    bool cut;
+    ck_assert_int_eq(pw_store_query_state_runs(st, 1, T0, T0 + DAY, 0, &runs, &n, &cut), 0);
+    ck_assert_uint_eq(n, 4); /* the mismatch run splits at the status change too */
+    ck_assert(!cut);
+    ck_assert(runs[0].has_verify);
+    ck_assert_int_eq(runs[0].verify, PW_VERIFY_VERIFIED);
+    ck_assert_uint_eq(runs[0].count, 3);
+    ck_assert_str_eq(runs[0].verify_info, "SQL Server 16.0.1105"); /* the latest */
+    ck_assert_int_eq(runs[1].verify, PW_VERIFY_MISMATCH);
+    ck_assert_int_eq(runs[1].first_ms, mismatch_at);
+    ck_assert(!runs[1].ok);
+    ck_assert_int_eq(runs[1].state, PW_STATE_OPEN);
+    ck_assert_str_eq(runs[1].verify_info, "reply starts 48 54 54 50 (HTTP)");
+    ck_assert_int_eq(runs[2].verify, PW_VERIFY_MISMATCH);
+    ck_assert_int_eq(runs[2].status, PW_STATUS_DOWN);
+    ck_assert_int_eq(runs[3].verify, PW_VERIFY_VERIFIED);
+    ck_assert_uint_eq(runs[3].count, 2);
+    ck_assert_int_eq(runs[3].last_ms, at);
+    free(runs);
+    /* the newest two when limited */
+    ck_assert_int_eq(pw_store_query_state_runs(st, 1, T0, T0 + DAY, 2, &runs, &n, &cut), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert(cut);
+    ck_assert_int_eq(runs[0].status, PW_STATUS_DOWN);
+    ck_assert_int_eq(runs[1].verify, PW_VERIFY_VERIFIED);
+    free(runs);
+    /* a range that only overlaps the mismatch */
+    ck_assert_int_eq(pw_store_query_state_runs(st, 1, mismatch_at, mismatch_at + 1, 0, &runs,
+                                               &n, &cut), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(runs[0].verify, PW_VERIFY_MISMATCH);
+    free(runs);
+
+    ck_assert_int_eq(pw_store_query_state_runs(st, 2, T0, T0 + DAY, 0, &runs, &n, &cut), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(runs[0].count, 1000);
+    ck_assert_int_eq(runs[0].verify, PW_VERIFY_VERIFIED);
+    ck_assert_str_eq(runs[0].verify_info, "SMB 3.1.1");
+    free(runs);
+    ck_assert_int_eq(pw_store_query_state_runs(st, 3, T0, T0 + DAY, 0, &runs, &n, &cut), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert(runs[0].has_verify);
+    ck_assert_int_eq(runs[0].verify, PW_VERIFY_NONE);
+    ck_assert_int_eq(runs[1].verify, PW_VERIFY_OFF);
+    free(runs);
+    ck_assert_int_eq(pw_store_query_state_runs(st, 99, T0, T0 + DAY, 0, &runs, &n, &cut),
+                     PW_ENOT_FOUND);
+    ck_assert_int_eq(pw_store_query_state_runs(st, 1, T0, T0, 0, &runs, &n, &cut), PW_EINVAL);
+
+    /* current state (status API of retired targets, engine seeding) */
+    struct pw_target_state ts[3];
+    ck_assert_int_eq(pw_store_load_states(st, &test_plan, ts), 0);
+    ck_assert_int_eq(ts[0].verify, PW_VERIFY_VERIFIED);
+    ck_assert_str_eq(ts[0].verify_info, "SQL Server 16.0.1105");
+    ck_assert_int_eq(ts[2].verify, PW_VERIFY_OFF);
+
+    /* after a restart the current run continues (no split) */
+    pw_store_close(st);
+    st = open_store(NULL);
+    submit1(st, vres(0, PW_STATE_OPEN, PW_STATUS_UP, at + 30000, PW_VERIFY_VERIFIED,
+                     "SQL Server 16.0.1105"));
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    pw_store_close(st);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM state_runs WHERE target_id=1"), 4);
+    ck_assert_int_eq(qint(path, "SELECT count FROM state_runs WHERE target_id=1"
+                                " ORDER BY id DESC LIMIT 1"), 3);
+}
+END_TEST
+
+/* ---- RPC endpoint mapper registrations (schema v3) --------------------- */
+
+static struct pw_epm_entry epm_entry(uint32_t d1, enum pw_epm_protseq ps, const char *endpoint,
+                                     uint16_t port, const char *annotation)
+{
+    struct pw_epm_entry e;
+    memset(&e, 0, sizeof e);
+    e.has_iface = true;
+    e.iface.d1 = d1;
+    e.iface.d2 = 0xc70b;
+    e.iface.d3 = 0x1067;
+    memcpy(e.iface.d4, "\xb3\x17\x00\xdd\x01\x06\x62\xda", 8);
+    e.vmajor = 1;
+    e.vminor = 2;
+    e.protseq = ps;
+    e.port = port;
+    snprintf(e.address, sizeof e.address, "127.0.0.1");
+    snprintf(e.endpoint, sizeof e.endpoint, "%s", endpoint);
+    snprintf(e.annotation, sizeof e.annotation, "%s", annotation);
+    return e;
+}
+
+static const struct pw_store_epm_row *find_row(const struct pw_store_epm_host *h,
+                                               const char *endpoint)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (strcmp(h->v[i].e.endpoint, endpoint) == 0)
+            return &h->v[i];
+    return NULL;
+}
+
+START_TEST(epm_put_load)
+{
+    struct pw_store *st = open_store(NULL);
+    struct pw_store_epm_host *h;
+    size_t nh;
+    ck_assert_int_eq(pw_store_epm_load(st, &h, &nh), 0);
+    ck_assert_ptr_null(h);
+    ck_assert_uint_eq(nh, 0);
+
+    struct pw_epm_entry a = epm_entry(0x906b0ce0, PW_EPM_NCACN_IP_TCP, "50012", 50012, "MSDTC");
+    struct pw_epm_entry b = epm_entry(0x12345778, PW_EPM_NCACN_NP, "\\pipe\\lsass", 0, "");
+    struct pw_epm_entry c = epm_entry(0x367abb81, PW_EPM_NCALRPC, "LRPC-1", 0, "");
+    c.has_iface = false; /* a tower without an interface floor */
+    memset(&c.iface, 0, sizeof c.iface);
+    c.object.d1 = 0xdeadbeef;
+    c.object.d4[7] = 0x42;
+    struct pw_epm_entry first[] = {a, b, c};
+    ck_assert_int_eq(pw_store_epm_put(st, "bts01", first, 3, T0), 0);
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    ck_assert_int_eq(pw_store_epm_load(st, &h, &nh), 0);
+    ck_assert_uint_eq(nh, 1);
+    ck_assert_str_eq(h[0].host, "bts01");
+    ck_assert_int_eq(h[0].looked_up_ms, T0);
+    ck_assert_uint_eq(h[0].n, 3);
+    /* every field round-trips */
+    ck_assert_mem_eq(&h[0].v[0].e.iface, &a.iface, sizeof a.iface);
+    ck_assert(h[0].v[0].e.has_iface);
+    ck_assert_uint_eq(h[0].v[0].e.vmajor, 1);
+    ck_assert_uint_eq(h[0].v[0].e.vminor, 2);
+    ck_assert_int_eq(h[0].v[0].e.protseq, PW_EPM_NCACN_IP_TCP);
+    ck_assert_uint_eq(h[0].v[0].e.port, 50012);
+    ck_assert_str_eq(h[0].v[0].e.address, "127.0.0.1");
+    ck_assert_str_eq(h[0].v[0].e.endpoint, "50012");
+    ck_assert_str_eq(h[0].v[0].e.annotation, "MSDTC");
+    ck_assert_str_eq(h[0].v[1].e.endpoint, "\\pipe\\lsass");
+    ck_assert_int_eq(h[0].v[1].e.protseq, PW_EPM_NCACN_NP);
+    ck_assert(!h[0].v[2].e.has_iface);
+    ck_assert_mem_eq(&h[0].v[2].e.object, &c.object, sizeof c.object);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(h[0].v[i].first_seen_ms, T0);
+        ck_assert_int_eq(h[0].v[i].last_seen_ms, T0);
+    }
+    pw_store_epm_free(h, nh);
+
+    /* second read a minute later (host spelt in other case): a with a new
+     * annotation, c; b gone. Another host with nothing registered. */
+    a.annotation[0] = 'm';
+    struct pw_epm_entry second[] = {c, a};
+    ck_assert_int_eq(pw_store_epm_put(st, "BTS01", second, 2, T0 + 60000), 0);
+    ck_assert_int_eq(pw_store_epm_put(st, "app02", NULL, 0, T0 + 60000), 0);
+    /* a late, older read must not make b current again */
+    ck_assert_int_eq(pw_store_epm_put(st, "bts01", &b, 1, T0 + 30000), 0);
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    for (int round = 0; round < 2; round++) {
+        ck_assert_int_eq(pw_store_epm_load(st, &h, &nh), 0);
+        ck_assert_uint_eq(nh, 2);
+        ck_assert_str_eq(h[0].host, "app02"); /* by name */
+        ck_assert_uint_eq(h[0].n, 0);
+        ck_assert_ptr_null(h[0].v);
+        ck_assert_int_eq(h[0].looked_up_ms, T0 + 60000);
+        ck_assert_str_eq(h[1].host, "bts01");
+        ck_assert_int_eq(h[1].looked_up_ms, T0 + 60000);
+        ck_assert_uint_eq(h[1].n, 2);
+        const struct pw_store_epm_row *ra = find_row(&h[1], "50012");
+        const struct pw_store_epm_row *rc = find_row(&h[1], "LRPC-1");
+        ck_assert_ptr_nonnull(ra);
+        ck_assert_ptr_nonnull(rc);
+        ck_assert_ptr_null(find_row(&h[1], "\\pipe\\lsass"));
+        ck_assert_int_eq(ra->first_seen_ms, T0);        /* kept */
+        ck_assert_int_eq(ra->last_seen_ms, T0 + 60000); /* advanced */
+        ck_assert_str_eq(ra->e.annotation, "mSDTC");
+        ck_assert_int_eq(rc->first_seen_ms, T0);
+        pw_store_epm_free(h, nh);
+        if (round == 0) { /* and the same from the file after a restart */
+            pw_store_close(st);
+            st = open_store(NULL);
+        }
+    }
+    struct pw_store_stats ss;
+    pw_store_stats(st, &ss);
+    ck_assert_uint_eq(ss.epm_written, 0); /* counters are per open */
+    pw_store_close(st);
+    /* b stays for history with the time it was last seen */
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM epm_entries"), 3);
+    ck_assert_int_eq(qint(path, "SELECT last_seen_ms FROM epm_entries WHERE endpoint LIKE '%lsass'"),
+                     T0 + 30000);
+    ck_assert_int_eq(qint(path, "SELECT first_seen_ms FROM epm_entries WHERE endpoint LIKE '%lsass'"),
+                     T0);
+
+    /* bad input */
+    st = open_store(NULL);
+    ck_assert_int_eq(pw_store_epm_put(st, NULL, NULL, 0, T0), PW_EINVAL);
+    ck_assert_int_eq(pw_store_epm_put(st, "", NULL, 0, T0), PW_EINVAL);
+    ck_assert_int_eq(pw_store_epm_put(st, "bts01", NULL, 1, T0), PW_EINVAL);
+    pw_store_close(st);
+}
+END_TEST
+
+START_TEST(epm_retention)
+{
+    struct pw_store_options o = {.keep_events_ms = 5 * DAY, .housekeep_every_ms = -1,
+                                 .housekeep_targets = 1};
+    struct pw_store *st = open_store(&o);
+    struct pw_epm_entry a = epm_entry(0x906b0ce0, PW_EPM_NCACN_IP_TCP, "50012", 50012, "");
+    struct pw_epm_entry b = epm_entry(0x906b0ce1, PW_EPM_NCACN_IP_TCP, "50013", 50013, "");
+    struct pw_epm_entry ab[] = {a, b};
+    ck_assert_int_eq(pw_store_epm_put(st, "bts01", ab, 2, T0), 0);
+    ck_assert_int_eq(pw_store_epm_put(st, "old01", &a, 1, T0), 0);   /* never read again */
+    ck_assert_int_eq(pw_store_epm_put(st, "bts01", &a, 1, T0 + 4 * DAY), 0);
+    ck_assert_int_eq(pw_store_epm_put(st, "bts01", &a, 1, T0 + 10 * DAY), 0);
+    submit1(st, mkres(0, PW_STATE_OPEN, PW_STATUS_UP, T0 + 10 * DAY, 100)); /* "now" */
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM epm_entries"), 3);
+    /* one host per step: bts01, old01, then the wrap */
+    for (int i = 0; i < 6; i++) {
+        pw_store_housekeep(st);
+        pw_store_heartbeat(st, T0 + 10 * DAY);
+        ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+        uv_sleep(30);
+    }
+    struct pw_store_epm_host *h;
+    size_t nh;
+    ck_assert_int_eq(pw_store_epm_load(st, &h, &nh), 0);
+    ck_assert_uint_eq(nh, 1);
+    ck_assert_str_eq(h[0].host, "bts01");
+    ck_assert_uint_eq(h[0].n, 1);
+    ck_assert_int_eq(h[0].v[0].first_seen_ms, T0); /* seen within retention: kept */
+    pw_store_epm_free(h, nh);
+    struct pw_store_stats ss;
+    pw_store_stats(st, &ss);
+    ck_assert_uint_ge(ss.housekeep_deleted, 3); /* b, old01's a, old01 */
+    pw_store_close(st);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM epm_entries"), 1);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM epm_hosts"), 1);
+}
+END_TEST
+
+/* The writer cannot commit (another connection holds the write lock):
+ * reads wait in memory up to the bound, the rest are refused and counted,
+ * and nothing waiting is lost once the lock goes. */
+START_TEST(epm_queue_bound)
+{
+    struct pw_store_options o = {.busy_timeout_ms = 20, .retry_max_ms = 50,
+                                 .log = store_quiet_log};
+    struct pw_store *st = open_store(&o);
+    sqlite3 *locker;
+    ck_assert_int_eq(sqlite3_open(path, &locker), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(locker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    enum { PER = 1000 };
+    struct pw_epm_entry *v = calloc(PER, sizeof *v);
+    for (int i = 0; i < PER; i++)
+        v[i] = epm_entry(0x1000 + (uint32_t)i, PW_EPM_NCACN_IP_TCP, "50000", 50000, "");
+    int accepted = 0, refused = 0;
+    for (int k = 0; k < 20; k++) {
+        char host[32];
+        snprintf(host, sizeof host, "bts%02d", k);
+        int rc = pw_store_epm_put(st, host, v, PER, T0 + k);
+        if (rc == 0)
+            accepted++;
+        else if (rc == PW_EBUSY)
+            refused++;
+        else
+            ck_abort_msg("put: %d", rc);
+    }
+    ck_assert_int_eq(accepted, PW_STORE_EPM_QUEUE_MAX / PER);
+    ck_assert_int_eq(refused, 20 - accepted);
+    ck_assert_int_eq(pw_store_flush(st, 200), PW_EBUSY);
+    ck_assert_int_eq(sqlite3_exec(locker, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(locker);
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    struct pw_store_stats ss;
+    pw_store_stats(st, &ss);
+    ck_assert_uint_eq(ss.epm_written, (uint64_t)accepted);
+    ck_assert_uint_eq(ss.epm_dropped, (uint64_t)refused);
+    /* one read larger than the bound is taken when nothing waits */
+    struct pw_epm_entry *big = calloc(PW_STORE_EPM_QUEUE_MAX + 1, sizeof *big);
+    for (int i = 0; i <= PW_STORE_EPM_QUEUE_MAX; i++)
+        big[i] = epm_entry((uint32_t)i, PW_EPM_NCACN_IP_TCP, "50001", 50001, "");
+    ck_assert_int_eq(pw_store_epm_put(st, "huge", big, PW_STORE_EPM_QUEUE_MAX + 1, T0), 0);
+    ck_assert_int_eq(pw_store_flush(st, 20000), 0);
+    pw_store_close(st);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM epm_entries"),
+                     accepted * PER + PW_STORE_EPM_QUEUE_MAX + 1);
+    free(v);
+    free(big);
+}
+END_TEST
+
 /* ---- degraded: another connection holds the write lock ---------------- */
 
 struct logbuf {
@@ -704,6 +1083,10 @@ static Suite *suite(void)
     tcase_add_test(tc, query_outages_and_uptime);
     tcase_add_test(tc, retention);
     tcase_add_test(tc, degraded_locked_then_recovers);
+    tcase_add_test(tc, verify_splits_runs);
+    tcase_add_test(tc, epm_put_load);
+    tcase_add_test(tc, epm_retention);
+    tcase_add_test(tc, epm_queue_bound);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <poll.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,6 +327,22 @@ START_TEST(target_and_history)
     doc = get_json(path, 200);
     json_decref(doc);
 
+    /* state runs: the closed port's last run has no verification */
+    snprintf(path, sizeof path, "/api/v1/targets/%ld/history?from=-1h", id);
+    doc = get_json(path, 200);
+    json_t *runs = json_object_get(doc, "runs");
+    ck_assert_int_ge(json_array_size(runs), 1);
+    ck_assert(json_is_false(json_object_get(doc, "runs_truncated")));
+    json_t *last = json_array_get(runs, json_array_size(runs) - 1);
+    ck_assert_str_eq(json_string_value(json_object_get(last, "state")), "closed");
+    ck_assert_str_eq(json_string_value(json_object_get(last, "status")), "down");
+    ck_assert(json_is_false(json_object_get(last, "ok")));
+    ck_assert_int_ge(json_integer_value(json_object_get(last, "results")), 1);
+    ck_assert(json_is_null(json_object_get(last, "verify")));
+    ck_assert_str_eq(json_string_value(json_object_get(last, "verify_info")), "");
+    ck_assert(json_is_string(json_object_get(last, "start")));
+    json_decref(doc);
+
     expect_error("/api/v1/targets/999999", 404, "999999");
     expect_error("/api/v1/targets/999999/history", 404, "999999");
     expect_error("/api/v1/targets/abc", 400, "id");
@@ -445,6 +462,67 @@ START_TEST(health)
 }
 END_TEST
 
+/* The protocol check in the history: the real web server on open_port[1]
+ * verified; a run written before the store kept verification answers
+ * null. */
+START_TEST(history_verify)
+{
+    long id = target_id("127.0.0.1", W.open_port[1]);
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/targets/%ld", id);
+    json_t *doc = get_json(path, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "verify")), "verified");
+    json_decref(doc);
+    snprintf(path, sizeof path, "/api/v1/targets/%ld/history?from=-1h", id);
+    doc = get_json(path, 200);
+    json_t *runs = json_object_get(doc, "runs");
+    ck_assert_int_eq(json_array_size(runs), 1); /* steady: one run */
+    json_t *run = json_array_get(runs, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(run, "state")), "open");
+    ck_assert_str_eq(json_string_value(json_object_get(run, "verify")), "verified");
+    const char *info = json_string_value(json_object_get(run, "verify_info"));
+    ck_assert_msg(info && strstr(info, WORLD_HTTP_SERVER), "verify_info %s", info);
+    ck_assert(json_is_real(json_object_get(run, "latency_ms")));
+    json_decref(doc);
+    id = target_id("127.0.0.1", W.open_port[0]);
+    snprintf(path, sizeof path, "/api/v1/targets/%ld/history?from=-1h", id);
+    doc = get_json(path, 200);
+    runs = json_object_get(doc, "runs");
+    ck_assert_int_eq(json_array_size(runs), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(runs, 0), "verify")),
+                     "off");
+    json_decref(doc);
+
+    /* a run as schema v2 wrote it (no verify), two days ago */
+    id = target_id("127.0.0.4", 1);
+    char dbpath[300], sql[512];
+    snprintf(dbpath, sizeof dbpath, "%s/web.db", W.dir);
+    int64_t t = now_ms() - 2 * 86400000LL;
+    snprintf(sql, sizeof sql,
+             "INSERT INTO state_runs(target_id,state,status,ok,first_ms,last_ms,count,"
+             "status_since_ms,fails_before,latency_us,detail)"
+             " VALUES(%ld,1,2,0,%lld,%lld,4,%lld,0,NULL,'ECONNREFUSED')",
+             id, (long long)t, (long long)t + 90000, (long long)t);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    snprintf(path, sizeof path, "/api/v1/targets/%ld/history?from=-3d&to=-1d", id);
+    doc = get_json(path, 200);
+    runs = json_object_get(doc, "runs");
+    ck_assert_int_eq(json_array_size(runs), 1);
+    run = json_array_get(runs, 0);
+    ck_assert(json_is_null(json_object_get(run, "verify")));
+    ck_assert(json_is_null(json_object_get(run, "verify_info")));
+    ck_assert_str_eq(json_string_value(json_object_get(run, "state")), "closed");
+    ck_assert_str_eq(json_string_value(json_object_get(run, "detail")), "ECONNREFUSED");
+    ck_assert_int_eq(json_integer_value(json_object_get(run, "results")), 4);
+    ck_assert(json_is_null(json_object_get(run, "latency_ms")));
+    json_decref(doc);
+}
+END_TEST
+
 START_TEST(metrics)
 {
     struct http h;
@@ -462,6 +540,18 @@ START_TEST(metrics)
                                 "roles=\"web-closed\"} 1\n", W.closed_port[0]);
     ck_assert_msg(strstr(h.body, want), "missing %s", want);
     ck_assert_ptr_nonnull(strstr(h.body, "\n# TYPE portwatch_probes_total counter\n"));
+    /* verification: the real web server verified, the bare listener has no
+     * exchange, a refused port has no series */
+    ck_assert_ptr_nonnull(strstr(h.body, "\n# TYPE portwatch_target_verify gauge\n"));
+    snprintf(want, sizeof want, "\nportwatch_target_verify{host=\"127.0.0.1\",port=\"%u\","
+                                "roles=\"web-open\",result=\"verified\"} 1\n", W.open_port[1]);
+    ck_assert_msg(strstr(h.body, want), "missing %s", want);
+    snprintf(want, sizeof want, "\nportwatch_target_verify{host=\"127.0.0.1\",port=\"%u\","
+                                "roles=\"web-open\",result=\"off\"} 1\n", W.open_port[0]);
+    ck_assert_msg(strstr(h.body, want), "missing %s", want);
+    snprintf(want, sizeof want, "\nportwatch_target_verify{host=\"127.0.0.1\",port=\"%u\",",
+             W.closed_port[0]);
+    ck_assert_msg(!strstr(h.body, want), "unexpected %s", want);
     ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_storage_up 1\n"));
     ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_targets{status=\"down\"} "));
     /* outages counted: every down target once, and not again */
@@ -724,7 +814,8 @@ START_TEST(promtool_metrics)
     struct pw_target targets[] = {{0, 1, 0}, {0, 2, 0}};
     struct pw_plan plan = {hosts, 1, targets, 2, &prof, 1, NULL};
     fake_states[0] = (struct pw_target_state){.status = PW_STATUS_UP, .state = PW_STATE_OPEN,
-                                              .ok = true, .has_result = true, .latency_us = 250};
+                                              .ok = true, .has_result = true, .latency_us = 250,
+                                              .verify = PW_VERIFY_MISMATCH};
     fake_states[1] = (struct pw_target_state){.status = PW_STATUS_DOWN,
                                               .state = PW_STATE_FILTERED, .has_result = true,
                                               .latency_us = -1};
@@ -738,6 +829,9 @@ START_TEST(promtool_metrics)
     ck_assert_int_eq(http_get(pw_web_port(w), "/metrics", &h), 0);
     ck_assert_msg(strstr(h.body, "portwatch_target_up{host=\"we\\\"ird\\\\host\\nname\","
                                  "port=\"1\",roles=\"r\\\"1,r\\\\2\"} 1\n"), "%s", h.body);
+    ck_assert_msg(strstr(h.body, "portwatch_target_verify{host=\"we\\\"ird\\\\host\\nname\","
+                                 "port=\"1\",roles=\"r\\\"1,r\\\\2\",result=\"mismatch\"} 1\n"),
+                  "%s", h.body);
     http_free(&h);
     promtool_check(pw_web_port(w));
     /* and the JSON side escapes the same names */
@@ -906,6 +1000,7 @@ static Suite *fast_suite(void)
     tcase_add_test(t, target_and_history);
     tcase_add_test(t, outages_and_uptime);
     tcase_add_test(t, health);
+    tcase_add_test(t, history_verify);
     tcase_add_test(t, metrics);
     tcase_add_test(t, methods_and_paths);
     tcase_add_test(t, hostile_requests);

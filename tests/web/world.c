@@ -97,6 +97,41 @@ static void loop_thread(void *arg)
 
 static void store_log(void *ud, enum pw_store_log_level lvl, const char *msg) {}
 
+/* The web server on open_port[1]: reads a request head (or gives up after
+ * a second) and answers 200 with a Server header, one connection at a
+ * time, until http_stop. */
+static void http_peer(void *arg)
+{
+    struct world *w = arg;
+    static const char reply[] = "HTTP/1.1 200 OK\r\nServer: " WORLD_HTTP_SERVER
+                                "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    while (!w->http_stop) {
+        struct pollfd pf = {w->listen_fds[1], POLLIN, 0};
+        if (poll(&pf, 1, 50) <= 0)
+            continue;
+        int fd = accept(w->listen_fds[1], NULL, NULL);
+        if (fd < 0)
+            continue;
+        char buf[2048];
+        size_t got = 0;
+        int64_t deadline = now_ms() + 1000;
+        while (got + 1 < sizeof buf && now_ms() < deadline) {
+            struct pollfd cf = {fd, POLLIN, 0};
+            if (poll(&cf, 1, 50) <= 0)
+                continue;
+            ssize_t k = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+            if (k <= 0)
+                break;
+            got += (size_t)k;
+            buf[got] = '\0';
+            if (strstr(buf, "\r\n\r\n"))
+                break;
+        }
+        (void)send(fd, reply, sizeof reply - 1, MSG_NOSIGNAL);
+        close(fd);
+    }
+}
+
 void world_start(struct world *w, const struct pw_web_options *wo)
 {
     memset(w, 0, sizeof *w);
@@ -145,6 +180,11 @@ void world_start(struct world *w, const struct pw_web_options *wo)
     w->engine = pw_engine_new(&w->loop, w->plan, &eo);
     ck_assert_ptr_nonnull(w->engine);
     pw_engine_set_batch_cb(w->engine, on_batch, w);
+    for (uint32_t i = 0; i < w->plan->ntargets; i++)
+        if (w->plan->targets[i].port == w->open_port[1] &&
+            strcmp(w->plan->hosts[w->plan->targets[i].host].name, "127.0.0.1") == 0)
+            ck_assert_int_eq(pw_engine_set_protocol(w->engine, i, PW_PROTO_HTTP), 0);
+    ck_assert_int_eq(uv_thread_create(&w->http_thread, http_peer, w), 0);
     ck_assert_int_eq(uv_async_init(&w->loop, &w->stop, on_stop), 0);
     w->stop.data = w;
     ck_assert_int_eq(pw_engine_start(w->engine), 0);
@@ -188,6 +228,8 @@ void world_stop(struct world *w)
     uv_thread_join(&w->thread);
     ck_assert_int_eq(uv_loop_close(&w->loop), 0);
     pw_store_close(w->store);
+    w->http_stop = 1;
+    uv_thread_join(&w->http_thread);
     free(w->ids);
     pw_plan_free(w->plan);
     pw_config_free(w->cfg);

@@ -30,7 +30,14 @@ struct world {
     uint16_t open_port[2], closed_port[2];
     struct pw_web *web;
     uint16_t port;
+    /* open_port[1] is a real (tiny) web server and its target is checked
+     * with the HTTP exchange: verify "verified", verify_info naming
+     * WORLD_HTTP_SERVER. open_port[0] only accepts: verify "off". */
+    uv_thread_t http_thread;
+    volatile int http_stop;
 };
+
+#define WORLD_HTTP_SERVER "pwtest-httpd/1.0"
 
 /* Builds and starts everything; waits until every target has a result and
  * the store has it. extra_ini is appended to the configuration. */
