@@ -3,7 +3,11 @@
  * the endpoint mappers of the hosts probed on 135, strictly one host at a
  * time so a farm of mappers never sees a burst, keeps what each one said,
  * and publishes it to the web threads as an immutable snapshot swapped
- * under a mutex. Everything but acquire/release runs on the loop thread.
+ * under a mutex. Each complete read also goes to the store (its writer
+ * thread), and a start seeds each host from the store's latest read, so
+ * first-seen times survive restarts and the ports registered there are
+ * probed from the first plan. Everything but acquire/release runs on the
+ * loop thread.
  */
 #include "daemon/epm_watch.h"
 
@@ -12,6 +16,7 @@
 #include "config/error.h"
 #include "config/values.h"
 #include "probes/epm.h"
+#include "store/store.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -41,6 +46,10 @@ struct snap {
 
 struct pw_epm_watch {
     uv_loop_t *loop;
+    struct pw_store *store;          /* NULL: in memory only */
+    struct pw_store_epm_host *stored; /* the store's reads, until the first configure */
+    size_t nstored;
+    struct pw_epm_dump *dump;        /* the read in flight, for the cancel */
     uv_timer_t timer;
     uv_getaddrinfo_t gai;
     uv_mutex_t lock;       /* cur */
@@ -54,7 +63,7 @@ struct pw_epm_watch {
     void *ud;
     char *reading;         /* host of the read in flight, or NULL */
     size_t next;           /* next host of the round */
-    bool busy, resolving, changed, started, closing, timer_closed;
+    bool busy, resolving, changed, started, closing, timer_closed, put_failed;
 };
 
 static int64_t now_ms(void)
@@ -117,7 +126,7 @@ static void publish(struct pw_epm_watch *w)
         o->error = dup_or_null(h->err);
         o->looked_up_ms = h->looked_ms;
         struct pw_web_epm_endpoint *v = malloc((h->n ? h->n : 1) * sizeof *v);
-        if (v)
+        if (v && h->n)
             memcpy(v, h->v, h->n * sizeof *v);
         o->v = v;
         o->n = h->n;
@@ -196,6 +205,60 @@ static const char *err_text(int err)
     return err > PW_ERR_FIRST_ && err < PW_ERR_LAST_ ? pw_strerror(err) : uv_strerror(err);
 }
 
+/* Said once per registration and run: when first read, or at start when
+ * the stored read has it. */
+static void warn_outside(const char *name, const struct pw_epm_entry *e, const char *when)
+{
+    char buf[37];
+    pw_log(PW_LOG_WARN, "%s: %s is registered with the endpoint mapper on TCP %u, outside "
+           "the firewall range (secondary_rpc_ports)%s; a firewall opened for that range "
+           "blocks it", name, iface_label(e, buf), (unsigned)e->port, when);
+}
+
+/* h's registered TCP ports but 135, sorted and unique, from h->v. Returns
+ * them (*np set), or NULL out of memory. */
+static uint16_t *tcp_ports(const struct pw_web_epm_endpoint *v, size_t n, size_t *np)
+{
+    uint16_t *ports = malloc((n ? n : 1) * sizeof *ports);
+    *np = 0;
+    if (!ports)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const struct pw_epm_entry *e = &v[i].e;
+        if (!is_tcp(e) || e->port == EPM_PORT)
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < *np && !seen; k++)
+            seen = ports[k] == e->port;
+        if (!seen)
+            ports[(*np)++] = e->port;
+    }
+    qsort(ports, *np, sizeof *ports, cmp_u16);
+    return ports;
+}
+
+/* Hands a complete read (the list as merged: one row per key) to the
+ * store's writer. A failing store (degraded, queue full) costs the history
+ * of this read only: the watch goes on from memory, and says so once. */
+static void store_read(struct pw_epm_watch *w, const char *name, const struct whost *h,
+                       int64_t now)
+{
+    if (!w->store)
+        return;
+    struct pw_epm_entry *e = malloc((h->n ? h->n : 1) * sizeof *e);
+    int rc = PW_ENOMEM;
+    if (e) {
+        for (size_t i = 0; i < h->n; i++)
+            e[i] = h->v[i].e;
+        rc = pw_store_epm_put(w->store, name, e, h->n, now);
+        free(e);
+    }
+    if (rc != 0 && rc != PW_EBUSY && !w->put_failed) /* the writer logs PW_EBUSY */
+        pw_log(PW_LOG_WARN, "endpoint mapper of %s: the read is not stored: %s", name,
+               pw_strerror(rc));
+    w->put_failed = rc != 0 && rc != PW_EBUSY;
+}
+
 /* A complete read replaces the host's list: kept keys keep first_seen,
  * new TCP ports outside the range are warned about once, and a changed set
  * of TCP ports marks the round as changed. A failed read only records the
@@ -216,14 +279,11 @@ static void merge(struct pw_epm_watch *w, const char *name, const struct pw_epm_
         return;
     }
     struct pw_web_epm_endpoint *v = malloc((r->n ? r->n : 1) * sizeof *v);
-    uint16_t *ports = malloc((r->n ? r->n : 1) * sizeof *ports);
-    if (!v || !ports) {
-        free(v);
-        free(ports);
+    if (!v) {
         set_error(h, "out of memory");
         return;
     }
-    size_t n = 0, np = 0;
+    size_t n = 0;
     for (size_t i = 0; i < r->n; i++) {
         const struct pw_epm_entry *e = &r->v[i];
         bool dup = false;
@@ -240,21 +300,16 @@ static void merge(struct pw_epm_watch *w, const char *name, const struct pw_epm_
         x->first_seen_ms = old ? old->first_seen_ms : now;
         x->last_seen_ms = now;
         x->outside_range = outside(&w->range, e);
-        if (x->outside_range && !old) {
-            char buf[37];
-            pw_log(PW_LOG_WARN, "%s: %s is registered with the endpoint mapper on TCP %u, outside "
-                   "the firewall range (secondary_rpc_ports); a firewall opened for that range "
-                   "blocks it", name, iface_label(e, buf), (unsigned)e->port);
-        }
-        if (is_tcp(e) && e->port != EPM_PORT) {
-            bool seen = false;
-            for (size_t k = 0; k < np && !seen; k++)
-                seen = ports[k] == e->port;
-            if (!seen)
-                ports[np++] = e->port;
-        }
+        if (x->outside_range && !old)
+            warn_outside(name, e, "");
     }
-    qsort(ports, np, sizeof *ports, cmp_u16);
+    size_t np = 0;
+    uint16_t *ports = tcp_ports(v, n, &np);
+    if (!ports) {
+        free(v);
+        set_error(h, "out of memory");
+        return;
+    }
     if (np != h->nports || (np && memcmp(ports, h->ports, np * sizeof *ports) != 0)) {
         pw_log(PW_LOG_INFO, "%s: %zu TCP port%s registered with the endpoint mapper (was %zu)",
                name, np, np == 1 ? "" : "s", h->nports);
@@ -270,6 +325,7 @@ static void merge(struct pw_epm_watch *w, const char *name, const struct pw_epm_
     h->n = n;
     free(h->err);
     h->err = NULL;
+    store_read(w, name, h, now);
 }
 
 /* ---- the round -------------------------------------------------------------------- */
@@ -292,6 +348,7 @@ static void read_done(struct pw_epm_watch *w)
 static void on_dump(void *ud, struct pw_epm_result *r)
 {
     struct pw_epm_watch *w = ud;
+    w->dump = NULL;
     if (!w->closing)
         merge(w, w->reading, r);
     pw_epm_result_free(r);
@@ -341,7 +398,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     else
         ((struct sockaddr_in *)&ss)->sin_port = htons(EPM_PORT);
     uv_freeaddrinfo(res);
-    int err = pw_epm_dump(w->loop, (struct sockaddr *)&ss, w->timeout_ms, on_dump, w);
+    int err = pw_epm_dump_start(w->loop, (struct sockaddr *)&ss, w->timeout_ms, on_dump, w,
+                                &w->dump);
     if (err)
         read_failed(w, err);
 }
@@ -392,7 +450,8 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- life ------------------------------------------------------------------------- */
 
-struct pw_epm_watch *pw_epm_watch_new(uv_loop_t *loop, pw_epm_watch_changed_cb changed, void *ud)
+struct pw_epm_watch *pw_epm_watch_new(uv_loop_t *loop, struct pw_store *store,
+                                      pw_epm_watch_changed_cb changed, void *ud)
 {
     struct pw_epm_watch *w = calloc(1, sizeof *w);
     if (!w)
@@ -400,6 +459,16 @@ struct pw_epm_watch *pw_epm_watch_new(uv_loop_t *loop, pw_epm_watch_changed_cb c
     if (uv_mutex_init(&w->lock) != 0) {
         free(w);
         return NULL;
+    }
+    w->store = store;
+    if (store) {
+        int rc = pw_store_epm_load(store, &w->stored, &w->nstored);
+        if (rc != 0) {
+            pw_log(PW_LOG_WARN, "endpoint watch: cannot load the stored endpoint mapper reads "
+                   "(%s); each host is listed once it is read", pw_strerror(rc));
+            w->stored = NULL;
+            w->nstored = 0;
+        }
     }
     w->loop = loop;
     w->changed_cb = changed;
@@ -416,6 +485,52 @@ static void host_free(struct whost *h)
     free(h->v);
     free(h->err);
     free(h->ports);
+}
+
+/* A host new to the watch starts from the store's latest read of it, as
+ * that read left it: its time (so the API shows how old the list is until
+ * a live read replaces it), first and last seen, and the TCP ports to
+ * probe. Out of memory, it starts empty, as without a store. */
+static void seed_host(struct pw_epm_watch *w, struct whost *h, const struct pw_portset *range)
+{
+    const struct pw_store_epm_host *s = NULL;
+    for (size_t i = 0; i < w->nstored && !s; i++)
+        if (w->stored[i].host && pw_strcasecmp(w->stored[i].host, h->name) == 0)
+            s = &w->stored[i];
+    if (!s)
+        return;
+    struct pw_web_epm_endpoint *v = malloc((s->n ? s->n : 1) * sizeof *v);
+    if (!v)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < n && !dup; k++)
+            dup = same_key(&v[k].e, &s->v[i].e);
+        if (dup)
+            continue;
+        v[n].e = s->v[i].e;
+        v[n].first_seen_ms = s->v[i].first_seen_ms;
+        v[n].last_seen_ms = s->v[i].last_seen_ms;
+        v[n].outside_range = outside(range, &v[n].e);
+        if (v[n].outside_range)
+            warn_outside(h->name, &v[n].e, " at its stored read");
+        n++;
+    }
+    size_t np = 0;
+    uint16_t *ports = tcp_ports(v, n, &np);
+    if (!ports) {
+        free(v);
+        return;
+    }
+    h->v = v;
+    h->n = n;
+    h->ports = ports;
+    h->nports = np;
+    h->looked_ms = s->looked_up_ms;
+    pw_log(PW_LOG_INFO, "%s: %zu registration%s and %zu TCP port%s from the stored read of its "
+           "endpoint mapper, until it is read again", h->name, n, n == 1 ? "" : "s", np,
+           np == 1 ? "" : "s");
 }
 
 static bool probes_epm(const struct pw_plan *p, size_t h)
@@ -457,15 +572,23 @@ void pw_epm_watch_configure(struct pw_epm_watch *w, const struct pw_config *c,
             memset(old, 0, sizeof *old); /* taken: matches no name now */
         } else {
             hosts[k].name = strdup(plan->hosts[h].name);
+            if (hosts[k].name)
+                seed_host(w, &hosts[k], &range);
         }
         if (hosts[k].name)
             k++;
     }
+    /* Only a start seeds: later, the watch's own reads are newer. */
+    pw_store_epm_free(w->stored, w->nstored);
+    w->stored = NULL;
+    w->nstored = 0;
     for (size_t i = 0; i < w->nhosts; i++)
         host_free(&w->hosts[i]);
     free(w->hosts);
     w->hosts = hosts;
     w->nhosts = k;
+    if (w->dump && w->reading && !host_named(w, w->reading))
+        pw_epm_dump_cancel(w->dump); /* its host left the plan: on to the next */
     if (w->next > k)
         w->next = k;
     pw_portset_free(&w->range);
@@ -566,6 +689,7 @@ static void maybe_free(struct pw_epm_watch *w)
         host_free(&w->hosts[i]);
     free(w->hosts);
     pw_portset_free(&w->range);
+    pw_store_epm_free(w->stored, w->nstored);
     if (w->cur)
         pw_epm_watch_release(&w->cur->pub);
     uv_mutex_destroy(&w->lock);
@@ -586,5 +710,7 @@ void pw_epm_watch_close(struct pw_epm_watch *w)
     w->closing = true;
     if (w->resolving)
         uv_cancel((uv_req_t *)&w->gai);
+    /* A silent mapper would hold the stop for up to the dump's timeout. */
+    pw_epm_dump_cancel(w->dump);
     uv_close((uv_handle_t *)&w->timer, on_timer_closed);
 }

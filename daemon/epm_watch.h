@@ -7,7 +7,10 @@
  * "rpc-registered", added by pw_epm_watch_add_checks at plan-build time);
  * when a host's set of registered TCP ports changes, the watch tells the
  * daemon, which rebuilds the plan. The web threads read the reads through
- * immutable, reference-counted snapshots. Used by daemon/cmd_run.c only.
+ * immutable, reference-counted snapshots. With a store, every complete read
+ * is kept there (first and last seen per registration), and a start lists
+ * each host as its latest stored read left it until the first live read.
+ * Used by daemon/cmd_run.c only.
  */
 #ifndef PW_EPM_WATCH_H
 #define PW_EPM_WATCH_H
@@ -18,18 +21,30 @@
 #include <uv.h>
 
 struct pw_epm_watch;
+struct pw_store;
 
 /* Called on the loop thread after a round of reads in which some host's
  * registered TCP ports changed. */
 typedef void (*pw_epm_watch_changed_cb)(void *ud);
 
-/* A watch on `loop` watching nothing yet. Returns NULL out of memory. */
-struct pw_epm_watch *pw_epm_watch_new(uv_loop_t *loop, pw_epm_watch_changed_cb changed, void *ud);
+/* A watch on `loop` watching nothing yet. With a store (NULL: memory
+ * only, as when the store cannot be read), it loads the stored reads now
+ * (synchronously, once) for the first pw_epm_watch_configure to seed the
+ * hosts it watches; each complete read is then handed to the store's
+ * writer (pw_store_epm_put). The store must outlive the watch. Returns
+ * NULL out of memory. */
+struct pw_epm_watch *pw_epm_watch_new(uv_loop_t *loop, struct pw_store *store,
+                                      pw_epm_watch_changed_cb changed, void *ud);
 
 /* Watches the hosts `plan` probes on 135, every c's interval x epm_every,
  * flagging TCP ports outside c's secondary RPC range. Hosts kept from the
- * previous plan keep what was read from them. The first round starts at
- * once when nothing was watched before. Call after every plan change. */
+ * previous plan keep what was read from them; at the first call, the
+ * others start from the store's latest read of them (its looked_up_ms
+ * kept, so the list shows its age), so pw_epm_watch_add_checks already
+ * has their ports. The first round starts at once (on the loop's next
+ * turn) when nothing was watched before. A read in flight whose host
+ * left the plan is cancelled. Call after every plan change, and once
+ * before building the first plan with the registered ports. */
 void pw_epm_watch_configure(struct pw_epm_watch *w, const struct pw_config *c,
                             const struct pw_plan *plan);
 
@@ -46,8 +61,10 @@ int pw_epm_watch_add_checks(const struct pw_epm_watch *w, struct pw_config *c,
 const struct pw_web_epm *pw_epm_watch_acquire(struct pw_epm_watch *w);
 void pw_epm_watch_release(const struct pw_web_epm *e);
 
-/* Stops reading; the watch is freed once a read in flight ends (its own
- * timeout bounds that). Snapshots still held stay valid. NULL: no-op. */
+/* Stops reading: a read in flight is cancelled (pw_epm_dump_cancel), so
+ * the watch is freed within a loop turn or two, never waiting on a silent
+ * mapper's timeout (a name lookup already running in the thread pool is
+ * waited for). Snapshots still held stay valid. NULL: no-op. */
 void pw_epm_watch_close(struct pw_epm_watch *w);
 
 #endif

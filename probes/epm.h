@@ -4,8 +4,8 @@
  * (C706 appendix L), decoded into (interface, version, protocol sequence,
  * address, endpoint). The pure encoder/decoder (epm.c) is fuzzed by
  * tests/fuzz/fuzz_epm.c; the libuv client (epm_client.c) runs the whole
- * conversation for `portwatch rpc-endpoints` and, later, the daemon's
- * endpoint watch.
+ * conversation for `portwatch rpc-endpoints` and the daemon's endpoint
+ * watch (daemon/epm_watch.c), which cancels a dump in flight when it stops.
  */
 #ifndef PW_EPM_H
 #define PW_EPM_H
@@ -82,12 +82,34 @@ void pw_epm_result_free(struct pw_epm_result *r);
 
 typedef void (*pw_epm_done_cb)(void *ud, struct pw_epm_result *r);
 
+/* One dump in flight; valid from a successful pw_epm_dump_start until
+ * its done callback starts. */
+struct pw_epm_dump;
+
 /* Connects to addr (port set), binds to the endpoint mapper, calls
  * ept_lookup until the mapper says no more entries (or the handle comes
  * back empty), and calls done once with every entry (the result is the
  * caller's to free with pw_epm_result_free). timeout_ms bounds the whole
- * dump. Returns 0, or a negative error without calling done. */
+ * dump. done always runs on a later loop turn, after the dump's handles
+ * are closed (so a loop closes cleanly right after it). Returns 0 and,
+ * when out is not NULL, the dump in *out (for pw_epm_dump_cancel); or a
+ * negative error without calling done (*out is then NULL). */
+int pw_epm_dump_start(uv_loop_t *loop, const struct sockaddr *addr, int64_t timeout_ms,
+                      pw_epm_done_cb done, void *ud, struct pw_epm_dump **out);
+
+/* pw_epm_dump_start without a handle: a dump that runs to its end. */
 int pw_epm_dump(uv_loop_t *loop, const struct sockaddr *addr, int64_t timeout_ms,
                 pw_epm_done_cb done, void *ud);
+
+/* Ends d now, for a caller that stops (the daemon at stop or reload)
+ * rather than wait up to timeout_ms for a silent mapper: the connection
+ * is closed at once (a connect or write in flight is cancelled) and done
+ * still runs exactly once, through the usual path on a later loop turn,
+ * with err UV_ECANCELED, message "cancelled" and the entries received so
+ * far (an incomplete list: use none of it as the mapper's database). When
+ * d had already ended (done pending, not yet run), this does nothing and
+ * done reports how it ended. Only for a d whose done has not started;
+ * NULL: no-op. Loop thread only. */
+void pw_epm_dump_cancel(struct pw_epm_dump *d);
 
 #endif

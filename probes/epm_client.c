@@ -3,8 +3,9 @@
  * bind to the mapper, ept_lookup again and again with the context handle
  * the mapper returns until it says "no more entries", then close. What
  * `portwatch rpc-endpoints` prints (like `PortQry -e 135`), and what the
- * daemon's endpoint watch will poll. Unauthenticated, as the mapper
- * allows. Runs on the caller's libuv loop; see probes/epm.h.
+ * daemon's endpoint watch polls (and cancels when it stops).
+ * Unauthenticated, as the mapper allows. Runs on the caller's libuv loop;
+ * see probes/epm.h.
  */
 #include "probes/epm.h"
 
@@ -22,7 +23,7 @@
 
 enum step { S_CONNECT, S_BIND, S_LOOKUP, S_DONE };
 
-struct dump {
+struct pw_epm_dump {
     uv_loop_t *loop;
     uv_tcp_t tcp;
     uv_connect_t creq;
@@ -54,7 +55,7 @@ void pw_epm_result_free(struct pw_epm_result *r)
 
 static void on_closed(uv_handle_t *h)
 {
-    struct dump *d = h->data;
+    struct pw_epm_dump *d = h->data;
     if (--d->open_handles > 0)
         return;
     struct pw_epm_result res = d->res;
@@ -70,8 +71,8 @@ static void on_closed(uv_handle_t *h)
 }
 
 /* Ends the dump: err 0 for a complete one, else why it stopped. */
-static void finish(struct dump *d, int err, const char *fmt, ...) PW_PRINTF(3, 4);
-static void finish(struct dump *d, int err, const char *fmt, ...)
+static void finish(struct pw_epm_dump *d, int err, const char *fmt, ...) PW_PRINTF(3, 4);
+static void finish(struct pw_epm_dump *d, int err, const char *fmt, ...)
 {
     if (d->step == S_DONE)
         return;
@@ -90,7 +91,7 @@ static void finish(struct dump *d, int err, const char *fmt, ...)
 
 static void on_timeout(uv_timer_t *t)
 {
-    struct dump *d = t->data;
+    struct pw_epm_dump *d = t->data;
     finish(d, UV_ETIMEDOUT, "timed out %s",
            d->step == S_CONNECT ? "connecting"
            : d->step == S_BIND  ? "waiting for the bind_ack"
@@ -99,18 +100,18 @@ static void on_timeout(uv_timer_t *t)
 
 static void on_written(uv_write_t *w, int status)
 {
-    struct dump *d = w->data;
+    struct pw_epm_dump *d = w->data;
     if (status < 0 && status != UV_ECANCELED)
         finish(d, status, "sending to the endpoint mapper failed: %s", uv_strerror(status));
 }
 
-static int send_bytes(struct dump *d, size_t len)
+static int send_bytes(struct pw_epm_dump *d, size_t len)
 {
     uv_buf_t b = uv_buf_init((char *)d->tx, (unsigned)len);
     return uv_write(&d->wreq, (uv_stream_t *)&d->tcp, &b, 1, on_written);
 }
 
-static void send_lookup(struct dump *d)
+static void send_lookup(struct pw_epm_dump *d)
 {
     uint8_t stub[40];
     size_t sl = pw_epm_lookup_stub(stub, d->handle, MAX_ENTS);
@@ -128,7 +129,7 @@ static void send_lookup(struct dump *d)
 
 static int add_entry(void *ud, const struct pw_epm_entry *e)
 {
-    struct dump *d = ud;
+    struct pw_epm_dump *d = ud;
     if (d->res.n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 64;
         struct pw_epm_entry *v = realloc(d->res.v, cap * sizeof *v);
@@ -152,7 +153,7 @@ static bool handle_empty(const uint8_t h[20])
 /* One whole reply stub: keep its entries, then decide whether to ask
  * again. Entries come before the status is looked at: Samba sends its
  * last batch with "no more entries". */
-static void on_reply(struct dump *d)
+static void on_reply(struct pw_epm_dump *d)
 {
     if (d->reasm.fault) {
         finish(d, PW_EIO, "the endpoint mapper answered ept_lookup with fault 0x%08x",
@@ -189,7 +190,7 @@ static void on_reply(struct dump *d)
 }
 
 /* Consumes whole PDUs from the receive buffer. */
-static void process(struct dump *d, bool eof)
+static void process(struct pw_epm_dump *d, bool eof)
 {
     for (;;) {
         if (d->step == S_BIND) {
@@ -238,7 +239,7 @@ static void process(struct dump *d, bool eof)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    struct dump *d = h->data;
+    struct pw_epm_dump *d = h->data;
     (void)suggested;
     buf->base = (char *)d->rx + d->rx_len;
     buf->len = RX_CAP - d->rx_len;
@@ -246,7 +247,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-    struct dump *d = s->data;
+    struct pw_epm_dump *d = s->data;
     (void)buf;
     if (d->step == S_DONE)
         return;
@@ -265,7 +266,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void on_connect(uv_connect_t *req, int status)
 {
-    struct dump *d = req->data;
+    struct pw_epm_dump *d = req->data;
     if (d->step == S_DONE)
         return;
     if (status < 0) {
@@ -283,12 +284,14 @@ static void on_connect(uv_connect_t *req, int status)
         finish(d, err, "cannot talk to the endpoint mapper: %s", uv_strerror(err));
 }
 
-int pw_epm_dump(uv_loop_t *loop, const struct sockaddr *addr, int64_t timeout_ms,
-                pw_epm_done_cb done, void *ud)
+int pw_epm_dump_start(uv_loop_t *loop, const struct sockaddr *addr, int64_t timeout_ms,
+                      pw_epm_done_cb done, void *ud, struct pw_epm_dump **out)
 {
+    if (out)
+        *out = NULL;
     if (!loop || !addr || !done || timeout_ms <= 0)
         return PW_EINVAL;
-    struct dump *d = calloc(1, sizeof *d);
+    struct pw_epm_dump *d = calloc(1, sizeof *d);
     if (!d)
         return PW_ENOMEM;
     d->rx = malloc(RX_CAP);
@@ -323,5 +326,22 @@ int pw_epm_dump(uv_loop_t *loop, const struct sockaddr *addr, int64_t timeout_ms
         return err;
     }
     uv_timer_start(&d->timer, on_timeout, (uint64_t)timeout_ms, 0);
+    if (out)
+        *out = d;
     return 0;
+}
+
+int pw_epm_dump(uv_loop_t *loop, const struct sockaddr *addr, int64_t timeout_ms,
+                pw_epm_done_cb done, void *ud)
+{
+    return pw_epm_dump_start(loop, addr, timeout_ms, done, ud, NULL);
+}
+
+/* Closing the TCP handle is what cancels: libuv ends a connect or write in
+ * flight with UV_ECANCELED (their callbacks see S_DONE and do nothing)
+ * and done follows from the last close callback like any other end. */
+void pw_epm_dump_cancel(struct pw_epm_dump *d)
+{
+    if (d)
+        finish(d, UV_ECANCELED, "cancelled");
 }

@@ -1,6 +1,9 @@
 """Helpers the daemon tests share: a free loopback port, an HTTP GET that
-returns (status, body) for errors too, and polling until a condition holds."""
+returns (status, body) for errors too, polling until a condition holds, and
+stopping a daemon with a signal while timing how long it takes."""
+import signal
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -37,3 +40,18 @@ def wait_for(pred, timeout, what, step=0.1):
             pass
         time.sleep(step)
     raise SystemExit(f"FAIL: timed out waiting for {what}; last: {last}")
+
+
+def stop(p, limit, sig=signal.SIGTERM):
+    """Sends sig to the daemon process p and waits for it to exit; returns
+    (exit code, seconds taken). Kills it and exits the test with a failure
+    when it is still running after `limit` seconds."""
+    t0 = time.monotonic()
+    p.send_signal(sig)
+    try:
+        rc = p.wait(timeout=limit)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise SystemExit(f"FAIL: the daemon did not stop within {limit} s of {sig.name}")
+    return rc, time.monotonic() - t0

@@ -5,17 +5,22 @@
  * before) lists, across several ept_lookup calls and fragmented replies;
  * the mapper's ncacn_http registration on 593, where nothing listens, is
  * the "registered but unreachable" case; a port that is not a mapper and
- * one that refuses end with an error, never a hang. Exits 77 when not
- * started by proto.sh.
+ * one that refuses end with an error, never a hang; a dump cancelled
+ * while its peer stays silent (or its connect hangs) ends at once with
+ * UV_ECANCELED and leaves nothing on the loop. Exits 77 when not started
+ * by proto.sh.
  */
 #include "helpers.h"
 
 #include "probes/epm.h"
 
+#include "config/error.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct got {
     struct pw_epm_result r;
@@ -176,6 +181,154 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* ---- cancel -------------------------------------------------------------------- */
+
+/* A peer that accepts and then says nothing: what a hung mapper looks
+ * like to the client, waiting for its bind_ack until the timeout. */
+struct silent {
+    uv_tcp_t server, conn;
+    int accepted;
+    size_t got;              /* bytes the client sent (its bind) */
+    char buf[4096];
+    struct pw_epm_dump *dump;
+    struct got g;
+    uint64_t t0, done_ms;
+};
+
+static void silent_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    struct silent *s = h->data;
+    (void)suggested;
+    *b = uv_buf_init(s->buf, sizeof s->buf);
+}
+
+static void silent_read(uv_stream_t *c, ssize_t n, const uv_buf_t *b)
+{
+    struct silent *s = c->data;
+    (void)b;
+    if (n > 0)
+        s->got += (size_t)n;
+}
+
+static void silent_conn(uv_stream_t *srv, int status)
+{
+    struct silent *s = srv->data;
+    ck_assert_int_eq(status, 0);
+    ck_assert_int_eq(s->accepted, 0);
+    uv_tcp_init(srv->loop, &s->conn);
+    s->conn.data = s;
+    ck_assert_int_eq(uv_accept(srv, (uv_stream_t *)&s->conn), 0);
+    s->accepted = 1;
+    uv_read_start((uv_stream_t *)&s->conn, silent_alloc, silent_read);
+}
+
+static void silent_done(void *ud, struct pw_epm_result *r)
+{
+    struct silent *s = ud;
+    s->g.r = *r;
+    s->g.calls++;
+    s->done_ms = (uv_hrtime() - s->t0) / 1000000;
+    s->dump = NULL;
+    uv_close((uv_handle_t *)&s->server, NULL);
+    if (s->accepted)
+        uv_close((uv_handle_t *)&s->conn, NULL);
+}
+
+/* Cancels once the client has sent its bind and waits for the answer
+ * that never comes; the second cancel finds the dump already ended. */
+static void on_cancel_tick(uv_timer_t *t)
+{
+    struct silent *s = t->data;
+    uv_close((uv_handle_t *)t, NULL);
+    ck_assert_int_eq(s->accepted, 1);
+    ck_assert_uint_gt(s->got, 0);
+    ck_assert_ptr_nonnull(s->dump);
+    pw_epm_dump_cancel(s->dump);
+    ck_assert_int_eq(s->g.calls, 0); /* done comes on a later turn */
+    pw_epm_dump_cancel(s->dump);
+}
+
+START_TEST(test_cancel_silent_peer)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    static struct silent s;
+    memset(&s, 0, sizeof s);
+    uv_tcp_init(&loop, &s.server);
+    s.server.data = &s;
+    struct sockaddr_in sa;
+    uv_ip4_addr("127.0.0.1", 0, &sa);
+    ck_assert_int_eq(uv_tcp_bind(&s.server, (struct sockaddr *)&sa, 0), 0);
+    ck_assert_int_eq(uv_listen((uv_stream_t *)&s.server, 4, silent_conn), 0);
+    int len = sizeof sa;
+    uv_tcp_getsockname(&s.server, (struct sockaddr *)&sa, &len);
+
+    s.t0 = uv_hrtime();
+    ck_assert_int_eq(pw_epm_dump_start(&loop, (struct sockaddr *)&sa, 10000, silent_done, &s,
+                                       &s.dump), 0);
+    ck_assert_ptr_nonnull(s.dump);
+    uv_timer_t tick;
+    uv_timer_init(&loop, &tick);
+    tick.data = &s;
+    uv_timer_start(&tick, on_cancel_tick, 300, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    ck_assert_int_eq(s.g.calls, 1);
+    ck_assert_int_eq(s.g.r.err, UV_ECANCELED);
+    ck_assert_str_eq(s.g.r.message, "cancelled");
+    ck_assert_uint_eq(s.g.r.n, 0);
+    ck_assert_uint_eq(s.g.r.calls, 0); /* still waiting for the bind_ack */
+    /* Right after the cancel at 300 ms, nowhere near the 10 s timeout. */
+    ck_assert_uint_ge(s.done_ms, 300);
+    ck_assert_msg(s.done_ms < 1000, "done after %llu ms", (unsigned long long)s.done_ms);
+    pw_epm_result_free(&s.g.r);
+}
+END_TEST
+
+/* A connect that hangs (a full accept queue drops the SYN), cancelled
+ * before the loop even runs: the connect request is cancelled with the
+ * handle and done still comes once, on the loop. */
+START_TEST(test_cancel_while_connecting)
+{
+    int fds[2];
+    uint16_t port = th_blackhole("127.0.0.1", fds);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct sockaddr_in sa;
+    uv_ip4_addr("127.0.0.1", port, &sa);
+    struct got g;
+    memset(&g, 0, sizeof g);
+    struct pw_epm_dump *d = NULL;
+    ck_assert_int_eq(pw_epm_dump_start(&loop, (struct sockaddr *)&sa, 10000, on_done, &g, &d), 0);
+    uint64_t t0 = uv_hrtime();
+    pw_epm_dump_cancel(d);
+    ck_assert_int_eq(g.calls, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uint64_t ms = (uv_hrtime() - t0) / 1000000;
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    ck_assert_int_eq(g.calls, 1);
+    ck_assert_int_eq(g.r.err, UV_ECANCELED);
+    ck_assert_str_eq(g.r.message, "cancelled");
+    ck_assert_uint_eq(g.r.calls, 0);
+    ck_assert_msg(ms < 500, "done after %llu ms", (unsigned long long)ms);
+    pw_epm_result_free(&g.r);
+    close(fds[1]);
+    close(fds[0]);
+
+    /* Bad arguments fail synchronously: no handle, no callback. */
+    uv_loop_init(&loop);
+    d = (struct pw_epm_dump *)&g;
+    memset(&g, 0, sizeof g);
+    ck_assert_int_eq(pw_epm_dump_start(&loop, (struct sockaddr *)&sa, 0, on_done, &g, &d),
+                     PW_EINVAL);
+    ck_assert_ptr_null(d);
+    pw_epm_dump_cancel(NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(g.calls, 0);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 int main(void)
 {
     if (!getenv("PW_NETNS") || !getenv("PW_PROTO_WORK")) {
@@ -188,6 +341,8 @@ int main(void)
     tcase_add_test(tc, test_matches_rpcclient);
     tcase_add_test(tc, test_registered_but_unreachable);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_cancel_silent_peer);
+    tcase_add_test(tc, test_cancel_while_connecting);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
