@@ -86,6 +86,7 @@ int pw_cmd_check(const struct pw_command *cmd, const struct pw_args *a)
         .recover_after = 1,
         .family = (enum pw_family)c->s.family,
         .spread = false,
+        .dialer = pw_os_dialer(),
     };
     struct sweep s = {.plan = p, .json = fmt && strcmp(fmt, "json") == 0};
     struct pw_engine *e = pw_engine_new(&loop, p, &opt);

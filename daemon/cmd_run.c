@@ -34,7 +34,9 @@
  * there join the plan as an implicit check per host ("rpc-registered").
  * When a host's registered ports change, the plan is rebuilt from the
  * current configuration (not re-read from disk) and swapped in exactly as
- * a reload does, so unchanged targets keep their state.
+ * a reload does, so unchanged targets keep their state. The watch keeps its
+ * reads in the store and starts from the stored ones, so the first plan
+ * already probes the ports registered at the last read.
  */
 #include "daemon/cli.h"
 #include "daemon/epm_watch.h"
@@ -293,6 +295,7 @@ static void engine_options(const struct pw_config *c, struct pw_engine_options *
     o->recover_after = (uint32_t)c->s.recover_after;
     o->family = (enum pw_family)c->s.family;
     o->spread = true;
+    o->dialer = pw_os_dialer();
 }
 
 /* A new engine for g's plan, with its batches tagged with g. */
@@ -382,41 +385,47 @@ static int start_web(struct daemon *d)
 
 /* ---- reload ------------------------------------------------------------------- */
 
-/* The plan for cfg: its own targets plus, for hosts it probes on 135, the
- * TCP ports their endpoint mappers registered (the watch's implicit
- * checks, added to cfg only while the plan is built). Failing to add
- * those leaves the configuration's plan. Returns pw_plan_build's code;
- * msgs holds the configuration's problems. */
-static int build_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan **out,
-                      struct pw_diag *msgs)
+/* base (cfg's plan) plus, for hosts it probes on 135, the TCP ports their
+ * endpoint mappers registered (the watch's implicit checks, added to cfg
+ * only while the plan is built). Takes base; returns the plan to use:
+ * base itself when there is nothing to add or adding fails. */
+static struct pw_plan *add_registered(struct daemon *d, struct pw_config *cfg,
+                                      struct pw_plan *base)
 {
-    struct pw_plan *base = NULL;
-    int rc = pw_plan_build(cfg, &base, msgs);
-    *out = base;
-    if (rc != 0 || !d->watch)
-        return rc;
+    if (!d->watch)
+        return base;
     size_t keep = cfg->nchecks;
     int n = pw_epm_watch_add_checks(d->watch, cfg, base);
     if (n <= 0) {
         if (n < 0)
             pw_log(PW_LOG_WARN, "cannot add the ports registered with endpoint mappers: %s",
                    pw_strerror(n));
-        return 0;
+        return base;
     }
     struct pw_plan *full = NULL;
     struct pw_diag more = {0};
-    rc = pw_plan_build(cfg, &full, &more);
+    int rc = pw_plan_build(cfg, &full, &more);
     pw_config_drop_checks(cfg, keep);
     if (rc != 0) {
         for (size_t i = 0; i < more.n; i++)
             pw_log(PW_LOG_WARN, "ports registered with endpoint mappers left out: %s", more.msgs[i]);
         pw_diag_free(&more);
-        return 0;
+        return base;
     }
     pw_diag_free(&more);
     pw_plan_free(base);
-    *out = full;
-    return 0;
+    return full;
+}
+
+/* The plan for cfg with the registered ports (add_registered). Returns
+ * pw_plan_build's code; msgs holds the configuration's problems. */
+static int build_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan **out,
+                      struct pw_diag *msgs)
+{
+    struct pw_plan *base = NULL;
+    int rc = pw_plan_build(cfg, &base, msgs);
+    *out = rc == 0 ? add_registered(d, cfg, base) : base;
+    return rc;
 }
 
 /* Settings the running HTTP server and store hold: a reload that changes
@@ -514,6 +523,15 @@ static void reload_done(struct daemon *d)
 static void swap_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan *plan,
                       uint64_t t0, const char *what);
 
+/* What config-check warns about (a sweep the rate cap stretches) goes to
+ * the log at start and at each reload. */
+static void log_warnings(const struct pw_plan *plan, const char *prefix)
+{
+    const struct pw_diag *warn = pw_plan_warnings(plan);
+    for (size_t i = 0; i < warn->n; i++)
+        pw_log(PW_LOG_WARN, "%s%s", prefix, warn->msgs[i]);
+}
+
 static void reload(struct daemon *d, const char *why)
 {
     uint64_t t0 = uv_hrtime();
@@ -536,6 +554,7 @@ static void reload(struct daemon *d, const char *why)
         return;
     }
     pw_diag_free(&msgs);
+    log_warnings(plan, "reload: ");
     for (size_t i = 0; i < sizeof restart_keys / sizeof restart_keys[0]; i++)
         if (setting_differs(&d->boot->s, &cfg->s, i))
             pw_log(PW_LOG_WARN, "reload: %s changed; it takes effect only after a restart "
@@ -680,6 +699,19 @@ static struct pw_config *load(const struct pw_command *cmd, const struct pw_args
     return c;
 }
 
+/* A start that failed after the watch or the engine came up: closes them
+ * and lets their handles close, so the loop can be closed. */
+static void abort_start(struct daemon *d)
+{
+    pw_epm_watch_close(d->watch);
+    d->watch = NULL;
+    if (d->cur && d->cur->engine) {
+        pw_engine_close(d->cur->engine, on_engine_closed, d->cur);
+        d->cur->engine = NULL;
+    }
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+}
+
 int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
 {
     struct daemon d;
@@ -717,40 +749,51 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
         pw_diag_free(&diag);
         goto out_cfg;
     }
+    log_warnings(plan, "");
     unsigned long fds = pw_os_raise_fd_limit();
     if (uv_mutex_init(&d.lock) != 0) {
         pw_plan_free(plan);
         goto out_cfg;
     }
-    struct gen *g = gen_new(&d, plan);
-    if (!g) {
+    if (uv_loop_init(&d.loop) != 0) {
         pw_plan_free(plan);
         goto out_lock;
     }
+    if (open_store(&d) != 0) {
+        pw_plan_free(plan);
+        goto out_loop;
+    }
+    /* The watch before the first plan: seeded from the store, it adds the
+     * ports the mappers registered at their last read. */
+    d.watch = pw_epm_watch_new(&d.loop, d.store, on_epm_changed, &d);
+    if (d.watch) {
+        pw_epm_watch_configure(d.watch, d.cfg, plan);
+        plan = add_registered(&d, d.cfg, plan);
+    } else {
+        pw_log(PW_LOG_WARN, "out of memory: the RPC endpoint mappers are not watched");
+    }
+    struct gen *g = gen_new(&d, plan);
+    if (!g) {
+        pw_plan_free(plan);
+        abort_start(&d);
+        goto out_loop;
+    }
     g->refs = 1; /* current */
     d.cur = d.gens = g;
-    if (uv_loop_init(&d.loop) != 0)
-        goto out_gen;
-    if (open_store(&d) != 0)
-        goto out_loop;
     int rc = pw_store_sync_targets(d.store, plan, g->ids);
     if (rc != 0) {
         pw_log(PW_LOG_ERROR, "cannot record the targets in %s: %s", d.cfg->s.database, pw_strerror(rc));
+        abort_start(&d);
         goto out_loop;
     }
-    if (gen_engine(&d, g, d.cfg) != 0)
+    if (gen_engine(&d, g, d.cfg) != 0) {
+        abort_start(&d);
         goto out_loop;
+    }
     seed(&d, g, NULL, NULL);
 
-    d.watch = pw_epm_watch_new(&d.loop, on_epm_changed, &d);
-    if (!d.watch)
-        pw_log(PW_LOG_WARN, "out of memory: the RPC endpoint mappers are not watched");
     if (start_web(&d) != 0) {
-        pw_epm_watch_close(d.watch);
-        d.watch = NULL;
-        pw_engine_close(g->engine, on_engine_closed, g);
-        g->engine = NULL;
-        uv_run(&d.loop, UV_RUN_DEFAULT);
+        abort_start(&d);
         goto out_loop;
     }
 
@@ -797,7 +840,6 @@ out_loop:
         pw_log(PW_LOG_WARN, "event loop closed with handles still open");
     if (d.exit_code == PW_EXIT_OK)
         pw_log_event(PW_LOG_INFO, "stopped");
-out_gen:
     /* Every engine is closed: what is left are generations no view holds. */
     while (d.gens) {
         struct gen *next = d.gens->next;

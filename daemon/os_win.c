@@ -28,6 +28,13 @@ unsigned long pw_os_raise_fd_limit(void)
     return 0;
 }
 
+const struct pw_dialer_ops *pw_os_dialer(void)
+{
+    /* libuv's connect runs on IOCP here, with no per-socket registration
+     * to save. */
+    return NULL;
+}
+
 void pw_os_init_console(void)
 {
     SetConsoleOutputCP(CP_UTF8);

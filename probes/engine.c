@@ -46,6 +46,11 @@
 #define FD_RETRY_MS 100
 #define FD_LOG_EVERY_MS 60000
 #define CYCLE_RING 4
+/* Probes started per loop iteration at most: the loop gets to reap the
+ * answers already in (on loopback or a LAN, most refusals) between
+ * bursts, so a sweep with wide caps is not one burst of SYNs, and a dialer
+ * can reuse the refused sockets. */
+#define PUMP_BURST 256
 #define NIL UINT32_MAX
 
 enum phase { T_IDLE, T_DNS_WAIT, T_READY, T_RUNNING };
@@ -117,11 +122,16 @@ struct xchg {
     uint8_t rx[PW_VERIFY_RX_MAX];
 };
 
+struct lane;
+
 struct probe {
     struct pw_engine *e;
+    struct pw_dial dial; /* with a dialer: the connect, until it ends */
     uv_tcp_t tcp;
     uv_connect_t req;
-    uv_timer_t timer;
+    struct lane *lane;   /* waiting for its timeout there; NULL: not */
+    struct probe *lprev, *lnext;
+    uint64_t deadline;   /* loop time (ms) when it times out */
     uint64_t started_ns;
     uint32_t target;
     int64_t latency_us;  /* connect time, kept while the exchange runs */
@@ -130,8 +140,21 @@ struct probe {
     bool finished;  /* result recorded; later callbacks are ignored */
     bool has_fd;    /* a socket exists: closing it frees a descriptor */
     bool tcp_open;  /* tcp handle initialised and not yet closed */
+    bool dialing;   /* dial started and not yet hung up or detached */
     struct probe *next_free;
     struct probe *next_all;
+};
+
+/* Probes waiting for their timeout, one lane per distinct timeout value.
+ * A lane's probes started in order, so their deadlines come in order too:
+ * a list and one timer per lane do what a timer per probe did, without
+ * libuv's timer heap, which at thousands of probes in flight cost more
+ * than the engine's own bookkeeping. */
+struct lane {
+    struct pw_engine *e;
+    int64_t timeout_ms;
+    struct probe *head, *tail;
+    uv_timer_t timer; /* due at the head's deadline, or earlier */
 };
 
 struct snapbox {
@@ -163,6 +186,14 @@ struct pw_engine {
     uv_timer_t sched, fd_timer, pub_timer;
     uv_check_t check; /* flushes results once per loop iteration */
     uv_idle_t kick;   /* keeps the poll from blocking while results wait */
+
+    struct lane *lanes;
+    uint32_t nlanes;
+    struct pw_dialer *dialer; /* opt.dialer's, or NULL: libuv connects */
+    bool pumping;
+    uint32_t burst;     /* probes started since pump_idle last ran (it
+                           runs once a loop iteration while needed) */
+    uv_idle_t pump_idle; /* resumes a pump that used up its burst */
 
     struct probe *free_probes, *all_probes;
     uint32_t nprobes;
@@ -782,13 +813,12 @@ static void on_fd_timer(uv_timer_t *t)
     pump(e);
 }
 
-static void on_probe_closed(uv_handle_t *h)
+/* The probe's socket is gone: its slot, its descriptor and its place
+ * under the caps come free. */
+static void probe_release(struct probe *p)
 {
-    struct probe *p = h->data;
     struct pw_engine *e = p->e;
     struct hslot *hs = &e->hosts[e->plan->targets[p->target].host];
-    p->tcp_open = false;
-    e->open_handles--;
     e->in_flight--;
     hs->in_flight--;
     if (p->has_fd) {
@@ -805,11 +835,29 @@ static void on_probe_closed(uv_handle_t *h)
     pump(e);
 }
 
+static void on_probe_closed(uv_handle_t *h)
+{
+    struct probe *p = h->data;
+    p->tcp_open = false;
+    p->e->open_handles--;
+    probe_release(p);
+}
+
+static void lane_remove(struct probe *p);
+
 static void probe_end(struct probe *p)
 {
-    uv_timer_stop(&p->timer);
-    if (!uv_is_closing((uv_handle_t *)&p->tcp))
-        uv_close((uv_handle_t *)&p->tcp, on_probe_closed);
+    lane_remove(p);
+    if (p->tcp_open) {
+        if (!uv_is_closing((uv_handle_t *)&p->tcp))
+            uv_close((uv_handle_t *)&p->tcp, on_probe_closed);
+        return;
+    }
+    if (p->dialing) {
+        p->e->opt.dialer->hangup(p->e->dialer, &p->dial);
+        p->dialing = false;
+    }
+    probe_release(p);
 }
 
 /* ---- the protocol exchange ---------------------------------------------- */
@@ -911,11 +959,8 @@ static void exchange_start(struct probe *p)
     /* The timeout timer keeps running: connect and exchange share it. */
 }
 
-static void on_connect(uv_connect_t *req, int status)
+static void connected(struct probe *p, int status)
 {
-    struct probe *p = req->data;
-    if (p->finished)
-        return; /* timed out or cancelled: already settled */
     if (status == 0) {
         p->latency_us = (int64_t)((uv_hrtime() - p->started_ns) / 1000);
         exchange_start(p);
@@ -927,9 +972,50 @@ static void on_connect(uv_connect_t *req, int status)
     probe_end(p);
 }
 
-static void on_timeout(uv_timer_t *t)
+static void on_connect(uv_connect_t *req, int status)
 {
-    struct probe *p = t->data;
+    struct probe *p = req->data;
+    if (p->finished)
+        return; /* timed out or cancelled: already settled */
+    connected(p, status);
+}
+
+/* The dialer's connect ended. A failed one took its socket along; a
+ * connected one needing an exchange moves to a libuv handle. */
+static void on_dialed(struct pw_dial *d, int status)
+{
+    struct probe *p = d->data;
+    struct pw_engine *e = p->e;
+    if (status != 0 || e->proto[p->target] == PW_PROTO_NONE) {
+        p->dialing = status == 0; /* a connected socket is still to close */
+        connected(p, status);
+        return;
+    }
+    int err = uv_tcp_init(e->loop, &p->tcp);
+    if (err == 0) {
+        p->tcp.data = p;
+        p->tcp_open = true;
+        e->open_handles++;
+        err = uv_tcp_open(&p->tcp, d->sock);
+    }
+    if (err == 0) {
+        e->opt.dialer->detach(e->dialer, d);
+        p->dialing = false;
+        connected(p, 0);
+        return;
+    }
+    /* The exchange cannot start (the handle never took the socket); the
+     * port did answer. */
+    e->opt.dialer->hangup(e->dialer, d);
+    p->dialing = false;
+    p->finished = true;
+    record_v(e, p->target, PW_STATE_OPEN, "", (int64_t)((uv_hrtime() - p->started_ns) / 1000),
+             PW_VERIFY_NO_REPLY, uv_err_name(err));
+    probe_end(p);
+}
+
+static void on_timeout(struct probe *p)
+{
     if (p->finished)
         return;
     if (p->exchanging) {
@@ -939,6 +1025,95 @@ static void on_timeout(uv_timer_t *t)
     p->finished = true;
     record(p->e, p->target, PW_STATE_FILTERED, "", -1);
     probe_end(p);
+}
+
+/* ---- timeouts ------------------------------------------------------------ */
+
+static void lane_remove(struct probe *p)
+{
+    struct lane *l = p->lane;
+    if (!l)
+        return;
+    if (p->lprev)
+        p->lprev->lnext = p->lnext;
+    else
+        l->head = p->lnext;
+    if (p->lnext)
+        p->lnext->lprev = p->lprev;
+    else
+        l->tail = p->lprev;
+    p->lane = NULL;
+    if (!l->head)
+        uv_timer_stop(&l->timer); /* an idle engine holds the loop with nothing */
+}
+
+static void on_lane_timer(uv_timer_t *t)
+{
+    struct lane *l = t->data;
+    uint64_t now = uv_now(l->e->loop);
+    struct probe *p;
+    while ((p = l->head) != NULL && p->deadline <= now) {
+        lane_remove(p);
+        on_timeout(p); /* may start probes: they join the tail, later */
+    }
+    if (l->head)
+        uv_timer_start(&l->timer, on_lane_timer, l->head->deadline - now, 0);
+}
+
+/* Starts p's timeout: the timeout of its target's profile. */
+static void lane_add(struct pw_engine *e, struct probe *p)
+{
+    int64_t to = timeout_of(e, p->target);
+    struct lane *l = e->lanes;
+    while (l->timeout_ms != to)
+        l++; /* every profile's timeout has a lane (lanes_build) */
+    p->deadline = uv_now(e->loop) + (uint64_t)to;
+    p->lane = l;
+    p->lnext = NULL;
+    p->lprev = l->tail;
+    if (l->tail)
+        l->tail->lnext = p;
+    else
+        l->head = p;
+    l->tail = p;
+    if (!uv_is_active((uv_handle_t *)&l->timer))
+        uv_timer_start(&l->timer, on_lane_timer, (uint64_t)to, 0);
+}
+
+/* One lane per distinct timeout among the plan's targets; their timers
+ * are engine handles. Returns 0 or PW_ENOMEM. */
+static int lanes_build(struct pw_engine *e)
+{
+    size_t n = e->plan->ntargets;
+    e->lanes = calloc(1, sizeof *e->lanes);
+    if (!e->lanes)
+        return PW_ENOMEM;
+    e->lanes[0].timeout_ms = e->opt.timeout_ms;
+    e->nlanes = 1;
+    int64_t last = e->opt.timeout_ms;
+    for (size_t t = 0; t < n; t++) {
+        int64_t to = timeout_of(e, (uint32_t)t);
+        if (to == last)
+            continue; /* the common case: a host's targets share one */
+        last = to;
+        uint32_t i = 0;
+        while (i < e->nlanes && e->lanes[i].timeout_ms != to)
+            i++;
+        if (i < e->nlanes)
+            continue;
+        struct lane *v = realloc(e->lanes, (e->nlanes + 1) * sizeof *v);
+        if (!v)
+            return PW_ENOMEM;
+        e->lanes = v;
+        memset(&v[e->nlanes], 0, sizeof *v);
+        v[e->nlanes++].timeout_ms = to;
+    }
+    for (uint32_t i = 0; i < e->nlanes; i++) {
+        e->lanes[i].e = e;
+        uv_timer_init(e->loop, &e->lanes[i].timer); /* cannot fail */
+        e->lanes[i].timer.data = &e->lanes[i];
+    }
+    return 0;
 }
 
 static struct probe *probe_get(struct pw_engine *e)
@@ -952,12 +1127,6 @@ static struct probe *probe_get(struct pw_engine *e)
     if (!p)
         return NULL;
     p->e = e;
-    if (uv_timer_init(e->loop, &p->timer) != 0) {
-        free(p);
-        return NULL;
-    }
-    p->timer.data = p;
-    e->open_handles++;
     p->next_all = e->all_probes;
     e->all_probes = p;
     e->nprobes++;
@@ -976,7 +1145,7 @@ static void probe_start(struct pw_engine *e, uint32_t t)
         record(e, t, PW_STATE_ERROR, uv_err_name(UV_ENOMEM), -1);
         return;
     }
-    int err = uv_tcp_init(e->loop, &p->tcp);
+    int err = e->dialer ? 0 : uv_tcp_init(e->loop, &p->tcp);
     if (err != 0) {
         p->next_free = e->free_probes;
         e->free_probes = p;
@@ -989,8 +1158,10 @@ static void probe_start(struct pw_engine *e, uint32_t t)
     p->finished = false;
     p->exchanging = false;
     p->latency_us = -1;
-    p->tcp_open = true;
-    e->open_handles++;
+    p->tcp_open = !e->dialer;
+    p->dialing = false;
+    if (p->tcp_open)
+        e->open_handles++;
     e->in_flight++;
     hs->in_flight++;
     if (e->in_flight > e->stats.in_flight_peak)
@@ -1005,13 +1176,22 @@ static void probe_start(struct pw_engine *e, uint32_t t)
     else
         to.in4.sin_port = htons(tg->port);
     p->started_ns = uv_hrtime();
-    err = uv_tcp_connect(&p->req, &p->tcp, &to.sa, on_connect);
+    if (e->dialer) {
+        p->dial.cb = on_dialed;
+        p->dial.data = p;
+        err = e->opt.dialer->dial(e->dialer, &p->dial, &to.sa);
+        p->dialing = err == 0;
+    } else {
+        err = uv_tcp_connect(&p->req, &p->tcp, &to.sa, on_connect);
+    }
     int fd_err = err == UV_EMFILE || err == UV_ENFILE;
-    p->has_fd = !fd_err;
+    /* libuv keeps a socket that failed to connect until the handle closes;
+     * a dialer closes it before returning the error. */
+    p->has_fd = e->dialer ? err == 0 : !fd_err;
     if (p->has_fd)
         e->fd_holders++;
     if (err == 0) {
-        uv_timer_start(&p->timer, on_timeout, (uint64_t)timeout_of(e, t), 0);
+        lane_add(e, p);
         return;
     }
     p->finished = true;
@@ -1037,14 +1217,30 @@ static void probe_start(struct pw_engine *e, uint32_t t)
         enum pw_state s = classify(err);
         record(e, t, s, s == PW_STATE_ERROR ? uv_err_name(err) : "", -1);
     }
-    uv_close((uv_handle_t *)&p->tcp, on_probe_closed);
+    probe_end(p);
 }
 
 /* Starts queued probes while the caps allow, taking hosts in turn. */
+static void on_pump_idle(uv_idle_t *i)
+{
+    struct pw_engine *e = i->data;
+    uv_idle_stop(i);
+    e->burst = 0;
+    pump(e);
+}
+
 static void pump(struct pw_engine *e)
 {
+    if (e->pumping)
+        return; /* a probe that ended while starting: the loop below goes on */
+    e->pumping = true;
     while (!e->closing && !e->fd_blocked && e->ring_count > 0 &&
            e->in_flight < e->opt.max_in_flight) {
+        if (e->burst >= PUMP_BURST) {
+            uv_idle_start(&e->pump_idle, on_pump_idle); /* it resumes */
+            break;
+        }
+        e->burst++;
         uint32_t h = ring_pop(e);
         struct hslot *hs = &e->hosts[h];
         uint32_t t = list_pop(e, &hs->ready_head, &hs->ready_tail);
@@ -1052,6 +1248,7 @@ static void pump(struct pw_engine *e)
         probe_start(e, t);
         maybe_ring(e, h);
     }
+    e->pumping = false;
 }
 
 /* ---- scheduling --------------------------------------------------------- */
@@ -1271,6 +1468,7 @@ static void engine_free(struct pw_engine *e)
         p = n;
     }
     groups_free(e);
+    free(e->lanes);
     snap_unref(e->snap);
     uv_mutex_destroy(&e->snap_lock);
     free(e->res);
@@ -1294,6 +1492,14 @@ static void maybe_finish(struct pw_engine *e)
     engine_free(e);
 }
 
+static void on_dialer_closed(void *ud)
+{
+    struct pw_engine *e = ud;
+    e->dialer = NULL;
+    e->open_handles--;
+    maybe_finish(e);
+}
+
 static void close_handle(struct pw_engine *e, uv_handle_t *h)
 {
     if (!uv_is_closing(h))
@@ -1315,6 +1521,7 @@ void pw_engine_close(struct pw_engine *e, pw_engine_done_cb done, void *ud)
     close_handle(e, (uv_handle_t *)&e->pub_timer);
     close_handle(e, (uv_handle_t *)&e->check);
     close_handle(e, (uv_handle_t *)&e->kick);
+    close_handle(e, (uv_handle_t *)&e->pump_idle);
     for (uint32_t h = 0; h < e->nhosts; h++)
         if (e->hosts[h].req)
             uv_cancel((uv_req_t *)&e->hosts[h].req->req);
@@ -1323,9 +1530,18 @@ void pw_engine_close(struct pw_engine *e, pw_engine_done_cb done, void *ud)
         p->exchanging = false;
         if (p->tcp_open && !uv_is_closing((uv_handle_t *)&p->tcp))
             uv_close((uv_handle_t *)&p->tcp, on_probe_closed);
-        p->timer.data = e; /* closed through the engine's generic callback */
-        close_handle(e, (uv_handle_t *)&p->timer);
+        if (p->dialing) {
+            e->opt.dialer->hangup(e->dialer, &p->dial);
+            p->dialing = false;
+        }
+        p->lane = NULL;
     }
+    for (uint32_t i = 0; i < e->nlanes; i++) {
+        e->lanes[i].timer.data = e; /* closed through the generic callback */
+        close_handle(e, (uv_handle_t *)&e->lanes[i].timer);
+    }
+    if (e->dialer)
+        e->opt.dialer->close(e->dialer, on_dialer_closed, e);
 }
 
 static void engine_options(struct pw_engine_options *o)
@@ -1419,7 +1635,9 @@ struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
     for (uint32_t h = 0; h < e->nhosts; h++)
         host_init(e, h);
     e->snap = snap_new(e);
-    if (!e->snap) {
+    if (!e->snap || lanes_build(e) != 0) {
+        snap_unref(e->snap);
+        free(e->lanes);
         uv_mutex_destroy(&e->snap_lock);
         free(e->proto);
         free(e->ts);
@@ -1435,9 +1653,12 @@ struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
     uv_timer_init(loop, &e->pub_timer);
     uv_check_init(loop, &e->check);
     uv_idle_init(loop, &e->kick);
+    uv_idle_init(loop, &e->pump_idle);
     e->sched.data = e->fd_timer.data = e->pub_timer.data = e->check.data = e;
-    e->kick.data = e;
-    e->open_handles = 5;
+    e->kick.data = e->pump_idle.data = e;
+    e->open_handles = 6 + e->nlanes;
+    if (e->opt.dialer && (e->dialer = e->opt.dialer->open(loop)) != NULL)
+        e->open_handles++;
     return e;
 }
 

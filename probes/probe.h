@@ -137,6 +137,52 @@ struct pw_snapshot {
 
 struct pw_engine;
 
+/* A way to start TCP connects cheaper than libuv's, supplied by the OS
+ * layer where it has one (daemon/os.h: pw_os_dialer). libuv spends six
+ * system calls on a refused connect (socket, connect, two epoll_ctl,
+ * getsockopt, close); a dialer owning its own readiness set can drop the
+ * registration changes and, for a connect that succeeds, the error query.
+ * The engine uses it for every probe when given one; a connected socket
+ * that needs a protocol exchange is detached and handed to libuv
+ * (uv_tcp_open). Every call is made on the loop thread.
+ *
+ * A dial is identified by the struct pw_dial the caller provides, which
+ * must stay put until the dial ends (callback, hangup or detach). */
+struct pw_dialer;
+struct pw_dial;
+typedef void (*pw_dial_cb)(struct pw_dial *d, int status);
+struct pw_dial {
+    pw_dial_cb cb;          /* set by the caller before dial */
+    void *data;             /* the caller's */
+    uv_os_sock_t sock;      /* set by dial */
+    uint32_t gen;           /* the dialer's */
+    bool connected;         /* the dialer's */
+    int family;             /* the dialer's */
+};
+struct pw_dialer_ops {
+    /* A dialer on `loop`, or NULL (out of memory, or the OS refused: the
+     * engine then uses libuv). Holds one handle on the loop until close,
+     * unreferenced: an idle dialer does not keep uv_run going, so while
+     * dials are in flight the caller keeps an active handle of its own
+     * (the engine's timeout timer). */
+    struct pw_dialer *(*open)(uv_loop_t *loop);
+    /* Starts a non-blocking connect of a new socket to `to`. Returns 0,
+     * after which d->cb(d, status) follows exactly once (0: connected; else
+     * a negative UV_E* error, the socket already closed) unless the dial is
+     * ended first; or a negative UV_E* error (UV_EMFILE included) with
+     * nothing started and no callback. */
+    int (*dial)(struct pw_dialer *dr, struct pw_dial *d, const struct sockaddr *to);
+    /* Ends a dial: closes its socket (or keeps an unconnected one for a
+     * later dial); no callback follows. */
+    void (*hangup)(struct pw_dialer *dr, struct pw_dial *d);
+    /* Ends a dial but leaves its (connected) socket open, now the
+     * caller's; closing it later is the caller's business. */
+    void (*detach)(struct pw_dialer *dr, struct pw_dial *d);
+    /* Closes the dialer: every dial must have ended. done(ud) is called
+     * from the loop once its handle is closed, and the dialer freed. */
+    void (*close)(struct pw_dialer *dr, void (*done)(void *ud), void *ud);
+};
+
 struct pw_engine_options {
     int64_t interval_ms;        /* default for targets without their own */
     int64_t timeout_ms;
@@ -149,6 +195,7 @@ struct pw_engine_options {
                                    false: as fast as caps allow (check) */
     bool no_verify;             /* no protocol exchange for any target
                                    (`[biztalk] verify = no`) */
+    const struct pw_dialer_ops *dialer; /* NULL: libuv's uv_tcp_connect */
 };
 
 /* Called on the loop thread with the results produced during one tick. The

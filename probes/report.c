@@ -294,16 +294,35 @@ int pw_report_json_write(const struct pw_plan *p, const struct pw_snapshot *s, F
     int rc = shared_build(p, &sh);
     size_t n = s->ntargets < p->ntargets ? s->ntargets : p->ntargets;
     /* The array's brackets and separators are written here so that only
-     * one element exists at a time; jansson serializes every element. */
+     * one element exists at a time; jansson serializes every element, into
+     * memory first: json_dumpf writes token by token, and at 100,000
+     * targets those locked stdio calls cost more than the sweep's probes. */
+    size_t cap = 4096, len = 0;
+    char *buf = rc == 0 ? malloc(cap) : NULL;
+    if (!buf)
+        rc = -1;
     fputs(n ? "[\n  " : "[", f);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         json_t *o = target_json(p, s, &sh, i);
-        if (!o || json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+        const size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER;
+        len = o ? json_dumpb(o, buf, cap, flags) : 0;
+        if (len > cap) {
+            char *bigger = realloc(buf, len);
+            if (bigger) {
+                buf = bigger;
+                cap = len;
+                len = json_dumpb(o, buf, cap, flags);
+            } else {
+                len = 0;
+            }
+        }
+        if (len == 0 || fwrite(buf, 1, len, f) != len)
             rc = -1;
         json_decref(o);
         fputs(i + 1 < n ? ",\n  " : "\n", f);
     }
     fputs("]\n", f);
+    free(buf);
     shared_free(p, &sh);
     return rc == 0 && !ferror(f) ? 0 : -1;
 }

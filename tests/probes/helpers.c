@@ -2,7 +2,10 @@
  * See helpers.h: real loopback peers and plan/result plumbing shared by
  * the probe engine tests.
  */
+#define TH_ENGINE_NEW_ITSELF
 #include "helpers.h"
+
+#include "daemon/os.h"
 
 #include "config/config.h"
 
@@ -161,4 +164,18 @@ void th_close_engine(uv_loop_t *loop, struct pw_engine *e)
     uv_run(loop, UV_RUN_DEFAULT);
     ck_assert_int_eq(closed, 1);
     ck_assert_int_eq(uv_loop_close(loop), 0);
+}
+
+struct pw_engine *th_engine_new(uv_loop_t *loop, const struct pw_plan *p,
+                                const struct pw_engine_options *o)
+{
+    const char *which = getenv("PW_TEST_DIALER");
+    if (!which || strcmp(which, "os") != 0)
+        return pw_engine_new(loop, p, o);
+    struct pw_engine_options with = {0};
+    if (o)
+        with = *o;
+    with.dialer = pw_os_dialer();
+    ck_assert_ptr_nonnull(with.dialer);
+    return pw_engine_new(loop, p, &with);
 }
