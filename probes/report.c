@@ -241,33 +241,69 @@ static int shared_build(const struct pw_plan *p, struct shared *sh)
     return 0;
 }
 
-static json_t *target_json(const struct pw_plan *p, const struct pw_snapshot *s,
-                           const struct shared *sh, size_t i)
+/* Sets key k of o to the string s, reusing the string already there: the
+ * streaming writer fills one object for every target. */
+static void put_str(json_t *o, const char *k, const char *s, bool *bad)
+{
+    json_t *v = json_object_get(o, k);
+    if (json_is_string(v)) {
+        if (json_string_set(v, s) != 0)
+            *bad = true;
+        return;
+    }
+    put(o, k, json_string(s), bad);
+}
+
+static void put_int(json_t *o, const char *k, json_int_t n, bool *bad)
+{
+    json_t *v = json_object_get(o, k);
+    if (json_is_integer(v)) {
+        json_integer_set(v, n);
+        return;
+    }
+    put(o, k, json_integer(n), bad);
+}
+
+/* Fills o (empty, or filled for another target of the same plan) with
+ * target i. Returns 0, or -1 out of memory. */
+static int target_fill(json_t *o, const struct pw_plan *p, const struct pw_snapshot *s,
+                       const struct shared *sh, size_t i)
 {
     const struct pw_target *t = &p->targets[i];
     const struct pw_profile *pr = pw_target_profile(p, t);
     const struct pw_target_state *st = &s->targets[i];
     bool bad = false;
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    put(o, "host", json_string(p->hosts[t->host].name), &bad);
-    put(o, "port", json_integer(t->port), &bad);
-    put(o, "state", st->has_result ? json_string(pw_state_name(st->state)) : json_null(), &bad);
-    put(o, "latency_us",
-        st->has_result && st->latency_us >= 0 ? json_integer(st->latency_us) : json_null(), &bad);
-    put(o, "expect", json_string(pw_expect_name(pr->expect)), &bad);
+    put_str(o, "host", p->hosts[t->host].name, &bad);
+    put_int(o, "port", t->port, &bad);
+    if (st->has_result)
+        put_str(o, "state", pw_state_name(st->state), &bad);
+    else
+        put(o, "state", json_null(), &bad);
+    if (st->has_result && st->latency_us >= 0)
+        put_int(o, "latency_us", st->latency_us, &bad);
+    else
+        put(o, "latency_us", json_null(), &bad);
+    put_str(o, "expect", pw_expect_name(pr->expect), &bad);
     put(o, "ok", json_boolean(st->has_result && st->ok), &bad);
-    put(o, "status", json_string(pw_status_name(st->status)), &bad);
-    put(o, "detail", json_string(st->has_result ? st->detail : ""), &bad);
-    put(o, "verify", st->has_result && st->verify != PW_VERIFY_NONE
-                         ? json_string(pw_verify_name(st->verify)) : json_null(), &bad);
-    put(o, "verify_info", json_string(st->has_result ? st->verify_info : ""), &bad);
+    put_str(o, "status", pw_status_name(st->status), &bad);
+    put_str(o, "detail", st->has_result ? st->detail : "", &bad);
+    if (st->has_result && st->verify != PW_VERIFY_NONE)
+        put_str(o, "verify", pw_verify_name(st->verify), &bad);
+    else
+        put(o, "verify", json_null(), &bad);
+    put_str(o, "verify_info", st->has_result ? st->verify_info : "", &bad);
     put(o, "roles", json_incref(sh->roles[t->profile]), &bad);
     put(o, "reasons", json_incref(sh->reasons[t->profile]), &bad);
-    if (bad) {
+    return bad ? -1 : 0;
+}
+
+static json_t *target_json(const struct pw_plan *p, const struct pw_snapshot *s,
+                           const struct shared *sh, size_t i)
+{
+    json_t *o = json_object();
+    if (o && target_fill(o, p, s, sh, i) != 0) {
         json_decref(o);
-        return NULL;
+        o = NULL;
     }
     return o;
 }
@@ -302,10 +338,12 @@ int pw_report_json_write(const struct pw_plan *p, const struct pw_snapshot *s, F
     if (!buf)
         rc = -1;
     fputs(n ? "[\n  " : "[", f);
+    json_t *o = rc == 0 ? json_object() : NULL;
+    if (!o)
+        rc = -1;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        json_t *o = target_json(p, s, &sh, i);
         const size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER;
-        len = o ? json_dumpb(o, buf, cap, flags) : 0;
+        len = target_fill(o, p, s, &sh, i) == 0 ? json_dumpb(o, buf, cap, flags) : 0;
         if (len > cap) {
             char *bigger = realloc(buf, len);
             if (bigger) {
@@ -318,10 +356,10 @@ int pw_report_json_write(const struct pw_plan *p, const struct pw_snapshot *s, F
         }
         if (len == 0 || fwrite(buf, 1, len, f) != len)
             rc = -1;
-        json_decref(o);
         fputs(i + 1 < n ? ",\n  " : "\n", f);
     }
     fputs("]\n", f);
+    json_decref(o);
     free(buf);
     shared_free(p, &sh);
     return rc == 0 && !ferror(f) ? 0 : -1;
