@@ -9,6 +9,8 @@
  */
 #include "web/dashboard/assets.h"
 
+#include "tests/check_run.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,9 +193,5 @@ static Suite *assets_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(assets_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pw_check_run(assets_suite());
 }

@@ -8,6 +8,8 @@
 #include "config/error.h"
 #include "config/ini.h"
 
+#include "tests/check_run.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -659,35 +661,39 @@ START_TEST(expansion_sweep_rate_caps_period)
 }
 END_TEST
 
+/* Plans whose range interval the cap leaves alone: (INI, host, port, the
+ * interval expected, warnings expected). */
+static const struct {
+    const char *ini, *host;
+    uint16_t port;
+    int64_t interval_ms;
+    size_t warnings;
+} uncapped[] = {
+    /* 16384 ports an hour is 4.6 a second: under the default cap */
+    {"[biztalk]\nmanagement_database = sql01\nsecondary_rpc_ports = 49152-65535\n"
+     "rpc_sweep_period = 1h\n", "sql01", 49152, 3600000, 0},
+    /* the shipped range every default interval: 201 ports / 30s = 6.7/s */
+    {"[biztalk]\nmanagement_database = sql01\n", "sql01", 50000, 30000, 0},
+    /* exactly at the cap: 10 ports every 1s at 10/s */
+    {"[portwatch]\ninterval = 1s\ntimeout = 500ms\n[biztalk]\nmanagement_database = sql01\n"
+     "secondary_rpc_ports = 50000-50009\n", "sql01", 50009, 1000, 0},
+    /* an operator's check over a wide range is not the sweep: not capped */
+    {"[check wide]\nhosts = sql01\nports = 49152-65535\nexpect = reachable\n",
+     "sql01", 49152, 30000, 0},
+    /* a stretched range no host sweeps warns of nothing */
+    {"[portwatch]\ninterval = 1s\ntimeout = 500ms\n[biztalk]\niis_servers = web01\n",
+     "web01", 1164, 1000, 0},
+};
+
 START_TEST(expansion_sweep_rate_inactive)
 {
-    /* 16384 ports an hour is 4.6 a second: under the default cap */
-    struct pw_plan *p = plan_of("[biztalk]\nmanagement_database = sql01\n"
-                                "secondary_rpc_ports = 49152-65535\nrpc_sweep_period = 1h\n");
-    ck_assert_int_eq(range_interval(p, "sql01", 49152), 3600000);
-    ck_assert_uint_eq(pw_plan_warnings(p)->n, 0);
-    pw_plan_free(p);
-    /* the shipped range every default interval: 201 ports / 30s = 6.7/s */
-    p = plan_of("[biztalk]\nmanagement_database = sql01\n");
-    ck_assert_int_eq(range_interval(p, "sql01", 50000), 30000);
-    ck_assert_uint_eq(pw_plan_warnings(p)->n, 0);
-    pw_plan_free(p);
-    /* exactly at the cap: 10 ports every 1s at 10/s */
-    p = plan_of("[portwatch]\ninterval = 1s\ntimeout = 500ms\n"
-                "[biztalk]\nmanagement_database = sql01\nsecondary_rpc_ports = 50000-50009\n");
-    ck_assert_int_eq(range_interval(p, "sql01", 50009), 1000);
-    ck_assert_uint_eq(pw_plan_warnings(p)->n, 0);
-    pw_plan_free(p);
-    /* an operator's check over a wide range is not the sweep: not capped */
-    p = plan_of("[check wide]\nhosts = sql01\nports = 49152-65535\nexpect = reachable\n");
-    ck_assert_int_eq(range_interval(p, "sql01", 49152), 30000);
-    ck_assert_uint_eq(pw_plan_warnings(p)->n, 0);
-    pw_plan_free(p);
-    /* a stretched range no host sweeps warns of nothing */
-    p = plan_of("[portwatch]\ninterval = 1s\ntimeout = 500ms\n[biztalk]\niis_servers = web01\n");
-    ck_assert_int_eq(range_interval(p, "web01", 1164), 1000);
-    ck_assert_uint_eq(pw_plan_warnings(p)->n, 0);
-    pw_plan_free(p);
+    for (size_t i = 0; i < sizeof uncapped / sizeof uncapped[0]; i++) {
+        struct pw_plan *p = plan_of(uncapped[i].ini);
+        ck_assert_msg(range_interval(p, uncapped[i].host, uncapped[i].port) ==
+                          uncapped[i].interval_ms, "case %zu", i);
+        ck_assert_msg(pw_plan_warnings(p)->n == uncapped[i].warnings, "case %zu", i);
+        pw_plan_free(p);
+    }
 }
 END_TEST
 
@@ -911,9 +917,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(config_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pw_check_run(config_suite());
 }

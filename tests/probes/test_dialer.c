@@ -11,6 +11,8 @@
 
 #include "daemon/os.h"
 
+#include "tests/check_run.h"
+
 #include <check.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -190,9 +192,5 @@ int main(void)
     tcase_add_test(tc, test_reuse_and_close);
     tcase_add_test(tc, test_idle_and_ipv6);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pw_check_run(s);
 }

@@ -16,6 +16,8 @@
 
 #include "config/error.h"
 
+#include "tests/check_run.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,9 +346,5 @@ int main(void)
     tcase_add_test(tc, test_cancel_silent_peer);
     tcase_add_test(tc, test_cancel_while_connecting);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pw_check_run(s);
 }

@@ -9,6 +9,8 @@
 
 #include "config/error.h"
 
+#include "tests/check_run.h"
+
 #include <check.h>
 #include <dirent.h>
 #include <stdatomic.h>
@@ -749,9 +751,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pw_check_run(suite());
 }

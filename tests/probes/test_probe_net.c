@@ -6,6 +6,8 @@
  */
 #include "helpers.h"
 
+#include "tests/check_run.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,9 +183,5 @@ int main(void)
     tcase_add_test(tc, test_dns_per_interval);
     tcase_add_test(tc, test_cap_filtered);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pw_check_run(s);
 }

@@ -10,6 +10,8 @@
 
 #include "probes/report.h"
 
+#include "tests/check_run.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,9 +257,5 @@ int main(void)
     tcase_add_test(tc, test_no_reply_within_timeout);
     tcase_add_test(tc, test_run_mode_repeats);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pw_check_run(s);
 }

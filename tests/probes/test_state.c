@@ -6,6 +6,8 @@
 
 #include "config/error.h"
 
+#include "tests/check_run.h"
+
 #include <check.h>
 #include <stdlib.h>
 
@@ -50,9 +52,5 @@ int main(void)
     TCase *tc = tcase_create("state");
     tcase_add_test(tc, test_state_names);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pw_check_run(s);
 }

@@ -13,6 +13,8 @@
 #include "config/config.h"
 #include "probes/epm.h"
 
+#include "tests/check_run.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -455,9 +457,5 @@ int main(void)
     tcase_add_test(tc, test_epm_samba_reply);
     tcase_add_test(tc, test_proto_default);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pw_check_run(s);
 }

@@ -10,6 +10,8 @@
 
 #include "config/error.h"
 
+#include "tests/check_run.h"
+
 #include <check.h>
 #include <uv.h>
 
@@ -1093,9 +1095,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pw_check_run(suite());
 }
