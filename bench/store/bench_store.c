@@ -210,6 +210,12 @@ int main(int argc, char **argv)
                 memcpy(r->detail, "ETIMEDOUT", 10);
             else
                 r->detail[0] = 0;
+            /* The four catalog ports get the protocol exchange; the RPC
+             * range is connect-only. */
+            bool exchange = targets[t].profile == 0;
+            r->verify = fail ? PW_VERIFY_NONE : exchange ? PW_VERIFY_VERIFIED : PW_VERIFY_OFF;
+            snprintf(r->verify_info, sizeof r->verify_info, "%s",
+                     fail || !exchange ? "" : "SQL Server 16.0.1000, encryption off");
         }
         /* a real loop would drop beyond the bound; the benchmark waits for
          * room so that every result is written */
@@ -252,9 +258,10 @@ int main(int argc, char **argv)
         char sql[1024];
         snprintf(sql, sizeof sql,
                  "INSERT INTO state_runs(target_id,state,status,ok,first_ms,last_ms,count,"
-                 "status_since_ms,fails_before,latency_us,detail) SELECT target_id,state,status,ok,"
-                 "max(first_ms,%lld)-%lld,last_ms-%lld,count,status_since_ms-%lld,fails_before,"
-                 "latency_us,detail FROM state_runs WHERE id<=(SELECT max(cur_run) FROM targets)"
+                 "status_since_ms,fails_before,latency_us,detail,verify,verify_info) SELECT "
+                 "target_id,state,status,ok,max(first_ms,%lld)-%lld,last_ms-%lld,count,"
+                 "status_since_ms-%lld,fails_before,latency_us,detail,verify,verify_info "
+                 "FROM state_runs WHERE id<=(SELECT max(cur_run) FROM targets)"
                  " AND last_ms>=%lld AND first_ms<%lld;",
                  (long long)keep_from, (long long)sh, (long long)sh, (long long)sh,
                  (long long)keep_from, (long long)(T0 + span));

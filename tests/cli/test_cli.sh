@@ -100,6 +100,14 @@ expect 1 "1 target: 0 ok, 1 failing" -- "$pw" check -c "$tmp/two.ini" --host LOC
 expect 2 "no target matches --host nohost" -- "$pw" check -c "$tmp/two.ini" --host nohost
 kill "$lpid" 2>/dev/null
 
+# the rate cap stretches a rolling sweep that would scan a server, and says so
+printf '[biztalk]\nmanagement_database = sql01\nsecondary_rpc_ports = 49152-65535\nrpc_sweep_period = 1m\n' >"$tmp/wide.ini"
+expect 0 "warning: [biztalk] rpc_sweep_period: 1m asked, 27m19s used" -- "$pw" config-check -c "$tmp/wide.ini"
+expect 2 "rpc_sweep_rate: 0/s is out of range; use 1/s to 1000/s" -- "$pw" config-check -c /dev/stdin <<EOF2
+[biztalk]
+rpc_sweep_rate = 0
+EOF2
+
 # the README's configuration reference is the key table's own output
 "$pw" config-check --keys >"$tmp/keys.md"
 sed -n '/<!-- BEGIN KEYS -->/,/<!-- END KEYS -->/p' "$src/README.md" | sed '1d;$d' >"$tmp/readme-keys.md"
