@@ -314,7 +314,8 @@ static int gen_engine(struct daemon *d, struct gen *g, const struct pw_config *c
 
 /* Seeds g's engine with what the store remembers of each target, then,
  * where `prev` (the replaced generation's last snapshot, with match[i] the
- * index of g's target i in it) knows the target, with that: it is newer. */
+ * index of g's target i in it) knows the target, with that: it is newer.
+ * The counters go on from prev's. */
 static void seed(struct daemon *d, struct gen *g, const struct pw_snapshot *prev,
                  const uint32_t *match)
 {
@@ -330,6 +331,8 @@ static void seed(struct daemon *d, struct gen *g, const struct pw_snapshot *prev
             pw_engine_seed_state(g->engine, (uint32_t)i, s);
     }
     free(st);
+    if (prev)
+        pw_engine_seed_stats(g->engine, &prev->stats);
 }
 
 static void store_log(void *ud, enum pw_store_log_level lvl, const char *msg)

@@ -1692,6 +1692,26 @@ void pw_engine_seed_state(struct pw_engine *e, uint32_t target,
     e->dirty = true;
 }
 
+void pw_engine_seed_stats(struct pw_engine *e, const struct pw_engine_stats *st)
+{
+    if (!e || !st)
+        return;
+    struct pw_engine_stats *o = &e->stats;
+    for (int i = 0; i < PW_STATE_COUNT_; i++)
+        o->probes[i] += st->probes[i];
+    o->sweeps += st->sweeps;
+    o->overruns += st->overruns;
+    o->skipped += st->skipped;
+    o->fd_waits += st->fd_waits;
+    o->dns_lookups += st->dns_lookups;
+    o->outages += st->outages;
+    if (o->last_sweep_ms == 0) {
+        o->last_sweep_ms = st->last_sweep_ms;
+        o->last_sweep_duration_ms = st->last_sweep_duration_ms;
+    }
+    e->dirty = true;
+}
+
 int pw_engine_set_protocol(struct pw_engine *e, uint32_t target, enum pw_proto proto)
 {
     if (!e || target >= e->plan->ntargets || (unsigned)proto >= PW_PROTO_COUNT_)

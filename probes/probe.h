@@ -238,6 +238,12 @@ enum {
 typedef void (*pw_engine_log_cb)(void *ud, int level, const char *msg);
 void pw_engine_set_log(struct pw_engine *e, pw_engine_log_cb cb, void *ud);
 
+/* Continues the counters of a replaced engine (a reload): its probes,
+ * sweeps, overruns, skips, descriptor waits, lookups and outages become
+ * this engine's starting counts, so the metrics' counters never step back.
+ * Call before start. */
+void pw_engine_seed_stats(struct pw_engine *e, const struct pw_engine_stats *st);
+
 /* Sets target t's exchange, overriding the default by port (catalog rows)
  * or none (checks). Call before start or sweep_once. PW_EINVAL for an
  * unknown target or protocol. */

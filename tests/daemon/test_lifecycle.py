@@ -122,6 +122,18 @@ class Notify:
         return [m for m in self.poll() if m[0] >= after and pred(m[1])]
 
 
+def counters(base):
+    """The engine's Prometheus counters (name and labels -> value)."""
+    code, body = get(base + "/metrics")
+    assert code == 200, code
+    body = body.decode() if isinstance(body, bytes) else body
+    out = {}
+    for name in ("portwatch_probes_total", "portwatch_sweeps_total", "portwatch_outages_total"):
+        for m in re.finditer(r"^(" + name + r"(?:\{[^}]*\})?) (\S+)$", body, re.M):
+            out[m.group(1)] = float(m.group(2))
+    return out
+
+
 def test_reload_and_notify(tmp):
     a_sock, port_a = listener()
     c_sock, port_c = listener()
@@ -158,6 +170,7 @@ def test_reload_and_notify(tmp):
 
         # -- reload: keep A, drop B, add C
         time.sleep(1.1)  # A's since must not move: let it age a little
+        before = counters(base)
         write_conf(conf, api, db, [("a", port_a), ("c", port_c)])
         t0 = time.time()
         d.p.send_signal(signal.SIGHUP)
@@ -181,6 +194,10 @@ def test_reload_and_notify(tmp):
         code, body = get(base + "/api/v1/outages")
         assert code == 200 and any(o["port"] == port_b for o in json.loads(body)["outages"]), body
         ok("reload: removed target's outage history kept")
+        after = counters(base)
+        back = {k: (before[k], after.get(k, 0)) for k in before if after.get(k, 0) < before[k]}
+        assert before and not back, f"counters stepped back at the reload: {back}"
+        ok(f"reload: {len(before)} engine counters go on from the old engine's (no counter reset)")
         m = wait_for(lambda: re.search(r"configuration reloaded in (\d+) ms: 2 targets on 1 hosts "
                                        r"\(1 kept, 1 new, 1 removed\)", d.log_text()), 5, "reload log line")
         print(f"reload: {m.group(1)} ms inside the daemon; new plan visible over HTTP after {seen * 1000:.0f} ms")
