@@ -280,8 +280,9 @@ START_TEST(test_cancel_silent_peer)
     ck_assert_str_eq(s.g.r.message, "cancelled");
     ck_assert_uint_eq(s.g.r.n, 0);
     ck_assert_uint_eq(s.g.r.calls, 0); /* still waiting for the bind_ack */
-    /* Right after the cancel at 300 ms, nowhere near the 10 s timeout. */
-    ck_assert_uint_ge(s.done_ms, 300);
+    /* Right after the cancel at 300 ms (of loop time, which may run a
+     * little behind t0), nowhere near the 10 s timeout. */
+    ck_assert_uint_ge(s.done_ms, 250);
     ck_assert_msg(s.done_ms < 1000, "done after %llu ms", (unsigned long long)s.done_ms);
     pw_epm_result_free(&s.g.r);
 }
