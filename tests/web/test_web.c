@@ -530,28 +530,35 @@ START_TEST(metrics)
     ck_assert_int_eq(h.status, 200);
     ck_assert_ptr_nonnull(strstr(h.ctype, "version=0.0.4"));
     char want[256];
-    snprintf(want, sizeof want, "\nportwatch_target_up{host=\"127.0.0.1\",port=\"%u\","
-                                "roles=\"web-open\"} 1\n", W.open_port[0]);
-    ck_assert_msg(strstr(h.body, want), "missing %s", want);
-    snprintf(want, sizeof want, "\nportwatch_target_up{host=\"127.0.0.1\",port=\"%u\","
-                                "roles=\"web-closed\"} 0\n", W.closed_port[0]);
-    ck_assert_msg(strstr(h.body, want), "missing %s", want);
-    snprintf(want, sizeof want, "\nportwatch_target_state{host=\"127.0.0.1\",port=\"%u\","
-                                "roles=\"web-closed\"} 1\n", W.closed_port[0]);
-    ck_assert_msg(strstr(h.body, want), "missing %s", want);
+    /* One series per target: (metric, port, role, extra label, value). */
+    const struct {
+        const char *metric;
+        unsigned port;
+        const char *role, *extra;
+        int value; /* -1: no such series */
+    } series[] = {
+        {"portwatch_target_up", W.open_port[0], "web-open", "", 1},
+        {"portwatch_target_up", W.closed_port[0], "web-closed", "", 0},
+        {"portwatch_target_state", W.closed_port[0], "web-closed", "", 1},
+        /* verification: the real web server verified, the bare listener
+         * has no exchange, a refused port has no series */
+        {"portwatch_target_verify", W.open_port[1], "web-open", ",result=\"verified\"", 1},
+        {"portwatch_target_verify", W.open_port[0], "web-open", ",result=\"off\"", 1},
+        {"portwatch_target_verify", W.closed_port[0], "web-closed", "", -1},
+    };
+    for (size_t i = 0; i < sizeof series / sizeof series[0]; i++) {
+        int n = snprintf(want, sizeof want, "\n%s{host=\"127.0.0.1\",port=\"%u\",roles=\"%s\"%s}",
+                         series[i].metric, series[i].port, series[i].role, series[i].extra);
+        if (series[i].value < 0) {
+            want[n - 1] = '\0'; /* any labels after roles */
+            ck_assert_msg(!strstr(h.body, want), "unexpected %s", want);
+            continue;
+        }
+        snprintf(want + n, sizeof want - (size_t)n, " %d\n", series[i].value);
+        ck_assert_msg(strstr(h.body, want), "missing %s", want);
+    }
     ck_assert_ptr_nonnull(strstr(h.body, "\n# TYPE portwatch_probes_total counter\n"));
-    /* verification: the real web server verified, the bare listener has no
-     * exchange, a refused port has no series */
     ck_assert_ptr_nonnull(strstr(h.body, "\n# TYPE portwatch_target_verify gauge\n"));
-    snprintf(want, sizeof want, "\nportwatch_target_verify{host=\"127.0.0.1\",port=\"%u\","
-                                "roles=\"web-open\",result=\"verified\"} 1\n", W.open_port[1]);
-    ck_assert_msg(strstr(h.body, want), "missing %s", want);
-    snprintf(want, sizeof want, "\nportwatch_target_verify{host=\"127.0.0.1\",port=\"%u\","
-                                "roles=\"web-open\",result=\"off\"} 1\n", W.open_port[0]);
-    ck_assert_msg(strstr(h.body, want), "missing %s", want);
-    snprintf(want, sizeof want, "\nportwatch_target_verify{host=\"127.0.0.1\",port=\"%u\",",
-             W.closed_port[0]);
-    ck_assert_msg(!strstr(h.body, want), "unexpected %s", want);
     ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_storage_up 1\n"));
     ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_targets{status=\"down\"} "));
     /* outages counted: every down target once, and not again */
