@@ -142,6 +142,17 @@ static json_t *storage_json(struct pw_store *st)
     return o;
 }
 
+/* The shortest probe interval in the plan: how often sweeps end, for a
+ * client deciding whether the data went stale. null for an empty plan. */
+static json_t *shortest_interval(const struct pw_plan *p)
+{
+    int64_t iv = INT64_MAX;
+    for (size_t i = 0; i < p->nprofiles; i++)
+        if (p->profiles[i].interval_ms > 0 && p->profiles[i].interval_ms < iv)
+            iv = p->profiles[i].interval_ms;
+    return p->ntargets && iv != INT64_MAX ? json_integer(iv) : json_null();
+}
+
 static json_t *sweep_json(const struct pw_engine_stats *s)
 {
     json_t *o = json_object();
@@ -301,6 +312,7 @@ static json_t *status_doc(const struct pw_web_view *v, struct pw_store *st,
     json_object_set_new(sum, "unknown", json_integer((json_int_t)counts[PW_STATUS_UNKNOWN]));
     json_object_set_new(sum, "failing_last_probe", json_integer((json_int_t)failing));
     json_object_set_new(sum, "hosts", json_integer((json_int_t)s->plan->nhosts));
+    json_object_set_new(sum, "interval_ms", shortest_interval(s->plan));
     json_object_set_new(sum, "storage", storage_json(st));
     json_object_set_new(sum, "last_sweep", sweep_json(&s->stats));
     json_object_set_new(doc, "snapshot_at", jtime(s->taken_ms));

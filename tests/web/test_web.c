@@ -178,6 +178,8 @@ START_TEST(status_all)
     ck_assert_int_gt(down, 0);
     ck_assert_str_eq(json_string_value(json_object_get(
                          json_object_get(sum, "storage"), "state")), "ok");
+    /* the world probes every 1s */
+    ck_assert_int_eq(json_integer_value(json_object_get(sum, "interval_ms")), 1000);
     /* failing first */
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(ts, 0), "status")),
                      "down");
