@@ -31,6 +31,7 @@ struct whost {
     struct pw_web_epm_endpoint *v;
     size_t n;
     int64_t looked_ms;
+    bool from_store;   /* v is the stored read; no live one completed yet */
     char *err;
     uint16_t *ports;   /* registered TCP ports but 135, sorted, unique */
     size_t nports;
@@ -125,6 +126,7 @@ static void publish(struct pw_epm_watch *w)
         o->host = strdup(h->name);
         o->error = dup_or_null(h->err);
         o->looked_up_ms = h->looked_ms;
+        o->from_store = h->from_store;
         struct pw_web_epm_endpoint *v = malloc((h->n ? h->n : 1) * sizeof *v);
         if (v && h->n)
             memcpy(v, h->v, h->n * sizeof *v);
@@ -323,6 +325,7 @@ static void merge(struct pw_epm_watch *w, const char *name, const struct pw_epm_
     free(h->v);
     h->v = v;
     h->n = n;
+    h->from_store = false;
     free(h->err);
     h->err = NULL;
     store_read(w, name, h, now);
@@ -528,6 +531,7 @@ static void seed_host(struct pw_epm_watch *w, struct whost *h, const struct pw_p
     h->ports = ports;
     h->nports = np;
     h->looked_ms = s->looked_up_ms;
+    h->from_store = true;
     pw_log(PW_LOG_INFO, "%s: %zu registration%s and %zu TCP port%s from the stored read of its "
            "endpoint mapper, until it is read again", h->name, n, n == 1 ? "" : "s", np,
            np == 1 ? "" : "s");

@@ -905,6 +905,7 @@ void pw_api_rpc_endpoints(struct pw_req *r, struct pw_reply *out)
         json_t *o = json_object(), *arr = json_array();
         json_object_set_new(o, "host", json_string(x->host));
         json_object_set_new(o, "looked_up", jtime(x->looked_up_ms));
+        json_object_set_new(o, "from_store", json_boolean(x->from_store));
         json_object_set_new(o, "error", x->error ? json_string(x->error) : json_null());
         for (size_t i = 0; i < x->n; i++)
             json_array_append_new(arr, epm_endpoint_json(&r->view, x->host, &x->v[i]));

@@ -42,6 +42,8 @@ struct pw_web_epm_endpoint {
 struct pw_web_epm_host {
     const char *host;    /* as the plan names it */
     int64_t looked_up_ms; /* 0: not read yet */
+    bool from_store;     /* the list is the stored read from before this
+                            start: no complete live read yet */
     const char *error;   /* NULL when the last read completed */
     const struct pw_web_epm_endpoint *v;
     size_t n;

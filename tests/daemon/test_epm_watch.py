@@ -139,6 +139,7 @@ def restart_from_store(tmp, db, want, before, stopped_ms):
         # No live read can have completed: its connect hangs for 20 s.
         assert time.monotonic() - t_start < 15
         assert h["error"] is None, h
+        assert h["from_store"] is True, h
         stored = h["looked_up"]
         assert ms(before["looked_up"]) <= ms(stored) <= stopped_ms, (stored, before["looked_up"])
         have = {(e["interface"], e["port"], int(e["version"].split(".")[0]))
@@ -184,6 +185,7 @@ def restart_from_store(tmp, db, want, before, stopped_ms):
             h = endpoints(base, p)
             return h if h and h["looked_up"] != stored and not h["error"] else None
         h = wait_for(live, 25, "the first live read after the restart")
+        assert h["from_store"] is False, h
         now = keyed(h)
         kept = set(now) & set(old)
         assert kept, "no registration of the stored read is still present"

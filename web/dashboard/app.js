@@ -775,7 +775,9 @@
       h('h2', { id: 'h-epm', text: 'RPC endpoint mapper' }),
       h('p', { class: 'small' }, `${eps.length} registered endpoint${eps.length === 1 ? '' : 's'}`,
         outside ? h('strong', { class: 'error-note', text: ` \u00b7 ${outside} outside the firewall range` }) : null,
-        hd.looked_up ? h('span', { class: 'muted' }, ' \u00b7 read ', timeEl(hd.looked_up)) : null),
+        hd.looked_up ? h('span', { class: 'muted' }, ' \u00b7 read ', timeEl(hd.looked_up)) : null,
+        hd.from_store ? h('span', { class: 'muted', text: ' (kept from before the last restart; not read again yet)' }) : null,
+        hd.error ? h('strong', { class: 'error-note', text: ` \u00b7 last read failed: ${hd.error}` }) : null),
       h('div', { class: 'scroll', 'data-scroll': 'epm' },
         h('table', { class: 'stack', id: 'epm-table' }, h('thead', null, h('tr', null,
           ['Port', 'Protocol', 'Interface', 'Status', 'Firewall range', 'Seen']
