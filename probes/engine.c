@@ -89,6 +89,8 @@ struct hslot {
     uint32_t ready_head, ready_tail;
     uint32_t in_flight;
     bool in_ring;
+    uint32_t answers;       /* connects that got an answer (not a timeout) */
+    uint64_t out_seq;       /* start number of its oldest probe out */
     char err[PW_DETAIL_MAX];
 };
 
@@ -132,6 +134,7 @@ struct probe {
     struct lane *lane;   /* waiting for its timeout there; NULL: not */
     struct probe *lprev, *lnext;
     uint64_t deadline;   /* loop time (ms) when it times out */
+    uint64_t seq;        /* start number (pw_engine.started) */
     uint64_t started_ns;
     uint32_t target;
     int64_t latency_us;  /* connect time, kept while the exchange runs */
@@ -162,6 +165,12 @@ struct snapbox {
     struct pw_snapshot s;
 };
 
+/* A FIFO of host numbers; a host is in at most one (hslot.in_ring). */
+struct hring {
+    uint32_t *v; /* [nhosts] */
+    uint32_t head, count;
+};
+
 struct pw_engine {
     uv_loop_t *loop;
     const struct pw_plan *plan;
@@ -172,8 +181,9 @@ struct pw_engine {
     uint8_t *proto;   /* enum pw_proto per target */
     struct hslot *hosts;
     uint32_t nhosts;
-    uint32_t *ring; /* hosts with ready targets and room under their cap */
-    uint32_t ring_head, ring_count;
+    /* Hosts with ready targets and room under their cap, taken in turn;
+     * those with probes out and no answer yet (quiet) go first. */
+    struct hring ring, quiet;
 
     struct group *groups;
     uint32_t ngroups;
@@ -191,6 +201,8 @@ struct pw_engine {
     uint32_t nlanes;
     struct pw_dialer *dialer; /* opt.dialer's, or NULL: libuv connects */
     bool pumping;
+    uint64_t started;   /* probes started, numbering them */
+    uint64_t answered;  /* highest start number that got an answer */
     uint32_t burst;     /* probes started since pump_idle last ran (it
                            runs once a loop iteration while needed) */
     uv_idle_t pump_idle; /* resumes a pump that used up its burst */
@@ -593,27 +605,57 @@ static void record(struct pw_engine *e, uint32_t t, enum pw_state state,
 
 /* ---- queues ------------------------------------------------------------- */
 
-static void ring_push(struct pw_engine *e, uint32_t h)
+static void ring_push(struct pw_engine *e, struct hring *r, uint32_t h)
 {
-    e->ring[(e->ring_head + e->ring_count) % e->nhosts] = h;
-    e->ring_count++;
+    r->v[(r->head + r->count) % e->nhosts] = h;
+    r->count++;
     e->hosts[h].in_ring = true;
 }
 
-static uint32_t ring_pop(struct pw_engine *e)
+static uint32_t ring_pop(struct pw_engine *e, struct hring *r)
 {
-    uint32_t h = e->ring[e->ring_head];
-    e->ring_head = (e->ring_head + 1) % e->nhosts;
-    e->ring_count--;
+    uint32_t h = r->v[r->head];
+    r->head = (r->head + 1) % e->nhosts;
+    r->count--;
     e->hosts[h].in_ring = false;
     return h;
+}
+
+/* A host that has never answered although probes started after its
+ * oldest one out have been answered elsewhere: likely one that drops
+ * SYNs, whose probes each last the whole timeout. Starting its remaining
+ * probes before those of hosts that answer at once lets those timeouts
+ * run together, so a one-shot sweep ends about one timeout after it began
+ * rather than one timeout after its last start. Comparing start numbers,
+ * not times, keeps a burst's own hosts (none answered yet) in turn. */
+static bool quiet_host(const struct pw_engine *e, const struct hslot *hs)
+{
+    return hs->in_flight > 0 && hs->answers == 0 && e->answered > hs->out_seq;
 }
 
 static void maybe_ring(struct pw_engine *e, uint32_t h)
 {
     struct hslot *hs = &e->hosts[h];
     if (!hs->in_ring && hs->ready_head != NIL && hs->in_flight < e->opt.max_per_host)
-        ring_push(e, h);
+        ring_push(e, quiet_host(e, hs) ? &e->quiet : &e->ring, h);
+}
+
+/* The next host to start a probe for: a quiet one first. A host queued as
+ * quiet that has been answered since moves to the ordinary ring. */
+static bool next_host(struct pw_engine *e, uint32_t *out)
+{
+    while (e->quiet.count > 0) {
+        uint32_t h = ring_pop(e, &e->quiet);
+        if (quiet_host(e, &e->hosts[h])) {
+            *out = h;
+            return true;
+        }
+        ring_push(e, &e->ring, h);
+    }
+    if (e->ring.count == 0)
+        return false;
+    *out = ring_pop(e, &e->ring);
+    return true;
 }
 
 static void list_push(struct pw_engine *e, uint32_t *head, uint32_t *tail, uint32_t t)
@@ -961,6 +1003,9 @@ static void exchange_start(struct probe *p)
 
 static void connected(struct probe *p, int status)
 {
+    p->e->hosts[p->e->plan->targets[p->target].host].answers++;
+    if (p->seq > p->e->answered)
+        p->e->answered = p->seq;
     if (status == 0) {
         p->latency_us = (int64_t)((uv_hrtime() - p->started_ns) / 1000);
         exchange_start(p);
@@ -1163,7 +1208,9 @@ static void probe_start(struct pw_engine *e, uint32_t t)
     if (p->tcp_open)
         e->open_handles++;
     e->in_flight++;
-    hs->in_flight++;
+    p->seq = ++e->started;
+    if (hs->in_flight++ == 0)
+        hs->out_seq = p->seq;
     if (e->in_flight > e->stats.in_flight_peak)
         e->stats.in_flight_peak = e->in_flight;
     if (hs->in_flight > e->stats.host_in_flight_peak)
@@ -1234,14 +1281,16 @@ static void pump(struct pw_engine *e)
     if (e->pumping)
         return; /* a probe that ended while starting: the loop below goes on */
     e->pumping = true;
-    while (!e->closing && !e->fd_blocked && e->ring_count > 0 &&
+    uint32_t h;
+    while (!e->closing && !e->fd_blocked && e->ring.count + e->quiet.count > 0 &&
            e->in_flight < e->opt.max_in_flight) {
         if (e->burst >= PUMP_BURST) {
             uv_idle_start(&e->pump_idle, on_pump_idle); /* it resumes */
             break;
         }
+        if (!next_host(e, &h))
+            break;
         e->burst++;
-        uint32_t h = ring_pop(e);
         struct hslot *hs = &e->hosts[h];
         uint32_t t = list_pop(e, &hs->ready_head, &hs->ready_tail);
         e->stats.waiting_for_slot--;
@@ -1473,7 +1522,8 @@ static void engine_free(struct pw_engine *e)
     uv_mutex_destroy(&e->snap_lock);
     free(e->res);
     free(e->res_spare);
-    free(e->ring);
+    free(e->ring.v);
+    free(e->quiet.v);
     free(e->hosts);
     free(e->sl);
     free(e->proto);
@@ -1614,15 +1664,17 @@ struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
     e->ts = calloc(n ? n : 1, sizeof *e->ts);
     e->sl = calloc(n ? n : 1, sizeof *e->sl);
     e->hosts = calloc(e->nhosts ? e->nhosts : 1, sizeof *e->hosts);
-    e->ring = calloc(e->nhosts ? e->nhosts : 1, sizeof *e->ring);
+    e->ring.v = calloc(e->nhosts ? e->nhosts : 1, sizeof *e->ring.v);
+    e->quiet.v = calloc(e->nhosts ? e->nhosts : 1, sizeof *e->quiet.v);
     e->proto = calloc(n ? n : 1, 1);
-    if (!e->ts || !e->sl || !e->hosts || !e->ring || !e->proto ||
+    if (!e->ts || !e->sl || !e->hosts || !e->ring.v || !e->quiet.v || !e->proto ||
         uv_mutex_init(&e->snap_lock) != 0) {
         free(e->proto);
         free(e->ts);
         free(e->sl);
         free(e->hosts);
-        free(e->ring);
+        free(e->ring.v);
+        free(e->quiet.v);
         free(e);
         return NULL;
     }
@@ -1643,7 +1695,8 @@ struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
         free(e->ts);
         free(e->sl);
         free(e->hosts);
-        free(e->ring);
+        free(e->ring.v);
+        free(e->quiet.v);
         free(e);
         return NULL;
     }

@@ -33,6 +33,7 @@ table inet pwtest {
         tcp dport 2006 reject with icmp type host-prohibited
         tcp dport 2007 reject with icmp type net-prohibited
         tcp dport 2100-2139 drop
+        ip daddr 127.0.0.50 tcp flags & (syn | ack) == syn drop
     }
     chain out {
         type filter hook output priority 0; policy accept;

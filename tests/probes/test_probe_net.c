@@ -169,6 +169,52 @@ START_TEST(test_cap_filtered)
 }
 END_TEST
 
+/* A host that drops every SYN among twenty that refuse at once, caps wide
+ * open: once the first burst shows it silent, its probes start before the
+ * rest, so their timeouts run together early instead of trailing the
+ * whole start phase (a one-shot sweep then ends about one timeout after it
+ * began). Its results, stamped a timeout after each start, come within a
+ * fraction of the time over which the refusals (stamped at start) spread;
+ * taken in turn with the others, they would spread as wide. */
+START_TEST(test_quiet_host_first)
+{
+    static char big[4096];
+    int n = snprintf(big, sizeof big, "[check many]\nhosts = ");
+    for (int h = 21; h <= 40; h++)
+        n += snprintf(big + n, sizeof big - (size_t)n, "%s127.0.0.%d", h > 21 ? ", " : "", h);
+    snprintf(big + n, sizeof big - (size_t)n,
+             "\nports = 4000-4199\nexpect = reachable\n"
+             "[check silent]\nhosts = 127.0.0.50\nports = 4000-4199\nexpect = reachable\n");
+    struct pw_plan *p = th_plan(big);
+    th_timing(p, 0, 1000);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct th_results tr = {0};
+    struct pw_engine_options o = {.max_in_flight = 8192, .max_per_host = 4096};
+    struct pw_engine *e = th_sweep(&loop, p, &o, &tr);
+    ck_assert_uint_eq(tr.n, 21 * 200);
+    int64_t q_min = INT64_MAX, q_max = 0, r_min = INT64_MAX, r_max = 0;
+    for (size_t i = 0; i < tr.n; i++) {
+        const struct pw_result *r = &tr.r[i];
+        bool silent = strcmp(p->hosts[p->targets[r->target].host].name, "127.0.0.50") == 0;
+        ck_assert_int_eq(r->state, silent ? PW_STATE_FILTERED : PW_STATE_CLOSED);
+        int64_t *lo = silent ? &q_min : &r_min, *hi = silent ? &q_max : &r_max;
+        if (r->at_ms < *lo)
+            *lo = r->at_ms;
+        if (r->at_ms > *hi)
+            *hi = r->at_ms;
+    }
+    ck_assert_msg(r_max - r_min >= 20, "the refusals spread over %lld ms only",
+                  (long long)(r_max - r_min));
+    ck_assert_msg((q_max - q_min) * 2 < r_max - r_min,
+                  "the silent host's probes spread over %lld ms, the refusals over %lld ms",
+                  (long long)(q_max - q_min), (long long)(r_max - r_min));
+    th_close_engine(&loop, e);
+    th_results_free(&tr);
+    pw_plan_free(p);
+}
+END_TEST
+
 int main(void)
 {
     if (!getenv("PW_NETNS")) {
@@ -182,6 +228,7 @@ int main(void)
     tcase_add_test(tc, test_dns_error_once);
     tcase_add_test(tc, test_dns_per_interval);
     tcase_add_test(tc, test_cap_filtered);
+    tcase_add_test(tc, test_quiet_host_first);
     suite_add_tcase(s, tc);
     return pw_check_run(s);
 }
