@@ -11,6 +11,7 @@
 #include "config/error.h"
 #include "config/values.h"
 #include "probes/epm.h"
+#include "probes/report.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -74,24 +75,15 @@ static void print_table(const struct job *j, const struct pw_epm_result *r, FILE
     }
 }
 
+/* The shared fields, plus where the mapper says the endpoint lives. */
 static json_t *entry_json(const struct pw_epm_entry *e)
 {
-    json_t *o = json_object();
-    char uuid[37], ver[16];
-    if (e->has_iface) {
-        pw_uuid_format(&e->iface, uuid);
-        snprintf(ver, sizeof ver, "%u.%u", e->vmajor, e->vminor);
-    }
-    const char *name = e->has_iface ? pw_epm_interface_name(&e->iface) : NULL;
-    json_object_set_new(o, "interface", e->has_iface ? json_string(uuid) : json_null());
-    json_object_set_new(o, "version", e->has_iface ? json_string(ver) : json_null());
-    json_object_set_new(o, "name", name ? json_string(name) : json_null());
-    json_object_set_new(o, "annotation", json_string(e->annotation));
-    json_object_set_new(o, "protocol", json_string(pw_epm_protseq_name(e->protseq)));
-    json_object_set_new(o, "endpoint", json_string(e->endpoint));
-    json_object_set_new(o, "port", e->port ? json_integer(e->port) : json_null());
-    json_object_set_new(o, "address", json_string(e->address));
+    json_t *o = pw_report_epm_entry(e);
+    if (!o)
+        return NULL;
+    char uuid[37];
     pw_uuid_format(&e->object, uuid);
+    json_object_set_new(o, "address", json_string(e->address));
     json_object_set_new(o, "object", json_string(uuid));
     return o;
 }

@@ -5,6 +5,8 @@
  */
 #include "probes/report.h"
 
+#include "probes/epm.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -363,6 +365,27 @@ int pw_report_json_write(const struct pw_plan *p, const struct pw_snapshot *s, F
     free(buf);
     shared_free(p, &sh);
     return rc == 0 && !ferror(f) ? 0 : -1;
+}
+
+json_t *pw_report_epm_entry(const struct pw_epm_entry *e)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    char uuid[37], ver[16];
+    if (e->has_iface) {
+        pw_uuid_format(&e->iface, uuid);
+        snprintf(ver, sizeof ver, "%u.%u", e->vmajor, e->vminor);
+    }
+    const char *name = e->has_iface ? pw_epm_interface_name(&e->iface) : NULL;
+    json_object_set_new(o, "interface", e->has_iface ? json_string(uuid) : json_null());
+    json_object_set_new(o, "version", e->has_iface ? json_string(ver) : json_null());
+    json_object_set_new(o, "name", name ? json_string(name) : json_null());
+    json_object_set_new(o, "annotation", json_string(e->annotation));
+    json_object_set_new(o, "protocol", json_string(pw_epm_protseq_name(e->protseq)));
+    json_object_set_new(o, "endpoint", json_string(e->endpoint));
+    json_object_set_new(o, "port", e->port ? json_integer(e->port) : json_null());
+    return o;
 }
 
 bool pw_report_all_ok(const struct pw_snapshot *s)

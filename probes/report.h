@@ -32,6 +32,14 @@ json_t *pw_report_json(const struct pw_plan *p, const struct pw_snapshot *s);
  * allocation failure. */
 int pw_report_json_write(const struct pw_plan *p, const struct pw_snapshot *s, FILE *f);
 
+/* One endpoint-mapper registration (probes/epm.h) as `portwatch
+ * rpc-endpoints --format json` and GET /api/v1/rpc/endpoints both show it:
+ * interface and version (null without one), its well-known name (or null),
+ * annotation, protocol, endpoint and port (null when none). Callers add
+ * what only they know. NULL on allocation failure. */
+struct pw_epm_entry;
+json_t *pw_report_epm_entry(const struct pw_epm_entry *e);
+
 /* Whether every target has a result that meets its expectation. */
 bool pw_report_all_ok(const struct pw_snapshot *s);
 

@@ -9,6 +9,7 @@
 
 #include "config/error.h"
 #include "config/values.h"
+#include "probes/report.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -862,20 +863,9 @@ static json_t *epm_endpoint_json(const struct pw_web_view *v, const char *host,
                                  const struct pw_web_epm_endpoint *x)
 {
     const struct pw_epm_entry *e = &x->e;
-    json_t *o = json_object();
-    char uuid[37], ver[16];
-    if (e->has_iface) {
-        pw_uuid_format(&e->iface, uuid);
-        snprintf(ver, sizeof ver, "%u.%u", e->vmajor, e->vminor);
-    }
-    const char *name = e->has_iface ? pw_epm_interface_name(&e->iface) : NULL;
-    json_object_set_new(o, "interface", e->has_iface ? json_string(uuid) : json_null());
-    json_object_set_new(o, "version", e->has_iface ? json_string(ver) : json_null());
-    json_object_set_new(o, "name", name ? json_string(name) : json_null());
-    json_object_set_new(o, "annotation", json_string(e->annotation));
-    json_object_set_new(o, "protocol", json_string(pw_epm_protseq_name(e->protseq)));
-    json_object_set_new(o, "endpoint", json_string(e->endpoint));
-    json_object_set_new(o, "port", e->port ? json_integer(e->port) : json_null());
+    json_t *o = pw_report_epm_entry(e);
+    if (!o)
+        return NULL;
     json_object_set_new(o, "first_seen", jtime(x->first_seen_ms));
     json_object_set_new(o, "last_seen", jtime(x->last_seen_ms));
     json_object_set_new(o, "outside_range", json_boolean(x->outside_range));
