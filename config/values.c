@@ -48,6 +48,17 @@ int pw_strcasecmp(const char *a, const char *b)
     }
 }
 
+int pw_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* ---- durations ---------------------------------------------------------- */
 
 static const struct {

@@ -67,5 +67,7 @@ int pw_parse_rate(const char *s, long long min, long long max, long long *out,
 
 /* Case-insensitive ASCII comparison; locale-independent. */
 int pw_strcasecmp(const char *a, const char *b);
+/* The value of a hexadecimal digit (either case), or -1. */
+int pw_hex_digit(char c);
 
 #endif

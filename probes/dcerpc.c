@@ -9,6 +9,7 @@
  */
 #include "probes/verify.h"
 
+#include "config/values.h"
 #include "probes/wire.h"
 
 #include <stdio.h>
@@ -29,17 +30,6 @@ void pw_uuid_format(const struct pw_uuid *u, char out[37])
              u->d4[4], u->d4[5], u->d4[6], u->d4[7]);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int pw_uuid_parse(const char *s, struct pw_uuid *out)
 {
     uint8_t v[16];
@@ -50,7 +40,7 @@ int pw_uuid_parse(const char *s, struct pw_uuid *out)
                 return -1;
             continue;
         }
-        int hi = hexval(s[i]), lo = s[i + 1] ? hexval(s[i + 1]) : -1;
+        int hi = pw_hex_digit(s[i]), lo = s[i + 1] ? pw_hex_digit(s[i + 1]) : -1;
         if (hi < 0 || lo < 0 || k == 16)
             return -1;
         v[k++] = (uint8_t)(hi << 4 | lo);

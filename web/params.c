@@ -59,17 +59,6 @@ bool pw_web_utf8_valid(const char *s, size_t n)
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes s[0..n) into a new string; '+' is a space in query parts.
  * Returns NULL and sets *why on a broken escape, a NUL or bad UTF-8. */
 static char *decode(const char *s, size_t n, bool query, const char **why)
@@ -82,8 +71,8 @@ static char *decode(const char *s, size_t n, bool query, const char **why)
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (c == '%') {
-            int hi = i + 1 < n ? hexval(s[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+            int hi = i + 1 < n ? pw_hex_digit(s[i + 1]) : -1;
+            int lo = i + 2 < n ? pw_hex_digit(s[i + 2]) : -1;
             if (hi < 0 || lo < 0) {
                 *why = "broken percent-encoding (a '%' must be followed by two hex digits)";
                 free(d);
