@@ -34,3 +34,16 @@ const char *pw_err_name(int err)
     const struct entry *e = lookup(err);
     return e ? e->name : "UNKNOWN";
 }
+
+void pw_vlog_to(pw_log_sink sink, void *ud, const char *who, int level, const char *fmt,
+                va_list ap)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (sink)
+        sink(ud, level, msg);
+    else if (level >= 0 && level <= 1)
+        fprintf(stderr, "portwatch: %s%s%s: %s\n", who ? who : "", who ? ": " : "",
+                names[level], msg);
+}

@@ -7,6 +7,7 @@
 #ifndef PW_ERROR_H
 #define PW_ERROR_H
 
+#include <stdarg.h>
 #include <stdio.h>
 
 /* printf-style format checking. mingw's gcc reads plain `printf` as the old
@@ -47,5 +48,15 @@ enum pw_err {
 const char *pw_strerror(int err);
 /* The code's name without prefix ("NOMEM"), or "UNKNOWN". */
 const char *pw_err_name(int err);
+
+/* Where a library layer (the probe engine, the web server) sends its log
+ * lines: levels 0 error, 1 warn, 2 info, 3 debug; msg valid only during
+ * the call. */
+typedef void (*pw_log_sink)(void *ud, int level, const char *msg);
+/* Formats one line and hands it to sink, or, without one, prints errors
+ * and warnings to stderr as "portwatch: WHO: LEVEL: msg" (no "WHO: " when
+ * who is NULL). */
+void pw_vlog_to(pw_log_sink sink, void *ud, const char *who, int level, const char *fmt,
+                va_list ap);
 
 #endif

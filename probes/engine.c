@@ -242,16 +242,10 @@ static void maybe_finish(struct pw_engine *e);
 static void elog(struct pw_engine *e, int level, const char *fmt, ...) PW_PRINTF(3, 4);
 static void elog(struct pw_engine *e, int level, const char *fmt, ...)
 {
-    static const char *const names[] = {"error", "warn", "info", "debug"};
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    pw_vlog_to(e->log_cb, e->log_ud, NULL, level, fmt, ap);
     va_end(ap);
-    if (e->log_cb)
-        e->log_cb(e->log_ud, level, msg);
-    else if (level <= PW_ENGINE_LOG_WARN)
-        fprintf(stderr, "portwatch: %s: %s\n", names[level], msg);
 }
 
 static int64_t wall_ms(void)

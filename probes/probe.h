@@ -235,7 +235,7 @@ enum {
     PW_ENGINE_LOG_INFO = 2,
     PW_ENGINE_LOG_DEBUG = 3,
 };
-typedef void (*pw_engine_log_cb)(void *ud, int level, const char *msg);
+typedef pw_log_sink pw_engine_log_cb;
 void pw_engine_set_log(struct pw_engine *e, pw_engine_log_cb cb, void *ud);
 
 /* Continues the counters of a replaced engine (a reload): its probes,

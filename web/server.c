@@ -118,16 +118,10 @@ static void wlog(struct pw_web *w, int level, const char *fmt, ...)
     ;
 static void wlog(struct pw_web *w, int level, const char *fmt, ...)
 {
-    static const char *const names[] = {"error", "warn", "info", "debug"};
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    pw_vlog_to(w->log, w->log_ud, "web", level, fmt, ap);
     va_end(ap);
-    if (w->log)
-        w->log(w->log_ud, level, msg);
-    else if (level <= 1)
-        fprintf(stderr, "portwatch: web: %s: %s\n", names[level], msg);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)

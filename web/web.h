@@ -74,7 +74,7 @@ struct pw_web_sources {
     void (*epm_release)(void *ud, const struct pw_web_epm *e);
 };
 
-typedef void (*pw_web_log_cb)(void *ud, int level, const char *msg);
+typedef pw_log_sink pw_web_log_cb;
 
 struct pw_web_options {
     const char *listen;       /* "127.0.0.1:8470", "[::1]:8470", "0.0.0.0:8470";
