@@ -1648,6 +1648,10 @@ struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
     struct pw_engine *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
+    if (uv_mutex_init(&e->snap_lock) != 0) {
+        free(e);
+        return NULL;
+    }
     e->loop = loop;
     e->plan = plan;
     if (opt)
@@ -1661,15 +1665,8 @@ struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
     e->ring.v = calloc(e->nhosts ? e->nhosts : 1, sizeof *e->ring.v);
     e->quiet.v = calloc(e->nhosts ? e->nhosts : 1, sizeof *e->quiet.v);
     e->proto = calloc(n ? n : 1, 1);
-    if (!e->ts || !e->sl || !e->hosts || !e->ring.v || !e->quiet.v || !e->proto ||
-        uv_mutex_init(&e->snap_lock) != 0) {
-        free(e->proto);
-        free(e->ts);
-        free(e->sl);
-        free(e->hosts);
-        free(e->ring.v);
-        free(e->quiet.v);
-        free(e);
+    if (!e->ts || !e->sl || !e->hosts || !e->ring.v || !e->quiet.v || !e->proto) {
+        engine_free(e); /* no handle exists yet */
         return NULL;
     }
     for (size_t t = 0; t < n; t++) {
@@ -1682,16 +1679,7 @@ struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
         host_init(e, h);
     e->snap = snap_new(e);
     if (!e->snap || lanes_build(e) != 0) {
-        snap_unref(e->snap);
-        free(e->lanes);
-        uv_mutex_destroy(&e->snap_lock);
-        free(e->proto);
-        free(e->ts);
-        free(e->sl);
-        free(e->hosts);
-        free(e->ring.v);
-        free(e->quiet.v);
-        free(e);
+        engine_free(e);
         return NULL;
     }
     /* These cannot fail for a valid loop. */
