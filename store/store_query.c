@@ -35,6 +35,21 @@ static void *grow(void *v, size_t *cap, size_t n, size_t elem, size_t first)
     return nv;
 }
 
+/* The end of a query that filled the array v with *n rows: the statement
+ * and the reader go; returns v, or, when rc says the query failed, frees it
+ * and returns NULL with *n 0. */
+static void *list_end(struct pw_store *st, sqlite3_stmt *s, int rc, void *v, size_t *n)
+{
+    sqlite3_finalize(s);
+    pw_store_reader_unlock(st);
+    if (rc) {
+        free(v);
+        *n = 0;
+        return NULL;
+    }
+    return v;
+}
+
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -153,15 +168,8 @@ int pw_store_query_status(struct pw_store *st, bool include_retired,
     }
     if (!rc && step != SQLITE_DONE)
         rc = PW_ESTORAGE;
-    sqlite3_finalize(s);
-    pw_store_reader_unlock(st);
-    if (rc) {
-        free(v);
-        *n = 0;
-        return rc;
-    }
-    *out = v;
-    return 0;
+    *out = list_end(st, s, rc, v, n);
+    return rc;
 }
 
 int pw_store_load_states(struct pw_store *st, const struct pw_plan *plan,
@@ -1045,13 +1053,6 @@ int pw_store_query_runs(struct pw_store *st, int64_t from, int64_t to,
         r->ended_ms = sqlite3_column_int64(s, 3);
         r->end = (enum pw_store_run_end)sqlite3_column_int(s, 4);
     }
-    sqlite3_finalize(s);
-    pw_store_reader_unlock(st);
-    if (rc) {
-        free(v);
-        *n = 0;
-        return rc;
-    }
-    *out = v;
-    return 0;
+    *out = list_end(st, s, rc, v, n);
+    return rc;
 }
