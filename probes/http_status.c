@@ -3,7 +3,7 @@
  * `HEAD / HTTP/1.1` with Connection: close, and a parser of the status
  * line and the Server header of the reply. Any valid status line verifies
  * (401 and 404 are web servers too). Used by verify.c and
- * tests/fuzz/fuzz_http.c.
+ * tests/fuzz/fuzz_verify.c (as fuzz_http).
  */
 #include "probes/verify.h"
 

@@ -6,7 +6,8 @@
  * stops at 2.x shows up as such. 3.1.1 requires negotiate contexts: a
  * preauth integrity context (SHA-512 and a fresh salt) and, as Windows
  * clients send, an encryption context. No session is set up; the engine
- * closes after the reply. Used by verify.c and tests/fuzz/fuzz_smb2.c.
+ * closes after the reply. Used by verify.c and tests/fuzz/fuzz_verify.c
+ * (as fuzz_smb2).
  */
 #include "probes/verify.h"
 

@@ -3,7 +3,7 @@
  * TDS server answers on a port: the request a client sends before login,
  * and the parser of the server's reply (its version and encryption
  * setting). No credentials are sent; after the reply the engine closes.
- * Used by verify.c and by tests/fuzz/fuzz_tds.c.
+ * Used by verify.c and by tests/fuzz/fuzz_verify.c (as fuzz_tds).
  */
 #include "probes/verify.h"
 
