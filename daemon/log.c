@@ -89,26 +89,29 @@ static void emit(int level, const char *msg, int event)
     uv_mutex_unlock(&lock);
 }
 
+static void vlog(int level, int event, const char *fmt, va_list ap)
+{
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    emit(level, buf, event);
+}
+
 void pw_log(int level, const char *fmt, ...)
 {
     if (level > threshold && level != PW_LOG_ERROR)
         return;
-    char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    vlog(level, 0, fmt, ap);
     va_end(ap);
-    emit(level, buf, 0);
 }
 
 void pw_log_event(int level, const char *fmt, ...)
 {
-    char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    vlog(level, 1, fmt, ap);
     va_end(ap);
-    emit(level, buf, 1);
 }
 
 void pw_log_cb(void *ud, int level, const char *msg)
