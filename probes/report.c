@@ -299,33 +299,6 @@ static int target_fill(json_t *o, const struct pw_plan *p, const struct pw_snaps
     return bad ? -1 : 0;
 }
 
-static json_t *target_json(const struct pw_plan *p, const struct pw_snapshot *s,
-                           const struct shared *sh, size_t i)
-{
-    json_t *o = json_object();
-    if (o && target_fill(o, p, s, sh, i) != 0) {
-        json_decref(o);
-        o = NULL;
-    }
-    return o;
-}
-
-json_t *pw_report_json(const struct pw_plan *p, const struct pw_snapshot *s)
-{
-    struct shared sh = {0};
-    json_t *a = shared_build(p, &sh) == 0 ? json_array() : NULL;
-    size_t n = s->ntargets < p->ntargets ? s->ntargets : p->ntargets;
-    for (size_t i = 0; a && i < n; i++) {
-        json_t *o = target_json(p, s, &sh, i);
-        if (!o || json_array_append_new(a, o) != 0) {
-            json_decref(a);
-            a = NULL;
-        }
-    }
-    shared_free(p, &sh);
-    return a;
-}
-
 int pw_report_json_write(const struct pw_plan *p, const struct pw_snapshot *s, FILE *f)
 {
     struct shared sh = {0};

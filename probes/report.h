@@ -20,16 +20,13 @@
  * what breaks (the profile's reasons); a totals line at the end. */
 void pw_report_table(const struct pw_plan *p, const struct pw_snapshot *s, FILE *f);
 
-/* One object per target, in plan order: host, port, state (null before a
- * result), latency_us (null unless connected), expect, ok, roles [names],
- * reasons [{role, service, text, row}], status, detail, verify ("off",
- * "verified", "mismatch", "no_reply"; null when it did not connect) and
- * verify_info (version, dialect, Server header). NULL on
- * allocation failure. The caller owns the reference. */
-json_t *pw_report_json(const struct pw_plan *p, const struct pw_snapshot *s);
-/* The same array written to f one element at a time, so memory does not
- * grow with the number of targets. Returns 0, or -1 on a write or
- * allocation failure. */
+/* A JSON array, one object per target, in plan order: host, port, state
+ * (null before a result), latency_us (null unless connected), expect, ok,
+ * roles [names], reasons [{role, service, text, row}], status, detail,
+ * verify ("off", "verified", "mismatch", "no_reply"; null when it did not
+ * connect) and verify_info (version, dialect, Server header). Written to f
+ * one element at a time, so memory does not grow with the number of
+ * targets. Returns 0, or -1 on a write or allocation failure. */
 int pw_report_json_write(const struct pw_plan *p, const struct pw_snapshot *s, FILE *f);
 
 /* One endpoint-mapper registration (probes/epm.h) as `portwatch

@@ -8,6 +8,7 @@
 #include "daemon/os.h"
 
 #include "config/config.h"
+#include "probes/report.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -164,6 +165,21 @@ void th_close_engine(uv_loop_t *loop, struct pw_engine *e)
     uv_run(loop, UV_RUN_DEFAULT);
     ck_assert_int_eq(closed, 1);
     ck_assert_int_eq(uv_loop_close(loop), 0);
+}
+
+json_t *th_report_json(const struct pw_plan *p, const struct pw_snapshot *s)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(pw_report_json_write(p, s, f), 0);
+    ck_assert_int_eq(fclose(f), 0);
+    json_error_t err;
+    json_t *j = json_loadb(text, len, 0, &err);
+    ck_assert_msg(j, "check's JSON does not parse: %s (line %d)", err.text, err.line);
+    free(text);
+    return j;
 }
 
 struct pw_engine *th_engine_new(uv_loop_t *loop, const struct pw_plan *p,

@@ -10,6 +10,8 @@
 
 #include "probes/probe.h"
 
+#include <jansson.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +59,11 @@ struct pw_engine *th_sweep(uv_loop_t *loop, const struct pw_plan *p,
 /* Closes e, asserting its done callback runs once and the loop then
  * closes with no handle left. */
 void th_close_engine(uv_loop_t *loop, struct pw_engine *e);
+
+/* `portwatch check --format json` for p and s, as written by
+ * pw_report_json_write and read back with jansson; aborts the test if it
+ * is not valid JSON. The caller owns the reference. */
+json_t *th_report_json(const struct pw_plan *p, const struct pw_snapshot *s);
 
 /* Every engine a test creates goes through here: with PW_TEST_DIALER=os
  * in the environment it gets the OS's dialer (daemon/dial_linux.c, what

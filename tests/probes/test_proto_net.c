@@ -78,7 +78,7 @@ START_TEST(test_catalog_verified)
     uint32_t t1433 = th_target(p, "127.0.0.1", 1433);
     ck_assert_int_eq(s->targets[t1433].verify, PW_VERIFY_VERIFIED);
     ck_assert(strncmp(s->targets[t1433].verify_info, "TDS ", 4) == 0);
-    json_t *j = pw_report_json(p, s);
+    json_t *j = th_report_json(p, s);
     ck_assert_ptr_nonnull(j);
     json_t *o1433 = json_array_get(j, t1433);
     ck_assert_str_eq(json_string_value(json_object_get(o1433, "verify")), "verified");

@@ -88,7 +88,7 @@ END_TEST
 
 START_TEST(test_json)
 {
-    json_t *a = pw_report_json(plan, snap);
+    json_t *a = th_report_json(plan, snap);
     ck_assert_ptr_nonnull(a);
     ck_assert_uint_eq(json_array_size(a), plan->ntargets);
     size_t idx;
