@@ -35,6 +35,20 @@ static void *grow(void *v, size_t *cap, size_t n, size_t elem, size_t first)
     return nv;
 }
 
+/* Prepares sql and binds ?1..?3 (a target and a time range: the shape of
+ * most queries here; more parameters are bound after). Returns 0, or
+ * PW_ESTORAGE. */
+static int prepare3(sqlite3 *db, const char *sql, sqlite3_stmt **s, int64_t a, int64_t b,
+                    int64_t c)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, s, NULL) != SQLITE_OK)
+        return PW_ESTORAGE;
+    sqlite3_bind_int64(*s, 1, a);
+    sqlite3_bind_int64(*s, 2, b);
+    sqlite3_bind_int64(*s, 3, c);
+    return 0;
+}
+
 /* The end of a query that filled the array v with *n rows: the statement
  * and the reader go; returns v, or, when rc says the query failed, frees it
  * and returns NULL with *n 0. */
@@ -324,15 +338,11 @@ int pw_store_query_history(struct pw_store *st, uint32_t target_id, int64_t from
     }
 
     /* down time: outages ∩ coverage */
-    if (sqlite3_prepare_v2(db, "SELECT start_ms, coalesce(end_ms, ?3) FROM outages"
-                               " WHERE target_id=?1 AND start_ms<?3"
-                               " AND (end_ms IS NULL OR end_ms>?2)", -1, &s, NULL) != SQLITE_OK) {
-        rc = PW_ESTORAGE;
+    rc = prepare3(db, "SELECT start_ms, coalesce(end_ms, ?3) FROM outages"
+                      " WHERE target_id=?1 AND start_ms<?3 AND (end_ms IS NULL OR end_ms>?2)",
+                  &s, target_id, from, to);
+    if (rc)
         goto out;
-    }
-    sqlite3_bind_int64(s, 1, target_id);
-    sqlite3_bind_int64(s, 2, from);
-    sqlite3_bind_int64(s, 3, to);
     while (sqlite3_step(s) == SQLITE_ROW) {
         int64_t a = max64(sqlite3_column_int64(s, 0), from);
         int64_t b = min64(sqlite3_column_int64(s, 1), to);
@@ -349,13 +359,8 @@ int pw_store_query_history(struct pw_store *st, uint32_t target_id, int64_t from
     snprintf(sql, sizeof sql,
              "SELECT b, n0,n1,n2,n3,n4,n5, nfail, lat_n, lat_min, lat_sum, lat_max"
              " FROM %s WHERE target_id=?1 AND b>=?2 AND b<?3", tbl[tier]);
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-        rc = PW_ESTORAGE;
+    if ((rc = prepare3(db, sql, &s, target_id, from / T, to / T)) != 0)
         goto out;
-    }
-    sqlite3_bind_int64(s, 1, target_id);
-    sqlite3_bind_int64(s, 2, from / T);
-    sqlite3_bind_int64(s, 3, to / T);
     while (sqlite3_step(s) == SQLITE_ROW) {
         int64_t b = sqlite3_column_int64(s, 0);
         int64_t i = (b * T - from) / step;
@@ -374,15 +379,11 @@ int pw_store_query_history(struct pw_store *st, uint32_t target_id, int64_t from
     if (tier < 2) {
         /* Quiet buckets were not stored: every result in one ok state. Count
          * them from the state run they lie in; latency is the day's. */
-        if (sqlite3_prepare_v2(db, "SELECT first_ms, last_ms, count, state FROM state_runs"
-                                   " WHERE target_id=?1 AND first_ms<?3 AND last_ms>=?2"
-                                   " ORDER BY first_ms", -1, &s, NULL) != SQLITE_OK) {
-            rc = PW_ESTORAGE;
+        rc = prepare3(db, "SELECT first_ms, last_ms, count, state FROM state_runs"
+                          " WHERE target_id=?1 AND first_ms<?3 AND last_ms>=?2 ORDER BY first_ms",
+                      &s, target_id, from, to);
+        if (rc)
             goto out;
-        }
-        sqlite3_bind_int64(s, 1, target_id);
-        sqlite3_bind_int64(s, 2, from);
-        sqlite3_bind_int64(s, 3, to);
         int *rstate = NULL;
         size_t capst = 0;
         while (sqlite3_step(s) == SQLITE_ROW) {
@@ -432,15 +433,11 @@ int pw_store_query_history(struct pw_store *st, uint32_t target_id, int64_t from
         }
         free(rstate);
         /* latency of quiet buckets: the day tier's */
-        if (!rc && sqlite3_prepare_v2(db, "SELECT b, lat_n, lat_min, lat_sum, lat_max,"
-                                          " n0+n1+n2+n3+n4+n5 FROM bucket_day"
-                                          " WHERE target_id=?1 AND b>=?2 AND b<?3 AND lat_n>0",
-                                      -1, &s, NULL) != SQLITE_OK)
-            rc = PW_ESTORAGE;
+        if (!rc)
+            rc = prepare3(db, "SELECT b, lat_n, lat_min, lat_sum, lat_max, n0+n1+n2+n3+n4+n5"
+                              " FROM bucket_day WHERE target_id=?1 AND b>=?2 AND b<?3 AND lat_n>0",
+                          &s, target_id, from / DAY_MS, (to + DAY_MS - 1) / DAY_MS);
         if (!rc) {
-            sqlite3_bind_int64(s, 1, target_id);
-            sqlite3_bind_int64(s, 2, from / DAY_MS);
-            sqlite3_bind_int64(s, 3, (to + DAY_MS - 1) / DAY_MS);
             while (sqlite3_step(s) == SQLITE_ROW) {
                 int64_t da = sqlite3_column_int64(s, 0) * DAY_MS, de = da + DAY_MS;
                 int64_t dn = sqlite3_column_int64(s, 1);
@@ -521,17 +518,13 @@ int pw_store_query_state_runs(struct pw_store *st, uint32_t target_id, int64_t f
     s = NULL;
     /* Newest first so that a limit keeps the latest; reversed below. The
      * (target_id, first_ms) index bounds the scan from above. */
-    if (sqlite3_prepare_v2(db, "SELECT id, state, status, ok, first_ms, last_ms, count,"
-                               " latency_us, detail, verify, verify_info FROM state_runs"
-                               " WHERE target_id=?1 AND first_ms<?3 AND last_ms>=?2"
-                               " ORDER BY first_ms DESC, id DESC LIMIT ?4",
-                           -1, &s, NULL) != SQLITE_OK) {
-        rc = PW_ESTORAGE;
+    rc = prepare3(db, "SELECT id, state, status, ok, first_ms, last_ms, count, latency_us,"
+                      " detail, verify, verify_info FROM state_runs"
+                      " WHERE target_id=?1 AND first_ms<?3 AND last_ms>=?2"
+                      " ORDER BY first_ms DESC, id DESC LIMIT ?4",
+                  &s, target_id, from_ms, to_ms);
+    if (rc)
         goto out;
-    }
-    sqlite3_bind_int64(s, 1, target_id);
-    sqlite3_bind_int64(s, 2, from_ms);
-    sqlite3_bind_int64(s, 3, to_ms);
     sqlite3_bind_int64(s, 4, limit ? (int64_t)limit + 1 : -1);
     size_t cap = 0;
     struct pw_store_state_run *v = NULL;
