@@ -387,23 +387,15 @@ int pw_store_query_history(struct pw_store *st, uint32_t target_id, int64_t from
         int *rstate = NULL;
         size_t capst = 0;
         while (sqlite3_step(s) == SQLITE_ROW) {
-            if (nruns == capr) {
-                capr = capr ? capr * 2 : 64;
-                struct runrow *nv = realloc(runs, capr * sizeof *nv);
-                if (!nv) {
-                    rc = PW_ENOMEM;
-                    break;
-                }
+            struct runrow *nv = grow(runs, &capr, nruns, sizeof *nv, 64);
+            int *ns = nv ? grow(rstate, &capst, nruns, sizeof *ns, 64) : NULL;
+            if (nv)
                 runs = nv;
-            }
-            if (nruns == capst) {
-                capst = capr;
-                int *ns = realloc(rstate, capst * sizeof *ns);
-                if (!ns) {
-                    rc = PW_ENOMEM;
-                    break;
-                }
+            if (ns)
                 rstate = ns;
+            if (!nv || !ns) {
+                rc = PW_ENOMEM;
+                break;
             }
             runs[nruns].first = sqlite3_column_int64(s, 0);
             runs[nruns].last = sqlite3_column_int64(s, 1);
@@ -864,15 +856,12 @@ static struct pw_store_uptime *group_row(struct pw_store_uptime **v, size_t *n,
     for (size_t i = 0; i < *n; i++)
         if (strcmp((*v)[i].key, key) == 0)
             return &(*v)[i];
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 64;
-        struct pw_store_uptime *nv = realloc(*v, *cap * sizeof *nv);
-        if (!nv) {
-            *oom = true;
-            return NULL;
-        }
-        *v = nv;
+    struct pw_store_uptime *nv = grow(*v, cap, *n, sizeof *nv, 64);
+    if (!nv) {
+        *oom = true;
+        return NULL;
     }
+    *v = nv;
     struct pw_store_uptime *u = &(*v)[(*n)++];
     memset(u, 0, sizeof *u);
     snprintf(u->key, sizeof u->key, "%s", key);
@@ -904,15 +893,12 @@ int pw_store_query_uptime(struct pw_store *st, int64_t from, int64_t to,
         sqlite3_bind_int64(s, 1, from);
         sqlite3_bind_int64(s, 2, to);
         while (sqlite3_step(s) == SQLITE_ROW) {
-            if (nt == capt) {
-                capt = capt ? capt * 2 : 256;
-                struct utarget *nv = realloc(ts, capt * sizeof *nv);
-                if (!nv) {
-                    rc = PW_ENOMEM;
-                    break;
-                }
-                ts = nv;
+            struct utarget *nv = grow(ts, &capt, nt, sizeof *nv, 256);
+            if (!nv) {
+                rc = PW_ENOMEM;
+                break;
             }
+            ts = nv;
             struct utarget *t = &ts[nt++];
             t->id = (uint32_t)sqlite3_column_int64(s, 0);
             snprintf(t->host, sizeof t->host, "%s", (const char *)sqlite3_column_text(s, 1));
