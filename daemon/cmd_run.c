@@ -41,6 +41,7 @@
 #include "daemon/cli.h"
 #include "daemon/epm_watch.h"
 #include "daemon/log.h"
+#include "daemon/transitions.h"
 #include "daemon/os.h"
 
 #include "config/error.h"
@@ -85,6 +86,7 @@ struct daemon {
     struct pw_web *web;
     struct pw_epm_watch *watch; /* NULL before the web starts and once stopping */
     uv_timer_t heartbeat, status, watchdog;
+    struct pw_transitions trans; /* status changes to the log */
     int have_watchdog;
     int stopping;
     int exit_code;
@@ -150,6 +152,7 @@ static void on_batch(void *ud, const struct pw_result *r, size_t n)
 {
     struct gen *g = ud;
     struct daemon *d = g->d;
+    pw_transitions_add(&d->trans, g->plan, r, n);
     if (!g->remap) { /* not replaced: the store maps this generation's plan */
         pw_store_submit(d->store, r, n);
         return;
@@ -268,6 +271,7 @@ static void stop(struct daemon *d, const char *why)
     pw_os_control_stop();
     uv_close((uv_handle_t *)&d->heartbeat, NULL);
     uv_close((uv_handle_t *)&d->status, NULL);
+    pw_transitions_close(&d->trans); /* the engine's last batch is written at once */
     if (d->have_watchdog)
         uv_close((uv_handle_t *)&d->watchdog, NULL);
     /* The web threads read snapshots from the engine: stop them first. */
@@ -802,6 +806,7 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
 
     uv_timer_init(&d.loop, &d.heartbeat);
     uv_timer_init(&d.loop, &d.status);
+    pw_transitions_init(&d.trans, &d.loop);
     d.heartbeat.data = d.status.data = d.watchdog.data = &d;
     uv_timer_start(&d.heartbeat, on_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
     uv_timer_start(&d.status, on_status, STATUS_MS, STATUS_MS);

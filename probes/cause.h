@@ -1,0 +1,26 @@
+/*
+ * Why a target is in its state, in an operator's words: what happened and
+ * what it means. The one home of that text: the daemon's log lines, and
+ * any other place that names a cause, write it through here.
+ */
+#ifndef PW_CAUSE_H
+#define PW_CAUSE_H
+
+#include "probes/probe.h"
+
+#include <stddef.h>
+
+/* What a probe outcome means for one state alone, e.g. "refused: nothing
+ * listens (the path is open)". Never NULL. */
+const char *pw_state_meaning(enum pw_state s);
+
+/* The cause of one outcome, written into buf (always terminated): the
+ * state's meaning, with the resolver's or the OS's detail where there is
+ * one; for a connection that was accepted, what the protocol exchange
+ * found, naming the service the target should be (`service`, e.g. "SQL
+ * Server"; NULL when none is known): "wrong service: an HTTP server
+ * answered (...), not SQL Server". Returns buf. */
+char *pw_cause_format(enum pw_state state, enum pw_verify verify, const char *verify_info,
+                      const char *detail, const char *service, char *buf, size_t len);
+
+#endif
