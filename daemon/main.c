@@ -13,14 +13,18 @@
 #define COMMON_TARGET_OPTS                                                                  \
     {"config", 'c', "FILE", "configuration file (default: the system-wide one)"},           \
     {"ports", 'p', "PORTS", "probe these ports on the HOSTs given as arguments, e.g. 135,445,50000-50200"}, \
-    {"expect", 0, "E", "with -p: listening (default) or reachable"},                      \
+    {"expect", 0, "E", "with -p: listening or reachable for every port (default: as the catalog " \
+                       "expects each: the secondary RPC range reachable, the rest listening)"}, \
+    {"protocol", 0, "P", "with -p: none, auto, tds, rpc, smb or http, the exchange that proves " \
+                         "the service (default auto: by port as the catalog does)"},         \
     {"timeout", 0, "D", "connection timeout, e.g. 3s or 500ms"}
 
 static const struct pw_opt run_opts[] = {
     COMMON_TARGET_OPTS,
     {"listen", 0, "ADDR:PORT", "HTTP API address, e.g. 127.0.0.1:8470"},
     {"database", 0, "PATH", "SQLite history file"},
-    {"interval", 0, "D", "probe interval, e.g. 30s"},
+    {"interval", 0, "D", "probe interval, e.g. 30s; without --timeout, the timeout becomes "
+                         "the smaller of its default and half the interval"},
     {"log-level", 0, "LEVEL", "error, warn, info or debug"},
     {"log-file", 0, "FILE", "append the log to FILE instead of stderr"},
     {"help", 'h', NULL, "show this help"},
