@@ -383,13 +383,26 @@ int pw_cmd_config_check(const struct pw_command *cmd, const struct pw_args *a)
         pw_config_free(c);
         return PW_EXIT_USAGE;
     }
-    char iv[32], to[32];
-    pw_format_duration(c->s.interval_ms, iv, sizeof iv);
-    pw_format_duration(c->s.timeout_ms, to, sizeof to);
-    printf("%s: OK\nlisten %s, database %s, interval %s, timeout %s\n\n", c->path, c->s.listen,
-           c->s.database, iv, to);
-    pw_plan_print(plan, stdout);
+    struct pw_diag notes = {0};
+    int rc = PW_EXIT_OK;
+    if (pw_startup_check_database(c->s.database, 1, &diag, &notes) != 0) {
+        for (size_t i = 0; i < diag.n; i++)
+            fprintf(stderr, "portwatch config-check: %s\n", diag.msgs[i]);
+        rc = PW_EXIT_USAGE;
+    } else {
+        char iv[32], to[32];
+        pw_format_duration(c->s.interval_ms, iv, sizeof iv);
+        pw_format_duration(c->s.timeout_ms, to, sizeof to);
+        printf("%s: OK\nlisten %s, database %s, interval %s, timeout %s\n", c->path,
+               c->s.listen, c->s.database, iv, to);
+        for (size_t i = 0; i < notes.n; i++)
+            printf("note: %s\n", notes.msgs[i]);
+        putchar('\n');
+        pw_plan_print(plan, stdout);
+    }
+    pw_diag_free(&diag);
+    pw_diag_free(&notes);
     pw_plan_free(plan);
     pw_config_free(c);
-    return PW_EXIT_OK;
+    return rc;
 }

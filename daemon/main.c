@@ -192,6 +192,26 @@ const char *pw_arg(const struct pw_command *cmd, const struct pw_args *a, const 
     return idx < 0 ? NULL : a->val[idx];
 }
 
+/* Says a command does not exist, which one was likely meant, and the list. */
+static void unknown_command(const char *word)
+{
+    const char *names[NCOMMANDS];
+    char list[256];
+    size_t used = 0;
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        names[i] = commands[i].name;
+        used += (size_t)snprintf(list + used, used < sizeof list ? sizeof list - used : 0, "%s%s",
+                                 i ? ", " : "", names[i]);
+    }
+    const char *near = pw_nearest_name(word, names, NCOMMANDS);
+    fprintf(stderr, "portwatch: unknown command '%s'; ", word);
+    if (near)
+        fprintf(stderr, "did you mean '%s'? The", near);
+    else
+        fprintf(stderr, "the");
+    fprintf(stderr, " commands are %s ('portwatch --help' says what each does)\n", list);
+}
+
 int main(int argc, char **argv)
 {
     pw_os_init_console();
@@ -229,7 +249,6 @@ int pw_cli_main(int argc, char **argv)
         free(a.pos);
         return rc;
     }
-    fprintf(stderr, "portwatch: unknown command '%s'; commands are run, check, config-check, catalog, rpc-endpoints, service, version\n",
-            argv[1]);
+    unknown_command(argv[1]);
     return PW_EXIT_USAGE;
 }
