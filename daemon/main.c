@@ -73,9 +73,11 @@ static const struct pw_opt version_opts[] = {
 };
 
 static const struct pw_command commands[] = {
-    {"run", "[-c FILE] [--listen ADDR:PORT] [--database PATH] [--interval D] [-p PORTS HOST...]",
+    {"run", "[-c FILE] [--listen ADDR:PORT] [--database PATH] [--interval D] [--timeout D] "
+            "[--log-level L] [--log-file FILE] [-p PORTS [--expect E] [--protocol P] HOST...]",
      "probe on schedule, keep history and serve the HTTP API (the daemon)", run_opts, pw_cmd_run},
-    {"check", "[-c FILE] [--host H] [--role R] [--format table|json] [--timeout D] | -p PORTS [--expect E] HOST...",
+    {"check", "[-c FILE] [--host H] [--role R] [-p PORTS [--expect E] [--protocol P] HOST...] "
+              "[--format table|json] [--timeout D]",
      "probe every target once and exit 0 if all pass, 1 if any fails", check_opts, pw_cmd_check},
     {"config-check", "[-c FILE] [--keys]",
      "validate the configuration and print the target plan", config_check_opts, pw_cmd_config_check},
