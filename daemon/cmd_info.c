@@ -151,8 +151,8 @@ static const struct pw_key *key_of(const char *section, const char *name)
 
 /* The configuration the overrides and ad hoc targets apply to: -c FILE,
  * else the system-wide file, else (ad hoc targets without -c) defaults. */
-static struct pw_config *base_config(const struct pw_args *a, const char *path, int adhoc,
-                                     struct pw_diag *msgs)
+static struct pw_config *base_config(const struct pw_command *cmd, const struct pw_args *a,
+                                     const char *path, int adhoc, struct pw_diag *msgs)
 {
     struct pw_config *c = NULL;
     if (!path && adhoc) {
@@ -166,9 +166,13 @@ static struct pw_config *base_config(const struct pw_args *a, const char *path, 
         int missing = uv_fs_stat(NULL, &req, path, NULL) == UV_ENOENT;
         uv_fs_req_cleanup(&req);
         if (missing) {
+            int takes_p = 0;
+            for (const struct pw_opt *o = cmd->opts; o->name; o++)
+                takes_p |= strcmp(o->name, "ports") == 0;
             say(msgs, "portwatch %s: no configuration: -c was not given and %s does not exist; "
                 "give one with -c FILE (start from the example, packaging/portwatch.ini in the "
-                "source tree), or probe ports without one: -p PORTS HOST...", a->cmd, path);
+                "source tree)%s", a->cmd, path,
+                takes_p ? ", or probe ports without one: -p PORTS HOST..." : "");
             return NULL;
         }
     }
@@ -346,7 +350,7 @@ struct pw_config *pw_cli_config_msgs(const struct pw_command *cmd, const struct 
             say(msgs, "portwatch %s: --%s goes with -p PORTS HOST...", a->cmd, *o);
             return NULL;
         }
-    struct pw_config *c = base_config(a, pw_arg(cmd, a, "config"), ports != NULL, msgs);
+    struct pw_config *c = base_config(cmd, a, pw_arg(cmd, a, "config"), ports != NULL, msgs);
     if (!c)
         return NULL;
     struct pw_diag diag = {0};

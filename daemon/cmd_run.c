@@ -849,11 +849,12 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
         pw_log_event(PW_LOG_ERROR, "cannot start: %s", uv_strerror(rc));
         stop(&d, "start-up failed");
     } else {
-        char iv[32], line[256];
+        char iv[32], to[32], line[256];
         pw_format_duration(d.cfg->s.interval_ms, iv, sizeof iv);
-        pw_log_event(PW_LOG_INFO, "started: watching %zu target%s on %zu host%s every %s; history in %s",
-                     plan->ntargets, plan->ntargets == 1 ? "" : "s", plan->nhosts,
-                     plan->nhosts == 1 ? "" : "s", iv, d.cfg->s.database);
+        pw_format_duration(d.cfg->s.timeout_ms, to, sizeof to);
+        pw_log_event(PW_LOG_INFO, "started: watching %zu target%s on %zu host%s every %s "
+                     "(timeout %s); history in %s", plan->ntargets, plan->ntargets == 1 ? "" : "s",
+                     plan->nhosts, plan->nhosts == 1 ? "" : "s", iv, to, d.cfg->s.database);
         if (fds)
             pw_log(PW_LOG_DEBUG, "open-file limit %lu", fds);
         if (wd)

@@ -23,8 +23,9 @@ static const struct pw_opt run_opts[] = {
     COMMON_TARGET_OPTS,
     {"listen", 0, "ADDR:PORT", "HTTP API address, e.g. 127.0.0.1:8470"},
     {"database", 0, "PATH", "SQLite history file"},
-    {"interval", 0, "D", "probe interval, e.g. 30s; without --timeout, the timeout becomes "
-                         "the smaller of its default and half the interval"},
+    {"interval", 0, "D", "probe interval, e.g. 30s; without --timeout, a timeout that is the "
+                         "default or does not fit becomes the smaller of the default and half "
+                         "the interval"},
     {"log-level", 0, "LEVEL", "error, warn, info or debug"},
     {"log-file", 0, "FILE", "append the log to FILE instead of stderr"},
     {"help", 'h', NULL, "show this help"},

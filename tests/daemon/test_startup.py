@@ -48,7 +48,7 @@ def started(args, cwd):
     """Starts `portwatch run ARGS`, waits for "started", stops it; returns
     its log."""
     global passed
-    log = os.path.join(cwd, "run.log")
+    log = os.path.join(cwd, f"run{passed}.log")  # each start its own log
     p = subprocess.Popen([PW, "run", "--log-file", log] + args, cwd=cwd,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -122,8 +122,13 @@ def main():
                     "--interval", "1s", "-p", "1", "127.0.0.1"], cwd)
     want = f"warn: database rel.db is relative to the working directory: the history goes to {cwd}/rel.db"
     assert want in text, text
-    assert "every 1s" in text, text
+    assert "started: watching 1 target on 1 host every 1s (timeout 500ms)" in text, text
     assert os.path.exists(os.path.join(cwd, "rel.db"))
+    # a timeout from the file that fits the interval given stays
+    conf = ini(os.path.join(tmp, "fits.ini"), "[portwatch]\ntimeout = 200ms\n" + check)
+    text = started(["-c", conf, "--listen", f"127.0.0.1:{free_port()}", "--database",
+                    os.path.join(cwd, "fits.db"), "--interval", "4s"], cwd)
+    assert "every 4s (timeout 200ms)" in text, text
     print(f"startup: {passed} passed, 0 failed")
 
 
