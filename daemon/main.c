@@ -206,10 +206,10 @@ static void unknown_command(const char *word)
         used += (size_t)snprintf(list + used, used < sizeof list ? sizeof list - used : 0, "%s%s",
                                  i ? ", " : "", names[i]);
     }
-    const char *near = pw_nearest_name(word, names, NCOMMANDS);
+    const char *guess = pw_nearest_name(word, names, NCOMMANDS);
     fprintf(stderr, "portwatch: unknown command '%s'; ", word);
-    if (near)
-        fprintf(stderr, "did you mean '%s'? The", near);
+    if (guess)
+        fprintf(stderr, "did you mean '%s'? The", guess);
     else
         fprintf(stderr, "the");
     fprintf(stderr, " commands are %s ('portwatch --help' says what each does)\n", list);

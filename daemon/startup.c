@@ -44,10 +44,10 @@ static void user_text(char *buf, size_t len)
     uv_os_free_passwd(&pw);
 }
 
-int pw_startup_database_path(const char *database, char *abs, size_t len)
+int pw_startup_database_path(const char *database, char *full, size_t len)
 {
     if (is_absolute(database) || is_sqlite_name(database)) {
-        snprintf(abs, len, "%s", database);
+        snprintf(full, len, "%s", database);
         return 0;
     }
     char cwd[1024];
@@ -55,20 +55,23 @@ int pw_startup_database_path(const char *database, char *abs, size_t len)
     if (uv_cwd(cwd, &n) != 0)
         cwd[0] = '\0';
     int sep = n > 0 && !is_separator(cwd[n - 1]);
-    snprintf(abs, len, "%s%s%s", cwd, sep ? "/" : "", database);
+    snprintf(full, len, "%s%s%s", cwd, sep ? "/" : "", database);
     return 1;
 }
 
-/* The directory part of an absolute path ("/" for "/x.db"). */
-static void dir_of(const char *abs, char *dir, size_t len)
+/* The directory part of an absolute path: cut at the last separator,
+ * except that a root keeps it ("/" for "/x.db", "C:\\" for "C:\\x.db"). */
+static void dir_of(const char *full, char *dir, size_t len)
 {
-    snprintf(dir, len, "%s", abs);
+    snprintf(dir, len, "%s", full);
     char *last = NULL;
     for (char *p = dir; *p; p++)
         if (is_separator(*p))
             last = p;
-    if (last)
-        last[last == dir || (last == dir + 2 && dir[1] == ':')] = '\0';
+    if (!last)
+        return;
+    int is_root = last == dir || (last == dir + 2 && dir[1] == ':');
+    last[is_root ? 1 : 0] = '\0';
 }
 
 /* Whether path can be done `mode` to, as uv_fs_access says (0 or a UV_E*). */
@@ -94,13 +97,13 @@ static int stat_rc(const char *path, int *is_dir)
 int pw_startup_check_database(const char *database, int missing_dir_ok,
                               struct pw_diag *problems, struct pw_diag *notes)
 {
-    char abs[1200], dir[1200], user[160];
+    char full[1200], dir[1200], user[160];
     if (is_sqlite_name(database))
         return 0;
-    if (pw_startup_database_path(database, abs, sizeof abs) == 1 && notes)
+    if (pw_startup_database_path(database, full, sizeof full) == 1 && notes)
         pw_diag_add(notes, "database %s is relative to the working directory: the history goes "
-                    "to %s", database, abs);
-    dir_of(abs, dir, sizeof dir);
+                    "to %s", database, full);
+    dir_of(full, dir, sizeof dir);
     user_text(user, sizeof user);
     int is_dir = 0, rc = stat_rc(dir, &is_dir);
     if (rc == 0 && !is_dir)
@@ -109,13 +112,13 @@ int pw_startup_check_database(const char *database, int missing_dir_ok,
         if (notes)
             pw_diag_add(notes, "database %s: its directory %s does not exist (yet); `portwatch "
                         "run` fails unless it is created first (systemd's StateDirectory does "
-                        "that)", abs, dir);
+                        "that)", full, dir);
         return 0;
     }
     if (rc != 0) {
         pw_diag_add(problems, "database %s: its directory %s cannot be used: %s (%s); create "
                     "it, writable by the user portwatch runs as (here %s), or set database to "
-                    "a file in a directory that exists", abs, dir, uv_strerror(rc),
+                    "a file in a directory that exists", full, dir, uv_strerror(rc),
                     uv_err_name(rc), user);
         return -1;
     }
@@ -123,21 +126,21 @@ int pw_startup_check_database(const char *database, int missing_dir_ok,
         pw_diag_add(problems, "database %s: cannot create files in its directory %s: %s (%s); "
                     "portwatch runs as user %s here: give that user write access to %s "
                     "(SQLite writes its journal beside the file), or set database to a file "
-                    "in a directory it can write", abs, dir, uv_strerror(rc), uv_err_name(rc), user,
-                    dir);
+                    "in a directory it can write", full, dir, uv_strerror(rc), uv_err_name(rc),
+                    user, dir);
         return -1;
     }
-    if (stat_rc(abs, &is_dir) != 0)
+    if (stat_rc(full, &is_dir) != 0)
         return 0; /* not there yet: the store creates it */
     if (is_dir) {
         pw_diag_add(problems, "database %s: is a directory; set database to a file, e.g. "
-                    "%s/portwatch.db", abs, abs);
+                    "%s/portwatch.db", full, full);
         return -1;
     }
-    if ((rc = access_rc(abs, R_OK | W_OK)) != 0) {
+    if ((rc = access_rc(full, R_OK | W_OK)) != 0) {
         pw_diag_add(problems, "database %s: cannot write it: %s (%s); portwatch runs as user "
                     "%s here: give that user write access to the file, or set database to another "
-                    "file", abs, uv_strerror(rc), uv_err_name(rc), user);
+                    "file", full, uv_strerror(rc), uv_err_name(rc), user);
         return -1;
     }
     return 0;
