@@ -129,6 +129,23 @@ static int find_opt(const struct pw_opt *opts, const char *lng, size_t len, char
     return -1;
 }
 
+/* Says an option does not exist for the command, and which was likely meant. */
+static void unknown_option(const struct pw_command *c, const char *s)
+{
+    const char *names[PW_CLI_MAX_OPTS];
+    size_t n = 0;
+    for (const struct pw_opt *o = c->opts; o->name && n < PW_CLI_MAX_OPTS; o++)
+        names[n++] = o->name;
+    char word[64];
+    snprintf(word, sizeof word, "%s", s + strspn(s, "-"));
+    word[strcspn(word, "=")] = '\0';
+    const char *guess = s[1] == '-' ? pw_nearest_name(word, names, n) : NULL;
+    fprintf(stderr, "portwatch %s: unknown option '%s'; ", c->name, s);
+    if (guess)
+        fprintf(stderr, "did you mean '--%s'? ", guess);
+    fprintf(stderr, "run 'portwatch %s --help' for the options\n", c->name);
+}
+
 /* Parses argv into a; prints the problem and returns -1 on a bad option. */
 static int parse(const struct pw_command *c, int argc, char **argv, struct pw_args *a)
 {
@@ -160,8 +177,7 @@ static int parse(const struct pw_command *c, int argc, char **argv, struct pw_ar
             inline_val = s[2] ? s + 2 : NULL;
         }
         if (idx < 0) {
-            fprintf(stderr, "portwatch %s: unknown option '%s'; run 'portwatch %s --help' for the options\n",
-                    c->name, s, c->name);
+            unknown_option(c, s);
             return -1;
         }
         const struct pw_opt *o = &c->opts[idx];

@@ -35,7 +35,8 @@ expect 0 "portwatch 0." -- "$pw" version
 expect 0 "libuv" -- "$pw" --version
 expect 0 "usage: portwatch check" -- "$pw" check --help
 expect 0 "usage: portwatch run" -- "$pw" run -h
-expect 2 "unknown option '--frob'" -- "$pw" catalog --frob
+expect 2 "portwatch catalog: unknown option '--frob'; run 'portwatch catalog --help' for the options" -- "$pw" catalog --frob
+expect 2 "portwatch check: unknown option '--expcet=reachable'; did you mean '--expect'? run 'portwatch check --help' for the options" -- "$pw" check --expcet=reachable
 expect 2 "--format 'xml' is not allowed; use table or json" -- "$pw" catalog --format xml
 expect 2 "option --format needs a value (FMT)" -- "$pw" catalog --format
 expect 2 "option --keys takes no value" -- "$pw" config-check --keys=1
