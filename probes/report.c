@@ -189,8 +189,8 @@ static const struct pw_target_state *common_failure(const struct pw_snapshot *s,
 }
 
 /* One host: its line (with the failure every port shares, once), then
- * its runs of ports. */
-static void print_host(const struct pw_plan *p, const struct pw_snapshot *s, size_t h,
+ * its runs of ports. Returns how many of its ports fail. */
+static size_t print_host(const struct pw_plan *p, const struct pw_snapshot *s, size_t h,
                        bool *shown, FILE *f)
 {
     const struct pw_host *ph = &p->hosts[h];
@@ -221,6 +221,7 @@ static void print_host(const struct pw_plan *p, const struct pw_snapshot *s, siz
         a = b;
     }
     fputc('\n', f);
+    return hfail;
 }
 
 void pw_report_table(const struct pw_plan *p, const struct pw_snapshot *s, FILE *f)
@@ -228,14 +229,8 @@ void pw_report_table(const struct pw_plan *p, const struct pw_snapshot *s, FILE 
     size_t counts[PW_STATE_COUNT_] = {0}, ok = 0, failing = 0, pending = 0;
     size_t hosts_failing = 0;
     bool *shown = calloc(p->nprofiles ? p->nprofiles : 1, sizeof *shown);
-    for (size_t h = 0; h < p->nhosts; h++) {
-        const struct pw_host *ph = &p->hosts[h];
-        size_t hfail = 0;
-        for (size_t i = ph->first; i < (size_t)ph->first + ph->n && i < s->ntargets; i++)
-            hfail += s->targets[i].has_result && !s->targets[i].ok;
-        hosts_failing += hfail != 0;
-        print_host(p, s, h, shown, f);
-    }
+    for (size_t h = 0; h < p->nhosts; h++)
+        hosts_failing += print_host(p, s, h, shown, f) != 0;
     free(shown);
     for (size_t i = 0; i < s->ntargets; i++) {
         const struct pw_target_state *st = &s->targets[i];
