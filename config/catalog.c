@@ -83,6 +83,20 @@ const struct pw_catalog *pw_catalog_biztalk_admin(void)
     return &biztalk;
 }
 
+enum pw_expect pw_catalog_port_expect(uint16_t port, const struct pw_portset *rpc_range)
+{
+    int named = 0;
+    for (size_t i = 0; i < biztalk.nrows; i++) {
+        const struct pw_catalog_row *r = &biztalk.rows[i];
+        int hit = r->rpc_range ? pw_portset_contains(rpc_range, port)
+                               : port >= r->port_lo && port <= r->port_hi;
+        if (hit && r->expect == PW_EXPECT_LISTENING)
+            return PW_EXPECT_LISTENING;
+        named |= hit;
+    }
+    return named ? PW_EXPECT_REACHABLE : PW_EXPECT_LISTENING;
+}
+
 static const char *const expect_names[] = {
     [PW_EXPECT_LISTENING] = "listening",
     [PW_EXPECT_REACHABLE] = "reachable",

@@ -8,6 +8,8 @@
 #ifndef PW_CATALOG_H
 #define PW_CATALOG_H
 
+#include "config/values.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,5 +53,11 @@ const struct pw_role *pw_catalog_roles(size_t *count);
 /* Index of the role with this key, or -1. */
 int pw_catalog_role_find(const char *key);
 const struct pw_catalog *pw_catalog_biztalk_admin(void);
+/* What the catalog expects of a port named without a role (`check -p`,
+ * `run -p`): the expectation of its rows that name the port, with
+ * rpc_range (the configured secondary RPC range) standing for the range
+ * rows; the stricter one when several do, as a plan merges them. A port
+ * no row names is expected listening. */
+enum pw_expect pw_catalog_port_expect(uint16_t port, const struct pw_portset *rpc_range);
 
 #endif

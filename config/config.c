@@ -230,6 +230,11 @@ static const char *nearest(const char *word, const char *const *cands, size_t n)
     return best;
 }
 
+const char *pw_nearest_name(const char *word, const char *const *names, size_t n)
+{
+    return nearest(word, names, n);
+}
+
 /* Lists the keys of a section for the "allowed" part of a message. */
 static void list_keys(enum section_kind sec, char *buf, size_t len)
 {

@@ -28,6 +28,9 @@ PW_PRINTF(2, 3)
     ;
 void pw_diag_print(const struct pw_diag *d, FILE *f);
 void pw_diag_free(struct pw_diag *d);
+/* The name in names[0..n) a mistyped word most likely meant, for "did you
+ * mean" (the keys' messages use it, and the commands'), or NULL. */
+const char *pw_nearest_name(const char *word, const char *const *names, size_t n);
 
 enum pw_family {
     PW_FAMILY_ANY,  /* use the resolver's first answer */

@@ -527,7 +527,7 @@ void pw_plan_print(const struct pw_plan *p, FILE *f)
     size_t ranges = 0;
     for (size_t h = 0; h < p->nhosts; h++) {
         const struct pw_host *host = &p->hosts[h];
-        fprintf(f, "%s  (%u ports)\n", host->name, host->n);
+        fprintf(f, "%s  (%u port%s)\n", host->name, host->n, host->n == 1 ? "" : "s");
         for (uint32_t i = 0; i < host->n;) {
             const struct pw_target *t = &p->targets[host->first + i];
             uint32_t j = i + 1;
@@ -550,8 +550,9 @@ void pw_plan_print(const struct pw_plan *p, FILE *f)
             i = j;
         }
     }
-    fprintf(f, "total: %zu hosts, %zu targets (%zu ranges), %zu distinct port profiles\n",
-            p->nhosts, p->ntargets, ranges, p->nprofiles);
+    fprintf(f, "total: %zu host%s, %zu target%s (%zu range%s), %zu distinct port profile%s\n",
+            p->nhosts, p->nhosts == 1 ? "" : "s", p->ntargets, p->ntargets == 1 ? "" : "s",
+            ranges, ranges == 1 ? "" : "s", p->nprofiles, p->nprofiles == 1 ? "" : "s");
     const struct pw_diag *w = pw_plan_warnings(p);
     for (size_t i = 0; i < w->n; i++)
         fprintf(f, "warning: %s\n", w->msgs[i]);

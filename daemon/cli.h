@@ -8,6 +8,8 @@
 
 #include "config/config.h"
 
+#include <uv.h>
+
 enum {
     PW_EXIT_OK = 0,
     PW_EXIT_FAILED = 1, /* a check failed */
@@ -50,6 +52,29 @@ struct pw_config *pw_cli_config(const struct pw_command *cmd, const struct pw_ar
  * printing them: the daemon logs them when a reload is rejected. */
 struct pw_config *pw_cli_config_msgs(const struct pw_command *cmd, const struct pw_args *a,
                                      struct pw_diag *msgs);
+
+/* ---- start-up checks (startup.c) ----------------------------------------- */
+
+/* The absolute path the database resolves to, into abs: itself when
+ * absolute (or an SQLite name such as ":memory:"), else joined to the
+ * working directory. Returns 1 when it was relative, else 0. */
+int pw_startup_database_path(const char *database, char *abs, size_t len);
+/* Whether the history can be kept at `database`: its directory exists and
+ * this user may create files there (SQLite writes its journal beside the
+ * file), and the file, if it exists, is writable. Each problem, with the
+ * directory, the OS error, the user and the fix, goes to problems; a
+ * relative path is said in notes (when not NULL), and so is a directory
+ * that does not exist when missing_dir_ok (config-check: a service
+ * manager may create it at start). Returns 0 or -1. */
+int pw_startup_check_database(const char *database, int missing_dir_ok,
+                              struct pw_diag *problems, struct pw_diag *notes);
+/* Whether the file a key names (tls_certificate, ...) can be read; nothing
+ * to check for NULL or "". Returns 0 or -1 with the problem in problems. */
+int pw_startup_check_readable(const char *key, const char *path, struct pw_diag *problems);
+/* Whether the HTTP API can listen at `listen`: binds and listens once on
+ * loop, then lets go, so the OS's own error is reported with its fix
+ * before anything is created. Returns 0 or -1 with the problem in problems. */
+int pw_startup_check_listen(uv_loop_t *loop, const char *listen, struct pw_diag *problems);
 
 /* Finds the command argv[1], parses argv[2..] and runs it; main() is this.
  * The Windows service calls it again with "run" once the SCM has started

@@ -137,16 +137,205 @@ struct pw_config *pw_cli_config(const struct pw_command *cmd, const struct pw_ar
     return pw_cli_config_msgs(cmd, a, NULL);
 }
 
+/* The key table's entry for [section] name: defaults and choices have
+ * their one home there. */
+static const struct pw_key *key_of(const char *section, const char *name)
+{
+    size_t n;
+    const struct pw_key *k = pw_config_keys(&n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(k[i].section, section) == 0 && strcmp(k[i].name, name) == 0)
+            return &k[i];
+    return NULL;
+}
+
+/* The configuration the overrides and ad hoc targets apply to: -c FILE,
+ * else the system-wide file, else (ad hoc targets without -c) defaults. */
+static struct pw_config *base_config(const struct pw_command *cmd, const struct pw_args *a,
+                                     const char *path, int adhoc, struct pw_diag *msgs)
+{
+    struct pw_config *c = NULL;
+    if (!path && adhoc) {
+        if (!(c = pw_config_new()))
+            say(msgs, "portwatch: out of memory");
+        return c;
+    }
+    if (!path) {
+        path = pw_os_default_config_path();
+        uv_fs_t req;
+        int missing = uv_fs_stat(NULL, &req, path, NULL) == UV_ENOENT;
+        uv_fs_req_cleanup(&req);
+        if (missing) {
+            int takes_p = 0;
+            for (const struct pw_opt *o = cmd->opts; o->name; o++)
+                takes_p |= strcmp(o->name, "ports") == 0;
+            say(msgs, "portwatch %s: no configuration: -c was not given and %s does not exist; "
+                "give one with -c FILE (start from the example, packaging/portwatch.ini in the "
+                "source tree)%s", a->cmd, path,
+                takes_p ? ", or probe ports without one: -p PORTS HOST..." : "");
+            return NULL;
+        }
+    }
+    struct pw_diag diag = {0};
+    if (pw_config_load(path, &c, &diag) != 0) {
+        for (size_t i = 0; i < diag.n; i++)
+            say(msgs, "%s", diag.msgs[i]);
+        say(msgs, "portwatch %s: %zu problem%s in %s", a->cmd, diag.n, diag.n == 1 ? "" : "s",
+            path);
+        pw_diag_free(&diag);
+    }
+    return c;
+}
+
+/* --interval without --timeout: the timeout yields to the interval when
+ * it is the default or does not fit, and becomes the smaller of the
+ * default and half the interval, so `run --interval 1s` just works. */
+static void fit_timeout(struct pw_config *c)
+{
+    const struct pw_key *k = key_of("portwatch", "timeout");
+    char err[PW_ERRBUF];
+    int64_t def;
+    if (!k || pw_parse_duration(k->def, &def, err) != 0)
+        return;
+    if (c->s.timeout_ms != def && c->s.timeout_ms < c->s.interval_ms)
+        return;
+    c->s.timeout_ms = def < c->s.interval_ms / 2 ? def : c->s.interval_ms / 2;
+}
+
+/* Command-line overrides of [portwatch] keys, by option name. Returns
+ * nonzero when one was refused (the problem is in diag). */
+static int apply_overrides(const struct pw_command *cmd, const struct pw_args *a,
+                           struct pw_config *c, struct pw_diag *diag)
+{
+    static const struct {
+        const char *opt, *key;
+    } overrides[] = {
+        {"timeout", "timeout"},     {"interval", "interval"}, {"listen", "listen"},
+        {"database", "database"},   {"log-level", "log_level"},
+    };
+    int failed = 0;
+    for (size_t i = 0; i < sizeof overrides / sizeof overrides[0]; i++) {
+        const char *v = pw_arg(cmd, a, overrides[i].opt);
+        char origin[64];
+        snprintf(origin, sizeof origin, "--%s", overrides[i].opt);
+        if (v && pw_config_set(c, overrides[i].key, v, origin, diag) != 0)
+            failed = 1;
+    }
+    if (failed)
+        return 1;
+    if (pw_arg(cmd, a, "interval") && !pw_arg(cmd, a, "timeout"))
+        fit_timeout(c);
+    if (c->s.timeout_ms >= c->s.interval_ms) {
+        char to[32], iv[32];
+        pw_format_duration(c->s.timeout_ms, to, sizeof to);
+        pw_format_duration(c->s.interval_ms, iv, sizeof iv);
+        pw_diag_add(diag, "the timeout (%s) must be shorter than the interval (%s); give a "
+                    "shorter --timeout or a longer --interval", to, iv);
+        return 1;
+    }
+    return 0;
+}
+
+/* Adds the ports of ps whose expectation is `e` (the catalog's, or every
+ * port when forced) as one ad hoc check; none is added when none has it. */
+static int add_adhoc_group(struct pw_config *c, const char *hosts, const struct pw_portset *ps,
+                           enum pw_expect e, int forced, int proto, struct pw_diag *diag)
+{
+    struct pw_portset mine = {calloc(65536, sizeof *mine.r), 0};
+    if (!mine.r)
+        return PW_ENOMEM;
+    for (size_t i = 0; i < ps->n; i++)
+        for (uint32_t p = ps->r[i].lo; p <= ps->r[i].hi; p++) {
+            if (!forced && pw_catalog_port_expect((uint16_t)p, &c->rpc_range) != e)
+                continue;
+            if (mine.n && mine.r[mine.n - 1].hi + 1u == p)
+                mine.r[mine.n - 1].hi = (uint16_t)p;
+            else
+                mine.r[mine.n++] = (struct pw_port_range){(uint16_t)p, (uint16_t)p};
+        }
+    int rc = 0;
+    size_t len = mine.n * 13 + 1;
+    char *text = mine.n ? malloc(len) : NULL;
+    if (mine.n && !text)
+        rc = PW_ENOMEM;
+    if (text) {
+        pw_portset_format(&mine, text, len);
+        rc = pw_config_add_check(c, "command-line", hosts, text, e, diag);
+        if (rc == 0)
+            c->checks[c->nchecks - 1].protocol = proto;
+    }
+    free(text);
+    free(mine.r);
+    return rc;
+}
+
+/* The index of `name` among [check NAME] protocol's choices, or -1. */
+static int protocol_index(const char *name, char *allowed, size_t len)
+{
+    const struct pw_key *k = key_of("check", "protocol");
+    int found = -1;
+    size_t used = 0;
+    allowed[0] = '\0';
+    for (int i = 0; k && k->choices[i]; i++) {
+        if (strcmp(k->choices[i], name) == 0)
+            found = i;
+        if (used < len)
+            used += (size_t)snprintf(allowed + used, len - used, "%s%s", i ? ", " : "",
+                                     k->choices[i]);
+    }
+    return found;
+}
+
+/* The -p PORTS HOST... targets, as the catalog would probe them: each
+ * port expected as the catalog expects it (the secondary RPC range
+ * reachable, the rest listening; --expect overrides) and its service
+ * proven by port as for catalog rows (--protocol overrides; [biztalk]
+ * verify = no in -c FILE turns it off). Returns nonzero on a problem. */
+static int add_adhoc(const struct pw_command *cmd, const struct pw_args *a, struct pw_config *c,
+                     const char *ports, struct pw_diag *diag)
+{
+    const char *expect_s = pw_arg(cmd, a, "expect"), *proto_s = pw_arg(cmd, a, "protocol");
+    enum pw_expect forced = PW_EXPECT_LISTENING;
+    int proto = c->verify ? PW_CHECK_PROTO_AUTO : PW_CHECK_PROTO_NONE;
+    int failed = 0;
+    if (expect_s && pw_expect_parse(expect_s, &forced) != 0) {
+        pw_diag_add(diag, "--expect '%s' is not allowed; use listening or reachable", expect_s);
+        failed = 1;
+    }
+    char allowed[128];
+    if (proto_s && (proto = protocol_index(proto_s, allowed, sizeof allowed)) < 0) {
+        pw_diag_add(diag, "--protocol '%s' is not allowed; use one of %s", proto_s, allowed);
+        failed = 1;
+    }
+    char err[PW_ERRBUF];
+    struct pw_portset ps = {0};
+    if (pw_parse_ports(ports, &ps, err) != 0) {
+        pw_diag_add(diag, "-p %s: %s", ports, err);
+        failed = 1;
+    }
+    size_t len = 1;
+    for (int i = 0; i < a->npos; i++)
+        len += strlen(a->pos[i]) + 1;
+    char *hosts = calloc(1, len);
+    for (int i = 0; hosts && i < a->npos; i++) {
+        strcat(hosts, a->pos[i]);
+        strcat(hosts, ",");
+    }
+    if (!failed && !hosts)
+        failed = 1;
+    if (!failed && expect_s)
+        failed = add_adhoc_group(c, hosts, &ps, forced, 1, proto, diag) != 0;
+    for (int e = 0; !failed && !expect_s && e < 2; e++)
+        failed = add_adhoc_group(c, hosts, &ps, (enum pw_expect)e, 0, proto, diag) != 0;
+    free(hosts);
+    pw_portset_free(&ps);
+    return failed;
+}
+
 struct pw_config *pw_cli_config_msgs(const struct pw_command *cmd, const struct pw_args *a,
                                      struct pw_diag *msgs)
 {
-    struct pw_diag diag = {0};
-    struct pw_config *c = NULL;
-    const char *path = pw_arg(cmd, a, "config");
     const char *ports = pw_arg(cmd, a, "ports");
-    const char *expect_s = pw_arg(cmd, a, "expect");
-    int failed = 0;
-
     if (!ports && a->npos > 0) {
         say(msgs, "portwatch %s: hosts given without -p PORTS: unexpected argument '%s'",
                 a->cmd, a->pos[0]);
@@ -156,63 +345,18 @@ struct pw_config *pw_cli_config_msgs(const struct pw_command *cmd, const struct 
         say(msgs, "portwatch %s: -p needs at least one HOST argument, e.g. -p 1433,135 sql01", a->cmd);
         return NULL;
     }
-    if (expect_s && !ports) {
-        say(msgs, "portwatch %s: --expect goes with -p PORTS HOST...", a->cmd);
-        return NULL;
-    }
-    if (path || !ports) {
-        if (!path)
-            path = pw_os_default_config_path();
-        if (pw_config_load(path, &c, &diag) != 0) {
-            for (size_t i = 0; i < diag.n; i++)
-                say(msgs, "%s", diag.msgs[i]);
-            say(msgs, "portwatch %s: %zu problem%s in %s", a->cmd, diag.n,
-                diag.n == 1 ? "" : "s", path);
-            pw_diag_free(&diag);
+    for (const char *const *o = (const char *const[]){"expect", "protocol", NULL}; *o; o++)
+        if (!ports && pw_arg(cmd, a, *o)) {
+            say(msgs, "portwatch %s: --%s goes with -p PORTS HOST...", a->cmd, *o);
             return NULL;
         }
-    } else if (!(c = pw_config_new())) {
-        say(msgs, "portwatch: out of memory");
+    struct pw_config *c = base_config(cmd, a, pw_arg(cmd, a, "config"), ports != NULL, msgs);
+    if (!c)
         return NULL;
-    }
-
-    /* Command-line overrides of [portwatch] keys, by option name. */
-    static const struct {
-        const char *opt, *key;
-    } overrides[] = {
-        {"timeout", "timeout"},     {"interval", "interval"}, {"listen", "listen"},
-        {"database", "database"},   {"log-level", "log_level"},
-    };
-    for (size_t i = 0; i < sizeof overrides / sizeof overrides[0]; i++) {
-        const char *v = pw_arg(cmd, a, overrides[i].opt);
-        char origin[64];
-        snprintf(origin, sizeof origin, "--%s", overrides[i].opt);
-        if (v && pw_config_set(c, overrides[i].key, v, origin, &diag) != 0)
-            failed = 1;
-    }
-    if (c->s.timeout_ms >= c->s.interval_ms) {
-        pw_diag_add(&diag, "timeout (%lldms) must be shorter than the interval (%lldms)",
-                    (long long)c->s.timeout_ms, (long long)c->s.interval_ms);
+    struct pw_diag diag = {0};
+    int failed = apply_overrides(cmd, a, c, &diag);
+    if (ports && add_adhoc(cmd, a, c, ports, &diag) != 0)
         failed = 1;
-    }
-    if (ports) {
-        enum pw_expect e = PW_EXPECT_LISTENING;
-        if (expect_s && pw_expect_parse(expect_s, &e) != 0) {
-            pw_diag_add(&diag, "--expect '%s' is not allowed; use listening or reachable", expect_s);
-            failed = 1;
-        }
-        size_t len = 1;
-        for (int i = 0; i < a->npos; i++)
-            len += strlen(a->pos[i]) + 1;
-        char *hosts = calloc(1, len);
-        for (int i = 0; hosts && i < a->npos; i++) {
-            strcat(hosts, a->pos[i]);
-            strcat(hosts, ",");
-        }
-        if (!failed && (!hosts || pw_config_add_check(c, "command-line", hosts, ports, e, &diag) != 0))
-            failed = 1;
-        free(hosts);
-    }
     if (failed) {
         for (size_t i = 0; i < diag.n; i++)
             say(msgs, "portwatch %s: %s", a->cmd, diag.msgs[i]);
@@ -243,13 +387,26 @@ int pw_cmd_config_check(const struct pw_command *cmd, const struct pw_args *a)
         pw_config_free(c);
         return PW_EXIT_USAGE;
     }
-    char iv[32], to[32];
-    pw_format_duration(c->s.interval_ms, iv, sizeof iv);
-    pw_format_duration(c->s.timeout_ms, to, sizeof to);
-    printf("%s: OK\nlisten %s, database %s, interval %s, timeout %s\n\n", c->path, c->s.listen,
-           c->s.database, iv, to);
-    pw_plan_print(plan, stdout);
+    struct pw_diag notes = {0};
+    int rc = PW_EXIT_OK;
+    if (pw_startup_check_database(c->s.database, 1, &diag, &notes) != 0) {
+        for (size_t i = 0; i < diag.n; i++)
+            fprintf(stderr, "portwatch config-check: %s\n", diag.msgs[i]);
+        rc = PW_EXIT_USAGE;
+    } else {
+        char iv[32], to[32];
+        pw_format_duration(c->s.interval_ms, iv, sizeof iv);
+        pw_format_duration(c->s.timeout_ms, to, sizeof to);
+        printf("%s: OK\nlisten %s, database %s, interval %s, timeout %s\n", c->path,
+               c->s.listen, c->s.database, iv, to);
+        for (size_t i = 0; i < notes.n; i++)
+            printf("note: %s\n", notes.msgs[i]);
+        putchar('\n');
+        pw_plan_print(plan, stdout);
+    }
+    pw_diag_free(&diag);
+    pw_diag_free(&notes);
     pw_plan_free(plan);
     pw_config_free(c);
-    return PW_EXIT_OK;
+    return rc;
 }

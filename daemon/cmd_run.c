@@ -239,9 +239,10 @@ static void summary(struct daemon *d, char *buf, size_t len)
     for (size_t i = 0; i < s->ntargets; i++)
         if ((unsigned)s->targets[i].status < 3)
             n[s->targets[i].status]++;
-    snprintf(buf, len, "%zu targets on %zu hosts: %zu up, %zu down, %zu not yet probed",
-             s->ntargets, d->cur->plan->nhosts, n[PW_STATUS_UP], n[PW_STATUS_DOWN],
-             n[PW_STATUS_UNKNOWN]);
+    size_t nhosts = d->cur->plan->nhosts;
+    snprintf(buf, len, "%zu target%s on %zu host%s: %zu up, %zu down, %zu not yet probed",
+             s->ntargets, s->ntargets == 1 ? "" : "s", nhosts, nhosts == 1 ? "" : "s",
+             n[PW_STATUS_UP], n[PW_STATUS_DOWN], n[PW_STATUS_UNKNOWN]);
     pw_snapshot_release(s);
 }
 
@@ -669,9 +670,10 @@ static void swap_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan *p
         stop(d, "reload failed");
         return;
     }
-    pw_log_event(PW_LOG_INFO, "%s in %.0f ms: %zu targets on %zu hosts "
+    pw_log_event(PW_LOG_INFO, "%s in %.0f ms: %zu target%s on %zu host%s "
                  "(%ld kept, %zu new, %zu removed)", what,
-                 (double)(uv_hrtime() - t0) / 1e6, plan->ntargets, plan->nhosts, kept,
+                 (double)(uv_hrtime() - t0) / 1e6, plan->ntargets, plan->ntargets == 1 ? "" : "s",
+                 plan->nhosts, plan->nhosts == 1 ? "" : "s", kept,
                  plan->ntargets - (size_t)kept, prev_n - (size_t)kept);
     pw_log(PW_LOG_DEBUG, "reload: store sync %.0f ms, seeding %.0f ms", (double)t_sync / 1e6,
            (double)t_seed / 1e6);
@@ -704,6 +706,32 @@ static struct pw_config *load(const struct pw_command *cmd, const struct pw_args
         pw_log(PW_LOG_ERROR, "%s", msgs.msgs[i]);
     pw_diag_free(&msgs);
     return c;
+}
+
+/* What can be known to fail before anything is created (the database
+ * file, the listener): the database's directory and file, the TLS files
+ * and the listen address, each with the OS's own error and the fix. A
+ * relative database path is said, with the file it resolves to. Returns 0
+ * when the start may go on. */
+static int preflight(struct daemon *d)
+{
+    const struct pw_settings *s = &d->boot->s;
+    struct pw_diag problems = {0}, notes = {0};
+    pw_startup_check_database(s->database, 0, &problems, &notes);
+    pw_startup_check_readable("tls_certificate", s->tls_certificate, &problems);
+    pw_startup_check_readable("tls_key", s->tls_key, &problems);
+    pw_startup_check_listen(&d->loop, s->listen, &problems);
+    for (size_t i = 0; i < notes.n; i++)
+        pw_log(PW_LOG_WARN, "%s", notes.msgs[i]);
+    for (size_t i = 0; i < problems.n; i++)
+        pw_log(PW_LOG_ERROR, "%s", problems.msgs[i]);
+    int rc = problems.n ? -1 : 0;
+    if (rc)
+        pw_log_event(PW_LOG_ERROR, "not started: %zu problem%s (above); nothing was created",
+                     problems.n, problems.n == 1 ? "" : "s");
+    pw_diag_free(&problems);
+    pw_diag_free(&notes);
+    return rc;
 }
 
 /* A start that failed after the watch or the engine came up: closes them
@@ -766,7 +794,7 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
         pw_plan_free(plan);
         goto out_lock;
     }
-    if (open_store(&d) != 0) {
+    if (preflight(&d) != 0 || open_store(&d) != 0) {
         pw_plan_free(plan);
         goto out_loop;
     }
@@ -826,11 +854,12 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
         pw_log_event(PW_LOG_ERROR, "cannot start: %s", uv_strerror(rc));
         stop(&d, "start-up failed");
     } else {
-        char iv[32], line[256];
+        char iv[32], to[32], line[256];
         pw_format_duration(d.cfg->s.interval_ms, iv, sizeof iv);
-        pw_log_event(PW_LOG_INFO, "started: watching %zu target%s on %zu host%s every %s; history in %s",
-                     plan->ntargets, plan->ntargets == 1 ? "" : "s", plan->nhosts,
-                     plan->nhosts == 1 ? "" : "s", iv, d.cfg->s.database);
+        pw_format_duration(d.cfg->s.timeout_ms, to, sizeof to);
+        pw_log_event(PW_LOG_INFO, "started: watching %zu target%s on %zu host%s every %s "
+                     "(timeout %s); history in %s", plan->ntargets, plan->ntargets == 1 ? "" : "s",
+                     plan->nhosts, plan->nhosts == 1 ? "" : "s", iv, to, d.cfg->s.database);
         if (fds)
             pw_log(PW_LOG_DEBUG, "open-file limit %lu", fds);
         if (wd)

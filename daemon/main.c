@@ -13,14 +13,19 @@
 #define COMMON_TARGET_OPTS                                                                  \
     {"config", 'c', "FILE", "configuration file (default: the system-wide one)"},           \
     {"ports", 'p', "PORTS", "probe these ports on the HOSTs given as arguments, e.g. 135,445,50000-50200"}, \
-    {"expect", 0, "E", "with -p: listening (default) or reachable"},                      \
+    {"expect", 0, "E", "with -p: listening or reachable for every port (default: as the catalog " \
+                       "expects each: the secondary RPC range reachable, the rest listening)"}, \
+    {"protocol", 0, "P", "with -p: none, auto, tds, rpc, smb or http, the exchange that proves " \
+                         "the service (default auto: by port as the catalog does)"},         \
     {"timeout", 0, "D", "connection timeout, e.g. 3s or 500ms"}
 
 static const struct pw_opt run_opts[] = {
     COMMON_TARGET_OPTS,
     {"listen", 0, "ADDR:PORT", "HTTP API address, e.g. 127.0.0.1:8470"},
     {"database", 0, "PATH", "SQLite history file"},
-    {"interval", 0, "D", "probe interval, e.g. 30s"},
+    {"interval", 0, "D", "probe interval, e.g. 30s; without --timeout, a timeout that is the "
+                         "default or does not fit becomes the smaller of the default and half "
+                         "the interval"},
     {"log-level", 0, "LEVEL", "error, warn, info or debug"},
     {"log-file", 0, "FILE", "append the log to FILE instead of stderr"},
     {"help", 'h', NULL, "show this help"},
@@ -69,9 +74,11 @@ static const struct pw_opt version_opts[] = {
 };
 
 static const struct pw_command commands[] = {
-    {"run", "[-c FILE] [--listen ADDR:PORT] [--database PATH] [--interval D] [-p PORTS HOST...]",
+    {"run", "[-c FILE] [--listen ADDR:PORT] [--database PATH] [--interval D] [--timeout D] "
+            "[--log-level L] [--log-file FILE] [-p PORTS [--expect E] [--protocol P] HOST...]",
      "probe on schedule, keep history and serve the HTTP API (the daemon)", run_opts, pw_cmd_run},
-    {"check", "[-c FILE] [--host H] [--role R] [--format table|json] [--timeout D] | -p PORTS [--expect E] HOST...",
+    {"check", "[-c FILE] [--host H] [--role R] [-p PORTS [--expect E] [--protocol P] HOST...] "
+              "[--format table|json] [--timeout D]",
      "probe every target once and exit 0 if all pass, 1 if any fails", check_opts, pw_cmd_check},
     {"config-check", "[-c FILE] [--keys]",
      "validate the configuration and print the target plan", config_check_opts, pw_cmd_config_check},
@@ -122,6 +129,23 @@ static int find_opt(const struct pw_opt *opts, const char *lng, size_t len, char
     return -1;
 }
 
+/* Says an option does not exist for the command, and which was likely meant. */
+static void unknown_option(const struct pw_command *c, const char *s)
+{
+    const char *names[PW_CLI_MAX_OPTS];
+    size_t n = 0;
+    for (const struct pw_opt *o = c->opts; o->name && n < PW_CLI_MAX_OPTS; o++)
+        names[n++] = o->name;
+    char word[64];
+    snprintf(word, sizeof word, "%s", s + strspn(s, "-"));
+    word[strcspn(word, "=")] = '\0';
+    const char *guess = s[1] == '-' ? pw_nearest_name(word, names, n) : NULL;
+    fprintf(stderr, "portwatch %s: unknown option '%s'; ", c->name, s);
+    if (guess)
+        fprintf(stderr, "did you mean '--%s'? ", guess);
+    fprintf(stderr, "run 'portwatch %s --help' for the options\n", c->name);
+}
+
 /* Parses argv into a; prints the problem and returns -1 on a bad option. */
 static int parse(const struct pw_command *c, int argc, char **argv, struct pw_args *a)
 {
@@ -153,8 +177,7 @@ static int parse(const struct pw_command *c, int argc, char **argv, struct pw_ar
             inline_val = s[2] ? s + 2 : NULL;
         }
         if (idx < 0) {
-            fprintf(stderr, "portwatch %s: unknown option '%s'; run 'portwatch %s --help' for the options\n",
-                    c->name, s, c->name);
+            unknown_option(c, s);
             return -1;
         }
         const struct pw_opt *o = &c->opts[idx];
@@ -186,6 +209,26 @@ const char *pw_arg(const struct pw_command *cmd, const struct pw_args *a, const 
 {
     int idx = find_opt(cmd->opts, name, strlen(name), 0);
     return idx < 0 ? NULL : a->val[idx];
+}
+
+/* Says a command does not exist, which one was likely meant, and the list. */
+static void unknown_command(const char *word)
+{
+    const char *names[NCOMMANDS];
+    char list[256];
+    size_t used = 0;
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        names[i] = commands[i].name;
+        used += (size_t)snprintf(list + used, used < sizeof list ? sizeof list - used : 0, "%s%s",
+                                 i ? ", " : "", names[i]);
+    }
+    const char *guess = pw_nearest_name(word, names, NCOMMANDS);
+    fprintf(stderr, "portwatch: unknown command '%s'; ", word);
+    if (guess)
+        fprintf(stderr, "did you mean '%s'? The", guess);
+    else
+        fprintf(stderr, "the");
+    fprintf(stderr, " commands are %s ('portwatch --help' says what each does)\n", list);
 }
 
 int main(int argc, char **argv)
@@ -225,7 +268,6 @@ int pw_cli_main(int argc, char **argv)
         free(a.pos);
         return rc;
     }
-    fprintf(stderr, "portwatch: unknown command '%s'; commands are run, check, config-check, catalog, rpc-endpoints, service, version\n",
-            argv[1]);
+    unknown_command(argv[1]);
     return PW_EXIT_USAGE;
 }

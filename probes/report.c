@@ -46,32 +46,99 @@ static void print_serves(const struct pw_profile *pr, FILE *f)
     }
 }
 
-static void print_port_line(const char *ports, const struct pw_profile *pr,
-                            const struct pw_target_state *st, FILE *f)
+/* Whether two results read the same on a line: state, detail and proof. */
+static bool same_outcome(const struct pw_target_state *a, const struct pw_target_state *b)
 {
-    fprintf(f, "  %-*s  %-9s  %-4s  %s", PORTW, ports, pw_expect_name(pr->expect),
-            verdict(st), state_text(st));
+    return a->has_result == b->has_result && a->ok == b->ok && a->state == b->state &&
+           a->verify == b->verify && strcmp(a->detail, b->detail) == 0 &&
+           strcmp(a->verify_info, b->verify_info) == 0;
+}
+
+/* What one host's table has already said, so that a reason is written
+ * once per host, not on each of 201 ports: `common` is the outcome every
+ * one of its ports failed with (written on the host's line), shown[i]
+ * whether profile i's roles and reasons were written (NULL, out of
+ * memory: written each time). */
+struct host_said {
+    const struct pw_target_state *common;
+    bool *shown;
+};
+
+static void print_outcome(const struct pw_target_state *st, const struct host_said *hs, FILE *f)
+{
+    fputs(state_text(st), f);
     if (st->has_result && st->state == PW_STATE_OPEN && st->latency_us >= 0)
         fprintf(f, "  %.1f ms", (double)st->latency_us / 1000.0);
+    if (hs && hs->common)
+        return; /* the host's line said it */
     if (st->has_result && st->detail[0])
         fprintf(f, "  (%s)", st->detail);
     if (st->has_result && st->verify > PW_VERIFY_OFF)
         fprintf(f, "  %s%s%s", pw_verify_name(st->verify), st->verify_info[0] ? ": " : "",
                 st->verify_info);
+}
+
+static void print_port_line(const char *ports, const struct pw_profile *pr,
+                            const struct pw_target_state *st, const struct host_said *hs, FILE *f)
+{
+    fprintf(f, "  %-*s  %-9s  %-4s  ", PORTW, ports, pw_expect_name(pr->expect), verdict(st));
+    print_outcome(st, hs, f);
     fputc('\n', f);
 }
 
+/* A profile's roles and reasons, the first time one of its ports fails on
+ * this host. */
+static void print_serves_once(const struct pw_plan *p, uint16_t profile, struct host_said *hs,
+                              FILE *f)
+{
+    if (hs->shown && hs->shown[profile])
+        return;
+    if (hs->shown)
+        hs->shown[profile] = true;
+    print_serves(&p->profiles[profile], f);
+}
+
+/* The failing ports of a run, consecutive ones with the same outcome on
+ * one line ("    50000-50200  listening  FAIL  closed"); nothing when
+ * they are the whole run and the run's line already said all of it. */
+static void print_failing(const struct pw_plan *p, const struct pw_snapshot *s, size_t a,
+                          size_t b, const struct host_said *hs, FILE *f)
+{
+    const struct pw_profile *pr = pw_target_profile(p, &p->targets[a]);
+    for (size_t i = a; i < b;) {
+        const struct pw_target_state *st = &s->targets[i];
+        size_t j = i + 1;
+        if (!st->has_result || st->ok) {
+            i = j;
+            continue;
+        }
+        while (j < b && same_outcome(&s->targets[j], st))
+            j++;
+        bool said = hs->common || (!st->detail[0] && st->verify <= PW_VERIFY_OFF);
+        if (i == a && j == b && said)
+            return;
+        char ports[24];
+        if (j - i == 1)
+            snprintf(ports, sizeof ports, "  %u", (unsigned)p->targets[i].port);
+        else
+            snprintf(ports, sizeof ports, "  %u-%u", (unsigned)p->targets[i].port,
+                     (unsigned)p->targets[j - 1].port);
+        print_port_line(ports, pr, st, hs, f);
+        i = j;
+    }
+}
+
 /* Targets [a, b) of one host: consecutive ports sharing a profile. */
-static void print_run(const struct pw_plan *p, const struct pw_snapshot *s,
-                      size_t a, size_t b, FILE *f)
+static void print_run(const struct pw_plan *p, const struct pw_snapshot *s, size_t a, size_t b,
+                      struct host_said *hs, FILE *f)
 {
     const struct pw_profile *pr = pw_target_profile(p, &p->targets[a]);
     if (b - a == 1) {
         char port[16];
         snprintf(port, sizeof port, "%u", (unsigned)p->targets[a].port);
-        print_port_line(port, pr, &s->targets[a], f);
+        print_port_line(port, pr, &s->targets[a], hs, f);
         if (s->targets[a].has_result && !s->targets[a].ok)
-            print_serves(pr, f);
+            print_serves_once(p, p->targets[a].profile, hs, f);
         return;
     }
     size_t counts[PW_STATE_COUNT_] = {0}, pending = 0, failing = 0;
@@ -101,43 +168,70 @@ static void print_run(const struct pw_plan *p, const struct pw_snapshot *s,
     fputc('\n', f);
     if (!failing)
         return;
-    for (size_t i = a; i < b; i++) {
-        const struct pw_target_state *st = &s->targets[i];
-        if (st->has_result && !st->ok) {
-            char port[16];
-            snprintf(port, sizeof port, "  %u", (unsigned)p->targets[i].port);
-            print_port_line(port, pr, st, f);
-        }
+    print_failing(p, s, a, b, hs, f);
+    print_serves_once(p, p->targets[a].profile, hs, f);
+}
+
+/* The outcome every port of targets [first, end) failed with, or NULL
+ * when one passed, has no result yet, or failed otherwise. */
+static const struct pw_target_state *common_failure(const struct pw_snapshot *s, size_t first,
+                                                    size_t end)
+{
+    if (first >= end)
+        return NULL;
+    const struct pw_target_state *c = &s->targets[first];
+    if (!c->has_result || c->ok)
+        return NULL;
+    for (size_t i = first + 1; i < end; i++)
+        if (!same_outcome(&s->targets[i], c))
+            return NULL;
+    return c;
+}
+
+/* One host: its line (with the failure every port shares, once), then
+ * its runs of ports. Returns how many of its ports fail. */
+static size_t print_host(const struct pw_plan *p, const struct pw_snapshot *s, size_t h,
+                       bool *shown, FILE *f)
+{
+    const struct pw_host *ph = &p->hosts[h];
+    size_t end = ph->first + ph->n, hfail = 0;
+    if (end > s->ntargets)
+        end = s->ntargets;
+    for (size_t i = ph->first; i < end; i++)
+        hfail += s->targets[i].has_result && !s->targets[i].ok;
+    struct host_said hs = {common_failure(s, ph->first, end), shown};
+    if (shown)
+        memset(shown, 0, p->nprofiles * sizeof *shown);
+    fprintf(f, "%s  (%u port%s, ", ph->name, ph->n, ph->n == 1 ? "" : "s");
+    if (hs.common && ph->n > 1) {
+        fputs("all failing: ", f);
+        print_outcome(hs.common, NULL, f);
+    } else {
+        fprintf(f, "%zu failing", hfail);
     }
-    print_serves(pr, f);
+    fputs(")\n", f);
+    if (hs.common && ph->n == 1)
+        hs.common = NULL; /* one port: its own line says it */
+    for (size_t a = ph->first; a < end;) {
+        size_t b = a + 1;
+        while (b < end && p->targets[b].profile == p->targets[a].profile &&
+               p->targets[b].port == p->targets[b - 1].port + 1)
+            b++;
+        print_run(p, s, a, b, &hs, f);
+        a = b;
+    }
+    fputc('\n', f);
+    return hfail;
 }
 
 void pw_report_table(const struct pw_plan *p, const struct pw_snapshot *s, FILE *f)
 {
     size_t counts[PW_STATE_COUNT_] = {0}, ok = 0, failing = 0, pending = 0;
     size_t hosts_failing = 0;
-    for (size_t h = 0; h < p->nhosts; h++) {
-        const struct pw_host *ph = &p->hosts[h];
-        size_t hfail = 0;
-        for (size_t i = ph->first; i < (size_t)ph->first + ph->n && i < s->ntargets; i++)
-            hfail += s->targets[i].has_result && !s->targets[i].ok;
-        hosts_failing += hfail != 0;
-        fprintf(f, "%s  (%u port%s, %zu failing)\n", ph->name, ph->n,
-                ph->n == 1 ? "" : "s", hfail);
-        size_t end = ph->first + ph->n;
-        if (end > s->ntargets)
-            end = s->ntargets;
-        size_t a = ph->first;
-        while (a < end) {
-            size_t b = a + 1;
-            while (b < end && p->targets[b].profile == p->targets[a].profile &&
-                   p->targets[b].port == p->targets[b - 1].port + 1)
-                b++;
-            print_run(p, s, a, b, f);
-            a = b;
-        }
-        fputc('\n', f);
-    }
+    bool *shown = calloc(p->nprofiles ? p->nprofiles : 1, sizeof *shown);
+    for (size_t h = 0; h < p->nhosts; h++)
+        hosts_failing += print_host(p, s, h, shown, f) != 0;
+    free(shown);
     for (size_t i = 0; i < s->ntargets; i++) {
         const struct pw_target_state *st = &s->targets[i];
         if (!st->has_result) {

@@ -1,5 +1,5 @@
 /*
- * The JSON endpoints of /api/v1 (web/API.md is their reference): status,
+ * The JSON endpoints of /api/v1 (README.md, "HTTP API", is their reference): status,
  * one target, its history, outages, uptime, and health, the endpoint
  * alerting systems poll. Snapshot endpoints read the request's view only;
  * history, outages and uptime run on the query pool and read the store.

@@ -1,6 +1,6 @@
 /*
  * portwatch's HTTP server: the read-only JSON API, the health endpoint
- * alerting systems poll, and Prometheus metrics (web/API.md documents every
+ * alerting systems poll, and Prometheus metrics (README.md, "HTTP API", documents every
  * endpoint). The daemon starts it with the probe engine's snapshots and the
  * history store as its sources; tests and bench/web start it the same way.
  *

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Fills the key reference of portwatch.ini(5) from the Markdown that
 `portwatch config-check --keys` prints (the same text the README carries):
-each "### [section]" becomes .SS, each table row a .TP entry.
+each "### [section]" becomes .SS, each table row a .TP entry. The manual
+page is kept in the repository with the reference already filled in, so it
+reads correctly without a package build; tests/cli keeps it in sync.
 
-usage: keys2man.py TEMPLATE KEYS.md > portwatch.ini.5   (@KEYS@ is replaced)
+usage: keys2man.py portwatch.ini.5 KEYS.md > portwatch.ini.5.new
+       (the lines between the BEGIN KEYS and END KEYS comments are replaced)
 """
 import re
 import sys
@@ -41,12 +44,19 @@ def convert(md):
     return "\n".join(out)
 
 
+BEGIN = '.\\" BEGIN KEYS'
+END = '.\\" END KEYS'
+
+
 def main():
-    template = open(sys.argv[1], encoding="utf-8").read()
+    page = open(sys.argv[1], encoding="utf-8").read().split("\n")
     keys = convert(open(sys.argv[2], encoding="utf-8").read())
-    if "@KEYS@" not in template:
-        raise SystemExit("keys2man: template has no @KEYS@")
-    sys.stdout.write(template.replace("@KEYS@", keys))
+    begin = [i for i, l in enumerate(page) if l.startswith(BEGIN)]
+    end = [i for i, l in enumerate(page) if l.startswith(END)]
+    if len(begin) != 1 or len(end) != 1 or begin[0] > end[0]:
+        raise SystemExit("keys2man: the page needs one BEGIN KEYS and one END KEYS comment, in order")
+    page[begin[0] + 1:end[0]] = keys.split("\n")
+    sys.stdout.write("\n".join(page))
 
 
 if __name__ == "__main__":

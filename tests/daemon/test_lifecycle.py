@@ -156,7 +156,7 @@ def test_reload_and_notify(tmp):
         a0, b0 = ts[port_a], ts[port_b]
 
         ready = wait_for(lambda: notify.find(lambda m: "READY=1" in m), 5, "READY=1")
-        assert re.search(r"STATUS=2 targets on 1 hosts: \d+ up", ready[0][1]), ready[0][1]
+        assert re.search(r"STATUS=2 targets on 1 host: \d+ up", ready[0][1]), ready[0][1]
         ok("notify: READY=1 with a STATUS= summary")
         t_w = time.time()
         while time.time() < t_w + 2:
@@ -198,7 +198,7 @@ def test_reload_and_notify(tmp):
         back = {k: (before[k], after.get(k, 0)) for k in before if after.get(k, 0) < before[k]}
         assert before and not back, f"counters stepped back at the reload: {back}"
         ok(f"reload: {len(before)} engine counters go on from the old engine's (no counter reset)")
-        m = wait_for(lambda: re.search(r"configuration reloaded in (\d+) ms: 2 targets on 1 hosts "
+        m = wait_for(lambda: re.search(r"configuration reloaded in (\d+) ms: 2 targets on 1 host "
                                        r"\(1 kept, 1 new, 1 removed\)", d.log_text()), 5, "reload log line")
         print(f"reload: {m.group(1)} ms inside the daemon; new plan visible over HTTP after {seen * 1000:.0f} ms")
         rl = notify.find(lambda m: m.startswith("RELOADING=1"), t0)

@@ -1,5 +1,5 @@
 /*
- * portwatch dashboard: reads the daemon's JSON API (web/API.md) and draws
+ * portwatch dashboard: reads the daemon's JSON API (README.md, "HTTP API") and draws
  * the farm overview, a host's ports with the secondary RPC range as a
  * heatmap, the administrative tasks that failing ports break, and the
  * history (outage timeline, outage table, uptime, latency).
