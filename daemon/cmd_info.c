@@ -166,8 +166,10 @@ struct pw_config *pw_cli_config_msgs(const struct pw_command *cmd, const struct 
         if (pw_config_load(path, &c, &diag) != 0) {
             for (size_t i = 0; i < diag.n; i++)
                 say(msgs, "%s", diag.msgs[i]);
-            say(msgs, "portwatch %s: %zu problem%s in %s", a->cmd, diag.n,
-                diag.n == 1 ? "" : "s", path);
+            if (diag.more)
+                say(msgs, "... and %zu more, not shown", diag.more);
+            say(msgs, "portwatch %s: %zu problem%s in %s", a->cmd, pw_diag_count(&diag),
+                pw_diag_count(&diag) == 1 ? "" : "s", path);
             pw_diag_free(&diag);
             return NULL;
         }
