@@ -50,7 +50,7 @@ void pw_diag_print(const struct pw_diag *d, FILE *f)
     for (size_t i = 0; i < d->n; i++)
         fprintf(f, "%s\n", d->msgs[i]);
     if (d->more)
-        fprintf(f, "... and %zu more (%zu in all); fix the ones above first\n", d->more,
+        fprintf(f, "... and %zu more (%zu in all)\n", d->more,
                 pw_diag_count(d));
 }
 

@@ -128,6 +128,12 @@ int pw_config_set(struct pw_config *c, const char *key, const char *value,
 int pw_config_add_check(struct pw_config *c, const char *name,
                         const char *hosts, const char *ports,
                         enum pw_expect expect, struct pw_diag *diag);
+/* Warnings for `config-check` about the hosts as the resolver answers now:
+ * a name that does not resolve, and two names for one address (localhost
+ * and 127.0.0.1). One line each, "FILE:LINE: warning: [section] key: what",
+ * added to out; never errors, since DNS may differ where the file is
+ * checked. Resolves every distinct name once (blocking, in parallel). */
+void pw_config_host_warnings(const struct pw_config *c, struct pw_diag *out);
 /* Frees the checks after the first `keep` (the daemon adds checks for
  * ports registered with endpoint mappers, builds a plan, then drops them). */
 void pw_config_drop_checks(struct pw_config *c, size_t keep);

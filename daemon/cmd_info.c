@@ -251,6 +251,10 @@ int pw_cmd_config_check(const struct pw_command *cmd, const struct pw_args *a)
     printf("%s: OK\nlisten %s, database %s, interval %s, timeout %s\n\n", c->path, c->s.listen,
            c->s.database, iv, to);
     pw_plan_print(plan, stdout);
+    struct pw_diag hosts = {0};
+    pw_config_host_warnings(c, &hosts);
+    pw_diag_print(&hosts, stdout);
+    pw_diag_free(&hosts);
     pw_plan_free(plan);
     pw_config_free(c);
     return PW_EXIT_OK;
