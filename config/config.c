@@ -33,6 +33,7 @@ void pw_diag_add(struct pw_diag *d, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    pw_utf8_trim_cut(buf);
     if (!(d->msgs[d->n] = strdup(buf))) {
         d->more++;
         return;
@@ -514,6 +515,7 @@ static void problem(struct loader *L, int line, const char *section, const char 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    pw_utf8_trim_cut(msg);
     char where[320];
     if (section && *section && key)
         snprintf(where, sizeof where, " [%s] %s:", section, key);

@@ -94,9 +94,12 @@ static int valid_name_char(unsigned char c)
 static int header_event(struct reader *r, char *s, int lineno)
 {
     char msg[192], shown[72];
-    size_t len = strlen(s);
-    memcpy(shown, s, len > 64 ? 64 : len);
-    strcpy(shown + (len > 64 ? 64 : len), len > 64 ? "..." : "");
+    size_t len = strlen(s), cut = len > 64 ? 64 : len;
+    memcpy(shown, s, cut);
+    shown[cut] = '\0';
+    pw_utf8_trim_cut(shown);
+    if (cut < len)
+        strcat(shown, "...");
     const char *why = NULL;
     char *end = strchr(s, ']');
     char *rest = end ? trim(end + 1) : NULL;

@@ -21,6 +21,7 @@ static int fail(char err[PW_ERRBUF], int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, PW_ERRBUF, fmt, ap);
     va_end(ap);
+    pw_utf8_trim_cut(err);
     return code;
 }
 
@@ -407,6 +408,19 @@ static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
+void pw_utf8_trim_cut(char *s)
+{
+    size_t n = strlen(s), i = n;
+    while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i == 0)
+        return;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+    if (lead >= 0xC0 && n - (i - 1) < need)
+        s[i - 1] = '\0';
+}
+
 int pw_check_text(const char *s, size_t n, char err[PW_ERRBUF])
 {
     const unsigned char *u = (const unsigned char *)s;
@@ -509,8 +523,6 @@ static int check_name(const char *h, char err[PW_ERRBUF])
     size_t n = strlen(h);
     if (n > 1 && h[n - 1] == '.')
         n--;
-    if (n > 253)
-        return fail(err, PW_EINVAL, "host name '%.40s...' has %zu characters; at most 253 are allowed", h, n);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)h[i];
         if (c >= 0x80)
@@ -521,6 +533,8 @@ static int check_name(const char *h, char err[PW_ERRBUF])
             return fail(err, PW_EINVAL, "host '%s' has '%c', which a host name cannot have; " HOST_HELP,
                         h, c);
     }
+    if (n > 253)
+        return fail(err, PW_EINVAL, "host name '%.40s...' has %zu characters; at most 253 are allowed", h, n);
     for (size_t i = 0; i < n;) {
         size_t l = i;
         while (l < n && h[l] != '.')

@@ -63,6 +63,10 @@ int pw_is_loopback(const char *host);
  * names the first offending byte by its 1-based position. */
 int pw_check_text(const char *s, size_t n, char err[PW_ERRBUF]);
 
+/* Drops an incomplete UTF-8 sequence from the end of s, as left where a
+ * message was cut to fit its buffer, so that what is printed stays text. */
+void pw_utf8_trim_cut(char *s);
+
 /* yes/no, true/false, on/off, 1/0. */
 int pw_parse_bool(const char *s, int *out, char err[PW_ERRBUF]);
 /* A decimal integer within [min, max]. */

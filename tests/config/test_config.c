@@ -621,6 +621,26 @@ START_TEST(config_host_warnings)
 }
 END_TEST
 
+/* Messages quote values, cut to fit their buffers: a cut never splits a
+ * UTF-8 character, so what reaches the terminal is still text. */
+START_TEST(config_messages_stay_text)
+{
+    char text[1200];
+    for (int shift = 0; shift < 3; shift++) {
+        int n = snprintf(text, sizeof text, "[portwatch]\nlog_level = %.*s", shift, "xx");
+        for (int i = 0; i < 300; i++)
+            n += snprintf(text + n, sizeof text - (size_t)n, "\xE2\x82\xAC");
+        size_t count;
+        char *all = load_bad(text, &count);
+        char err[PW_ERRBUF];
+        ck_assert_uint_eq(count, 1);
+        ck_assert_msg(pw_check_text(all, strlen(all) - 1, err) == 0, "%s: %s", err, all);
+        ck_assert_msg(strstr(all, "t.ini:2: [portwatch] log_level: '"), "%s", all);
+        free(all);
+    }
+}
+END_TEST
+
 START_TEST(config_example_file_loads)
 {
     char path[1024];
@@ -1096,6 +1116,7 @@ static Suite *config_suite(void)
     tcase_add_test(ld, config_trailing_comments_and_text);
     tcase_add_test(ld, config_scale_and_error_cap);
     tcase_add_test(ld, config_host_warnings);
+    tcase_add_test(ld, config_messages_stay_text);
     suite_add_tcase(s, ld);
     TCase *ex = tcase_create("expansion");
     tcase_add_test(ex, expansion_one_sql_host_holds_all_databases);
