@@ -35,6 +35,16 @@ static int is_space(char c)
     return c == ' ' || c == '\t';
 }
 
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
+
+/* Bytes of the character at p, to quote it whole in a message. */
+static int char_len(const char *p)
+{
+    uint32_t cp;
+    size_t n = (unsigned char)*p < 0x80 ? 1 : utf8_seq((const unsigned char *)p, strlen(p), &cp);
+    return n ? (int)n : 1;
+}
+
 static char lower(char c)
 {
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
@@ -313,8 +323,8 @@ int pw_parse_ports(const char *s, struct pw_portset *out, char err[PW_ERRBUF])
             break;
         if (*p != ',') {
             rc = fail(err, PW_EINVAL,
-                      "unexpected '%c' in port list '%s'; separate ports and ranges with commas",
-                      *p, s);
+                      "unexpected '%.*s' in port list '%s'; separate ports and ranges with commas",
+                      char_len(p), p, s);
             goto out;
         }
         p++;

@@ -467,6 +467,8 @@ static const struct {
     {"[portwatch]\rinterval = 30s\rtimeout = 45s\r", 2,
      {"t.ini:1: line ends with a lone CR (carriage return without line feed, old Mac line endings); save the file with Windows (CRLF) or Unix (LF) line endings",
       "t.ini:3: [portwatch] timeout: 45s must be shorter than the interval (30s)"}},
+    {"[check web]\nhosts = a\nports = 1 \xE2\x80\x94 2\n", 1,
+     {"t.ini:3: [check web] ports: unexpected '\xE2\x80\x94' in port list '1 \xE2\x80\x94 2'; separate ports and ranges with commas"}},
     /* the history needs a database */
     {"[portwatch]\ndatabase =\n", 1,
      {"t.ini:2: [portwatch] database: empty; give a value, or remove the line for the default (portwatch.db)"}},
