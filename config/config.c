@@ -20,27 +20,39 @@
 
 void pw_diag_add(struct pw_diag *d, const char *fmt, ...)
 {
+    if (d->n >= PW_DIAG_KEEP) {
+        d->more++;
+        return;
+    }
+    if (!d->msgs && !(d->msgs = calloc(PW_DIAG_KEEP, sizeof *d->msgs))) {
+        d->more++; /* out of memory: still counted */
+        return;
+    }
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    char **nm = realloc(d->msgs, (d->n + 1) * sizeof *nm);
-    char *copy = strdup(buf);
-    if (!nm || !copy) {
-        free(copy);
-        if (nm)
-            d->msgs = nm;
-        return; /* out of memory: the count of errors still shows elsewhere */
+    pw_utf8_trim_cut(buf);
+    if (!(d->msgs[d->n] = strdup(buf))) {
+        d->more++;
+        return;
     }
-    d->msgs = nm;
-    d->msgs[d->n++] = copy;
+    d->n++;
+}
+
+size_t pw_diag_count(const struct pw_diag *d)
+{
+    return d->n + d->more;
 }
 
 void pw_diag_print(const struct pw_diag *d, FILE *f)
 {
     for (size_t i = 0; i < d->n; i++)
         fprintf(f, "%s\n", d->msgs[i]);
+    if (d->more)
+        fprintf(f, "... and %zu more (%zu in all)\n", d->more,
+                pw_diag_count(d));
 }
 
 void pw_diag_free(struct pw_diag *d)
@@ -50,6 +62,7 @@ void pw_diag_free(struct pw_diag *d)
     free(d->msgs);
     d->msgs = NULL;
     d->n = 0;
+    d->more = 0;
 }
 
 /* ---- the key table ----------------------------------------------------- */
@@ -79,7 +92,7 @@ static const struct pw_key keys[] = {
     {"portwatch", "listen", PW_KEY_LISTEN, "127.0.0.1:8470", 0, 0, NULL, S(listen),
      "Address and port of the HTTP API and dashboard. Loopback by default; any other "
      "address needs api_token, or allow_anonymous = yes."},
-    {"portwatch", "database", PW_KEY_STRING, "portwatch.db", 0, 0, NULL, S(database),
+    {"portwatch", "database", PW_KEY_STRING, "portwatch.db", 1, 0, NULL, S(database),
      "SQLite file that keeps the history; relative paths start at the working directory."},
     {"portwatch", "interval", PW_KEY_DURATION, "30s", 1 * SEC_MS, DAY_MS, NULL, S(interval_ms),
      "How often every target is probed; starts are spread evenly over it."},
@@ -261,6 +274,10 @@ static int apply(const struct pw_key *k, void *base, const char *value, char err
 
     switch (k->type) {
     case PW_KEY_STRING: {
+        if (k->min > 0 && *value == '\0')
+            return snprintf(err, PW_ERRBUF, "empty; give a value, or remove the line for the default%s%s%s",
+                            k->def ? " (" : "", k->def ? k->def : "", k->def ? ")" : ""),
+                   PW_EINVAL;
         char *copy = strdup(value);
         if (!copy)
             return snprintf(err, PW_ERRBUF, "out of memory"), PW_ENOMEM;
@@ -417,9 +434,82 @@ struct loader {
     int portwatch_lines[NKEYS];
     int biztalk_lines[NKEYS];
     int (*check_lines)[NKEYS]; /* per check */
-    int check_section_line;
+    size_t checks_cap;         /* room in c->checks and check_lines */
+    uint32_t *names;           /* check index + 1 by name, ignoring case (0: free) */
+    size_t names_cap;          /* a power of two, more than twice nchecks */
     int seen_portwatch, seen_biztalk;
 };
+
+/* ---- check names: a hash set, so 65,000 checks load in linear time ---- */
+
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a, over the name in lower case */
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        h = (h ^ (ch >= 'A' && ch <= 'Z' ? ch + 32u : ch)) * 16777619u;
+    }
+    return h;
+}
+
+/* The slot for name: the check that has it, or the free slot to take. */
+static size_t name_slot(const struct loader *L, const char *name)
+{
+    size_t mask = L->names_cap - 1;
+    for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask)
+        if (!L->names[i] || pw_strcasecmp(L->c->checks[L->names[i] - 1].name, name) == 0)
+            return i;
+}
+
+static const struct pw_check *find_check(const struct loader *L, const char *name)
+{
+    if (!L->names_cap)
+        return NULL;
+    uint32_t at = L->names[name_slot(L, name)];
+    return at ? &L->c->checks[at - 1] : NULL;
+}
+
+/* Adds the newest check to the set, growing it first when half full. */
+static int index_check(struct loader *L)
+{
+    size_t n = L->c->nchecks;
+    if (2 * n >= L->names_cap) {
+        size_t cap = L->names_cap ? 2 * L->names_cap : 64;
+        uint32_t *old = L->names;
+        size_t old_cap = L->names_cap;
+        if (!(L->names = calloc(cap, sizeof *L->names))) {
+            L->names = old;
+            return PW_ENOMEM;
+        }
+        L->names_cap = cap;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i])
+                L->names[name_slot(L, L->c->checks[old[i] - 1].name)] = old[i];
+        free(old);
+    }
+    L->names[name_slot(L, L->c->checks[n - 1].name)] = (uint32_t)n;
+    return 0;
+}
+
+/* Room for one more check, doubling: one realloc per check made loading
+ * 65,000 of them quadratic. */
+static int reserve_check(struct loader *L)
+{
+    struct pw_config *c = L->c;
+    if (c->nchecks < L->checks_cap)
+        return 0;
+    size_t cap = L->checks_cap ? 2 * L->checks_cap : 16;
+    struct pw_check *nc = realloc(c->checks, cap * sizeof *nc);
+    if (!nc)
+        return PW_ENOMEM;
+    c->checks = nc;
+    int(*nl)[NKEYS] = realloc(L->check_lines, cap * sizeof *nl);
+    if (!nl)
+        return PW_ENOMEM;
+    L->check_lines = nl;
+    L->checks_cap = cap;
+    return 0;
+}
 
 PW_PRINTF(5, 6)
 static void problem(struct loader *L, int line, const char *section, const char *key,
@@ -430,6 +520,7 @@ static void problem(struct loader *L, int line, const char *section, const char 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    pw_utf8_trim_cut(msg);
     char where[320];
     if (section && *section && key)
         snprintf(where, sizeof where, " [%s] %s:", section, key);
@@ -439,7 +530,10 @@ static void problem(struct loader *L, int line, const char *section, const char 
         snprintf(where, sizeof where, " %s:", key);
     else
         where[0] = '\0';
-    pw_diag_add(L->diag, "%s:%d:%s %s", L->file, line, where, msg);
+    if (line > 0)
+        pw_diag_add(L->diag, "%s:%d:%s %s", L->file, line, where, msg);
+    else /* a rule about defaults only: no line to point at */
+        pw_diag_add(L->diag, "%s:%s %s", L->file, where, msg);
     L->errors++;
 }
 
@@ -472,20 +566,14 @@ static int start_check(struct loader *L, int line, const char *section, const ch
                     "check name '%s' is a catalog role's name; choose another name", name);
             return -1;
         }
-    for (size_t i = 0; i < c->nchecks; i++)
-        if (pw_strcasecmp(c->checks[i].name, name) == 0) {
-            problem(L, line, section, NULL, "check '%s' is defined twice (first on line %d)",
-                    name, c->checks[i].line);
-            return -1;
-        }
-    struct pw_check *nc = realloc(c->checks, (c->nchecks + 1) * sizeof *nc);
-    if (!nc)
+    const struct pw_check *dup = find_check(L, name);
+    if (dup) {
+        problem(L, line, section, NULL, "check '%s' is defined twice (first on line %d)", name,
+                dup->line);
+        return -1;
+    }
+    if (reserve_check(L) != 0)
         return PW_ENOMEM;
-    c->checks = nc;
-    int(*nl)[NKEYS] = realloc(L->check_lines, (c->nchecks + 1) * sizeof *nl);
-    if (!nl)
-        return PW_ENOMEM;
-    L->check_lines = nl;
     memset(L->check_lines[c->nchecks], 0, sizeof L->check_lines[0]);
     struct pw_check *k = &c->checks[c->nchecks];
     memset(k, 0, sizeof *k);
@@ -497,7 +585,7 @@ static int start_check(struct loader *L, int line, const char *section, const ch
     L->set_line = L->check_lines[c->nchecks];
     c->nchecks++;
     L->chk = k;
-    return 0;
+    return index_check(L);
 }
 
 static void on_section(struct loader *L, int line, const char *name)
@@ -610,6 +698,63 @@ static size_t key_index(enum section_kind sec, const char *name)
     return NKEYS;
 }
 
+/* timeout < interval, for [portwatch] and each check, with one error per
+ * mistake at the line that made it: a check that sets neither inherits the
+ * global pair (checked once); checks whose interval is not above an
+ * explicitly set global timeout are named together at that timeout; with
+ * the default timeout, the interval's own line is the mistake. */
+static void check_timeouts(struct loader *L)
+{
+    const struct pw_config *c = L->c;
+    int gto = L->portwatch_lines[key_index(SEC_PORTWATCH, "timeout")];
+    int giv = L->portwatch_lines[key_index(SEC_PORTWATCH, "interval")];
+    size_t cto = key_index(SEC_CHECK, "timeout"), civ = key_index(SEC_CHECK, "interval");
+    char to[32], iv[32];
+    int global_bad = c->s.timeout_ms >= c->s.interval_ms;
+    pw_format_duration(c->s.timeout_ms, to, sizeof to);
+    pw_format_duration(c->s.interval_ms, iv, sizeof iv);
+    if (global_bad && gto)
+        problem(L, gto, "portwatch", "timeout", "%s must be shorter than the interval (%s)", to, iv);
+    else if (global_bad)
+        problem(L, giv, "portwatch", "interval",
+                "%s must be longer than the timeout (%s, the default); set a longer interval, or a "
+                "shorter timeout", iv, to);
+    const struct pw_check *first = NULL;
+    int first_line = 0;
+    size_t inherit = 0;
+    for (size_t i = 0; i < c->nchecks; i++) {
+        const struct pw_check *k = &c->checks[i];
+        const int *set = L->check_lines[i];
+        int64_t kto = k->timeout_ms ? k->timeout_ms : c->s.timeout_ms;
+        int64_t kiv = k->interval_ms ? k->interval_ms : c->s.interval_ms;
+        if ((!set[cto] && !set[civ]) || kto < kiv)
+            continue;
+        char sec[80], a[32], b[32];
+        snprintf(sec, sizeof sec, "check %s", k->name);
+        pw_format_duration(kto, a, sizeof a);
+        pw_format_duration(kiv, b, sizeof b);
+        if (set[cto])
+            problem(L, set[cto], sec, "timeout", "%s must be shorter than the interval (%s%s)", a, b,
+                    set[civ] ? "" : ", the global one");
+        else if (!gto)
+            problem(L, set[civ], sec, "interval",
+                    "%s must be longer than the timeout (%s, the default); set a longer interval, "
+                    "or a shorter timeout in this check", b, a);
+        else if (!inherit++)
+            first = k, first_line = set[civ];
+    }
+    if (inherit && !global_bad) {
+        char fiv[32], more[64] = "";
+        pw_format_duration(first->interval_ms, fiv, sizeof fiv);
+        if (inherit > 1)
+            snprintf(more, sizeof more, " and %zu more check%s", inherit - 1, inherit > 2 ? "s" : "");
+        problem(L, gto, "portwatch", "timeout",
+                "%s must be shorter than the interval of check '%s' (%s, line %d)%s, which take "
+                "this timeout; set timeout in %s, or lower this one", to, first->name, fiv,
+                first_line, more, inherit > 1 ? "those checks" : "that check");
+    }
+}
+
 /* Rules that span keys, checked once the whole file is read. */
 static void cross_checks(struct loader *L)
 {
@@ -625,21 +770,8 @@ static void cross_checks(struct loader *L)
             problem(L, k->line, sec, "hosts", "missing; a check needs hosts = HOST, ...");
         if (k->ports.n == 0 && !set[key_index(SEC_CHECK, "ports")])
             problem(L, k->line, sec, "ports", "missing; a check needs ports = PORT, PORT-PORT, ...");
-        int64_t iv = k->interval_ms ? k->interval_ms : c->s.interval_ms;
-        int64_t to = k->timeout_ms ? k->timeout_ms : c->s.timeout_ms;
-        if (to >= iv) {
-            ln = L->check_lines[i][key_index(SEC_CHECK, "timeout")];
-            problem(L, ln ? ln : k->line, sec, "timeout",
-                    "timeout (%lldms) must be shorter than the interval (%lldms)",
-                    (long long)to, (long long)iv);
-        }
     }
-    if (c->s.timeout_ms >= c->s.interval_ms) {
-        ln = L->portwatch_lines[key_index(SEC_PORTWATCH, "timeout")];
-        problem(L, ln, "portwatch", "timeout",
-                "timeout (%lldms) must be shorter than interval (%lldms)",
-                (long long)c->s.timeout_ms, (long long)c->s.interval_ms);
-    }
+    check_timeouts(L);
     char *host;
     uint16_t port;
     char err[PW_ERRBUF];
@@ -664,6 +796,24 @@ static void cross_checks(struct loader *L)
     }
 }
 
+/* Where each host list was written, for warnings about its hosts after
+ * loading (pw_config_host_warnings). */
+static void keep_host_lines(struct loader *L)
+{
+    size_t nroles;
+    const struct pw_role *roles = pw_catalog_roles(&nroles);
+    for (size_t i = 0; i < nroles && i < PW_MAX_ROLES; i++)
+        L->c->role_lines[i] = L->biztalk_lines[key_index(SEC_BIZTALK, roles[i].key)];
+    for (size_t i = 0; i < L->c->nchecks; i++)
+        L->c->checks[i].hosts_line = L->check_lines[i][key_index(SEC_CHECK, "hosts")];
+}
+
+static void loader_free(struct loader *L)
+{
+    free(L->check_lines);
+    free(L->names);
+}
+
 int pw_config_load_buffer(const char *name, const char *buf, size_t len,
                           struct pw_config **out, struct pw_diag *diag)
 {
@@ -678,12 +828,13 @@ int pw_config_load_buffer(const char *name, const char *buf, size_t len,
         return PW_ENOMEM;
     int rc = pw_ini_parse(buf, len, on_ini, &L);
     if (rc < 0) {
-        free(L.check_lines);
+        loader_free(&L);
         pw_config_free(L.c);
         return rc;
     }
     cross_checks(&L);
-    free(L.check_lines);
+    keep_host_lines(&L);
+    loader_free(&L);
     if (L.errors) {
         pw_config_free(L.c);
         return PW_EINVAL;

@@ -18,14 +18,21 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Collected diagnostics, each one line: "FILE:LINE: [section] key: what". */
+/* Collected diagnostics, each one line: "FILE:LINE: [section] key: what".
+ * Only the first PW_DIAG_KEEP are kept (a file of garbage must not cost a
+ * message a line); the rest are counted in `more`, and pw_diag_print ends
+ * with "... and N more". */
+#define PW_DIAG_KEEP 100
 struct pw_diag {
     char **msgs;
     size_t n;
+    size_t more;
 };
 void pw_diag_add(struct pw_diag *d, const char *fmt, ...)
 PW_PRINTF(2, 3)
     ;
+/* Every problem added: kept and counted. */
+size_t pw_diag_count(const struct pw_diag *d);
 void pw_diag_print(const struct pw_diag *d, FILE *f);
 void pw_diag_free(struct pw_diag *d);
 /* The name in names[0..n) a mistyped word most likely meant, for "did you
@@ -73,6 +80,7 @@ struct pw_check {
     char *name;
     int line;
     struct pw_host_list hosts;
+    int hosts_line;      /* where hosts was set; 0 when not from a file */
     struct pw_portset ports;
     enum pw_expect expect;
     int64_t interval_ms; /* 0: the global interval */
@@ -95,6 +103,7 @@ struct pw_config {
     char *path;                              /* NULL when built ad hoc */
     struct pw_settings s;
     struct pw_host_list roles[PW_MAX_ROLES]; /* indexed like pw_catalog_roles() */
+    int role_lines[PW_MAX_ROLES];            /* where each was set; 0: not set */
     struct pw_portset rpc_range;             /* replaces the catalog's 50000-50200 */
     int verify;                              /* prove the catalog's services answer */
     int64_t rpc_sweep_ms;                    /* 0: the range every interval; else
@@ -122,6 +131,12 @@ int pw_config_set(struct pw_config *c, const char *key, const char *value,
 int pw_config_add_check(struct pw_config *c, const char *name,
                         const char *hosts, const char *ports,
                         enum pw_expect expect, struct pw_diag *diag);
+/* Warnings for `config-check` about the hosts as the resolver answers now:
+ * a name that does not resolve, and two names for one address (localhost
+ * and 127.0.0.1). One line each, "FILE:LINE: warning: [section] key: what",
+ * added to out; never errors, since DNS may differ where the file is
+ * checked. Resolves every distinct name once (blocking, in parallel). */
+void pw_config_host_warnings(const struct pw_config *c, struct pw_diag *out);
 /* Frees the checks after the first `keep` (the daemon adds checks for
  * ports registered with endpoint mappers, builds a plan, then drops them). */
 void pw_config_drop_checks(struct pw_config *c, size_t keep);
@@ -149,7 +164,8 @@ struct pw_key {
     const char *name;
     enum pw_key_type type;
     const char *def;     /* default as written in the file, or NULL */
-    long long min, max;  /* INT, RATE and DURATION (ms) limits; 0,0 = none */
+    long long min, max;  /* INT, RATE and DURATION (ms) limits; 0,0 = none.
+                            STRING: min 1 refuses an empty value */
     const char *const *choices; /* ENUM: NULL-terminated */
     size_t offset;       /* into the struct the section fills */
     const char *help;

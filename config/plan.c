@@ -56,7 +56,7 @@ static void pool_free(struct pool *p)
 
 const struct pw_diag *pw_plan_warnings(const struct pw_plan *p)
 {
-    static const struct pw_diag none = {NULL, 0};
+    static const struct pw_diag none = {0};
     const struct pool *pool = p ? p->arena_ : NULL;
     return pool ? &pool->warnings : &none;
 }

@@ -21,6 +21,7 @@ static int fail(char err[PW_ERRBUF], int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, PW_ERRBUF, fmt, ap);
     va_end(ap);
+    pw_utf8_trim_cut(err);
     return code;
 }
 
@@ -32,6 +33,16 @@ static int is_digit(char c)
 static int is_space(char c)
 {
     return c == ' ' || c == '\t';
+}
+
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
+
+/* Bytes of the character at p, to quote it whole in a message. */
+static int char_len(const char *p)
+{
+    uint32_t cp;
+    size_t n = (unsigned char)*p < 0x80 ? 1 : utf8_seq((const unsigned char *)p, strlen(p), &cp);
+    return n ? (int)n : 1;
 }
 
 static char lower(char c)
@@ -312,8 +323,8 @@ int pw_parse_ports(const char *s, struct pw_portset *out, char err[PW_ERRBUF])
             break;
         if (*p != ',') {
             rc = fail(err, PW_EINVAL,
-                      "unexpected '%c' in port list '%s'; separate ports and ranges with commas",
-                      *p, s);
+                      "unexpected '%.*s' in port list '%s'; separate ports and ranges with commas",
+                      char_len(p), p, s);
             goto out;
         }
         p++;
@@ -378,32 +389,203 @@ void pw_portset_free(struct pw_portset *ps)
     ps->n = 0;
 }
 
-/* ---- hosts ------------------------------------------------------------- */
+/* ---- text ---------------------------------------------------------------- */
 
-static int host_char(unsigned char c)
+/* Length of the UTF-8 sequence at s (at most n bytes) and its code point, or
+ * 0 when the bytes are not UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit((char)c) ||
-           c == '-' || c == '_' || c == '.' || c == ':' || c == '%';
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        len = 2;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        len = 3, lo = s[0] == 0xE0 ? 0xA0 : 0x80, hi = s[0] == 0xED ? 0x9F : 0xBF;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        len = 4, lo = s[0] == 0xF0 ? 0x90 : 0x80, hi = s[0] == 0xF4 ? 0x8F : 0xBF;
+    else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    uint32_t v = s[0] & (0xFF >> (len + 1));
+    for (size_t i = 1; i < len; i++) {
+        if (i > 1 && (s[i] < 0x80 || s[i] > 0xBF))
+            return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    *cp = v;
+    return len;
 }
 
-/* Checks one host token: a DNS name, an IPv4 literal, or an IPv6 literal
- * (colons only appear in IPv6). */
-static int check_host(const char *h, char err[PW_ERRBUF])
+void pw_utf8_trim_cut(char *s)
+{
+    size_t n = strlen(s), i = n;
+    while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i == 0)
+        return;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+    if (lead >= 0xC0 && n - (i - 1) < need)
+        s[i - 1] = '\0';
+}
+
+int pw_check_text(const char *s, size_t n, char err[PW_ERRBUF])
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp = u[i];
+        size_t len = 1;
+        if (cp >= 0x80 && (len = utf8_seq(u + i, n - i, &cp)) == 0)
+            return fail(err, PW_EINVAL, "not UTF-8 at byte %zu of the line (0x%02X); save the file as UTF-8",
+                        i + 1, u[i]);
+        if (cp == 0xFEFF)
+            return fail(err, PW_EINVAL,
+                        "byte order mark (U+FEFF) at byte %zu of the line: one belongs only at the "
+                        "start of a file (were two files joined?); remove it",
+                        i + 1);
+        if ((cp < 0x20 && cp != '\t') || (cp >= 0x7F && cp <= 0x9F))
+            return fail(err, PW_EINVAL,
+                        "control character U+%04X at byte %zu of the line; only printable text is allowed",
+                        (unsigned)cp, i + 1);
+        i += len;
+    }
+    return 0;
+}
+
+/* ---- hosts ------------------------------------------------------------- */
+
+#define HOST_HELP                                                                        \
+    "use a host name (letters, digits, '-' and '_' in dot-separated labels), an IPv4 "   \
+    "address or an IPv6 address (::1 or [::1])"
+
+/* A dotted quad of len bytes: four numbers 0-255 without leading zeros
+ * (which some resolvers read as octal). */
+static int is_ipv4(const char *s, size_t len)
+{
+    int parts = 0;
+    size_t i = 0;
+    while (i < len) {
+        size_t start = i;
+        unsigned v = 0;
+        while (i < len && is_digit(s[i]) && i - start < 4)
+            v = v * 10 + (unsigned)(s[i++] - '0');
+        size_t digits = i - start;
+        if (digits == 0 || digits > 3 || v > 255 || (digits > 1 && s[start] == '0'))
+            return 0;
+        if (++parts == 4)
+            return i == len;
+        if (i == len || s[i++] != '.')
+            return 0;
+    }
+    return 0;
+}
+
+/* An IPv6 address in its text form (RFC 4291 2.2: eight groups of 1-4 hex
+ * digits, one "::" for a run of zero groups, an IPv4 tail) with an optional
+ * zone ("%eth0", RFC 4007). */
+static int is_ipv6(const char *s)
+{
+    const char *zone = strchr(s, '%');
+    size_t len = zone ? (size_t)(zone - s) : strlen(s);
+    if (zone && (zone[1] == '\0' || strspn(zone + 1, "abcdefghijklmnopqrstuvwxyz"
+                                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+                                          strlen(zone + 1)))
+        return 0;
+    int groups = 0, gap = 0;
+    size_t i = 0;
+    if (len >= 2 && s[0] == ':' && s[1] == ':')
+        gap = 1, i = 2;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && j - i < 5 && pw_hex_digit(s[j]) >= 0)
+            j++;
+        if (j < len && s[j] == '.') {
+            if (!is_ipv4(s + i, len - i))
+                return 0;
+            groups += 2;
+            break;
+        }
+        if (j == i || j - i > 4)
+            return 0;
+        groups++;
+        i = j;
+        if (i == len)
+            break;
+        if (s[i++] != ':' || i == len)
+            return 0;
+        if (s[i] == ':') {
+            if (gap)
+                return 0;
+            gap = 1;
+            i++;
+        }
+    }
+    return gap ? groups <= 7 : groups == 8;
+}
+
+/* A host name: RFC 1123 labels of 1-63 letters, digits and '-' (not first
+ * or last), and '_' as Windows names use it; at most 253 characters, one
+ * trailing dot allowed. */
+static int check_name(const char *h, char err[PW_ERRBUF])
 {
     size_t n = strlen(h);
-    if (n == 0)
-        return fail(err, PW_EINVAL, "empty host name in list");
+    if (n > 1 && h[n - 1] == '.')
+        n--;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)h[i];
+        if (c >= 0x80)
+            return fail(err, PW_EINVAL, "host '%s' is not ASCII: write an internationalized name in "
+                        "its xn-- (punycode) form, or " HOST_HELP, h);
+        if (!(is_digit((char)c) || (lower((char)c) >= 'a' && lower((char)c) <= 'z') || c == '-' ||
+              c == '_' || c == '.'))
+            return fail(err, PW_EINVAL, "host '%s' has '%c', which a host name cannot have; " HOST_HELP,
+                        h, c);
+    }
     if (n > 253)
-        return fail(err, PW_EINVAL, "host name '%.40s...' is longer than 253 characters", h);
-    for (const char *p = h; *p; p++)
-        if (!host_char((unsigned char)*p))
-            return fail(err, PW_EINVAL,
-                        "host '%s' has a character not allowed in a host name ('%c'); "
-                        "use a DNS name, an IPv4 address or an IPv6 address",
-                        h, *p);
-    if (strchr(h, ':') == NULL && (h[0] == '-' || h[0] == '.' || h[n - 1] == '-'))
-        return fail(err, PW_EINVAL, "host '%s' cannot start or end with '-' or start with '.'", h);
+        return fail(err, PW_EINVAL, "host name '%.40s...' has %zu characters; at most 253 are allowed", h, n);
+    for (size_t i = 0; i < n;) {
+        size_t l = i;
+        while (l < n && h[l] != '.')
+            l++;
+        if (l == i)
+            return fail(err, PW_EINVAL, "host '%s' has an empty label (a leading dot or two dots in a "
+                        "row); " HOST_HELP, h);
+        if (l - i > 63)
+            return fail(err, PW_EINVAL, "host '%.80s' has a label of %zu characters ('%.20s...'); a "
+                        "label (the part between dots) may have at most 63", h, l - i, h + i);
+        if (h[i] == '-' || h[l - 1] == '-')
+            return fail(err, PW_EINVAL, "host '%s' has a label that starts or ends with '-'; " HOST_HELP, h);
+        i = l + 1;
+    }
     return 0;
+}
+
+/* Checks one host token: an IPv6 literal when it has a colon, an IPv4
+ * literal when it is all digits and dots, otherwise a host name. */
+static int check_host(const char *h, char err[PW_ERRBUF])
+{
+    if (*h == '\0')
+        return fail(err, PW_EINVAL, "empty host name in list; " HOST_HELP);
+    const char *colon = strchr(h, ':');
+    if (colon) {
+        if (is_ipv6(h))
+            return 0;
+        if (strchr(colon + 1, ':') == NULL)
+            return fail(err, PW_EINVAL, "'%s' is not a host: ports do not go in host lists; write the "
+                        "host alone ('%.*s') and its ports under ports (the catalog's roles have theirs)",
+                        h, (int)(colon - h), h);
+        return fail(err, PW_EINVAL, "'%s' is not an IPv6 address (only IPv6 addresses contain ':'); "
+                    "write one as ::1 or [::1], e.g. fe80::1 or 2001:db8::10", h);
+    }
+    if (strspn(h, "0123456789.") == strlen(h)) {
+        if (is_ipv4(h, strlen(h)))
+            return 0;
+        return fail(err, PW_EINVAL, "'%s' is not an IPv4 address: use four numbers 0-255 separated "
+                    "by dots, without leading zeros, e.g. 10.1.2.3", h);
+    }
+    return check_name(h, err);
 }
 
 void pw_host_list_free(struct pw_host_list *hl)
@@ -415,9 +597,44 @@ void pw_host_list_free(struct pw_host_list *hl)
     hl->n = 0;
 }
 
+/* The next host of a list: the text up to the next comma, trimmed, without
+ * the brackets of "[::1]". Sets *len to what was consumed from s. */
+static int next_host(const char *s, size_t *used, char **name, char err[PW_ERRBUF])
+{
+    size_t len = strcspn(s, ",");
+    *used = len;
+    while (len > 0 && is_space(s[len - 1]))
+        len--;
+    if (strcspn(s, " \t") < len)
+        return fail(err, PW_EINVAL, "'%.*s' has a space inside a host; separate hosts with commas, "
+                    "e.g. sql01, sql02", (int)len, s);
+    if (s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+        if (close && close + 1 < s + len && close[1] == ':')
+            return fail(err, PW_EINVAL, "'%.*s' is not a host: ports do not go in host lists; write "
+                        "the address alone ('%.*s') and its ports under ports", (int)len, s,
+                        (int)(close - s + 1), s);
+        if (!close || close != s + len - 1)
+            return fail(err, PW_EINVAL, "'%.*s' opens '[' without a closing ']'", (int)len, s);
+        s++;
+        len -= 2;
+        char inner[64];
+        snprintf(inner, sizeof inner, "%.*s", (int)len, s);
+        if (len >= sizeof inner || !is_ipv6(inner))
+            return fail(err, PW_EINVAL, "'[%.*s]': brackets are for IPv6 addresses only, e.g. [::1]",
+                        (int)len, s);
+    }
+    if (!(*name = malloc(len + 1)))
+        return fail(err, PW_ENOMEM, "out of memory");
+    memcpy(*name, s, len);
+    (*name)[len] = '\0';
+    return 0;
+}
+
 int pw_parse_hosts(const char *s, struct pw_host_list *out, char err[PW_ERRBUF])
 {
     struct pw_host_list hl = {0};
+    size_t cap = 0;
     const char *p = s;
     int rc = 0;
 
@@ -426,30 +643,20 @@ int pw_parse_hosts(const char *s, struct pw_host_list *out, char err[PW_ERRBUF])
             p++;
         if (*p == '\0')
             break;
-        const char *start = p;
-        while (*p && !is_space(*p) && *p != ',')
-            p++;
-        size_t len = (size_t)(p - start);
-        if (start[0] == '[') {
-            if (len < 3 || start[len - 1] != ']') {
-                rc = fail(err, PW_EINVAL, "'%.*s' opens '[' without a closing ']'", (int)len, start);
+        if (hl.n == cap) {
+            cap = cap ? cap * 2 : 4;
+            char **nn = realloc(hl.names, cap * sizeof *nn);
+            if (!nn) {
+                rc = fail(err, PW_ENOMEM, "out of memory");
                 goto out;
             }
-            start++;
-            len -= 2;
+            hl.names = nn;
         }
-        char *name = malloc(len + 1);
-        char **nn = realloc(hl.names, (hl.n + 1) * sizeof *nn);
-        if (!name || !nn) {
-            free(name);
-            if (nn)
-                hl.names = nn;
-            rc = fail(err, PW_ENOMEM, "out of memory");
+        size_t used;
+        char *name;
+        if ((rc = next_host(p, &used, &name, err)) != 0)
             goto out;
-        }
-        hl.names = nn;
-        memcpy(name, start, len);
-        name[len] = '\0';
+        p += used;
         hl.names[hl.n++] = name;
         if ((rc = check_host(name, err)) != 0)
             goto out;

@@ -43,10 +43,13 @@ struct pw_host_list {
     size_t n;
 };
 
-/* "sql01, sql01.corp.example, 10.1.2.3, ::1, [fe80::1]": names separated
- * by commas or spaces; brackets around IPv6 literals are removed. Names
- * must be DNS labels (letters, digits, '-', '_', '.') or IP literals.
- * The same name twice (ignoring case) is an error. */
+/* "sql01, sql01.corp.example, 10.1.2.3, ::1, [fe80::1]": hosts separated
+ * by commas (spaces around them are ignored; a space inside one is an
+ * error). Each is a host name (RFC 1123 labels of 1-63 letters, digits, '-'
+ * and '_', at most 253 characters), an IPv4 address (dotted quad), or an
+ * IPv6 address in its own syntax, bare or in brackets, which are removed
+ * ("sql01:1433" is refused: ports go elsewhere). The same host twice
+ * (ignoring case) is an error. */
 int pw_parse_hosts(const char *s, struct pw_host_list *out, char err[PW_ERRBUF]);
 void pw_host_list_free(struct pw_host_list *hl);
 
@@ -54,6 +57,15 @@ void pw_host_list_free(struct pw_host_list *hl);
 int pw_parse_listen(const char *s, char **host, uint16_t *port, char err[PW_ERRBUF]);
 /* Whether an address string is in 127.0.0.0/8 or ::1 ("localhost" too). */
 int pw_is_loopback(const char *host);
+
+/* Checks n bytes of text read from a file: UTF-8 (RFC 3629), no control
+ * characters except tab (C0, DEL, C1), no byte order mark. The message
+ * names the first offending byte by its 1-based position. */
+int pw_check_text(const char *s, size_t n, char err[PW_ERRBUF]);
+
+/* Drops an incomplete UTF-8 sequence from the end of s, as left where a
+ * message was cut to fit its buffer, so that what is printed stays text. */
+void pw_utf8_trim_cut(char *s);
 
 /* yes/no, true/false, on/off, 1/0. */
 int pw_parse_bool(const char *s, int *out, char err[PW_ERRBUF]);

@@ -180,8 +180,10 @@ static struct pw_config *base_config(const struct pw_command *cmd, const struct 
     if (pw_config_load(path, &c, &diag) != 0) {
         for (size_t i = 0; i < diag.n; i++)
             say(msgs, "%s", diag.msgs[i]);
-        say(msgs, "portwatch %s: %zu problem%s in %s", a->cmd, diag.n, diag.n == 1 ? "" : "s",
-            path);
+        if (diag.more)
+            say(msgs, "... and %zu more, not shown", diag.more);
+        say(msgs, "portwatch %s: %zu problem%s in %s", a->cmd, pw_diag_count(&diag),
+            pw_diag_count(&diag) == 1 ? "" : "s", path);
         pw_diag_free(&diag);
     }
     return c;
@@ -403,6 +405,10 @@ int pw_cmd_config_check(const struct pw_command *cmd, const struct pw_args *a)
             printf("note: %s\n", notes.msgs[i]);
         putchar('\n');
         pw_plan_print(plan, stdout);
+        struct pw_diag hosts = {0};
+        pw_config_host_warnings(c, &hosts);
+        pw_diag_print(&hosts, stdout);
+        pw_diag_free(&hosts);
     }
     pw_diag_free(&diag);
     pw_diag_free(&notes);

@@ -130,20 +130,41 @@ END_TEST
 
 /* ---- hosts and listen ---------------------------------------------------- */
 
+#define LABEL63 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
 START_TEST(hosts_lists)
 {
     struct pw_host_list hl;
     char err[PW_ERRBUF];
-    ck_assert_int_eq(pw_parse_hosts("sql01, sql02.corp.local,10.1.2.3 ::1 [fe80::1%eth0]", &hl, err), 0);
+    ck_assert_int_eq(pw_parse_hosts("sql01, sql02.corp.local,10.1.2.3, ::1 ,[fe80::1%eth0]", &hl, err), 0);
     ck_assert_uint_eq(hl.n, 5);
     ck_assert_str_eq(hl.names[3], "::1");
     ck_assert_str_eq(hl.names[4], "fe80::1%eth0");
     pw_host_list_free(&hl);
+    /* what is allowed: Windows names with '_', a trailing dot, 63-character
+     * labels, 253 characters, IPv6 in its own forms */
+    char longname[300];
+    snprintf(longname, sizeof longname, "%.63s.%.63s.%.63s.%.61s", LABEL63, LABEL63, LABEL63, LABEL63);
+    ck_assert_uint_eq(strlen(longname), 253);
+    char list[600];
+    snprintf(list, sizeof list, "WEB_01, sql01.corp.example., %s.x, %s, ::ffff:10.1.2.3, "
+             "[2001:db8::10], 1:2:3:4:5:6:7:8, ::, 0.0.0.0, 255.255.255.255", LABEL63, longname);
+    ck_assert_msg(pw_parse_hosts(list, &hl, err) == 0, "%s", err);
+    ck_assert_uint_eq(hl.n, 10);
+    ck_assert_str_eq(hl.names[5], "2001:db8::10");
+    pw_host_list_free(&hl);
+    snprintf(list, sizeof list, "%sx", longname);
+    ck_assert_int_lt(pw_parse_hosts(list, &hl, err), 0);
+    ck_assert_msg(strstr(err, "has 254 characters; at most 253 are allowed"), "%s", err);
+    static const char *const bad[] = {"1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "12345::1", ":1", "1:",
+                                      "::1%", "::1.2.3", "1.2.3.4.5", "sql01 .corp", "caf\xC3\xA9"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(pw_parse_hosts(bad[i], &hl, err) < 0, "%s accepted", bad[i]);
 
     ck_assert_int_lt(pw_parse_hosts("sql01, SQL01", &hl, err), 0);
     ck_assert_str_eq(err, "host 'SQL01' is listed twice");
-    ck_assert_int_lt(pw_parse_hosts("sql 01;x", &hl, err), 0);
-    ck_assert_msg(strstr(err, "host '01;x' has a character not allowed in a host name (';')"), "%s", err);
+    ck_assert_int_lt(pw_parse_hosts("sql01;x", &hl, err), 0);
+    ck_assert_msg(strstr(err, "host 'sql01;x' has ';', which a host name cannot have; use a host name"), "%s", err);
     ck_assert_int_lt(pw_parse_hosts(" , ", &hl, err), 0);
     ck_assert_msg(strstr(err, "empty host list"), "%s", err);
     ck_assert_int_lt(pw_parse_hosts("[::1", &hl, err), 0);
@@ -253,9 +274,9 @@ START_TEST(ini_errors)
     struct seen s = {{0}};
     ck_assert_int_eq(pw_ini_parse(text, sizeof text - 1, record, &s), 8);
     ck_assert_msg(strstr(s.log, "1!key outside any section"), "%s", s.log);
-    ck_assert_msg(strstr(s.log, "2!section header is missing its closing ']'!"), "%s", s.log);
-    ck_assert_msg(strstr(s.log, "3!empty section name!"), "%s", s.log);
-    ck_assert_msg(strstr(s.log, "4!unexpected text after the section header's ']'!"), "%s", s.log);
+    ck_assert_msg(strstr(s.log, "2!section header '[a' is missing its closing ']'!"), "%s", s.log);
+    ck_assert_msg(strstr(s.log, "3!section header '[]' has an empty name;"), "%s", s.log);
+    ck_assert_msg(strstr(s.log, "4!section header '[x] y' has text after its ']'; only a comment"), "%s", s.log);
     ck_assert_msg(strstr(s.log, "5!expected 'key = value'"), "%s", s.log);
     ck_assert_msg(strstr(s.log, "6!missing key before '='!"), "%s", s.log);
     ck_assert_msg(strstr(s.log, "7!key names use letters"), "%s", s.log);
@@ -360,7 +381,7 @@ static const struct {
      {"t.ini:2: [portwatch] interval: '30' has a number without a unit; use a number with a unit: ms, s, m, h or d"}},
     {"[portwatch]\ninterval = 500ms\n", 1, {"t.ini:2: [portwatch] interval: 500ms is out of range; use 1s to 1d"}},
     {"[portwatch]\ntimeout = 30s\ninterval = 10s\n", 1,
-     {"t.ini:2: [portwatch] timeout: timeout (30000ms) must be shorter than interval (10000ms)"}},
+     {"t.ini:2: [portwatch] timeout: 30s must be shorter than the interval (10s)"}},
     {"[portwatch]\nmax_in_flight = 0\n", 1, {"t.ini:2: [portwatch] max_in_flight: 0 is out of range; use 1 to 65536"}},
     {"[portwatch]\naddress_family = v6\n", 1,
      {"t.ini:2: [portwatch] address_family: 'v6' is not allowed; use one of: any, ipv4, ipv6, prefer-ipv4, prefer-ipv6"}},
@@ -388,7 +409,7 @@ static const struct {
     {"[check web]\nhosts = a\nports = 80\nexpect = open\n", 1,
      {"t.ini:4: [check web] expect: 'open' is not allowed; use one of: listening, reachable"}},
     {"[check web]\nhosts = a\nports = 80\ninterval = 5s\ntimeout = 5s\n", 1,
-     {"t.ini:5: [check web] timeout: timeout (5000ms) must be shorter than the interval (5000ms)"}},
+     {"t.ini:5: [check web] timeout: 5s must be shorter than the interval (5s)"}},
     {"[check web]\nhosts = a\nports = 80\nexpekt = reachable\n", 1,
      {"t.ini:4: [check web] expekt: unknown key; did you mean 'expect'? Allowed here: hosts, ports, expect, interval, timeout, reason, protocol"}},
     {"[check web]\nhosts = a\nports = 80\nprotocol = ldap\n", 1,
@@ -409,6 +430,74 @@ static const struct {
      {"t.ini:2: [biztalk] rpc_sweep_rate: '10/min' has an unknown unit '/min'; only /s is allowed"}},
     {"[portwatch]\nrpc_sweep_rate = 10\n", 1,
      {"t.ini:2: [portwatch] rpc_sweep_rate: unknown key"}},
+    /* host names (#15): what each is, and what is allowed */
+    {"[biztalk]\niis_servers = sql01..corp.example\n", 1,
+     {"t.ini:2: [biztalk] iis_servers: host 'sql01..corp.example' has an empty label (a leading dot or two dots in a row); use a host name"}},
+    {"[biztalk]\niis_servers = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.corp\n", 1,
+     {"t.ini:2: [biztalk] iis_servers: host 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.corp' has a label of 64 characters", "may have at most 63"}},
+    {"[biztalk]\niis_servers = web%01\n", 1,
+     {"t.ini:2: [biztalk] iis_servers: host 'web%01' has '%', which a host name cannot have; use a host name (letters, digits, '-' and '_' in dot-separated labels), an IPv4 address or an IPv6 address (::1 or [::1])"}},
+    {"[biztalk]\nmanagement_database = sql01:1433\n", 1,
+     {"t.ini:2: [biztalk] management_database: 'sql01:1433' is not a host: ports do not go in host lists; write the host alone ('sql01') and its ports under ports"}},
+    {"[check web]\nhosts = [::1]:8080\nports = 80\n", 1,
+     {"t.ini:2: [check web] hosts: '[::1]:8080' is not a host: ports do not go in host lists; write the address alone ('[::1]')"}},
+    {"[check web]\nhosts = web01 web02\nports = 80\n", 1,
+     {"t.ini:2: [check web] hosts: 'web01 web02' has a space inside a host; separate hosts with commas"}},
+    {"[check web]\nhosts = 10.1.2\nports = 80\n", 1,
+     {"t.ini:2: [check web] hosts: '10.1.2' is not an IPv4 address: use four numbers 0-255 separated by dots"}},
+    {"[check web]\nhosts = 10.1.2.300, 010.1.2.3\nports = 80\n", 1, {"'10.1.2.300' is not an IPv4 address"}},
+    {"[check web]\nhosts = 010.1.2.3\nports = 80\n", 1, {"'010.1.2.3' is not an IPv4 address", "without leading zeros"}},
+    {"[check web]\nhosts = fe80::1::2\nports = 80\n", 1,
+     {"t.ini:2: [check web] hosts: 'fe80::1::2' is not an IPv6 address (only IPv6 addresses contain ':'); write one as ::1 or [::1]"}},
+    {"[check web]\nhosts = [web01]\nports = 80\n", 1, {"'[web01]': brackets are for IPv6 addresses only, e.g. [::1]"}},
+    {"[check web]\nhosts = -web01\nports = 80\n", 1, {"host '-web01' has a label that starts or ends with '-'"}},
+    {"[check web]\nhosts = web01.-x\nports = 80\n", 1, {"host 'web01.-x' has a label that starts or ends with '-'"}},
+    /* text must be UTF-8 without control characters (#15) */
+    {"[check web]\nhosts = a\nports = 80\nreason = caf\xE9 is closed\n", 1,
+     {"t.ini:4: [check web]: not UTF-8 at byte 13 of the line (0xE9); save the file as UTF-8"}},
+    {"[check web]\nhosts = a\nports = 80\nreason = \x1B[2Jgone\n", 1,
+     {"t.ini:4: [check web]: control character U+001B at byte 10 of the line; only printable text is allowed"}},
+    {"[check web]\nhosts = a\nports = 80\nreason = a\xC2\x9B" "31m\n", 1, {"t.ini:4: [check web]: control character U+009B at byte 11"}},
+    {"[check web]\nhosts = a\nports = 80\nreason = \xED\xA0\x80\n", 1, {"t.ini:4: [check web]: not UTF-8 at byte 10 of the line (0xED)"}},
+    {"[check w\xE9" "b]\nhosts = a\nports = 80\n", 1, {"t.ini:1: not UTF-8 at byte 9 of the line (0xE9); save the file as UTF-8"}},
+    /* a byte order mark in the middle: two files joined */
+    {"[portwatch]\ninterval = 30s\n\xEF\xBB\xBF[biztalk]\n", 1,
+     {"t.ini:3: byte order mark (U+FEFF) at byte 1 of the line: one belongs only at the start of a file (were two files joined?); remove it"}},
+    /* lone CR line endings: named once, and the lines still read */
+    {"[portwatch]\rinterval = 30s\rtimeout = 45s\r", 2,
+     {"t.ini:1: line ends with a lone CR (carriage return without line feed, old Mac line endings); save the file with Windows (CRLF) or Unix (LF) line endings",
+      "t.ini:3: [portwatch] timeout: 45s must be shorter than the interval (30s)"}},
+    {"[check web]\nhosts = a\nports = 1 \xE2\x80\x94 2\n", 1,
+     {"t.ini:3: [check web] ports: unexpected '\xE2\x80\x94' in port list '1 \xE2\x80\x94 2'; separate ports and ranges with commas"}},
+    /* the history needs a database */
+    {"[portwatch]\ndatabase =\n", 1,
+     {"t.ini:2: [portwatch] database: empty; give a value, or remove the line for the default (portwatch.db)"}},
+    {"[portwatch]\ndatabase = \"\"\n", 1, {"t.ini:2: [portwatch] database: empty;"}},
+    /* a broken header is reported under its own line, once: the keys under
+     * it are not blamed on the section before */
+    {"[portwatch]\ninterval = 1m\n[check web\nhosts = a\nports = 80\n", 1,
+     {"t.ini:3: section header '[check web' is missing its closing ']'"}},
+    {"[biztalk]\n[check web] x\nhosts = a\n", 1,
+     {"t.ini:2: section header '[check web] x' has text after its ']'; only a comment (';' or '#') may follow"}},
+    /* one mistake, one error, at its own line, never line 0 */
+    {"[portwatch]\ninterval = 1s\n", 1,
+     {"t.ini:2: [portwatch] interval: 1s must be longer than the timeout (3s, the default); set a longer interval, or a shorter timeout"}},
+    {"[portwatch]\ninterval = 1s\n[check a]\nhosts = a\nports = 1\n[check b]\nhosts = b\nports = 2\n", 1,
+     {"t.ini:2: [portwatch] interval: 1s must be longer than the timeout (3s, the default)"}},
+    {"[portwatch]\ntimeout = 10s\n[check a]\nhosts = a\nports = 1\ninterval = 5s\n[check b]\nhosts = b\nports = 2\ninterval = 5s\n"
+     "[check c]\nhosts = c\nports = 3\ninterval = 8s\n[check d]\nhosts = d\nports = 4\n", 1,
+     {"t.ini:2: [portwatch] timeout: 10s must be shorter than the interval of check 'a' (5s, line 6) and 2 more checks, which take this timeout; set timeout in those checks, or lower this one"}},
+    {"[portwatch]\ntimeout = 10s\n[check a]\nhosts = a\nports = 1\ninterval = 5s\n", 1,
+     {"t.ini:2: [portwatch] timeout: 10s must be shorter than the interval of check 'a' (5s, line 6), which take this timeout; set timeout in that check, or lower this one"}},
+    {"[portwatch]\ntimeout = 30s\ninterval = 30s\n[check a]\nhosts = a\nports = 1\ninterval = 10s\n[check b]\nhosts = b\nports = 2\n", 1,
+     {"t.ini:2: [portwatch] timeout: 30s must be shorter than the interval (30s)"}},
+    {"[check a]\nhosts = a\nports = 1\ninterval = 2s\n", 1,
+     {"t.ini:4: [check a] interval: 2s must be longer than the timeout (3s, the default); set a longer interval, or a shorter timeout in this check"}},
+    {"[portwatch]\ninterval = 10s\n[check a]\nhosts = a\nports = 1\ntimeout = 10s\n", 1,
+     {"t.ini:6: [check a] timeout: 10s must be shorter than the interval (10s, the global one)"}},
+    /* text after a closing quote */
+    {"[check a]\nhosts = a\nports = 1\nreason = \"quoted\" tail\n", 1,
+     {"t.ini:4: [check a] reason: unexpected text after the closing '\"': quote the whole value, or start a comment with ';'"}},
 };
 
 START_TEST(config_error_corpus)
@@ -420,7 +509,137 @@ START_TEST(config_error_corpus)
                       corpus[_i].msgs[m], all);
     ck_assert_msg(n == corpus[_i].count, "case %d: %zu problems, expected %zu:\n%s", _i, n,
                       corpus[_i].count, all);
+    ck_assert_msg(!strstr(all, ":0:"), "case %d: a message at line 0:\n%s", _i, all);
     free(all);
+}
+END_TEST
+
+/* A trailing comment is a space or tab, then ';' or '#', on any unquoted
+ * value; quotes keep them; a ';' inside a word stays. UTF-8 text is kept
+ * as written. */
+START_TEST(config_trailing_comments_and_text)
+{
+    struct pw_config *c = load_ok("[portwatch]\ninterval = 1m ; a minute\ndatabase = /var/lib/pw.db\t# here\n"
+                                  "[check a]\nhosts = a, b ; two\nports = 1 #one\n"
+                                  "reason = Zahlungsverkehr f\xC3\xA4llt aus \xE2\x80\x94 SFTP ; comment\n"
+                                  "[check b]\nhosts = c\nports = 2\nreason = \"x ; y # z\" ; comment\n"
+                                  "[check c]\nhosts = d\nports = 3\nreason = a;b#c\n");
+    ck_assert_int_eq(c->s.interval_ms, 60000);
+    ck_assert_str_eq(c->s.database, "/var/lib/pw.db");
+    ck_assert_uint_eq(c->checks[0].hosts.n, 2);
+    ck_assert_str_eq(c->checks[0].reason, "Zahlungsverkehr f\xC3\xA4llt aus \xE2\x80\x94 SFTP");
+    ck_assert_str_eq(c->checks[1].reason, "x ; y # z");
+    ck_assert_str_eq(c->checks[2].reason, "a;b#c");
+    ck_assert_int_eq(c->checks[0].hosts_line, 5);
+    pw_config_free(c);
+}
+END_TEST
+
+/* Garbage and huge files: every problem counted, the first PW_DIAG_KEEP
+ * kept, then "and N more"; 20,000 checks load (names indexed, arrays
+ * doubled). Sized to stay quick under ASan; the release-build timings
+ * are in the README. */
+START_TEST(config_scale_and_error_cap)
+{
+    size_t lines = 20000;
+    char *buf = malloc(lines * 40 + 64), *p = buf;
+    for (size_t i = 0; i < lines; i++)
+        p += sprintf(p, "garbage line %zu\n", i);
+    struct pw_diag d = {0};
+    struct pw_config *c = NULL;
+    ck_assert_int_eq(pw_config_load_buffer("g.ini", buf, (size_t)(p - buf), &c, &d), PW_EINVAL);
+    ck_assert_uint_eq(d.n, PW_DIAG_KEEP);
+    ck_assert_uint_eq(pw_diag_count(&d), lines);
+    ck_assert_str_eq(d.msgs[99], "g.ini:100: expected 'key = value', a [section] header or a comment");
+    char out[256] = "";
+    FILE *f = tmpfile();
+    pw_diag_print(&d, f);
+    fseek(f, -120, SEEK_END);
+    size_t got = fread(out, 1, sizeof out - 1, f);
+    out[got] = '\0';
+    fclose(f);
+    ck_assert_msg(strstr(out, "\n... and 19900 more (20000 in all)\n"), "%s", out);
+    pw_diag_free(&d);
+
+    p = buf;
+    for (size_t i = 0; i < lines; i++)
+        p += sprintf(p, "[check c%zu]\nhosts=h\nports=1\n", i);
+    p += sprintf(p, "[check C7]\n");
+    ck_assert_int_eq(pw_config_load_buffer("g.ini", buf, (size_t)(p - buf), &c, &d), PW_EINVAL);
+    ck_assert_uint_eq(pw_diag_count(&d), 1);
+    ck_assert_str_eq(d.msgs[0], "g.ini:60001: [check C7]: check 'C7' is defined twice (first on line 22)");
+    pw_diag_free(&d);
+    p -= strlen("[check C7]\n");
+    *p = '\0';
+    c = load_ok(buf);
+    ck_assert_uint_eq(c->nchecks, lines);
+    ck_assert_str_eq(c->checks[lines - 1].name, "c19999");
+    pw_config_free(c);
+    free(buf);
+}
+END_TEST
+
+/* config-check's warnings from the resolver: only names that resolve
+ * locally (localhost, literals) and names under .invalid (RFC 6761: never
+ * resolve). */
+START_TEST(config_host_warnings)
+{
+    struct pw_config *c = load_ok("[biztalk]\niis_servers = localhost\n"
+                                  "[check a]\nhosts = 127.0.0.1, sql01.invalid\nports = 80\n"
+                                  "[check b]\nhosts = LOCALHOST\nports = 81\n");
+    struct pw_diag w = {0};
+    pw_config_host_warnings(c, &w);
+    size_t len = 1;
+    for (size_t i = 0; i < w.n; i++)
+        len += strlen(w.msgs[i]) + 1;
+    char *all = calloc(1, len);
+    for (size_t i = 0; i < w.n; i++)
+        strcat(strcat(all, w.msgs[i]), "\n");
+    ck_assert_msg(strstr(all, "t.ini:4: warning: [check a] hosts: 'sql01.invalid' does not resolve now ("),
+                  "%s", all);
+    ck_assert_msg(strstr(all, "); until it does, its ports are reported as dns_error\n"), "%s", all);
+    ck_assert_msg(strstr(all, "t.ini:4: warning: [check a] hosts: '127.0.0.1' is the same address as "
+                              "'localhost' (line 2): 127.0.0.1; its ports are probed twice, under two "
+                              "names: write one of them\n"), "%s", all);
+    /* LOCALHOST is localhost: one name, merged by the plan, not a warning */
+    ck_assert_msg(w.n == 2, "%s", all);
+    free(all);
+    pw_diag_free(&w);
+    pw_config_free(c);
+
+    c = load_ok("[check a]\nhosts = ::1\nports = 80\n[check b]\nhosts = 0:0:0:0:0:0:0:1\nports = 80\n");
+    pw_config_host_warnings(c, &w);
+    ck_assert_uint_eq(w.n, 1);
+    ck_assert_str_eq(w.msgs[0], "t.ini:5: warning: [check b] hosts: '0:0:0:0:0:0:0:1' is the same address "
+                                "as '::1' (line 2): ::1; its ports are probed twice, under two names: "
+                                "write one of them");
+    pw_diag_free(&w);
+    pw_config_free(c);
+
+    c = load_ok("[check a]\nhosts = 127.0.0.1, ::1\nports = 80\n");
+    pw_config_host_warnings(c, &w);
+    ck_assert_uint_eq(pw_diag_count(&w), 0);
+    pw_config_free(c);
+}
+END_TEST
+
+/* Messages quote values, cut to fit their buffers: a cut never splits a
+ * UTF-8 character, so what reaches the terminal is still text. */
+START_TEST(config_messages_stay_text)
+{
+    char text[1200];
+    for (int shift = 0; shift < 3; shift++) {
+        int n = snprintf(text, sizeof text, "[portwatch]\nlog_level = %.*s", shift, "xx");
+        for (int i = 0; i < 300; i++)
+            n += snprintf(text + n, sizeof text - (size_t)n, "\xE2\x82\xAC");
+        size_t count;
+        char *all = load_bad(text, &count);
+        char err[PW_ERRBUF];
+        ck_assert_uint_eq(count, 1);
+        ck_assert_msg(pw_check_text(all, strlen(all) - 1, err) == 0, "%s: %s", err, all);
+        ck_assert_msg(strstr(all, "t.ini:2: [portwatch] log_level: '"), "%s", all);
+        free(all);
+    }
 }
 END_TEST
 
@@ -896,6 +1115,10 @@ static Suite *config_suite(void)
     tcase_add_test(ld, config_defaults_and_values);
     tcase_add_loop_test(ld, config_error_corpus, 0, (int)(sizeof corpus / sizeof corpus[0]));
     tcase_add_test(ld, config_example_file_loads);
+    tcase_add_test(ld, config_trailing_comments_and_text);
+    tcase_add_test(ld, config_scale_and_error_cap);
+    tcase_add_test(ld, config_host_warnings);
+    tcase_add_test(ld, config_messages_stay_text);
     suite_add_tcase(s, ld);
     TCase *ex = tcase_create("expansion");
     tcase_add_test(ex, expansion_one_sql_host_holds_all_databases);

@@ -1,12 +1,16 @@
 /*
  * libFuzzer target for the configuration reader: the INI tokenizer and the
  * loader that validates every key, then expansion into a plan. Any input
- * must end in a config or in diagnostics, never a crash or a leak.
+ * must end in a config or in diagnostics, never a crash or a leak, and
+ * every diagnostic must be printable UTF-8: messages quote the file, and
+ * nothing from it may reach a terminal raw.
  */
 #include "config/config.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,6 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             pw_plan_free(p);
         pw_config_free(c);
     }
+    char err[PW_ERRBUF];
+    for (size_t i = 0; i < diag.n; i++)
+        if (pw_check_text(diag.msgs[i], strlen(diag.msgs[i]), err) != 0)
+            abort();
     pw_diag_free(&diag);
     return 0;
 }
