@@ -55,6 +55,8 @@
 
 #define HEARTBEAT_MS 15000
 #define STATUS_MS 10000
+/* Reloads come at most this often; requests in between are coalesced. */
+#define RELOAD_GAP_MS 1000
 #define NONE UINT32_MAX
 
 struct daemon;
@@ -70,6 +72,7 @@ struct gen {
     struct pw_engine *engine;   /* NULL once replaced or closing */
     uint32_t *remap;            /* once replaced: each target's index in the
                                    next plan, or NONE (for late results) */
+    bool closing;               /* its engine closes; on_engine_closed ends it */
     int refs;
 };
 
@@ -87,6 +90,10 @@ struct daemon {
     struct pw_epm_watch *watch; /* NULL before the web starts and once stopping */
     uv_timer_t heartbeat, status, watchdog;
     struct pw_transitions trans; /* status changes to the log */
+    uv_timer_t reload_timer;    /* runs while a reload is queued */
+    uint64_t reload_at;         /* loop time of the last reload, 0 if none */
+    unsigned reload_queued;     /* requests waiting for the gap to pass */
+    char reload_why[64];        /* the first of them */
     int have_watchdog;
     int stopping;
     int exit_code;
@@ -175,7 +182,11 @@ static void on_engine_closed(struct pw_engine *e, void *ud)
 {
     (void)e;
     struct gen *g = ud;
+    uv_mutex_lock(&g->d->lock);
+    g->closing = false;
+    uv_mutex_unlock(&g->d->lock);
     gen_unref(g->d, g);
+    pw_os_memory_release(); /* a replaced engine (and usually its plan) */
 }
 
 /* The web layer's view of the live state: a snapshot of the current
@@ -273,6 +284,7 @@ static void stop(struct daemon *d, const char *why)
     uv_close((uv_handle_t *)&d->heartbeat, NULL);
     uv_close((uv_handle_t *)&d->status, NULL);
     pw_transitions_close(&d->trans); /* the engine's last batch is written at once */
+    uv_close((uv_handle_t *)&d->reload_timer, NULL);
     if (d->have_watchdog)
         uv_close((uv_handle_t *)&d->watchdog, NULL);
     /* The web threads read snapshots from the engine: stop them first. */
@@ -634,6 +646,9 @@ static void swap_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan *p
      * engine continues from. The engine is freed only by its close
      * callbacks, on a later loop turn, so the snapshot can still be taken
      * and web threads may still be reading it until the swap below. */
+    uv_mutex_lock(&d->lock);
+    prev->closing = true;
+    uv_mutex_unlock(&d->lock);
     pw_engine_close(prev->engine, on_engine_closed, prev);
     struct pw_snapshot *last = pw_engine_snapshot_acquire(prev->engine);
     uint64_t t_seed = uv_hrtime();
@@ -680,6 +695,62 @@ static void swap_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan *p
     reload_done(d);
 }
 
+/* The previous generation's engine is still closing (its final results
+ * are not in yet): a reload now would stack a third plan on two. */
+static bool swap_in_flight(struct daemon *d)
+{
+    uv_mutex_lock(&d->lock);
+    bool busy = false;
+    for (struct gen *g = d->gens; g; g = g->next)
+        busy |= g->closing;
+    uv_mutex_unlock(&d->lock);
+    return busy;
+}
+
+static void on_reload_timer(uv_timer_t *t);
+
+/* A reload request (SIGHUP, the service manager). A storm of them (a
+ * script sending SIGHUP in a loop) must not become a storm of reloads:
+ * each builds a plan and an engine, restarts the sweep and churns memory.
+ * So at most one reload runs at a time and they come at least
+ * RELOAD_GAP_MS apart; requests in between wait as one queued reload,
+ * which reads the configuration as it is when it runs. */
+static void request_reload(struct daemon *d, const char *why)
+{
+    uint64_t now = uv_now(&d->loop);
+    bool soon = d->reload_at && now - d->reload_at < RELOAD_GAP_MS;
+    if (!d->reload_queued && !soon && !swap_in_flight(d)) {
+        d->reload_at = now;
+        reload(d, why);
+        return;
+    }
+    if (d->reload_queued++ == 0) {
+        snprintf(d->reload_why, sizeof d->reload_why, "%s", why);
+        uint64_t wait = soon ? RELOAD_GAP_MS - (now - d->reload_at) : 100;
+        uv_timer_start(&d->reload_timer, on_reload_timer, wait, 0);
+    }
+}
+
+static void on_reload_timer(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    if (d->stopping)
+        return;
+    if (swap_in_flight(d)) { /* the last engine is still closing */
+        uv_timer_start(&d->reload_timer, on_reload_timer, 100, 0);
+        return;
+    }
+    char why[128];
+    if (d->reload_queued > 1)
+        snprintf(why, sizeof why, "%s; %u requests coalesced into this one", d->reload_why,
+                 d->reload_queued);
+    else
+        snprintf(why, sizeof why, "%s", d->reload_why);
+    d->reload_queued = 0;
+    d->reload_at = uv_now(&d->loop);
+    reload(d, why);
+}
+
 static void on_control(void *ud, enum pw_os_control c, const char *why)
 {
     struct daemon *d = ud;
@@ -688,7 +759,7 @@ static void on_control(void *ud, enum pw_os_control c, const char *why)
     if (c == PW_OS_STOP)
         stop(d, why);
     else
-        reload(d, why);
+        request_reload(d, why);
 }
 
 /* ---- the command ---------------------------------------------------------------- */
@@ -785,6 +856,7 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
         goto out_cfg;
     }
     log_warnings(plan, "");
+    pw_os_memory_init();
     unsigned long fds = pw_os_raise_fd_limit();
     if (uv_mutex_init(&d.lock) != 0) {
         pw_plan_free(plan);
@@ -835,6 +907,8 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
     uv_timer_init(&d.loop, &d.heartbeat);
     uv_timer_init(&d.loop, &d.status);
     pw_transitions_init(&d.trans, &d.loop);
+    uv_timer_init(&d.loop, &d.reload_timer);
+    d.reload_timer.data = &d;
     d.heartbeat.data = d.status.data = d.watchdog.data = &d;
     uv_timer_start(&d.heartbeat, on_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
     uv_timer_start(&d.status, on_status, STATUS_MS, STATUS_MS);

@@ -164,3 +164,12 @@ const char *pw_os_service_log_path(void)
     snprintf(path, sizeof path, "%s\\portwatch.log", dir);
     return path;
 }
+
+/* The CRT heap on Windows returns large blocks to the system by itself. */
+void pw_os_memory_init(void)
+{
+}
+
+void pw_os_memory_release(void)
+{
+}
