@@ -138,7 +138,8 @@ struct pw_snapshot {
 struct pw_engine;
 
 /* A way to start TCP connects cheaper than libuv's, supplied by the OS
- * layer where it has one (daemon/os.h: pw_os_dialer). libuv spends six
+ * layer where it has one (daemon/os.h: pw_os_dialer; on Linux the epoll
+ * dialer of probes/dial_linux.c, pw_dialer_linux). libuv spends six
  * system calls on a refused connect (socket, connect, two epoll_ctl,
  * getsockopt, close); a dialer owning its own readiness set can drop the
  * registration changes and, for a connect that succeeds, the error query.
@@ -182,6 +183,10 @@ struct pw_dialer_ops {
      * from the loop once its handle is closed, and the dialer freed. */
     void (*close)(struct pw_dialer *dr, void (*done)(void *ud), void *ud);
 };
+
+/* The epoll dialer (dial_linux.c), built on Linux only; daemon/os_posix.c
+ * hands it to the engine as pw_os_dialer(). */
+const struct pw_dialer_ops *pw_dialer_linux(void);
 
 struct pw_engine_options {
     int64_t interval_ms;        /* default for targets without their own */

@@ -1,5 +1,5 @@
 /*
- * The Linux dialer (daemon/dial_linux.c) on its own, against real loopback
+ * The Linux dialer (probes/dial_linux.c) on its own, against real loopback
  * peers: what the engine tests cannot see from results alone. A refused
  * socket is reused by the next dial and then connects to a listener; a
  * connected socket is closed with a FIN (the peer reads end-of-file, not a
@@ -9,7 +9,6 @@
  */
 #include "helpers.h"
 
-#include "daemon/os.h"
 
 #include "tests/check_run.h"
 
@@ -87,7 +86,7 @@ static void on_closed(void *ud)
 
 START_TEST(test_reuse_and_close)
 {
-    const struct pw_dialer_ops *ops = pw_os_dialer();
+    const struct pw_dialer_ops *ops = pw_dialer_linux();
     ck_assert_ptr_nonnull(ops);
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -155,7 +154,7 @@ END_TEST
  * sockets. */
 START_TEST(test_idle_and_ipv6)
 {
-    const struct pw_dialer_ops *ops = pw_os_dialer();
+    const struct pw_dialer_ops *ops = pw_dialer_linux();
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct pw_dialer *dr = ops->open(&loop);

@@ -1,6 +1,7 @@
 /*
  * The Linux dialer (probes/probe.h: struct pw_dialer_ops) the probe engine
- * uses in `portwatch run` and `portwatch check` on Linux. It keeps its own
+ * uses in `portwatch run` and `portwatch check` on Linux (daemon/os_posix.c
+ * hands it over as pw_os_dialer; built on Linux only). It keeps its own
  * epoll set, which libuv watches as one descriptor (a uv_poll_t), so that a
  * probe costs only what the kernel must do: socket, connect, one
  * EPOLL_CTL_ADD, the SO_ERROR query when the connect failed, close. libuv's
@@ -23,8 +24,6 @@
  * epoll item) costs more than its connect. A socket that connected is
  * always closed, so the peer sees an orderly FIN.
  */
-#include "daemon/os.h"
-
 #include "probes/probe.h"
 
 #include <errno.h>
@@ -254,7 +253,7 @@ static const struct pw_dialer_ops linux_dialer = {
     .close = dialer_close,
 };
 
-const struct pw_dialer_ops *pw_os_dialer(void)
+const struct pw_dialer_ops *pw_dialer_linux(void)
 {
     return &linux_dialer;
 }
