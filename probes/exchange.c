@@ -90,7 +90,7 @@ void eng_exchange_start(struct probe *p)
     p->x->rx_len = 0;
     p->x->wreq.data = p;
     uint8_t salt[32];
-    if (proto == PW_PROTO_SMB && uv_random(NULL, NULL, salt, sizeof salt, 0, NULL) != 0) {
+    if (pw_verify_salted(proto) && uv_random(NULL, NULL, salt, sizeof salt, 0, NULL) != 0) {
         uint64_t h = uv_hrtime() ^ (uint64_t)(uintptr_t)p;
         for (size_t i = 0; i < sizeof salt; i++, h = h * 6364136223846793005ULL + 1)
             salt[i] = (uint8_t)(h >> 56);

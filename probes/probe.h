@@ -28,7 +28,6 @@ enum pw_state {
     PW_STATE_COUNT_
 };
 const char *pw_state_name(enum pw_state s);
-int pw_state_parse(const char *s, enum pw_state *out);
 
 /* Whether a state meets an expectation: listening needs open; reachable
  * takes open or closed. */
@@ -45,9 +44,10 @@ const char *pw_status_name(enum pw_status s);
 #define PW_DETAIL_MAX 96
 
 /* The exchange that proves which service answers after a connect (issue
- * 9). Stable integers. Catalog rows get one by their port (1433 tds, 135
- * rpc, 445 smb, 1164 http); operators' checks get none unless the engine
- * is told otherwise (pw_engine_set_protocol). */
+ * 9). Stable integers. Each has a row in verify.c's protocol table (name,
+ * catalog port, request, parser). Catalog rows get one by their port;
+ * operators' checks get none unless their profile or the engine says
+ * otherwise (pw_engine_set_protocol). */
 enum pw_proto {
     PW_PROTO_NONE = 0,
     PW_PROTO_TDS = 1,  /* SQL Server: TDS PRELOGIN */
@@ -71,7 +71,6 @@ enum pw_verify {
 };
 /* "" for NONE; "off", "verified", "mismatch", "no_reply". */
 const char *pw_verify_name(enum pw_verify v);
-int pw_verify_parse(const char *s, enum pw_verify *out);
 
 #define PW_VERIFY_INFO_MAX 64
 
