@@ -141,6 +141,12 @@ static int grow(struct pw_dialer *dr, int fd)
 
 static int new_socket(struct pw_dialer *dr, int family)
 {
+    /* The other family's spare goes first: sockets live and spare then
+     * never outnumber the most dials in flight at once, which the engine
+     * keeps within the process's descriptor budget (fd_limit). */
+    struct pool *other = family == AF_INET6 ? &dr->idle4 : &dr->idle6;
+    if (other->n > 0)
+        close(other->fd[--other->n]);
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     if (fd < 0 && (errno == EMFILE || errno == ENFILE) && dr->idle4.n + dr->idle6.n > 0) {
         /* The other family's spares hold the descriptors. */

@@ -144,6 +144,34 @@ void pw_engine_close(struct pw_engine *e, pw_engine_done_cb done, void *ud)
         e->opt.dialer->close(e->dialer, on_dialer_closed, e);
 }
 
+/* Lowers max_in_flight so that probe sockets leave PW_ENGINE_FD_RESERVE
+ * descriptors of fd_limit to the rest of the process (the HTTP API, the
+ * database, name lookups). Each probe holds at most one socket, and the
+ * dialer's spares never outnumber the most probes in flight at once. */
+static void fd_budget(struct pw_engine *e)
+{
+    uint32_t lim = e->opt.fd_limit;
+    if (lim == 0)
+        return;
+    uint32_t budget = lim > PW_ENGINE_FD_RESERVE + 1 ? lim - PW_ENGINE_FD_RESERVE : 1;
+    if (budget < e->opt.max_in_flight) {
+        e->fd_capped_from = e->opt.max_in_flight;
+        e->opt.max_in_flight = budget;
+    }
+}
+
+void eng_say_fd_budget(struct pw_engine *e)
+{
+    if (e->fd_capped_from == 0 || e->fd_cap_said)
+        return;
+    e->fd_cap_said = true;
+    eng_log(e, PW_ENGINE_LOG_WARN,
+            "fd limit %u allows %u probes in flight (max_in_flight %u); raise "
+            "LimitNOFILE / ulimit -n to at least %u",
+            e->opt.fd_limit, e->opt.max_in_flight, e->fd_capped_from,
+            e->fd_capped_from + PW_ENGINE_FD_RESERVE);
+}
+
 static void engine_options(struct pw_engine_options *o)
 {
     if (o->interval_ms <= 0)
@@ -179,6 +207,7 @@ struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
     if (opt)
         e->opt = *opt;
     engine_options(&e->opt);
+    fd_budget(e);
     size_t n = plan->ntargets;
     e->nhosts = (uint32_t)plan->nhosts;
     e->ts = calloc(n ? n : 1, sizeof *e->ts);

@@ -183,6 +183,9 @@ struct pw_engine {
     struct probe *free_probes, *all_probes;
     uint32_t nprobes;
     uint32_t in_flight, fd_holders;
+    uint32_t fd_capped_from; /* max_in_flight asked for, when fd_limit
+                                lowered it (0: it did not) */
+    bool fd_cap_said;
     bool fd_blocked;
     uint64_t last_fd_log;
 
@@ -248,6 +251,8 @@ static inline int64_t eng_timeout(const struct pw_engine *e, uint32_t t)
 /* engine.c */
 void eng_log(struct pw_engine *e, int level, const char *fmt, ...) PW_PRINTF(3, 4);
 int64_t eng_wall_ms(void);
+/* Logs, once per engine, that the fd limit lowered max_in_flight. */
+void eng_say_fd_budget(struct pw_engine *e);
 /* Frees the engine once closing and nothing of it is still open. */
 void eng_maybe_finish(struct pw_engine *e);
 

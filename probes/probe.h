@@ -187,6 +187,15 @@ struct pw_dialer_ops {
  * hands it to the engine as pw_os_dialer(). */
 const struct pw_dialer_ops *pw_dialer_linux(void);
 
+/* Descriptors the engine leaves to the rest of the process when it knows
+ * the open-file limit (pw_engine_options.fd_limit): about 22 held at rest
+ * (stdio, the loop and its thread pool, signal pipes, the dialer, the HTTP
+ * listener and its workers, SQLite's database, WAL and shared-memory files
+ * for the writer and the reader), a few for name lookups on libuv's four
+ * resolver threads and the endpoint-mapper read, SQLite's temporary files
+ * and the log file, and the rest for HTTP clients at once. */
+#define PW_ENGINE_FD_RESERVE 48
+
 struct pw_engine_options {
     int64_t interval_ms;        /* default for targets without their own */
     int64_t timeout_ms;
@@ -200,6 +209,12 @@ struct pw_engine_options {
     bool no_verify;             /* no protocol exchange for any target
                                    (`[biztalk] verify = no`) */
     const struct pw_dialer_ops *dialer; /* NULL: libuv's uv_tcp_connect */
+    uint32_t fd_limit;          /* the process's open-file limit (daemon/os.h:
+                                   pw_os_raise_fd_limit): probes then hold at
+                                   most fd_limit - PW_ENGINE_FD_RESERVE
+                                   sockets (at least 1), lowering
+                                   max_in_flight, and the engine says so once
+                                   when it starts. 0: unknown, no such cap */
 };
 
 /* Called on the loop thread with the results produced during one tick. The

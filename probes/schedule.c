@@ -252,6 +252,7 @@ int pw_engine_start(struct pw_engine *e)
     for (uint32_t g = 0; g < e->ngroups; g++)
         e->groups[g].cycle_start = now;
     e->mode = MODE_RUN;
+    eng_say_fd_budget(e);
     eng_maybe_publish(e, true);
     if (e->ngroups)
         uv_timer_start(&e->sched, on_schedule, 0, 0);
@@ -263,6 +264,7 @@ int pw_engine_sweep_once(struct pw_engine *e, pw_engine_done_cb done, void *ud)
     if (e->closing || e->mode != MODE_IDLE)
         return PW_EBUSY;
     e->mode = MODE_ONCE;
+    eng_say_fd_budget(e);
     e->once_cb = done;
     e->once_ud = ud;
     memset(&e->once, 0, sizeof e->once);
