@@ -313,6 +313,9 @@ static void engine_options(const struct pw_config *c, struct pw_engine_options *
     o->family = (enum pw_family)c->s.family;
     o->spread = true;
     o->dialer = pw_os_dialer();
+    /* Probes leave the HTTP API and the database their descriptors. */
+    unsigned long fds = pw_os_raise_fd_limit();
+    o->fd_limit = fds > UINT32_MAX ? UINT32_MAX : (uint32_t)fds;
 }
 
 /* A new engine for g's plan, with its batches tagged with g. */

@@ -25,7 +25,7 @@ const char *pw_os_default_config_path(void);
 unsigned long pw_os_raise_fd_limit(void);
 
 /* The probe engine's dialer for this OS (probes/probe.h): the epoll one
- * on Linux (dial_linux.c); NULL on Windows, where the engine keeps
+ * on Linux (probes/dial_linux.c); NULL on Windows, where the engine keeps
  * libuv's connect. */
 struct pw_dialer_ops;
 const struct pw_dialer_ops *pw_os_dialer(void);

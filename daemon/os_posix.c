@@ -11,6 +11,8 @@
 #include "daemon/cli.h"
 #include "daemon/os.h"
 
+#include "probes/probe.h"
+
 #include <errno.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -41,6 +43,15 @@ unsigned long pw_os_raise_fd_limit(void)
             rl = want;
     }
     return rl.rlim_cur == RLIM_INFINITY ? 0 : (unsigned long)rl.rlim_cur;
+}
+
+const struct pw_dialer_ops *pw_os_dialer(void)
+{
+#ifdef __linux__
+    return pw_dialer_linux();
+#else
+    return NULL; /* no epoll: the engine keeps libuv's connect */
+#endif
 }
 
 void pw_os_init_console(void)

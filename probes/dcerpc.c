@@ -30,36 +30,6 @@ void pw_uuid_format(const struct pw_uuid *u, char out[37])
              u->d4[4], u->d4[5], u->d4[6], u->d4[7]);
 }
 
-int pw_uuid_parse(const char *s, struct pw_uuid *out)
-{
-    uint8_t v[16];
-    size_t k = 0;
-    for (size_t i = 0; s[i]; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return -1;
-            continue;
-        }
-        int hi = pw_hex_digit(s[i]), lo = s[i + 1] ? pw_hex_digit(s[i + 1]) : -1;
-        if (hi < 0 || lo < 0 || k == 16)
-            return -1;
-        v[k++] = (uint8_t)(hi << 4 | lo);
-        i++;
-    }
-    if (k != 16)
-        return -1;
-    out->d1 = (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3];
-    out->d2 = (uint16_t)(v[4] << 8 | v[5]);
-    out->d3 = (uint16_t)(v[6] << 8 | v[7]);
-    memcpy(out->d4, v + 8, 8);
-    return 0;
-}
-
-bool pw_uuid_eq(const struct pw_uuid *a, const struct pw_uuid *b)
-{
-    return a->d1 == b->d1 && a->d2 == b->d2 && a->d3 == b->d3 && memcmp(a->d4, b->d4, 8) == 0;
-}
-
 void pw_uuid_from_ndr(const uint8_t p[16], bool be, struct pw_uuid *out)
 {
     struct pw_rd r = pw_rd_init(p, 16, be);

@@ -22,7 +22,7 @@ enum {
     PROT_NETBIOS = 0x11, PROT_HTTP = 0x1f,
 };
 
-static const char *const protseq_names[PW_EPM_PROTSEQ_COUNT_] = {
+static const char *const protseq_names[] = {
     [PW_EPM_UNKNOWN] = "unknown",
     [PW_EPM_NCACN_IP_TCP] = "ncacn_ip_tcp",
     [PW_EPM_NCACN_HTTP] = "ncacn_http",
@@ -30,6 +30,8 @@ static const char *const protseq_names[PW_EPM_PROTSEQ_COUNT_] = {
     [PW_EPM_NCALRPC] = "ncalrpc",
     [PW_EPM_NCADG_IP_UDP] = "ncadg_ip_udp",
 };
+_Static_assert(sizeof protseq_names / sizeof protseq_names[0] == PW_EPM_PROTSEQ_COUNT_,
+               "a name per enum pw_epm_protseq");
 
 const char *pw_epm_protseq_name(enum pw_epm_protseq p)
 {

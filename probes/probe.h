@@ -28,7 +28,6 @@ enum pw_state {
     PW_STATE_COUNT_
 };
 const char *pw_state_name(enum pw_state s);
-int pw_state_parse(const char *s, enum pw_state *out);
 
 /* Whether a state meets an expectation: listening needs open; reachable
  * takes open or closed. */
@@ -45,9 +44,10 @@ const char *pw_status_name(enum pw_status s);
 #define PW_DETAIL_MAX 96
 
 /* The exchange that proves which service answers after a connect (issue
- * 9). Stable integers. Catalog rows get one by their port (1433 tds, 135
- * rpc, 445 smb, 1164 http); operators' checks get none unless the engine
- * is told otherwise (pw_engine_set_protocol). */
+ * 9). Stable integers. Each has a row in verify.c's protocol table (name,
+ * catalog port, request, parser). Catalog rows get one by their port;
+ * operators' checks get none unless their profile or the engine says
+ * otherwise (pw_engine_set_protocol). */
 enum pw_proto {
     PW_PROTO_NONE = 0,
     PW_PROTO_TDS = 1,  /* SQL Server: TDS PRELOGIN */
@@ -71,7 +71,6 @@ enum pw_verify {
 };
 /* "" for NONE; "off", "verified", "mismatch", "no_reply". */
 const char *pw_verify_name(enum pw_verify v);
-int pw_verify_parse(const char *s, enum pw_verify *out);
 
 #define PW_VERIFY_INFO_MAX 64
 
@@ -138,7 +137,8 @@ struct pw_snapshot {
 struct pw_engine;
 
 /* A way to start TCP connects cheaper than libuv's, supplied by the OS
- * layer where it has one (daemon/os.h: pw_os_dialer). libuv spends six
+ * layer where it has one (daemon/os.h: pw_os_dialer; on Linux the epoll
+ * dialer of probes/dial_linux.c, pw_dialer_linux). libuv spends six
  * system calls on a refused connect (socket, connect, two epoll_ctl,
  * getsockopt, close); a dialer owning its own readiness set can drop the
  * registration changes and, for a connect that succeeds, the error query.
@@ -183,6 +183,19 @@ struct pw_dialer_ops {
     void (*close)(struct pw_dialer *dr, void (*done)(void *ud), void *ud);
 };
 
+/* The epoll dialer (dial_linux.c), built on Linux only; daemon/os_posix.c
+ * hands it to the engine as pw_os_dialer(). */
+const struct pw_dialer_ops *pw_dialer_linux(void);
+
+/* Descriptors the engine leaves to the rest of the process when it knows
+ * the open-file limit (pw_engine_options.fd_limit): about 22 held at rest
+ * (stdio, the loop and its thread pool, signal pipes, the dialer, the HTTP
+ * listener and its workers, SQLite's database, WAL and shared-memory files
+ * for the writer and the reader), a few for name lookups on libuv's four
+ * resolver threads and the endpoint-mapper read, SQLite's temporary files
+ * and the log file, and the rest for HTTP clients at once. */
+#define PW_ENGINE_FD_RESERVE 48
+
 struct pw_engine_options {
     int64_t interval_ms;        /* default for targets without their own */
     int64_t timeout_ms;
@@ -196,6 +209,12 @@ struct pw_engine_options {
     bool no_verify;             /* no protocol exchange for any target
                                    (`[biztalk] verify = no`) */
     const struct pw_dialer_ops *dialer; /* NULL: libuv's uv_tcp_connect */
+    uint32_t fd_limit;          /* the process's open-file limit (daemon/os.h:
+                                   pw_os_raise_fd_limit): probes then hold at
+                                   most fd_limit - PW_ENGINE_FD_RESERVE
+                                   sockets (at least 1), lowering
+                                   max_in_flight, and the engine says so once
+                                   when it starts. 0: unknown, no such cap */
 };
 
 /* Called on the loop thread with the results produced during one tick. The

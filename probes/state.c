@@ -6,12 +6,9 @@
  */
 #include "probes/probe.h"
 
-#include "config/error.h"
-#include "config/values.h"
-
 #include <stddef.h>
 
-static const char *const state_names[PW_STATE_COUNT_] = {
+static const char *const state_names[] = {
     [PW_STATE_OPEN] = "open",
     [PW_STATE_CLOSED] = "closed",
     [PW_STATE_FILTERED] = "filtered",
@@ -19,9 +16,11 @@ static const char *const state_names[PW_STATE_COUNT_] = {
     [PW_STATE_DNS_ERROR] = "dns_error",
     [PW_STATE_ERROR] = "error",
 };
+_Static_assert(sizeof state_names / sizeof state_names[0] == PW_STATE_COUNT_,
+               "a name per enum pw_state");
 
 /* passes[state][expect]: the whole verdict rule in one place. */
-static const bool passes[PW_STATE_COUNT_][2] = {
+static const bool passes[PW_STATE_COUNT_][PW_EXPECT_REACHABLE + 1] = {
     [PW_STATE_OPEN] = {[PW_EXPECT_LISTENING] = true, [PW_EXPECT_REACHABLE] = true},
     [PW_STATE_CLOSED] = {[PW_EXPECT_REACHABLE] = true},
 };
@@ -31,25 +30,14 @@ static const char *const status_names[] = {
     [PW_STATUS_UP] = "up",
     [PW_STATUS_DOWN] = "down",
 };
+_Static_assert(sizeof status_names / sizeof status_names[0] == PW_STATUS_DOWN + 1,
+               "a name per enum pw_status");
 
 const char *pw_state_name(enum pw_state s)
 {
     if ((unsigned)s >= PW_STATE_COUNT_)
         return "invalid";
     return state_names[s];
-}
-
-int pw_state_parse(const char *s, enum pw_state *out)
-{
-    if (!s)
-        return PW_EINVAL;
-    for (int i = 0; i < PW_STATE_COUNT_; i++) {
-        if (pw_strcasecmp(s, state_names[i]) == 0) {
-            *out = (enum pw_state)i;
-            return 0;
-        }
-    }
-    return PW_EINVAL;
 }
 
 bool pw_state_passes(enum pw_state s, enum pw_expect e)

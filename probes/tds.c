@@ -68,6 +68,8 @@ static const char *const encryption_names[] = {
     [PW_TDS_ENCRYPT_NOT_SUP] = "not supported",
     [PW_TDS_ENCRYPT_REQ] = "required",
 };
+_Static_assert(sizeof encryption_names / sizeof encryption_names[0] == PW_TDS_ENCRYPT_REQ + 1,
+               "a name per enum pw_tds_encryption value");
 
 const char *pw_tds_encryption_name(int e)
 {

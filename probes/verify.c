@@ -1,10 +1,15 @@
 /*
- * Which exchange a target gets and what its outcome reads as: the table
- * from protocol to request builder and reply parser (tds.c, dcerpc.c,
- * smb2.c, http_status.c), the catalog's port-to-protocol rule, names of
- * protocols and outcomes, and the short info text a result carries. The
- * engine calls pw_verify_request once a connect succeeds and
- * pw_verify_reply on every read.
+ * The protocol table: one row per protocol a probe can prove (enum
+ * pw_proto), with its name, the catalog port that gets it by default,
+ * whether its request takes random bytes, its request builder and its
+ * reply parser (one file each: tds.c, dcerpc.c, smb2.c, http_status.c).
+ * Everything else reads the table: names and parsing, the port rule,
+ * pw_verify_request / pw_verify_reply, which the engine calls once a
+ * connect succeeds and on every read (exchange.c). Adding a protocol is an
+ * enum value in probe.h, a row here, and its parser file.
+ *
+ * Also here: the names of exchange outcomes and the short info text a
+ * result carries.
  */
 #include "probes/verify.h"
 
@@ -14,66 +19,19 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const proto_names[PW_PROTO_COUNT_] = {
-    [PW_PROTO_NONE] = "none", [PW_PROTO_TDS] = "tds", [PW_PROTO_RPC] = "rpc",
-    [PW_PROTO_SMB] = "smb",   [PW_PROTO_HTTP] = "http",
-};
-
-static const char *const verify_names[PW_VERIFY_COUNT_] = {
+static const char *const verify_names[] = {
     [PW_VERIFY_NONE] = "",
     [PW_VERIFY_OFF] = "off",
     [PW_VERIFY_VERIFIED] = "verified",
     [PW_VERIFY_MISMATCH] = "mismatch",
     [PW_VERIFY_NO_REPLY] = "no_reply",
 };
-
-const char *pw_proto_name(enum pw_proto p)
-{
-    return (unsigned)p < PW_PROTO_COUNT_ ? proto_names[p] : "invalid";
-}
-
-int pw_proto_parse(const char *s, enum pw_proto *out)
-{
-    for (int i = 0; s && i < PW_PROTO_COUNT_; i++)
-        if (pw_strcasecmp(s, proto_names[i]) == 0) {
-            *out = (enum pw_proto)i;
-            return 0;
-        }
-    return PW_EINVAL;
-}
+_Static_assert(sizeof verify_names / sizeof verify_names[0] == PW_VERIFY_COUNT_,
+               "a name per enum pw_verify");
 
 const char *pw_verify_name(enum pw_verify v)
 {
     return (unsigned)v < PW_VERIFY_COUNT_ ? verify_names[v] : "invalid";
-}
-
-int pw_verify_parse(const char *s, enum pw_verify *out)
-{
-    for (int i = 1; s && i < PW_VERIFY_COUNT_; i++)
-        if (pw_strcasecmp(s, verify_names[i]) == 0) {
-            *out = (enum pw_verify)i;
-            return 0;
-        }
-    return PW_EINVAL;
-}
-
-/* The catalog's services with an exchange of their own. */
-static const struct {
-    uint16_t port;
-    enum pw_proto proto;
-} port_protos[] = {
-    {1433, PW_PROTO_TDS},
-    {135, PW_PROTO_RPC},
-    {445, PW_PROTO_SMB},
-    {1164, PW_PROTO_HTTP},
-};
-
-enum pw_proto pw_verify_proto_for_port(uint16_t port)
-{
-    for (size_t i = 0; i < sizeof port_protos / sizeof port_protos[0]; i++)
-        if (port_protos[i].port == port)
-            return port_protos[i].proto;
-    return PW_PROTO_NONE;
 }
 
 enum pw_proto pw_proto_default(const struct pw_plan *p, uint32_t target)
@@ -85,23 +43,6 @@ enum pw_proto pw_proto_default(const struct pw_plan *p, uint32_t target)
     if (pr->verify_proto < 0)
         return pw_verify_proto_for_port(t->port);
     return pr->verify_proto < PW_PROTO_COUNT_ ? (enum pw_proto)pr->verify_proto : PW_PROTO_NONE;
-}
-
-size_t pw_verify_request(enum pw_proto proto, const char *host, uint16_t port,
-                         const uint8_t salt[32], uint8_t *buf)
-{
-    switch (proto) {
-    case PW_PROTO_TDS:
-        return pw_tds_prelogin_request(buf, PW_VERIFY_TX_MAX);
-    case PW_PROTO_RPC:
-        return pw_dcerpc_bind(buf, PW_VERIFY_TX_MAX, 1, &pw_dcerpc_epm_v3, &pw_dcerpc_ndr_v2);
-    case PW_PROTO_SMB:
-        return pw_smb2_negotiate_request(buf, PW_VERIFY_TX_MAX, salt);
-    case PW_PROTO_HTTP:
-        return pw_http_head_request((char *)buf, PW_VERIFY_TX_MAX, host, port);
-    default:
-        return 0;
-    }
 }
 
 /* What a reply that is not the expected one looks like, by its first
@@ -195,20 +136,90 @@ static enum pw_parse reply_http(const uint8_t *b, size_t n, bool eof, char *info
     return st;
 }
 
-static enum pw_parse (*const parsers[PW_PROTO_COUNT_])(const uint8_t *, size_t, bool, char *) = {
-    [PW_PROTO_TDS] = reply_tds,
-    [PW_PROTO_RPC] = reply_rpc,
-    [PW_PROTO_SMB] = reply_smb,
-    [PW_PROTO_HTTP] = reply_http,
+/* ---- request builders ----------------------------------------------------- */
+
+static size_t request_tds(uint8_t *buf, const char *host, uint16_t port, const uint8_t *salt)
+{
+    return pw_tds_prelogin_request(buf, PW_VERIFY_TX_MAX);
+}
+
+static size_t request_rpc(uint8_t *buf, const char *host, uint16_t port, const uint8_t *salt)
+{
+    return pw_dcerpc_bind(buf, PW_VERIFY_TX_MAX, 1, &pw_dcerpc_epm_v3, &pw_dcerpc_ndr_v2);
+}
+
+static size_t request_smb(uint8_t *buf, const char *host, uint16_t port, const uint8_t *salt)
+{
+    return pw_smb2_negotiate_request(buf, PW_VERIFY_TX_MAX, salt);
+}
+
+static size_t request_http(uint8_t *buf, const char *host, uint16_t port, const uint8_t *salt)
+{
+    return pw_http_head_request((char *)buf, PW_VERIFY_TX_MAX, host, port);
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+static const struct {
+    const char *name;   /* `protocol =` in a [check], and the reports */
+    uint16_t port;      /* the catalog port that gets it by default; 0: none */
+    bool salted;        /* its request takes 32 random bytes */
+    /* Builds the request into buf (PW_VERIFY_TX_MAX); returns its length. */
+    size_t (*request)(uint8_t *buf, const char *host, uint16_t port, const uint8_t *salt);
+    /* A parser (verify.h) that also writes the info text once decided. */
+    enum pw_parse (*reply)(const uint8_t *b, size_t n, bool eof, char *info);
+} protos[] = {
+    [PW_PROTO_NONE] = {"none", 0, false, NULL, NULL},
+    [PW_PROTO_TDS] = {"tds", 1433, false, request_tds, reply_tds},
+    [PW_PROTO_RPC] = {"rpc", 135, false, request_rpc, reply_rpc},
+    [PW_PROTO_SMB] = {"smb", 445, true, request_smb, reply_smb},
+    [PW_PROTO_HTTP] = {"http", 1164, false, request_http, reply_http},
 };
+_Static_assert(sizeof protos / sizeof protos[0] == PW_PROTO_COUNT_, "a row per enum pw_proto");
+
+const char *pw_proto_name(enum pw_proto p)
+{
+    return (unsigned)p < PW_PROTO_COUNT_ ? protos[p].name : "invalid";
+}
+
+int pw_proto_parse(const char *s, enum pw_proto *out)
+{
+    for (int i = 0; s && i < PW_PROTO_COUNT_; i++)
+        if (pw_strcasecmp(s, protos[i].name) == 0) {
+            *out = (enum pw_proto)i;
+            return 0;
+        }
+    return PW_EINVAL;
+}
+
+enum pw_proto pw_verify_proto_for_port(uint16_t port)
+{
+    for (int i = 1; i < PW_PROTO_COUNT_; i++)
+        if (protos[i].port == port)
+            return (enum pw_proto)i;
+    return PW_PROTO_NONE;
+}
+
+bool pw_verify_salted(enum pw_proto proto)
+{
+    return (unsigned)proto < PW_PROTO_COUNT_ && protos[proto].salted;
+}
+
+size_t pw_verify_request(enum pw_proto proto, const char *host, uint16_t port,
+                         const uint8_t salt[32], uint8_t *buf)
+{
+    if ((unsigned)proto >= PW_PROTO_COUNT_ || !protos[proto].request)
+        return 0;
+    return protos[proto].request(buf, host, port, salt);
+}
 
 enum pw_parse pw_verify_reply(enum pw_proto proto, const uint8_t *b, size_t n, bool eof,
                               char info[PW_VERIFY_INFO_MAX])
 {
     info[0] = '\0';
-    if ((unsigned)proto >= PW_PROTO_COUNT_ || !parsers[proto])
+    if ((unsigned)proto >= PW_PROTO_COUNT_ || !protos[proto].reply)
         return PW_PARSE_MISMATCH;
-    enum pw_parse st = parsers[proto](b, n, eof, info);
+    enum pw_parse st = protos[proto].reply(b, n, eof, info);
     if (st == PW_PARSE_MISMATCH && !info[0])
         describe(b, n, info);
     return st;

@@ -4,7 +4,7 @@
  * accepts connections on 1433". Per protocol, a request builder and a
  * parser of the reply. Parsers are pure functions over bytes (no libuv, no
  * allocation), so the libFuzzer targets in tests/fuzz/ call them directly;
- * the engine (engine.c) and `portwatch rpc-endpoints` (epm_client.c) feed
+ * the engine (exchange.c) and `portwatch rpc-endpoints` (epm_client.c) feed
  * them what the socket delivered so far.
  *
  * Every parser takes the bytes received so far and `eof` (the peer closed,
@@ -34,16 +34,19 @@ enum pw_parse {
 /* Largest request any protocol builds. */
 #define PW_VERIFY_TX_MAX 512
 
-/* ---- the engine's entry points (verify.c) -------------------------------- */
+/* ---- the protocol table and the engine's entry points (verify.c) --------- */
 
-/* The protocol a port gets in the catalog: 1433 tds, 135 rpc, 445 smb,
- * 1164 http; PW_PROTO_NONE otherwise. */
+/* The protocol a port gets in the catalog (the table's port column);
+ * PW_PROTO_NONE for a port no protocol claims. */
 enum pw_proto pw_verify_proto_for_port(uint16_t port);
 
+/* Whether proto's request takes 32 random bytes (the salt argument). */
+bool pw_verify_salted(enum pw_proto proto);
+
 /* Builds proto's request into buf (PW_VERIFY_TX_MAX bytes). host and port
- * are the target's (the HTTP Host header); salt is 32 random bytes (the
- * SMB 3.1.1 preauth salt and client GUID). Returns its length, 0 for
- * PW_PROTO_NONE. */
+ * are the target's (the HTTP Host header); salt is 32 random bytes when
+ * pw_verify_salted(proto) (SMB 3.1.1's preauth salt and client GUID),
+ * else unread. Returns its length, 0 for PW_PROTO_NONE. */
 size_t pw_verify_request(enum pw_proto proto, const char *host, uint16_t port,
                          const uint8_t salt[32], uint8_t *buf);
 
@@ -129,8 +132,6 @@ extern const struct pw_syntax pw_dcerpc_ndr_v2; /* 8a885d04-...-08002b104860 2.0
 
 /* "e1af8308-5d1f-11c9-91a4-08002b14a0fa"; out needs 37 bytes. */
 void pw_uuid_format(const struct pw_uuid *u, char out[37]);
-int pw_uuid_parse(const char *s, struct pw_uuid *out);
-bool pw_uuid_eq(const struct pw_uuid *a, const struct pw_uuid *b);
 /* A UUID from its 16 NDR bytes (first three fields in byte order `be`),
  * and back (little-endian). */
 void pw_uuid_from_ndr(const uint8_t p[16], bool be, struct pw_uuid *out);

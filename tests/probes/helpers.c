@@ -5,7 +5,6 @@
 #define TH_ENGINE_NEW_ITSELF
 #include "helpers.h"
 
-#include "daemon/os.h"
 
 #include "config/config.h"
 #include "probes/report.h"
@@ -191,7 +190,7 @@ struct pw_engine *th_engine_new(uv_loop_t *loop, const struct pw_plan *p,
     struct pw_engine_options with = {0};
     if (o)
         with = *o;
-    with.dialer = pw_os_dialer();
+    with.dialer = pw_dialer_linux();
     ck_assert_ptr_nonnull(with.dialer);
     return pw_engine_new(loop, p, &with);
 }

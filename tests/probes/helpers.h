@@ -66,7 +66,7 @@ void th_close_engine(uv_loop_t *loop, struct pw_engine *e);
 json_t *th_report_json(const struct pw_plan *p, const struct pw_snapshot *s);
 
 /* Every engine a test creates goes through here: with PW_TEST_DIALER=os
- * in the environment it gets the OS's dialer (daemon/dial_linux.c, what
+ * in the environment it gets the OS's dialer (probes/dial_linux.c, what
  * `portwatch run` and `check` use), so the same assertions hold for both
  * connect paths; meson runs the engine tests both ways. */
 struct pw_engine *th_engine_new(uv_loop_t *loop, const struct pw_plan *p,

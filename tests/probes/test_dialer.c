@@ -1,15 +1,15 @@
 /*
- * The Linux dialer (daemon/dial_linux.c) on its own, against real loopback
+ * The Linux dialer (probes/dial_linux.c) on its own, against real loopback
  * peers: what the engine tests cannot see from results alone. A refused
  * socket is reused by the next dial and then connects to a listener; a
  * connected socket is closed with a FIN (the peer reads end-of-file, not a
  * reset); a dial hung up while its SYN goes unanswered leaves a socket the
- * next dial can use; a detached socket stays open; closing the dialer
- * leaves the loop with nothing open.
+ * next dial can use; a detached socket stays open; a new socket of one
+ * family first closes a spare of the other; closing the dialer leaves the
+ * loop with nothing open.
  */
 #include "helpers.h"
 
-#include "daemon/os.h"
 
 #include "tests/check_run.h"
 
@@ -87,7 +87,7 @@ static void on_closed(void *ud)
 
 START_TEST(test_reuse_and_close)
 {
-    const struct pw_dialer_ops *ops = pw_os_dialer();
+    const struct pw_dialer_ops *ops = pw_dialer_linux();
     ck_assert_ptr_nonnull(ops);
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -152,10 +152,11 @@ START_TEST(test_reuse_and_close)
 END_TEST
 
 /* An idle dialer does not keep uv_run going; an IPv6 dial uses its own
- * sockets. */
+ * sockets, and creating one first closes an IPv4 spare, so sockets live
+ * and spare never outnumber the dials in flight (the engine's fd budget). */
 START_TEST(test_idle_and_ipv6)
 {
-    const struct pw_dialer_ops *ops = pw_os_dialer();
+    const struct pw_dialer_ops *ops = pw_dialer_linux();
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct pw_dialer *dr = ops->open(&loop);
@@ -169,7 +170,14 @@ START_TEST(test_idle_and_ipv6)
         getsockname(s6, (struct sockaddr *)&a6, &len);
         struct outcome o = {0};
         struct pw_dial d = {.cb = on_dialed, .data = &o};
+        struct sockaddr_in to = addr4(th_free_port("127.0.0.1"));
+        ck_assert_int_eq(dial_wait(&loop, ops, dr, &d, &to), UV_ECONNREFUSED);
+        int spare = (int)d.sock;
+        ino_t spare_ino = inode_of(d.sock);
+        o.calls = 0;
         ck_assert_int_eq(ops->dial(dr, &d, (const struct sockaddr *)&a6), 0);
+        struct stat st;
+        ck_assert(fstat(spare, &st) != 0 || st.st_ino != spare_ino);
         spin(&loop, &o.calls, 2000);
         ck_assert_int_eq(o.calls, 1);
         ck_assert_int_eq(o.status, 0);

@@ -1,6 +1,7 @@
 /*
  * The Linux dialer (probes/probe.h: struct pw_dialer_ops) the probe engine
- * uses in `portwatch run` and `portwatch check` on Linux. It keeps its own
+ * uses in `portwatch run` and `portwatch check` on Linux (daemon/os_posix.c
+ * hands it over as pw_os_dialer; built on Linux only). It keeps its own
  * epoll set, which libuv watches as one descriptor (a uv_poll_t), so that a
  * probe costs only what the kernel must do: socket, connect, one
  * EPOLL_CTL_ADD, the SO_ERROR query when the connect failed, close. libuv's
@@ -23,8 +24,6 @@
  * epoll item) costs more than its connect. A socket that connected is
  * always closed, so the peer sees an orderly FIN.
  */
-#include "daemon/os.h"
-
 #include "probes/probe.h"
 
 #include <errno.h>
@@ -142,6 +141,12 @@ static int grow(struct pw_dialer *dr, int fd)
 
 static int new_socket(struct pw_dialer *dr, int family)
 {
+    /* The other family's spare goes first: sockets live and spare then
+     * never outnumber the most dials in flight at once, which the engine
+     * keeps within the process's descriptor budget (fd_limit). */
+    struct pool *other = family == AF_INET6 ? &dr->idle4 : &dr->idle6;
+    if (other->n > 0)
+        close(other->fd[--other->n]);
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     if (fd < 0 && (errno == EMFILE || errno == ENFILE) && dr->idle4.n + dr->idle6.n > 0) {
         /* The other family's spares hold the descriptors. */
@@ -254,7 +259,7 @@ static const struct pw_dialer_ops linux_dialer = {
     .close = dialer_close,
 };
 
-const struct pw_dialer_ops *pw_os_dialer(void)
+const struct pw_dialer_ops *pw_dialer_linux(void)
 {
     return &linux_dialer;
 }

@@ -1,0 +1,114 @@
+/*
+ * The engine's snapshots (engine_int.h, probe.h): an immutable,
+ * reference-counted copy of every target's state and the counters, which
+ * any thread may acquire and read (the web layer) while the loop goes on.
+ * Published at most every PUBLISH_MIN_MS; refreshed in place when no
+ * reader holds the current one.
+ */
+#include "probes/engine_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Snapshots copy every target's state, so at most this often (a plan of
+ * 100,000 targets is 13 MB to copy); a timer publishes the tail. */
+#define PUBLISH_MIN_MS 100
+
+static void snap_fill(struct pw_engine *e, struct snapbox *b)
+{
+    if (b->s.ntargets)
+        memcpy(b->s.targets, e->ts, b->s.ntargets * sizeof *e->ts);
+    b->s.stats = e->stats;
+    /* Strictly increasing: readers tell snapshots apart by it, also when
+     * one is refreshed in place within the same millisecond. */
+    int64_t now = eng_wall_ms();
+    b->s.taken_ms = now > e->last_taken_ms ? now : e->last_taken_ms + 1;
+    e->last_taken_ms = b->s.taken_ms;
+}
+
+struct snapbox *eng_snap_new(struct pw_engine *e)
+{
+    size_t n = e->plan->ntargets;
+    struct snapbox *b = malloc(sizeof *b + n * sizeof(struct pw_target_state));
+    if (!b)
+        return NULL;
+    atomic_init(&b->refs, 1);
+    b->s.plan = e->plan;
+    b->s.ntargets = n;
+    b->s.targets = (struct pw_target_state *)(void *)(b + 1);
+    snap_fill(e, b);
+    return b;
+}
+
+void eng_snap_unref(struct snapbox *b)
+{
+    if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+        free(b);
+}
+
+/* Replaces the current snapshot; readers holding the old one keep it. */
+static void publish(struct pw_engine *e)
+{
+    e->stats.in_flight = e->in_flight;
+    /* Nobody but the engine holds the current one: refresh it in place
+     * rather than keep two copies. Readers acquire under snap_lock, so none
+     * can see it while it changes. */
+    uv_mutex_lock(&e->snap_lock);
+    if (atomic_load(&e->snap->refs) == 1) {
+        snap_fill(e, e->snap);
+        uv_mutex_unlock(&e->snap_lock);
+        e->dirty = false;
+        e->last_pub = uv_now(e->loop);
+        return;
+    }
+    uv_mutex_unlock(&e->snap_lock);
+    struct snapbox *b = eng_snap_new(e);
+    if (!b)
+        return; /* keep the old one; dirty stays set, a later tick retries */
+    uv_mutex_lock(&e->snap_lock);
+    struct snapbox *old = e->snap;
+    e->snap = b;
+    uv_mutex_unlock(&e->snap_lock);
+    eng_snap_unref(old);
+    e->dirty = false;
+    e->last_pub = uv_now(e->loop);
+}
+
+static void on_pub_timer(uv_timer_t *t)
+{
+    struct pw_engine *e = t->data;
+    if (e->dirty)
+        publish(e);
+}
+
+/* Publishes now if the last one is old enough, else makes sure the
+ * publish timer will. */
+void eng_maybe_publish(struct pw_engine *e, bool force)
+{
+    if (!e->dirty)
+        return;
+    uint64_t now = uv_now(e->loop);
+    if (force || now - e->last_pub >= PUBLISH_MIN_MS) {
+        uv_timer_stop(&e->pub_timer);
+        publish(e);
+    } else if (!uv_is_active((uv_handle_t *)&e->pub_timer)) {
+        uv_timer_start(&e->pub_timer, on_pub_timer, PUBLISH_MIN_MS - (now - e->last_pub), 0);
+    }
+}
+
+struct pw_snapshot *pw_engine_snapshot_acquire(struct pw_engine *e)
+{
+    uv_mutex_lock(&e->snap_lock);
+    struct snapbox *b = e->snap;
+    atomic_fetch_add(&b->refs, 1);
+    uv_mutex_unlock(&e->snap_lock);
+    return &b->s;
+}
+
+void pw_snapshot_release(struct pw_snapshot *s)
+{
+    if (!s)
+        return;
+    struct snapbox *b = (struct snapbox *)(void *)((char *)s - offsetof(struct snapbox, s));
+    eng_snap_unref(b);
+}
