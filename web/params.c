@@ -276,23 +276,30 @@ int pw_web_parse_time(const char *s, int64_t now_ms, int64_t *out, char err[PW_W
         *out = now_ms;
         return 0;
     }
+    char shown[48]; /* the client's text, quoted safely */
+    pw_web_printable(s, strlen(s), shown, sizeof shown);
     if (s[0] == '-') {
-        int64_t d;
-        char derr[PW_ERRBUF];
-        if (pw_parse_duration(s + 1, &d, derr) != 0 || d <= 0) {
-            snprintf(err, PW_WEB_ERR_MAX, "'%.40s' is not a relative time (%.60s); use %s", s,
-                     derr, allowed);
+        int64_t d = 0;
+        char derr[PW_ERRBUF]; /* quotes s raw: not passed on */
+        if (pw_parse_duration(s + 1, &d, derr) != 0) {
+            snprintf(err, PW_WEB_ERR_MAX, "'%s' is not a relative time; use %s", shown,
+                     allowed);
+            return PW_EINVAL;
+        }
+        if (d <= 0) { /* "-0s": parsed, but no time before now */
+            snprintf(err, PW_WEB_ERR_MAX, "'%s' is zero; a relative time reaches back, "
+                     "use e.g. -1s, or \"now\"", shown);
             return PW_EINVAL;
         }
         if (d > now_ms) {
-            snprintf(err, PW_WEB_ERR_MAX, "'%.40s' reaches before 1970", s);
+            snprintf(err, PW_WEB_ERR_MAX, "'%s' reaches before 1970", shown);
             return PW_ERANGE;
         }
         *out = now_ms - d;
         return 0;
     }
     if (strlen(s) > 40 || parse_rfc3339(s, out) != 0) {
-        snprintf(err, PW_WEB_ERR_MAX, "'%.40s' is not a time; use %s (years 1970-9999)", s,
+        snprintf(err, PW_WEB_ERR_MAX, "'%s' is not a time; use %s (years 1970-9999)", shown,
                  allowed);
         return PW_EINVAL;
     }

@@ -61,13 +61,13 @@ void pw_shared_unref(struct pw_shared *s)
     free(s);
 }
 
-/* Copies s, replacing bytes that are not UTF-8 (a message may quote a
- * client string cut mid-character) so jansson accepts it. */
+/* Copies s for an error's detail, replacing control characters and bytes
+ * that are not UTF-8 with '?': a message may quote a client string, cut
+ * mid-character, and a client must not be able to put an escape sequence
+ * or a line break into what operators read. */
 static json_t *json_text(const char *s)
 {
     size_t n = strlen(s);
-    if (pw_web_utf8_valid(s, n))
-        return json_stringn(s, n);
     char *c = malloc(n + 1);
     if (!c)
         return NULL;
@@ -77,7 +77,9 @@ static json_t *json_text(const char *s)
         unsigned char b = (unsigned char)s[i];
         if (b >= 0xC0)
             len = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
-        if (b >= 0x80 && (i + len > n || !pw_web_utf8_valid(s + i, len))) {
+        bool c1 = b == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] < 0xA0; /* U+0080-9F */
+        if (b < 0x20 || b == 0x7F || c1 ||
+            (b >= 0x80 && (i + len > n || !pw_web_utf8_valid(s + i, len)))) {
             c[o++] = '?';
             continue;
         }
