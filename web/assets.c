@@ -44,6 +44,9 @@ bool pw_assets_serve(struct pw_req *r, const char *method, int *ok)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, a->etag);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(resp, "Content-Security-Policy", dashboard_csp);
+    if (r->w->pem_cert)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_STRICT_TRANSPORT_SECURITY,
+                                "max-age=31536000");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");

@@ -7,17 +7,26 @@
 
 #include <string.h>
 
-/* Compares in time independent of where the strings differ. */
-static bool token_ok(const char *token, size_t token_len, const char *header)
+/* The credential of a "Bearer TOKEN" header (scheme case-insensitive), or
+ * NULL for no header or another scheme. */
+static const char *bearer_of(const char *header)
 {
     if (!header || strlen(header) < 7)
-        return false;
+        return NULL;
     char scheme[7];
     memcpy(scheme, header, 6);
     scheme[6] = '\0';
     if (pw_strcasecmp(scheme, "bearer") != 0 || header[6] != ' ')
+        return NULL;
+    return header + 7;
+}
+
+/* Compares in time independent of where the strings differ. */
+static bool token_ok(const char *token, size_t token_len, const char *header)
+{
+    const char *t = bearer_of(header);
+    if (!t)
         return false;
-    const char *t = header + 7;
     while (*t == ' ')
         t++;
     size_t n = strlen(t);
@@ -32,10 +41,21 @@ bool pw_auth_check(const char *token, size_t token_len, const char *header,
 {
     if (token_ok(token, token_len, header))
         return true;
-    pw_reply_error(out, 401, "unauthorized",
-                   header ? "the bearer token is not valid"
-                          : "this server needs an API token: send the header "
-                            "'Authorization: Bearer TOKEN'");
-    out->challenge = "Bearer realm=\"portwatch\"";
+    /* RFC 6750 section 3: a request without a bearer token gets only the
+     * realm; one whose token is wrong is told so (invalid_token), so a
+     * client can tell "send a token" from "your token was refused". */
+    if (bearer_of(header)) {
+        pw_reply_error(out, 401, "unauthorized",
+                       "the bearer token is not valid; send the api_token this server "
+                       "is configured with");
+        out->challenge = "Bearer realm=\"portwatch\", error=\"invalid_token\"";
+    } else {
+        pw_reply_error(out, 401, "unauthorized",
+                       header ? "this server takes only bearer tokens: send the header "
+                                "'Authorization: Bearer TOKEN'"
+                              : "this server needs an API token: send the header "
+                                "'Authorization: Bearer TOKEN'");
+        out->challenge = "Bearer realm=\"portwatch\"";
+    }
     return false;
 }

@@ -69,6 +69,7 @@ struct pw_status_cache {
     uv_mutex_t lock;
     const struct pw_web_sources *src; /* views are released through it */
     struct pw_pool *pool;             /* where later documents are built */
+    bool tls;                         /* documents carry HSTS */
     struct pw_shared *doc;            /* the current document, or NULL */
     struct pw_web_view view;          /* what doc was built from */
     bool has_view, building;
@@ -82,7 +83,7 @@ struct pw_status_cache {
 };
 
 int pw_status_cache_init(struct pw_status_cache *c, const struct pw_web_sources *src,
-                         struct pw_pool *pool);
+                         struct pw_pool *pool, bool tls);
 /* Releases the views and the document; after the pool has stopped. */
 void pw_status_cache_free(struct pw_status_cache *c);
 /* A reference to the document to serve for a request holding *view at

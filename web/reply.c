@@ -152,10 +152,13 @@ void pw_reply_clear(struct pw_reply *out)
     out->shared = NULL;
 }
 
-void pw_reply_common_headers(struct MHD_Response *resp)
+void pw_reply_common_headers(struct MHD_Response *resp, bool tls)
 {
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (tls)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_STRICT_TRANSPORT_SECURITY,
+                                "max-age=31536000");
 }
 
 struct MHD_Response *pw_reply_response(struct pw_reply *out)
@@ -174,7 +177,7 @@ struct MHD_Response *pw_reply_response(struct pw_reply *out)
         return NULL;
     out->body = NULL; /* the response owns it now */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, out->ctype);
-    pw_reply_common_headers(resp);
+    pw_reply_common_headers(resp, out->tls);
     if (out->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, out->allow);
     if (out->challenge)

@@ -40,6 +40,7 @@ struct pw_reply {
     const char *challenge; /* WWW-Authenticate header (401) */
     struct pw_shared *shared; /* a reference: queued instead of body */
     bool gzip_ok;          /* the client takes gzip (for shared) */
+    bool tls;              /* served over TLS: HSTS */
 };
 
 void pw_reply_json(struct pw_reply *out, unsigned status, json_t *doc); /* steals doc */
@@ -63,8 +64,10 @@ void pw_reply_clear(struct pw_reply *out);
 /* The response for a filled reply (taking its body), with the common
  * headers; a 503 document when out is empty. NULL: out of memory. */
 struct MHD_Response *pw_reply_response(struct pw_reply *out);
-/* Adds the headers every API answer carries (no-store, nosniff). */
-void pw_reply_common_headers(struct MHD_Response *resp);
+/* Adds the headers every API answer carries: no-store, nosniff, and over
+ * TLS Strict-Transport-Security (browsers then refuse plain HTTP to this
+ * host for a year, so a token is never sent in clear by a mistyped URL). */
+void pw_reply_common_headers(struct MHD_Response *resp, bool tls);
 /* Queues out on c (a shared answer or its body); 1 queued, 0 failed. */
 int pw_reply_send(struct pw_reply *out, struct MHD_Connection *c);
 

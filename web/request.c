@@ -18,6 +18,7 @@ struct pw_req *pw_req_new(struct pw_web *w, const char *uri, struct MHD_Connecti
         return NULL;
     r->w = w;
     r->conn = c;
+    r->reply.tls = w->pem_cert != NULL;
     r->raw = strdup(uri ? uri : "");
     if (!r->raw) {
         free(r);

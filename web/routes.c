@@ -180,7 +180,7 @@ void pw_route(struct pw_req *r, const char *method)
     struct pw_reply *out = &r->reply;
     /* The route first, its errors held back until the token is checked:
      * an unauthenticated client learns nothing but 401. */
-    struct pw_reply early = {0};
+    struct pw_reply early = {.tls = out->tls};
     bool bad = pw_web_parse_uri(r, &early) != 0;
     const struct route *rt = bad ? NULL : route_find(r, &early, &bad);
     if (!authorized(r, rt, out)) {

@@ -63,8 +63,12 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
     /* MHD's messages are about single clients (resets, timeouts, bad
-     * requests): debug, except start-up problems which we report ourselves. */
-    wlog(cls, 3, "%s", msg);
+     * requests): debug, except start-up problems which we report ourselves
+     * (MHD_start_daemon logs them on the starting thread). */
+    struct pw_web *w = cls;
+    if (w->starting)
+        snprintf(w->start_msg, sizeof w->start_msg, "%s", msg);
+    wlog(w, 3, "%s", msg);
 }
 
 /* ---- libmicrohttpd callbacks ------------------------------------------------ */
@@ -261,7 +265,7 @@ static int web_new(const struct pw_web_options *o, const struct pw_web_sources *
     w->log_ud = o->log_ud;
     pw_down_list_init(&w->down);
     int rc = pw_pool_start(o->query_threads ? o->query_threads : DEF_QUERY_THREADS, &w->pool);
-    pw_status_cache_init(&w->status, &w->src, w->pool);
+    pw_status_cache_init(&w->status, &w->src, w->pool, o->tls_cert_file && *o->tls_cert_file);
     if (rc != 0) {
         snprintf(err, PW_WEB_ERR_MAX, "web: cannot start threads: %s", uv_strerror(rc));
     } else if (o->api_token && *o->api_token) {
@@ -307,6 +311,9 @@ static struct MHD_Daemon *mhd_start(struct pw_web *w, const struct pw_web_option
     if (w->pem_cert) {
         OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, w->pem_cert);
         OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, w->pem_key);
+        const char *prio = o->tls_priorities && *o->tls_priorities ? o->tls_priorities
+                                                                   : PW_WEB_TLS_PRIORITIES;
+        OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)(uintptr_t)prio);
     }
     OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
@@ -338,11 +345,20 @@ int pw_web_start(const struct pw_web_options *o, const struct pw_web_sources *sr
         return rc;
     json_object_seed(0); /* before any thread builds an object */
     const char *listen = o->listen && *o->listen ? o->listen : "127.0.0.1:8470";
+    w->starting = true;
     w->d = mhd_start(w, o, &addr, v6);
+    w->starting = false;
     if (!w->d) {
-        snprintf(err, PW_WEB_ERR_MAX,
-                 "listen: cannot serve on %.64s (address in use, not an address of this "
-                 "machine, or a bad TLS certificate/key)", listen);
+        if (w->pem_cert && o->tls_priorities && *o->tls_priorities &&
+            strstr(w->start_msg, "riorit"))
+            snprintf(err, PW_WEB_ERR_MAX,
+                     "tls_priorities: '%.60s' is not a GnuTLS priority string (%.60s); "
+                     "leave it empty for TLS 1.2 and 1.3", o->tls_priorities, w->start_msg);
+        else
+            snprintf(err, PW_WEB_ERR_MAX,
+                     "listen: cannot serve on %.64s (address in use, not an address of this "
+                     "machine, or a bad TLS certificate/key)%s%.80s", listen,
+                     *w->start_msg ? ": " : "", w->start_msg);
         web_free(w);
         return PW_EIO;
     }

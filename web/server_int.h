@@ -23,6 +23,8 @@ struct pw_web {
     void *log_ud;
     uint16_t port;
     char *pem_cert, *pem_key;
+    char start_msg[256];         /* libmicrohttpd's last word while starting */
+    bool starting;
     struct pw_pool *pool;        /* store queries, status documents */
     struct pw_memo memo;         /* remembered /api/v1/health answers */
     struct pw_status_cache status;

@@ -17,7 +17,7 @@
 
 #define STATUS_REFRESH_MS 1000
 
-static struct MHD_Response *doc_response(char *body, size_t len, bool gzipped)
+static struct MHD_Response *doc_response(char *body, size_t len, bool gzipped, bool tls)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -25,7 +25,7 @@ static struct MHD_Response *doc_response(char *body, size_t len, bool gzipped)
         return NULL;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    pw_reply_common_headers(resp);
+    pw_reply_common_headers(resp, tls);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     if (gzipped)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
@@ -43,8 +43,8 @@ static struct pw_shared *build(struct pw_status_cache *c, const struct pw_web_vi
         return NULL;
     size_t len = strlen(s), zlen;
     char *z = pw_web_gzip(s, len, &zlen);
-    struct MHD_Response *gz = z ? doc_response(z, zlen, true) : NULL;
-    return pw_shared_new(200, doc_response(s, len, false), gz);
+    struct MHD_Response *gz = z ? doc_response(z, zlen, true, c->tls) : NULL;
+    return pw_shared_new(200, doc_response(s, len, false, c->tls), gz);
 }
 
 /* Makes doc (built from v) current; takes v's reference and returns true
@@ -97,10 +97,11 @@ static void on_rebuild(struct pw_pool_job *j, bool cancelled)
 }
 
 int pw_status_cache_init(struct pw_status_cache *c, const struct pw_web_sources *src,
-                         struct pw_pool *pool)
+                         struct pw_pool *pool, bool tls)
 {
     memset(c, 0, sizeof *c);
     c->src = src;
+    c->tls = tls;
     c->pool = pool;
     c->job.run = on_rebuild;
     return uv_mutex_init(&c->lock);

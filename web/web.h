@@ -25,6 +25,11 @@
 
 #define PW_WEB_ERR_MAX 256
 
+/* The TLS versions and ciphers HTTPS accepts unless configured otherwise
+ * (GnuTLS priority string): GnuTLS's NORMAL set restricted to TLS 1.3 and
+ * 1.2. TLS 1.0 and 1.1 (RFC 8996) are refused at the handshake. */
+#define PW_WEB_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
 /* What one request reads: immutable while held. */
 struct pw_web_view {
     struct pw_snapshot *snap; /* the engine's snapshot (its plan borrowed) */
@@ -82,6 +87,8 @@ struct pw_web_options {
     const char *api_token;    /* NULL or "": none */
     bool allow_anonymous;     /* serve a non-loopback address without a token */
     const char *tls_cert_file, *tls_key_file; /* PEM; both or neither */
+    const char *tls_priorities; /* GnuTLS priority string; NULL or "":
+                                   PW_WEB_TLS_PRIORITIES */
     unsigned max_connections; /* 0: 512 */
     unsigned max_per_ip;      /* 0: 128 */
     unsigned timeout_s;       /* idle connection timeout (0: 30) */

@@ -286,6 +286,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
     header_value(p, len, "allow", h->allow, sizeof h->allow);
     header_value(p, len, "cache-control", h->cache, sizeof h->cache);
     header_value(p, len, "www-authenticate", h->www_auth, sizeof h->www_auth);
+    header_value(p, len, "strict-transport-security", h->hsts, sizeof h->hsts);
     char cl[32] = "";
     header_value(p, len, "content-length", cl, sizeof cl);
     if (*cl)

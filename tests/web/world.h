@@ -58,6 +58,7 @@ struct http {
     char allow[64];
     char cache[64];
     char www_auth[128];
+    char hsts[128];
     long content_length;
     double seconds;
 };
