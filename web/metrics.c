@@ -251,6 +251,22 @@ static void storage_series(struct pw_buf *b, struct pw_store *store)
                   (double)ss.commit_last_us / 1e6);
 }
 
+/* The HTTP server's own: connections the slow-client guard closed. */
+static void http_series(struct pw_buf *b, const struct pw_req *r)
+{
+    struct pw_guard_stats gs;
+    pw_req_guard_stats(r, &gs);
+    head(b, "portwatch_http_connections", "gauge", "HTTP connections open.");
+    pw_buf_printf(b, "portwatch_http_connections %u\n", gs.open);
+    head(b, "portwatch_http_closed_total", "counter",
+         "HTTP connections closed by portwatch: deadline, no whole request in time; "
+         "reserve, the oldest still receiving, to keep slots for new clients.");
+    pw_buf_printf(b, "portwatch_http_closed_total{reason=\"deadline\"} %llu\n",
+                  (unsigned long long)gs.deadline_closed);
+    pw_buf_printf(b, "portwatch_http_closed_total{reason=\"reserve\"} %llu\n",
+                  (unsigned long long)gs.evicted);
+}
+
 void pw_api_metrics(struct pw_req *r, struct pw_reply *out)
 {
     const struct pw_snapshot *s = r->view.snap;
@@ -259,6 +275,7 @@ void pw_api_metrics(struct pw_req *r, struct pw_reply *out)
     engine_series(&b, s);
     storage_series(&b, pw_req_store(r));
     epm_outside(&b, pw_req_sources(r));
+    http_series(&b, r);
     head(&b, "portwatch_snapshot_timestamp_seconds", "gauge",
          "When the state served here was taken (Unix time).");
     pw_buf_printf(&b, "portwatch_snapshot_timestamp_seconds %.3f\n", (double)s->taken_ms / 1e3);

@@ -8,6 +8,7 @@
 #ifndef PW_WEB_REQ_H
 #define PW_WEB_REQ_H
 
+#include "web/guard.h"
 #include "web/pool.h"
 #include "web/reply.h"
 #include "web/web.h"
@@ -51,6 +52,8 @@ struct pw_store *pw_req_store(const struct pw_req *r);
 struct pw_store *pw_req_need_store(const struct pw_req *r, struct pw_reply *out);
 /* Hands the rest of the request to the query pool: job runs there. */
 void pw_req_defer(struct pw_req *r, pw_endpoint_fn job);
+/* What the slow-client guard has closed. */
+void pw_req_guard_stats(const struct pw_req *r, struct pw_guard_stats *out);
 /* Indices of r's view's down targets (malloc'd copy) and the number not
  * yet probed, computed once per snapshot (down_list.c). */
 int pw_req_down_list(struct pw_req *r, uint32_t **idx, size_t *n, size_t *unknown);

@@ -67,6 +67,11 @@ void pw_req_defer(struct pw_req *r, pw_endpoint_fn job)
     r->job = job;
 }
 
+void pw_req_guard_stats(const struct pw_req *r, struct pw_guard_stats *out)
+{
+    pw_guard_stats(r->w->guard, out);
+}
+
 int pw_req_down_list(struct pw_req *r, uint32_t **idx, size_t *n, size_t *unknown)
 {
     return pw_down_list_get(&r->w->down, r->view.snap, idx, n, unknown);

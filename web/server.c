@@ -36,6 +36,7 @@ typedef enum MHD_Result MHD_Result_t;
 #define DEF_MAX_CONNECTIONS 512
 #define DEF_MAX_PER_IP 128
 #define DEF_TIMEOUT_S 30
+#define DEF_REQUEST_DEADLINE_S 10
 #define DEF_MAX_REQUEST 32768
 #define MIN_MAX_REQUEST 4096
 #define DEF_THREADS 2
@@ -81,9 +82,29 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode code)
 {
+    struct pw_web *w = cls;
     if (*con_cls)
         pw_req_free(*con_cls);
     *con_cls = NULL;
+    pw_guard_busy(w->guard, c, false);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct pw_web *w = cls;
+    pw_guard_notify(w->guard, c, socket_context, code == MHD_CONNECTION_NOTIFY_STARTED);
+}
+
+/* Whether the request announces a body (which the read-only API never
+ * reads). */
+static bool has_body(struct MHD_Connection *c)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return (cl && strspn(cl, "0") != strlen(cl)) ||
+           MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                       MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
 static MHD_Result_t on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -109,16 +130,21 @@ static MHD_Result_t on_request(void *cls, struct MHD_Connection *c, const char *
     }
     /* Answer once the whole request is in: libmicrohttpd closes the
      * connection after a response queued on the first (headers-only)
-     * call, which would cost every keep-alive client a new connection. */
+     * call, which would cost every keep-alive client a new connection.
+     * Except when a body is announced: the API reads none, and waiting
+     * for it (a chunk size of 2^40, a Content-Length never sent) would
+     * hold the connection; answered now, and closed after. */
     if (!r->headers_seen) {
         r->headers_seen = true;
-        return MHD_YES;
+        if (!has_body(c))
+            return MHD_YES;
     }
     if (*upload_data_size != 0) { /* a body we do not read */
         *upload_data_size = 0;
         return MHD_YES;
     }
     r->replied = true;
+    pw_guard_busy(r->w->guard, c, true); /* the deadline is met */
     int ok;
     if (pw_assets_serve(r, method, &ok))
         return ok ? MHD_YES : MHD_NO;
@@ -237,8 +263,14 @@ static int tls_setup(struct pw_web *w, const struct pw_web_options *o,
     return rc;
 }
 
+static unsigned max_connections(const struct pw_web_options *o)
+{
+    return o->max_connections ? o->max_connections : DEF_MAX_CONNECTIONS;
+}
+
 static void web_free(struct pw_web *w)
 {
+    pw_guard_stop(w->guard);
     pw_pool_stop(w->pool);
     pw_status_cache_free(&w->status);
     pw_pool_free(w->pool);
@@ -278,6 +310,10 @@ static int web_new(const struct pw_web_options *o, const struct pw_web_sources *
     }
     if (rc == 0)
         rc = tls_setup(w, o, err);
+    unsigned deadline = o->request_deadline_s ? o->request_deadline_s : DEF_REQUEST_DEADLINE_S;
+    if (rc == 0 && (rc = pw_guard_start(max_connections(o), deadline * 1000LL, o->log,
+                                        o->log_ud, &w->guard)) != 0)
+        snprintf(err, PW_WEB_ERR_MAX, "web: cannot start threads: %s", uv_strerror(rc));
     if (rc != 0) {
         web_free(w);
         return rc;
@@ -299,14 +335,14 @@ static struct MHD_Daemon *mhd_start(struct pw_web *w, const struct pw_web_option
     OPT(MHD_OPTION_SOCK_ADDR, 0, &addr->sa);
     if (threads > 1) /* one: the internal polling thread alone */
         OPT(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
-    OPT(MHD_OPTION_CONNECTION_LIMIT, o->max_connections ? o->max_connections
-                                                        : DEF_MAX_CONNECTIONS, NULL);
+    OPT(MHD_OPTION_CONNECTION_LIMIT, max_connections(o), NULL);
     OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip ? o->max_per_ip : DEF_MAX_PER_IP,
         NULL);
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s ? o->timeout_s : DEF_TIMEOUT_S, NULL);
     OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, max_req, NULL);
     OPT(MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, w);
     OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, w);
+    OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, w);
     OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, w);
     if (w->pem_cert) {
         OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, w->pem_cert);

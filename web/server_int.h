@@ -9,6 +9,7 @@
 #define PW_WEB_SERVER_INT_H
 
 #include "web/caches.h"
+#include "web/guard.h"
 #include "web/pool.h"
 #include "web/req.h"
 
@@ -26,6 +27,7 @@ struct pw_web {
     char start_msg[256];         /* libmicrohttpd's last word while starting */
     bool starting;
     struct pw_pool *pool;        /* store queries, status documents */
+    struct pw_guard *guard;      /* slow clients */
     struct pw_memo memo;         /* remembered /api/v1/health answers */
     struct pw_status_cache status;
     struct pw_down_list down;

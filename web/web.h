@@ -92,6 +92,9 @@ struct pw_web_options {
     unsigned max_connections; /* 0: 512 */
     unsigned max_per_ip;      /* 0: 128 */
     unsigned timeout_s;       /* idle connection timeout (0: 30) */
+    unsigned request_deadline_s; /* a whole request must arrive within this
+                                    of accept or of the previous answer
+                                    (0: 10); web/guard.h */
     size_t max_request_bytes; /* per-connection memory: request line and
                                  headers must fit (0: 32768; min 4096) */
     unsigned threads;         /* HTTP worker threads (0: 2) */

@@ -236,6 +236,209 @@ START_TEST(tls_headers_and_challenge)
 }
 END_TEST
 
+/* ---- slow clients -------------------------------------------------------------- */
+
+/* A slowloris: n connections spread over 127.0.0.2 .. 127.0.0.(1+naddr),
+ * each sending a request line and then one header line every line_ms,
+ * never finishing the request. Runs in its own thread until stop. */
+struct slowloris {
+    unsigned n, naddr;
+    int line_ms;
+    bool reconnect;           /* reopen closed connections at each line, as
+                                 slowloris.py does */
+    uint16_t port;
+    volatile bool stop;
+    /* results */
+    unsigned opened, closed;  /* closed: by the server */
+    int64_t max_life_ms;      /* longest a connection lived before the server closed it */
+    uv_thread_t thread;
+};
+
+static int slow_open(struct slowloris *sl, unsigned i)
+{
+    char src[32];
+    snprintf(src, sizeof src, "127.0.0.%u", 2 + i % sl->naddr);
+    int fd = raw_connect(src, sl->port);
+    if (fd >= 0) {
+        const char *req = "GET /api/v1/health HTTP/1.1\r\n";
+        send(fd, req, strlen(req), MSG_NOSIGNAL);
+        sl->opened++;
+    }
+    return fd;
+}
+
+static void slowloris_thread(void *arg)
+{
+    struct slowloris *sl = arg;
+    struct pollfd *pf = calloc(sl->n, sizeof *pf);
+    int64_t *born = calloc(sl->n, sizeof *born);
+    ck_assert_ptr_nonnull(pf);
+    ck_assert_ptr_nonnull(born);
+    for (unsigned i = 0; i < sl->n; i++) {
+        pf[i].fd = slow_open(sl, i);
+        pf[i].events = POLLIN;
+        born[i] = now_ms();
+    }
+    int64_t next_line = now_ms() + sl->line_ms;
+    while (!sl->stop) {
+        poll(pf, sl->n, 50);
+        for (unsigned i = 0; i < sl->n; i++) {
+            char buf[512];
+            if (pf[i].fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            if (recv(pf[i].fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
+                continue; /* an answer (408?) before the close */
+            int64_t life = now_ms() - born[i];
+            if (life > sl->max_life_ms)
+                sl->max_life_ms = life;
+            sl->closed++;
+            close(pf[i].fd);
+            pf[i].fd = -1;
+        }
+        if (now_ms() >= next_line) {
+            for (unsigned i = 0; i < sl->n; i++) {
+                if (pf[i].fd >= 0) {
+                    send(pf[i].fd, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);
+                } else if (sl->reconnect) {
+                    pf[i].fd = slow_open(sl, i);
+                    born[i] = now_ms();
+                }
+            }
+            next_line += sl->line_ms;
+        }
+    }
+    for (unsigned i = 0; i < sl->n; i++)
+        if (pf[i].fd >= 0)
+            close(pf[i].fd);
+    free(pf);
+    free(born);
+}
+
+/* Normal requests beside the slowloris: how many answered 200, and the
+ * slowest. */
+static void normal_requests(uint16_t port, int n, int every_ms, int *ok, double *worst)
+{
+    *ok = 0;
+    *worst = 0;
+    for (int i = 0; i < n; i++) {
+        struct http h;
+        int rc = http_get(port, "/api/v1/health?role=web-open", &h);
+        if (rc == 0 && h.status == 200)
+            (*ok)++;
+        if (rc != 0)
+            h.seconds = 10;
+        if (h.seconds > *worst)
+            *worst = h.seconds;
+        http_free(&h);
+        usleep((useconds_t)every_ms * 1000);
+    }
+}
+
+static long metric(uint16_t port, const char *name)
+{
+    struct http h;
+    ck_assert_int_eq(http_get(port, "/metrics", &h), 0);
+    const char *p = strstr(h.body, name);
+    long v = -1;
+    while (p && (p == h.body || p[-1] != '\n'))
+        p = strstr(p + 1, name);
+    if (p)
+        v = strtol(p + strlen(name), NULL, 10);
+    http_free(&h);
+    return v;
+}
+
+/* 200 slow connections from 20 addresses, a header line a second, against
+ * a server with room for 128 and a 3 s deadline: every normal request is
+ * answered promptly, and every slow connection is closed by the deadline. */
+START_TEST(slowloris_deadline)
+{
+    struct pw_web_options o = {.listen = "127.0.0.1:0", .max_connections = 128,
+                               .request_deadline_s = 3};
+    struct pw_web *w;
+    char err[PW_WEB_ERR_MAX];
+    ck_assert_int_eq(world_web(&W, &o, &w, err), 0);
+    struct slowloris sl = {.n = 200, .naddr = 20, .line_ms = 1000, .port = pw_web_port(w)};
+    int64_t t0 = now_ms();
+    ck_assert_int_eq(uv_thread_create(&sl.thread, slowloris_thread, &sl), 0);
+    usleep(300000);
+    int ok;
+    double worst;
+    normal_requests(sl.port, 20, 200, &ok, &worst);
+    ck_assert_int_eq(ok, 20);
+    ck_assert_msg(worst < 1.0, "a normal request took %.3f s beside 200 slow ones", worst);
+    while (now_ms() - t0 < 5500 && !(sl.closed == sl.opened && sl.opened == sl.n))
+        usleep(100000);
+    sl.stop = true;
+    uv_thread_join(&sl.thread);
+    ck_assert_uint_eq(sl.opened, 200);
+    ck_assert_msg(sl.closed == 200, "%u of 200 slow connections still open after %lld ms",
+                  200 - sl.closed, (long long)(now_ms() - t0));
+    /* the deadline (3 s) plus the guard's tick, not the idle timeout (30 s) */
+    ck_assert_msg(sl.max_life_ms <= 4500, "a slow connection lived %lld ms",
+                  (long long)sl.max_life_ms);
+    long dl = metric(sl.port, "portwatch_http_closed_total{reason=\"deadline\"} ");
+    long rs = metric(sl.port, "portwatch_http_closed_total{reason=\"reserve\"} ");
+    ck_assert_msg(dl >= 0 && rs >= 0 && dl + rs >= 200, "closed: %ld deadline, %ld reserve", dl,
+                  rs);
+    pw_web_stop(w);
+}
+END_TEST
+
+/* The issue's scenario, measured with the default limits: 520 connections
+ * from 20 addresses, a header line every 5 s, closed ones reopened every
+ * 5 s; 18 normal requests a second apart. */
+START_TEST(slowloris_issue)
+{
+    struct pw_web_options o = {.listen = "127.0.0.1:0"};
+    struct pw_web *w;
+    char err[PW_WEB_ERR_MAX];
+    ck_assert_int_eq(world_web(&W, &o, &w, err), 0);
+    struct slowloris sl = {.n = 520, .naddr = 20, .line_ms = 5000, .reconnect = true,
+                           .port = pw_web_port(w)};
+    ck_assert_int_eq(uv_thread_create(&sl.thread, slowloris_thread, &sl), 0);
+    usleep(2000000);
+    int ok;
+    double worst;
+    normal_requests(sl.port, 18, 1000, &ok, &worst);
+    sl.stop = true;
+    uv_thread_join(&sl.thread);
+    long dl = metric(sl.port, "portwatch_http_closed_total{reason=\"deadline\"} ");
+    long rs = metric(sl.port, "portwatch_http_closed_total{reason=\"reserve\"} ");
+    printf("slowloris (520 connections, 20 addresses, a line every 5 s, reopened every 5 s): "
+           "%d/18 normal requests answered, slowest %.3f s; %u slow connections opened, "
+           "%u closed by the server (%ld at the 10 s deadline, %ld for the reserve), "
+           "longest-lived %.1f s\n", ok, worst, sl.opened, sl.closed, dl, rs,
+           (double)sl.max_life_ms / 1000);
+    ck_assert_int_eq(ok, 18);
+    ck_assert_msg(worst < 1.0, "slowest normal request %.3f s", worst);
+    pw_web_stop(w);
+}
+END_TEST
+
+/* A chunked request announcing a chunk of 2^44 bytes is answered at once
+ * and closed, not held waiting for the chunk. */
+START_TEST(huge_chunk)
+{
+    static const char *const reqs[] = {
+        "POST /api/v1/status HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "100000000000\r\nabc",
+        "GET /api/v1/status HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "fffffffffff\r\n",
+        "GET /api/v1/status HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\nab",
+    };
+    for (size_t i = 0; i < 3; i++) {
+        char resp[8192];
+        int64_t t0 = now_ms();
+        int st = raw_request(W.port, reqs[i], strlen(reqs[i]), 5000, resp, sizeof resp);
+        int64_t took = now_ms() - t0;
+        ck_assert_msg(st >= 200 && st < 600, "request %zu: no answer (%d)", i, st);
+        ck_assert_msg(took < 1000, "request %zu: answered and closed after %lld ms", i,
+                      (long long)took);
+    }
+}
+END_TEST
+
 static Suite *fast_suite(void)
 {
     Suite *s = suite_create("web-hardening");
@@ -246,6 +449,19 @@ static Suite *fast_suite(void)
     tcase_add_test(t, error_text_printable);
     tcase_add_test(t, tls_versions);
     tcase_add_test(t, tls_headers_and_challenge);
+    tcase_add_test(t, huge_chunk);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+static Suite *slow_suite(void)
+{
+    Suite *s = suite_create("web-hardening-slow");
+    TCase *t = tcase_create("server");
+    tcase_add_unchecked_fixture(t, setup, teardown);
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, slowloris_deadline);
+    tcase_add_test(t, slowloris_issue);
     suite_add_tcase(s, t);
     return s;
 }
@@ -253,7 +469,8 @@ static Suite *fast_suite(void)
 int main(int argc, char **argv)
 {
     curl_global_init(CURL_GLOBAL_ALL);
-    SRunner *sr = srunner_create(fast_suite());
+    bool slow = argc > 1 && strcmp(argv[1], "slow") == 0;
+    SRunner *sr = srunner_create(slow ? slow_suite() : fast_suite());
     /* The fixture's threads (loop, server) live in this process. */
     srunner_set_fork_status(sr, CK_NOFORK);
     srunner_run_all(sr, CK_NORMAL);
