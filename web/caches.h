@@ -72,7 +72,7 @@ struct pw_status_cache {
     bool tls;                         /* documents carry HSTS */
     struct pw_shared *doc;            /* the current document, or NULL */
     struct pw_web_view view;          /* what doc was built from */
-    bool has_view, building;
+    bool has_view;
     int store_state;
     int64_t store_since, built_ms;
     /* a newer view for the pool to build the next document from */
@@ -86,11 +86,17 @@ int pw_status_cache_init(struct pw_status_cache *c, const struct pw_web_sources 
                          struct pw_pool *pool, bool tls);
 /* Releases the views and the document; after the pool has stopped. */
 void pw_status_cache_free(struct pw_status_cache *c);
-/* A reference to the document to serve for a request holding *view at
- * now_ms, or NULL (out of memory). May take the request's view reference
- * (then *has_view becomes false). */
+/* A reference to the cached document when it may answer a request holding
+ * *view at now_ms (see fits() in status_cache.c), else NULL: the request
+ * then needs pw_status_cache_build, on the query pool. May take the
+ * request's view reference (*has_view becomes false). */
 struct pw_shared *pw_status_cache_get(struct pw_status_cache *c, struct pw_web_view *view,
                                       bool *has_view, int64_t now_ms);
+/* A document fit for *view, built now unless another thread just built
+ * one; NULL when out of memory. Blocks for the build: not on an HTTP
+ * worker. */
+struct pw_shared *pw_status_cache_build(struct pw_status_cache *c, struct pw_web_view *view,
+                                        bool *has_view, int64_t now_ms);
 
 /* ---- down_list.c ----------------------------------------------------------- */
 

@@ -125,21 +125,34 @@ static bool accepts_gzip(struct pw_req *r)
     return true;
 }
 
+/* On the query pool: the status document built for r's own view. */
+static void status_built(struct pw_req *r, struct pw_reply *out)
+{
+    struct pw_shared *doc = pw_status_cache_build(&r->w->status, &r->view, &r->has_view,
+                                                  r->now_ms);
+    if (!doc) {
+        pw_reply_error(out, 503, "unavailable", "out of memory");
+        return;
+    }
+    pw_reply_share(out, doc);
+    pw_shared_unref(doc);
+}
+
 /* Runs rt's endpoint for r on this worker, through the memo or the status
  * cache where rt's flags say so. */
 static void run_endpoint(struct pw_req *r, const struct route *rt, struct pw_reply *out)
 {
     struct pw_web *w = r->w;
     if ((rt->flags & RT_CACHED) && r->nparams == 0) {
+        out->gzip_ok = accepts_gzip(r);
         struct pw_shared *doc = pw_status_cache_get(&w->status, &r->view, &r->has_view,
                                                     r->now_ms);
-        if (!doc) {
-            pw_reply_error(out, 503, "unavailable", "out of memory");
+        if (!doc) { /* none fits this request's snapshot: build it */
+            pw_req_defer(r, status_built);
             return;
         }
         pw_reply_share(out, doc);
         pw_shared_unref(doc);
-        out->gzip_ok = accepts_gzip(r);
         return;
     }
     struct pw_memo_key k;

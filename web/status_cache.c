@@ -5,6 +5,9 @@
  * which is what lets many pollers share it), and the engine publishes a
  * snapshot up to ten times a second; so it is built once and shared by
  * every request until a newer snapshot or storage state calls for another.
+ * Freshness (issue 16): an answer's snapshot is never more than
+ * STATUS_REFRESH_MS older than the newest one when the request came, so a
+ * poller sees the latest sweep however long it was idle.
  */
 #include "web/caches.h"
 
@@ -47,13 +50,32 @@ static struct pw_shared *build(struct pw_status_cache *c, const struct pw_web_vi
     return pw_shared_new(200, doc_response(s, len, false, c->tls), gz);
 }
 
-/* Makes doc (built from v) current; takes v's reference and returns true
- * when it did. Under c->lock. */
+/* Whether the cached document may answer a request holding view: same
+ * plan and storage state, and built from a snapshot at most
+ * STATUS_REFRESH_MS older than the request's (issue 16: a poller sees
+ * the latest sweep, never the document an earlier request left). Under
+ * c->lock. */
+static bool fits(const struct pw_status_cache *c, const struct pw_web_view *view, int state,
+                 int64_t since)
+{
+    if (!c->doc || c->store_state != state || c->store_since != since)
+        return false;
+    const struct pw_snapshot *cs = c->view.snap, *s = view->snap;
+    return cs == s || (cs->plan == s->plan && cs->taken_ms >= s->taken_ms - STATUS_REFRESH_MS);
+}
+
+/* Makes doc (built from v) current unless the current one is newer; takes
+ * v's reference and returns true when it did. Under c->lock. */
 static bool install(struct pw_status_cache *c, const struct pw_web_view *v, int64_t now_ms,
                     int state, int64_t since, struct pw_shared *doc)
 {
     if (!doc)
         return false;
+    if (c->doc && c->view.snap->plan == v->snap->plan &&
+        c->view.snap->taken_ms > v->snap->taken_ms) {
+        pw_shared_unref(doc);
+        return false;
+    }
     pw_shared_unref(c->doc);
     if (c->has_view)
         c->src->release(c->src->ud, &c->view);
@@ -67,7 +89,7 @@ static bool install(struct pw_status_cache *c, const struct pw_web_view *v, int6
 }
 
 /* On a pool thread: builds the document for the view a request left in
- * want. */
+ * want, so that the cache keeps up with snapshots while polled. */
 static void on_rebuild(struct pw_pool_job *j, bool cancelled)
 {
     struct pw_status_cache *c = (struct pw_status_cache *)((char *)j -
@@ -131,41 +153,47 @@ static void want(struct pw_status_cache *c, struct pw_web_view *view, bool *has_
         c->queued = pw_pool_submit(c->pool, &c->job);
 }
 
-/* One request at a time rebuilds the document, at most once per
- * STATUS_REFRESH_MS (sooner when storage changes state or the plan
- * changes), on the query pool, while every other request is served the
- * previous document (its snapshot_at says how old it is). Only the very
- * first document is built by the request that needs it. */
+/* A request's view is served the cached document while it fits; a newer
+ * snapshot than the document's has it rebuilt on the query pool at most
+ * twice per STATUS_REFRESH_MS meanwhile. A request the document does not
+ * fit (idle longer than that, a new plan, storage changed state, no
+ * document yet) waits for its own: pw_status_cache_build on the pool. */
 struct pw_shared *pw_status_cache_get(struct pw_status_cache *c, struct pw_web_view *view,
                                       bool *has_view, int64_t now_ms)
 {
     int state;
     int64_t since;
     pw_web_store_state(c->src->store, &state, &since);
-    const struct pw_snapshot *s = view->snap;
-    uv_mutex_lock(&c->lock);
-    bool have = c->doc != NULL;
-    bool same = have && c->store_state == state && c->store_since == since;
-    const struct pw_snapshot *cs = have ? c->view.snap : NULL;
-    bool newer = !have || (cs != s && (cs->plan != s->plan || cs->taken_ms < s->taken_ms));
-    bool rebuild = !have || !same || cs->plan != s->plan ||
-                   (newer && now_ms - c->built_ms >= STATUS_REFRESH_MS);
     struct pw_shared *doc = NULL;
-    if (rebuild && !have && !c->building) {
-        c->building = true;
-        uv_mutex_unlock(&c->lock);
-        doc = build(c, view);
-        uv_mutex_lock(&c->lock);
-        c->building = false;
-        if (doc && install(c, view, now_ms, state, since, pw_shared_ref(doc)))
-            *has_view = false;
-    } else if (rebuild && have) {
-        want(c, view, has_view, now_ms);
-    }
-    if (!doc && c->doc)
+    uv_mutex_lock(&c->lock);
+    if (fits(c, view, state, since)) {
         doc = pw_shared_ref(c->doc);
+        const struct pw_snapshot *cs = c->view.snap, *s = view->snap;
+        /* Rebuilt in the background at half the window, so that under
+         * steady polling the document never falls out of it. */
+        if (cs != s && cs->taken_ms < s->taken_ms &&
+            now_ms - c->built_ms >= STATUS_REFRESH_MS / 2)
+            want(c, view, has_view, now_ms);
+    }
     uv_mutex_unlock(&c->lock);
-    if (!doc) /* the first document is being built by another request */
-        doc = build(c, view);
+    return doc;
+}
+
+struct pw_shared *pw_status_cache_build(struct pw_status_cache *c, struct pw_web_view *view,
+                                        bool *has_view, int64_t now_ms)
+{
+    struct pw_shared *doc = pw_status_cache_get(c, view, has_view, now_ms);
+    if (doc)
+        return doc; /* another request built one meanwhile */
+    int state;
+    int64_t since;
+    pw_web_store_state(c->src->store, &state, &since);
+    doc = build(c, view);
+    if (!doc)
+        return NULL;
+    uv_mutex_lock(&c->lock);
+    if (install(c, view, now_ms, state, since, pw_shared_ref(doc)))
+        *has_view = false;
+    uv_mutex_unlock(&c->lock);
     return doc;
 }

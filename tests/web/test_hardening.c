@@ -439,6 +439,42 @@ START_TEST(huge_chunk)
 }
 END_TEST
 
+/* ---- freshness (issue 16) -------------------------------------------------------- */
+
+/* The age of the snapshot an unfiltered /api/v1/status answer shows. */
+static int64_t status_age_ms(uint16_t port)
+{
+    json_t *doc = get_json(port, "/api/v1/status", 200);
+    const char *at = json_string_value(json_object_get(doc, "snapshot_at"));
+    ck_assert_ptr_nonnull(at);
+    int64_t t, now = now_ms();
+    char err[PW_WEB_ERR_MAX];
+    ck_assert_msg(pw_web_parse_time(at, now, &t, err) == 0, "%s", err);
+    json_decref(doc);
+    return now - t;
+}
+
+/* Every answer reflects the latest sweep: snapshot_at no older than the
+ * interval (1 s here) plus a second, after an idle spell longer than the
+ * interval as much as between close polls; never the document the
+ * previous request left behind. */
+START_TEST(status_fresh_after_idle)
+{
+    int64_t worst = status_age_ms(W.port);
+    static const int idle_ms[] = {3500, 1500, 2200, 100, 100, 4000};
+    for (size_t i = 0; i < sizeof idle_ms / sizeof idle_ms[0]; i++) {
+        usleep((useconds_t)idle_ms[i] * 1000);
+        int64_t age = status_age_ms(W.port);
+        ck_assert_msg(age <= 2000, "after %d ms idle, snapshot_at is %lld ms old", idle_ms[i],
+                      (long long)age);
+        if (age > worst)
+            worst = age;
+    }
+    printf("status freshness: oldest snapshot_at served %lld ms (interval 1 s)\n",
+           (long long)worst);
+}
+END_TEST
+
 static Suite *fast_suite(void)
 {
     Suite *s = suite_create("web-hardening");
@@ -450,6 +486,7 @@ static Suite *fast_suite(void)
     tcase_add_test(t, tls_versions);
     tcase_add_test(t, tls_headers_and_challenge);
     tcase_add_test(t, huge_chunk);
+    tcase_add_test(t, status_fresh_after_idle);
     suite_add_tcase(s, t);
     return s;
 }
