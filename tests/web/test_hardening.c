@@ -24,29 +24,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static struct world W;
-
-static void setup(void)
-{
-    world_start(&W, NULL);
-}
-
-static void teardown(void)
-{
-    world_stop(&W);
-}
-
 static json_t *get_json(uint16_t port, const char *path, long want_status)
 {
-    struct http h;
-    ck_assert_int_eq(http_get(port, path, &h), 0);
-    ck_assert_msg(h.status == want_status, "%s: status %ld, want %ld: %s", path, h.status,
-                  want_status, h.body ? h.body : "");
-    json_error_t je;
-    json_t *doc = json_loadb(h.body, h.len, 0, &je);
-    ck_assert_msg(doc != NULL, "%s: not JSON: %s", path, je.text);
-    http_free(&h);
-    return doc;
+    return world_get_json(port, path, want_status);
 }
 
 /* ---- error texts -------------------------------------------------------------- */
@@ -104,35 +84,7 @@ END_TEST
 
 /* ---- TLS ----------------------------------------------------------------------- */
 
-static bool have(const char *path)
-{
-    return access(path, X_OK) == 0;
-}
-
-/* Runs cmd (a shell line) and returns its exit status; its output in out. */
-static int run(const char *cmd, char *out, size_t len)
-{
-    FILE *f = popen(cmd, "r");
-    ck_assert_ptr_nonnull(f);
-    size_t n = fread(out, 1, len - 1, f);
-    out[n] = '\0';
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static char cert[300], key[300];
-
-static void make_cert(void)
-{
-    char cmd[1024], out[4096];
-    snprintf(cert, sizeof cert, "%s/cert.pem", W.dir);
-    snprintf(key, sizeof key, "%s/key.pem", W.dir);
-    snprintf(cmd, sizeof cmd,
-             "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-             "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout %s -out %s 2>&1",
-             key, cert);
-    ck_assert_msg(run(cmd, out, sizeof out) == 0, "openssl: %s", out);
-}
 
 /* Whether openssl s_client completes a handshake with version flag ver
  * ("-tls1_1", ...). SECLEVEL=0 lets the client offer the old versions
@@ -144,24 +96,35 @@ static bool handshake(uint16_t port, const char *ver)
     snprintf(cmd, sizeof cmd,
              "echo | timeout 10 openssl s_client -connect 127.0.0.1:%u %s "
              "-cipher 'DEFAULT:@SECLEVEL=0' 2>&1", port, ver);
-    int st = run(cmd, out, sizeof out);
+    int st = world_run(cmd, out, sizeof out);
     bool ok = st == 0 && strstr(out, "Cipher is (NONE)") == NULL &&
               strstr(out, "BEGIN CERTIFICATE") != NULL;
     return ok;
 }
 
-START_TEST(tls_versions)
+/* A TLS server on the world with token "tok" and priority string prio
+ * (NULL: the default); NULL when openssl is missing (the test skips). */
+static struct pw_web *tls_server(const char *prio)
 {
-    if (!have("/usr/bin/openssl")) {
-        printf("SKIP tls_versions: openssl is missing (apt-get install -y openssl)\n");
-        return;
+    if (!world_have("/usr/bin/openssl")) {
+        printf("SKIP: openssl is missing (apt-get install -y openssl)\n");
+        return NULL;
     }
-    make_cert();
+    world_make_cert(&W, cert, key);
     struct pw_web_options o = {.listen = "127.0.0.1:0", .tls_cert_file = cert,
-                               .tls_key_file = key, .api_token = "tok"};
+                               .tls_key_file = key, .api_token = "tok",
+                               .tls_priorities = prio};
     struct pw_web *w;
     char err[PW_WEB_ERR_MAX];
     ck_assert_msg(world_web(&W, &o, &w, err) == 0, "%s", err);
+    return w;
+}
+
+START_TEST(tls_versions)
+{
+    struct pw_web *w = tls_server(NULL);
+    if (!w)
+        return;
     uint16_t port = pw_web_port(w);
     ck_assert_msg(!handshake(port, "-tls1"), "TLS 1.0 accepted");
     ck_assert_msg(!handshake(port, "-tls1_1"), "TLS 1.1 accepted");
@@ -170,15 +133,16 @@ START_TEST(tls_versions)
     pw_web_stop(w);
 
     /* the configuration can narrow it: TLS 1.2 only */
-    o.tls_priorities = "NORMAL:-VERS-ALL:+VERS-TLS1.2";
-    ck_assert_msg(world_web(&W, &o, &w, err) == 0, "%s", err);
+    w = tls_server("NORMAL:-VERS-ALL:+VERS-TLS1.2");
     port = pw_web_port(w);
     ck_assert_msg(handshake(port, "-tls1_2"), "TLS 1.2 refused");
     ck_assert_msg(!handshake(port, "-tls1_3"), "TLS 1.3 accepted with a 1.2-only string");
     pw_web_stop(w);
 
     /* a string GnuTLS does not take is refused at start, by name */
-    o.tls_priorities = "NORMAL:+VERS-TLS9.9";
+    struct pw_web_options o = {.listen = "127.0.0.1:0", .tls_cert_file = cert,
+                               .tls_key_file = key, .tls_priorities = "NORMAL:+VERS-TLS9.9"};
+    char err[PW_WEB_ERR_MAX];
     ck_assert_int_lt(world_web(&W, &o, &w, err), 0);
     ck_assert_msg(strstr(err, "tls_priorities") && strstr(err, "TLS9.9"), "%s", err);
 }
@@ -189,16 +153,10 @@ END_TEST
  * missing or wrong (RFC 6750). */
 START_TEST(tls_headers_and_challenge)
 {
-    if (!have("/usr/bin/openssl")) {
-        printf("SKIP tls_headers_and_challenge: openssl is missing\n");
+    struct pw_web *w = tls_server(NULL);
+    if (!w)
         return;
-    }
-    make_cert();
-    struct pw_web_options o = {.listen = "127.0.0.1:0", .tls_cert_file = cert,
-                               .tls_key_file = key, .api_token = "tok"};
-    struct pw_web *w;
-    char err[PW_WEB_ERR_MAX], url[160];
-    ck_assert_msg(world_web(&W, &o, &w, err) == 0, "%s", err);
+    char url[160];
     static const char *const paths[] = {"/api/v1/health?role=web-open", "/api/v1/status",
                                         "/api/v1/health?role=web-open", "/metrics", "/"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
@@ -475,44 +433,14 @@ START_TEST(status_fresh_after_idle)
 }
 END_TEST
 
-static Suite *fast_suite(void)
-{
-    Suite *s = suite_create("web-hardening");
-    TCase *t = tcase_create("server");
-    tcase_add_unchecked_fixture(t, setup, teardown);
-    tcase_set_timeout(t, 60);
-    tcase_add_test(t, zero_relative_time);
-    tcase_add_test(t, error_text_printable);
-    tcase_add_test(t, tls_versions);
-    tcase_add_test(t, tls_headers_and_challenge);
-    tcase_add_test(t, huge_chunk);
-    tcase_add_test(t, status_fresh_after_idle);
-    suite_add_tcase(s, t);
-    return s;
-}
-
-static Suite *slow_suite(void)
-{
-    Suite *s = suite_create("web-hardening-slow");
-    TCase *t = tcase_create("server");
-    tcase_add_unchecked_fixture(t, setup, teardown);
-    tcase_set_timeout(t, 120);
-    tcase_add_test(t, slowloris_deadline);
-    tcase_add_test(t, slowloris_issue);
-    suite_add_tcase(s, t);
-    return s;
-}
-
 int main(int argc, char **argv)
 {
-    curl_global_init(CURL_GLOBAL_ALL);
-    bool slow = argc > 1 && strcmp(argv[1], "slow") == 0;
-    SRunner *sr = srunner_create(slow ? slow_suite() : fast_suite());
-    /* The fixture's threads (loop, server) live in this process. */
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    curl_global_cleanup();
-    return failed ? 1 : 0;
+    const TTest *const fast[] = {
+        zero_relative_time, error_text_printable, tls_versions, tls_headers_and_challenge,
+        huge_chunk, status_fresh_after_idle,
+    };
+    const TTest *const slow[] = {slowloris_deadline, slowloris_issue};
+    if (argc > 1 && strcmp(argv[1], "slow") == 0)
+        return world_run_suite(world_suite("web-hardening-slow", 120, slow, 2));
+    return world_run_suite(world_suite("web-hardening", 60, fast, 6));
 }
