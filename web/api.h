@@ -1,7 +1,7 @@
 /*
- * The API documents (web/API.md is their reference), one endpoint per
- * function, each filling a reply from its request's view or the store:
- * api_status.c (status, one target), api_history.c (history, outages,
+ * The API documents (the README's "HTTP API" section is their reference),
+ * one endpoint per function, each filling a reply from its request's view
+ * or the store: api_status.c (status, one target), api_history.c (history, outages,
  * uptime), api_health.c, api_epm.c (RPC endpoints) and metrics.c
  * (Prometheus). routes.c maps paths to them; status_cache.c builds the
  * unfiltered status document through pw_api_status_doc.
