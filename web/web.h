@@ -1,8 +1,9 @@
 /*
  * portwatch's HTTP server: the read-only JSON API, the health endpoint
  * alerting systems poll, and Prometheus metrics (the README's "HTTP API"
- * section documents every endpoint). The daemon starts it with the probe engine's snapshots and the
- * history store as its sources; tests and bench/web start it the same way.
+ * section documents every endpoint). The daemon starts it with the probe
+ * engine's snapshots and the history store as its sources; tests and
+ * bench/web start it the same way.
  *
  * Threads: libmicrohttpd runs its own event-driven worker pool (epoll on
  * Linux, poll/select elsewhere), so a slow or idle client costs a socket,
