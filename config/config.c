@@ -119,6 +119,9 @@ static const struct pw_key keys[] = {
      "PEM certificate file; with tls_key set too, the API is served over HTTPS."},
     {"portwatch", "tls_key", PW_KEY_STRING, NULL, 0, 0, NULL, S(tls_key),
      "PEM private key file for tls_certificate."},
+    {"portwatch", "tls_priorities", PW_KEY_STRING, NULL, 0, 0, NULL, S(tls_priorities),
+     "GnuTLS priority string for HTTPS; empty: TLS 1.3 and 1.2 only, with GnuTLS's NORMAL "
+     "ciphers."},
     {"portwatch", "http_max_connections", PW_KEY_INT, "512", 1, 65536, NULL, S(http_max_connections),
      "Most HTTP connections open at once."},
     {"portwatch", "http_max_per_ip", PW_KEY_INT, "128", 1, 65536, NULL, S(http_max_per_ip),
@@ -412,6 +415,7 @@ void pw_config_free(struct pw_config *c)
     free(c->s.api_token);
     free(c->s.tls_certificate);
     free(c->s.tls_key);
+    free(c->s.tls_priorities);
     for (size_t i = 0; i < PW_MAX_ROLES; i++)
         pw_host_list_free(&c->roles[i]);
     pw_portset_free(&c->rpc_range);

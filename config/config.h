@@ -67,6 +67,7 @@ struct pw_settings {
     int64_t keep_events_ms;   /* state changes and outages */
     char *tls_certificate;    /* PEM file; with tls_key, the API speaks HTTPS */
     char *tls_key;
+    char *tls_priorities;     /* GnuTLS priority string; NULL: web's default */
     long long http_max_connections;
     long long http_max_per_ip;
     int64_t http_timeout_ms;

@@ -2,8 +2,9 @@
  * gzip for large cached responses (the status document). zlib does the
  * work; this file only sizes the buffer and sets the gzip wrapper.
  */
-#include "web/web_int.h"
+#include "web/gzip.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <zlib.h>
 

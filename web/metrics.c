@@ -28,7 +28,7 @@
  * port registered with a watched endpoint mapper outside the configured
  * RPC range, and per interface there (the daemon's endpoint watch).
  */
-#include "web/web_int.h"
+#include "web/api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,42 +132,40 @@ static const struct {
                    "Connect time of the last probe; absent when it did not connect."},
 };
 
-void pw_api_metrics(struct pw_req *r, struct pw_reply *out)
+/* Every per-target series: the label sets are built once and shared. */
+static void target_series(struct pw_buf *b, const struct pw_snapshot *s)
 {
-    const struct pw_snapshot *s = r->view.snap;
     const struct pw_plan *p = s->plan;
-    struct pw_buf b = {0};
     struct pw_buf lab = {0};
     size_t *loff = malloc((s->ntargets + 1) * sizeof *loff);
     if (!loff) {
-        pw_reply_error(out, 503, "unavailable", "out of memory");
+        b->oom = true;
         return;
     }
-    /* Label sets once, used by every per-target metric. */
     for (size_t i = 0; i < s->ntargets; i++) {
         loff[i] = lab.len;
         target_labels(&lab, p, i);
     }
     loff[s->ntargets] = lab.len;
     for (int m = 0; m < M_COUNT; m++) {
-        head(&b, per_target[m].name, "gauge", per_target[m].help);
+        head(b, per_target[m].name, "gauge", per_target[m].help);
         for (size_t i = 0; i < s->ntargets; i++) {
             const struct pw_target_state *t = &s->targets[i];
             bool absent = m == M_UP ? t->status == PW_STATUS_UNKNOWN
                                     : !t->has_result || (m == M_LATENCY && t->latency_us < 0);
             if (absent)
                 continue;
-            pw_buf_add(&b, per_target[m].name, strlen(per_target[m].name));
-            pw_buf_add(&b, lab.p + loff[i], loff[i + 1] - loff[i]);
+            pw_buf_add(b, per_target[m].name, strlen(per_target[m].name));
+            pw_buf_add(b, lab.p + loff[i], loff[i + 1] - loff[i]);
             if (m == M_UP)
-                pw_buf_printf(&b, " %d\n", t->status == PW_STATUS_UP);
+                pw_buf_printf(b, " %d\n", t->status == PW_STATUS_UP);
             else if (m == M_STATE)
-                pw_buf_printf(&b, " %d\n", (int)t->state);
+                pw_buf_printf(b, " %d\n", (int)t->state);
             else
-                pw_buf_printf(&b, " %.6f\n", (double)t->latency_us / 1e6);
+                pw_buf_printf(b, " %.6f\n", (double)t->latency_us / 1e6);
         }
     }
-    head(&b, "portwatch_target_verify", "gauge",
+    head(b, "portwatch_target_verify", "gauge",
          "Protocol check of the last probe that connected: 1 with its result "
          "(verified, mismatch, no_reply, off); absent when the last probe did not connect.");
     for (size_t i = 0; i < s->ntargets; i++) {
@@ -176,77 +174,108 @@ void pw_api_metrics(struct pw_req *r, struct pw_reply *out)
             (unsigned)t->verify >= PW_VERIFY_COUNT_ || loff[i + 1] <= loff[i])
             continue;
         /* the target's labels without their closing brace, then result */
-        pw_buf_add(&b, "portwatch_target_verify", 23);
-        pw_buf_add(&b, lab.p + loff[i], loff[i + 1] - loff[i] - 1);
-        pw_buf_printf(&b, ",result=\"%s\"} 1\n", pw_verify_name(t->verify));
+        pw_buf_add(b, "portwatch_target_verify", 23);
+        pw_buf_add(b, lab.p + loff[i], loff[i + 1] - loff[i] - 1);
+        pw_buf_printf(b, ",result=\"%s\"} 1\n", pw_verify_name(t->verify));
     }
     free(loff);
     free(lab.p);
     if (lab.oom)
-        b.oom = true;
+        b->oom = true;
+}
 
+/* Target counts and the engine's counters. */
+static void engine_series(struct pw_buf *b, const struct pw_snapshot *s)
+{
     size_t counts[3] = {0};
     for (size_t i = 0; i < s->ntargets; i++)
         if ((unsigned)s->targets[i].status < 3)
             counts[s->targets[i].status]++;
-    head(&b, "portwatch_targets", "gauge", "Targets by status.");
+    head(b, "portwatch_targets", "gauge", "Targets by status.");
     for (int k = 0; k < 3; k++)
-        pw_buf_printf(&b, "portwatch_targets{status=\"%s\"} %zu\n",
+        pw_buf_printf(b, "portwatch_targets{status=\"%s\"} %zu\n",
                       pw_status_name((enum pw_status)k), counts[k]);
 
     const struct pw_engine_stats *st = &s->stats;
-    head(&b, "portwatch_probes_total", "counter", "Probe results by state since start.");
+    head(b, "portwatch_probes_total", "counter", "Probe results by state since start.");
     for (int k = 0; k < PW_STATE_COUNT_; k++)
-        pw_buf_printf(&b, "portwatch_probes_total{state=\"%s\"} %llu\n",
+        pw_buf_printf(b, "portwatch_probes_total{state=\"%s\"} %llu\n",
                       pw_state_name((enum pw_state)k), (unsigned long long)st->probes[k]);
-    head(&b, "portwatch_probes_in_flight", "gauge", "Connection attempts under way.");
-    pw_buf_printf(&b, "portwatch_probes_in_flight %u\n", st->in_flight);
-    head(&b, "portwatch_probes_skipped_total", "counter",
+    head(b, "portwatch_probes_in_flight", "gauge", "Connection attempts under way.");
+    pw_buf_printf(b, "portwatch_probes_in_flight %u\n", st->in_flight);
+    head(b, "portwatch_probes_skipped_total", "counter",
          "Probes skipped because the target's previous probe was still outstanding.");
-    pw_buf_printf(&b, "portwatch_probes_skipped_total %llu\n", (unsigned long long)st->skipped);
-    head(&b, "portwatch_sweeps_total", "counter", "Completed sweeps over every target.");
-    pw_buf_printf(&b, "portwatch_sweeps_total %llu\n", (unsigned long long)st->sweeps);
-    head(&b, "portwatch_sweep_overruns_total", "counter",
+    pw_buf_printf(b, "portwatch_probes_skipped_total %llu\n", (unsigned long long)st->skipped);
+    head(b, "portwatch_sweeps_total", "counter", "Completed sweeps over every target.");
+    pw_buf_printf(b, "portwatch_sweeps_total %llu\n", (unsigned long long)st->sweeps);
+    head(b, "portwatch_sweep_overruns_total", "counter",
          "Sweeps that did not finish within their interval.");
-    pw_buf_printf(&b, "portwatch_sweep_overruns_total %llu\n", (unsigned long long)st->overruns);
+    pw_buf_printf(b, "portwatch_sweep_overruns_total %llu\n", (unsigned long long)st->overruns);
     if (st->sweeps) {
-        head(&b, "portwatch_sweep_duration_seconds", "gauge", "Duration of the last sweep.");
-        pw_buf_printf(&b, "portwatch_sweep_duration_seconds %.3f\n",
+        head(b, "portwatch_sweep_duration_seconds", "gauge", "Duration of the last sweep.");
+        pw_buf_printf(b, "portwatch_sweep_duration_seconds %.3f\n",
                       (double)st->last_sweep_duration_ms / 1e3);
-        head(&b, "portwatch_last_sweep_timestamp_seconds", "gauge",
+        head(b, "portwatch_last_sweep_timestamp_seconds", "gauge",
              "When the last sweep ended (Unix time).");
-        pw_buf_printf(&b, "portwatch_last_sweep_timestamp_seconds %.3f\n",
+        pw_buf_printf(b, "portwatch_last_sweep_timestamp_seconds %.3f\n",
                       (double)st->last_sweep_ms / 1e3);
     }
-    head(&b, "portwatch_outages_total", "counter",
+    head(b, "portwatch_outages_total", "counter",
          "Targets that went down, as observed between scrapes, since start.");
-    pw_buf_printf(&b, "portwatch_outages_total %llu\n",
-                  (unsigned long long)r->view.snap->stats.outages);
+    pw_buf_printf(b, "portwatch_outages_total %llu\n", (unsigned long long)st->outages);
+}
 
-    struct pw_store *store = pw_web_store_of(r);
-    head(&b, "portwatch_storage_up", "gauge",
+static void storage_series(struct pw_buf *b, struct pw_store *store)
+{
+    head(b, "portwatch_storage_up", "gauge",
          "History storage: 1 writing normally, 0 degraded or unavailable.");
     if (!store) {
-        pw_buf_printf(&b, "portwatch_storage_up 0\n");
-    } else {
-        struct pw_store_stats ss;
-        pw_store_stats(store, &ss);
-        pw_buf_printf(&b, "portwatch_storage_up %d\n", ss.health.state == PW_STORE_OK);
-        head(&b, "portwatch_storage_results_written_total", "counter",
-             "Probe results committed to the database.");
-        pw_buf_printf(&b, "portwatch_storage_results_written_total %llu\n",
-                      (unsigned long long)ss.written);
-        head(&b, "portwatch_storage_results_dropped_total", "counter",
-             "Probe results dropped (queue full or no synced plan).");
-        pw_buf_printf(&b, "portwatch_storage_results_dropped_total %llu\n",
-                      (unsigned long long)ss.dropped);
-        head(&b, "portwatch_storage_queue_length", "gauge", "Results waiting to be written.");
-        pw_buf_printf(&b, "portwatch_storage_queue_length %u\n", ss.queued);
-        head(&b, "portwatch_storage_commit_seconds", "gauge", "Duration of the last commit.");
-        pw_buf_printf(&b, "portwatch_storage_commit_seconds %.6f\n",
-                      (double)ss.commit_last_us / 1e6);
+        pw_buf_printf(b, "portwatch_storage_up 0\n");
+        return;
     }
-    epm_outside(&b, pw_web_sources_of(r));
+    struct pw_store_stats ss;
+    pw_store_stats(store, &ss);
+    pw_buf_printf(b, "portwatch_storage_up %d\n", ss.health.state == PW_STORE_OK);
+    head(b, "portwatch_storage_results_written_total", "counter",
+         "Probe results committed to the database.");
+    pw_buf_printf(b, "portwatch_storage_results_written_total %llu\n",
+                  (unsigned long long)ss.written);
+    head(b, "portwatch_storage_results_dropped_total", "counter",
+         "Probe results dropped (queue full or no synced plan).");
+    pw_buf_printf(b, "portwatch_storage_results_dropped_total %llu\n",
+                  (unsigned long long)ss.dropped);
+    head(b, "portwatch_storage_queue_length", "gauge", "Results waiting to be written.");
+    pw_buf_printf(b, "portwatch_storage_queue_length %u\n", ss.queued);
+    head(b, "portwatch_storage_commit_seconds", "gauge", "Duration of the last commit.");
+    pw_buf_printf(b, "portwatch_storage_commit_seconds %.6f\n",
+                  (double)ss.commit_last_us / 1e6);
+}
+
+/* The HTTP server's own: connections the slow-client guard closed. */
+static void http_series(struct pw_buf *b, const struct pw_req *r)
+{
+    struct pw_guard_stats gs;
+    pw_req_guard_stats(r, &gs);
+    head(b, "portwatch_http_connections", "gauge", "HTTP connections open.");
+    pw_buf_printf(b, "portwatch_http_connections %u\n", gs.open);
+    head(b, "portwatch_http_closed_total", "counter",
+         "HTTP connections closed by portwatch: deadline, no whole request in time; "
+         "reserve, the oldest still receiving, to keep slots for new clients.");
+    pw_buf_printf(b, "portwatch_http_closed_total{reason=\"deadline\"} %llu\n",
+                  (unsigned long long)gs.deadline_closed);
+    pw_buf_printf(b, "portwatch_http_closed_total{reason=\"reserve\"} %llu\n",
+                  (unsigned long long)gs.evicted);
+}
+
+void pw_api_metrics(struct pw_req *r, struct pw_reply *out)
+{
+    const struct pw_snapshot *s = r->view.snap;
+    struct pw_buf b = {0};
+    target_series(&b, s);
+    engine_series(&b, s);
+    storage_series(&b, pw_req_store(r));
+    epm_outside(&b, pw_req_sources(r));
+    http_series(&b, r);
     head(&b, "portwatch_snapshot_timestamp_seconds", "gauge",
          "When the state served here was taken (Unix time).");
     pw_buf_printf(&b, "portwatch_snapshot_timestamp_seconds %.3f\n", (double)s->taken_ms / 1e3);

@@ -6,7 +6,7 @@
  * passed on. Also the time and duration parameters every history endpoint
  * shares, and RFC 3339 formatting (no gmtime: portable and thread-safe).
  */
-#include "web/web_int.h"
+#include "web/params.h"
 
 #include "config/error.h"
 #include "config/values.h"
@@ -24,39 +24,6 @@ int64_t pw_web_now_ms(void)
     if (uv_gettimeofday(&tv) != 0)
         return 0;
     return tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-bool pw_web_utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    while (p < end) {
-        unsigned c = *p;
-        size_t len;
-        uint32_t cp, min;
-        if (c < 0x80) {
-            p++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2, cp = c & 0x1F, min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3, cp = c & 0x0F, min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return false;
-        }
-        if ((size_t)(end - p) < len)
-            return false;
-        for (size_t i = 1; i < len; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        p += len;
-    }
-    return true;
 }
 
 /* Decodes s[0..n) into a new string; '+' is a space in query parts.
@@ -99,25 +66,6 @@ static char *decode(const char *s, size_t n, bool query, const char **why)
     return d;
 }
 
-/* A short, printable rendering of a client-supplied name for messages
- * (len >= 16). */
-static void printable(const char *s, size_t n, char *buf, size_t len)
-{
-    size_t o = 0, i = 0;
-    for (; i < n && o + 8 < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\' && c != '\'')
-            buf[o++] = (char)c;
-        else
-            o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
-    }
-    if (i < n) {
-        memcpy(buf + o, "...", 3);
-        o += 3;
-    }
-    buf[o] = '\0';
-}
-
 int pw_web_parse_uri(struct pw_req *r, struct pw_reply *out)
 {
     const char *raw = r->raw ? r->raw : "";
@@ -141,7 +89,7 @@ int pw_web_parse_uri(struct pw_req *r, struct pw_reply *out)
             const char *eq = memchr(p, '=', n);
             size_t nl = eq ? (size_t)(eq - p) : n;
             char shown[64];
-            printable(p, nl, shown, sizeof shown);
+            pw_web_printable(p, nl, shown, sizeof shown);
             if (r->nparams == MAX_PARAMS) {
                 pw_reply_error(out, 400, "bad request",
                                "too many query parameters; at most %d", MAX_PARAMS);
@@ -188,7 +136,7 @@ int pw_web_check_params(struct pw_req *r, const char *const *allowed, struct pw_
                 o += (size_t)snprintf(list + o, o < sizeof list ? sizeof list - o : 0, "%s%s",
                                       a == allowed ? "" : ", ", *a);
             char shown[64];
-            printable(name, strlen(name), shown, sizeof shown);
+            pw_web_printable(name, strlen(name), shown, sizeof shown);
             pw_reply_error(out, 400, "unknown parameter",
                            "unknown parameter '%s'; this endpoint takes %s", shown,
                            *allowed ? list : "no parameters");
@@ -328,23 +276,30 @@ int pw_web_parse_time(const char *s, int64_t now_ms, int64_t *out, char err[PW_W
         *out = now_ms;
         return 0;
     }
+    char shown[48]; /* the client's text, quoted safely */
+    pw_web_printable(s, strlen(s), shown, sizeof shown);
     if (s[0] == '-') {
-        int64_t d;
-        char derr[PW_ERRBUF];
-        if (pw_parse_duration(s + 1, &d, derr) != 0 || d <= 0) {
-            snprintf(err, PW_WEB_ERR_MAX, "'%.40s' is not a relative time (%.60s); use %s", s,
-                     derr, allowed);
+        int64_t d = 0;
+        char derr[PW_ERRBUF]; /* quotes s raw: not passed on */
+        if (pw_parse_duration(s + 1, &d, derr) != 0) {
+            snprintf(err, PW_WEB_ERR_MAX, "'%s' is not a relative time; use %s", shown,
+                     allowed);
+            return PW_EINVAL;
+        }
+        if (d <= 0) { /* "-0s": parsed, but no time before now */
+            snprintf(err, PW_WEB_ERR_MAX, "'%s' is zero; a relative time reaches back, "
+                     "use e.g. -1s, or \"now\"", shown);
             return PW_EINVAL;
         }
         if (d > now_ms) {
-            snprintf(err, PW_WEB_ERR_MAX, "'%.40s' reaches before 1970", s);
+            snprintf(err, PW_WEB_ERR_MAX, "'%s' reaches before 1970", shown);
             return PW_ERANGE;
         }
         *out = now_ms - d;
         return 0;
     }
     if (strlen(s) > 40 || parse_rfc3339(s, out) != 0) {
-        snprintf(err, PW_WEB_ERR_MAX, "'%.40s' is not a time; use %s (years 1970-9999)", s,
+        snprintf(err, PW_WEB_ERR_MAX, "'%s' is not a time; use %s (years 1970-9999)", shown,
                  allowed);
         return PW_EINVAL;
     }

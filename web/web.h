@@ -1,8 +1,9 @@
 /*
  * portwatch's HTTP server: the read-only JSON API, the health endpoint
- * alerting systems poll, and Prometheus metrics (README.md, "HTTP API", documents every
- * endpoint). The daemon starts it with the probe engine's snapshots and the
- * history store as its sources; tests and bench/web start it the same way.
+ * alerting systems poll, and Prometheus metrics (the README's "HTTP API"
+ * section documents every endpoint). The daemon starts it with the probe
+ * engine's snapshots and the history store as its sources; tests and
+ * bench/web start it the same way.
  *
  * Threads: libmicrohttpd runs its own event-driven worker pool (epoll on
  * Linux, poll/select elsewhere), so a slow or idle client costs a socket,
@@ -24,6 +25,11 @@
 #include <stdint.h>
 
 #define PW_WEB_ERR_MAX 256
+
+/* The TLS versions and ciphers HTTPS accepts unless configured otherwise
+ * (GnuTLS priority string): GnuTLS's NORMAL set restricted to TLS 1.3 and
+ * 1.2. TLS 1.0 and 1.1 (RFC 8996) are refused at the handshake. */
+#define PW_WEB_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 /* What one request reads: immutable while held. */
 struct pw_web_view {
@@ -82,9 +88,14 @@ struct pw_web_options {
     const char *api_token;    /* NULL or "": none */
     bool allow_anonymous;     /* serve a non-loopback address without a token */
     const char *tls_cert_file, *tls_key_file; /* PEM; both or neither */
+    const char *tls_priorities; /* GnuTLS priority string; NULL or "":
+                                   PW_WEB_TLS_PRIORITIES */
     unsigned max_connections; /* 0: 512 */
     unsigned max_per_ip;      /* 0: 128 */
     unsigned timeout_s;       /* idle connection timeout (0: 30) */
+    unsigned request_deadline_s; /* a whole request must arrive within this
+                                    of accept or of the previous answer
+                                    (0: 10); web/guard.h */
     size_t max_request_bytes; /* per-connection memory: request line and
                                  headers must fit (0: 32768; min 4096) */
     unsigned threads;         /* HTTP worker threads (0: 2) */

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <curl/curl.h>
+#include <jansson.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int64_t now_ms(void)
@@ -286,6 +288,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
     header_value(p, len, "allow", h->allow, sizeof h->allow);
     header_value(p, len, "cache-control", h->cache, sizeof h->cache);
     header_value(p, len, "www-authenticate", h->www_auth, sizeof h->www_auth);
+    header_value(p, len, "strict-transport-security", h->hsts, sizeof h->hsts);
     char cl[32] = "";
     header_value(p, len, "content-length", cl, sizeof cl);
     if (*cl)
@@ -392,4 +395,86 @@ int raw_request(uint16_t port, const char *req, size_t len, int timeout_ms, char
     if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
         status = 0;
     return status;
+}
+
+/* ---- tools ---------------------------------------------------------------------- */
+
+bool world_have(const char *path)
+{
+    return access(path, X_OK) == 0;
+}
+
+int world_run(const char *cmd, char *out, size_t len)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void world_make_cert(const struct world *w, char cert[300], char key[300])
+{
+    char cmd[1024], out[4096];
+    snprintf(cert, 300, "%s/cert.pem", w->dir);
+    snprintf(key, 300, "%s/key.pem", w->dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+             "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout %s -out %s 2>&1",
+             key, cert);
+    ck_assert_msg(world_run(cmd, out, sizeof out) == 0, "openssl: %s", out);
+}
+
+int world_run_suite(struct Suite *s)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    curl_global_cleanup();
+    return failed ? 1 : 0;
+}
+
+struct world W;
+
+void world_setup(void)
+{
+    world_start(&W, NULL);
+}
+
+void world_teardown(void)
+{
+    world_stop(&W);
+}
+
+json_t *world_get_json(uint16_t port, const char *path, long want_status)
+{
+    struct http h;
+    ck_assert_int_eq(http_get(port, path, &h), 0);
+    ck_assert_msg(h.status == want_status, "%s: status %ld, want %ld: %s", path, h.status,
+                  want_status, h.body ? h.body : "");
+    ck_assert_msg(strncmp(h.ctype, "application/json", 16) == 0, "%s: content type %s", path,
+                  h.ctype);
+    ck_assert_str_eq(h.cache, "no-store");
+    json_error_t je;
+    json_t *doc = json_loadb(h.body, h.len, 0, &je);
+    ck_assert_msg(doc != NULL, "%s: not JSON: %s", path, je.text);
+    http_free(&h);
+    return doc;
+}
+
+Suite *world_suite(const char *name, int timeout_s, const TTest *const *tests, size_t n)
+{
+    Suite *s = suite_create(name);
+    TCase *t = tcase_create("server");
+    tcase_add_unchecked_fixture(t, world_setup, world_teardown);
+    tcase_set_timeout(t, timeout_s);
+    for (size_t i = 0; i < n; i++)
+        tcase_add_test(t, tests[i]);
+    suite_add_tcase(s, t);
+    return s;
 }

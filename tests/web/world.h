@@ -58,6 +58,7 @@ struct http {
     char allow[64];
     char cache[64];
     char www_auth[128];
+    char hsts[128];
     long content_length;
     double seconds;
 };
@@ -78,5 +79,30 @@ int raw_request(uint16_t port, const char *req, size_t len, int timeout_ms, char
 int raw_connect(const char *src, uint16_t port);
 
 int64_t now_ms(void);
+
+/* Whether an executable exists at path. */
+bool world_have(const char *path);
+/* Runs a shell line; returns its exit status, its output in out. */
+int world_run(const char *cmd, char *out, size_t len);
+/* A self-signed certificate for 127.0.0.1/localhost and its key (PEM), in
+ * w->dir, made with openssl. */
+void world_make_cert(const struct world *w, char cert[300], char key[300]);
+/* The world every server test runs in, started and stopped around each
+ * suite (world_setup, world_teardown as an unchecked fixture). */
+extern struct world W;
+void world_setup(void);
+void world_teardown(void);
+/* GET path from 127.0.0.1:port: asserts want_status, a JSON body with the
+ * API's content type and no-store, and returns the parsed document. */
+struct json_t;
+struct json_t *world_get_json(uint16_t port, const char *path, long want_status);
+/* A suite of one test case, the world its fixture. */
+struct Suite;
+struct TTest;
+struct Suite *world_suite(const char *name, int timeout_s, const struct TTest *const *tests,
+                          size_t n);
+/* Runs suite in this process (the fixture's threads live here) with curl
+ * set up; returns main's exit status. */
+int world_run_suite(struct Suite *s);
 
 #endif

@@ -1,0 +1,155 @@
+/*
+ * GET /api/v1/status (every target of the view, failing first, with a
+ * summary) and GET /api/v1/targets/{id} (one target, or a retired one the
+ * store still knows).
+ */
+#include "web/api.h"
+
+#include "config/error.h"
+#include "web/api_doc.h"
+#include "web/params.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- /api/v1/status ------------------------------------------------------------ */
+
+struct ranked {
+    int rank;
+    uint32_t i;
+};
+
+static int cmp_ranked(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Failing first: down, then a failing last probe not yet down (flap
+ * control still counting), then not yet probed, then up. */
+static int rank_of(const struct pw_target_state *t)
+{
+    if (t->status == PW_STATUS_DOWN)
+        return 0;
+    if (pw_api_failing_now(t))
+        return 1;
+    return t->status == PW_STATUS_UNKNOWN ? 2 : 3;
+}
+
+static json_t *status_doc(const struct pw_web_view *v, struct pw_store *st,
+                          const struct pw_scope *sc)
+{
+    const struct pw_snapshot *s = v->snap;
+    struct ranked *order = malloc((s->ntargets ? s->ntargets : 1) * sizeof *order);
+    json_t *doc = json_object(), *targets = json_array(), *sum = json_object();
+    if (!order || !doc || !targets || !sum) {
+        free(order);
+        json_decref(doc);
+        json_decref(targets);
+        json_decref(sum);
+        return NULL;
+    }
+    size_t n = 0, counts[3] = {0}, failing = 0;
+    for (size_t i = 0; i < s->ntargets; i++) {
+        if (sc && !pw_scope_has(v, i, sc))
+            continue;
+        const struct pw_target_state *t = &s->targets[i];
+        if ((unsigned)t->status < 3)
+            counts[t->status]++;
+        failing += pw_api_failing_now(t);
+        order[n++] = (struct ranked){rank_of(t), (uint32_t)i};
+    }
+    qsort(order, n, sizeof *order, cmp_ranked);
+    for (size_t k = 0; k < n; k++)
+        json_array_append_new(targets, pw_api_target_json(v, order[k].i, false));
+    free(order);
+    json_object_set_new(sum, "targets", json_integer((json_int_t)n));
+    json_object_set_new(sum, "up", json_integer((json_int_t)counts[PW_STATUS_UP]));
+    json_object_set_new(sum, "down", json_integer((json_int_t)counts[PW_STATUS_DOWN]));
+    json_object_set_new(sum, "unknown", json_integer((json_int_t)counts[PW_STATUS_UNKNOWN]));
+    json_object_set_new(sum, "failing_last_probe", json_integer((json_int_t)failing));
+    json_object_set_new(sum, "hosts", json_integer((json_int_t)s->plan->nhosts));
+    json_object_set_new(sum, "interval_ms", pw_api_shortest_interval(s->plan));
+    json_object_set_new(sum, "storage", pw_api_storage_json(st));
+    json_object_set_new(sum, "last_sweep", pw_api_sweep_json(&s->stats));
+    json_object_set_new(doc, "snapshot_at", pw_jtime(s->taken_ms));
+    json_object_set_new(doc, "summary", sum);
+    json_object_set_new(doc, "targets", targets);
+    return doc;
+}
+
+json_t *pw_api_status_doc(const struct pw_web_view *v, struct pw_store *st)
+{
+    return status_doc(v, st, NULL);
+}
+
+/* Filtered requests; the unfiltered document is routes.c's, from the
+ * status cache. */
+void pw_api_status(struct pw_req *r, struct pw_reply *out)
+{
+    struct pw_scope sc;
+    if (pw_scope_parse(r, true, &sc, out) != 0)
+        return;
+    pw_reply_json(out, 200, status_doc(&r->view, pw_req_store(r), &sc));
+}
+
+/* ---- /api/v1/targets/{id} ------------------------------------------------------- */
+
+static void retired_target(struct pw_req *r, struct pw_reply *out)
+{
+    struct pw_store *st = pw_req_need_store(r, out);
+    if (!st)
+        return;
+    struct pw_store_target *v = NULL;
+    size_t n = 0;
+    int rc = pw_store_query_status(st, true, &v, &n);
+    if (rc != 0) {
+        pw_reply_error(out, 503, "unavailable", "history query failed: %s", pw_strerror(rc));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].id != r->id)
+            continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_integer(v[i].id));
+        json_object_set_new(o, "host", json_string(v[i].host));
+        json_object_set_new(o, "port", json_integer(v[i].port));
+        json_t *roles = json_array();
+        for (const char *p = v[i].roles; *p;) {
+            size_t k = strcspn(p, ",");
+            if (k)
+                json_array_append_new(roles, json_stringn(p, k));
+            p += k + (p[k] == ',');
+        }
+        json_object_set_new(o, "roles", roles);
+        pw_api_state_fields(o, &v[i].st);
+        json_object_set_new(o, "in_plan", json_false());
+        json_object_set_new(o, "retired", pw_jtime(v[i].retired_ms));
+        free(v);
+        pw_reply_json(out, 200, o);
+        return;
+    }
+    free(v);
+    pw_reply_error(out, 404, "not found", "no target has id %u", r->id);
+}
+
+void pw_api_target(struct pw_req *r, struct pw_reply *out)
+{
+    const struct pw_web_view *v = &r->view;
+    for (size_t i = 0; i < v->snap->ntargets; i++) {
+        if (pw_api_id(v, i) != r->id)
+            continue;
+        json_t *o = pw_api_target_json(v, i, true);
+        json_object_set_new(o, "in_plan", json_true());
+        pw_reply_json(out, 200, o);
+        return;
+    }
+    /* Not in the current plan: the store may know it as a retired target. */
+    if (!pw_req_store(r)) {
+        pw_reply_error(out, 404, "not found", "no target has id %u", r->id);
+        return;
+    }
+    pw_req_defer(r, retired_target);
+}

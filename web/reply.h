@@ -1,0 +1,74 @@
+/*
+ * A request's answer (struct pw_reply), as endpoints fill it, and how it
+ * becomes a libmicrohttpd response: JSON and text bodies, the error
+ * document every 4xx/5xx carries, the headers every answer carries, and
+ * shared answers (the status cache, the health memo) that many requests
+ * queue without copying. Endpoints see only this header's pw_reply_*
+ * functions; libmicrohttpd stays inside reply.c and server.c.
+ */
+#ifndef PW_WEB_REPLY_H
+#define PW_WEB_REPLY_H
+
+#include "web/text.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct MHD_Connection;
+struct MHD_Response;
+
+/* A ready response shared by many requests: its status, the plain body
+ * and optionally the same gzip-compressed. Reference-counted by us so that
+ * a holder can queue it without a lock held: libmicrohttpd counts its own
+ * references to a queued response, but offers no way to take one outside
+ * MHD_queue_response. The last pw_shared_unref destroys the responses
+ * (libmicrohttpd frees them when their last queued copy is sent). */
+struct pw_shared;
+/* Takes plain and gz (either may be NULL; NULL plain: returns NULL). */
+struct pw_shared *pw_shared_new(unsigned status, struct MHD_Response *plain,
+                                struct MHD_Response *gz);
+struct pw_shared *pw_shared_ref(struct pw_shared *s);
+void pw_shared_unref(struct pw_shared *s);
+
+struct pw_reply {
+    unsigned status;
+    char *body;            /* malloc'd */
+    size_t len;
+    const char *ctype;
+    const char *allow;     /* Allow header (405) */
+    const char *challenge; /* WWW-Authenticate header (401) */
+    struct pw_shared *shared; /* a reference: queued instead of body */
+    bool gzip_ok;          /* the client takes gzip (for shared) */
+    bool tls;              /* served over TLS: HSTS */
+};
+
+void pw_reply_json(struct pw_reply *out, unsigned status, json_t *doc); /* steals doc */
+void pw_reply_text(struct pw_reply *out, unsigned status, const char *ctype, char *body,
+                   size_t len); /* takes body (malloc'd) */
+/* An error document {"error": error, "detail": printf(fmt, ...)}; the
+ * detail is cut at 767 bytes and made valid UTF-8. */
+void pw_reply_error(struct pw_reply *out, unsigned status, const char *error,
+                    const char *fmt, ...)
+#if defined(__GNUC__)
+    PW_PRINTF(4, 5)
+#endif
+    ;
+/* Answers with a shared response (takes a reference of its own). */
+void pw_reply_share(struct pw_reply *out, struct pw_shared *s);
+/* Frees whatever out holds. */
+void pw_reply_clear(struct pw_reply *out);
+
+/* ---- for the server's files -------------------------------------------- */
+
+/* The response for a filled reply (taking its body), with the common
+ * headers; a 503 document when out is empty. NULL: out of memory. */
+struct MHD_Response *pw_reply_response(struct pw_reply *out);
+/* Adds the headers every API answer carries: no-store, nosniff, and over
+ * TLS Strict-Transport-Security (browsers then refuse plain HTTP to this
+ * host for a year, so a token is never sent in clear by a mistyped URL). */
+void pw_reply_common_headers(struct MHD_Response *resp, bool tls);
+/* Queues out on c (a shared answer or its body); 1 queued, 0 failed. */
+int pw_reply_send(struct pw_reply *out, struct MHD_Connection *c);
+
+#endif
