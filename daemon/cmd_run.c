@@ -651,6 +651,7 @@ static void swap_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan *p
      * engine continues from. The engine is freed only by its close
      * callbacks, on a later loop turn, so the snapshot can still be taken
      * and web threads may still be reading it until the swap below. */
+    pw_engine_follow(g->engine, prev->engine); /* keep the sweeps' pace; or start afresh */
     uv_mutex_lock(&d->lock);
     prev->closing = true;
     uv_mutex_unlock(&d->lock);

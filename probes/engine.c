@@ -67,6 +67,7 @@ static void engine_free(struct pw_engine *e)
         p = n;
     }
     eng_groups_free(e);
+    free(e->follow);
     free(e->lanes);
     eng_snap_unref(e->snap);
     uv_mutex_destroy(&e->snap_lock);

@@ -160,6 +160,13 @@ struct pw_engine {
 
     struct group *groups;
     uint32_t ngroups;
+    /* Where a replaced engine's groups were in their sweeps, taken by
+     * pw_engine_follow and applied by pw_engine_start. */
+    struct sched_phase {
+        int64_t interval, cycle_start;
+        double done; /* share of the group released this cycle */
+    } *follow;
+    uint32_t nfollow;
     int mode;
     struct cycle once;
     pw_engine_done_cb once_cb;

@@ -231,6 +231,13 @@ void pw_engine_set_batch_cb(struct pw_engine *e, pw_engine_batch_cb cb, void *ud
 /* Start periodic probing. Returns 0 or a negative error (PW_EBUSY if
  * already running or sweeping); on error nothing was started. */
 int pw_engine_start(struct pw_engine *e);
+/* Before pw_engine_start: go on with prev's schedule rather than start
+ * every sweep anew. Each interval group prev also had keeps its cycle
+ * start and how far through the cycle it was, so a reload (or a storm of
+ * them) neither restarts sweeps nor leaves the end of a sweep unprobed;
+ * a target the reload added waits for its turn, at most one interval.
+ * prev may be closing. Returns 0 or PW_ENOMEM (then: a fresh start). */
+int pw_engine_follow(struct pw_engine *e, const struct pw_engine *prev);
 /* Probe every target once, as fast as the caps allow, then call done
  * (never synchronously). The snapshot is current when done runs, and the
  * batch callback has seen every result. May be called again after done;

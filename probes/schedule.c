@@ -241,6 +241,43 @@ out:
     return err;
 }
 
+int pw_engine_follow(struct pw_engine *e, const struct pw_engine *prev)
+{
+    if (!e || !prev || prev->ngroups == 0)
+        return 0;
+    struct sched_phase *ph = calloc(prev->ngroups, sizeof *ph);
+    if (!ph)
+        return PW_ENOMEM;
+    for (uint32_t g = 0; g < prev->ngroups; g++) {
+        const struct group *pg = &prev->groups[g];
+        ph[g] = (struct sched_phase){pg->interval, pg->cycle_start,
+                               pg->n ? (double)pg->cursor / pg->n : 0};
+    }
+    free(e->follow);
+    e->follow = ph;
+    e->nfollow = prev->ngroups;
+    return 0;
+}
+
+/* A group the replaced engine had too goes on where that one was: same
+ * cycle start, the same share of its targets already released this
+ * cycle. A phase that fell whole intervals behind starts afresh. */
+static void group_follow(struct pw_engine *e, struct group *g, int64_t now)
+{
+    for (uint32_t i = 0; i < e->nfollow; i++) {
+        const struct sched_phase *ph = &e->follow[i];
+        if (ph->interval != g->interval || ph->cycle_start + g->interval <= now)
+            continue;
+        uint32_t cursor = (uint32_t)(ph->done * g->n);
+        if (cursor == 0 || cursor >= g->n)
+            return;
+        g->cycle_start = ph->cycle_start;
+        group_open_cycle(e, g, now);
+        g->cursor = cursor;
+        return;
+    }
+}
+
 int pw_engine_start(struct pw_engine *e)
 {
     if (e->closing || e->mode != MODE_IDLE)
@@ -249,8 +286,13 @@ int pw_engine_start(struct pw_engine *e)
     if (err)
         return err;
     int64_t now = (int64_t)uv_now(e->loop);
-    for (uint32_t g = 0; g < e->ngroups; g++)
+    for (uint32_t g = 0; g < e->ngroups; g++) {
         e->groups[g].cycle_start = now;
+        group_follow(e, &e->groups[g], now);
+    }
+    free(e->follow);
+    e->follow = NULL;
+    e->nfollow = 0;
     e->mode = MODE_RUN;
     eng_say_fd_budget(e);
     eng_maybe_publish(e, true);
