@@ -442,7 +442,7 @@ struct loader {
 
 /* ---- check names: a hash set, so 65,000 checks load in linear time ---- */
 
-static uint32_t name_hash(const char *s)
+uint32_t pw_name_hash(const char *s)
 {
     uint32_t h = 2166136261u; /* FNV-1a, over the name in lower case */
     for (; *s; s++) {
@@ -456,7 +456,7 @@ static uint32_t name_hash(const char *s)
 static size_t name_slot(const struct loader *L, const char *name)
 {
     size_t mask = L->names_cap - 1;
-    for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask)
+    for (size_t i = pw_name_hash(name) & mask;; i = (i + 1) & mask)
         if (!L->names[i] || pw_strcasecmp(L->c->checks[L->names[i] - 1].name, name) == 0)
             return i;
 }

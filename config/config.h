@@ -35,6 +35,9 @@ PW_PRINTF(2, 3)
 size_t pw_diag_count(const struct pw_diag *d);
 void pw_diag_print(const struct pw_diag *d, FILE *f);
 void pw_diag_free(struct pw_diag *d);
+/* FNV-1a of a name in lower case: the hash of hash sets that find check
+ * and host names ignoring case. */
+uint32_t pw_name_hash(const char *s);
 /* The name in names[0..n) a mistyped word most likely meant, for "did you
  * mean" (the keys' messages use it, and the commands'), or NULL. */
 const char *pw_nearest_name(const char *word, const char *const *names, size_t n);

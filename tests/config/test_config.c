@@ -1064,6 +1064,44 @@ START_TEST(adhoc_check)
 }
 END_TEST
 
+/* Hosts and profiles are found through hash sets: 1,800 checks over 600
+ * hosts (named in two cases) must still merge by host ignoring case, share
+ * one profile where the contributions are equal, and keep every reason. */
+START_TEST(expansion_many_hosts_and_profiles)
+{
+    enum { HOSTS = 600, PER = 3 }; /* "hosts = h0,...,h599" fits a line */
+    size_t cap = 64 * HOSTS * PER + 8 * HOSTS + 64, used = 0;
+    char *text = malloc(cap);
+    ck_assert_ptr_nonnull(text);
+    for (int i = 0; i < HOSTS * PER; i++)
+        used += (size_t)snprintf(text + used, cap - used, "[check c%d]\nhosts = %s%d\nports = 1433\n",
+                                 i, i < HOSTS ? "h" : "H", i % HOSTS);
+    used += (size_t)snprintf(text + used, cap - used, "[check all]\nports = 80\nhosts = ");
+    for (int h = 0; h < HOSTS; h++)
+        used += (size_t)snprintf(text + used, cap - used, "%sh%d", h ? "," : "", h);
+    snprintf(text + used, cap - used, "\n");
+    struct pw_plan *p = plan_of(text);
+    free(text);
+    ck_assert_uint_eq(p->nhosts, HOSTS);
+    ck_assert_uint_eq(p->ntargets, 2 * HOSTS);
+    /* one set per host on 1433, one shared by every host on 80 */
+    ck_assert_uint_eq(p->nprofiles, HOSTS + 1);
+    for (int h = 0; h < HOSTS; h += 97) {
+        char name[16];
+        snprintf(name, sizeof name, "h%d", h);
+        const struct pw_profile *pr = pw_target_profile(p, find_target(p, name, 1433));
+        ck_assert_uint_eq(pr->nreasons, PER);
+        for (int k = 0; k < PER; k++) {
+            char want[16];
+            snprintf(want, sizeof want, "c%d", h + k * HOSTS);
+            ck_assert_str_eq(pr->reasons[k].role, want);
+        }
+        ck_assert_uint_eq(find_target(p, name, 80)->profile, find_target(p, "h0", 80)->profile);
+    }
+    pw_plan_free(p);
+}
+END_TEST
+
 START_TEST(catalog_table)
 {
     const struct pw_catalog *cat = pw_catalog_biztalk_admin();
@@ -1133,6 +1171,7 @@ static Suite *config_suite(void)
     tcase_add_test(ex, reference_lists_sweep_rate);
     tcase_add_test(ex, expansion_nothing_to_watch);
     tcase_add_test(ex, adhoc_check);
+    tcase_add_test(ex, expansion_many_hosts_and_profiles);
     tcase_add_test(ex, catalog_table);
     suite_add_tcase(s, ex);
     return s;
