@@ -173,9 +173,16 @@ static uint32_t fnv1a(uint32_t h, const void *data, size_t len)
     return h;
 }
 
+/* A catalog row the configuration's vantages select, with its table. */
+struct selected {
+    const struct pw_catalog_row *row;
+    enum pw_vantage vantage;
+};
+
 struct builder {
     const struct pw_config *c;
-    const struct pw_catalog *cat;
+    struct selected rows[PW_CATALOG_MAX_ROWS]; /* contribution i < nrows is rows[i] */
+    size_t nrows;
     struct entry *e;
     size_t ne, cap;
     char **hosts; /* borrowed from the config */
@@ -248,6 +255,101 @@ static int add_hosts_ports(struct builder *b, const struct pw_host_list *hl,
     return 0;
 }
 
+/* Whether the configuration probes this row: rows needed only while BizTalk
+ * Configuration Manager runs wait for [biztalk] configuring = yes. */
+static int row_selected(const struct pw_config *c, const struct pw_catalog_row *row)
+{
+    return !row->configuring || c->configuring;
+}
+
+/* The rows of every vantage the configuration holds, in vantage order. */
+static void select_rows(const struct pw_config *c, struct selected *rows, size_t *n)
+{
+    *n = 0;
+    for (int v = 0; v < PW_NVANTAGES; v++) {
+        if (!(c->s.vantage & PW_VANTAGE_BIT(v)))
+            continue;
+        const struct pw_catalog *cat = pw_catalog_vantage((enum pw_vantage)v);
+        for (size_t i = 0; i < cat->nrows && *n < PW_CATALOG_MAX_ROWS; i++)
+            if (row_selected(c, &cat->rows[i]))
+                rows[(*n)++] = (struct selected){&cat->rows[i], (enum pw_vantage)v};
+    }
+}
+
+/* A row's targets: its role's hosts on its ports, the page's or those of
+ * the key that replaces them. */
+static int add_row(struct builder *b, const struct pw_catalog_row *row, uint16_t contrib)
+{
+    const struct pw_config *c = b->c;
+    const struct pw_host_list *hl = &c->roles[row->role];
+    struct pw_port_range one = {row->port_lo, row->port_hi};
+    switch (row->port_key) {
+    case PW_PORT_RPC_RANGE:
+        return add_hosts_ports(b, hl, c->rpc_range.r, c->rpc_range.n, contrib);
+    case PW_PORT_ANALYSIS:
+        one.lo = one.hi = (uint16_t)c->analysis_port;
+        break;
+    case PW_PORT_PORTAL:
+        one.lo = one.hi = (uint16_t)c->portal_port;
+        break;
+    case PW_PORT_AS_LISTED:
+        break;
+    }
+    return add_hosts_ports(b, hl, &one, 1, contrib);
+}
+
+/* Appends " ROWS" to buf: the row numbers of `role` among rows[0..n) of
+ * vantage v, consecutive ones as a range ("7-9, 26"). Returns how many. */
+static size_t list_role_rows(const struct selected *rows, size_t n, enum pw_vantage v, int role,
+                             char *buf, size_t len)
+{
+    size_t found = 0, used = strlen(buf);
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].vantage != v || rows[i].row->role != role)
+            continue;
+        size_t j = i;
+        while (j + 1 < n && rows[j + 1].vantage == v && rows[j + 1].row->role == role &&
+               rows[j + 1].row->number == rows[j].row->number + 1)
+            j++;
+        int first = rows[i].row->number, last = rows[j].row->number;
+        if (used < len)
+            used += (size_t)(first == last
+                                 ? snprintf(buf + used, len - used, "%s%d", found ? ", " : " ", first)
+                                 : snprintf(buf + used, len - used, "%s%d-%d", found ? ", " : " ",
+                                            first, last));
+        found++;
+        i = j;
+    }
+    return found;
+}
+
+void pw_plan_role_notes(const struct pw_config *c, struct pw_diag *out)
+{
+    struct selected rows[PW_CATALOG_MAX_ROWS];
+    size_t n, nroles;
+    select_rows(c, rows, &n);
+    const struct pw_role *roles = pw_catalog_roles(&nroles);
+    for (size_t r = 0; r < nroles; r++) {
+        if (c->roles[r].n > 0)
+            continue;
+        char where[512] = "";
+        size_t tables = 0;
+        for (int v = 0; v < PW_NVANTAGES; v++) {
+            size_t at = strlen(where);
+            snprintf(where + at, sizeof where - at, "%s%s rows", tables ? "; " : "",
+                     pw_vantage_name((enum pw_vantage)v));
+            if (list_role_rows(rows, n, (enum pw_vantage)v, (int)r, where, sizeof where) == 0)
+                where[at] = '\0';
+            else
+                tables++;
+        }
+        if (tables)
+            pw_diag_add(out, "[biztalk] %s is not set, so the rows of %s (%s) are not watched: %s; "
+                        "name its hosts, e.g. %s = HOST1, HOST2", roles[r].key, roles[r].title,
+                        roles[r].key, where, roles[r].key);
+    }
+}
+
 static int cmp_entry(const void *x, const void *y)
 {
     const struct entry *a = x, *b = y;
@@ -268,7 +370,6 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
                         struct pw_profile *out)
 {
     const struct pw_config *c = b->c;
-    const struct pw_catalog *cat = b->cat;
     size_t nroles_cat;
     const struct pw_role *roles = pw_catalog_roles(&nroles_cat);
 
@@ -286,14 +387,15 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
         struct pw_reason *r = &out->reasons[i];
         enum pw_expect ex;
         int64_t iv = c->s.interval_ms, to = c->s.timeout_ms;
-        if (set[i] < cat->nrows) {
-            const struct pw_catalog_row *row = &cat->rows[set[i]];
+        if (set[i] < b->nrows) {
+            const struct pw_catalog_row *row = b->rows[set[i]].row;
             r->role = roles[row->role].key;
             r->service = row->service;
             r->text = row->reason;
             r->row = row->number;
+            r->vantage = pw_vantage_name(b->rows[set[i]].vantage);
             ex = row->expect;
-            if (row->rpc_range) {
+            if (row->port_key == PW_PORT_RPC_RANGE) {
                 out->rpc_range = 1;
                 /* A rolling sweep: the range once per period, not per interval. */
                 if (b->sweep_ms > iv)
@@ -304,7 +406,7 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
                 decided = 1;
             }
         } else {
-            const struct pw_check *k = &c->checks[set[i] - cat->nrows];
+            const struct pw_check *k = &c->checks[set[i] - b->nrows];
             r->role = pool_dup(pool, k->name);
             r->service = r->role;
             r->text = k->reason ? pool_dup(pool, k->reason) : r->role;
@@ -438,7 +540,8 @@ static long profile_of(struct builder *b, struct pool *pool, struct profiles *pr
 
 int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_diag *diag)
 {
-    struct builder b = {.c = c, .cat = pw_catalog_biztalk_admin()};
+    struct builder b = {.c = c};
+    select_rows(c, b.rows, &b.nrows);
     int64_t sweep_asked;
     b.sweep_ms = pw_plan_rpc_sweep_ms(c, &sweep_asked);
     int sweeps = 0; /* some host is in a role whose rows include the range */
@@ -455,29 +558,22 @@ int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_dia
         goto fail;
     }
     p->arena_ = pool;
-    if (b.cat->nrows + c->nchecks > UINT16_MAX) {
-        pw_diag_add(diag, "too many checks (%zu); at most %d", c->nchecks,
-                    UINT16_MAX - (int)b.cat->nrows);
+    if (b.nrows + c->nchecks > UINT16_MAX) {
+        pw_diag_add(diag, "too many checks (%zu); at most %d with these vantages' %zu catalog rows",
+                    c->nchecks, UINT16_MAX - (int)b.nrows, b.nrows);
         rc = PW_ETOO_BIG;
         goto fail;
     }
-
-    for (size_t i = 0; i < b.cat->nrows; i++) {
-        const struct pw_catalog_row *row = &b.cat->rows[i];
+    for (size_t i = 0; i < b.nrows; i++) {
+        const struct pw_catalog_row *row = b.rows[i].row;
         const struct pw_host_list *hl = &c->roles[row->role];
-        struct pw_port_range one = {row->port_lo, row->port_hi};
-        if (row->rpc_range) {
-            rc = add_hosts_ports(&b, hl, c->rpc_range.r, c->rpc_range.n, (uint16_t)i);
-            sweeps |= hl->n > 0;
-        } else {
-            rc = add_hosts_ports(&b, hl, &one, 1, (uint16_t)i);
-        }
-        if (rc)
+        sweeps |= row->port_key == PW_PORT_RPC_RANGE && hl->n > 0;
+        if ((rc = add_row(&b, row, (uint16_t)i)) != 0)
             goto fail;
     }
     for (size_t i = 0; i < c->nchecks; i++) {
         const struct pw_check *k = &c->checks[i];
-        rc = add_hosts_ports(&b, &k->hosts, k->ports.r, k->ports.n, (uint16_t)(b.cat->nrows + i));
+        rc = add_hosts_ports(&b, &k->hosts, k->ports.r, k->ports.n, (uint16_t)(b.nrows + i));
         if (rc)
             goto fail;
     }
@@ -492,7 +588,7 @@ int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_dia
 
     p->hosts = calloc(b.nhosts, sizeof *p->hosts);
     p->targets = calloc(b.ne, sizeof *p->targets);
-    set = calloc(b.cat->nrows + c->nchecks, sizeof *set);
+    set = calloc(b.nrows + c->nchecks, sizeof *set);
     if (!p->hosts || !p->targets || !set)
         goto fail;
     rc = PW_ENOMEM;
