@@ -538,6 +538,49 @@ static long profile_of(struct builder *b, struct pool *pool, struct profiles *pr
     return rc ? rc : prof;
 }
 
+/* The plan's hosts and targets from the builder's sorted entries: one
+ * target per (host, port), its profile the set of its contributions. */
+static int make_targets(struct builder *b, struct pool *pool, struct pw_plan *p,
+                        struct pw_diag *diag)
+{
+    struct profiles prof = {0};
+    uint16_t *set = calloc(b->nrows + b->c->nchecks, sizeof *set);
+    int rc = PW_ENOMEM;
+    p->hosts = calloc(b->nhosts, sizeof *p->hosts);
+    p->targets = calloc(b->ne, sizeof *p->targets);
+    if (!p->hosts || !p->targets || !set)
+        goto done;
+    for (size_t h = 0; h < b->nhosts; h++)
+        if (!(p->hosts[h].name = (char *)pool_dup(pool, b->hosts[h])))
+            goto done;
+    p->nhosts = b->nhosts;
+    for (size_t i = 0; i < b->ne;) {
+        size_t j = i, n = 0;
+        for (; j < b->ne && b->e[j].host == b->e[i].host && b->e[j].port == b->e[i].port; j++)
+            if (n == 0 || set[n - 1] != b->e[j].contrib)
+                set[n++] = b->e[j].contrib;
+        long pi = profile_of(b, pool, &prof, p, set, n, diag);
+        if (pi < 0) {
+            rc = (int)pi;
+            goto done;
+        }
+        struct pw_target *t = &p->targets[p->ntargets++];
+        t->host = b->e[i].host;
+        t->port = b->e[i].port;
+        t->profile = (uint16_t)pi;
+        struct pw_host *host = &p->hosts[t->host];
+        if (host->n == 0)
+            host->first = (uint32_t)(p->ntargets - 1);
+        host->n++;
+        i = j;
+    }
+    rc = 0;
+done:
+    profiles_free(&prof);
+    free(set);
+    return rc;
+}
+
 int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_diag *diag)
 {
     struct builder b = {.c = c};
@@ -547,8 +590,6 @@ int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_dia
     int sweeps = 0; /* some host is in a role whose rows include the range */
     struct pw_plan *p = calloc(1, sizeof *p);
     struct pool *pool = calloc(1, sizeof *pool);
-    struct profiles prof = {0};
-    uint16_t *set = NULL;
     int rc = PW_ENOMEM;
 
     *out = NULL;
@@ -586,37 +627,8 @@ int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_dia
     }
     qsort(b.e, b.ne, sizeof *b.e, cmp_entry);
 
-    p->hosts = calloc(b.nhosts, sizeof *p->hosts);
-    p->targets = calloc(b.ne, sizeof *p->targets);
-    set = calloc(b.nrows + c->nchecks, sizeof *set);
-    if (!p->hosts || !p->targets || !set)
+    if ((rc = make_targets(&b, pool, p, diag)) != 0)
         goto fail;
-    rc = PW_ENOMEM;
-    for (size_t h = 0; h < b.nhosts; h++)
-        if (!(p->hosts[h].name = (char *)pool_dup(pool, b.hosts[h])))
-            goto fail;
-    p->nhosts = b.nhosts;
-
-    for (size_t i = 0; i < b.ne;) {
-        size_t j = i, n = 0;
-        for (; j < b.ne && b.e[j].host == b.e[i].host && b.e[j].port == b.e[i].port; j++)
-            if (n == 0 || set[n - 1] != b.e[j].contrib)
-                set[n++] = b.e[j].contrib;
-        long pi = profile_of(&b, pool, &prof, p, set, n, diag);
-        if (pi < 0) {
-            rc = (int)pi;
-            goto fail;
-        }
-        struct pw_target *t = &p->targets[p->ntargets++];
-        t->host = b.e[i].host;
-        t->port = b.e[i].port;
-        t->profile = (uint16_t)pi;
-        struct pw_host *host = &p->hosts[t->host];
-        if (host->n == 0)
-            host->first = (uint32_t)(p->ntargets - 1);
-        host->n++;
-        i = j;
-    }
     if (sweeps && b.sweep_ms > sweep_asked)
         warn_stretched_sweep(&pool->warnings, c, sweep_asked, b.sweep_ms);
     rc = 0;
@@ -625,9 +637,7 @@ int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_dia
 fail:
     if (rc == PW_ENOMEM)
         pw_diag_add(diag, "out of memory while expanding the configuration");
-    profiles_free(&prof);
     free(b.host_index.s);
-    free(set);
     free(b.e);
     free(b.hosts);
     pw_plan_free(p);
