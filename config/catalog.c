@@ -80,9 +80,9 @@ static const struct pw_role roles[] = {PW_ROLES(ROLE_ROW_)};
     PORT(n + 2, PW_ROLE_BAM_ANALYSIS_DB, LOGGED, "OLAP", 2725,                                \
          "Pull data for analysis (PivotTable reports)"),                                      \
     OLAP(n + 3, PW_ROLE_BIZTALK_ANALYSIS_DB, port, "TCP", 1,                                  \
-         "Set up the BizTalk Analysis database (only while BizTalk Configuration Manager runs)"), \
+         "Set up the BizTalk Analysis database"), \
     CFG_PORT(n + 4, PW_ROLE_BIZTALK_ANALYSIS_DB, "OLAP Server File system", 445, "TCP",       \
-             "Create the OLAP .mdb file remotely (only while BizTalk Configuration Manager runs)"), \
+             "Create the OLAP .mdb file remotely"), \
     PORT(n + 5, PW_ROLE_BIZTALK_ANALYSIS_DB, LOGGED, "OLAP", 2725,                            \
          "Set up the database and pull PivotTable analysis data")
 
@@ -183,20 +183,20 @@ static const struct pw_catalog_row tracking_rows[] = {
     SQL(5, PW_ROLE_BAM_PRIMARY_IMPORT_DB, LOGGED,
         "Check the BAM Primary Import database; the Tracking host uses it at run time"),
     CFG_PORT(6, PW_ROLE_BAM_STAR_SCHEMA_DB, "SQL Server", 1433, "",
-             "Read and update the database (only when Configuration Manager creates a new BizTalk group from this server)"),
+             "Read and update the database"),
     CFG_PORT(7, PW_ROLE_BAM_ANALYSIS_DB, "OLAP", 445, "TCP",
-             "Create the OLAP .mdb file remotely (only when Configuration Manager creates a new group from this server)"),
+             "Create the OLAP .mdb file remotely"),
     OLAP(8, PW_ROLE_BAM_ANALYSIS_DB, 2383, "", 1,
-         "Set up the BAM Analysis database (only when Configuration Manager creates a new group from this server)"),
+         "Set up the BAM Analysis database"),
     CFG_PORT(9, PW_ROLE_BAM_ANALYSIS_DB, "OLAP", 2725, "TCP",
-             "Pull PivotTable analysis data (only when Configuration Manager creates a new group from this server)"),
+             "Pull PivotTable analysis data"),
     SQL(10, PW_ROLE_TRACKING_DB, LOGGED, "Read and update the database"),
     PORT(11, PW_ROLE_MESSAGEBOX_DB, LOGGED, "SQL", 1433, "Read and update the database"),
     ROW(12, PW_ROLE_MESSAGEBOX_DB, LOGGED, "DTC", 135, 135, PW_PORT_AS_LISTED, "TCO",
         PW_EXPECT_LISTENING, 0, "Transactional SQL Server link; RPC endpoint mapper"),
     DYN(13, PW_ROLE_MESSAGEBOX_DB, LOGGED, "DTC", "", "Secondary RPC ports"),
     CFG_PORT(14, PW_ROLE_BAM_ARCHIVE_DB, "SQL Server", 1433, "TCP",
-             "Read and update the database (only when Configuration Manager creates a new group from this server)"),
+             "Read and update the database"),
     SQL(15, PW_ROLE_SSO_DB, SSO_ACCOUNT, "Read and update the database"),
     EPM(16, PW_ROLE_MASTER_SECRET, SSO_ACCOUNT, "Master Secret service",
         "SSO service reaches the master secret server (the page calls it a transacted SQL Server connection); RPC endpoint mapper"),

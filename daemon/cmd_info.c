@@ -57,12 +57,15 @@ static json_t *row_json(const struct pw_catalog_row *r, const struct pw_role *ro
     char ports[24];
     port_text(r, ports, sizeof ports);
     const char *key = pw_port_key_name(r->port_key);
-    return json_pack("{s:i, s:s, s:s, s:s?, s:s, s:s, s:i, s:i, s:s?, s:s, s:s, s:b, s:s}",
-                     "row", r->number, "role", roles[r->role].key, "destination",
-                     roles[r->role].title, "context", r->context, "service", r->service,
-                     "port", ports, "port_lo", r->port_lo, "port_hi", r->port_or ? r->port_or : r->port_hi,
-                     "port_key", key, "protocol", r->protocol, "expect", pw_expect_name(r->expect),
-                     "configuring", r->configuring, "reason", r->reason);
+    json_t *o = json_pack("{s:i, s:s, s:s, s:s?, s:s, s:s, s:i, s:i, s:s?, s:s, s:s, s:b, s:s}",
+                          "row", r->number, "role", roles[r->role].key, "destination",
+                          roles[r->role].title, "context", r->context, "service", r->service,
+                          "port", ports, "port_lo", r->port_lo, "port_hi", r->port_hi, "port_key",
+                          key, "protocol", r->protocol, "expect", pw_expect_name(r->expect),
+                          "configuring", r->configuring, "reason", r->reason);
+    if (o && r->port_or) /* "80 or 443": the alternative, not a range */
+        json_object_set_new(o, "port_or", json_integer(r->port_or));
+    return o;
 }
 
 static json_t *vantage_json(enum pw_vantage v, const struct pw_role *roles)
