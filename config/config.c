@@ -77,16 +77,17 @@ static const char *const log_choices[] = {"error", "warn", "info", "debug", NULL
 static const char *const expect_choices[] = {"listening", "reachable", NULL};
 static const char *const protocol_choices[] = {"none", "auto", "tds", "rpc", "smb", "http", NULL};
 
+
 #define S(f) offsetof(struct pw_settings, f)
 #define B(f) offsetof(struct pw_config, f)
 #define C(f) offsetof(struct pw_check, f)
 #define SEC_MS 1000LL
 #define DAY_MS 86400000LL
 
-#define ROLE_KEY(idx, name, what)                                                  \
-    {"biztalk", name, PW_KEY_HOSTS, NULL, 0, 0, NULL, B(roles[idx]),               \
+#define ROLE_KEY(id, key, title, what)                                             \
+    {"biztalk", key, PW_KEY_HOSTS, NULL, 0, 0, NULL, B(roles[id]),                 \
      "Hosts holding the " what ", separated by commas (names, IPv4 or IPv6 "        \
-     "addresses). One host may appear under several roles."}
+     "addresses). One host may appear under several roles."},
 
 static const struct pw_key keys[] = {
     {"portwatch", "listen", PW_KEY_LISTEN, "127.0.0.1:8470", 0, 0, NULL, S(listen),
@@ -138,14 +139,13 @@ static const struct pw_key keys[] = {
      "The daemon reads the endpoint mapper of every host probed on 135 once every this many "
      "intervals (one host at a time); each TCP port registered there is then probed as "
      "expected listening, and one outside secondary_rpc_ports is flagged."},
+    {"portwatch", "vantage", PW_KEY_SET, "administration", 0, 0, pw_vantage_names, S(vantage),
+     "The BizTalk server roles this server holds, separated by commas: administration, "
+     "processing, tracking, receive-send, sso, master-secret or bam-portal. Each brings "
+     "Microsoft's table of the ports that role must reach ('portwatch catalog --vantage all'); "
+     "the tables of several merge, each host and port probed once with every reason kept."},
 
-    ROLE_KEY(0, "management_database", "BizTalk Management database"),
-    ROLE_KEY(1, "bam_primary_import_database", "BAM Primary Import database"),
-    ROLE_KEY(2, "messagebox_database", "MessageBox database"),
-    ROLE_KEY(3, "processing_servers", "BizTalk processing servers"),
-    ROLE_KEY(4, "rule_engine_database", "Business Rule Engine database"),
-    ROLE_KEY(5, "tracking_database", "Tracking database"),
-    ROLE_KEY(6, "iis_servers", "IIS servers hosting BizTalk HTTP and Web Service ports"),
+    PW_ROLES(ROLE_KEY)
     {"biztalk", "secondary_rpc_ports", PW_KEY_PORTS, "50000-50200", 0, 0, NULL, B(rpc_range),
      "The range Windows' dynamic RPC ports are restricted to (registry "
      "HKLM\\Software\\Microsoft\\Rpc\\Internet, Ports). Widen it if your servers use more."},
@@ -164,6 +164,17 @@ static const struct pw_key keys[] = {
      "(6.7 a second) as it is and sweeps 49152-65535 in no less than 27m19s. Ports registered "
      "with the endpoint mapper are not held back by it."},
 
+    {"biztalk", "analysis_services_port", PW_KEY_INT, "2383", 1, 65535, NULL, B(analysis_port),
+     "The port the catalog's Analysis Services (OLAP) rows are probed on, where the pages give "
+     "2383 or 2393: 2383 is a default SQL Server Analysis Services instance's since SQL Server "
+     "2005; set a named instance's fixed port here."},
+    {"biztalk", "bam_portal_port", PW_KEY_INT, "443", 1, 65535, NULL, B(portal_port),
+     "The port the BAM portal site listens on (the bam-portal table says 80 or 443): 443 for "
+     "HTTPS, 80 for HTTP."},
+    {"biztalk", "configuring", PW_KEY_BOOL, "no", 0, 0, NULL, B(configuring),
+     "Also probe the rows Microsoft marks as needed only while BizTalk Configuration Manager "
+     "runs (the BizTalk Analysis database, and on the tracking server the BAM Star Schema, "
+     "Archive and Analysis databases); yes while configuring, no for everyday watching."},
     {"biztalk", "verify", PW_KEY_BOOL, "yes", 0, 0, NULL, B(verify),
      "Prove each catalog service answers after connecting, without credentials: TDS "
      "PRELOGIN on 1433, an endpoint-mapper bind on 135, SMB2 NEGOTIATE on 445, HTTP HEAD on "
@@ -191,8 +202,8 @@ static const struct pw_key keys[] = {
 
 #define NKEYS (sizeof keys / sizeof keys[0])
 
-/* Role keys must line up with the catalog's roles. */
-_Static_assert(PW_MAX_ROLES >= 7, "room for the catalog's roles");
+/* Role keys are the catalog's roles, in its order. */
+_Static_assert(PW_MAX_ROLES >= PW_NROLES, "room for the catalog's roles");
 
 const struct pw_key *pw_config_keys(size_t *count)
 {
@@ -268,6 +279,49 @@ static void list_keys(enum section_kind sec, char *buf, size_t len)
 
 /* ---- setting values ---------------------------------------------------- */
 
+/* The message for a word that is none of k's choices. */
+static int refuse_choice(const struct pw_key *k, const char *word, const char *how,
+                         char err[PW_ERRBUF])
+{
+    size_t used = (size_t)snprintf(err, PW_ERRBUF, "'%s' is not allowed; use %s: ", word, how);
+    for (int i = 0; k->choices[i] && used < PW_ERRBUF; i++)
+        used += (size_t)snprintf(err + used, PW_ERRBUF - used, "%s%s", i ? ", " : "",
+                                 k->choices[i]);
+    return PW_EINVAL;
+}
+
+/* A SET value: choices separated by commas, each at most once, into a bit
+ * each (choice i is bit i). */
+static int apply_set(const struct pw_key *k, int *field, const char *value, char err[PW_ERRBUF])
+{
+    int bits = 0;
+    for (const char *p = value;; p++) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t len = strcspn(p, ",");
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        char word[64];
+        snprintf(word, sizeof word, "%.*s", (int)len, p);
+        if (!*word)
+            return snprintf(err, PW_ERRBUF, "an empty name in '%s'; name one or more, separated "
+                            "by commas, e.g. %s", value, k->def), PW_EINVAL;
+        int i = 0;
+        while (k->choices[i] && pw_strcasecmp(word, k->choices[i]) != 0)
+            i++;
+        if (!k->choices[i])
+            return refuse_choice(k, word, "one or more of, separated by commas", err);
+        if (bits & (1 << i))
+            return snprintf(err, PW_ERRBUF, "'%s' is named twice; name it once", word), PW_EINVAL;
+        bits |= 1 << i;
+        p += strcspn(p, ",");
+        if (!*p)
+            break;
+    }
+    *field = bits;
+    return 0;
+}
+
 /* Parses value for key k into the struct at base. Returns 0 or an error with
  * the message in err. */
 static int apply(const struct pw_key *k, void *base, const char *value, char err[PW_ERRBUF])
@@ -337,13 +391,9 @@ static int apply(const struct pw_key *k, void *base, const char *value, char err
                 *(int *)field = i;
                 return 0;
             }
-        {
-            size_t used = (size_t)snprintf(err, PW_ERRBUF, "'%s' is not allowed; use one of: ", value);
-            for (int i = 0; k->choices[i] && used < PW_ERRBUF; i++)
-                used += (size_t)snprintf(err + used, PW_ERRBUF - used, "%s%s", i ? ", " : "",
-                                         k->choices[i]);
-        }
-        return PW_EINVAL;
+        return refuse_choice(k, value, "one of", err);
+    case PW_KEY_SET:
+        return apply_set(k, (int *)field, value, err);
     case PW_KEY_HOSTS: {
         struct pw_host_list hl;
         if ((rc = pw_parse_hosts(value, &hl, err)) != 0)
@@ -446,7 +496,7 @@ struct loader {
 
 /* ---- check names: a hash set, so 65,000 checks load in linear time ---- */
 
-static uint32_t name_hash(const char *s)
+uint32_t pw_name_hash(const char *s)
 {
     uint32_t h = 2166136261u; /* FNV-1a, over the name in lower case */
     for (; *s; s++) {
@@ -460,7 +510,7 @@ static uint32_t name_hash(const char *s)
 static size_t name_slot(const struct loader *L, const char *name)
 {
     size_t mask = L->names_cap - 1;
-    for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask)
+    for (size_t i = pw_name_hash(name) & mask;; i = (i + 1) & mask)
         if (!L->names[i] || pw_strcasecmp(L->c->checks[L->names[i] - 1].name, name) == 0)
             return i;
 }
@@ -943,6 +993,7 @@ static const char *const type_names[] = {
     [PW_KEY_STRING] = "text",       [PW_KEY_DURATION] = "duration", [PW_KEY_INT] = "number",
     [PW_KEY_BOOL] = "yes/no",       [PW_KEY_ENUM] = "choice",       [PW_KEY_HOSTS] = "host list",
     [PW_KEY_PORTS] = "port list",   [PW_KEY_LISTEN] = "address:port", [PW_KEY_RATE] = "rate",
+    [PW_KEY_SET] = "choice list",
 };
 
 void pw_config_write_reference(FILE *f)
@@ -956,7 +1007,7 @@ void pw_config_write_reference(FILE *f)
             last = k->section;
         }
         char allowed[160] = "";
-        if (k->type == PW_KEY_ENUM) {
+        if (k->type == PW_KEY_ENUM || k->type == PW_KEY_SET) {
             size_t used = 0;
             for (int j = 0; k->choices[j] && used < sizeof allowed; j++)
                 used += (size_t)snprintf(allowed + used, sizeof allowed - used, "%s%s",

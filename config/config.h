@@ -35,6 +35,9 @@ PW_PRINTF(2, 3)
 size_t pw_diag_count(const struct pw_diag *d);
 void pw_diag_print(const struct pw_diag *d, FILE *f);
 void pw_diag_free(struct pw_diag *d);
+/* FNV-1a of a name in lower case: the hash of hash sets that find check
+ * and host names ignoring case. */
+uint32_t pw_name_hash(const char *s);
 /* The name in names[0..n) a mistyped word most likely meant, for "did you
  * mean" (the keys' messages use it, and the commands'), or NULL. */
 const char *pw_nearest_name(const char *word, const char *const *names, size_t n);
@@ -50,6 +53,8 @@ enum pw_family {
 /* The [portwatch] section. Later issues add fields here and rows to the key
  * table; nothing else needs to change. */
 struct pw_settings {
+    int vantage;       /* PW_VANTAGE_BIT() of each BizTalk role this server
+                          holds; pw_vantage_name() names them */
     char *listen;      /* "127.0.0.1:8470" */
     char *database;    /* SQLite path */
     char *api_token;   /* NULL or "" when none */
@@ -74,7 +79,7 @@ struct pw_settings {
     long long epm_every;      /* endpoint-mapper reads, in intervals */
 };
 
-#define PW_MAX_ROLES 16
+#define PW_MAX_ROLES 32
 
 /* An operator's own check: a [check NAME] section. */
 struct pw_check {
@@ -107,6 +112,10 @@ struct pw_config {
     int role_lines[PW_MAX_ROLES];            /* where each was set; 0: not set */
     struct pw_portset rpc_range;             /* replaces the catalog's 50000-50200 */
     int verify;                              /* prove the catalog's services answer */
+    long long analysis_port;                 /* replaces the catalog's OLAP 2383/2393 */
+    long long portal_port;                   /* replaces the BAM portal's "80 or 443" */
+    int configuring;                         /* also rows needed only while BizTalk
+                                                Configuration Manager runs */
     int64_t rpc_sweep_ms;                    /* 0: the range every interval; else
                                                 covered once per this period */
     long long rpc_sweep_rate;                /* most range probes a second to one
@@ -158,6 +167,7 @@ enum pw_key_type {
     PW_KEY_PORTS,
     PW_KEY_LISTEN,
     PW_KEY_RATE,    /* "10" or "10/s": a whole number a second */
+    PW_KEY_SET,     /* some of the choices, separated by commas: a bit each */
 };
 
 struct pw_key {
@@ -167,7 +177,7 @@ struct pw_key {
     const char *def;     /* default as written in the file, or NULL */
     long long min, max;  /* INT, RATE and DURATION (ms) limits; 0,0 = none.
                             STRING: min 1 refuses an empty value */
-    const char *const *choices; /* ENUM: NULL-terminated */
+    const char *const *choices; /* ENUM and SET: NULL-terminated */
     size_t offset;       /* into the struct the section fills */
     const char *help;
 };
@@ -183,6 +193,7 @@ struct pw_reason {
     const char *service; /* "SQL Server", "DTC", or the check's name */
     const char *text;    /* what breaks when it fails */
     int row;             /* catalog row number, 0 for an operator's check */
+    const char *vantage; /* the row's table ("processing"), NULL for a check */
 };
 
 /* What a set of targets serves. Targets whose (expectation, roles, reasons,
@@ -240,6 +251,11 @@ int64_t pw_plan_rpc_sweep_ms(const struct pw_config *c, int64_t *asked_ms);
  * plan owns them. Not errors: config-check prints them after the plan and
  * the daemon logs them as warnings. Never NULL. */
 const struct pw_diag *pw_plan_warnings(const struct pw_plan *p);
+/* A note for each destination role that rows of the configured vantages
+ * need but [biztalk] does not name hosts for, with the rows it leaves
+ * unwatched ("processing rows 7-9, 26"). Not errors: a server may not use
+ * every part of BizTalk; config-check prints them as "note: ...". */
+void pw_plan_role_notes(const struct pw_config *c, struct pw_diag *out);
 /* A plan restricted to targets on host `host` and/or serving role `role`
  * (NULL: no restriction). Returns PW_ENOT_FOUND when nothing matches. */
 int pw_plan_filter(const struct pw_plan *p, const char *host, const char *role,

@@ -107,27 +107,118 @@ static void warn_stretched_sweep(struct pw_diag *w, const struct pw_config *c, i
                 what, u, c->rpc_sweep_rate, ports, fix);
 }
 
+/* ---- finding hosts and profiles in linear time ------------------------- */
+
+/* An open-addressing hash set of item numbers, kept under half full. Each
+ * slot keeps its item's hash, so growing needs no callback. Hosts are found
+ * by name and profiles by contribution set through one each: 65,000 [check]
+ * sections make 65,000 of both, and linear searches made planning
+ * quadratic (20 s in a release build). */
+struct slot {
+    uint32_t item; /* item number + 1; 0 is free */
+    uint32_t hash;
+};
+
+struct index {
+    struct slot *s;
+    size_t n, cap; /* cap is a power of two */
+};
+
+/* Whether item is the one being looked for. */
+typedef int (*same_fn)(const void *ctx, uint32_t item);
+
+/* The item whose hash is `hash` and that `same` accepts, or -1. */
+static long index_find(const struct index *x, uint32_t hash, same_fn same, const void *ctx)
+{
+    size_t mask = x->cap - 1;
+    for (size_t i = hash & mask; x->cap && x->s[i].item; i = (i + 1) & mask)
+        if (x->s[i].hash == hash && same(ctx, x->s[i].item - 1))
+            return (long)x->s[i].item - 1;
+    return -1;
+}
+
+static void index_put(struct index *x, uint32_t hash, uint32_t item)
+{
+    size_t mask = x->cap - 1, i = hash & mask;
+    while (x->s[i].item)
+        i = (i + 1) & mask;
+    x->s[i] = (struct slot){item + 1, hash};
+    x->n++;
+}
+
+/* Adds an item that index_find did not find, growing the set first when
+ * half full. */
+static int index_add(struct index *x, uint32_t hash, uint32_t item)
+{
+    if (2 * (x->n + 1) > x->cap) {
+        struct index grown = {calloc(x->cap ? 2 * x->cap : 64, sizeof *grown.s), 0,
+                              x->cap ? 2 * x->cap : 64};
+        if (!grown.s)
+            return PW_ENOMEM;
+        for (size_t i = 0; i < x->cap; i++)
+            if (x->s[i].item)
+                index_put(&grown, x->s[i].hash, x->s[i].item - 1);
+        free(x->s);
+        *x = grown;
+    }
+    index_put(x, hash, item);
+    return 0;
+}
+
+static uint32_t fnv1a(uint32_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+/* A catalog row the configuration's vantages select, with its table. */
+struct selected {
+    const struct pw_catalog_row *row;
+    enum pw_vantage vantage;
+};
+
 struct builder {
     const struct pw_config *c;
-    const struct pw_catalog *cat;
+    struct selected rows[PW_CATALOG_MAX_ROWS]; /* contribution i < nrows is rows[i] */
+    size_t nrows;
     struct entry *e;
     size_t ne, cap;
     char **hosts; /* borrowed from the config */
-    size_t nhosts;
+    size_t nhosts, hosts_cap;
+    struct index host_index; /* finds a host's number by name */
+    const char *looking_for; /* the name host_index is finding */
     int64_t sweep_ms; /* the secondary RPC range's period, per pw_plan_rpc_sweep_ms */
+    size_t profiles_cap; /* room in the plan's profiles */
 };
 
-static int host_index(struct builder *b, char *name)
+static int same_host(const void *ctx, uint32_t item)
 {
-    for (size_t i = 0; i < b->nhosts; i++)
-        if (pw_strcasecmp(b->hosts[i], name) == 0)
-            return (int)i;
-    char **nh = realloc(b->hosts, (b->nhosts + 1) * sizeof *nh);
-    if (!nh)
+    const struct builder *b = ctx;
+    return pw_strcasecmp(b->hosts[item], b->looking_for) == 0;
+}
+
+/* The number of the host with this name (ignoring case), added when new. */
+static long host_index(struct builder *b, char *name)
+{
+    uint32_t hash = pw_name_hash(name);
+    b->looking_for = name;
+    long found = index_find(&b->host_index, hash, same_host, b);
+    if (found >= 0)
+        return found;
+    if (b->nhosts == b->hosts_cap) {
+        size_t cap = b->hosts_cap ? 2 * b->hosts_cap : 16;
+        char **nh = realloc(b->hosts, cap * sizeof *nh);
+        if (!nh)
+            return PW_ENOMEM;
+        b->hosts = nh;
+        b->hosts_cap = cap;
+    }
+    if (index_add(&b->host_index, hash, (uint32_t)b->nhosts) != 0)
         return PW_ENOMEM;
-    b->hosts = nh;
     b->hosts[b->nhosts] = name;
-    return (int)b->nhosts++;
+    return (long)b->nhosts++;
 }
 
 static int add_ports(struct builder *b, uint32_t host, uint16_t lo, uint16_t hi, uint16_t contrib)
@@ -152,9 +243,9 @@ static int add_hosts_ports(struct builder *b, const struct pw_host_list *hl,
                            const struct pw_port_range *r, size_t nr, uint16_t contrib)
 {
     for (size_t h = 0; h < hl->n; h++) {
-        int hi = host_index(b, hl->names[h]);
+        long hi = host_index(b, hl->names[h]);
         if (hi < 0)
-            return hi;
+            return (int)hi;
         for (size_t i = 0; i < nr; i++) {
             int rc = add_ports(b, (uint32_t)hi, r[i].lo, r[i].hi, contrib);
             if (rc)
@@ -162,6 +253,101 @@ static int add_hosts_ports(struct builder *b, const struct pw_host_list *hl,
         }
     }
     return 0;
+}
+
+/* Whether the configuration probes this row: rows needed only while BizTalk
+ * Configuration Manager runs wait for [biztalk] configuring = yes. */
+static int row_selected(const struct pw_config *c, const struct pw_catalog_row *row)
+{
+    return !row->configuring || c->configuring;
+}
+
+/* The rows of every vantage the configuration holds, in vantage order. */
+static void select_rows(const struct pw_config *c, struct selected *rows, size_t *n)
+{
+    *n = 0;
+    for (int v = 0; v < PW_NVANTAGES; v++) {
+        if (!(c->s.vantage & PW_VANTAGE_BIT(v)))
+            continue;
+        const struct pw_catalog *cat = pw_catalog_vantage((enum pw_vantage)v);
+        for (size_t i = 0; i < cat->nrows && *n < PW_CATALOG_MAX_ROWS; i++)
+            if (row_selected(c, &cat->rows[i]))
+                rows[(*n)++] = (struct selected){&cat->rows[i], (enum pw_vantage)v};
+    }
+}
+
+/* A row's targets: its role's hosts on its ports, the page's or those of
+ * the key that replaces them. */
+static int add_row(struct builder *b, const struct pw_catalog_row *row, uint16_t contrib)
+{
+    const struct pw_config *c = b->c;
+    const struct pw_host_list *hl = &c->roles[row->role];
+    struct pw_port_range one = {row->port_lo, row->port_hi};
+    switch (row->port_key) {
+    case PW_PORT_RPC_RANGE:
+        return add_hosts_ports(b, hl, c->rpc_range.r, c->rpc_range.n, contrib);
+    case PW_PORT_ANALYSIS:
+        one.lo = one.hi = (uint16_t)c->analysis_port;
+        break;
+    case PW_PORT_PORTAL:
+        one.lo = one.hi = (uint16_t)c->portal_port;
+        break;
+    case PW_PORT_AS_LISTED:
+        break;
+    }
+    return add_hosts_ports(b, hl, &one, 1, contrib);
+}
+
+/* Appends " ROWS" to buf: the row numbers of `role` among rows[0..n) of
+ * vantage v, consecutive ones as a range ("7-9, 26"). Returns how many. */
+static size_t list_role_rows(const struct selected *rows, size_t n, enum pw_vantage v, int role,
+                             char *buf, size_t len)
+{
+    size_t found = 0, used = strlen(buf);
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].vantage != v || rows[i].row->role != role)
+            continue;
+        size_t j = i;
+        while (j + 1 < n && rows[j + 1].vantage == v && rows[j + 1].row->role == role &&
+               rows[j + 1].row->number == rows[j].row->number + 1)
+            j++;
+        int first = rows[i].row->number, last = rows[j].row->number;
+        if (used < len)
+            used += (size_t)(first == last
+                                 ? snprintf(buf + used, len - used, "%s%d", found ? ", " : " ", first)
+                                 : snprintf(buf + used, len - used, "%s%d-%d", found ? ", " : " ",
+                                            first, last));
+        found++;
+        i = j;
+    }
+    return found;
+}
+
+void pw_plan_role_notes(const struct pw_config *c, struct pw_diag *out)
+{
+    struct selected rows[PW_CATALOG_MAX_ROWS];
+    size_t n, nroles;
+    select_rows(c, rows, &n);
+    const struct pw_role *roles = pw_catalog_roles(&nroles);
+    for (size_t r = 0; r < nroles; r++) {
+        if (c->roles[r].n > 0)
+            continue;
+        char where[512] = "";
+        size_t tables = 0;
+        for (int v = 0; v < PW_NVANTAGES; v++) {
+            size_t at = strlen(where);
+            snprintf(where + at, sizeof where - at, "%s%s rows", tables ? "; " : "",
+                     pw_vantage_name((enum pw_vantage)v));
+            if (list_role_rows(rows, n, (enum pw_vantage)v, (int)r, where, sizeof where) == 0)
+                where[at] = '\0';
+            else
+                tables++;
+        }
+        if (tables)
+            pw_diag_add(out, "[biztalk] %s is not set, so the rows of %s (%s) are not watched: %s; "
+                        "name its hosts, e.g. %s = HOST1, HOST2", roles[r].key, roles[r].title,
+                        roles[r].key, where, roles[r].key);
+    }
 }
 
 static int cmp_entry(const void *x, const void *y)
@@ -184,7 +370,6 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
                         struct pw_profile *out)
 {
     const struct pw_config *c = b->c;
-    const struct pw_catalog *cat = b->cat;
     size_t nroles_cat;
     const struct pw_role *roles = pw_catalog_roles(&nroles_cat);
 
@@ -202,14 +387,15 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
         struct pw_reason *r = &out->reasons[i];
         enum pw_expect ex;
         int64_t iv = c->s.interval_ms, to = c->s.timeout_ms;
-        if (set[i] < cat->nrows) {
-            const struct pw_catalog_row *row = &cat->rows[set[i]];
+        if (set[i] < b->nrows) {
+            const struct pw_catalog_row *row = b->rows[set[i]].row;
             r->role = roles[row->role].key;
             r->service = row->service;
             r->text = row->reason;
             r->row = row->number;
+            r->vantage = pw_vantage_name(b->rows[set[i]].vantage);
             ex = row->expect;
-            if (row->rpc_range) {
+            if (row->port_key == PW_PORT_RPC_RANGE) {
                 out->rpc_range = 1;
                 /* A rolling sweep: the range once per period, not per interval. */
                 if (b->sweep_ms > iv)
@@ -220,7 +406,7 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
                 decided = 1;
             }
         } else {
-            const struct pw_check *k = &c->checks[set[i] - cat->nrows];
+            const struct pw_check *k = &c->checks[set[i] - b->nrows];
             r->role = pool_dup(pool, k->name);
             r->service = r->role;
             r->text = k->reason ? pool_dup(pool, k->reason) : r->role;
@@ -280,24 +466,130 @@ void pw_plan_free(struct pw_plan *p)
     free(p);
 }
 
-/* Profiles are found by their contribution set; sets are short (a handful
- * of rows), and there are few distinct ones, so a linear search is enough. */
+/* A contribution set, as the profile index keeps it. */
 struct profile_key {
     uint16_t *set;
     size_t n;
 };
 
+struct profiles {
+    struct index index;
+    struct profile_key *keys; /* by profile number */
+    size_t n;                 /* keys made */
+    size_t cap;               /* room in keys and in the plan's profiles */
+};
+
+struct set_query {
+    const struct profiles *pr;
+    const uint16_t *set;
+    size_t n;
+};
+
+static int same_set(const void *ctx, uint32_t item)
+{
+    const struct set_query *q = ctx;
+    const struct profile_key *k = &q->pr->keys[item];
+    return k->n == q->n && memcmp(k->set, q->set, q->n * sizeof *q->set) == 0;
+}
+
+static void profiles_free(struct profiles *pr)
+{
+    for (size_t k = 0; k < pr->n; k++)
+        free(pr->keys[k].set);
+    free(pr->keys);
+    free(pr->index.s);
+}
+
+/* The profile of a (host, port)'s contribution set: an existing one, or a
+ * new one made and indexed. Returns its number, or a negative pw_err. */
+static long profile_of(struct builder *b, struct pool *pool, struct profiles *pr,
+                       struct pw_plan *p, const uint16_t *set, size_t n, struct pw_diag *diag)
+{
+    struct set_query q = {pr, set, n};
+    uint32_t hash = fnv1a(2166136261u, set, n * sizeof *set);
+    long prof = index_find(&pr->index, hash, same_set, &q);
+    if (prof >= 0)
+        return prof;
+    if (p->nprofiles >= UINT16_MAX) {
+        pw_diag_add(diag, "too many distinct port profiles (more than %d)", UINT16_MAX);
+        return PW_ETOO_BIG;
+    }
+    if (p->nprofiles == pr->cap) {
+        size_t cap = pr->cap ? 2 * pr->cap : 16;
+        struct profile_key *nk = realloc(pr->keys, cap * sizeof *nk);
+        if (nk)
+            pr->keys = nk;
+        struct pw_profile *np = nk ? realloc(p->profiles, cap * sizeof *np) : NULL;
+        if (!np)
+            return PW_ENOMEM;
+        p->profiles = np;
+        pr->cap = cap;
+    }
+    struct profile_key *k = &pr->keys[p->nprofiles];
+    if (!(k->set = malloc((n ? n : 1) * sizeof *set)))
+        return PW_ENOMEM;
+    memcpy(k->set, set, n * sizeof *set);
+    k->n = n;
+    pr->n++;
+    prof = (long)p->nprofiles++;
+    int rc = index_add(&pr->index, hash, (uint32_t)prof);
+    if (!rc)
+        rc = make_profile(b, pool, set, n, &p->profiles[prof]);
+    return rc ? rc : prof;
+}
+
+/* The plan's hosts and targets from the builder's sorted entries: one
+ * target per (host, port), its profile the set of its contributions. */
+static int make_targets(struct builder *b, struct pool *pool, struct pw_plan *p,
+                        struct pw_diag *diag)
+{
+    struct profiles prof = {0};
+    uint16_t *set = calloc(b->nrows + b->c->nchecks, sizeof *set);
+    int rc = PW_ENOMEM;
+    p->hosts = calloc(b->nhosts, sizeof *p->hosts);
+    p->targets = calloc(b->ne, sizeof *p->targets);
+    if (!p->hosts || !p->targets || !set)
+        goto done;
+    for (size_t h = 0; h < b->nhosts; h++)
+        if (!(p->hosts[h].name = (char *)pool_dup(pool, b->hosts[h])))
+            goto done;
+    p->nhosts = b->nhosts;
+    for (size_t i = 0; i < b->ne;) {
+        size_t j = i, n = 0;
+        for (; j < b->ne && b->e[j].host == b->e[i].host && b->e[j].port == b->e[i].port; j++)
+            if (n == 0 || set[n - 1] != b->e[j].contrib)
+                set[n++] = b->e[j].contrib;
+        long pi = profile_of(b, pool, &prof, p, set, n, diag);
+        if (pi < 0) {
+            rc = (int)pi;
+            goto done;
+        }
+        struct pw_target *t = &p->targets[p->ntargets++];
+        t->host = b->e[i].host;
+        t->port = b->e[i].port;
+        t->profile = (uint16_t)pi;
+        struct pw_host *host = &p->hosts[t->host];
+        if (host->n == 0)
+            host->first = (uint32_t)(p->ntargets - 1);
+        host->n++;
+        i = j;
+    }
+    rc = 0;
+done:
+    profiles_free(&prof);
+    free(set);
+    return rc;
+}
+
 int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_diag *diag)
 {
-    struct builder b = {.c = c, .cat = pw_catalog_biztalk_admin()};
+    struct builder b = {.c = c};
+    select_rows(c, b.rows, &b.nrows);
     int64_t sweep_asked;
     b.sweep_ms = pw_plan_rpc_sweep_ms(c, &sweep_asked);
     int sweeps = 0; /* some host is in a role whose rows include the range */
     struct pw_plan *p = calloc(1, sizeof *p);
     struct pool *pool = calloc(1, sizeof *pool);
-    struct profile_key *keys = NULL;
-    size_t nkeys = 0;
-    uint16_t *set = NULL;
     int rc = PW_ENOMEM;
 
     *out = NULL;
@@ -307,29 +599,22 @@ int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_dia
         goto fail;
     }
     p->arena_ = pool;
-    if (b.cat->nrows + c->nchecks > UINT16_MAX) {
-        pw_diag_add(diag, "too many checks (%zu); at most %d", c->nchecks,
-                    UINT16_MAX - (int)b.cat->nrows);
+    if (b.nrows + c->nchecks > UINT16_MAX) {
+        pw_diag_add(diag, "too many checks (%zu); at most %d with these vantages' %zu catalog rows",
+                    c->nchecks, UINT16_MAX - (int)b.nrows, b.nrows);
         rc = PW_ETOO_BIG;
         goto fail;
     }
-
-    for (size_t i = 0; i < b.cat->nrows; i++) {
-        const struct pw_catalog_row *row = &b.cat->rows[i];
+    for (size_t i = 0; i < b.nrows; i++) {
+        const struct pw_catalog_row *row = b.rows[i].row;
         const struct pw_host_list *hl = &c->roles[row->role];
-        struct pw_port_range one = {row->port_lo, row->port_hi};
-        if (row->rpc_range) {
-            rc = add_hosts_ports(&b, hl, c->rpc_range.r, c->rpc_range.n, (uint16_t)i);
-            sweeps |= hl->n > 0;
-        } else {
-            rc = add_hosts_ports(&b, hl, &one, 1, (uint16_t)i);
-        }
-        if (rc)
+        sweeps |= row->port_key == PW_PORT_RPC_RANGE && hl->n > 0;
+        if ((rc = add_row(&b, row, (uint16_t)i)) != 0)
             goto fail;
     }
     for (size_t i = 0; i < c->nchecks; i++) {
         const struct pw_check *k = &c->checks[i];
-        rc = add_hosts_ports(&b, &k->hosts, k->ports.r, k->ports.n, (uint16_t)(b.cat->nrows + i));
+        rc = add_hosts_ports(&b, &k->hosts, k->ports.r, k->ports.n, (uint16_t)(b.nrows + i));
         if (rc)
             goto fail;
     }
@@ -342,66 +627,8 @@ int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_dia
     }
     qsort(b.e, b.ne, sizeof *b.e, cmp_entry);
 
-    p->hosts = calloc(b.nhosts, sizeof *p->hosts);
-    p->targets = calloc(b.ne, sizeof *p->targets);
-    set = calloc(b.cat->nrows + c->nchecks, sizeof *set);
-    if (!p->hosts || !p->targets || !set)
+    if ((rc = make_targets(&b, pool, p, diag)) != 0)
         goto fail;
-    rc = PW_ENOMEM;
-    for (size_t h = 0; h < b.nhosts; h++)
-        if (!(p->hosts[h].name = (char *)pool_dup(pool, b.hosts[h])))
-            goto fail;
-    p->nhosts = b.nhosts;
-
-    size_t kcap = 0;
-    for (size_t i = 0; i < b.ne;) {
-        size_t j = i, n = 0;
-        for (; j < b.ne && b.e[j].host == b.e[i].host && b.e[j].port == b.e[i].port; j++)
-            if (n == 0 || set[n - 1] != b.e[j].contrib)
-                set[n++] = b.e[j].contrib;
-        size_t prof = p->nprofiles;
-        for (size_t k = 0; k < p->nprofiles; k++)
-            if (keys[k].n == n && memcmp(keys[k].set, set, n * sizeof *set) == 0) {
-                prof = k;
-                break;
-            }
-        if (prof == p->nprofiles) {
-            if (prof >= UINT16_MAX) {
-                pw_diag_add(diag, "too many distinct port profiles (more than %d)", UINT16_MAX);
-                rc = PW_ETOO_BIG;
-                goto fail;
-            }
-            if (p->nprofiles == kcap) {
-                kcap = kcap ? kcap * 2 : 16;
-                struct profile_key *nk = realloc(keys, kcap * sizeof *nk);
-                struct pw_profile *np = realloc(p->profiles, kcap * sizeof *np);
-                if (nk)
-                    keys = nk;
-                if (np)
-                    p->profiles = np;
-                if (!nk || !np)
-                    goto fail;
-            }
-            keys[prof].set = malloc(n * sizeof *set);
-            if (!keys[prof].set)
-                goto fail;
-            memcpy(keys[prof].set, set, n * sizeof *set);
-            keys[prof].n = n;
-            nkeys++;
-            p->nprofiles++;
-            if ((rc = make_profile(&b, pool, set, n, &p->profiles[prof])) != 0)
-                goto fail;
-        }
-        struct pw_target *t = &p->targets[p->ntargets++];
-        t->host = b.e[i].host;
-        t->port = b.e[i].port;
-        t->profile = (uint16_t)prof;
-        struct pw_host *host = &p->hosts[t->host];
-        if (host->n == 0)
-            host->first = (uint32_t)(p->ntargets - 1);
-        host->n++;
-        i = j;
-    }
     if (sweeps && b.sweep_ms > sweep_asked)
         warn_stretched_sweep(&pool->warnings, c, sweep_asked, b.sweep_ms);
     rc = 0;
@@ -410,10 +637,7 @@ int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_dia
 fail:
     if (rc == PW_ENOMEM)
         pw_diag_add(diag, "out of memory while expanding the configuration");
-    for (size_t k = 0; k < nkeys; k++)
-        free(keys[k].set);
-    free(keys);
-    free(set);
+    free(b.host_index.s);
     free(b.e);
     free(b.hosts);
     pw_plan_free(p);

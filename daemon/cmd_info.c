@@ -41,33 +41,57 @@ static int no_positionals(const struct pw_args *a)
     return -1;
 }
 
+/* A row's port as the page gives it: "1433", "49152-65535", "80 or 443". */
 static void port_text(const struct pw_catalog_row *r, char *buf, size_t len)
 {
-    if (r->port_lo == r->port_hi)
+    if (r->port_or)
+        snprintf(buf, len, "%u or %u", r->port_lo, r->port_or);
+    else if (r->port_lo == r->port_hi)
         snprintf(buf, len, "%u", r->port_lo);
     else
         snprintf(buf, len, "%u-%u", r->port_lo, r->port_hi);
 }
 
-static int catalog_json(const struct pw_catalog *cat)
+static json_t *row_json(const struct pw_catalog_row *r, const struct pw_role *roles)
+{
+    char ports[24];
+    port_text(r, ports, sizeof ports);
+    const char *key = pw_port_key_name(r->port_key);
+    json_t *o = json_pack("{s:i, s:s, s:s, s:s?, s:s, s:s, s:i, s:i, s:s?, s:s, s:s, s:b, s:s}",
+                          "row", r->number, "role", roles[r->role].key, "destination",
+                          roles[r->role].title, "context", r->context, "service", r->service,
+                          "port", ports, "port_lo", r->port_lo, "port_hi", r->port_hi, "port_key",
+                          key, "protocol", r->protocol, "expect", pw_expect_name(r->expect),
+                          "configuring", r->configuring, "reason", r->reason);
+    if (o && r->port_or) /* "80 or 443": the alternative, not a range */
+        json_object_set_new(o, "port_or", json_integer(r->port_or));
+    return o;
+}
+
+static json_t *vantage_json(enum pw_vantage v, const struct pw_role *roles)
+{
+    const struct pw_catalog *cat = pw_catalog_vantage(v);
+    json_t *rows = json_array(), *notes = json_array();
+    for (size_t i = 0; i < cat->nrows; i++)
+        json_array_append_new(rows, row_json(&cat->rows[i], roles));
+    for (const char *const *n = cat->notes; n && *n; n++)
+        json_array_append_new(notes, json_string(*n));
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "vantage", pw_vantage_name(v), "title",
+                     cat->title, "source", cat->source, "version", cat->version, "notes", notes,
+                     "rows", rows);
+}
+
+static int catalog_json(int vantages)
 {
     size_t nroles;
     const struct pw_role *roles = pw_catalog_roles(&nroles);
-    json_t *jroles = json_array(), *rows = json_array();
+    json_t *jroles = json_array(), *jv = json_array();
     for (size_t i = 0; i < nroles; i++)
         json_array_append_new(jroles, json_pack("{s:s, s:s}", "key", roles[i].key, "title", roles[i].title));
-    for (size_t i = 0; i < cat->nrows; i++) {
-        const struct pw_catalog_row *r = &cat->rows[i];
-        char ports[16];
-        port_text(r, ports, sizeof ports);
-        json_array_append_new(rows, json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:b, s:s}",
-            "row", r->number, "role", roles[r->role].key, "destination", roles[r->role].title,
-            "service", r->service, "port", ports, "port_lo", r->port_lo, "port_hi", r->port_hi,
-            "protocol", r->protocol, "expect", pw_expect_name(r->expect),
-            "rpc_range", r->rpc_range, "reason", r->reason));
-    }
-    json_t *doc = json_pack("{s:s, s:s, s:o, s:o}", "name", cat->name, "title", cat->title,
-                            "roles", jroles, "rows", rows);
+    for (int v = 0; v < PW_NVANTAGES; v++)
+        if (vantages & PW_VANTAGE_BIT(v))
+            json_array_append_new(jv, vantage_json((enum pw_vantage)v, roles));
+    json_t *doc = json_pack("{s:o, s:o}", "vantages", jv, "roles", jroles);
     if (!doc)
         return PW_ENOMEM;
     char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -79,30 +103,77 @@ static int catalog_json(const struct pw_catalog *cat)
     return 0;
 }
 
+static void catalog_table(enum pw_vantage v, const struct pw_role *roles)
+{
+    const struct pw_catalog *cat = pw_catalog_vantage(v);
+    printf("%s: %s\nsource:  %s\nversion: %s\n\n", pw_vantage_name(v), cat->title, cat->source,
+           cat->version);
+    printf("%3s  %-37s %-27s %-13s %-4s %-10s %s\n", "#", "destination", "service", "port", "prot",
+           "expect", "reason");
+    for (size_t i = 0; i < cat->nrows; i++) {
+        const struct pw_catalog_row *r = &cat->rows[i];
+        char ports[24];
+        port_text(r, ports, sizeof ports);
+        if (r->port_key != PW_PORT_AS_LISTED)
+            strcat(ports, "*");
+        printf("%3d  %-37s %-27s %-13s %-4s %-10s %s%s\n", r->number, roles[r->role].title,
+               r->service, ports, *r->protocol ? r->protocol : "-", pw_expect_name(r->expect),
+               r->configuring ? "[configuring] " : "", r->reason);
+    }
+    printf("\n* probed on a [biztalk] key's value, not the page's port (see the notes)\nnotes:\n");
+    for (const char *const *n = cat->notes; n && *n; n++)
+        printf("  - %s\n", *n);
+    printf("\n");
+}
+
+/* The vantages `catalog` prints: --vantage (names separated by commas, or
+ * all); else those of -c FILE, or of the system-wide file when it exists;
+ * else administration. Returns their bits, or -1 after saying why. */
+static int catalog_vantages(const struct pw_command *cmd, const struct pw_args *a)
+{
+    const char *want = pw_arg(cmd, a, "vantage");
+    if (want && strcmp(want, "all") == 0)
+        return PW_VANTAGE_BIT(PW_NVANTAGES) - 1;
+    struct pw_config *c = NULL;
+    if (want) {
+        struct pw_diag d = {0};
+        c = pw_config_new();
+        if (c && pw_config_set(c, "vantage", want, "--vantage", &d) != 0) {
+            fprintf(stderr, "portwatch catalog: %s, or all\n", d.msgs[0]);
+            pw_diag_free(&d);
+            pw_config_free(c);
+            return -1;
+        }
+    } else {
+        uv_fs_t req;
+        int exists = uv_fs_stat(NULL, &req, pw_os_default_config_path(), NULL) == 0;
+        uv_fs_req_cleanup(&req);
+        c = pw_arg(cmd, a, "config") || exists ? pw_cli_config(cmd, a) : pw_config_new();
+    }
+    int bits = c ? c->s.vantage : -1;
+    pw_config_free(c);
+    return bits;
+}
+
 int pw_cmd_catalog(const struct pw_command *cmd, const struct pw_args *a)
 {
     int json;
     if (format_is_json(cmd, a, &json) || no_positionals(a))
         return PW_EXIT_USAGE;
-    const struct pw_catalog *cat = pw_catalog_biztalk_admin();
+    int vantages = catalog_vantages(cmd, a);
+    if (vantages < 0)
+        return PW_EXIT_USAGE;
     if (json)
-        return catalog_json(cat) == 0 ? PW_EXIT_OK : PW_EXIT_FAILED;
+        return catalog_json(vantages) == 0 ? PW_EXIT_OK : PW_EXIT_FAILED;
 
     size_t nroles;
     const struct pw_role *roles = pw_catalog_roles(&nroles);
-    printf("%s: %s\n\n", cat->name, cat->title);
-    printf("%3s  %-30s %-27s %-12s %-4s %-10s %s\n", "#", "destination", "service", "port",
-           "prot", "expect", "reason");
-    for (size_t i = 0; i < cat->nrows; i++) {
-        const struct pw_catalog_row *r = &cat->rows[i];
-        char ports[16];
-        port_text(r, ports, sizeof ports);
-        printf("%3d  %-30s %-27s %-12s %-4s %-10s %s\n", r->number, roles[r->role].title,
-               r->service, ports, r->protocol, pw_expect_name(r->expect), r->reason);
-    }
-    printf("\nroles (configuration keys in [biztalk]):\n");
+    for (int v = 0; v < PW_NVANTAGES; v++)
+        if (vantages & PW_VANTAGE_BIT(v))
+            catalog_table((enum pw_vantage)v, roles);
+    printf("roles (configuration keys in [biztalk]):\n");
     for (size_t i = 0; i < nroles; i++)
-        printf("  %-29s %s\n", roles[i].key, roles[i].title);
+        printf("  %-35s %s\n", roles[i].key, roles[i].title);
     return PW_EXIT_OK;
 }
 
@@ -405,6 +476,11 @@ int pw_cmd_config_check(const struct pw_command *cmd, const struct pw_args *a)
             printf("note: %s\n", notes.msgs[i]);
         putchar('\n');
         pw_plan_print(plan, stdout);
+        struct pw_diag roles = {0};
+        pw_plan_role_notes(c, &roles);
+        for (size_t i = 0; i < roles.n; i++)
+            printf("note: %s\n", roles.msgs[i]);
+        pw_diag_free(&roles);
         struct pw_diag hosts = {0};
         pw_config_host_warnings(c, &hosts);
         pw_diag_print(&hosts, stdout);

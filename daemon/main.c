@@ -56,6 +56,10 @@ static const struct pw_opt config_check_opts[] = {
 };
 
 static const struct pw_opt catalog_opts[] = {
+    {"vantage", 0, "V", "the tables of these server roles, separated by commas, or all "
+                        "(default: the configuration's vantage, else administration)"},
+    {"config", 'c', "FILE", "configuration whose vantage to print (default: the system-wide "
+                            "one, when it exists)"},
     {"format", 0, "FMT", "table (default) or json"},
     {"help", 'h', NULL, "show this help"},
     {0},
@@ -82,8 +86,8 @@ static const struct pw_command commands[] = {
      "probe every target once and exit 0 if all pass, 1 if any fails", check_opts, pw_cmd_check},
     {"config-check", "[-c FILE] [--keys]",
      "validate the configuration and print the target plan", config_check_opts, pw_cmd_config_check},
-    {"catalog", "[--format table|json]",
-     "print the built-in biztalk-admin port catalog", catalog_opts, pw_cmd_catalog},
+    {"catalog", "[--vantage V|all] [-c FILE] [--format table|json]",
+     "print the built-in port tables of BizTalk server roles", catalog_opts, pw_cmd_catalog},
     {"rpc-endpoints", "HOST[:PORT] [--format table|json] [--timeout D]",
      "list what a host's RPC endpoint mapper has registered (like PortQry -e 135)",
      rpc_endpoints_opts, pw_cmd_rpc_endpoints},

@@ -185,7 +185,7 @@ if run_exe catalog-json catalog --format json; then
     if python3 - "$out/catalog-json.txt" "$EXPECTED_ROWS" <<'EOF'
 import json, sys
 doc = json.load(open(sys.argv[1], encoding='utf-8'))
-rows = doc['rows']
+rows = doc['vantages'][0]['rows']
 want = int(sys.argv[2])
 assert len(rows) == want, f'{len(rows)} rows, want {want}'
 assert [r['row'] for r in rows] == list(range(1, want + 1)), 'rows not numbered 1..N'
@@ -214,7 +214,7 @@ for line in text:
         numbered.setdefault(int(m.group(1)), line)
 assert sorted(numbered) == list(range(1, want + 1)), f'table rows {sorted(numbered)}'
 try:
-    rows = json.load(open(sys.argv[2], encoding='utf-8'))['rows']
+    rows = json.load(open(sys.argv[2], encoding='utf-8'))['vantages'][0]['rows']
 except Exception:
     rows = []
 for r in rows:

@@ -44,19 +44,34 @@ expect 2 "unexpected argument 'extra'" -- "$pw" version extra
 expect 0 "Secondary RPC ports to deploy business rules" -- "$pw" catalog
 expect 0 "" -- "$pw" config-check --keys
 
-# catalog JSON: all 19 rows, reasons whole
+# catalog JSON: the default is administration, all 19 rows, reasons whole
 "$pw" catalog --format json >"$tmp/cat.json"
 if python3 - "$tmp/cat.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-rows = d["rows"]
+assert [v["vantage"] for v in d["vantages"]] == ["administration"], d["vantages"]
+rows = d["vantages"][0]["rows"]
 assert len(rows) == 19, len(rows)
 assert [r["row"] for r in rows] == list(range(1, 20))
 assert rows[18]["reason"] == "To enable BizTalk application deployment to pack HTTP or Web Service Ports hosted on the IIS Server into an MSI"
 assert rows[2]["port"] == "50000-50200" and rows[2]["expect"] == "reachable"
+assert rows[2]["port_key"] == "secondary_rpc_ports" and rows[0]["port_key"] is None
 assert all(r["protocol"] == "TCP" for r in rows)
+assert d["vantages"][0]["source"].startswith("https://learn.microsoft.com/")
 PY
 then pass=$((pass + 1)); else echo "FAIL: catalog json"; fail=$((fail + 1)); fi
+
+# catalog --vantage: names separated by commas, all, or the configuration's
+expect 0 "receive-send: Ports for the Receive and Send Servers" -- "$pw" catalog --vantage receive-send
+expect 0 "[configuring] Set up the BizTalk Analysis database" -- "$pw" catalog --vantage processing
+expect 0 "bam-portal: Ports for the BAM Portal Server" -- "$pw" catalog --vantage all
+expect 2 "portwatch catalog: --vantage: 'admin' is not allowed; use one or more of, separated by commas: administration, processing, tracking, receive-send, sso, master-secret, bam-portal, or all" -- "$pw" catalog --vantage admin
+printf '[portwatch]\nvantage = sso, tracking\n[biztalk]\nsso_database = sql01\n' >"$tmp/sso.ini"
+"$pw" catalog -c "$tmp/sso.ini" --format json >"$tmp/sso.json"
+if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [v["vantage"] for v in d["vantages"]] == ["tracking", "sso"], d' "$tmp/sso.json"
+then pass=$((pass + 1)); else echo "FAIL: catalog -c takes the configuration's vantages"; fail=$((fail + 1)); fi
+# config-check notes the roles the vantages need and the file leaves unset
+expect 0 "note: [biztalk] master_secret_server is not set, so the rows of Master secret server (master_secret_server) are not watched: tracking rows 16-17; sso rows 2-3;" -- "$pw" config-check -c "$tmp/sso.ini"
 
 # config-check: the shipped example is valid and its plan is printed
 expect 0 "total: 1 host, 206 targets (1 range), 6 distinct port profiles" -- "$pw" config-check -c "$src/packaging/portwatch.ini"

@@ -375,6 +375,16 @@ static const struct {
     {"[portwatch]\nintervall = 30s\n", 1,
      {"t.ini:2: [portwatch] intervall: unknown key; did you mean 'interval'? Allowed here: listen, database, interval"}},
     {"[portwatch]\nfrobnicate = 1\n", 1, {"t.ini:2: [portwatch] frobnicate: unknown key; allowed here: listen,"}},
+    {"[portwatch]\nvantage = administration, admin\n", 1,
+     {"t.ini:2: [portwatch] vantage: 'admin' is not allowed; use one or more of, separated by "
+      "commas: administration, processing, tracking, receive-send, sso, master-secret, bam-portal"}},
+    {"[portwatch]\nvantage = processing,,sso\n", 1,
+     {"t.ini:2: [portwatch] vantage: an empty name in 'processing,,sso'; name one or more, "
+      "separated by commas, e.g. administration"}},
+    {"[portwatch]\nvantage = sso, SSO\n", 1,
+     {"t.ini:2: [portwatch] vantage: 'SSO' is named twice; name it once"}},
+    {"[biztalk]\nanalysis_services_port = 0\nconfiguring = maybe\n", 2,
+     {"t.ini:2: [biztalk] analysis_services_port: ", "t.ini:3: [biztalk] configuring: "}},
     {"[biztalk]\nmanagment_database = sql01\n", 1,
      {"t.ini:2: [biztalk] managment_database: unknown key; did you mean 'management_database'?"}},
     {"[portwatch]\ninterval = 30\n", 1,
@@ -1064,19 +1074,172 @@ START_TEST(adhoc_check)
 }
 END_TEST
 
+/* Hosts and profiles are found through hash sets: 1,800 checks over 600
+ * hosts (named in two cases) must still merge by host ignoring case, share
+ * one profile where the contributions are equal, and keep every reason. */
+START_TEST(expansion_many_hosts_and_profiles)
+{
+    enum { HOSTS = 600, PER = 3 }; /* "hosts = h0,...,h599" fits a line */
+    size_t cap = 64 * HOSTS * PER + 8 * HOSTS + 64, used = 0;
+    char *text = malloc(cap);
+    ck_assert_ptr_nonnull(text);
+    for (int i = 0; i < HOSTS * PER; i++)
+        used += (size_t)snprintf(text + used, cap - used, "[check c%d]\nhosts = %s%d\nports = 1433\n",
+                                 i, i < HOSTS ? "h" : "H", i % HOSTS);
+    used += (size_t)snprintf(text + used, cap - used, "[check all]\nports = 80\nhosts = ");
+    for (int h = 0; h < HOSTS; h++)
+        used += (size_t)snprintf(text + used, cap - used, "%sh%d", h ? "," : "", h);
+    snprintf(text + used, cap - used, "\n");
+    struct pw_plan *p = plan_of(text);
+    free(text);
+    ck_assert_uint_eq(p->nhosts, HOSTS);
+    ck_assert_uint_eq(p->ntargets, 2 * HOSTS);
+    /* one set per host on 1433, one shared by every host on 80 */
+    ck_assert_uint_eq(p->nprofiles, HOSTS + 1);
+    for (int h = 0; h < HOSTS; h += 97) {
+        char name[16];
+        snprintf(name, sizeof name, "h%d", h);
+        const struct pw_profile *pr = pw_target_profile(p, find_target(p, name, 1433));
+        ck_assert_uint_eq(pr->nreasons, PER);
+        for (int k = 0; k < PER; k++) {
+            char want[16];
+            snprintf(want, sizeof want, "c%d", h + k * HOSTS);
+            ck_assert_str_eq(pr->reasons[k].role, want);
+        }
+        ck_assert_uint_eq(find_target(p, name, 80)->profile, find_target(p, "h0", 80)->profile);
+    }
+    pw_plan_free(p);
+}
+END_TEST
+
+/* Two vantages on one server: their tables merge, each (host, port) once
+ * with the reasons of both, each reason naming its table. */
+START_TEST(vantages_merge)
+{
+    struct pw_plan *p = plan_of("[portwatch]\nvantage = administration, processing\n"
+                                "[biztalk]\nmanagement_database = sql01\nsso_database = SQL01\n");
+    ck_assert_uint_eq(p->nhosts, 1);
+    const struct pw_profile *pr = pw_target_profile(p, find_target(p, "sql01", 1433));
+    /* administration 1, 5, 17 (management); processing 1 (management), 7
+     * (SSO), 25 (management), 26 (SSO) */
+    static const struct {
+        const char *vantage;
+        int row;
+        const char *role;
+    } want[] = {
+        {"administration", 1, "management_database"}, {"administration", 5, "management_database"},
+        {"administration", 17, "management_database"}, {"processing", 1, "management_database"},
+        {"processing", 7, "sso_database"},             {"processing", 25, "management_database"},
+        {"processing", 26, "sso_database"},
+    };
+    ck_assert_uint_eq(pr->nreasons, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < pr->nreasons; i++) {
+        ck_assert_str_eq(pr->reasons[i].vantage, want[i].vantage);
+        ck_assert_int_eq(pr->reasons[i].row, want[i].row);
+        ck_assert_str_eq(pr->reasons[i].role, want[i].role);
+    }
+    ck_assert_uint_eq(pr->nroles, 2);
+    /* the range: administration 3, 7 and processing 3, 9 */
+    const struct pw_profile *rp = pw_target_profile(p, find_target(p, "sql01", 50000));
+    ck_assert_uint_eq(rp->nreasons, 4);
+    ck_assert_int_eq(rp->expect, PW_EXPECT_REACHABLE);
+    pw_plan_free(p);
+
+    /* the default is administration alone: no SSO database rows */
+    p = plan_of("[biztalk]\nmanagement_database = sql01\nsso_database = sql02\n");
+    ck_assert_ptr_null(find_target(p, "sql02", 1433));
+    ck_assert_str_eq(pw_target_profile(p, find_target(p, "sql01", 1433))->reasons[0].vantage,
+                     "administration");
+    pw_plan_free(p);
+}
+END_TEST
+
+/* Rows only needed while BizTalk Configuration Manager runs wait for
+ * configuring = yes; the OLAP rows follow analysis_services_port. */
+START_TEST(vantage_configuring_rows_and_olap_port)
+{
+    struct pw_plan *p = plan_of("[portwatch]\nvantage = processing\n"
+                                "[biztalk]\nbiztalk_analysis_database = olap01\n");
+    ck_assert_uint_eq(p->ntargets, 1); /* row 21 (2725) only */
+    ck_assert_ptr_nonnull(find_target(p, "olap01", 2725));
+    pw_plan_free(p);
+    p = plan_of("[portwatch]\nvantage = processing\n"
+                "[biztalk]\nbiztalk_analysis_database = olap01\nconfiguring = yes\n");
+    ck_assert_uint_eq(p->ntargets, 3);
+    ck_assert_ptr_nonnull(find_target(p, "olap01", 2383)); /* the page's 2393, as a modern SSAS */
+    ck_assert_ptr_nonnull(find_target(p, "olap01", 445));
+    pw_plan_free(p);
+    p = plan_of("[portwatch]\nvantage = processing, receive-send\n"
+                "[biztalk]\nbam_analysis_database = olap01\nanalysis_services_port = 2393\n");
+    const struct pw_profile *pr = pw_target_profile(p, find_target(p, "olap01", 2393));
+    ck_assert_uint_eq(pr->nreasons, 2); /* processing 16 (2393), receive-send 25 (2383) */
+    ck_assert_ptr_null(find_target(p, "olap01", 2383));
+    pw_plan_free(p);
+}
+END_TEST
+
+/* The BAM portal's "80 or 443" is bam_portal_port; FTP 20 is reachable. */
+START_TEST(vantage_portal_port_and_ftp)
+{
+    struct pw_plan *p = plan_of("[portwatch]\nvantage = bam-portal, receive-send\n"
+                                "[biztalk]\nbam_portal_site = portal01\nftp_servers = ftp01\n");
+    ck_assert_ptr_nonnull(find_target(p, "portal01", 443));
+    ck_assert_ptr_null(find_target(p, "portal01", 80));
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "ftp01", 20))->expect, PW_EXPECT_REACHABLE);
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "ftp01", 21))->expect, PW_EXPECT_LISTENING);
+    pw_plan_free(p);
+    p = plan_of("[portwatch]\nvantage = bam-portal\n[biztalk]\nbam_portal_site = portal01\n"
+                "bam_portal_port = 80\n");
+    ck_assert_ptr_nonnull(find_target(p, "portal01", 80));
+    ck_assert_uint_eq(p->ntargets, 1);
+    pw_plan_free(p);
+}
+END_TEST
+
+/* config-check's notes: each role the vantages need and the file leaves
+ * unset, with the rows it leaves unwatched; none for roles set. */
+START_TEST(vantage_role_notes)
+{
+    struct pw_config *c = load_ok("[portwatch]\nvantage = sso, master-secret\n"
+                                  "[biztalk]\nsso_database = sql01\n");
+    struct pw_diag d = {0};
+    pw_plan_role_notes(c, &d);
+    ck_assert_uint_eq(d.n, 2);
+    ck_assert_str_eq(d.msgs[0], "[biztalk] processing_servers is not set, so the rows of "
+                                "Processing server (processing_servers) are not watched: "
+                                "master-secret rows 2-3; name its hosts, e.g. "
+                                "processing_servers = HOST1, HOST2");
+    ck_assert_str_eq(d.msgs[1], "[biztalk] master_secret_server is not set, so the rows of "
+                                "Master secret server (master_secret_server) are not watched: "
+                                "sso rows 2-3; name its hosts, e.g. master_secret_server = "
+                                "HOST1, HOST2");
+    pw_diag_free(&d);
+    pw_config_free(c);
+    /* configuring-only rows are not asked for unless configuring = yes */
+    c = load_ok("[portwatch]\nvantage = tracking\n");
+    pw_plan_role_notes(c, &d);
+    for (size_t i = 0; i < d.n; i++)
+        ck_assert_msg(!strstr(d.msgs[i], "bam_star_schema_database"), "%s", d.msgs[i]);
+    ck_assert_msg(strstr(d.msgs[0], "management_database is not set") &&
+                  strstr(d.msgs[0], "tracking rows 1-3;"), "%s", d.msgs[0]);
+    pw_diag_free(&d);
+    pw_config_free(c);
+}
+END_TEST
+
 START_TEST(catalog_table)
 {
-    const struct pw_catalog *cat = pw_catalog_biztalk_admin();
+    const struct pw_catalog *cat = pw_catalog_vantage(PW_VANTAGE_ADMINISTRATION);
     ck_assert_uint_eq(cat->nrows, 19);
     size_t nroles;
     const struct pw_role *roles = pw_catalog_roles(&nroles);
-    ck_assert_uint_eq(nroles, 7);
+    ck_assert_uint_eq(nroles, PW_NROLES);
     int ranges = 0;
     for (size_t i = 0; i < cat->nrows; i++) {
         const struct pw_catalog_row *r = &cat->rows[i];
         ck_assert_int_eq(r->number, (int)i + 1);
         ck_assert_str_eq(r->protocol, "TCP");
-        if (r->rpc_range) {
+        if (r->port_key == PW_PORT_RPC_RANGE) {
             ranges++;
             ck_assert_int_eq(r->expect, PW_EXPECT_REACHABLE);
             ck_assert_uint_eq(r->port_lo, 50000);
@@ -1133,7 +1296,12 @@ static Suite *config_suite(void)
     tcase_add_test(ex, reference_lists_sweep_rate);
     tcase_add_test(ex, expansion_nothing_to_watch);
     tcase_add_test(ex, adhoc_check);
+    tcase_add_test(ex, expansion_many_hosts_and_profiles);
     tcase_add_test(ex, catalog_table);
+    tcase_add_test(ex, vantages_merge);
+    tcase_add_test(ex, vantage_configuring_rows_and_olap_port);
+    tcase_add_test(ex, vantage_portal_port_and_ftp);
+    tcase_add_test(ex, vantage_role_notes);
     suite_add_tcase(s, ex);
     return s;
 }
