@@ -116,11 +116,39 @@ static void connected(struct probe *p, int status)
     eng_probe_end(p);
 }
 
+bool pw_self_connected(const struct sockaddr *local, const struct sockaddr *peer)
+{
+    if (local->sa_family != peer->sa_family)
+        return false;
+    if (local->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)local, *b = (const void *)peer;
+        return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+    }
+    if (local->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)local, *b = (const void *)peer;
+        return a->sin6_port == b->sin6_port &&
+               memcmp(&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr) == 0;
+    }
+    return false;
+}
+
+/* Whether the handle's connect met itself (see pw_self_connected). */
+static bool tcp_self_connected(const uv_tcp_t *tcp)
+{
+    struct sockaddr_storage local, peer;
+    int nl = sizeof local, np = sizeof peer;
+    return uv_tcp_getsockname(tcp, (struct sockaddr *)&local, &nl) == 0 &&
+           uv_tcp_getpeername(tcp, (struct sockaddr *)&peer, &np) == 0 &&
+           pw_self_connected((struct sockaddr *)&local, (struct sockaddr *)&peer);
+}
+
 static void on_connect(uv_connect_t *req, int status)
 {
     struct probe *p = req->data;
     if (p->finished)
         return; /* timed out or cancelled: already settled */
+    if (status == 0 && tcp_self_connected(&p->tcp))
+        status = UV_ECONNREFUSED;
     connected(p, status);
 }
 

@@ -89,6 +89,15 @@ static void drain(struct pool *pl)
         close(pl->fd[--pl->n]);
 }
 
+static bool met_itself(int fd)
+{
+    struct sockaddr_storage local, peer;
+    socklen_t nl = sizeof local, np = sizeof peer;
+    return getsockname(fd, (struct sockaddr *)&local, &nl) == 0 &&
+           getpeername(fd, (struct sockaddr *)&peer, &np) == 0 &&
+           pw_self_connected((struct sockaddr *)&local, (struct sockaddr *)&peer);
+}
+
 static void on_ready(uv_poll_t *h, int status, int events)
 {
     struct pw_dialer *dr = h->data;
@@ -114,6 +123,10 @@ static void on_ready(uv_poll_t *h, int status, int events)
                 dr->byfd[fd] = NULL;
                 recycle(dr, d);
                 d->cb(d, uv_translate_sys_error(err));
+            } else if (met_itself(fd)) { /* a refusal in disguise: never reuse it */
+                dr->byfd[fd] = NULL;
+                close(fd);
+                d->cb(d, UV_ECONNREFUSED);
             } else {
                 d->connected = true;
                 d->cb(d, 0); /* the caller hangs up or detaches */

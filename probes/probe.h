@@ -224,6 +224,13 @@ typedef void (*pw_engine_batch_cb)(void *ud, const struct pw_result *r, size_t n
  * every target, or when pw_engine_close() completes. */
 typedef void (*pw_engine_done_cb)(struct pw_engine *e, void *ud);
 
+/* A TCP connect to a port on this machine that nothing listens on can
+ * meet itself: when the kernel picks the port being dialled as the source
+ * port, the two ends open simultaneously and the socket connects to itself
+ * (127.0.0.1:50100 -> 127.0.0.1:50100). That is a refusal, not an open
+ * port; both connect paths ask this with the socket's two addresses. */
+bool pw_self_connected(const struct sockaddr *local, const struct sockaddr *peer);
+
 /* The plan must outlive the engine. Returns NULL on allocation failure. */
 struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
                                 const struct pw_engine_options *opt);

@@ -96,6 +96,51 @@ START_TEST(test_dns_error_once)
 }
 END_TEST
 
+/* Writes v to a sysctl file of this namespace; returns 0 on success. */
+static int sysctl_write(const char *path, const char *v)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int rc = fputs(v, f) < 0;
+    return fclose(f) != 0 || rc ? -1 : 0;
+}
+
+/* With the source ports narrowed to the two ports dialled, the kernel
+ * often picks the dialled port as the source, and the socket connects to
+ * itself: each must still read as refused, never as open. */
+START_TEST(test_self_connect_is_refused)
+{
+    static const char range[] = "/proc/sys/net/ipv4/ip_local_port_range";
+    char saved[64] = "";
+    FILE *f = fopen(range, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(saved, sizeof saved, f));
+    fclose(f);
+    ck_assert_int_eq(sysctl_write(range, "40000 40001"), 0);
+    snprintf(ini, sizeof ini, "[check self]\nhosts = 127.0.0.1\nports = 40000-40001\n");
+    struct pw_plan *p = th_plan(ini);
+    size_t open = 0, closed = 0;
+    for (int round = 0; round < 200; round++) {
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct th_results tr = {0};
+        struct pw_engine_options o = {.timeout_ms = 500};
+        struct pw_engine *e = th_sweep(&loop, p, &o, &tr);
+        for (size_t i = 0; i < tr.n; i++) {
+            open += tr.r[i].state == PW_STATE_OPEN;
+            closed += tr.r[i].state == PW_STATE_CLOSED;
+        }
+        th_close_engine(&loop, e);
+        th_results_free(&tr);
+    }
+    ck_assert_int_eq(sysctl_write(range, saved), 0);
+    pw_plan_free(p);
+    ck_assert_uint_eq(open, 0);
+    ck_assert_uint_eq(closed, 400);
+}
+END_TEST
+
 static void on_stop(uv_timer_t *t)
 {
     pw_engine_close(t->data, NULL, NULL);
@@ -229,6 +274,7 @@ int main(void)
     tcase_add_test(tc, test_dns_per_interval);
     tcase_add_test(tc, test_cap_filtered);
     tcase_add_test(tc, test_quiet_host_first);
+    tcase_add_test(tc, test_self_connect_is_refused);
     suite_add_tcase(s, tc);
     return pw_check_run(s);
 }
