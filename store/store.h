@@ -49,8 +49,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PW_STORE_SCHEMA_VERSION 3
-#define PW_STORE_MSG_MAX 256
+#define PW_STORE_SCHEMA_VERSION 4
+#define PW_STORE_MSG_MAX 512
 
 struct pw_store;
 
