@@ -145,6 +145,28 @@ struct pw_store_stats {
 };
 void pw_store_stats(struct pw_store *st, struct pw_store_stats *out);
 
+/* ---- copies of the database (store_copy.c) ----------------------------- */
+
+/* Receives each line a copy reports (for `portwatch db`). */
+typedef void (*pw_store_say_cb)(void *ud, const char *line);
+
+/* Copies the database at `from` into the new file `to` (refused when it
+ * exists) with SQLite's online backup API: one consistent moment, safe
+ * while a daemon writes `from`, which is only read. The copy must pass
+ * integrity_check or it is removed. Returns 0, PW_EINVAL (`from` missing,
+ * `to` exists) or PW_ESTORAGE, with err naming the file and what to do. */
+int pw_store_backup(const char *from, const char *to, pw_store_say_cb cb, void *ud,
+                    char err[PW_STORE_MSG_MAX]);
+
+/* Copies every row of `from` that still reads into the new file `to`
+ * built with the current schema: each table in key order up to its first
+ * unreadable page and back from its end; rows pointing at lost rows are
+ * dropped. Says one line per table; *damaged_tables counts the tables
+ * with unreadable pages. Returns as pw_store_backup (`to` is removed on
+ * error). */
+int pw_store_recover(const char *from, const char *to, pw_store_say_cb cb, void *ud,
+                     uint64_t *damaged_tables, char err[PW_STORE_MSG_MAX]);
+
 /* ---- RPC endpoint mapper registrations (issue 9) ------------------------ */
 
 /* One registration as the store keeps it. */

@@ -219,6 +219,21 @@ int pw_store_lock_record(sqlite3 *db, const char *path, char err[PW_STORE_MSG_MA
 
 /* ---- start-up check ----------------------------------------------------- */
 
+void pw_store_check_text(const char *row, char *out, size_t len)
+{
+    /* "*** in database main ***\nPage 524: ...": the first line says
+     * nothing for a single database; the rest goes on one line. */
+    static const char head[] = "*** in database main ***";
+    if (row && strncmp(row, head, sizeof head - 1) == 0)
+        row += sizeof head - 1;
+    while (row && (*row == '\n' || *row == ' '))
+        row++;
+    snprintf(out, len, "%s", row ? row : "?");
+    for (char *p = out; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+}
+
 static int past_deadline(void *ud)
 {
     return uv_hrtime() > *(const uint64_t *)ud;
@@ -235,7 +250,7 @@ int pw_store_check(sqlite3 *db, const char *path, bool *unfinished, char err[PW_
     char problem[160] = "";
     if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         first = (const char *)sqlite3_column_text(s, 0);
-        snprintf(problem, sizeof problem, "%s", first ? first : "?");
+        pw_store_check_text(first, problem, sizeof problem);
     }
     sqlite3_finalize(s);
     sqlite3_progress_handler(db, 0, NULL, NULL);

@@ -51,6 +51,9 @@ int pw_store_lock_record(sqlite3 *db, const char *path, char err[PW_STORE_MSG_MA
  * returns 0). PW_ESTORAGE with err naming the path, the first problem and
  * what to do when the file is corrupt. */
 int pw_store_check(sqlite3 *db, const char *path, bool *unfinished, char err[PW_STORE_MSG_MAX]);
+/* A quick_check or integrity_check row on one line, without the "***
+ * in database main ***" heading. */
+void pw_store_check_text(const char *row, char *out, size_t len);
 
 /* The read connection, for store_query.c. Locked by the caller. */
 sqlite3 *pw_store_reader_lock(struct pw_store *st);

@@ -107,21 +107,45 @@ static void build_big(void)
     free(r);
 }
 
+/* Writes garbage over a page in the middle of the file that holds rows of
+ * table (a full scan of it then fails); every page is in use, nothing was
+ * ever deleted. Returns the page number. */
+static long long corrupt_page_of(const char *table)
+{
+    long long pages = qint(path, "PRAGMA page_count");
+    long long psize = qint(path, "PRAGMA page_size");
+    ck_assert_int_gt(pages, 100);
+    char scan[128];
+    snprintf(scan, sizeof scan, "SELECT count(*) FROM %s NOT INDEXED WHERE rowid IS NOT NULL",
+             table);
+    char *old = malloc((size_t)psize);
+    for (long long pg = pages / 2; pg < pages; pg++) {
+        FILE *f = fopen(path, "r+b");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(fseek(f, (long)((pg - 1) * psize), SEEK_SET), 0);
+        ck_assert_uint_eq(fread(old, 1, (size_t)psize, f), (size_t)psize);
+        ck_assert_int_eq(fseek(f, (long)((pg - 1) * psize), SEEK_SET), 0);
+        for (long long i = 0; i < psize; i++)
+            fputc((int)((i * 7919 + 13) & 0xff), f);
+        fclose(f);
+        if (qint(path, scan) == -999) {
+            free(old);
+            return pg;
+        }
+        f = fopen(path, "r+b"); /* another table's page: put it back */
+        ck_assert_int_eq(fseek(f, (long)((pg - 1) * psize), SEEK_SET), 0);
+        ck_assert_uint_eq(fwrite(old, 1, (size_t)psize, f), (size_t)psize);
+        fclose(f);
+    }
+    ck_abort_msg("no page of %s found", table);
+    return 0;
+}
+
 START_TEST(corrupt_page_refused)
 {
     build_big();
     ck_assert(integrity_ok(path));
-    long long pages = qint(path, "PRAGMA page_count");
-    long long psize = qint(path, "PRAGMA page_size");
-    ck_assert_int_gt(pages, 100);
-    /* garbage over a page in the middle (every page is in use: nothing
-     * was ever deleted) */
-    FILE *f = fopen(path, "r+b");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fseek(f, (long)(pages / 2 * psize), SEEK_SET), 0);
-    for (long long i = 0; i < psize; i++)
-        fputc((int)((i * 7919 + 13) & 0xff), f);
-    fclose(f);
+    corrupt_page_of("state_runs");
     size_t n0, n1;
     char *before = slurp(path, &n0);
 
@@ -171,6 +195,93 @@ START_TEST(missing_directory)
 }
 END_TEST
 
+struct lines {
+    int n;
+    char last[PW_STORE_MSG_MAX], all[4096];
+};
+
+static void keep_line(void *ud, const char *line)
+{
+    struct lines *l = ud;
+    l->n++;
+    snprintf(l->last, sizeof l->last, "%s", line);
+    size_t n = strlen(l->all);
+    snprintf(l->all + n, sizeof l->all - n, "%s\n", line);
+}
+
+/* A backup taken while the store is open and has results waiting is one
+ * consistent copy of what was committed; an existing file is never
+ * overwritten. */
+START_TEST(backup_while_open)
+{
+    struct pw_store *st = open_ok();
+    for (int i = 0; i < 100; i++) {
+        struct pw_result r = mkres(0, i % 2 ? PW_STATE_CLOSED : PW_STATE_OPEN, PW_STATUS_UP,
+                                   T0 + i * 1000LL, 100);
+        ck_assert_uint_eq(pw_store_submit(st, &r, 1), 1);
+    }
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    char copy[600], err[PW_STORE_MSG_MAX], want[2 * PW_STORE_MSG_MAX];
+    snprintf(copy, sizeof copy, "%s/copy.db", dir);
+    struct lines l = {0};
+    ck_assert_msg(pw_store_backup(path, copy, keep_line, &l, err) == 0, "%s", err);
+    ck_assert_int_eq(l.n, 2);
+    snprintf(want, sizeof want, "%s passes integrity_check", copy);
+    ck_assert_str_eq(l.last, want);
+    ck_assert(integrity_ok(copy));
+    ck_assert_int_eq(qint(copy, "SELECT count(*) FROM state_runs"), 100);
+    ck_assert_int_eq(qint(copy, "SELECT count(*) FROM targets"), 3);
+    /* the store goes on writing after the copy */
+    struct pw_result r = mkres(0, PW_STATE_FILTERED, PW_STATUS_DOWN, T0 + 200000, -1);
+    ck_assert_uint_eq(pw_store_submit(st, &r, 1), 1);
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM state_runs"), 101);
+    ck_assert_int_eq(qint(copy, "SELECT count(*) FROM state_runs"), 100);
+
+    ck_assert_int_eq(pw_store_backup(path, copy, keep_line, &l, err), PW_EINVAL);
+    snprintf(want, sizeof want, "%s already exists: name a new file (portwatch never"
+             " overwrites one)", copy);
+    ck_assert_str_eq(err, want);
+    pw_store_close(st);
+}
+END_TEST
+
+/* A database with an unreadable page in state_runs: the copy holds every
+ * other row, passes integrity_check, says what was lost, and a store opens
+ * it. */
+START_TEST(recover_damaged)
+{
+    build_big();
+    long long all = qint(path, "SELECT count(*) FROM state_runs");
+    ck_assert_int_eq(all, 60000);
+    corrupt_page_of("state_runs");
+    char copy[sizeof path], err[PW_STORE_MSG_MAX];
+    snprintf(copy, sizeof copy, "%s/copy.db", dir);
+    struct lines l = {0};
+    uint64_t damaged = 0;
+    ck_assert_msg(pw_store_recover(path, copy, keep_line, &l, &damaged, err) == 0, "%s", err);
+    ck_assert_uint_eq(damaged, 1);
+    ck_assert(integrity_ok(copy));
+    long long got = qint(copy, "SELECT count(*) FROM state_runs");
+    /* one page of about 100 rows lost, and nothing else */
+    ck_assert_int_lt(got, all);
+    ck_assert_int_gt(got, all - 300);
+    ck_assert_int_eq(qint(copy, "SELECT count(*) FROM targets"), 3);
+    ck_assert_int_eq(qint(copy, "SELECT count(*) FROM runs"), 1);
+    ck_assert_int_eq(qint(copy, "PRAGMA user_version"), PW_STORE_SCHEMA_VERSION);
+    ck_assert_msg(strstr(l.all, "state_runs    ") && strstr(l.all, " are lost\n") &&
+                  strstr(l.all, "targets       3 rows, all read\n"), "%s", l.all);
+    /* the rows on both sides of the damage, the first and the last */
+    ck_assert_int_eq(qint(copy, "SELECT min(first_ms) FROM state_runs"), T0);
+    ck_assert_int_eq(qint(copy, "SELECT max(first_ms) FROM state_runs"), T0 + 59999000LL);
+    /* the recovered file is a database portwatch opens and writes */
+    snprintf(path, sizeof path, "%s", copy);
+    struct pw_store *st = open_ok();
+    pw_store_close(st);
+    snprintf(path, sizeof path, "%s/h.db", dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_file");
@@ -181,6 +292,8 @@ static Suite *suite(void)
     tcase_add_test(tc, corrupt_page_refused);
     tcase_add_test(tc, not_a_database);
     tcase_add_test(tc, missing_directory);
+    tcase_add_test(tc, backup_while_open);
+    tcase_add_test(tc, recover_damaged);
     suite_add_tcase(s, tc);
     return s;
 }
