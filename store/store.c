@@ -1071,11 +1071,16 @@ static int open_writer(struct pw_store *st, const char *path, char err[PW_STORE_
 {
     int rc = pw_store_lock(path, &st->owner, err);
     if (!rc)
-        rc = open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                       st->opt.busy_timeout_ms, &st->db, err);
+        rc = pw_store_open_file(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &st->db, err);
+    /* checked before the pragmas, which may write (journal mode): a file
+     * refused stays as it was */
     bool unfinished = false;
-    if (!rc)
+    if (!rc) {
+        sqlite3_busy_timeout(st->db, (int)st->opt.busy_timeout_ms);
         rc = pw_store_check(st->db, path, &unfinished, err);
+    }
+    if (!rc)
+        rc = pw_store_pragmas(st->db, path, st->opt.busy_timeout_ms, err);
     if (!rc && unfinished)
         slog(st, PW_STORE_LOG_WARN, "the check of %s did not finish in time; started without"
              " it (run `portwatch db backup` to read every page)", path);

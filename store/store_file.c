@@ -266,6 +266,6 @@ int pw_store_check(sqlite3 *db, const char *path, bool *unfinished, char err[PW_
                  " `portwatch db recover NEW.db`", path, problem);
         return PW_ESTORAGE;
     }
-    pw_store_failed(db, rc, path, "cannot check", err);
+    pw_store_failed(db, rc, path, "cannot open the database", err);
     return PW_ESTORAGE;
 }

@@ -282,6 +282,48 @@ START_TEST(recover_damaged)
 }
 END_TEST
 
+struct logged {
+    uv_mutex_t m;
+    char last_error[PW_STORE_MSG_MAX];
+};
+
+static void log_errors(void *ud, enum pw_store_log_level lvl, const char *msg)
+{
+    struct logged *l = ud;
+    uv_mutex_lock(&l->m);
+    if (lvl == PW_STORE_LOG_ERROR)
+        snprintf(l->last_error, sizeof l->last_error, "%s", msg);
+    uv_mutex_unlock(&l->m);
+}
+
+/* A plan that cannot be recorded says why and nothing about what follows:
+ * the daemon decides that (it stops at start; on a reload it keeps the
+ * running plan). */
+START_TEST(sync_failure_message)
+{
+    struct logged l = {0};
+    uv_mutex_init(&l.m);
+    struct pw_store_options o = {.busy_timeout_ms = 100, .log = log_errors, .log_ud = &l};
+    struct pw_store *st = NULL;
+    char err[PW_STORE_MSG_MAX], want[2 * PW_STORE_MSG_MAX];
+    ck_assert_int_eq(pw_store_open(path, &o, &st, err), 0);
+    sqlite3 *locker;
+    ck_assert_int_eq(sqlite3_open(path, &locker), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(locker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(pw_store_sync_targets(st, &test_plan, NULL), PW_ESTORAGE);
+    snprintf(want, sizeof want, "cannot record the plan's 3 targets in %s: database is locked",
+             path);
+    uv_mutex_lock(&l.m);
+    ck_assert_str_eq(l.last_error, want);
+    uv_mutex_unlock(&l.m);
+    sqlite3_exec(locker, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(locker);
+    ck_assert_int_eq(pw_store_sync_targets(st, &test_plan, NULL), 0);
+    pw_store_close(st);
+    uv_mutex_destroy(&l.m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_file");
@@ -292,6 +334,7 @@ static Suite *suite(void)
     tcase_add_test(tc, corrupt_page_refused);
     tcase_add_test(tc, not_a_database);
     tcase_add_test(tc, missing_directory);
+    tcase_add_test(tc, sync_failure_message);
     tcase_add_test(tc, backup_while_open);
     tcase_add_test(tc, recover_damaged);
     suite_add_tcase(s, tc);
