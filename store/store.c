@@ -186,7 +186,7 @@ struct pw_store {
     int64_t hk_cursor;   /* last target id housekept */
     int64_t hk_epm_cursor; /* last epm_hosts id housekept */
     int sync_gen;
-    char errbuf[PW_STORE_MSG_MAX]; /* SQLite's message for the last failure */
+    char errbuf[PW_STORE_MSG_MAX]; /* "cannot write PATH: why: what to do" */
 };
 
 static int64_t wall_ms(void)
@@ -666,7 +666,7 @@ static int write_batch(struct pw_store *st, const struct pw_result *r, size_t n,
     struct cover cov0 = st->cov;
     int rc = step_done(st->stmt[S_BEGIN]);
     if (rc) {
-        pw_store_why(st->db, rc, st->errbuf, sizeof st->errbuf);
+        pw_store_failed(st->db, rc, st->path, "cannot write", st->errbuf);
         return rc;
     }
     *unknown = 0;
@@ -706,7 +706,7 @@ static int write_batch(struct pw_store *st, const struct pw_result *r, size_t n,
     if (!rc)
         rc = step_done(st->stmt[S_COMMIT]);
     if (rc) {
-        pw_store_why(st->db, rc, st->errbuf, sizeof st->errbuf);
+        pw_store_failed(st->db, rc, st->path, "cannot write", st->errbuf);
         step_done(st->stmt[S_ROLLBACK]);
         undo_restore(st);
         st->cov = cov0;
@@ -920,10 +920,9 @@ static void writer_main(void *arg)
         int64_t us = (int64_t)((uv_hrtime() - t0) / 1000);
         char msg[PW_STORE_MSG_MAX];
         if (rc == SQLITE_NOMEM)
-            pw_store_why(NULL, rc, st->errbuf, sizeof st->errbuf);
+            pw_store_failed(NULL, rc, st->path, "cannot write", st->errbuf);
         if (rc)
-            snprintf(msg, sizeof msg, "cannot write %.200s: %.200s (%u results waiting)",
-                     st->path, st->errbuf, n);
+            snprintf(msg, sizeof msg, "%.400s (%u results waiting)", st->errbuf, n);
         if (!rc && (hk || (st->opt.housekeep_every_ms > 0 &&
                            st->cov.alive_ms - st->last_hk_ms >= st->opt.housekeep_every_ms))) {
             if (housekeep_step(st) == SQLITE_OK)

@@ -90,6 +90,17 @@ def refused(conf, *extra):
     return p.returncode, p.stderr.read()
 
 
+def running(tmp, name, port):
+    """A daemon on tmp/name answering its API: (db, conf, process, API base)."""
+    db = os.path.join(tmp, name)
+    api = free_port()
+    conf = write_conf(tmp, db, api, port)
+    p = start(conf)
+    base = f"http://127.0.0.1:{api}"
+    wait_for(lambda: get(base + "/api/v1/status")[0] == 200, 10, f"the API of the daemon on {name}")
+    return db, conf, p, base
+
+
 def query(db, sql):
     c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
@@ -107,12 +118,7 @@ def error_line(err):
 
 
 def one_daemon(tmp, port):
-    db = os.path.join(tmp, "pw.db")
-    api = free_port()
-    conf = write_conf(tmp, db, api, port)
-    first = start(conf)
-    base = f"http://127.0.0.1:{api}"
-    wait_for(lambda: get(base + "/api/v1/status")[0] == 200, 10, "the first daemon's API")
+    db, conf, first, base = running(tmp, "pw.db", port)
     wait_for(lambda: query(db, "SELECT count(*) FROM state_runs")[0][0] > 0, 10,
              "the first daemon's results in the database")
     runs_before = query(db, "SELECT id, ended_ms FROM runs")
@@ -185,11 +191,7 @@ def corrupt_middle_page(db):
 
 
 def refusals(tmp, port):
-    db = os.path.join(tmp, "big.db")
-    api = free_port()
-    conf = write_conf(tmp, db, api, port)
-    p = start(conf)
-    wait_for(lambda: get(f"http://127.0.0.1:{api}/api/v1/status")[0] == 200, 10, "the API")
+    db, conf, p, base = running(tmp, "big.db", port)
     stop(p, 5)
     c = sqlite3.connect(db)
     tid = c.execute("SELECT id FROM targets").fetchone()[0]
@@ -217,10 +219,7 @@ def refusals(tmp, port):
     check("state_runs" in r.stdout and "are lost" in r.stdout, f"db recover said {r.stdout}")
     got = query(rec, "SELECT count(*) FROM state_runs")[0][0]
     check(n_all - 300 < got < n_all, f"recovered {got} of {n_all} state runs")
-    api2 = free_port()
-    p = start(write_conf(tmp, rec, api2, port))
-    wait_for(lambda: get(f"http://127.0.0.1:{api2}/api/v1/status")[0] == 200, 10,
-             "the daemon on the recovered file")
+    _, _, p, _ = running(tmp, "recovered.db", port)
     rc, t = stop(p, 5)
     check(rc == 0, f"the daemon on the recovered file exited {rc}")
     ok(f"db recover kept {got} of {n_all} state runs (exit 1); the daemon runs on it")

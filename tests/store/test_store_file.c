@@ -5,7 +5,7 @@
  * page refused at start, and the exact messages for a file that is not a
  * database and a missing directory.
  */
-#include "store_util.h"
+#include "store_fixture.h"
 #include "store/store_int.h"
 
 #include "config/error.h"
@@ -14,32 +14,6 @@
 
 #include <check.h>
 #include <uv.h>
-
-static char *dir;
-static char path[512];
-
-static void setup(void)
-{
-    dir = mktmpdir();
-    ck_assert_ptr_nonnull(dir);
-    snprintf(path, sizeof path, "%s/h.db", dir);
-}
-
-static void teardown(void)
-{
-    rmtree(dir);
-    free(dir);
-}
-
-static struct pw_store *open_ok(void)
-{
-    struct pw_store *st = NULL;
-    char err[PW_STORE_MSG_MAX];
-    int rc = pw_store_open(path, NULL, &st, err);
-    ck_assert_msg(rc == 0, "open: %s", err);
-    ck_assert_int_eq(pw_store_sync_targets(st, &test_plan, NULL), 0);
-    return st;
-}
 
 /* The whole file, to prove that nothing was written to it. */
 static char *slurp(const char *p, size_t *n)
@@ -57,7 +31,7 @@ static char *slurp(const char *p, size_t *n)
 
 START_TEST(second_open_refused)
 {
-    struct pw_store *st = open_ok();
+    struct pw_store *st = open_store(NULL);
     pw_store_heartbeat(st, T0);
     ck_assert_int_eq(pw_store_flush(st, 5000), 0);
     ck_assert_int_eq(qint(path, "SELECT pid FROM daemon"), (long long)uv_os_getpid());
@@ -85,7 +59,7 @@ START_TEST(second_open_refused)
     /* a clean stop leaves no holder and frees the lock */
     ck_assert_int_eq(qint(path, "SELECT count(*) FROM daemon"), 0);
     ck_assert_int_eq(qint(path, "SELECT count(*) FROM runs WHERE end_reason=1"), 1);
-    st = open_ok();
+    st = open_store(NULL);
     pw_store_close(st);
 }
 END_TEST
@@ -94,7 +68,7 @@ END_TEST
  * is checkpointed into the file). */
 static void build_big(void)
 {
-    struct pw_store *st = open_ok();
+    struct pw_store *st = open_store(NULL);
     enum { N = 60000 };
     struct pw_result *r = calloc(N, sizeof *r);
     for (int i = 0; i < N; i++)
@@ -214,7 +188,7 @@ static void keep_line(void *ud, const char *line)
  * overwritten. */
 START_TEST(backup_while_open)
 {
-    struct pw_store *st = open_ok();
+    struct pw_store *st = open_store(NULL);
     for (int i = 0; i < 100; i++) {
         struct pw_result r = mkres(0, i % 2 ? PW_STATE_CLOSED : PW_STATE_OPEN, PW_STATUS_UP,
                                    T0 + i * 1000LL, 100);
@@ -276,7 +250,7 @@ START_TEST(recover_damaged)
     ck_assert_int_eq(qint(copy, "SELECT max(first_ms) FROM state_runs"), T0 + 59999000LL);
     /* the recovered file is a database portwatch opens and writes */
     snprintf(path, sizeof path, "%s", copy);
-    struct pw_store *st = open_ok();
+    struct pw_store *st = open_store(NULL);
     pw_store_close(st);
     snprintf(path, sizeof path, "%s/h.db", dir);
 }
