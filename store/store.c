@@ -1048,6 +1048,7 @@ static void defaults(struct pw_store_options *o)
     if (!o->busy_timeout_ms) o->busy_timeout_ms = 5000;
     if (!o->retry_max_ms) o->retry_max_ms = 5000;
     if (!o->gap_ms) o->gap_ms = 180000;
+    if (!o->check_ms) o->check_ms = 10000;
     if (!o->keep_raw_ms) o->keep_raw_ms = 7 * DAY_MS;
     if (!o->keep_hourly_ms) o->keep_hourly_ms = 400 * DAY_MS;
     if (!o->keep_events_ms) o->keep_events_ms = 400 * DAY_MS;
@@ -1076,13 +1077,14 @@ static int open_writer(struct pw_store *st, const char *path, char err[PW_STORE_
     bool unfinished = false;
     if (!rc) {
         sqlite3_busy_timeout(st->db, (int)st->opt.busy_timeout_ms);
-        rc = pw_store_check(st->db, path, &unfinished, err);
+        rc = pw_store_check(st->db, path, st->opt.check_ms, &unfinished, err);
     }
     if (!rc)
         rc = pw_store_pragmas(st->db, path, st->opt.busy_timeout_ms, err);
     if (!rc && unfinished)
-        slog(st, PW_STORE_LOG_WARN, "the check of %s did not finish in time; started without"
-             " it (run `portwatch db backup` to read every page)", path);
+        slog(st, PW_STORE_LOG_WARN, "the check of %s did not finish within %lld ms; opened"
+             " without it (`portwatch db backup` checks every page of its copy)", path,
+             (long long)st->opt.check_ms);
     if (!rc) {
         char why[PW_STORE_MSG_MAX];
         if ((rc = pw_store_migrate(st->db, PW_STORE_SCHEMA_VERSION, why)) != 0)

@@ -74,6 +74,9 @@ struct pw_store_options {
                                    done by the writer itself (0: 60000; <0:
                                    never, call pw_store_housekeep) */
     uint32_t housekeep_targets; /* targets per housekeeping step (0: 256) */
+    int64_t check_ms;       /* PRAGMA quick_check at open may take this long,
+                               then the store opens unchecked, saying so
+                               (0: 10000) */
     pw_store_log_cb log;    /* NULL: stderr */
     void *log_ud;
 };

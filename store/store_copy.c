@@ -412,8 +412,12 @@ int pw_store_recover(const char *from, const char *to, pw_store_say_cb cb, void 
         pw_store_failed(dst, sqlite3_errcode(dst), to, "cannot write", err);
         rc = PW_ESTORAGE;
     }
+    /* one read transaction: one moment of the source, even while a daemon
+     * writes it (a failed read ends only its statement) */
+    (void)sqlite3_exec(src, "BEGIN", NULL, NULL, NULL);
     if (!rc)
         rc = recover_tables(src, dst, to, cb, ud, damaged_tables, err);
+    (void)sqlite3_exec(src, "COMMIT", NULL, NULL, NULL);
     if (!rc && (tidy(dst, cb, ud) != 0 || sqlite3_exec(dst, "COMMIT", NULL, NULL, NULL))) {
         pw_store_failed(dst, sqlite3_errcode(dst), to, "cannot write", err);
         rc = PW_ESTORAGE;

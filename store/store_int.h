@@ -47,10 +47,11 @@ int pw_store_open_file(const char *path, int flags, sqlite3 **db, char err[PW_ST
 int pw_store_lock(const char *path, sqlite3 **lock, char err[PW_STORE_MSG_MAX]);
 /* Records this process as the holder in the database's daemon table. */
 int pw_store_lock_record(sqlite3 *db, const char *path, char err[PW_STORE_MSG_MAX]);
-/* PRAGMA quick_check, stopped after a time budget (*unfinished then true,
+/* PRAGMA quick_check, stopped after budget_ms (*unfinished then true,
  * returns 0). PW_ESTORAGE with err naming the path, the first problem and
  * what to do when the file is corrupt. */
-int pw_store_check(sqlite3 *db, const char *path, bool *unfinished, char err[PW_STORE_MSG_MAX]);
+int pw_store_check(sqlite3 *db, const char *path, int64_t budget_ms, bool *unfinished,
+                   char err[PW_STORE_MSG_MAX]);
 /* A quick_check or integrity_check row on one line, without the "***
  * in database main ***" heading. */
 void pw_store_check_text(const char *row, char *out, size_t len);

@@ -169,6 +169,42 @@ START_TEST(missing_directory)
 }
 END_TEST
 
+struct warned {
+    uv_mutex_t m;
+    char last[PW_STORE_MSG_MAX];
+};
+
+static void log_warnings(void *ud, enum pw_store_log_level lvl, const char *msg)
+{
+    struct warned *w = ud;
+    uv_mutex_lock(&w->m);
+    if (lvl == PW_STORE_LOG_WARN)
+        snprintf(w->last, sizeof w->last, "%s", msg);
+    uv_mutex_unlock(&w->m);
+}
+
+/* The check at open is bounded: past its budget the store opens anyway
+ * and says that the file was not checked. */
+START_TEST(check_bounded)
+{
+    build_big();
+    struct warned w = {0};
+    uv_mutex_init(&w.m);
+    struct pw_store_options o = {.check_ms = 1, .log = log_warnings, .log_ud = &w};
+    uint64_t t0 = uv_hrtime();
+    struct pw_store *st = open_store(&o);
+    ck_assert_uint_lt(uv_hrtime() - t0, 2000000000u);
+    char want[2 * PW_STORE_MSG_MAX];
+    snprintf(want, sizeof want, "the check of %s did not finish within 1 ms; opened without it"
+             " (`portwatch db backup` checks every page of its copy)", path);
+    uv_mutex_lock(&w.m);
+    ck_assert_str_eq(w.last, want);
+    uv_mutex_unlock(&w.m);
+    pw_store_close(st);
+    uv_mutex_destroy(&w.m);
+}
+END_TEST
+
 struct lines {
     int n;
     char last[PW_STORE_MSG_MAX], all[4096];
@@ -306,6 +342,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, second_open_refused);
     tcase_add_test(tc, corrupt_page_refused);
+    tcase_add_test(tc, check_bounded);
     tcase_add_test(tc, not_a_database);
     tcase_add_test(tc, missing_directory);
     tcase_add_test(tc, sync_failure_message);
