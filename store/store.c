@@ -1107,26 +1107,76 @@ static int64_t scalar(sqlite3 *db, const char *sql)
     return v;
 }
 
-int pw_store_open(const char *path, const struct pw_store_options *opt,
-                  struct pw_store **out, char err[PW_STORE_MSG_MAX])
+/* A store with its options and locks, no connection yet; NULL when out of
+ * memory. */
+static struct pw_store *store_new(const char *path, const struct pw_store_options *opt)
 {
-    *out = NULL;
-    err[0] = 0;
     struct pw_store *st = calloc(1, sizeof *st);
     if (!st || !(st->path = strdup(path))) {
         free(st);
-        snprintf(err, PW_STORE_MSG_MAX, "out of memory");
-        return PW_ENOMEM;
+        return NULL;
     }
     if (opt)
         st->opt = *opt;
     defaults(&st->opt);
-    st->q = malloc(sizeof *st->q * st->opt.queue_max);
     uv_mutex_init(&st->lock);
     uv_mutex_init(&st->db_lock);
     uv_mutex_init(&st->read_lock);
     uv_cond_init(&st->wake);
     uv_cond_init(&st->done);
+    return st;
+}
+
+/* The read connection. Queries scan a year of outages and buckets: a
+ * larger page cache and memory-mapped reads keep them within the web
+ * layer's budget. */
+static int open_reader(struct pw_store *st, const char *path, char err[PW_STORE_MSG_MAX])
+{
+    int rc = open_conn(path, SQLITE_OPEN_READONLY, st->opt.busy_timeout_ms, &st->rdb, err);
+    if (!rc)
+        (void)sqlite3_exec(st->rdb, "PRAGMA cache_size=-32768; PRAGMA mmap_size=268435456;",
+                           NULL, NULL, NULL);
+    return rc;
+}
+
+int pw_store_open_reader(const char *path, const struct pw_store_options *opt,
+                         struct pw_store **out, char err[PW_STORE_MSG_MAX])
+{
+    *out = NULL;
+    err[0] = 0;
+    struct pw_store *st = store_new(path, opt);
+    if (!st) {
+        snprintf(err, PW_STORE_MSG_MAX, "out of memory");
+        return PW_ENOMEM;
+    }
+    int rc = open_reader(st, path, err);
+    int64_t v = rc ? 0 : scalar(st->rdb, "PRAGMA user_version");
+    if (!rc && (v < PW_STORE_READ_MIN_VERSION || v > PW_STORE_SCHEMA_VERSION)) {
+        snprintf(err, PW_STORE_MSG_MAX, "database %.200s has schema version %lld; this"
+                 " portwatch reads %d to %d: %s", path, (long long)v, PW_STORE_READ_MIN_VERSION,
+                 PW_STORE_SCHEMA_VERSION, v > PW_STORE_SCHEMA_VERSION ? "use a newer portwatch"
+                 : "start the daemon of this version once, it upgrades the file");
+        rc = PW_ESTORAGE;
+    }
+    if (rc) {
+        pw_store_close(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+int pw_store_open(const char *path, const struct pw_store_options *opt,
+                  struct pw_store **out, char err[PW_STORE_MSG_MAX])
+{
+    *out = NULL;
+    err[0] = 0;
+    struct pw_store *st = store_new(path, opt);
+    if (!st) {
+        snprintf(err, PW_STORE_MSG_MAX, "out of memory");
+        return PW_ENOMEM;
+    }
+    st->q = malloc(sizeof *st->q * st->opt.queue_max);
     int rc = st->q ? 0 : PW_ENOMEM;
     if (!st->q)
         snprintf(err, PW_STORE_MSG_MAX, "out of memory for a %u-result queue",
@@ -1157,15 +1207,9 @@ int pw_store_open(const char *path, const struct pw_store_options *opt,
         st->sync_gen = (int)scalar(st->db, "SELECT max(sync_gen) FROM targets");
     }
     if (!rc)
-        rc = open_conn(path, SQLITE_OPEN_READONLY, st->opt.busy_timeout_ms, &st->rdb, err);
-    if (!rc) {
-        /* Queries scan a year of outages and buckets: a larger page cache
-         * and memory-mapped reads keep them within the web layer's budget;
-         * the writer keeps every target's hot pages. */
-        (void)sqlite3_exec(st->rdb, "PRAGMA cache_size=-32768; PRAGMA mmap_size=268435456;",
-                           NULL, NULL, NULL);
+        rc = open_reader(st, path, err);
+    if (!rc) /* the writer keeps every target's hot pages */
         (void)sqlite3_exec(st->db, "PRAGMA cache_size=-16384;", NULL, NULL, NULL);
-    }
     if (!rc) {
         if (uv_thread_create(&st->thread, writer_main, st) != 0) {
             snprintf(err, PW_STORE_MSG_MAX, "cannot start the writer thread");

@@ -6,7 +6,7 @@
  * commits them in batched transactions. The web layer reads it through the
  * pw_store_query_* functions (any thread).
  *
- * What is kept (schema v3, see store_schema.c):
+ * What is kept (schema v4, see store_schema.c):
  *   targets      host + port identity (survives restarts and reloads), roles,
  *                retired_ms when a plan no longer has it (history stays);
  *   state_runs   one row per run of consecutive results with the same
@@ -27,6 +27,8 @@
  *   epm_hosts, epm_entries  what the RPC endpoint mappers registered: per
  *                host the time of its latest complete read, per
  *                registration first and last seen (pw_store_epm_put).
+ *   daemon       the PID of the daemon holding the database (one at a time:
+ *                see store_file.c), for the message refusing a second.
  *
  * Time: everything stored is taken from the results' at_ms (or the time
  * passed to pw_store_heartbeat), never the wall clock, so a simulation can
@@ -87,6 +89,13 @@ struct pw_store_options {
  * path and SQLite's reason). */
 int pw_store_open(const char *path, const struct pw_store_options *opt,
                   struct pw_store **out, char err[PW_STORE_MSG_MAX]);
+/* Opens the database for the queries below only (pw_store_query_*,
+ * pw_store_load_states, pw_store_epm_load), read-only and without the
+ * one-daemon lock: for a report or a tool while the daemon runs. Nothing
+ * is written, nothing migrated: a schema older than the queries read or
+ * newer than this portwatch is refused. Close with pw_store_close. */
+int pw_store_open_reader(const char *path, const struct pw_store_options *opt,
+                         struct pw_store **out, char err[PW_STORE_MSG_MAX]);
 /* Writes everything queued (waiting at most 10 s for a degraded disk), ends
  * the coverage run as 'clean' at its last heartbeat, stops the writer and
  * closes the database. NULL is a no-op. */

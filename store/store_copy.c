@@ -406,6 +406,8 @@ int pw_store_recover(const char *from, const char *to, pw_store_say_cb cb, void 
     }
     if (!rc)
         rc = open_new(to, &dst, err);
+    if (!rc) /* WAL from the start, like every database the daemon made */
+        rc = pw_store_pragmas(dst, to, 5000, err);
     if (!rc && (rc = pw_store_migrate(dst, PW_STORE_SCHEMA_VERSION, why)) != 0)
         snprintf(err, PW_STORE_MSG_MAX, "%.200s: %.300s", to, why);
     if (!rc && sqlite3_exec(dst, "PRAGMA foreign_keys=OFF; BEGIN", NULL, NULL, NULL)) {

@@ -14,6 +14,9 @@
 #define HOUR_MS 3600000LL
 #define DAY_MS 86400000LL
 
+/* The oldest schema the queries read (they use state_runs.verify). */
+#define PW_STORE_READ_MIN_VERSION 3
+
 /* A migration step takes the database from version `to - 1` to `to`. */
 struct pw_store_migration {
     int to;

@@ -55,6 +55,14 @@ START_TEST(second_open_refused)
     free(t);
     ck_assert_int_eq(qint(path, "SELECT count(*) FROM targets"), 3);
 
+    /* so does a reader store, the way a report opens it */
+    struct pw_store *rd = NULL;
+    ck_assert_msg(pw_store_open_reader(path, NULL, &rd, err) == 0, "%s", err);
+    ck_assert_int_eq(pw_store_query_status(rd, false, &t, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    free(t);
+    pw_store_close(rd);
+
     pw_store_close(st);
     /* a clean stop leaves no holder and frees the lock */
     ck_assert_int_eq(qint(path, "SELECT count(*) FROM daemon"), 0);
@@ -137,6 +145,23 @@ START_TEST(corrupt_page_refused)
     ck_assert(memcmp(before, after, n0) == 0);
     free(before);
     free(after);
+}
+END_TEST
+
+/* A reader neither migrates nor reads what its queries do not know. */
+START_TEST(reader_schema)
+{
+    struct pw_store *st = open_store(NULL);
+    pw_store_close(st);
+    ck_assert_int_eq(qexec(path, "PRAGMA user_version=2"), SQLITE_OK);
+    char err[PW_STORE_MSG_MAX], want[2 * PW_STORE_MSG_MAX];
+    ck_assert_int_eq(pw_store_open_reader(path, NULL, &st, err), PW_ESTORAGE);
+    ck_assert_ptr_null(st);
+    snprintf(want, sizeof want, "database %s has schema version 2; this portwatch reads 3 to %d:"
+             " start the daemon of this version once, it upgrades the file", path,
+             PW_STORE_SCHEMA_VERSION);
+    ck_assert_str_eq(err, want);
+    ck_assert_int_eq(qint(path, "PRAGMA user_version"), 2);
 }
 END_TEST
 
@@ -343,6 +368,7 @@ static Suite *suite(void)
     tcase_add_test(tc, second_open_refused);
     tcase_add_test(tc, corrupt_page_refused);
     tcase_add_test(tc, check_bounded);
+    tcase_add_test(tc, reader_schema);
     tcase_add_test(tc, not_a_database);
     tcase_add_test(tc, missing_directory);
     tcase_add_test(tc, sync_failure_message);
