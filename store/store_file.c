@@ -163,8 +163,14 @@ static long holder_pid(const char *path)
 
 int pw_store_lock(const char *path, sqlite3 **lock, char err[PW_STORE_MSG_MAX])
 {
+    /* Beside the file itself: two names of one database (a symbolic link)
+     * share one lock. A database not created yet has no other name. */
+    uv_fs_t req;
+    const char *real = uv_fs_realpath(NULL, &req, path, NULL) == 0 ? req.ptr : path;
     char file[PW_STORE_MSG_MAX];
-    if ((size_t)snprintf(file, sizeof file, "%s-lock", path) >= sizeof file) {
+    size_t len = (size_t)snprintf(file, sizeof file, "%s-lock", real);
+    uv_fs_req_cleanup(&req);
+    if (len >= sizeof file) {
         snprintf(err, PW_STORE_MSG_MAX, "the database path is too long (%zu bytes; at most %d)",
                  strlen(path), PW_STORE_MSG_MAX - 6);
         return PW_EINVAL;

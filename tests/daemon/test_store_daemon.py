@@ -131,6 +131,13 @@ def one_daemon(tmp, port):
     check("did not stop cleanly" not in err, f"the second daemon claimed an unclean stop\n{err}")
     ok("a second daemon on the same database exits 2 naming the first one's PID")
 
+    link = os.path.join(tmp, "link.db")
+    os.symlink(db, link)
+    rc, err = refused(conf, "--listen", f"127.0.0.1:{free_port()}", "--database", link)
+    check(rc == 2 and f"database {link} is in use by portwatch (PID {first.pid})" in err,
+          f"a daemon on a symbolic link to the database: exit {rc}\n{err}")
+    ok("the same through a symbolic link to it")
+
     check(first.poll() is None, "the first daemon stopped")
     runs_now = query(db, "SELECT id, ended_ms FROM runs")
     check(runs_now == runs_before and len(runs_now) == 1 and runs_now[0][1] is None,
