@@ -1107,13 +1107,17 @@ static int64_t scalar(sqlite3 *db, const char *sql)
     return v;
 }
 
-/* A store with its options and locks, no connection yet; NULL when out of
- * memory. */
-static struct pw_store *store_new(const char *path, const struct pw_store_options *opt)
+/* A store with its options and locks, no connection yet (*out and err
+ * cleared); NULL, with err, when out of memory. */
+static struct pw_store *store_new(const char *path, const struct pw_store_options *opt,
+                                  struct pw_store **out, char err[PW_STORE_MSG_MAX])
 {
+    *out = NULL;
+    err[0] = 0;
     struct pw_store *st = calloc(1, sizeof *st);
     if (!st || !(st->path = strdup(path))) {
         free(st);
+        snprintf(err, PW_STORE_MSG_MAX, "out of memory");
         return NULL;
     }
     if (opt)
@@ -1125,6 +1129,16 @@ static struct pw_store *store_new(const char *path, const struct pw_store_option
     uv_cond_init(&st->wake);
     uv_cond_init(&st->done);
     return st;
+}
+
+/* The end of an open: st in *out, or closed after a failure. */
+static int store_done(struct pw_store *st, int rc, struct pw_store **out)
+{
+    if (rc)
+        pw_store_close(st);
+    else
+        *out = st;
+    return rc;
 }
 
 /* The read connection. Queries scan a year of outages and buckets: a
@@ -1142,13 +1156,9 @@ static int open_reader(struct pw_store *st, const char *path, char err[PW_STORE_
 int pw_store_open_reader(const char *path, const struct pw_store_options *opt,
                          struct pw_store **out, char err[PW_STORE_MSG_MAX])
 {
-    *out = NULL;
-    err[0] = 0;
-    struct pw_store *st = store_new(path, opt);
-    if (!st) {
-        snprintf(err, PW_STORE_MSG_MAX, "out of memory");
+    struct pw_store *st = store_new(path, opt, out, err);
+    if (!st)
         return PW_ENOMEM;
-    }
     int rc = open_reader(st, path, err);
     int64_t v = rc ? 0 : scalar(st->rdb, "PRAGMA user_version");
     if (!rc && (v < PW_STORE_READ_MIN_VERSION || v > PW_STORE_SCHEMA_VERSION)) {
@@ -1158,24 +1168,15 @@ int pw_store_open_reader(const char *path, const struct pw_store_options *opt,
                  : "start the daemon of this version once, it upgrades the file");
         rc = PW_ESTORAGE;
     }
-    if (rc) {
-        pw_store_close(st);
-        return rc;
-    }
-    *out = st;
-    return 0;
+    return store_done(st, rc, out);
 }
 
 int pw_store_open(const char *path, const struct pw_store_options *opt,
                   struct pw_store **out, char err[PW_STORE_MSG_MAX])
 {
-    *out = NULL;
-    err[0] = 0;
-    struct pw_store *st = store_new(path, opt);
-    if (!st) {
-        snprintf(err, PW_STORE_MSG_MAX, "out of memory");
+    struct pw_store *st = store_new(path, opt, out, err);
+    if (!st)
         return PW_ENOMEM;
-    }
     st->q = malloc(sizeof *st->q * st->opt.queue_max);
     int rc = st->q ? 0 : PW_ENOMEM;
     if (!st->q)
@@ -1218,12 +1219,7 @@ int pw_store_open(const char *path, const struct pw_store_options *opt,
             st->thread_started = true;
         }
     }
-    if (rc) {
-        pw_store_close(st);
-        return rc;
-    }
-    *out = st;
-    return 0;
+    return store_done(st, rc, out);
 }
 
 void pw_store_close(struct pw_store *st)

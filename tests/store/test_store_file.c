@@ -194,18 +194,20 @@ START_TEST(missing_directory)
 }
 END_TEST
 
-struct warned {
+/* The store's log, as the test reads it: the last line of one level. */
+struct logged {
     uv_mutex_t m;
+    enum pw_store_log_level level;
     char last[PW_STORE_MSG_MAX];
 };
 
-static void log_warnings(void *ud, enum pw_store_log_level lvl, const char *msg)
+static void log_keep(void *ud, enum pw_store_log_level lvl, const char *msg)
 {
-    struct warned *w = ud;
-    uv_mutex_lock(&w->m);
-    if (lvl == PW_STORE_LOG_WARN)
-        snprintf(w->last, sizeof w->last, "%s", msg);
-    uv_mutex_unlock(&w->m);
+    struct logged *l = ud;
+    uv_mutex_lock(&l->m);
+    if (lvl == l->level)
+        snprintf(l->last, sizeof l->last, "%s", msg);
+    uv_mutex_unlock(&l->m);
 }
 
 /* The check at open is bounded: past its budget the store opens anyway
@@ -213,9 +215,9 @@ static void log_warnings(void *ud, enum pw_store_log_level lvl, const char *msg)
 START_TEST(check_bounded)
 {
     build_big();
-    struct warned w = {0};
+    struct logged w = {.level = PW_STORE_LOG_WARN};
     uv_mutex_init(&w.m);
-    struct pw_store_options o = {.check_ms = 1, .log = log_warnings, .log_ud = &w};
+    struct pw_store_options o = {.check_ms = 1, .log = log_keep, .log_ud = &w};
     uint64_t t0 = uv_hrtime();
     struct pw_store *st = open_store(&o);
     ck_assert_uint_lt(uv_hrtime() - t0, 2000000000u);
@@ -317,28 +319,14 @@ START_TEST(recover_damaged)
 }
 END_TEST
 
-struct logged {
-    uv_mutex_t m;
-    char last_error[PW_STORE_MSG_MAX];
-};
-
-static void log_errors(void *ud, enum pw_store_log_level lvl, const char *msg)
-{
-    struct logged *l = ud;
-    uv_mutex_lock(&l->m);
-    if (lvl == PW_STORE_LOG_ERROR)
-        snprintf(l->last_error, sizeof l->last_error, "%s", msg);
-    uv_mutex_unlock(&l->m);
-}
-
 /* A plan that cannot be recorded says why and nothing about what follows:
  * the daemon decides that (it stops at start; on a reload it keeps the
  * running plan). */
 START_TEST(sync_failure_message)
 {
-    struct logged l = {0};
+    struct logged l = {.level = PW_STORE_LOG_ERROR};
     uv_mutex_init(&l.m);
-    struct pw_store_options o = {.busy_timeout_ms = 100, .log = log_errors, .log_ud = &l};
+    struct pw_store_options o = {.busy_timeout_ms = 100, .log = log_keep, .log_ud = &l};
     struct pw_store *st = NULL;
     char err[PW_STORE_MSG_MAX], want[2 * PW_STORE_MSG_MAX];
     ck_assert_int_eq(pw_store_open(path, &o, &st, err), 0);
@@ -349,7 +337,7 @@ START_TEST(sync_failure_message)
     snprintf(want, sizeof want, "cannot record the plan's 3 targets in %s: database is locked",
              path);
     uv_mutex_lock(&l.m);
-    ck_assert_str_eq(l.last_error, want);
+    ck_assert_str_eq(l.last, want);
     uv_mutex_unlock(&l.m);
     sqlite3_exec(locker, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(locker);
