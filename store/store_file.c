@@ -116,6 +116,25 @@ int pw_store_open_file(const char *path, int flags, sqlite3 **db, char err[PW_ST
     return 0;
 }
 
+/* SQLite could open the database but not create a file beside it (its
+ * -wal and -shm): what SQLite saw last is often another call's error, so
+ * ask the operating system whether the directory may be written.
+ * Returns false when it may (nothing said). */
+static bool dir_refused(const char *path, const char *doing, char err[PW_STORE_MSG_MAX])
+{
+    char dir[PW_STORE_MSG_MAX];
+    dir_of(path, dir, sizeof dir);
+    uv_fs_t req;
+    int rc = uv_fs_access(NULL, &req, dir[0] ? dir : ".", 2 /* W_OK */, NULL);
+    uv_fs_req_cleanup(&req);
+    if (rc == 0)
+        return false;
+    snprintf(err, PW_STORE_MSG_MAX, "%s %.180s: SQLite cannot create its -wal and -shm files"
+             " in %.150s: %s (%s): let the user portwatch runs as create files there", doing,
+             path, dir[0] ? dir : ".", uv_strerror(rc), uv_err_name(rc));
+    return true;
+}
+
 void pw_store_failed(sqlite3 *db, int rc, const char *path, const char *doing,
                      char err[PW_STORE_MSG_MAX])
 {
@@ -134,9 +153,11 @@ void pw_store_failed(sqlite3 *db, int rc, const char *path, const char *doing,
         todo = ": free space on its disk";
     else if (code == SQLITE_READONLY || code == SQLITE_PERM)
         todo = ": make it writable for the user portwatch runs as";
+    else if (code == SQLITE_CANTOPEN && dir_refused(path, doing, err))
+        return;
     else if (code == SQLITE_CANTOPEN)
-        todo = ": SQLite keeps PATH-wal and PATH-shm beside it; let the user portwatch runs as"
-               " create and write files in its directory";
+        todo = ": SQLite keeps its -wal and -shm files beside it; let the user portwatch runs"
+               " as create and write files in its directory";
     snprintf(err, PW_STORE_MSG_MAX, "%s %.200s: %.120s%s", doing, path, why, todo);
 }
 

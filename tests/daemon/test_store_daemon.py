@@ -2,15 +2,17 @@
 """The history database as the real `portwatch run` and `portwatch db` see it.
 
 one daemon per database: a second `portwatch run` on the database of a
-running one exits 2 at once naming the first one's PID, writes nothing (the
+running one (or on a symbolic link to it) exits 2 at once naming the first
+one's PID, writes nothing (the
 first one's coverage run stays the only one, open, and ends clean) and does
 not claim an unclean stop; `portwatch db backup` run meanwhile makes a copy
 that passes integrity_check and holds the rows. After kill -9 the next start
 works (the lock dies with the process).
 
 refusals at start, each exit 2 with the exact message: a corrupt page in
-the middle of the file, a file that is not a database, an immutable file
-(EPERM; root, skipped where chattr cannot), a missing directory.
+the middle of the file, a file that is not a database, a missing directory,
+an immutable file and an immutable directory (EPERM; root, skipped where
+chattr cannot).
 `portwatch db recover` of the corrupt file exits 1, says what was lost, and
 the daemon starts on what it wrote.
 
@@ -260,6 +262,23 @@ def refusals(tmp, port):
             " file")
     check(rc == 2 and error_line(err) == want, f"exit {rc}, said\n{err}\nnot\n{want}")
     ok("an immutable file (EPERM): exit 2, named")
+
+    # the file may be written, its directory not: no -wal and -shm
+    d = os.path.join(tmp, "fixed")
+    os.mkdir(d)
+    db = os.path.join(d, "pw.db")
+    _, conf, p, _ = running(d, "pw.db", port)
+    stop(p, 5)
+    subprocess.run(["chattr", "+i", d], check=True)
+    try:
+        rc, err = refused(conf)
+    finally:
+        subprocess.run(["chattr", "-i", d], check=True)
+    want = (f"not started: cannot open the database {db}: SQLite cannot create its -wal and -shm"
+            f" files in {d}: operation not permitted (EPERM): let the user portwatch runs as"
+            " create files there")
+    check(rc == 2 and error_line(err) == want, f"exit {rc}, said\n{err}\nnot\n{want}")
+    ok("an immutable directory (EPERM): exit 2, named")
 
 
 def main():
