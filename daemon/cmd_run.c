@@ -372,8 +372,8 @@ static int open_store(struct daemon *d)
     };
     char err[PW_STORE_MSG_MAX];
     int rc = pw_store_open(d->boot->s.database, &so, &d->store, err);
-    if (rc != 0)
-        pw_log(PW_LOG_ERROR, "cannot open the database: %s", err);
+    if (rc != 0) /* err names the file, the reason and what to do */
+        pw_log(PW_LOG_ERROR, "not started: %s", err);
     return rc;
 }
 

@@ -77,6 +77,13 @@ static const struct pw_opt version_opts[] = {
     {0},
 };
 
+static const struct pw_opt db_opts[] = {
+    {"config", 'c', "FILE", "configuration file naming the database (default: the system-wide one)"},
+    {"database", 0, "PATH", "the database to copy, instead of the configuration's"},
+    {"help", 'h', NULL, "show this help"},
+    {0},
+};
+
 static const struct pw_command commands[] = {
     {"run", "[-c FILE] [--listen ADDR:PORT] [--database PATH] [--interval D] [--timeout D] "
             "[--log-level L] [--log-file FILE] [-p PORTS [--expect E] [--protocol P] HOST...]",
@@ -91,6 +98,9 @@ static const struct pw_command commands[] = {
     {"rpc-endpoints", "HOST[:PORT] [--format table|json] [--timeout D]",
      "list what a host's RPC endpoint mapper has registered (like PortQry -e 135)",
      rpc_endpoints_opts, pw_cmd_rpc_endpoints},
+    {"db", "backup|recover [-c FILE] [--database PATH] OUT",
+     "copy the history database into the new file OUT, while the daemon runs"
+     " (backup), or every readable row of a damaged one (recover)", db_opts, pw_cmd_db},
     {"version", "", "print the version", version_opts, pw_cmd_version},
     {"service", "install|uninstall|start|stop|reload|status [-c FILE] [--log-level L]",
      "register and control the Windows service (Windows only; on Linux use systemd)",

@@ -150,6 +150,7 @@ struct pw_store {
     bool removed;    /* the file was deleted under us (writer thread only) */
     sqlite3 *db;     /* writer connection; guarded by db_lock */
     sqlite3 *rdb;    /* read connection; guarded by read_lock */
+    sqlite3 *owner;  /* holds the one-daemon lock (store_file.c) */
     sqlite3_stmt *stmt[NSTMT];
     uv_mutex_t db_lock, read_lock;
 
@@ -185,7 +186,7 @@ struct pw_store {
     int64_t hk_cursor;   /* last target id housekept */
     int64_t hk_epm_cursor; /* last epm_hosts id housekept */
     int sync_gen;
-    char errbuf[PW_STORE_MSG_MAX]; /* SQLite's message for the last failure */
+    char errbuf[PW_STORE_MSG_MAX]; /* "cannot write PATH: why: what to do" */
 };
 
 static int64_t wall_ms(void)
@@ -665,7 +666,7 @@ static int write_batch(struct pw_store *st, const struct pw_result *r, size_t n,
     struct cover cov0 = st->cov;
     int rc = step_done(st->stmt[S_BEGIN]);
     if (rc) {
-        snprintf(st->errbuf, sizeof st->errbuf, "%s", sqlite3_errmsg(st->db));
+        pw_store_failed(st->db, rc, st->path, "cannot write", st->errbuf);
         return rc;
     }
     *unknown = 0;
@@ -705,7 +706,7 @@ static int write_batch(struct pw_store *st, const struct pw_result *r, size_t n,
     if (!rc)
         rc = step_done(st->stmt[S_COMMIT]);
     if (rc) {
-        snprintf(st->errbuf, sizeof st->errbuf, "%s", sqlite3_errmsg(st->db));
+        pw_store_failed(st->db, rc, st->path, "cannot write", st->errbuf);
         step_done(st->stmt[S_ROLLBACK]);
         undo_restore(st);
         st->cov = cov0;
@@ -919,10 +920,9 @@ static void writer_main(void *arg)
         int64_t us = (int64_t)((uv_hrtime() - t0) / 1000);
         char msg[PW_STORE_MSG_MAX];
         if (rc == SQLITE_NOMEM)
-            snprintf(st->errbuf, sizeof st->errbuf, "%s", sqlite3_errstr(rc));
+            pw_store_failed(NULL, rc, st->path, "cannot write", st->errbuf);
         if (rc)
-            snprintf(msg, sizeof msg, "cannot write %.100s: %.120s (%u results waiting)",
-                     st->path, st->errbuf, n);
+            snprintf(msg, sizeof msg, "%.400s (%u results waiting)", st->errbuf, n);
         if (!rc && (hk || (st->opt.housekeep_every_ms > 0 &&
                            st->cov.alive_ms - st->last_hk_ms >= st->opt.housekeep_every_ms))) {
             if (housekeep_step(st) == SQLITE_OK)
@@ -1048,6 +1048,7 @@ static void defaults(struct pw_store_options *o)
     if (!o->busy_timeout_ms) o->busy_timeout_ms = 5000;
     if (!o->retry_max_ms) o->retry_max_ms = 5000;
     if (!o->gap_ms) o->gap_ms = 180000;
+    if (!o->check_ms) o->check_ms = 10000;
     if (!o->keep_raw_ms) o->keep_raw_ms = 7 * DAY_MS;
     if (!o->keep_hourly_ms) o->keep_hourly_ms = 400 * DAY_MS;
     if (!o->keep_events_ms) o->keep_events_ms = 400 * DAY_MS;
@@ -1059,15 +1060,39 @@ static void defaults(struct pw_store_options *o)
 static int open_conn(const char *path, int flags, int64_t busy, sqlite3 **db,
                      char err[PW_STORE_MSG_MAX])
 {
-    int rc = sqlite3_open_v2(path, db, flags | SQLITE_OPEN_FULLMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(err, PW_STORE_MSG_MAX, "cannot open %s: %s", path,
-                 *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
-        sqlite3_close(*db);
-        *db = NULL;
-        return PW_ESTORAGE;
+    int rc = pw_store_open_file(path, flags, db, err);
+    return rc ? rc : pw_store_pragmas(*db, path, busy, err);
+}
+
+/* The writer connection of a database this process may write: the
+ * one-daemon lock first (so a second daemon writes nothing), then the
+ * file, its check, its schema and the holder's PID. */
+static int open_writer(struct pw_store *st, const char *path, char err[PW_STORE_MSG_MAX])
+{
+    int rc = pw_store_lock(path, &st->owner, err);
+    if (!rc)
+        rc = pw_store_open_file(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &st->db, err);
+    /* checked before the pragmas, which may write (journal mode): a file
+     * refused stays as it was */
+    bool unfinished = false;
+    if (!rc) {
+        sqlite3_busy_timeout(st->db, (int)st->opt.busy_timeout_ms);
+        rc = pw_store_check(st->db, path, st->opt.check_ms, &unfinished, err);
     }
-    return pw_store_pragmas(*db, busy, err);
+    if (!rc)
+        rc = pw_store_pragmas(st->db, path, st->opt.busy_timeout_ms, err);
+    if (!rc && unfinished)
+        slog(st, PW_STORE_LOG_WARN, "the check of %s did not finish within %lld ms; opened"
+             " without it (`portwatch db backup` checks every page of its copy)", path,
+             (long long)st->opt.check_ms);
+    if (!rc) {
+        char why[PW_STORE_MSG_MAX];
+        if ((rc = pw_store_migrate(st->db, PW_STORE_SCHEMA_VERSION, why)) != 0)
+            snprintf(err, PW_STORE_MSG_MAX, "%.200s: %.300s", path, why);
+    }
+    if (!rc)
+        rc = pw_store_lock_record(st->db, path, err);
+    return rc;
 }
 
 static int64_t scalar(sqlite3 *db, const char *sql)
@@ -1082,8 +1107,10 @@ static int64_t scalar(sqlite3 *db, const char *sql)
     return v;
 }
 
-int pw_store_open(const char *path, const struct pw_store_options *opt,
-                  struct pw_store **out, char err[PW_STORE_MSG_MAX])
+/* A store with its options and locks, no connection yet (*out and err
+ * cleared); NULL, with err, when out of memory. */
+static struct pw_store *store_new(const char *path, const struct pw_store_options *opt,
+                                  struct pw_store **out, char err[PW_STORE_MSG_MAX])
 {
     *out = NULL;
     err[0] = 0;
@@ -1091,42 +1118,86 @@ int pw_store_open(const char *path, const struct pw_store_options *opt,
     if (!st || !(st->path = strdup(path))) {
         free(st);
         snprintf(err, PW_STORE_MSG_MAX, "out of memory");
-        return PW_ENOMEM;
+        return NULL;
     }
     if (opt)
         st->opt = *opt;
     defaults(&st->opt);
-    st->q = malloc(sizeof *st->q * st->opt.queue_max);
     uv_mutex_init(&st->lock);
     uv_mutex_init(&st->db_lock);
     uv_mutex_init(&st->read_lock);
     uv_cond_init(&st->wake);
     uv_cond_init(&st->done);
+    return st;
+}
+
+/* The end of an open: st in *out, or closed after a failure. */
+static int store_done(struct pw_store *st, int rc, struct pw_store **out)
+{
+    if (rc)
+        pw_store_close(st);
+    else
+        *out = st;
+    return rc;
+}
+
+/* The read connection. Queries scan a year of outages and buckets: a
+ * larger page cache and memory-mapped reads keep them within the web
+ * layer's budget. */
+static int open_reader(struct pw_store *st, const char *path, char err[PW_STORE_MSG_MAX])
+{
+    int rc = open_conn(path, SQLITE_OPEN_READONLY, st->opt.busy_timeout_ms, &st->rdb, err);
+    if (!rc)
+        (void)sqlite3_exec(st->rdb, "PRAGMA cache_size=-32768; PRAGMA mmap_size=268435456;",
+                           NULL, NULL, NULL);
+    return rc;
+}
+
+int pw_store_open_reader(const char *path, const struct pw_store_options *opt,
+                         struct pw_store **out, char err[PW_STORE_MSG_MAX])
+{
+    struct pw_store *st = store_new(path, opt, out, err);
+    if (!st)
+        return PW_ENOMEM;
+    int rc = open_reader(st, path, err);
+    int64_t v = rc ? 0 : scalar(st->rdb, "PRAGMA user_version");
+    if (!rc && (v < PW_STORE_READ_MIN_VERSION || v > PW_STORE_SCHEMA_VERSION)) {
+        snprintf(err, PW_STORE_MSG_MAX, "database %.200s has schema version %lld; this"
+                 " portwatch reads %d to %d: %s", path, (long long)v, PW_STORE_READ_MIN_VERSION,
+                 PW_STORE_SCHEMA_VERSION, v > PW_STORE_SCHEMA_VERSION ? "use a newer portwatch"
+                 : "start the daemon of this version once, it upgrades the file");
+        rc = PW_ESTORAGE;
+    }
+    return store_done(st, rc, out);
+}
+
+int pw_store_open(const char *path, const struct pw_store_options *opt,
+                  struct pw_store **out, char err[PW_STORE_MSG_MAX])
+{
+    struct pw_store *st = store_new(path, opt, out, err);
+    if (!st)
+        return PW_ENOMEM;
+    st->q = malloc(sizeof *st->q * st->opt.queue_max);
     int rc = st->q ? 0 : PW_ENOMEM;
     if (!st->q)
         snprintf(err, PW_STORE_MSG_MAX, "out of memory for a %u-result queue",
                  st->opt.queue_max);
     if (!rc)
-        rc = open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                       st->opt.busy_timeout_ms, &st->db, err);
-    if (!rc)
-        rc = pw_store_migrate(st->db, PW_STORE_SCHEMA_VERSION, err);
+        rc = open_writer(st, path, err);
     for (int i = 0; i < NSTMT && !rc; i++) {
         if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &st->stmt[i], NULL) != SQLITE_OK) {
-            snprintf(err, PW_STORE_MSG_MAX, "%s: %s", path, sqlite3_errmsg(st->db));
+            pw_store_failed(st->db, SQLITE_ERROR, path, "cannot prepare statements on", err);
             rc = PW_ESTORAGE;
         }
     }
     if (!rc) {
         /* A run still open was ended by a crash: it lasted until its last
          * heartbeat. */
-        char *emsg = NULL;
-        if (sqlite3_exec(st->db,
-                         "UPDATE runs SET ended_ms=last_alive_ms, end_reason=2"
-                         " WHERE ended_ms IS NULL", NULL, NULL, &emsg) != SQLITE_OK) {
-            snprintf(err, PW_STORE_MSG_MAX, "%s: %s", path, emsg ? emsg : "?");
-            sqlite3_free(emsg);
+        int src = sqlite3_exec(st->db, "UPDATE runs SET ended_ms=last_alive_ms, end_reason=2"
+                               " WHERE ended_ms IS NULL", NULL, NULL, NULL);
+        if (src != SQLITE_OK) {
+            pw_store_failed(st->db, src, path, "cannot write", err);
             rc = PW_ESTORAGE;
         } else if (sqlite3_changes(st->db) > 0) {
             slog(st, PW_STORE_LOG_WARN,
@@ -1137,15 +1208,9 @@ int pw_store_open(const char *path, const struct pw_store_options *opt,
         st->sync_gen = (int)scalar(st->db, "SELECT max(sync_gen) FROM targets");
     }
     if (!rc)
-        rc = open_conn(path, SQLITE_OPEN_READONLY, st->opt.busy_timeout_ms, &st->rdb, err);
-    if (!rc) {
-        /* Queries scan a year of outages and buckets: a larger page cache
-         * and memory-mapped reads keep them within the web layer's budget;
-         * the writer keeps every target's hot pages. */
-        (void)sqlite3_exec(st->rdb, "PRAGMA cache_size=-32768; PRAGMA mmap_size=268435456;",
-                           NULL, NULL, NULL);
+        rc = open_reader(st, path, err);
+    if (!rc) /* the writer keeps every target's hot pages */
         (void)sqlite3_exec(st->db, "PRAGMA cache_size=-16384;", NULL, NULL, NULL);
-    }
     if (!rc) {
         if (uv_thread_create(&st->thread, writer_main, st) != 0) {
             snprintf(err, PW_STORE_MSG_MAX, "cannot start the writer thread");
@@ -1154,12 +1219,7 @@ int pw_store_open(const char *path, const struct pw_store_options *opt,
             st->thread_started = true;
         }
     }
-    if (rc) {
-        pw_store_close(st);
-        return rc;
-    }
-    *out = st;
-    return 0;
+    return store_done(st, rc, out);
 }
 
 void pw_store_close(struct pw_store *st)
@@ -1175,8 +1235,11 @@ void pw_store_close(struct pw_store *st)
     }
     for (int i = 0; i < NSTMT; i++)
         sqlite3_finalize(st->stmt[i]);
+    if (st->thread_started) /* a clean stop: no holder any more */
+        (void)sqlite3_exec(st->db, "DELETE FROM daemon", NULL, NULL, NULL);
     sqlite3_close(st->rdb);
     sqlite3_close(st->db);
+    sqlite3_close(st->owner); /* last: the database is closed when the next one takes it */
     uv_cond_destroy(&st->wake);
     uv_cond_destroy(&st->done);
     uv_mutex_destroy(&st->lock);
@@ -1462,7 +1525,7 @@ int pw_store_sync_targets(struct pw_store *st, const struct pw_plan *plan,
     if (rc == SQLITE_OK)
         rc = step_done(st->stmt[S_COMMIT]);
     char emsg[PW_STORE_MSG_MAX];
-    snprintf(emsg, sizeof emsg, "%s", sqlite3_errmsg(st->db));
+    pw_store_why(st->db, rc, emsg, sizeof emsg);
     if (rc != SQLITE_OK)
         step_done(st->stmt[S_ROLLBACK]);
     sqlite3_finalize(up);
@@ -1481,8 +1544,9 @@ int pw_store_sync_targets(struct pw_store *st, const struct pw_plan *plan,
         st->nslots = (uint32_t)plan->ntargets;
         st->sync_gen = gen;
     } else {
-        slog(st, PW_STORE_LOG_ERROR, "cannot sync %zu targets into %s: %s; results are"
-             " dropped until a sync succeeds", plan->ntargets, st->path, emsg);
+        /* The caller decides what follows (stop, or keep the running plan). */
+        slog(st, PW_STORE_LOG_ERROR, "cannot record the plan's %zu targets in %s: %s",
+             plan->ntargets, st->path, emsg);
         free(slots);
         free(undo);
         free(st->slots);

@@ -6,7 +6,7 @@
  * commits them in batched transactions. The web layer reads it through the
  * pw_store_query_* functions (any thread).
  *
- * What is kept (schema v3, see store_schema.c):
+ * What is kept (schema v4, see store_schema.c):
  *   targets      host + port identity (survives restarts and reloads), roles,
  *                retired_ms when a plan no longer has it (history stays);
  *   state_runs   one row per run of consecutive results with the same
@@ -27,6 +27,8 @@
  *   epm_hosts, epm_entries  what the RPC endpoint mappers registered: per
  *                host the time of its latest complete read, per
  *                registration first and last seen (pw_store_epm_put).
+ *   daemon       the PID of the daemon holding the database (one at a time:
+ *                see store_file.c), for the message refusing a second.
  *
  * Time: everything stored is taken from the results' at_ms (or the time
  * passed to pw_store_heartbeat), never the wall clock, so a simulation can
@@ -49,8 +51,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PW_STORE_SCHEMA_VERSION 3
-#define PW_STORE_MSG_MAX 256
+#define PW_STORE_SCHEMA_VERSION 4
+#define PW_STORE_MSG_MAX 512
 
 struct pw_store;
 
@@ -74,6 +76,9 @@ struct pw_store_options {
                                    done by the writer itself (0: 60000; <0:
                                    never, call pw_store_housekeep) */
     uint32_t housekeep_targets; /* targets per housekeeping step (0: 256) */
+    int64_t check_ms;       /* PRAGMA quick_check at open may take this long,
+                               then the store opens unchecked, saying so
+                               (0: 10000) */
     pw_store_log_cb log;    /* NULL: stderr */
     void *log_ud;
 };
@@ -84,6 +89,13 @@ struct pw_store_options {
  * path and SQLite's reason). */
 int pw_store_open(const char *path, const struct pw_store_options *opt,
                   struct pw_store **out, char err[PW_STORE_MSG_MAX]);
+/* Opens the database for the queries below only (pw_store_query_*,
+ * pw_store_load_states, pw_store_epm_load), read-only and without the
+ * one-daemon lock: for a report or a tool while the daemon runs. Nothing
+ * is written, nothing migrated: a schema older than the queries read or
+ * newer than this portwatch is refused. Close with pw_store_close. */
+int pw_store_open_reader(const char *path, const struct pw_store_options *opt,
+                         struct pw_store **out, char err[PW_STORE_MSG_MAX]);
 /* Writes everything queued (waiting at most 10 s for a degraded disk), ends
  * the coverage run as 'clean' at its last heartbeat, stops the writer and
  * closes the database. NULL is a no-op. */
@@ -144,6 +156,28 @@ struct pw_store_stats {
     uint64_t epm_dropped;    /* reads refused: their queue was full */
 };
 void pw_store_stats(struct pw_store *st, struct pw_store_stats *out);
+
+/* ---- copies of the database (store_copy.c) ----------------------------- */
+
+/* Receives each line a copy reports (for `portwatch db`). */
+typedef void (*pw_store_say_cb)(void *ud, const char *line);
+
+/* Copies the database at `from` into the new file `to` (refused when it
+ * exists) with SQLite's online backup API: one consistent moment, safe
+ * while a daemon writes `from`, which is only read. The copy must pass
+ * integrity_check or it is removed. Returns 0, PW_EINVAL (`from` missing,
+ * `to` exists) or PW_ESTORAGE, with err naming the file and what to do. */
+int pw_store_backup(const char *from, const char *to, pw_store_say_cb cb, void *ud,
+                    char err[PW_STORE_MSG_MAX]);
+
+/* Copies every row of `from` that still reads into the new file `to`
+ * built with the current schema: each table in key order up to its first
+ * unreadable page and back from its end; rows pointing at lost rows are
+ * dropped. Says one line per table; *damaged_tables counts the tables
+ * with unreadable pages. Returns as pw_store_backup (`to` is removed on
+ * error). */
+int pw_store_recover(const char *from, const char *to, pw_store_say_cb cb, void *ud,
+                     uint64_t *damaged_tables, char err[PW_STORE_MSG_MAX]);
 
 /* ---- RPC endpoint mapper registrations (issue 9) ------------------------ */
 

@@ -123,10 +123,18 @@ static const char v3_sql[] =
     " UNIQUE(host_id, object, iface, vmajor, vminor, protseq, address, endpoint));"
     "CREATE INDEX epm_entries_seen ON epm_entries(host_id, last_seen_ms);";
 
+/* v4 (issue 16): the process that holds the database's lock (see
+ * store_file.c), so that a second daemon refused can name it. One row
+ * while a daemon runs; removed at a clean stop. */
+static const char v4_sql[] =
+    "CREATE TABLE daemon("
+    " pid INTEGER NOT NULL);";
+
 static const struct pw_store_migration steps[] = {
     {1, v1_sql},
     {2, v2_sql},
     {3, v3_sql},
+    {4, v4_sql},
 };
 
 const struct pw_store_migration *pw_store_migrations(size_t *n)
@@ -186,11 +194,11 @@ int pw_store_migrate(sqlite3 *db, int target, char err[PW_STORE_MSG_MAX])
     return 0;
 }
 
-int pw_store_pragmas(sqlite3 *db, int64_t busy_ms, char err[PW_STORE_MSG_MAX])
+int pw_store_pragmas(sqlite3 *db, const char *path, int64_t busy_ms,
+                     char err[PW_STORE_MSG_MAX])
 {
     sqlite3_busy_timeout(db, (int)busy_ms);
-    char *emsg = NULL;
-    if (sqlite3_exec(db,
+    int rc = sqlite3_exec(db,
                      "PRAGMA journal_mode=WAL;"
                      "PRAGMA synchronous=NORMAL;"
                      "PRAGMA foreign_keys=ON;"
@@ -198,10 +206,10 @@ int pw_store_pragmas(sqlite3 *db, int64_t busy_ms, char err[PW_STORE_MSG_MAX])
                       * not an old log; then shrink it back */
                      "PRAGMA wal_autocheckpoint=256;"
                      "PRAGMA journal_size_limit=4194304;",
-                     NULL, NULL, &emsg) != SQLITE_OK) {
-        snprintf(err, PW_STORE_MSG_MAX, "cannot set up the database: %s",
-                 emsg ? emsg : sqlite3_errmsg(db));
-        sqlite3_free(emsg);
+                     NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        /* the first read of the file: a foreign or damaged header fails here */
+        pw_store_failed(db, rc, path, "cannot open the database", err);
         return PW_ESTORAGE;
     }
     return 0;

@@ -75,7 +75,9 @@ static inline char *mktmpdir(void)
 static inline void rmtree(const char *dir)
 {
     /* only files we made: the db, -wal, -shm, and fillers */
-    static const char *const names[] = {"h.db", "h.db-wal", "h.db-shm", "h.db-journal", "filler"};
+    static const char *const names[] = {"h.db", "h.db-wal", "h.db-shm", "h.db-journal",
+                                        "h.db-lock", "copy.db", "copy.db-wal", "copy.db-shm",
+                                        "copy.db-journal", "filler"};
     char p[512];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);

@@ -5,7 +5,7 @@
  * connection holds the database locked, and every query checked against
  * answers worked out by hand in the comments.
  */
-#include "store_util.h"
+#include "store_fixture.h"
 #include "store/store_int.h"
 
 #include "config/error.h"
@@ -16,32 +16,6 @@
 #include <uv.h>
 
 static void store_quiet_log(void *ud, enum pw_store_log_level lvl, const char *msg) {}
-
-static char *dir;
-static char path[512];
-
-static void setup(void)
-{
-    dir = mktmpdir();
-    ck_assert_ptr_nonnull(dir);
-    snprintf(path, sizeof path, "%s/h.db", dir);
-}
-
-static void teardown(void)
-{
-    rmtree(dir);
-    free(dir);
-}
-
-static struct pw_store *open_store(const struct pw_store_options *o)
-{
-    struct pw_store *st = NULL;
-    char err[PW_STORE_MSG_MAX];
-    int rc = pw_store_open(path, o, &st, err);
-    ck_assert_msg(rc == 0, "open: %s", err);
-    ck_assert_int_eq(pw_store_sync_targets(st, &test_plan, NULL), 0);
-    return st;
-}
 
 static void submit1(struct pw_store *st, struct pw_result r)
 {

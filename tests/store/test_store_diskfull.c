@@ -70,7 +70,11 @@ int main(void)
     }
     CHECK(h.state == PW_STORE_DEGRADED);
     fprintf(stderr, "degraded: %s\n", h.message);
-    CHECK(strstr(h.message, "full") != NULL);
+    /* the path, SQLite's reason and what to do, then how much waits */
+    char want[2 * PW_STORE_MSG_MAX];
+    snprintf(want, sizeof want, "cannot write %s: database or disk is full: free space on its"
+             " disk (", path);
+    CHECK(strncmp(h.message, want, strlen(want)) == 0);
     /* overflow the queue: drops are counted */
     for (int round = 0; round < 30; round++) {
         struct pw_result r[200];
