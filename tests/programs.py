@@ -36,7 +36,8 @@ NOT_RUN = {
     'time': "a Python module in inline scripts ('import socket, time')",
 }
 
-WORD = re.compile(r'(?<![\w.-])(/[\w./+-]+|[A-Za-z][\w.+-]*)')
+# A word, not a variable's name ($opt, ${opt}).
+WORD = re.compile(r'(?<![\w.$-])(?<!\$\{)(/[\w./+-]+|[A-Za-z][\w.+-]*)')
 STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|`[^`]*`')
 
 
@@ -72,7 +73,9 @@ def candidates(path, text):
     shell = is_shell(path, text)
     for n, line in enumerate(text.splitlines(), 1):
         if shell:
-            words = [m.group(1) for m in WORD.finditer(re.sub(r'(^|\s)#.*', '', line))]
+            code = re.sub(r'(^|\s)#.*', '', line)
+            code = re.sub(r'\bfor\s+\w+', 'for', code)  # a loop variable is no program
+            words = [m.group(1) for m in WORD.finditer(code)]
         else:
             words = [w for m in STRING.finditer(line) for w in commands(m.group(0)[1:-1])]
             words += re.findall(r'(?<![\w.])/(?:usr/)?s?bin/[\w.+-]+', line)

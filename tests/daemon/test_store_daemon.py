@@ -244,11 +244,13 @@ def refusals(tmp, port):
 
     missing = os.path.join(tmp, "no-such-dir", "pw.db")
     rc, err = refused(write_conf(tmp, missing, free_port(), port))
-    want = (f"not started: cannot open the database {missing}: the directory"
-            f" {os.path.dirname(missing)} does not exist: create it, or set `database` to a file"
-            " in an existing directory")
-    check(rc == 2 and error_line(err) == want, f"exit {rc}, said\n{err}\nnot\n{want}")
-    ok("a missing directory: exit 2, named")
+    # The start-up checks (daemon/startup.c) find it before the store opens.
+    want = (f"database {missing}: its directory {os.path.dirname(missing)} cannot be used: no"
+            " such file or directory (ENOENT); create it, writable by the user portwatch runs as"
+            " (here 'root' (uid 0)), or set database to a file in a directory that exists")
+    check(rc == 2 and error_line(err) == want and not os.path.exists(os.path.dirname(missing)),
+          f"exit {rc}, said\n{err}\nnot\n{want}")
+    ok("a missing directory: exit 2, named, nothing created")
 
     if subprocess.run(["chattr", "+i", rec], capture_output=True).returncode != 0:
         print("# skipped: chattr +i is not possible here (needs root on ext4/xfs)")
@@ -257,9 +259,10 @@ def refusals(tmp, port):
         rc, err = refused(write_conf(tmp, rec, free_port(), port))
     finally:
         subprocess.run(["chattr", "-i", rec], check=True)
-    want = (f"not started: cannot write the database {rec}: operation not permitted (EPERM):"
-            " make it writable for the user portwatch runs as, or set `database` to another"
-            " file")
+    # The start-up checks (daemon/startup.c) find it before the store opens.
+    want = (f"database {rec}: cannot write it: operation not permitted (EPERM); portwatch runs"
+            " as user 'root' (uid 0) here: give that user write access to the file, or set"
+            " database to another file")
     check(rc == 2 and error_line(err) == want, f"exit {rc}, said\n{err}\nnot\n{want}")
     ok("an immutable file (EPERM): exit 2, named")
 
@@ -274,9 +277,11 @@ def refusals(tmp, port):
         rc, err = refused(conf)
     finally:
         subprocess.run(["chattr", "-i", d], check=True)
-    want = (f"not started: cannot open the database {db}: SQLite cannot create its -wal and -shm"
-            f" files in {d}: operation not permitted (EPERM): let the user portwatch runs as"
-            " create files there")
+    # The start-up checks (daemon/startup.c) find it before the store opens.
+    want = (f"database {db}: cannot create files in its directory {d}: operation not permitted"
+            " (EPERM); portwatch runs as user 'root' (uid 0) here: give that user write access to"
+            f" {d} (SQLite writes its journal beside the file), or set database to a file in a"
+            " directory it can write")
     check(rc == 2 and error_line(err) == want, f"exit {rc}, said\n{err}\nnot\n{want}")
     ok("an immutable directory (EPERM): exit 2, named")
 
