@@ -25,6 +25,10 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# What the README's starting point has besides Debian's base system: the
+# clone needs git, and dev.sh needs sudo when not run as root.
+PREREQUISITES = {'git', 'sudo'}
+
 # Words that are programs on some machines but that the tests use only as
 # English or as names of other things. Each needs its reason.
 NOT_RUN = {
@@ -36,8 +40,8 @@ NOT_RUN = {
     'time': "a Python module in inline scripts ('import socket, time')",
 }
 
-# A word, not a variable's name ($opt, ${opt}).
-WORD = re.compile(r'(?<![\w.$-])(?<!\$\{)(/[\w./+-]+|[A-Za-z][\w.+-]*)')
+# A word, not a variable's name ($opt, ${opt}) nor a piece of a path.
+WORD = re.compile(r'(?<![\w.$/-])(?<!\$\{)(/[\w./+-]+|[A-Za-z][\w.+-]*)')
 STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|`[^`]*`')
 
 
@@ -175,6 +179,8 @@ def main(argv):
             how = 'a dependency of a listed package'
         elif pkg in base:
             how = 'base system'
+        elif pkg in PREREQUISITES:
+            how = 'a prerequisite (README)'
         else:
             how = None
         if how is None:
