@@ -53,7 +53,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HEARTBEAT_MS 15000
+/* The daemon's own pulse: the store hears it every HEARTBEAT_MS, and a
+ * stretch of more than GAP_MS in which it heard neither a result nor a
+ * beat (SIGSTOP, a VM snapshot, a suspended machine, a loop starved of
+ * CPU) is a monitoring gap: not monitored, whatever its length. */
+#define HEARTBEAT_MS 1000
+#define GAP_MS 5000
 #define STATUS_MS 10000
 /* Reloads come at most this often; requests in between are coalesced. */
 #define RELOAD_GAP_MS 1000
@@ -89,6 +94,7 @@ struct daemon {
     struct pw_web *web;
     struct pw_epm_watch *watch; /* NULL before the web starts and once stopping */
     uv_timer_t heartbeat, status, watchdog;
+    int64_t beat_ms;            /* wall clock of the last heartbeat */
     struct pw_transitions trans; /* status changes to the log */
     uv_timer_t reload_timer;    /* runs while a reload is queued */
     uint64_t reload_at;         /* loop time of the last reload, 0 if none */
@@ -239,7 +245,18 @@ static void epm_release(void *ud, const struct pw_web_epm *e)
 static void on_heartbeat(uv_timer_t *t)
 {
     struct daemon *d = t->data;
-    pw_store_heartbeat(d->store, 0);
+    int64_t now = pw_web_now_ms();
+    if (d->beat_ms && now - d->beat_ms > GAP_MS) {
+        char from[40], to[40], took[32];
+        pw_web_format_time(d->beat_ms, from, sizeof from);
+        pw_web_format_time(now, to, sizeof to);
+        pw_format_duration((now - d->beat_ms) / 1000 * 1000, took, sizeof took);
+        pw_log_event(PW_LOG_WARN, "monitoring gap: from %s to %s (%s) the daemon did not run "
+                     "(paused, suspended, or starved of CPU); that time counts as not monitored",
+                     from, to, took);
+    }
+    d->beat_ms = now;
+    pw_store_heartbeat(d->store, now);
 }
 
 /* The farm summary for the service manager (systemctl status). */
@@ -368,6 +385,7 @@ static int open_store(struct daemon *d)
         .keep_raw_ms = d->boot->s.keep_raw_ms,
         .keep_hourly_ms = d->boot->s.keep_hourly_ms,
         .keep_events_ms = d->boot->s.keep_events_ms,
+        .gap_ms = GAP_MS,
         .log = store_log,
     };
     char err[PW_STORE_MSG_MAX];

@@ -22,6 +22,5 @@ int pw_web_param_range(struct pw_req *r, int64_t def_span_ms, int64_t *from, int
 /* A duration parameter; *ms untouched when absent. */
 int pw_web_param_duration(struct pw_req *r, const char *name, int64_t min_ms, int64_t max_ms,
                           int64_t *ms, struct pw_reply *out);
-int64_t pw_web_now_ms(void);
 
 #endif

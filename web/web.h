@@ -122,6 +122,9 @@ void pw_web_stop(struct pw_web *w);
 
 /* ---- Helpers shared with the daemon and tests ---------------------------- */
 
+/* The wall clock: ms since the epoch, UTC. */
+int64_t pw_web_now_ms(void);
+
 /* Formats ms since the epoch as RFC 3339 UTC with milliseconds
  * ("2025-11-25T20:36:00.123Z"). buf needs 32 bytes. */
 void pw_web_format_time(int64_t ms, char *buf, size_t len);

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""A pause of the daemon is a monitoring gap whatever its length (issue 15):
+SIGSTOP for 8 s, then SIGCONT, against the real daemon:
+
+  - /api/v1/uptime counts those 8 s as not monitored (to within the 1 s
+    heartbeat and the 5 s gap rule), not as up;
+  - the log says, once, from when to when the daemon did not run.
+"""
+import datetime
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from pwtest import free_port, get, stop, wait_for
+
+PW = sys.argv[1]
+
+
+def rfc3339(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="pwgap-")
+    lsn = socket.socket()
+    lsn.bind(("127.0.0.1", 0))
+    lsn.listen(64)
+    api = free_port()
+    conf = os.path.join(tmp, "pw.ini")
+    log = os.path.join(tmp, "pw.log")
+    with open(conf, "w") as f:
+        f.write(f"""[portwatch]
+listen = 127.0.0.1:{api}
+database = {tmp}/pw.db
+interval = 1s
+timeout = 200ms
+
+[check web]
+hosts = 127.0.0.1
+ports = {lsn.getsockname()[1]}
+reason = Gap test
+""")
+    p = subprocess.Popen([PW, "run", "-c", conf, "--log-file", log])
+    base = f"http://127.0.0.1:{api}"
+    try:
+        wait_for(lambda: get(base + "/api/v1/status")[0] == 200, 10, "the API")
+        started = time.time()
+        time.sleep(3)
+        p.send_signal(signal.SIGSTOP)
+        time.sleep(8)
+        p.send_signal(signal.SIGCONT)
+        time.sleep(4)
+
+        def uptime():
+            code, body = get(f"{base}/api/v1/uptime?by=farm&from={rfc3339(started)}&to=now")
+            g = json.loads(body)["groups"][0] if code == 200 else None
+            return g if g and g["not_monitored_ms"] > 0 else None
+        g = wait_for(uptime, 5, "not monitored time in /api/v1/uptime")
+    finally:
+        rc, _ = stop(p, 10, signal.SIGTERM)
+        lsn.close()
+    assert rc == 0, rc
+    assert 7000 <= g["not_monitored_ms"] <= 10500, g  # 8 s, give or take a beat
+    assert g["down_ms"] == 0, g
+    print(f"ok 1: an 8 s SIGSTOP is {g['not_monitored_ms']} ms not monitored, not up")
+    with open(log) as f:
+        gaps = [l for l in f if "monitoring gap: from " in l]
+    assert len(gaps) == 1 and "the daemon did not run" in gaps[0], gaps
+    print("ok 2: the log says once when the daemon did not run")
+    print("gap: 2 passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main()
