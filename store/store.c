@@ -171,6 +171,11 @@ struct pw_store {
     size_t epm_nentries;
     uint64_t epm_popped, epm_written, epm_dropped, epm_dropped_logged;
     int64_t hb_ms;       /* latest heartbeat asked for */
+    /* Results dropped because the queue was full leave a hole in the
+     * history: hole_ms is the time of the first one dropped (0: none), and
+     * no heartbeat may carry coverage past it, so the hole is not
+     * monitored time. Cleared once results after it are written. */
+    int64_t hole_ms;
     bool hk_requested, flush_waiting, stopping;
     struct pw_store_health health;
     uv_thread_t thread;
@@ -847,6 +852,58 @@ static void cond_wait_ms(uv_cond_t *c, uv_mutex_t *m, int64_t ms)
     (void)uv_cond_timedwait(c, m, (uint64_t)ms * 1000000u);
 }
 
+/* After a failed commit: waits out the backoff (new results arriving do
+ * not cut it short, or a full disk would be retried a thousand times a
+ * second); a stop or a flush does. Caller holds st->lock. */
+static void backoff_wait(struct pw_store *st, int64_t ms)
+{
+    uint64_t end = uv_hrtime() + (uint64_t)ms * 1000000u;
+    for (uint64_t now = uv_hrtime(); now < end && !st->stopping && !st->flush_waiting;
+         now = uv_hrtime())
+        (void)uv_cond_timedwait(&st->wake, &st->lock, end - now);
+}
+
+/* Results dropped for a full queue, said once when it starts, every
+ * DROP_LOG_EVERY_NS while it lasts, and once when it ends, with the
+ * stretch of history it left out (writer thread). */
+#define DROP_LOG_EVERY_NS (300ull * 1000000000u)
+
+struct drop_episode {
+    int64_t from_ms;   /* the first dropped result's time; 0: none */
+    uint64_t count;
+    uint64_t logged_ns;
+};
+
+static void drops_noted(struct pw_store *st, struct drop_episode *ep, uint64_t n, int64_t hole)
+{
+    uint64_t now = uv_hrtime();
+    ep->count += n;
+    if (!ep->from_ms) {
+        ep->from_ms = hole ? hole : wall_ms();
+        ep->logged_ns = now;
+        slog(st, PW_STORE_LOG_WARN, "results are dropped from now on: the queue of %u results is"
+             " full while %s cannot be written; until it can, that time counts as not monitored",
+             st->opt.queue_max, st->path);
+    } else if (now - ep->logged_ns >= DROP_LOG_EVERY_NS) {
+        char took[32];
+        ep->logged_ns = now;
+        pw_format_duration(wall_ms() - ep->from_ms, took, sizeof took);
+        slog(st, PW_STORE_LOG_WARN, "still dropping results: %llu in the last %s",
+             (unsigned long long)ep->count, took);
+    }
+}
+
+static void drops_ended(struct pw_store *st, struct drop_episode *ep, int64_t until_ms)
+{
+    if (!ep->from_ms)
+        return;
+    char took[32];
+    pw_format_duration(until_ms > ep->from_ms ? until_ms - ep->from_ms : 0, took, sizeof took);
+    slog(st, PW_STORE_LOG_INFO, "results are written again: %llu were dropped, and the %s of"
+         " history they covered counts as not monitored", (unsigned long long)ep->count, took);
+    *ep = (struct drop_episode){0};
+}
+
 /* Whether path no longer names a file (deleted or renamed away). */
 static bool file_removed(const char *path)
 {
@@ -861,6 +918,7 @@ static void writer_main(void *arg)
     struct pw_store *st = arg;
     int64_t backoff = 0;
     uint64_t stop_deadline = 0;
+    struct drop_episode ep = {0};
 
     uv_mutex_lock(&st->lock);
     for (;;) {
@@ -877,7 +935,9 @@ static void writer_main(void *arg)
 
         uint32_t n = st->qcount < st->opt.batch_max ? st->qcount : st->opt.batch_max;
         uint32_t head = st->qhead;
-        int64_t hb = st->hb_ms;
+        int64_t hole = st->hole_ms;
+        int64_t hb = hole && st->hb_ms > hole ? hole : st->hb_ms;
+        int64_t last_at = n ? st->q[(head + n - 1) % st->opt.queue_max].at_ms : 0;
         bool hk = st->hk_requested;
         uint64_t dropped = st->dropped - st->dropped_logged;
         st->dropped_logged = st->dropped;
@@ -888,9 +948,7 @@ static void writer_main(void *arg)
         uv_mutex_unlock(&st->lock);
 
         if (dropped)
-            slog(st, PW_STORE_LOG_WARN,
-                 "dropped %llu results: the in-memory queue (%u) is full",
-                 (unsigned long long)dropped, st->opt.queue_max);
+            drops_noted(st, &ep, dropped, hole);
         if (epm_dropped)
             slog(st, PW_STORE_LOG_WARN,
                  "dropped %llu RPC endpoint-mapper reads: %d registrations already wait"
@@ -963,8 +1021,14 @@ static void writer_main(void *arg)
             st->failed_commits++;
             if (st->stopping && uv_hrtime() > stop_deadline)
                 break;
-            cond_wait_ms(&st->wake, &st->lock, backoff);
+            backoff_wait(st, backoff);
             continue;
+        }
+        if (hole && last_at > hole) { /* written past the hole: it is behind us */
+            st->hole_ms = 0;
+            uv_mutex_unlock(&st->lock);
+            drops_ended(st, &ep, last_at);
+            uv_mutex_lock(&st->lock);
         }
         if (hk)
             st->hk_requested = false;
@@ -1270,6 +1334,8 @@ size_t pw_store_submit(struct pw_store *st, const struct pw_result *r, size_t n)
     st->qcount += (uint32_t)take;
     st->submitted += n;
     st->dropped += n - take;
+    if (take < n && !st->hole_ms)
+        st->hole_ms = r[take].at_ms;
     if (was_empty || st->qcount >= st->opt.batch_max || take < n)
         uv_cond_signal(&st->wake);
     uv_mutex_unlock(&st->lock);

@@ -76,13 +76,20 @@ int main(void)
              " disk (", path);
     CHECK(strncmp(h.message, want, strlen(want)) == 0);
     /* overflow the queue: drops are counted */
+    int64_t hole_from = 0;
     for (int round = 0; round < 30; round++) {
         struct pw_result r[200];
         for (int i = 0; i < 200; i++, at += 1000)
             r[i] = mkres((uint32_t)(i % 3), i % 2 ? PW_STATE_CLOSED : PW_STATE_FILTERED,
                          PW_STATUS_DOWN, at, -1);
-        accepted += pw_store_submit(st, r, 200);
+        size_t took = pw_store_submit(st, r, 200);
+        if (took < 200 && !hole_from)
+            hole_from = r[took].at_ms;
+        accepted += took;
     }
+    /* the daemon's heartbeat goes on meanwhile: it must not paper over
+     * the results that were dropped */
+    pw_store_heartbeat(st, at);
     struct pw_store_stats s;
     pw_store_stats(st, &s);
     CHECK(s.dropped > 0);
@@ -102,10 +109,26 @@ int main(void)
     CHECK(s.health.state == PW_STORE_OK);
     CHECK(s.written == accepted);
     CHECK(s.queued == 0);
+    /* results after the hole: coverage starts again there */
+    int64_t after = at + 60000;
+    struct pw_result r2[3];
+    for (int i = 0; i < 3; i++)
+        r2[i] = mkres((uint32_t)i, PW_STATE_CLOSED, PW_STATUS_DOWN, after, -1);
+    accepted += pw_store_submit(st, r2, 3);
+    CHECK(pw_store_flush(st, 5000) == 0);
     pw_store_close(st);
     st = NULL;
     CHECK(integrity_ok(path));
     CHECK((uint64_t)qint(path, "SELECT sum(count) FROM state_runs") == accepted);
+    /* the dropped stretch is not monitored: no coverage run spans it */
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE started_ms < %lld AND"
+             " coalesce(ended_ms, last_alive_ms) > %lld", (long long)hole_from,
+             (long long)hole_from);
+    CHECK(hole_from > 0 && qint(path, sql) == 0);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE started_ms >= %lld",
+             (long long)after);
+    CHECK(qint(path, sql) == 1);
     printf("disk full: accepted %llu, dropped %llu, all accepted written after recovery\n",
            (unsigned long long)accepted, (unsigned long long)s.dropped);
 out:
