@@ -195,6 +195,12 @@ struct pw_engine {
     bool fd_cap_said;
     bool fd_blocked;
     uint64_t last_fd_log;
+    /* Overrunning sweeps are logged once when they begin, then as a count
+     * every OVERRUN_LOG_EVERY_MS, and once when sweeps are on time again
+     * (schedule.c). Loop times. */
+    int64_t overrun_logged, overrun_last;
+    uint32_t overruns_since; /* overruns not yet in a line */
+    bool overrunning;
 
     struct pw_result *res, *res_spare;
     size_t nres, cap_res, cap_spare;

@@ -23,6 +23,47 @@ static struct cycle *cycle_of(struct pw_engine *e, uint32_t t)
     return c->open && c->no == e->sl[t].cycle ? c : NULL;
 }
 
+#define OVERRUN_LOG_EVERY_MS 300000
+
+/* A sweep that overran is a condition that may last (a host dropping
+ * SYNs, caps too tight): said when it starts, counted every
+ * OVERRUN_LOG_EVERY_MS while it lasts, and said when no sweep has overrun
+ * for three intervals, instead of a line per sweep (a line a second at a
+ * 1 s interval; sweeps on time between overruns do not end it). */
+static void overrun_log(struct pw_engine *e, const struct group *g, const struct cycle *c,
+                        int64_t now)
+{
+    if (!c->overran) {
+        if (e->overrunning && now - e->overrun_last >= 3 * g->interval) {
+            eng_log(e, PW_ENGINE_LOG_INFO, "sweeps end within their interval again (%u more "
+                    "overran since the last report)", e->overruns_since);
+            e->overrunning = false;
+        }
+        return;
+    }
+    e->overrun_last = now;
+    if (!e->overrunning) {
+        eng_log(e, PW_ENGINE_LOG_WARN,
+                "sweep %u (%u targets every %lld ms) overran its interval: "
+                "%u probes were still outstanding when due again and were "
+                "skipped (took %lld ms; timeouts, caps or slow name "
+                "resolution; lower timeout or raise interval/max_in_flight)",
+                c->no, g->n, (long long)g->interval, c->skipped,
+                (long long)(now - c->start_mono));
+    } else if (now - e->overrun_logged < OVERRUN_LOG_EVERY_MS) {
+        e->overruns_since++;
+        return;
+    } else {
+        eng_log(e, PW_ENGINE_LOG_WARN, "sweeps still overrun their interval: %u more in the "
+                "last %lld s (the latest took %lld ms for an interval of %lld ms)",
+                e->overruns_since + 1, (long long)(OVERRUN_LOG_EVERY_MS / 1000),
+                (long long)(now - c->start_mono), (long long)g->interval);
+    }
+    e->overrunning = true;
+    e->overruns_since = 0;
+    e->overrun_logged = now;
+}
+
 static void cycle_finish(struct pw_engine *e, struct group *g, struct cycle *c)
 {
     int64_t now = (int64_t)uv_now(e->loop);
@@ -30,17 +71,10 @@ static void cycle_finish(struct pw_engine *e, struct group *g, struct cycle *c)
     e->stats.sweeps++;
     e->stats.last_sweep_ms = eng_wall_ms();
     e->stats.last_sweep_duration_ms = now - c->start_mono;
-    if (c->overran) {
+    if (c->overran)
         e->stats.overruns++;
-        if (g)
-            eng_log(e, PW_ENGINE_LOG_WARN,
-                    "sweep %u (%u targets every %lld ms) overran its interval: "
-                    "%u probes were still outstanding when due again and were "
-                    "skipped (took %lld ms; timeouts, caps or slow name "
-                    "resolution; lower timeout or raise interval/max_in_flight)",
-                    c->no, g->n, (long long)g->interval, c->skipped,
-                    (long long)(now - c->start_mono));
-    }
+    if (g)
+        overrun_log(e, g, c, now);
     if (e->mode == MODE_ONCE && c == &e->once) {
         e->once_complete = true;
         eng_want_flush(e);
