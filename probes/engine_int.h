@@ -198,7 +198,7 @@ struct pw_engine {
     /* Overrunning sweeps are logged once when they begin, then as a count
      * every OVERRUN_LOG_EVERY_MS, and once when sweeps are on time again
      * (schedule.c). Loop times. */
-    int64_t overrun_logged, overrun_last;
+    int64_t overrun_logged, overrun_last, overrun_span;
     uint32_t overruns_since; /* overruns not yet in a line */
     bool overrunning;
 

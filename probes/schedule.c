@@ -34,7 +34,10 @@ static void overrun_log(struct pw_engine *e, const struct group *g, const struct
                         int64_t now)
 {
     if (!c->overran) {
-        if (e->overrunning && now - e->overrun_last >= 3 * g->interval) {
+        /* Quiet for three intervals and the longest overrun seen: an
+         * overrun every few sweeps (a timeout far above the interval) is
+         * not "on time again". */
+        if (e->overrunning && now - e->overrun_last >= 3 * g->interval + e->overrun_span) {
             eng_log(e, PW_ENGINE_LOG_INFO, "sweeps end within their interval again (%u more "
                     "overran since the last report)", e->overruns_since);
             e->overrunning = false;
@@ -42,6 +45,8 @@ static void overrun_log(struct pw_engine *e, const struct group *g, const struct
         return;
     }
     e->overrun_last = now;
+    if (!e->overrunning || now - c->start_mono > e->overrun_span)
+        e->overrun_span = now - c->start_mono;
     if (!e->overrunning) {
         eng_log(e, PW_ENGINE_LOG_WARN,
                 "sweep %u (%u targets every %lld ms) overran its interval: "
