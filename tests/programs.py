@@ -38,6 +38,7 @@ NOT_RUN = {
     'file': 'English in expected messages ("file is UTF-16")',
     'write': 'English in expected messages ("write it low-high")',
     'time': "a Python module in inline scripts ('import socket, time')",
+    'daemon': 'English in messages ("daemon exited"); the package comes with prometheus',
 }
 
 # A word, not a variable's name ($opt, ${opt}) nor a piece of a path.
