@@ -4,11 +4,13 @@
 # ca-certificates and sudo, nothing else), clones this repository's HEAD
 # into it and runs one Quick start command there as root, in a chroot.
 #
-#   packaging/pristine.sh [DIR] [-- COMMAND...]
+#   packaging/pristine.sh [--again] [DIR] [-- COMMAND...]
 #
 # DIR (default /var/tmp/portwatch-pristine) holds a cached tarball of the
 # fresh root (remove it to debootstrap again) and the root of this run,
-# which is made anew from the tarball each time. COMMAND defaults to
+# which is made anew from the tarball each time (with --again, the last
+# run's root is kept, with what that run installed, and only its clone is
+# brought to HEAD: quicker, for a second look). COMMAND defaults to
 # `packaging/dev.sh test`; CI=true is passed through. Needs root,
 # debootstrap, and a network path to Debian's archive. The host's apt
 # sources and settings, CA certificates, DNS and npm settings are copied in,
@@ -19,6 +21,8 @@ set -eu
 command -v debootstrap >/dev/null ||
     { echo "pristine.sh: needs debootstrap (apt-get install debootstrap)" >&2; exit 2; }
 src=$(cd "$(dirname "$0")/.." && pwd)
+again=0
+[ "${1:-}" != --again ] || { again=1; shift; }
 dir=/var/tmp/portwatch-pristine
 if [ $# -gt 0 ] && [ "$1" != -- ]; then dir=$1; shift; fi
 [ "${1:-}" != -- ] || shift
@@ -41,7 +45,12 @@ if [ ! -f "$dir/base.tar" ]; then
 fi
 
 unmount
-rm -rf "$root" && mkdir -p "$root" && tar -C "$root" -xf "$dir/base.tar"
+if [ "$again" -eq 1 ] && [ -d "$root/src/.git" ]; then
+    git -C "$root/src" fetch -q "$src" HEAD && git -C "$root/src" reset -q --hard FETCH_HEAD
+else
+    again=0
+    rm -rf "$root" && mkdir -p "$root" && tar -C "$root" -xf "$dir/base.tar"
+fi
 # Reach the registries the way the host does; install nothing.
 cp /etc/resolv.conf "$root/etc/"
 cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
@@ -64,7 +73,7 @@ mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount --rbind /dev "$root/dev"
 mount -t tmpfs tmpfs "$root/run"
-git clone -q "$src" "$root/src"
+[ "$again" -eq 1 ] || git clone -q "$src" "$root/src"
 echo "== in a pristine Debian 12 root ($root): $*"
 rc=0
 chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 CI="${CI:-}" \
