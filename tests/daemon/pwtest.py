@@ -1,6 +1,7 @@
 """Helpers the daemon tests share: a free loopback port, an HTTP GET that
-returns (status, body) for errors too, polling until a condition holds, and
-stopping a daemon with a signal while timing how long it takes."""
+returns (status, body) for errors too, polling until a condition holds,
+stopping a daemon with a signal while timing how long it takes, and the
+"ok N: what" lines with their closing count."""
 import signal
 import socket
 import subprocess
@@ -55,3 +56,19 @@ def stop(p, limit, sig=signal.SIGTERM):
         p.wait()
         raise SystemExit(f"FAIL: the daemon did not stop within {limit} s of {sig.name}")
     return rc, time.monotonic() - t0
+
+
+_passed = 0
+
+
+def ok(what):
+    """Prints one passed check as "ok N: what"."""
+    global _passed
+    _passed += 1
+    print(f"ok {_passed}: {what}", flush=True)
+
+
+def summary(name):
+    """Prints the closing line, "NAME: N passed, 0 failed" (a failure exits
+    earlier, with its own message)."""
+    print(f"{name}: {_passed} passed, 0 failed")

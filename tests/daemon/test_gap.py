@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from pwtest import free_port, get, stop, wait_for
+from pwtest import free_port, get, ok, stop, summary, wait_for
 
 PW = sys.argv[1]
 
@@ -68,12 +68,12 @@ reason = Gap test
     assert rc == 0, rc
     assert 7000 <= g["not_monitored_ms"] <= 10500, g  # 8 s, give or take a beat
     assert g["down_ms"] == 0, g
-    print(f"ok 1: an 8 s SIGSTOP is {g['not_monitored_ms']} ms not monitored, not up")
+    ok(f"an 8 s SIGSTOP is {g['not_monitored_ms']} ms not monitored, not up")
     with open(log) as f:
         gaps = [l for l in f if "monitoring gap: from " in l]
     assert len(gaps) == 1 and "the daemon did not run" in gaps[0], gaps
-    print("ok 2: the log says once when the daemon did not run")
-    print("gap: 2 passed, 0 failed")
+    ok("the log says once when the daemon did not run")
+    summary("gap")
 
 
 if __name__ == "__main__":

@@ -30,16 +30,9 @@ import time
 import urllib.error
 import urllib.request
 
-from pwtest import free_port, get, wait_for
+from pwtest import free_port, get, ok, summary, wait_for
 
 PW = sys.argv[1]
-passed = 0
-
-
-def ok(what):
-    global passed
-    passed += 1
-    print(f"ok {passed}: {what}", flush=True)
 
 
 def listener():
@@ -345,7 +338,7 @@ def main():
     test_reload_and_notify(tmp)
     test_stop_under_load(tmp, signal.SIGTERM)
     test_stop_under_load(tmp, signal.SIGINT)
-    print(f"lifecycle: {passed} passed, 0 failed")
+    summary("lifecycle")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from pwtest import free_port, get, stop, wait_for
+from pwtest import free_port, get, ok, stop, summary, wait_for
 
 PW = sys.argv[1]
 
@@ -73,7 +73,7 @@ def pace_kept(tmp):
         rc, _ = stop(p, 10, signal.SIGTERM)
     assert rc == 0, rc
     assert not stale, f"not probed for over an interval during the reloads: {stale}"
-    print("ok 3: reloads every 1.3 s at a 4 s interval left no target unprobed")
+    ok("reloads every 1.3 s at a 4 s interval left no target unprobed")
 
 
 def main():
@@ -114,10 +114,10 @@ def main():
     # One at once, then at most one per second of storm, plus the queued one.
     assert 2 <= reloads <= int(storm) + 3, f"{reloads} reloads for a {storm:.1f} s storm:\n{text}"
     assert "requests coalesced into this one" in text, text
-    print(f"ok 1: 100 SIGHUPs in {storm:.1f} s made {reloads} reloads")
-    print("ok 2: the reload after the storm took the configuration as it was then")
+    ok(f"100 SIGHUPs in {storm:.1f} s made {reloads} reloads")
+    ok("the reload after the storm took the configuration as it was then")
     pace_kept(tmp)
-    print("reload storm: 3 passed, 0 failed")
+    summary("reload storm")
 
 
 if __name__ == "__main__":

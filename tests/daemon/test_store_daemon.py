@@ -28,16 +28,9 @@ import sys
 import tempfile
 import time
 
-from pwtest import free_port, get, stop, wait_for
+from pwtest import free_port, get, ok, stop, summary, wait_for
 
 PW = sys.argv[1]
-passed = 0
-
-
-def ok(what):
-    global passed
-    passed += 1
-    print(f"ok {passed}: {what}", flush=True)
 
 
 def check(cond, what):
@@ -298,7 +291,8 @@ def main():
         refusals(tmp, port)
     finally:
         kill_left()
-    print(f"# {passed} checks in {time.time() - t0:.1f} s")
+    print(f"# checks took {time.time() - t0:.1f} s")
+    summary("store daemon")
     shutil.rmtree(tmp)
 
 

@@ -21,16 +21,9 @@ import sys
 import tempfile
 import threading
 
-from pwtest import free_port, get, stop, wait_for
+from pwtest import free_port, get, ok, stop, summary, wait_for
 
 PW = sys.argv[1]
-passed = 0
-
-
-def ok(what):
-    global passed
-    passed += 1
-    print(f"ok {passed}: {what}", flush=True)
 
 
 def listener(port=0):
@@ -190,7 +183,7 @@ reason = SQL answers
         httpd.shutdown()
     assert rc == 0, rc
     pending_at_stop(tmp)
-    print(f"transitions: {passed} passed, 0 failed")
+    summary("transitions")
 
 
 if __name__ == "__main__":
