@@ -334,17 +334,24 @@ struct pw_store_uptime {
     char key[256];            /* "host:port", host, role, or "farm" */
     uint32_t target_id;       /* PW_GROUP_TARGET only */
     uint32_t ntargets;
-    int64_t monitored_ms;     /* target-time monitored (summed over targets) */
-    int64_t down_ms;          /* of it, status down */
-    int64_t not_monitored_ms; /* target-time in range not covered by a run */
-    double uptime_pct;        /* 100 * (monitored - down) / monitored; -1 when
-                                 nothing was monitored */
+    int64_t monitored_ms;     /* time some member was in the plan and
+                                 portwatch was watching */
+    int64_t down_ms;          /* of it, time at least one member was down:
+                                 the group was not available */
+    int64_t not_monitored_ms; /* time some member was in the plan and
+                                 portwatch was not watching */
+    double uptime_pct;        /* availability: 100 * (monitored - down) /
+                                 monitored; -1 when nothing was monitored */
 };
 
-/* Uptime over [from, to) per target, host, role or the whole farm, for
- * targets that were in the plan at some point of the range. Down time is
- * outage time within monitored time; not-monitored time is excluded from
- * the percentage and reported separately. Free with free(). */
+/* Availability over [from, to) per target, host, role or the whole farm,
+ * for targets that were in the plan at some point of the range. A group
+ * is available at an instant when every member in the plan then is not
+ * down, so one dead SQL Server port makes its host unavailable however
+ * many RPC ports pass (no average over ports). Times are wall time, not
+ * summed over members; time before a member joined the plan is neither
+ * monitored nor not monitored; not-monitored time is excluded from the
+ * percentage and reported apart. Free with free(). */
 int pw_store_query_uptime(struct pw_store *st, int64_t from_ms, int64_t to_ms,
                           enum pw_store_group group,
                           struct pw_store_uptime **out, size_t *n);
