@@ -14,6 +14,7 @@
 #include "config/error.h"
 #include "config/values.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -179,9 +180,17 @@ struct pw_key {
                             STRING: min 1 refuses an empty value */
     const char *const *choices; /* ENUM and SET: NULL-terminated */
     size_t offset;       /* into the struct the section fills */
+    bool restart;        /* held by the running HTTP server or store: a
+                            reload that changes it keeps the running value
+                            and says the key waits for a restart */
     const char *help;
 };
 const struct pw_key *pw_config_keys(size_t *count);
+/* Whether a and b hold different values of k, a [portwatch] or [biztalk]
+ * key of a scalar type (string, listen, duration, int, rate, bool, enum,
+ * set); 0 for any other key. */
+int pw_config_key_differs(const struct pw_key *k, const struct pw_config *a,
+                          const struct pw_config *b);
 /* Writes the configuration reference as Markdown (README section). */
 void pw_config_write_reference(FILE *f);
 

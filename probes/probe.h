@@ -196,13 +196,16 @@ const struct pw_dialer_ops *pw_dialer_linux(void);
  * and the log file, and the rest for HTTP clients at once. */
 #define PW_ENGINE_FD_RESERVE 48
 
+/* A number left 0 takes the configuration's default for its key
+ * (interval, timeout, max_in_flight, ...: config/config.c's key table);
+ * daemon/options.h builds these from a configuration. */
 struct pw_engine_options {
     int64_t interval_ms;        /* default for targets without their own */
     int64_t timeout_ms;
-    uint32_t max_in_flight;     /* global cap (0: 256) */
-    uint32_t max_per_host;      /* per-host cap (0: 32) */
-    uint32_t fail_after;        /* 0: 2 */
-    uint32_t recover_after;     /* 0: 1 */
+    uint32_t max_in_flight;     /* global cap */
+    uint32_t max_per_host;      /* per-host cap */
+    uint32_t fail_after;
+    uint32_t recover_after;
     enum pw_family family;
     bool spread;                /* spread starts over the interval (run);
                                    false: as fast as caps allow (check) */

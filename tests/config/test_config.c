@@ -366,6 +366,42 @@ START_TEST(config_defaults_and_values)
 }
 END_TEST
 
+static const struct pw_key *key_named(const char *section, const char *name)
+{
+    size_t n;
+    const struct pw_key *k = pw_config_keys(&n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(k[i].section, section) == 0 && strcmp(k[i].name, name) == 0)
+            return &k[i];
+    ck_abort_msg("no key [%s] %s", section, name);
+    return NULL;
+}
+
+/* The key table says which keys a reload cannot apply, and which of them
+ * two configurations set differently; the daemon's reload reads only that. */
+START_TEST(config_restart_keys_differ)
+{
+    struct pw_config *a = load_ok("[portwatch]\nlisten = 127.0.0.1:9000\nkeep_detail = 3d\n");
+    struct pw_config *b = load_ok("[portwatch]\nlisten = 127.0.0.1:9001\nkeep_detail = 3d\n"
+                                  "interval = 1m\napi_token = 0123456789abcdef\n[biztalk]\nconfiguring = yes\n");
+    const char *restart[] = {"listen", "database", "api_token", "keep_detail", "http_timeout"};
+    for (size_t i = 0; i < sizeof restart / sizeof restart[0]; i++)
+        ck_assert_msg(key_named("portwatch", restart[i])->restart, "%s", restart[i]);
+    ck_assert(!key_named("portwatch", "interval")->restart);
+    ck_assert(!key_named("biztalk", "secondary_rpc_ports")->restart);
+    ck_assert(pw_config_key_differs(key_named("portwatch", "listen"), a, b));
+    ck_assert(pw_config_key_differs(key_named("portwatch", "api_token"), a, b)); /* NULL vs set */
+    ck_assert(pw_config_key_differs(key_named("portwatch", "interval"), a, b));
+    ck_assert(pw_config_key_differs(key_named("biztalk", "configuring"), a, b));
+    ck_assert(!pw_config_key_differs(key_named("portwatch", "keep_detail"), a, b));
+    ck_assert(!pw_config_key_differs(key_named("portwatch", "database"), a, b));
+    ck_assert(!pw_config_key_differs(key_named("portwatch", "max_in_flight"), a, b));
+    ck_assert(!pw_config_key_differs(key_named("check", "ports"), a, b));
+    pw_config_free(a);
+    pw_config_free(b);
+}
+END_TEST
+
 /* The error corpus: each file and the exact problems it must report. */
 static const struct {
     const char *text;
@@ -1276,6 +1312,7 @@ static Suite *config_suite(void)
     suite_add_tcase(s, ini);
     TCase *ld = tcase_create("loader");
     tcase_add_test(ld, config_defaults_and_values);
+    tcase_add_test(ld, config_restart_keys_differ);
     tcase_add_loop_test(ld, config_error_corpus, 0, (int)(sizeof corpus / sizeof corpus[0]));
     tcase_add_test(ld, config_example_file_loads);
     tcase_add_test(ld, config_trailing_comments_and_text);
