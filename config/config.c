@@ -75,7 +75,6 @@ static const char *const family_choices[] = {"any", "ipv4", "ipv6", "prefer-ipv4
                                              "prefer-ipv6", NULL};
 static const char *const log_choices[] = {"error", "warn", "info", "debug", NULL};
 static const char *const expect_choices[] = {"listening", "reachable", NULL};
-static const char *const protocol_choices[] = {"none", "auto", "tds", "rpc", "smb", "http", NULL};
 
 
 #define S(f) offsetof(struct pw_settings, f)
@@ -196,7 +195,7 @@ static const struct pw_key keys[] = {
      "Connection timeout for this check; the global timeout when unset."},
     {"check", "reason", PW_KEY_STRING, NULL, 0, 0, NULL, C(reason), LIVE,
      "What breaks when this check fails; shown beside failures."},
-    {"check", "protocol", PW_KEY_ENUM, "auto", 0, 0, protocol_choices, C(protocol), LIVE,
+    {"check", "protocol", PW_KEY_PROTOCOL, "auto", 0, 0, NULL, C(protocol), LIVE,
      "Exchange after connecting, to prove the service answers: tds (SQL Server), rpc "
      "(endpoint mapper), smb, http, none, or auto: by port as for the catalog (1433 tds, "
      "135 rpc, 445 smb, 1164 http; other ports none). A mismatch fails a listening check. "
@@ -248,6 +247,8 @@ int pw_config_key_differs(const struct pw_key *k, const struct pw_config *a,
         return *(const int *)(const void *)pa != *(const int *)(const void *)pb;
     case PW_KEY_HOSTS:
     case PW_KEY_PORTS:
+    case PW_KEY_PROTOCOL: /* [check] only */
+    case PW_KEY_TYPE_COUNT_:
         break;
     }
     return 0;
@@ -427,6 +428,14 @@ static int apply(const struct pw_key *k, void *base, const char *value, char err
         return refuse_choice(k, value, "one of", err);
     case PW_KEY_SET:
         return apply_set(k, (int *)field, value, err);
+    case PW_KEY_PROTOCOL: {
+        if (pw_proto_choice_parse(value, (int *)field) == 0)
+            return 0;
+        char choices[PW_ERRBUF / 2];
+        pw_proto_choices(choices, sizeof choices);
+        return snprintf(err, PW_ERRBUF, "'%s' is not allowed; use one of: %s", value, choices),
+               PW_EINVAL;
+    }
     case PW_KEY_HOSTS: {
         struct pw_host_list hl;
         if ((rc = pw_parse_hosts(value, &hl, err)) != 0)
@@ -443,6 +452,8 @@ static int apply(const struct pw_key *k, void *base, const char *value, char err
         *(struct pw_portset *)field = ps;
         return 0;
     }
+    case PW_KEY_TYPE_COUNT_:
+        break;
     }
     return PW_EINVAL;
 }
@@ -1026,8 +1037,10 @@ static const char *const type_names[] = {
     [PW_KEY_STRING] = "text",       [PW_KEY_DURATION] = "duration", [PW_KEY_INT] = "number",
     [PW_KEY_BOOL] = "yes/no",       [PW_KEY_ENUM] = "choice",       [PW_KEY_HOSTS] = "host list",
     [PW_KEY_PORTS] = "port list",   [PW_KEY_LISTEN] = "address:port", [PW_KEY_RATE] = "rate",
-    [PW_KEY_SET] = "choice list",
+    [PW_KEY_SET] = "choice list",   [PW_KEY_PROTOCOL] = "choice",
 };
+_Static_assert(sizeof type_names / sizeof type_names[0] == PW_KEY_TYPE_COUNT_,
+               "a name per enum pw_key_type");
 
 void pw_config_write_reference(FILE *f)
 {
@@ -1056,6 +1069,8 @@ void pw_config_write_reference(FILE *f)
             snprintf(allowed, sizeof allowed, "%lld/s to %lld/s", k->min, k->max);
         } else if (k->type == PW_KEY_PORTS) {
             snprintf(allowed, sizeof allowed, "1-65535, lists and ranges");
+        } else if (k->type == PW_KEY_PROTOCOL) {
+            pw_proto_choices(allowed, sizeof allowed);
         }
         fprintf(f, "| `%s` | %s | %s | %s | %s |\n", k->name, type_names[k->type],
                 k->def ? k->def : "", allowed, k->help);

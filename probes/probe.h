@@ -44,21 +44,11 @@ const char *pw_status_name(enum pw_status s);
 #define PW_DETAIL_MAX 96
 
 /* The exchange that proves which service answers after a connect (issue
- * 9). Stable integers. Each has a row in verify.c's protocol table (name,
- * catalog port, request, parser). Catalog rows get one by their port;
- * operators' checks get none unless their profile or the engine says
- * otherwise (pw_engine_set_protocol). */
-enum pw_proto {
-    PW_PROTO_NONE = 0,
-    PW_PROTO_TDS = 1,  /* SQL Server: TDS PRELOGIN */
-    PW_PROTO_RPC = 2,  /* RPC endpoint mapper: DCE/RPC bind to EPM v3 */
-    PW_PROTO_SMB = 3,  /* SMB2 NEGOTIATE */
-    PW_PROTO_HTTP = 4, /* HTTP/1.1 HEAD / */
-    PW_PROTO_COUNT_
-};
-const char *pw_proto_name(enum pw_proto p);
-/* "none", "tds", "rpc", "smb", "http"; PW_EINVAL otherwise. */
-int pw_proto_parse(const char *s, enum pw_proto *out);
+ * 9): enum pw_proto and its names are config/protocol.h's; verify.c's
+ * protocol table has the rest of each row (catalog port, request,
+ * parser). Catalog rows get one by their port; operators' checks get
+ * none unless their profile or the engine says otherwise
+ * (pw_engine_set_protocol). */
 
 /* Outcome of that exchange. Stable integers (stored). */
 enum pw_verify {
