@@ -69,12 +69,18 @@ void pw_diag_free(struct pw_diag *d)
 
 enum section_kind { SEC_PORTWATCH, SEC_BIZTALK, SEC_CHECK, SEC_COUNT };
 
-static const char *const section_names[SEC_COUNT] = {"portwatch", "biztalk", "check NAME"};
-
-static const char *const family_choices[] = {"any", "ipv4", "ipv6", "prefer-ipv4",
-                                             "prefer-ipv6", NULL};
+static const char *const family_choices[] = {
+    [PW_FAMILY_ANY] = "any",
+    [PW_FAMILY_IPV4] = "ipv4",
+    [PW_FAMILY_IPV6] = "ipv6",
+    [PW_FAMILY_PREFER_IPV4] = "prefer-ipv4",
+    [PW_FAMILY_PREFER_IPV6] = "prefer-ipv6",
+    [PW_FAMILY_COUNT_] = NULL,
+};
+_Static_assert(sizeof family_choices / sizeof family_choices[0] == PW_FAMILY_COUNT_ + 1,
+               "a choice per enum pw_family, then NULL");
+/* The daemon's log levels (daemon/log.h): 0 error .. 3 debug. */
 static const char *const log_choices[] = {"error", "warn", "info", "debug", NULL};
-static const char *const expect_choices[] = {"listening", "reachable", NULL};
 
 
 #define S(f) offsetof(struct pw_settings, f)
@@ -186,7 +192,7 @@ static const struct pw_key keys[] = {
      "Required. Hosts this check probes, separated by commas."},
     {"check", "ports", PW_KEY_PORTS, NULL, 0, 0, NULL, C(ports), LIVE,
      "Required. Ports and ranges, e.g. 135, 445, 50000-50200."},
-    {"check", "expect", PW_KEY_ENUM, "listening", 0, 0, expect_choices, C(expect), LIVE,
+    {"check", "expect", PW_KEY_ENUM, "listening", 0, 0, pw_expect_names, C(expect), LIVE,
      "listening: something must accept the connection. reachable: a refusal passes too "
      "(the firewall lets it through); only silence fails."},
     {"check", "interval", PW_KEY_DURATION, NULL, 1 * SEC_MS, DAY_MS, NULL, C(interval_ms), LIVE,
@@ -1075,5 +1081,4 @@ void pw_config_write_reference(FILE *f)
         fprintf(f, "| `%s` | %s | %s | %s | %s |\n", k->name, type_names[k->type],
                 k->def ? k->def : "", allowed, k->help);
     }
-    (void)section_names;
 }

@@ -50,6 +50,7 @@ enum pw_family {
     PW_FAMILY_IPV6, /* IPv6 only */
     PW_FAMILY_PREFER_IPV4,
     PW_FAMILY_PREFER_IPV6,
+    PW_FAMILY_COUNT_
 };
 
 /* The [portwatch] section. Later issues add fields here and rows to the key

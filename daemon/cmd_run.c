@@ -54,6 +54,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* [portwatch] log_level's choices (config.c) are these levels in order. */
+_Static_assert(PW_LOG_ERROR == 0 && PW_LOG_WARN == 1 && PW_LOG_INFO == 2 && PW_LOG_DEBUG == 3,
+               "log_level's choices: error, warn, info, debug");
+
 #define HEARTBEAT_MS 15000
 #define STATUS_MS 10000
 /* Reloads come at most this often; requests in between are coalesced. */
@@ -247,9 +251,9 @@ static void on_heartbeat(uv_timer_t *t)
 static void summary(struct daemon *d, char *buf, size_t len)
 {
     struct pw_snapshot *s = pw_engine_snapshot_acquire(d->cur->engine);
-    size_t n[3] = {0};
+    size_t n[PW_STATUS_DOWN + 1] = {0}; /* a count per enum pw_status */
     for (size_t i = 0; i < s->ntargets; i++)
-        if ((unsigned)s->targets[i].status < 3)
+        if ((unsigned)s->targets[i].status <= PW_STATUS_DOWN)
             n[s->targets[i].status]++;
     size_t nhosts = d->cur->plan->nhosts;
     snprintf(buf, len, "%zu target%s on %zu host%s: %zu up, %zu down, %zu not yet probed",

@@ -187,7 +187,7 @@ static bool engine_options(struct pw_engine_options *o)
         o->fail_after = (uint32_t)s->fail_after;
     if (o->recover_after == 0)
         o->recover_after = (uint32_t)s->recover_after;
-    if ((unsigned)o->family > PW_FAMILY_PREFER_IPV6)
+    if ((unsigned)o->family >= PW_FAMILY_COUNT_)
         o->family = (enum pw_family)s->family;
     pw_config_free(def);
     return true;
