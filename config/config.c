@@ -219,6 +219,14 @@ const struct pw_key *pw_config_keys(size_t *count)
     return keys;
 }
 
+const struct pw_key *pw_config_key(const char *section, const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
 static enum section_kind key_section(const struct pw_key *k)
 {
     if (strcmp(k->section, "portwatch") == 0)

@@ -181,6 +181,9 @@ struct pw_key {
     const char *help;
 };
 const struct pw_key *pw_config_keys(size_t *count);
+/* The key table's entry for [section] name ("check" for [check NAME]),
+ * or NULL: defaults and choices have their one home there. */
+const struct pw_key *pw_config_key(const char *section, const char *name);
 /* Whether a and b hold different values of k, a [portwatch] or [biztalk]
  * key of a scalar type (string, listen, duration, int, rate, bool, enum,
  * set); 0 for any other key. */

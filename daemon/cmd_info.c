@@ -208,18 +208,6 @@ struct pw_config *pw_cli_config(const struct pw_command *cmd, const struct pw_ar
     return pw_cli_config_msgs(cmd, a, NULL);
 }
 
-/* The key table's entry for [section] name: defaults and choices have
- * their one home there. */
-static const struct pw_key *key_of(const char *section, const char *name)
-{
-    size_t n;
-    const struct pw_key *k = pw_config_keys(&n);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(k[i].section, section) == 0 && strcmp(k[i].name, name) == 0)
-            return &k[i];
-    return NULL;
-}
-
 /* The configuration the overrides and ad hoc targets apply to: -c FILE,
  * else the system-wide file, else (ad hoc targets without -c) defaults. */
 static struct pw_config *base_config(const struct pw_command *cmd, const struct pw_args *a,
@@ -265,7 +253,7 @@ static struct pw_config *base_config(const struct pw_command *cmd, const struct 
  * default and half the interval, so `run --interval 1s` just works. */
 static void fit_timeout(struct pw_config *c)
 {
-    const struct pw_key *k = key_of("portwatch", "timeout");
+    const struct pw_key *k = pw_config_key("portwatch", "timeout");
     char err[PW_ERRBUF];
     int64_t def;
     if (!k || pw_parse_duration(k->def, &def, err) != 0)

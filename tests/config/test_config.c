@@ -368,13 +368,9 @@ END_TEST
 
 static const struct pw_key *key_named(const char *section, const char *name)
 {
-    size_t n;
-    const struct pw_key *k = pw_config_keys(&n);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(k[i].section, section) == 0 && strcmp(k[i].name, name) == 0)
-            return &k[i];
-    ck_abort_msg("no key [%s] %s", section, name);
-    return NULL;
+    const struct pw_key *k = pw_config_key(section, name);
+    ck_assert_msg(k != NULL, "no key [%s] %s", section, name);
+    return k;
 }
 
 /* The key table says which keys a reload cannot apply, and which of them
@@ -389,6 +385,7 @@ START_TEST(config_restart_keys_differ)
         ck_assert_msg(key_named("portwatch", restart[i])->restart, "%s", restart[i]);
     ck_assert(!key_named("portwatch", "interval")->restart);
     ck_assert(!key_named("biztalk", "secondary_rpc_ports")->restart);
+    ck_assert_ptr_null(pw_config_key("portwatch", "no_such_key"));
     ck_assert(pw_config_key_differs(key_named("portwatch", "listen"), a, b));
     ck_assert(pw_config_key_differs(key_named("portwatch", "api_token"), a, b)); /* NULL vs set */
     ck_assert(pw_config_key_differs(key_named("portwatch", "interval"), a, b));
