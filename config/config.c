@@ -1086,7 +1086,8 @@ void pw_config_write_reference(FILE *f)
         } else if (k->type == PW_KEY_PROTOCOL) {
             pw_proto_choices(allowed, sizeof allowed);
         }
-        fprintf(f, "| `%s` | %s | %s | %s | %s |\n", k->name, type_names[k->type],
-                k->def ? k->def : "", allowed, k->help);
+        fprintf(f, "| `%s` | %s | %s | %s | %s%s |\n", k->name, type_names[k->type],
+                k->def ? k->def : "", allowed, k->help,
+                k->restart ? " A change takes effect at a restart, not a reload." : "");
     }
 }
