@@ -26,8 +26,9 @@
  * borrow a generation's plan and ids, so a generation is freed only when
  * the last view of it is released (the web layer caches one view until a
  * newer snapshot shows up). Settings the running HTTP server and store
- * were started with (listen, database, token, TLS, limits, retention)
- * need a restart; a reload that changes them says so.
+ * were started with (listen, database, token, TLS, limits, retention:
+ * the keys the key table flags `restart`) need a restart; a reload that
+ * changes them says so.
  *
  * Endpoint watch (daemon/epm_watch.c): the hosts probed on 135 have their
  * endpoint mappers read every epm_every intervals; the TCP ports registered
