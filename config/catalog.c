@@ -391,20 +391,23 @@ enum pw_expect pw_catalog_port_expect(uint16_t port, const struct pw_portset *rp
     return named ? PW_EXPECT_REACHABLE : PW_EXPECT_LISTENING;
 }
 
-static const char *const expect_names[] = {
+const char *const pw_expect_names[] = {
     [PW_EXPECT_LISTENING] = "listening",
     [PW_EXPECT_REACHABLE] = "reachable",
+    [PW_EXPECT_COUNT_] = NULL,
 };
+_Static_assert(sizeof pw_expect_names / sizeof pw_expect_names[0] == PW_EXPECT_COUNT_ + 1,
+               "a name per enum pw_expect, then NULL");
 
 const char *pw_expect_name(enum pw_expect e)
 {
-    return (unsigned)e < 2 ? expect_names[e] : "?";
+    return (unsigned)e < PW_EXPECT_COUNT_ ? pw_expect_names[e] : "?";
 }
 
 int pw_expect_parse(const char *s, enum pw_expect *out)
 {
-    for (int i = 0; i < 2; i++)
-        if (strcmp(s, expect_names[i]) == 0) {
+    for (int i = 0; i < PW_EXPECT_COUNT_; i++)
+        if (strcmp(s, pw_expect_names[i]) == 0) {
             *out = (enum pw_expect)i;
             return 0;
         }

@@ -17,7 +17,10 @@
 enum pw_expect {
     PW_EXPECT_LISTENING, /* only "open" passes: something must accept */
     PW_EXPECT_REACHABLE, /* "open" or "closed" pass: the firewall lets it through */
+    PW_EXPECT_COUNT_
 };
+/* "listening", "reachable", then NULL: [check] expect's choices too. */
+extern const char *const pw_expect_names[PW_EXPECT_COUNT_ + 1];
 
 const char *pw_expect_name(enum pw_expect e);
 /* Returns 0 and sets *out, or PW_EINVAL for anything but the two names. */

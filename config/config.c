@@ -69,94 +69,102 @@ void pw_diag_free(struct pw_diag *d)
 
 enum section_kind { SEC_PORTWATCH, SEC_BIZTALK, SEC_CHECK, SEC_COUNT };
 
-static const char *const section_names[SEC_COUNT] = {"portwatch", "biztalk", "check NAME"};
-
-static const char *const family_choices[] = {"any", "ipv4", "ipv6", "prefer-ipv4",
-                                             "prefer-ipv6", NULL};
+static const char *const family_choices[] = {
+    [PW_FAMILY_ANY] = "any",
+    [PW_FAMILY_IPV4] = "ipv4",
+    [PW_FAMILY_IPV6] = "ipv6",
+    [PW_FAMILY_PREFER_IPV4] = "prefer-ipv4",
+    [PW_FAMILY_PREFER_IPV6] = "prefer-ipv6",
+    [PW_FAMILY_COUNT_] = NULL,
+};
+_Static_assert(sizeof family_choices / sizeof family_choices[0] == PW_FAMILY_COUNT_ + 1,
+               "a choice per enum pw_family, then NULL");
+/* The daemon's log levels (daemon/log.h): 0 error .. 3 debug. */
 static const char *const log_choices[] = {"error", "warn", "info", "debug", NULL};
-static const char *const expect_choices[] = {"listening", "reachable", NULL};
-static const char *const protocol_choices[] = {"none", "auto", "tds", "rpc", "smb", "http", NULL};
 
 
 #define S(f) offsetof(struct pw_settings, f)
 #define B(f) offsetof(struct pw_config, f)
 #define C(f) offsetof(struct pw_check, f)
+/* Whether a reload applies the key or the running one stays (pw_key.restart). */
+#define LIVE false
+#define RESTART true
 #define SEC_MS 1000LL
 #define DAY_MS 86400000LL
 
 #define ROLE_KEY(id, key, title, what)                                             \
-    {"biztalk", key, PW_KEY_HOSTS, NULL, 0, 0, NULL, B(roles[id]),                 \
+    {"biztalk", key, PW_KEY_HOSTS, NULL, 0, 0, NULL, B(roles[id]), LIVE,           \
      "Hosts holding the " what ", separated by commas (names, IPv4 or IPv6 "        \
      "addresses). One host may appear under several roles."},
 
 static const struct pw_key keys[] = {
-    {"portwatch", "listen", PW_KEY_LISTEN, "127.0.0.1:8470", 0, 0, NULL, S(listen),
+    {"portwatch", "listen", PW_KEY_LISTEN, "127.0.0.1:8470", 0, 0, NULL, S(listen), RESTART,
      "Address and port of the HTTP API and dashboard. Loopback by default; any other "
      "address needs api_token, or allow_anonymous = yes."},
-    {"portwatch", "database", PW_KEY_STRING, "portwatch.db", 1, 0, NULL, S(database),
+    {"portwatch", "database", PW_KEY_STRING, "portwatch.db", 1, 0, NULL, S(database), RESTART,
      "SQLite file that keeps the history; relative paths start at the working directory."},
     {"portwatch", "interval", PW_KEY_DURATION, "30s", 1 * SEC_MS, DAY_MS, NULL, S(interval_ms),
-     "How often every target is probed; starts are spread evenly over it."},
-    {"portwatch", "timeout", PW_KEY_DURATION, "3s", 10, 60 * SEC_MS, NULL, S(timeout_ms),
+     LIVE, "How often every target is probed; starts are spread evenly over it."},
+    {"portwatch", "timeout", PW_KEY_DURATION, "3s", 10, 60 * SEC_MS, NULL, S(timeout_ms), LIVE,
      "How long a connection attempt may take before the port counts as filtered."},
-    {"portwatch", "max_in_flight", PW_KEY_INT, "256", 1, 65536, NULL, S(max_in_flight),
+    {"portwatch", "max_in_flight", PW_KEY_INT, "256", 1, 65536, NULL, S(max_in_flight), LIVE,
      "Most connection attempts under way at once, over all hosts."},
-    {"portwatch", "max_per_host", PW_KEY_INT, "32", 1, 4096, NULL, S(max_per_host),
+    {"portwatch", "max_per_host", PW_KEY_INT, "32", 1, 4096, NULL, S(max_per_host), LIVE,
      "Most connection attempts under way at once to one host."},
-    {"portwatch", "fail_after", PW_KEY_INT, "2", 1, 100, NULL, S(fail_after),
+    {"portwatch", "fail_after", PW_KEY_INT, "2", 1, 100, NULL, S(fail_after), LIVE,
      "Consecutive failed probes before a target is reported down."},
-    {"portwatch", "recover_after", PW_KEY_INT, "1", 1, 100, NULL, S(recover_after),
+    {"portwatch", "recover_after", PW_KEY_INT, "1", 1, 100, NULL, S(recover_after), LIVE,
      "Consecutive passing probes before a down target is reported up again."},
-    {"portwatch", "address_family", PW_KEY_ENUM, "any", 0, 0, family_choices, S(family),
+    {"portwatch", "address_family", PW_KEY_ENUM, "any", 0, 0, family_choices, S(family), LIVE,
      "Which addresses of a host name to probe: any, ipv4, ipv6, prefer-ipv4 or prefer-ipv6."},
-    {"portwatch", "api_token", PW_KEY_STRING, NULL, 0, 0, NULL, S(api_token),
+    {"portwatch", "api_token", PW_KEY_STRING, NULL, 0, 0, NULL, S(api_token), RESTART,
      "Bearer token the HTTP API requires (Authorization: Bearer TOKEN). Required when "
      "listen is not a loopback address."},
-    {"portwatch", "allow_anonymous", PW_KEY_BOOL, "no", 0, 0, NULL, S(allow_anonymous),
+    {"portwatch", "allow_anonymous", PW_KEY_BOOL, "no", 0, 0, NULL, S(allow_anonymous), RESTART,
      "Serve a non-loopback listen address without api_token. Only for trusted networks."},
-    {"portwatch", "log_level", PW_KEY_ENUM, "info", 0, 0, log_choices, S(log_level),
+    {"portwatch", "log_level", PW_KEY_ENUM, "info", 0, 0, log_choices, S(log_level), LIVE,
      "Least severe log messages written: error, warn, info or debug."},
-    {"portwatch", "tls_certificate", PW_KEY_STRING, NULL, 0, 0, NULL, S(tls_certificate),
+    {"portwatch", "tls_certificate", PW_KEY_STRING, NULL, 0, 0, NULL, S(tls_certificate), RESTART,
      "PEM certificate file; with tls_key set too, the API is served over HTTPS."},
-    {"portwatch", "tls_key", PW_KEY_STRING, NULL, 0, 0, NULL, S(tls_key),
+    {"portwatch", "tls_key", PW_KEY_STRING, NULL, 0, 0, NULL, S(tls_key), RESTART,
      "PEM private key file for tls_certificate."},
-    {"portwatch", "tls_priorities", PW_KEY_STRING, NULL, 0, 0, NULL, S(tls_priorities),
+    {"portwatch", "tls_priorities", PW_KEY_STRING, NULL, 0, 0, NULL, S(tls_priorities), RESTART,
      "GnuTLS priority string for HTTPS; empty: TLS 1.3 and 1.2 only, with GnuTLS's NORMAL "
      "ciphers."},
-    {"portwatch", "http_max_connections", PW_KEY_INT, "512", 1, 65536, NULL, S(http_max_connections),
-     "Most HTTP connections open at once."},
-    {"portwatch", "http_max_per_ip", PW_KEY_INT, "128", 1, 65536, NULL, S(http_max_per_ip),
+    {"portwatch", "http_max_connections", PW_KEY_INT, "512", 1, 65536, NULL,
+     S(http_max_connections), RESTART, "Most HTTP connections open at once."},
+    {"portwatch", "http_max_per_ip", PW_KEY_INT, "128", 1, 65536, NULL, S(http_max_per_ip), RESTART,
      "Most HTTP connections open at once from one client address."},
     {"portwatch", "http_timeout", PW_KEY_DURATION, "30s", 1000, 3600000, NULL, S(http_timeout_ms),
-     "An idle HTTP connection is closed after this long."},
+     RESTART, "An idle HTTP connection is closed after this long."},
     {"portwatch", "keep_detail", PW_KEY_DURATION, "14d", DAY_MS, 3660 * DAY_MS, NULL,
-     S(keep_raw_ms), "How long the fine-grained (5-minute) history is kept."},
+     S(keep_raw_ms), RESTART, "How long the fine-grained (5-minute) history is kept."},
     {"portwatch", "keep_hourly", PW_KEY_DURATION, "400d", DAY_MS, 3660 * DAY_MS, NULL,
-     S(keep_hourly_ms), "How long the hourly history is kept."},
+     S(keep_hourly_ms), RESTART, "How long the hourly history is kept."},
     {"portwatch", "keep_events", PW_KEY_DURATION, "400d", DAY_MS, 3660 * DAY_MS, NULL,
-     S(keep_events_ms), "How long state changes and outages are kept."},
-    {"portwatch", "epm_every", PW_KEY_INT, "10", 1, 1000, NULL, S(epm_every),
+     S(keep_events_ms), RESTART, "How long state changes and outages are kept."},
+    {"portwatch", "epm_every", PW_KEY_INT, "10", 1, 1000, NULL, S(epm_every), LIVE,
      "The daemon reads the endpoint mapper of every host probed on 135 once every this many "
      "intervals (one host at a time); each TCP port registered there is then probed as "
      "expected listening, and one outside secondary_rpc_ports is flagged."},
-    {"portwatch", "vantage", PW_KEY_SET, "administration", 0, 0, pw_vantage_names, S(vantage),
+    {"portwatch", "vantage", PW_KEY_SET, "administration", 0, 0, pw_vantage_names, S(vantage), LIVE,
      "The BizTalk server roles this server holds, separated by commas: administration, "
      "processing, tracking, receive-send, sso, master-secret or bam-portal. Each brings "
      "Microsoft's table of the ports that role must reach ('portwatch catalog --vantage all'); "
      "the tables of several merge, each host and port probed once with every reason kept."},
 
     PW_ROLES(ROLE_KEY)
-    {"biztalk", "secondary_rpc_ports", PW_KEY_PORTS, "50000-50200", 0, 0, NULL, B(rpc_range),
+    {"biztalk", "secondary_rpc_ports", PW_KEY_PORTS, "50000-50200", 0, 0, NULL, B(rpc_range), LIVE,
      "The range Windows' dynamic RPC ports are restricted to (registry "
      "HKLM\\Software\\Microsoft\\Rpc\\Internet, Ports). Widen it if your servers use more."},
-    {"biztalk", "rpc_sweep_period", PW_KEY_DURATION, "0s", 0, 7 * DAY_MS, NULL, B(rpc_sweep_ms),
+    {"biztalk", "rpc_sweep_period", PW_KEY_DURATION, "0s", 0, 7 * DAY_MS, NULL, B(rpc_sweep_ms), LIVE,
      "How long one pass over secondary_rpc_ports may take: 0s probes the whole range every "
      "interval; 1h covers it once an hour, its ports spread evenly over the hour (Windows' "
      "default 49152-65535 is then 4.6 connections a second per server); rpc_sweep_rate may "
      "make a pass longer. Ports registered with the endpoint mapper are still probed every "
      "interval."},
     {"biztalk", "rpc_sweep_rate", PW_KEY_RATE, "10/s", PW_RPC_SWEEP_RATE_MIN,
-     PW_RPC_SWEEP_RATE_MAX, NULL, B(rpc_sweep_rate),
+     PW_RPC_SWEEP_RATE_MAX, NULL, B(rpc_sweep_rate), LIVE,
      "Most probes a second the sweep of secondary_rpc_ports sends one server, so that a wide "
      "range never becomes a port scan: a pass takes at least the range's ports divided by "
      "this, longer than rpc_sweep_period asks if need be (with 0s too, a pass every interval); "
@@ -164,36 +172,36 @@ static const struct pw_key keys[] = {
      "(6.7 a second) as it is and sweeps 49152-65535 in no less than 27m19s. Ports registered "
      "with the endpoint mapper are not held back by it."},
 
-    {"biztalk", "analysis_services_port", PW_KEY_INT, "2383", 1, 65535, NULL, B(analysis_port),
+    {"biztalk", "analysis_services_port", PW_KEY_INT, "2383", 1, 65535, NULL, B(analysis_port), LIVE,
      "The port the catalog's Analysis Services (OLAP) rows are probed on, where the pages give "
      "2383 or 2393: 2383 is a default SQL Server Analysis Services instance's since SQL Server "
      "2005; set a named instance's fixed port here."},
-    {"biztalk", "bam_portal_port", PW_KEY_INT, "443", 1, 65535, NULL, B(portal_port),
+    {"biztalk", "bam_portal_port", PW_KEY_INT, "443", 1, 65535, NULL, B(portal_port), LIVE,
      "The port the BAM portal site listens on (the bam-portal table says 80 or 443): 443 for "
      "HTTPS, 80 for HTTP."},
-    {"biztalk", "configuring", PW_KEY_BOOL, "no", 0, 0, NULL, B(configuring),
+    {"biztalk", "configuring", PW_KEY_BOOL, "no", 0, 0, NULL, B(configuring), LIVE,
      "Also probe the rows Microsoft marks as needed only while BizTalk Configuration Manager "
      "runs (the BizTalk Analysis database, and on the tracking server the BAM Star Schema, "
      "Archive and Analysis databases); yes while configuring, no for everyday watching."},
-    {"biztalk", "verify", PW_KEY_BOOL, "yes", 0, 0, NULL, B(verify),
+    {"biztalk", "verify", PW_KEY_BOOL, "yes", 0, 0, NULL, B(verify), LIVE,
      "Prove each catalog service answers after connecting, without credentials: TDS "
      "PRELOGIN on 1433, an endpoint-mapper bind on 135, SMB2 NEGOTIATE on 445, HTTP HEAD on "
      "1164. no: connect only."},
 
-    {"check", "hosts", PW_KEY_HOSTS, NULL, 0, 0, NULL, C(hosts),
+    {"check", "hosts", PW_KEY_HOSTS, NULL, 0, 0, NULL, C(hosts), LIVE,
      "Required. Hosts this check probes, separated by commas."},
-    {"check", "ports", PW_KEY_PORTS, NULL, 0, 0, NULL, C(ports),
+    {"check", "ports", PW_KEY_PORTS, NULL, 0, 0, NULL, C(ports), LIVE,
      "Required. Ports and ranges, e.g. 135, 445, 50000-50200."},
-    {"check", "expect", PW_KEY_ENUM, "listening", 0, 0, expect_choices, C(expect),
+    {"check", "expect", PW_KEY_ENUM, "listening", 0, 0, pw_expect_names, C(expect), LIVE,
      "listening: something must accept the connection. reachable: a refusal passes too "
      "(the firewall lets it through); only silence fails."},
-    {"check", "interval", PW_KEY_DURATION, NULL, 1 * SEC_MS, DAY_MS, NULL, C(interval_ms),
+    {"check", "interval", PW_KEY_DURATION, NULL, 1 * SEC_MS, DAY_MS, NULL, C(interval_ms), LIVE,
      "Probe interval for this check; the global interval when unset."},
-    {"check", "timeout", PW_KEY_DURATION, NULL, 10, 60 * SEC_MS, NULL, C(timeout_ms),
+    {"check", "timeout", PW_KEY_DURATION, NULL, 10, 60 * SEC_MS, NULL, C(timeout_ms), LIVE,
      "Connection timeout for this check; the global timeout when unset."},
-    {"check", "reason", PW_KEY_STRING, NULL, 0, 0, NULL, C(reason),
+    {"check", "reason", PW_KEY_STRING, NULL, 0, 0, NULL, C(reason), LIVE,
      "What breaks when this check fails; shown beside failures."},
-    {"check", "protocol", PW_KEY_ENUM, "auto", 0, 0, protocol_choices, C(protocol),
+    {"check", "protocol", PW_KEY_PROTOCOL, "auto", 0, 0, NULL, C(protocol), LIVE,
      "Exchange after connecting, to prove the service answers: tds (SQL Server), rpc "
      "(endpoint mapper), smb, http, none, or auto: by port as for the catalog (1433 tds, "
      "135 rpc, 445 smb, 1164 http; other ports none). A mismatch fails a listening check. "
@@ -211,6 +219,14 @@ const struct pw_key *pw_config_keys(size_t *count)
     return keys;
 }
 
+const struct pw_key *pw_config_key(const char *section, const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
 static enum section_kind key_section(const struct pw_key *k)
 {
     if (strcmp(k->section, "portwatch") == 0)
@@ -218,6 +234,38 @@ static enum section_kind key_section(const struct pw_key *k)
     if (strcmp(k->section, "biztalk") == 0)
         return SEC_BIZTALK;
     return SEC_CHECK;
+}
+
+int pw_config_key_differs(const struct pw_key *k, const struct pw_config *a,
+                          const struct pw_config *b)
+{
+    enum section_kind sec = key_section(k);
+    if (sec == SEC_CHECK)
+        return 0;
+    const char *pa = (sec == SEC_PORTWATCH ? (const char *)&a->s : (const char *)a) + k->offset;
+    const char *pb = (sec == SEC_PORTWATCH ? (const char *)&b->s : (const char *)b) + k->offset;
+    switch (k->type) {
+    case PW_KEY_STRING:
+    case PW_KEY_LISTEN: {
+        const char *sa = *(char *const *)(const void *)pa, *sb = *(char *const *)(const void *)pb;
+        return strcmp(sa ? sa : "", sb ? sb : "") != 0;
+    }
+    case PW_KEY_DURATION:
+        return *(const int64_t *)(const void *)pa != *(const int64_t *)(const void *)pb;
+    case PW_KEY_INT:
+    case PW_KEY_RATE:
+        return *(const long long *)(const void *)pa != *(const long long *)(const void *)pb;
+    case PW_KEY_BOOL:
+    case PW_KEY_ENUM:
+    case PW_KEY_SET:
+        return *(const int *)(const void *)pa != *(const int *)(const void *)pb;
+    case PW_KEY_HOSTS:
+    case PW_KEY_PORTS:
+    case PW_KEY_PROTOCOL: /* [check] only */
+    case PW_KEY_TYPE_COUNT_:
+        break;
+    }
+    return 0;
 }
 
 /* ---- "did you mean" ---------------------------------------------------- */
@@ -394,6 +442,14 @@ static int apply(const struct pw_key *k, void *base, const char *value, char err
         return refuse_choice(k, value, "one of", err);
     case PW_KEY_SET:
         return apply_set(k, (int *)field, value, err);
+    case PW_KEY_PROTOCOL: {
+        if (pw_proto_choice_parse(value, (int *)field) == 0)
+            return 0;
+        char choices[PW_ERRBUF / 2];
+        pw_proto_choices(choices, sizeof choices);
+        return snprintf(err, PW_ERRBUF, "'%s' is not allowed; use one of: %s", value, choices),
+               PW_EINVAL;
+    }
     case PW_KEY_HOSTS: {
         struct pw_host_list hl;
         if ((rc = pw_parse_hosts(value, &hl, err)) != 0)
@@ -410,6 +466,8 @@ static int apply(const struct pw_key *k, void *base, const char *value, char err
         *(struct pw_portset *)field = ps;
         return 0;
     }
+    case PW_KEY_TYPE_COUNT_:
+        break;
     }
     return PW_EINVAL;
 }
@@ -993,8 +1051,10 @@ static const char *const type_names[] = {
     [PW_KEY_STRING] = "text",       [PW_KEY_DURATION] = "duration", [PW_KEY_INT] = "number",
     [PW_KEY_BOOL] = "yes/no",       [PW_KEY_ENUM] = "choice",       [PW_KEY_HOSTS] = "host list",
     [PW_KEY_PORTS] = "port list",   [PW_KEY_LISTEN] = "address:port", [PW_KEY_RATE] = "rate",
-    [PW_KEY_SET] = "choice list",
+    [PW_KEY_SET] = "choice list",   [PW_KEY_PROTOCOL] = "choice",
 };
+_Static_assert(sizeof type_names / sizeof type_names[0] == PW_KEY_TYPE_COUNT_,
+               "a name per enum pw_key_type");
 
 void pw_config_write_reference(FILE *f)
 {
@@ -1023,9 +1083,11 @@ void pw_config_write_reference(FILE *f)
             snprintf(allowed, sizeof allowed, "%lld/s to %lld/s", k->min, k->max);
         } else if (k->type == PW_KEY_PORTS) {
             snprintf(allowed, sizeof allowed, "1-65535, lists and ranges");
+        } else if (k->type == PW_KEY_PROTOCOL) {
+            pw_proto_choices(allowed, sizeof allowed);
         }
-        fprintf(f, "| `%s` | %s | %s | %s | %s |\n", k->name, type_names[k->type],
-                k->def ? k->def : "", allowed, k->help);
+        fprintf(f, "| `%s` | %s | %s | %s | %s%s |\n", k->name, type_names[k->type],
+                k->def ? k->def : "", allowed, k->help,
+                k->restart ? " A change takes effect at a restart, not a reload." : "");
     }
-    (void)section_names;
 }

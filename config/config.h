@@ -12,8 +12,10 @@
 
 #include "config/catalog.h"
 #include "config/error.h"
+#include "config/protocol.h"
 #include "config/values.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,6 +50,7 @@ enum pw_family {
     PW_FAMILY_IPV6, /* IPv6 only */
     PW_FAMILY_PREFER_IPV4,
     PW_FAMILY_PREFER_IPV6,
+    PW_FAMILY_COUNT_
 };
 
 /* The [portwatch] section. Later issues add fields here and rows to the key
@@ -92,17 +95,8 @@ struct pw_check {
     int64_t interval_ms; /* 0: the global interval */
     int64_t timeout_ms;  /* 0: the global timeout */
     char *reason;        /* what breaks when it fails */
-    int protocol;        /* PW_CHECK_PROTO_*: exchange after connecting */
-};
-
-/* [check NAME] protocol: index into its choices. */
-enum {
-    PW_CHECK_PROTO_NONE = 0,
-    PW_CHECK_PROTO_AUTO = 1, /* by port, as for catalog rows */
-    PW_CHECK_PROTO_TDS = 2,
-    PW_CHECK_PROTO_RPC = 3,
-    PW_CHECK_PROTO_SMB = 4,
-    PW_CHECK_PROTO_HTTP = 5,
+    int protocol;        /* exchange after connecting: an enum pw_proto,
+                            or PW_PROTO_AUTO (by port, as for catalog rows) */
 };
 
 struct pw_config {
@@ -168,6 +162,8 @@ enum pw_key_type {
     PW_KEY_LISTEN,
     PW_KEY_RATE,    /* "10" or "10/s": a whole number a second */
     PW_KEY_SET,     /* some of the choices, separated by commas: a bit each */
+    PW_KEY_PROTOCOL, /* "auto" or a protocol's name (config/protocol.h) */
+    PW_KEY_TYPE_COUNT_
 };
 
 struct pw_key {
@@ -179,9 +175,20 @@ struct pw_key {
                             STRING: min 1 refuses an empty value */
     const char *const *choices; /* ENUM and SET: NULL-terminated */
     size_t offset;       /* into the struct the section fills */
+    bool restart;        /* held by the running HTTP server or store: a
+                            reload that changes it keeps the running value
+                            and says the key waits for a restart */
     const char *help;
 };
 const struct pw_key *pw_config_keys(size_t *count);
+/* The key table's entry for [section] name ("check" for [check NAME]),
+ * or NULL: defaults and choices have their one home there. */
+const struct pw_key *pw_config_key(const char *section, const char *name);
+/* Whether a and b hold different values of k, a [portwatch] or [biztalk]
+ * key of a scalar type (string, listen, duration, int, rate, bool, enum,
+ * set); 0 for any other key. */
+int pw_config_key_differs(const struct pw_key *k, const struct pw_config *a,
+                          const struct pw_config *b);
 /* Writes the configuration reference as Markdown (README section). */
 void pw_config_write_reference(FILE *f);
 
@@ -207,10 +214,10 @@ struct pw_profile {
     struct pw_reason *reasons; /* in catalog order, then checks */
     size_t nreasons;
     int rpc_range;       /* nonzero if any reason is the secondary RPC range */
-    /* The exchange after a successful connect: -1 chooses by port (1433
-     * TDS, 135 RPC, 445 SMB, 1164 HTTP); otherwise the number of probes'
-     * enum pw_proto (0 none, 1 TDS, 2 RPC, 3 SMB, 4 HTTP). An operator's
-     * check that names a protocol wins over the catalog. */
+    /* The exchange after a successful connect: an enum pw_proto
+     * (config/protocol.h), or PW_PROTO_AUTO to choose by port as for the
+     * catalog (probes/verify.c's port column). An operator's check that
+     * names a protocol wins over the catalog. */
     int verify_proto;
 };
 

@@ -5,15 +5,16 @@
 
 struct entry {
     int code;
-    const char *name;
     const char *msg;
 };
 
 static const struct entry table[] = {
-#define PW_ERR_ROW(name, msg) {PW_E##name, #name, msg},
+#define PW_ERR_ROW(name, msg) {PW_E##name, msg},
     PW_ERRNO_MAP(PW_ERR_ROW)
 #undef PW_ERR_ROW
 };
+_Static_assert(sizeof table / sizeof table[0] == PW_ERR_LAST_ - PW_ERR_FIRST_ - 1,
+               "a message per pw_err code");
 
 static const struct entry *lookup(int err)
 {
@@ -27,12 +28,6 @@ const char *pw_strerror(int err)
 {
     const struct entry *e = lookup(err);
     return e ? e->msg : "unknown error";
-}
-
-const char *pw_err_name(int err)
-{
-    const struct entry *e = lookup(err);
-    return e ? e->name : "UNKNOWN";
 }
 
 void pw_vlog_to(pw_log_sink sink, void *ud, const char *who, int level, const char *fmt,

@@ -46,8 +46,6 @@ enum pw_err {
 
 /* Static text for a pw_err code, or "unknown error". */
 const char *pw_strerror(int err);
-/* The code's name without prefix ("NOMEM"), or "UNKNOWN". */
-const char *pw_err_name(int err);
 
 /* Where a library layer (the probe engine, the web server) sends its log
  * lines: levels 0 error, 1 warn, 2 info, 3 debug; msg valid only during

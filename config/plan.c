@@ -376,7 +376,7 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
     memset(out, 0, sizeof *out);
     out->expect = PW_EXPECT_REACHABLE;
     out->interval_ms = INT64_MAX;
-    out->verify_proto = 0;
+    out->verify_proto = PW_PROTO_NONE;
     int explicit_proto = 0, decided = 0;
     out->timeout_ms = 0;
     out->reasons = calloc(n, sizeof *out->reasons);
@@ -402,7 +402,7 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
                     iv = b->sweep_ms;
             }
             if (!explicit_proto) {
-                out->verify_proto = c->verify ? -1 : 0;
+                out->verify_proto = c->verify ? PW_PROTO_AUTO : PW_PROTO_NONE;
                 decided = 1;
             }
         } else {
@@ -412,12 +412,11 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
             r->text = k->reason ? pool_dup(pool, k->reason) : r->role;
             r->row = 0;
             ex = k->expect;
-            if (k->protocol != PW_CHECK_PROTO_AUTO) {
-                /* none, then tds..http after auto, map onto probes' 0..4 */
-                out->verify_proto = k->protocol == PW_CHECK_PROTO_NONE ? 0 : k->protocol - 1;
+            if (k->protocol != PW_PROTO_AUTO) {
+                out->verify_proto = k->protocol;
                 explicit_proto = decided = 1;
             } else if (!decided) {
-                out->verify_proto = -1;
+                out->verify_proto = PW_PROTO_AUTO;
                 decided = 1;
             }
             if (k->interval_ms)

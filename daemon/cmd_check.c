@@ -5,6 +5,7 @@
  */
 #include "daemon/cli.h"
 #include "daemon/log.h"
+#include "daemon/options.h"
 #include "daemon/os.h"
 
 #include "probes/probe.h"
@@ -77,17 +78,12 @@ int pw_cmd_check(const struct pw_command *cmd, const struct pw_args *a)
         fprintf(stderr, "portwatch check: cannot start the event loop\n");
         goto out;
     }
-    struct pw_engine_options opt = {
-        .interval_ms = c->s.interval_ms,
-        .timeout_ms = c->s.timeout_ms,
-        .max_in_flight = (uint32_t)c->s.max_in_flight,
-        .max_per_host = (uint32_t)c->s.max_per_host,
-        .fail_after = 1,
-        .recover_after = 1,
-        .family = (enum pw_family)c->s.family,
-        .spread = false,
-        .dialer = pw_os_dialer(),
-    };
+    struct pw_engine_options opt = pw_options_engine(c);
+    /* One sweep as fast as the caps allow; each result is the verdict. */
+    opt.fail_after = 1;
+    opt.recover_after = 1;
+    opt.spread = false;
+    opt.dialer = pw_os_dialer();
     struct sweep s = {.plan = p, .json = fmt && strcmp(fmt, "json") == 0};
     struct pw_engine *e = pw_engine_new(&loop, p, &opt);
     if (!e) {

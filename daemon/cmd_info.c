@@ -208,18 +208,6 @@ struct pw_config *pw_cli_config(const struct pw_command *cmd, const struct pw_ar
     return pw_cli_config_msgs(cmd, a, NULL);
 }
 
-/* The key table's entry for [section] name: defaults and choices have
- * their one home there. */
-static const struct pw_key *key_of(const char *section, const char *name)
-{
-    size_t n;
-    const struct pw_key *k = pw_config_keys(&n);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(k[i].section, section) == 0 && strcmp(k[i].name, name) == 0)
-            return &k[i];
-    return NULL;
-}
-
 /* The configuration the overrides and ad hoc targets apply to: -c FILE,
  * else the system-wide file, else (ad hoc targets without -c) defaults. */
 static struct pw_config *base_config(const struct pw_command *cmd, const struct pw_args *a,
@@ -265,7 +253,7 @@ static struct pw_config *base_config(const struct pw_command *cmd, const struct 
  * default and half the interval, so `run --interval 1s` just works. */
 static void fit_timeout(struct pw_config *c)
 {
-    const struct pw_key *k = key_of("portwatch", "timeout");
+    const struct pw_key *k = pw_config_key("portwatch", "timeout");
     char err[PW_ERRBUF];
     int64_t def;
     if (!k || pw_parse_duration(k->def, &def, err) != 0)
@@ -342,23 +330,6 @@ static int add_adhoc_group(struct pw_config *c, const char *hosts, const struct 
     return rc;
 }
 
-/* The index of `name` among [check NAME] protocol's choices, or -1. */
-static int protocol_index(const char *name, char *allowed, size_t len)
-{
-    const struct pw_key *k = key_of("check", "protocol");
-    int found = -1;
-    size_t used = 0;
-    allowed[0] = '\0';
-    for (int i = 0; k && k->choices[i]; i++) {
-        if (strcmp(k->choices[i], name) == 0)
-            found = i;
-        if (used < len)
-            used += (size_t)snprintf(allowed + used, len - used, "%s%s", i ? ", " : "",
-                                     k->choices[i]);
-    }
-    return found;
-}
-
 /* The -p PORTS HOST... targets, as the catalog would probe them: each
  * port expected as the catalog expects it (the secondary RPC range
  * reachable, the rest listening; --expect overrides) and its service
@@ -369,14 +340,15 @@ static int add_adhoc(const struct pw_command *cmd, const struct pw_args *a, stru
 {
     const char *expect_s = pw_arg(cmd, a, "expect"), *proto_s = pw_arg(cmd, a, "protocol");
     enum pw_expect forced = PW_EXPECT_LISTENING;
-    int proto = c->verify ? PW_CHECK_PROTO_AUTO : PW_CHECK_PROTO_NONE;
+    int proto = c->verify ? PW_PROTO_AUTO : PW_PROTO_NONE;
     int failed = 0;
     if (expect_s && pw_expect_parse(expect_s, &forced) != 0) {
         pw_diag_add(diag, "--expect '%s' is not allowed; use listening or reachable", expect_s);
         failed = 1;
     }
-    char allowed[128];
-    if (proto_s && (proto = protocol_index(proto_s, allowed, sizeof allowed)) < 0) {
+    if (proto_s && pw_proto_choice_parse(proto_s, &proto) != 0) {
+        char allowed[128];
+        pw_proto_choices(allowed, sizeof allowed);
         pw_diag_add(diag, "--protocol '%s' is not allowed; use one of %s", proto_s, allowed);
         failed = 1;
     }

@@ -26,8 +26,9 @@
  * borrow a generation's plan and ids, so a generation is freed only when
  * the last view of it is released (the web layer caches one view until a
  * newer snapshot shows up). Settings the running HTTP server and store
- * were started with (listen, database, token, TLS, limits, retention)
- * need a restart; a reload that changes them says so.
+ * were started with (listen, database, token, TLS, limits, retention:
+ * the keys the key table flags `restart`) need a restart; a reload that
+ * changes them says so.
  *
  * Endpoint watch (daemon/epm_watch.c): the hosts probed on 135 have their
  * endpoint mappers read every epm_every intervals; the TCP ports registered
@@ -41,6 +42,7 @@
 #include "daemon/cli.h"
 #include "daemon/epm_watch.h"
 #include "daemon/log.h"
+#include "daemon/options.h"
 #include "daemon/transitions.h"
 #include "daemon/os.h"
 
@@ -52,6 +54,11 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* [portwatch] log_level's choices (config.c) are these levels in order. */
+_Static_assert(PW_LOG_ERROR == 0 && PW_LOG_WARN == 1 && PW_LOG_INFO == 2 && PW_LOG_DEBUG == 3,
+               "log_level's choices: error, warn, info, debug");
+
 
 /* The daemon's own pulse: the store hears it every HEARTBEAT_MS, and a
  * stretch of more than GAP_MS in which it heard neither a result nor a
@@ -263,9 +270,9 @@ static void on_heartbeat(uv_timer_t *t)
 static void summary(struct daemon *d, char *buf, size_t len)
 {
     struct pw_snapshot *s = pw_engine_snapshot_acquire(d->cur->engine);
-    size_t n[3] = {0};
+    size_t n[PW_STATUS_DOWN + 1] = {0}; /* a count per enum pw_status */
     for (size_t i = 0; i < s->ntargets; i++)
-        if ((unsigned)s->targets[i].status < 3)
+        if ((unsigned)s->targets[i].status <= PW_STATUS_DOWN)
             n[s->targets[i].status]++;
     size_t nhosts = d->cur->plan->nhosts;
     snprintf(buf, len, "%zu target%s on %zu host%s: %zu up, %zu down, %zu not yet probed",
@@ -318,28 +325,22 @@ static void stop(struct daemon *d, const char *why)
 
 /* ---- start-up pieces shared with reload -------------------------------------- */
 
-static void engine_options(const struct pw_config *c, struct pw_engine_options *o)
+/* The configuration's engine options, run the daemon's way. */
+static struct pw_engine_options engine_options(const struct pw_config *c)
 {
-    memset(o, 0, sizeof *o);
-    o->interval_ms = c->s.interval_ms;
-    o->timeout_ms = c->s.timeout_ms;
-    o->max_in_flight = (uint32_t)c->s.max_in_flight;
-    o->max_per_host = (uint32_t)c->s.max_per_host;
-    o->fail_after = (uint32_t)c->s.fail_after;
-    o->recover_after = (uint32_t)c->s.recover_after;
-    o->family = (enum pw_family)c->s.family;
-    o->spread = true;
-    o->dialer = pw_os_dialer();
+    struct pw_engine_options o = pw_options_engine(c);
+    o.spread = true;
+    o.dialer = pw_os_dialer();
     /* Probes leave the HTTP API and the database their descriptors. */
     unsigned long fds = pw_os_raise_fd_limit();
-    o->fd_limit = fds > UINT32_MAX ? UINT32_MAX : (uint32_t)fds;
+    o.fd_limit = fds > UINT32_MAX ? UINT32_MAX : (uint32_t)fds;
+    return o;
 }
 
 /* A new engine for g's plan, with its batches tagged with g. */
 static int gen_engine(struct daemon *d, struct gen *g, const struct pw_config *c)
 {
-    struct pw_engine_options opt;
-    engine_options(c, &opt);
+    struct pw_engine_options opt = engine_options(c);
     g->engine = pw_engine_new(&d->loop, g->plan, &opt);
     if (!g->engine)
         return PW_ENOMEM;
@@ -381,13 +382,9 @@ static void store_log(void *ud, enum pw_store_log_level lvl, const char *msg)
 
 static int open_store(struct daemon *d)
 {
-    struct pw_store_options so = {
-        .keep_raw_ms = d->boot->s.keep_raw_ms,
-        .keep_hourly_ms = d->boot->s.keep_hourly_ms,
-        .keep_events_ms = d->boot->s.keep_events_ms,
-        .gap_ms = GAP_MS,
-        .log = store_log,
-    };
+    struct pw_store_options so = pw_options_store(d->boot);
+    so.gap_ms = GAP_MS; /* goes with the heartbeat, above */
+    so.log = store_log;
     char err[PW_STORE_MSG_MAX];
     int rc = pw_store_open(d->boot->s.database, &so, &d->store, err);
     if (rc != 0) /* err names the file, the reason and what to do */
@@ -398,18 +395,8 @@ static int open_store(struct daemon *d)
 static int start_web(struct daemon *d)
 {
     const struct pw_settings *s = &d->boot->s;
-    struct pw_web_options wo = {
-        .listen = s->listen,
-        .api_token = s->api_token,
-        .allow_anonymous = s->allow_anonymous != 0,
-        .tls_cert_file = s->tls_certificate,
-        .tls_key_file = s->tls_key,
-        .tls_priorities = s->tls_priorities,
-        .max_connections = (unsigned)s->http_max_connections,
-        .max_per_ip = (unsigned)s->http_max_per_ip,
-        .timeout_s = (unsigned)(s->http_timeout_ms / 1000),
-        .log = pw_log_cb,
-    };
+    struct pw_web_options wo = pw_options_web(d->boot);
+    wo.log = pw_log_cb;
     struct pw_web_sources src = {
         .acquire = view_acquire,
         .release = view_release,
@@ -468,49 +455,6 @@ static int build_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan **
     int rc = pw_plan_build(cfg, &base, msgs);
     *out = rc == 0 ? add_registered(d, cfg, base) : base;
     return rc;
-}
-
-/* Settings the running HTTP server and store hold: a reload that changes
- * them is applied otherwise, and says these wait for a restart. Values are
- * not printed (api_token is a secret). */
-enum kind { K_STR, K_INT, K_LL, K_I64 };
-static const struct {
-    const char *key;
-    size_t off;
-    enum kind kind;
-} restart_keys[] = {
-    {"listen", offsetof(struct pw_settings, listen), K_STR},
-    {"database", offsetof(struct pw_settings, database), K_STR},
-    {"api_token", offsetof(struct pw_settings, api_token), K_STR},
-    {"allow_anonymous", offsetof(struct pw_settings, allow_anonymous), K_INT},
-    {"tls_certificate", offsetof(struct pw_settings, tls_certificate), K_STR},
-    {"tls_key", offsetof(struct pw_settings, tls_key), K_STR},
-    {"tls_priorities", offsetof(struct pw_settings, tls_priorities), K_STR},
-    {"http_max_connections", offsetof(struct pw_settings, http_max_connections), K_LL},
-    {"http_max_per_ip", offsetof(struct pw_settings, http_max_per_ip), K_LL},
-    {"http_timeout", offsetof(struct pw_settings, http_timeout_ms), K_I64},
-    {"keep_detail", offsetof(struct pw_settings, keep_raw_ms), K_I64},
-    {"keep_hourly", offsetof(struct pw_settings, keep_hourly_ms), K_I64},
-    {"keep_events", offsetof(struct pw_settings, keep_events_ms), K_I64},
-};
-
-static int setting_differs(const struct pw_settings *a, const struct pw_settings *b, size_t i)
-{
-    const char *pa = (const char *)a + restart_keys[i].off;
-    const char *pb = (const char *)b + restart_keys[i].off;
-    switch (restart_keys[i].kind) {
-    case K_STR: {
-        const char *sa = *(char *const *)(const void *)pa, *sb = *(char *const *)(const void *)pb;
-        return strcmp(sa ? sa : "", sb ? sb : "") != 0;
-    }
-    case K_INT:
-        return *(const int *)(const void *)pa != *(const int *)(const void *)pb;
-    case K_LL:
-        return *(const long long *)(const void *)pa != *(const long long *)(const void *)pb;
-    case K_I64:
-        return *(const int64_t *)(const void *)pa != *(const int64_t *)(const void *)pb;
-    }
-    return 0;
 }
 
 struct id_index {
@@ -575,6 +519,19 @@ static void log_warnings(const struct pw_plan *plan, const char *prefix)
         pw_log(PW_LOG_WARN, "%s%s", prefix, warn->msgs[i]);
 }
 
+/* The keys the running HTTP server and store hold (pw_key.restart) keep
+ * their running values; say which of them the new configuration changes.
+ * Values are not printed (api_token is a secret). */
+static void warn_restart_keys(const struct pw_config *running, const struct pw_config *next)
+{
+    size_t nkeys;
+    const struct pw_key *keys = pw_config_keys(&nkeys);
+    for (size_t i = 0; i < nkeys; i++)
+        if (keys[i].restart && pw_config_key_differs(&keys[i], running, next))
+            pw_log(PW_LOG_WARN, "reload: %s changed; it takes effect only after a restart "
+                                "(the running value stays)", keys[i].name);
+}
+
 static void reload(struct daemon *d, const char *why)
 {
     uint64_t t0 = uv_hrtime();
@@ -598,10 +555,7 @@ static void reload(struct daemon *d, const char *why)
     }
     pw_diag_free(&msgs);
     log_warnings(plan, "reload: ");
-    for (size_t i = 0; i < sizeof restart_keys / sizeof restart_keys[0]; i++)
-        if (setting_differs(&d->boot->s, &cfg->s, i))
-            pw_log(PW_LOG_WARN, "reload: %s changed; it takes effect only after a restart "
-                                "(the running value stays)", restart_keys[i].key);
+    warn_restart_keys(d->boot, cfg);
     swap_plan(d, cfg, plan, t0, "configuration reloaded");
 }
 

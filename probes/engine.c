@@ -27,13 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_INTERVAL_MS 60000
-#define DEFAULT_TIMEOUT_MS 3000
-#define DEFAULT_MAX_IN_FLIGHT 256
-#define DEFAULT_MAX_PER_HOST 32
-#define DEFAULT_FAIL_AFTER 2
-#define DEFAULT_RECOVER_AFTER 1
-
 void eng_log(struct pw_engine *e, int level, const char *fmt, ...)
 {
     va_list ap;
@@ -173,22 +166,31 @@ void eng_say_fd_budget(struct pw_engine *e)
             e->fd_capped_from + PW_ENGINE_FD_RESERVE);
 }
 
-static void engine_options(struct pw_engine_options *o)
+/* A field left 0 takes the configuration's default: the key table in
+ * config/config.c is the one home of each default, and a configuration
+ * holding only defaults reads them from it. False when out of memory. */
+static bool engine_options(struct pw_engine_options *o)
 {
+    struct pw_config *def = pw_config_new();
+    if (!def)
+        return false;
+    const struct pw_settings *s = &def->s;
     if (o->interval_ms <= 0)
-        o->interval_ms = DEFAULT_INTERVAL_MS;
+        o->interval_ms = s->interval_ms;
     if (o->timeout_ms <= 0)
-        o->timeout_ms = DEFAULT_TIMEOUT_MS;
+        o->timeout_ms = s->timeout_ms;
     if (o->max_in_flight == 0)
-        o->max_in_flight = DEFAULT_MAX_IN_FLIGHT;
+        o->max_in_flight = (uint32_t)s->max_in_flight;
     if (o->max_per_host == 0)
-        o->max_per_host = DEFAULT_MAX_PER_HOST;
+        o->max_per_host = (uint32_t)s->max_per_host;
     if (o->fail_after == 0)
-        o->fail_after = DEFAULT_FAIL_AFTER;
+        o->fail_after = (uint32_t)s->fail_after;
     if (o->recover_after == 0)
-        o->recover_after = DEFAULT_RECOVER_AFTER;
-    if ((unsigned)o->family > PW_FAMILY_PREFER_IPV6)
-        o->family = PW_FAMILY_ANY;
+        o->recover_after = (uint32_t)s->recover_after;
+    if ((unsigned)o->family >= PW_FAMILY_COUNT_)
+        o->family = (enum pw_family)s->family;
+    pw_config_free(def);
+    return true;
 }
 
 struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
@@ -207,7 +209,10 @@ struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
     e->plan = plan;
     if (opt)
         e->opt = *opt;
-    engine_options(&e->opt);
+    if (!engine_options(&e->opt)) {
+        engine_free(e); /* no handle exists yet */
+        return NULL;
+    }
     fd_budget(e);
     size_t n = plan->ntargets;
     e->nhosts = (uint32_t)plan->nhosts;

@@ -44,21 +44,11 @@ const char *pw_status_name(enum pw_status s);
 #define PW_DETAIL_MAX 96
 
 /* The exchange that proves which service answers after a connect (issue
- * 9). Stable integers. Each has a row in verify.c's protocol table (name,
- * catalog port, request, parser). Catalog rows get one by their port;
- * operators' checks get none unless their profile or the engine says
- * otherwise (pw_engine_set_protocol). */
-enum pw_proto {
-    PW_PROTO_NONE = 0,
-    PW_PROTO_TDS = 1,  /* SQL Server: TDS PRELOGIN */
-    PW_PROTO_RPC = 2,  /* RPC endpoint mapper: DCE/RPC bind to EPM v3 */
-    PW_PROTO_SMB = 3,  /* SMB2 NEGOTIATE */
-    PW_PROTO_HTTP = 4, /* HTTP/1.1 HEAD / */
-    PW_PROTO_COUNT_
-};
-const char *pw_proto_name(enum pw_proto p);
-/* "none", "tds", "rpc", "smb", "http"; PW_EINVAL otherwise. */
-int pw_proto_parse(const char *s, enum pw_proto *out);
+ * 9): enum pw_proto and its names are config/protocol.h's; verify.c's
+ * protocol table has the rest of each row (catalog port, request,
+ * parser). Catalog rows get one by their port; operators' checks get
+ * none unless their profile or the engine says otherwise
+ * (pw_engine_set_protocol). */
 
 /* Outcome of that exchange. Stable integers (stored). */
 enum pw_verify {
@@ -196,13 +186,16 @@ const struct pw_dialer_ops *pw_dialer_linux(void);
  * and the log file, and the rest for HTTP clients at once. */
 #define PW_ENGINE_FD_RESERVE 48
 
+/* A number left 0 takes the configuration's default for its key
+ * (interval, timeout, max_in_flight, ...: config/config.c's key table);
+ * daemon/options.h builds these from a configuration. */
 struct pw_engine_options {
     int64_t interval_ms;        /* default for targets without their own */
     int64_t timeout_ms;
-    uint32_t max_in_flight;     /* global cap (0: 256) */
-    uint32_t max_per_host;      /* per-host cap (0: 32) */
-    uint32_t fail_after;        /* 0: 2 */
-    uint32_t recover_after;     /* 0: 1 */
+    uint32_t max_in_flight;     /* global cap */
+    uint32_t max_per_host;      /* per-host cap */
+    uint32_t fail_after;
+    uint32_t recover_after;
     enum pw_family family;
     bool spread;                /* spread starts over the interval (run);
                                    false: as fast as caps allow (check) */

@@ -1,12 +1,13 @@
 /*
  * The protocol table: one row per protocol a probe can prove (enum
- * pw_proto), with its name, the catalog port that gets it by default,
- * whether its request takes random bytes, its request builder and its
- * reply parser (one file each: tds.c, dcerpc.c, smb2.c, http_status.c).
- * Everything else reads the table: names and parsing, the port rule,
- * pw_verify_request / pw_verify_reply, which the engine calls once a
- * connect succeeds and on every read (exchange.c). Adding a protocol is an
- * enum value in probe.h, a row here, and its parser file.
+ * pw_proto; its name and service are config/protocol.c's), with the
+ * catalog port that gets it by default, whether its request takes random
+ * bytes, its request builder and its reply parser (one file each: tds.c,
+ * dcerpc.c, smb2.c, http_status.c). Everything else reads the table: the
+ * port rule, pw_verify_request / pw_verify_reply, which the engine calls
+ * once a connect succeeds and on every read (exchange.c). Adding a
+ * protocol is an enum value and a row in config/protocol.h and
+ * protocol.c, a row here, and its parser file.
  *
  * Also here: the names of exchange outcomes and the short info text a
  * result carries.
@@ -40,9 +41,10 @@ enum pw_proto pw_proto_default(const struct pw_plan *p, uint32_t target)
         return PW_PROTO_NONE;
     const struct pw_target *t = &p->targets[target];
     const struct pw_profile *pr = pw_target_profile(p, t);
-    if (pr->verify_proto < 0)
+    if (pr->verify_proto == PW_PROTO_AUTO)
         return pw_verify_proto_for_port(t->port);
-    return pr->verify_proto < PW_PROTO_COUNT_ ? (enum pw_proto)pr->verify_proto : PW_PROTO_NONE;
+    return (unsigned)pr->verify_proto < PW_PROTO_COUNT_ ? (enum pw_proto)pr->verify_proto
+                                                        : PW_PROTO_NONE;
 }
 
 /* What a reply that is not the expected one looks like, by its first
@@ -160,8 +162,9 @@ static size_t request_http(uint8_t *buf, const char *host, uint16_t port, const 
 
 /* ---- the table ------------------------------------------------------------ */
 
+/* Indexed by config/protocol.h's enum pw_proto, whose table has each
+ * one's name and service. */
 static const struct {
-    const char *name;   /* `protocol =` in a [check], and the reports */
     uint16_t port;      /* the catalog port that gets it by default; 0: none */
     bool salted;        /* its request takes 32 random bytes */
     /* Builds the request into buf (PW_VERIFY_TX_MAX); returns its length. */
@@ -169,28 +172,13 @@ static const struct {
     /* A parser (verify.h) that also writes the info text once decided. */
     enum pw_parse (*reply)(const uint8_t *b, size_t n, bool eof, char *info);
 } protos[] = {
-    [PW_PROTO_NONE] = {"none", 0, false, NULL, NULL},
-    [PW_PROTO_TDS] = {"tds", 1433, false, request_tds, reply_tds},
-    [PW_PROTO_RPC] = {"rpc", 135, false, request_rpc, reply_rpc},
-    [PW_PROTO_SMB] = {"smb", 445, true, request_smb, reply_smb},
-    [PW_PROTO_HTTP] = {"http", 1164, false, request_http, reply_http},
+    [PW_PROTO_NONE] = {0, false, NULL, NULL},
+    [PW_PROTO_TDS] = {1433, false, request_tds, reply_tds},
+    [PW_PROTO_RPC] = {135, false, request_rpc, reply_rpc},
+    [PW_PROTO_SMB] = {445, true, request_smb, reply_smb},
+    [PW_PROTO_HTTP] = {1164, false, request_http, reply_http},
 };
 _Static_assert(sizeof protos / sizeof protos[0] == PW_PROTO_COUNT_, "a row per enum pw_proto");
-
-const char *pw_proto_name(enum pw_proto p)
-{
-    return (unsigned)p < PW_PROTO_COUNT_ ? protos[p].name : "invalid";
-}
-
-int pw_proto_parse(const char *s, enum pw_proto *out)
-{
-    for (int i = 0; s && i < PW_PROTO_COUNT_; i++)
-        if (pw_strcasecmp(s, protos[i].name) == 0) {
-            *out = (enum pw_proto)i;
-            return 0;
-        }
-    return PW_EINVAL;
-}
 
 enum pw_proto pw_verify_proto_for_port(uint16_t port)
 {

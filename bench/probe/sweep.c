@@ -6,6 +6,7 @@
  * Usage: pwsweep -c FILE
  */
 #include "config/config.h"
+#include "daemon/options.h"
 #include "probes/probe.h"
 
 #include <stdio.h>
@@ -36,16 +37,8 @@ int main(int argc, char **argv)
         return 2;
     }
     pw_diag_free(&d);
-    struct pw_engine_options o = {
-        .interval_ms = c->s.interval_ms,
-        .timeout_ms = c->s.timeout_ms,
-        .max_in_flight = (uint32_t)c->s.max_in_flight,
-        .max_per_host = (uint32_t)c->s.max_per_host,
-        .fail_after = (uint32_t)c->s.fail_after,
-        .recover_after = (uint32_t)c->s.recover_after,
-        .family = (enum pw_family)c->s.family,
-        .spread = false,
-    };
+    struct pw_engine_options o = pw_options_engine(c);
+    o.spread = false;
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct pw_engine *e = pw_engine_new(&loop, p, &o);

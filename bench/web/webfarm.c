@@ -9,6 +9,7 @@
  *   webfarm CONFIG DB LISTEN SECONDS
  */
 #include "config/config.h"
+#include "daemon/options.h"
 #include "probes/probe.h"
 #include "store/store.h"
 #include "web/web.h"
@@ -91,7 +92,8 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[PW_STORE_MSG_MAX];
-    if (pw_store_open(argv[2], NULL, &f.store, err) != 0) {
+    struct pw_store_options so = pw_options_store(cfg);
+    if (pw_store_open(argv[2], &so, &f.store, err) != 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
@@ -101,21 +103,18 @@ int main(int argc, char **argv)
         return 1;
     }
     uv_loop_init(&f.loop);
-    struct pw_engine_options eo = {
-        .interval_ms = cfg->s.interval_ms,
-        .timeout_ms = cfg->s.timeout_ms,
-        .max_in_flight = (uint32_t)cfg->s.max_in_flight,
-        .max_per_host = (uint32_t)cfg->s.max_per_host,
-        .fail_after = (uint32_t)cfg->s.fail_after,
-        .recover_after = (uint32_t)cfg->s.recover_after,
-        .spread = true,
-    };
+    struct pw_engine_options eo = pw_options_engine(cfg);
+    eo.spread = true;
     f.engine = pw_engine_new(&f.loop, f.plan, &eo);
     pw_engine_set_batch_cb(f.engine, on_batch, &f);
     if (pw_engine_start(f.engine) != 0)
         return 1;
     struct pw_web_sources src = {on_acquire, on_release, &f, f.store, NULL, NULL};
-    struct pw_web_options wo = {.listen = argv[3], .max_connections = 1024, .max_per_ip = 512};
+    /* The farm's own address, and room for run.sh's load from one client. */
+    struct pw_web_options wo = pw_options_web(cfg);
+    wo.listen = argv[3];
+    wo.max_connections = 1024;
+    wo.max_per_ip = 512;
     if (getenv("WEBFARM_MAX_REQUEST"))
         wo.max_request_bytes = (size_t)atol(getenv("WEBFARM_MAX_REQUEST"));
     struct pw_web *web;

@@ -99,7 +99,7 @@ expect 2 "--expect 'open' is not allowed; use listening or reachable" -- "$pw" c
 expect 2 "--timeout: '1' has a number without a unit" -- "$pw" check -p 1 --timeout 1 127.0.0.1
 
 # ad hoc: --protocol goes with -p and takes [check NAME] protocol's choices
-expect 2 "portwatch check: --protocol 'frob' is not allowed; use one of none, auto, tds, rpc, smb, http" -- "$pw" check -p 1 --protocol frob 127.0.0.1
+expect 2 "portwatch check: --protocol 'frob' is not allowed; use one of auto, none, tds, rpc, smb, http" -- "$pw" check -p 1 --protocol frob 127.0.0.1
 expect 2 "portwatch check: --protocol goes with -p PORTS HOST..." -- "$pw" check --protocol tds
 expect 2 "portwatch check: --expect goes with -p PORTS HOST..." -- "$pw" check --expect reachable
 # --interval alone fits the timeout to it; both given must fit

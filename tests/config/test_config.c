@@ -366,6 +366,39 @@ START_TEST(config_defaults_and_values)
 }
 END_TEST
 
+static const struct pw_key *key_named(const char *section, const char *name)
+{
+    const struct pw_key *k = pw_config_key(section, name);
+    ck_assert_msg(k != NULL, "no key [%s] %s", section, name);
+    return k;
+}
+
+/* The key table says which keys a reload cannot apply, and which of them
+ * two configurations set differently; the daemon's reload reads only that. */
+START_TEST(config_restart_keys_differ)
+{
+    struct pw_config *a = load_ok("[portwatch]\nlisten = 127.0.0.1:9000\nkeep_detail = 3d\n");
+    struct pw_config *b = load_ok("[portwatch]\nlisten = 127.0.0.1:9001\nkeep_detail = 3d\n"
+                                  "interval = 1m\napi_token = 0123456789abcdef\n[biztalk]\nconfiguring = yes\n");
+    const char *restart[] = {"listen", "database", "api_token", "keep_detail", "http_timeout"};
+    for (size_t i = 0; i < sizeof restart / sizeof restart[0]; i++)
+        ck_assert_msg(key_named("portwatch", restart[i])->restart, "%s", restart[i]);
+    ck_assert(!key_named("portwatch", "interval")->restart);
+    ck_assert(!key_named("biztalk", "secondary_rpc_ports")->restart);
+    ck_assert_ptr_null(pw_config_key("portwatch", "no_such_key"));
+    ck_assert(pw_config_key_differs(key_named("portwatch", "listen"), a, b));
+    ck_assert(pw_config_key_differs(key_named("portwatch", "api_token"), a, b)); /* NULL vs set */
+    ck_assert(pw_config_key_differs(key_named("portwatch", "interval"), a, b));
+    ck_assert(pw_config_key_differs(key_named("biztalk", "configuring"), a, b));
+    ck_assert(!pw_config_key_differs(key_named("portwatch", "keep_detail"), a, b));
+    ck_assert(!pw_config_key_differs(key_named("portwatch", "database"), a, b));
+    ck_assert(!pw_config_key_differs(key_named("portwatch", "max_in_flight"), a, b));
+    ck_assert(!pw_config_key_differs(key_named("check", "ports"), a, b));
+    pw_config_free(a);
+    pw_config_free(b);
+}
+END_TEST
+
 /* The error corpus: each file and the exact problems it must report. */
 static const struct {
     const char *text;
@@ -423,7 +456,7 @@ static const struct {
     {"[check web]\nhosts = a\nports = 80\nexpekt = reachable\n", 1,
      {"t.ini:4: [check web] expekt: unknown key; did you mean 'expect'? Allowed here: hosts, ports, expect, interval, timeout, reason, protocol"}},
     {"[check web]\nhosts = a\nports = 80\nprotocol = ldap\n", 1,
-     {"t.ini:4: [check web] protocol: 'ldap' is not allowed; use one of: none, auto, tds, rpc, smb, http"}},
+     {"t.ini:4: [check web] protocol: 'ldap' is not allowed; use one of: auto, none, tds, rpc, smb, http"}},
     /* every problem in one run, not just the first */
     {"[portwatch]\ninterval = x\ntimeout = y\n[biztalk]\niis_servers = a,a\n", 3,
      {"t.ini:2: [portwatch] interval:", "t.ini:3: [portwatch] timeout:", "t.ini:5: [biztalk] iis_servers: host 'a' is listed twice"}},
@@ -798,17 +831,47 @@ START_TEST(expansion_verify_protocols)
                                 "[check web]\nhosts = sql01\nports = 8080\nprotocol = http\n"
                                 "[check plain]\nhosts = sql01\nports = 9000\n"
                                 "[check dtc-off]\nhosts = sql01\nports = 135\nprotocol = none\n");
-    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 1433))->verify_proto, -1);
-    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 50000))->verify_proto, -1);
-    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 8080))->verify_proto, 4);
-    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 9000))->verify_proto, -1);
-    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 135))->verify_proto, 0);
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 1433))->verify_proto, PW_PROTO_AUTO);
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 50000))->verify_proto, PW_PROTO_AUTO);
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 8080))->verify_proto, PW_PROTO_HTTP);
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 9000))->verify_proto, PW_PROTO_AUTO);
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 135))->verify_proto, PW_PROTO_NONE);
     pw_plan_free(p);
     p = plan_of("[biztalk]\nverify = no\nmanagement_database = sql01\n"
-                "[check tds]\nhosts = sql01\nports = 1433\nprotocol = tds\n");
-    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 135))->verify_proto, 0);
-    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 1433))->verify_proto, 1);
+                "[check tds]\nhosts = sql01\nports = 1433\nprotocol = TDS\n"
+                "[check smb]\nhosts = sql01\nports = 4455\nprotocol = smb\n");
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 135))->verify_proto, PW_PROTO_NONE);
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 1433))->verify_proto, PW_PROTO_TDS);
+    ck_assert_int_eq(pw_target_profile(p, find_target(p, "sql01", 4455))->verify_proto, PW_PROTO_SMB);
     pw_plan_free(p);
+}
+END_TEST
+
+/* The protocol table's config side: names, "auto", services, the choices
+ * messages list. */
+START_TEST(protocol_names_and_services)
+{
+    int v = 99;
+    ck_assert_int_eq(pw_proto_choice_parse("Auto", &v), 0);
+    ck_assert_int_eq(v, PW_PROTO_AUTO);
+    for (int p = 0; p < PW_PROTO_COUNT_; p++) {
+        ck_assert_int_eq(pw_proto_choice_parse(pw_proto_name((enum pw_proto)p), &v), 0);
+        ck_assert_int_eq(v, p);
+        ck_assert_msg((pw_proto_service((enum pw_proto)p) == NULL) == (p == PW_PROTO_NONE), "%d", p);
+    }
+    v = 99;
+    ck_assert_int_ne(pw_proto_choice_parse("ldap", &v), 0);
+    ck_assert_int_ne(pw_proto_choice_parse("", &v), 0);
+    ck_assert_int_ne(pw_proto_choice_parse(NULL, &v), 0);
+    ck_assert_int_eq(v, 99);
+    ck_assert_str_eq(pw_proto_service(PW_PROTO_TDS), "SQL Server");
+    ck_assert_ptr_null(pw_proto_service(PW_PROTO_COUNT_));
+    ck_assert_str_eq(pw_proto_name(PW_PROTO_COUNT_), "invalid");
+    char buf[64];
+    pw_proto_choices(buf, sizeof buf);
+    ck_assert_str_eq(buf, "auto, none, tds, rpc, smb, http");
+    pw_proto_choices(buf, 8); /* cut short, still terminated */
+    ck_assert_str_eq(buf, "auto, n");
 }
 END_TEST
 
@@ -1276,6 +1339,7 @@ static Suite *config_suite(void)
     suite_add_tcase(s, ini);
     TCase *ld = tcase_create("loader");
     tcase_add_test(ld, config_defaults_and_values);
+    tcase_add_test(ld, config_restart_keys_differ);
     tcase_add_loop_test(ld, config_error_corpus, 0, (int)(sizeof corpus / sizeof corpus[0]));
     tcase_add_test(ld, config_example_file_loads);
     tcase_add_test(ld, config_trailing_comments_and_text);
@@ -1287,6 +1351,7 @@ static Suite *config_suite(void)
     tcase_add_test(ex, expansion_one_sql_host_holds_all_databases);
     tcase_add_test(ex, expansion_roles_hosts_checks_merge);
     tcase_add_test(ex, expansion_verify_protocols);
+    tcase_add_test(ex, protocol_names_and_services);
     tcase_add_test(ex, expansion_rolling_rpc_sweep);
     tcase_add_test(ex, expansion_sweep_rate_caps_period);
     tcase_add_test(ex, expansion_sweep_rate_inactive);

@@ -167,7 +167,9 @@ reason = SQL answers
         ok("three refused ports of one check make one line naming the range")
         wait_for(lambda: any(f"port {wrong}: wrong service: " in l and "[sql]" in l
                              for l in lines(log, "down")), 10, "the wrong-service line")
-        ok("an HTTP server where TDS must answer is a wrong service, not open")
+        line = [l for l in lines(log, "down") if f"port {wrong}: wrong service: " in l][0]
+        assert "not SQL Server" in line and "the expected service" not in line, line
+        ok("an HTTP server where TDS must answer is a wrong service, not SQL Server")
 
         web.close()
         wait_for(lambda: any(f"down: 127.0.0.1 port {web_port}: refused" in l

@@ -583,6 +583,48 @@ START_TEST(test_seed_state)
 }
 END_TEST
 
+/* Options left 0 take the configuration's defaults (its key table): a
+ * target that is up goes down after fail_after refusals, as many as a
+ * configuration holding only defaults says. */
+START_TEST(test_defaults_from_config)
+{
+    struct pw_config *def = pw_config_new();
+    ck_assert_ptr_nonnull(def);
+    long long fail_after = def->s.fail_after;
+    pw_config_free(def);
+    ck_assert_int_gt(fail_after, 1); /* else the test proves nothing */
+    uint16_t port = 0;
+    int lfd = th_listen("127.0.0.1", &port, 16);
+    char ports[16];
+    snprintf(ports, sizeof ports, "%u", port);
+    close(lfd); /* refused from now on */
+    struct pw_plan *p = plan_for("127.0.0.1", ports, "listening");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct pw_engine_options o = {.timeout_ms = 500};
+    struct pw_engine *e = pw_engine_new(&loop, p, &o);
+    struct pw_target_state up = {.status = PW_STATUS_UP, .state = PW_STATE_OPEN,
+                                 .ok = true, .has_result = true, .latency_us = 100,
+                                 .last_ms = 1000, .since_ms = 500};
+    pw_engine_seed_state(e, 0, &up);
+    struct th_results tr = {0};
+    pw_engine_set_batch_cb(e, th_collect, &tr);
+    for (long long i = 1; i <= fail_after; i++) {
+        int done = 0;
+        ck_assert_int_eq(pw_engine_sweep_once(e, th_done, &done), 0);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        ck_assert_uint_eq(tr.n, (size_t)i);
+        ck_assert_int_eq(tr.r[i - 1].state, PW_STATE_CLOSED);
+        ck_assert_msg(tr.r[i - 1].status == (i < fail_after ? PW_STATUS_UP : PW_STATUS_DOWN),
+                      "refusal %lld of %lld: %s", i, fail_after,
+                      pw_status_name(tr.r[i - 1].status));
+    }
+    th_close_engine(&loop, e);
+    th_results_free(&tr);
+    pw_plan_free(p);
+}
+END_TEST
+
 static void on_close_early(uv_timer_t *t)
 {
     void **a = t->data;
@@ -786,6 +828,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_overrun_stats);
     tcase_add_test(tc, test_flap_control);
     tcase_add_test(tc, test_seed_state);
+    tcase_add_test(tc, test_defaults_from_config);
     tcase_add_test(tc, test_close_in_flight);
     tcase_add_test(tc, test_snapshot_threads);
     tcase_add_test(tc, test_emfile);
