@@ -59,7 +59,6 @@
 _Static_assert(PW_LOG_ERROR == 0 && PW_LOG_WARN == 1 && PW_LOG_INFO == 2 && PW_LOG_DEBUG == 3,
                "log_level's choices: error, warn, info, debug");
 
-
 /* The daemon's own pulse: the store hears it every HEARTBEAT_MS, and a
  * stretch of more than GAP_MS in which it heard neither a result nor a
  * beat (SIGSTOP, a VM snapshot, a suspended machine, a loop starved of

@@ -17,6 +17,7 @@
  */
 #include "store/store_int.h"
 
+#include "config/config.h"
 #include "config/error.h"
 
 #include <stdarg.h>
@@ -1103,7 +1104,8 @@ static void writer_main(void *arg)
 
 /* ---- public API --------------------------------------------------------- */
 
-static void defaults(struct pw_store_options *o)
+/* Fills what the caller left 0; false when out of memory. */
+static bool defaults(struct pw_store_options *o)
 {
     if (!o->queue_max) o->queue_max = 65536;
     if (!o->batch_max) o->batch_max = 16384;
@@ -1113,12 +1115,21 @@ static void defaults(struct pw_store_options *o)
     if (!o->retry_max_ms) o->retry_max_ms = 5000;
     if (!o->gap_ms) o->gap_ms = 180000;
     if (!o->check_ms) o->check_ms = 10000;
-    if (!o->keep_raw_ms) o->keep_raw_ms = 7 * DAY_MS;
-    if (!o->keep_hourly_ms) o->keep_hourly_ms = 400 * DAY_MS;
-    if (!o->keep_events_ms) o->keep_events_ms = 400 * DAY_MS;
+    /* Retention: the configuration's defaults (its key table is their one
+     * home; keep_detail, keep_hourly, keep_events). */
+    if (!o->keep_raw_ms || !o->keep_hourly_ms || !o->keep_events_ms) {
+        struct pw_config *def = pw_config_new();
+        if (!def)
+            return false;
+        if (!o->keep_raw_ms) o->keep_raw_ms = def->s.keep_raw_ms;
+        if (!o->keep_hourly_ms) o->keep_hourly_ms = def->s.keep_hourly_ms;
+        if (!o->keep_events_ms) o->keep_events_ms = def->s.keep_events_ms;
+        pw_config_free(def);
+    }
     if (!o->housekeep_every_ms) o->housekeep_every_ms = 60000;
     if (!o->housekeep_targets) o->housekeep_targets = 256;
     if (!o->log) o->log = log_to_stderr;
+    return true;
 }
 
 static int open_conn(const char *path, int flags, int64_t busy, sqlite3 **db,
@@ -1179,14 +1190,15 @@ static struct pw_store *store_new(const char *path, const struct pw_store_option
     *out = NULL;
     err[0] = 0;
     struct pw_store *st = calloc(1, sizeof *st);
-    if (!st || !(st->path = strdup(path))) {
+    if (st && opt)
+        st->opt = *opt;
+    if (!st || !(st->path = strdup(path)) || !defaults(&st->opt)) {
+        if (st)
+            free(st->path);
         free(st);
         snprintf(err, PW_STORE_MSG_MAX, "out of memory");
         return NULL;
     }
-    if (opt)
-        st->opt = *opt;
-    defaults(&st->opt);
     uv_mutex_init(&st->lock);
     uv_mutex_init(&st->db_lock);
     uv_mutex_init(&st->read_lock);
@@ -1639,10 +1651,4 @@ void pw_store_reader_unlock(struct pw_store *st)
 const struct pw_store_options *pw_store_opts(struct pw_store *st)
 {
     return &st->opt;
-}
-
-const char *pw_store_run_end_name(enum pw_store_run_end e)
-{
-    static const char *const names[] = {"open", "clean", "crash", "stall"};
-    return (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "unknown";
 }

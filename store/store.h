@@ -69,9 +69,9 @@ struct pw_store_options {
     int64_t retry_max_ms;   /* backoff cap while degraded (0: 5000) */
     int64_t gap_ms;         /* no result/heartbeat this long ends a coverage
                                run as 'stall' (0: 180000) */
-    int64_t keep_raw_ms;    /* bucket_fine retention (0: 7 days) */
-    int64_t keep_hourly_ms; /* bucket_hour and bucket_day (0: 400 days) */
-    int64_t keep_events_ms; /* state_runs, outages, runs (0: 400 days) */
+    int64_t keep_raw_ms;    /* bucket_fine retention (0: keep_detail's default) */
+    int64_t keep_hourly_ms; /* bucket_hour and bucket_day (0: keep_hourly's) */
+    int64_t keep_events_ms; /* state_runs, outages, runs (0: keep_events') */
     int64_t housekeep_every_ms; /* of result time between housekeeping steps
                                    done by the writer itself (0: 60000; <0:
                                    never, call pw_store_housekeep) */
@@ -364,6 +364,5 @@ struct pw_store_run {
 };
 int pw_store_query_runs(struct pw_store *st, int64_t from_ms, int64_t to_ms,
                         struct pw_store_run **out, size_t *n);
-const char *pw_store_run_end_name(enum pw_store_run_end e);
 
 #endif
