@@ -262,7 +262,9 @@ async function main() {
   check(true, 'the history lists the open outage');
   await page.waitForSelector('#latency svg', { timeout: 10000 });
   check(await page.$$eval('#timeline svg g[data-host]', (gs) => gs.length) === 3, 'the timeline has a row per host');
-  check(await page.$$eval('#uptime-host tbody tr', (r) => r.length) === 3, 'uptime by host lists the three hosts');
+  check(await page.$$eval('#uptime-host tbody tr', (r) => r.length) === 3, 'availability by host lists the three hosts');
+  const upHead = await page.textContent('#uptime-host thead');
+  check(upHead.includes('Available') && !upHead.includes('per port'), `availability, not a per-port average (${upHead})`);
   check(await page.$$eval('#latency svg path.lat-line', (p) => p.length) === 1, 'the latency chart draws a line');
   await page.focus('#f-host');
   await page.selectOption('#f-host', WEB);

@@ -931,9 +931,9 @@
         h('h2', { id: 'h-outages', text: 'Outages' }), h('div', { id: 'outages' })),
       h('div', { class: 'cols2' },
         h('section', { class: 'panel', 'aria-labelledby': 'h-up-host' },
-          h('h2', { id: 'h-up-host', text: 'Uptime by host' }), h('div', { id: 'uptime-host' })),
+          h('h2', { id: 'h-up-host', text: 'Availability by host' }), h('div', { id: 'uptime-host' })),
         h('section', { class: 'panel', 'aria-labelledby': 'h-up-role' },
-          h('h2', { id: 'h-up-role', text: 'Uptime by role' }), h('div', { id: 'uptime-role' }))),
+          h('h2', { id: 'h-up-role', text: 'Availability by role' }), h('div', { id: 'uptime-role' }))),
       h('section', { class: 'panel', 'aria-labelledby': 'h-latency' },
         h('h2', { id: 'h-latency', text: 'Latency' }),
         h('label', { for: 'f-target', class: 'small muted' }, 'Target '),
@@ -1178,13 +1178,13 @@
       if (pct !== null) bar.style.setProperty('--w', `${Math.max(0, Math.min(100, pct))}%`);
       add(body, h('tr', { dataset: { group: g.key } },
         h('td', { 'data-label': label }, keyCell(g.key)),
-        h('td', { 'data-label': 'Uptime', class: 'num' }, pct === null ? h('span', { class: 'muted', text: 'not monitored' }) :
+        h('td', { 'data-label': 'Available', class: 'num' }, pct === null ? h('span', { class: 'muted', text: 'not monitored' }) :
           h('span', null, h('span', { class: 'bar-track', 'aria-hidden': 'true' }, bar), `${pct >= 99.995 ? '100' : pct.toFixed(pct >= 99 ? 3 : 2)} %`)),
-        h('td', { 'data-label': 'Down', class: 'num', text: fmtDuration(g.down_ms / Math.max(1, g.targets)) }),
-        h('td', { 'data-label': 'Not monitored', class: 'num', text: fmtDuration(g.not_monitored_ms / Math.max(1, g.targets)) })));
+        h('td', { 'data-label': 'Unavailable', class: 'num', text: fmtDuration(g.down_ms) }),
+        h('td', { 'data-label': 'Not monitored', class: 'num', text: fmtDuration(g.not_monitored_ms) })));
     }
     return h('div', { class: 'scroll' }, h('table', { class: 'stack' },
-      h('thead', null, h('tr', null, [label, 'Uptime', 'Down (per port)', 'Not monitored'].map((c, i) => h('th', { scope: 'col', class: i ? 'num' : null, text: c })))), body));
+      h('thead', null, h('tr', null, [label, 'Available', 'Unavailable (any target down)', 'Not monitored'].map((c, i) => h('th', { scope: 'col', class: i ? 'num' : null, text: c })))), body));
   }
 
   function latencyChart(d, W) {
