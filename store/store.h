@@ -252,6 +252,9 @@ struct pw_store_point {
 };
 
 struct pw_store_history {
+    int64_t since_ms;                /* the target's first result ever (0: none
+                                        yet): earlier time is neither monitored
+                                        nor not monitored for it */
     int tier_ms;                     /* bucket size used: 300000, 3600000, 86400000 */
     int64_t step_ms;
     size_t n;

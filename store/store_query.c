@@ -289,6 +289,7 @@ int pw_store_query_history(struct pw_store *st, uint32_t target_id, int64_t from
     newest = sqlite3_column_int64(s, 2);
     sqlite3_finalize(s);
     s = NULL;
+    h->since_ms = first_ms;
 
     int tier = step_ms >= DAY_MS ? 2 : step_ms >= HOUR_MS ? 1 : 0;
     if (tier == 0 && from_ms < newest - o->keep_raw_ms)

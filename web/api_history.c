@@ -114,6 +114,7 @@ void pw_api_history(struct pw_req *r, struct pw_reply *out)
     json_object_set_new(doc, "id", json_integer(r->id));
     json_object_set_new(doc, "from", pw_jtime(from));
     json_object_set_new(doc, "to", pw_jtime(to));
+    json_object_set_new(doc, "monitored_since", h.since_ms ? pw_jtime(h.since_ms) : json_null());
     json_object_set_new(doc, "step_ms", json_integer(h.step_ms));
     json_object_set_new(doc, "tier_ms", json_integer(h.tier_ms));
     for (size_t i = 0; i < h.n; i++)

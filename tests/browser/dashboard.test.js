@@ -262,6 +262,9 @@ async function main() {
   check(true, 'the history lists the open outage');
   await page.waitForSelector('#latency svg', { timeout: 10000 });
   check(await page.$$eval('#timeline svg g[data-host]', (gs) => gs.length) === 3, 'the timeline has a row per host');
+  const tlText = await page.textContent('#timeline');
+  check(tlText.includes('monitored throughout'),
+    `the hours before portwatch first watched are not a monitoring gap (${tlText.slice(-80)})`);
   check(await page.$$eval('#uptime-host tbody tr', (r) => r.length) === 3, 'availability by host lists the three hosts');
   const upHead = await page.textContent('#uptime-host thead');
   check(upHead.includes('Available') && !upHead.includes('per port'), `availability, not a per-port average (${upHead})`);

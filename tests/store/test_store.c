@@ -457,6 +457,7 @@ START_TEST(query_history_fine)
     struct pw_store *st = feed_two_hours();
     struct pw_store_history h;
     ck_assert_int_eq(pw_store_query_history(st, 1, T0, T0 + 7200000, 300000, &h), 0);
+    ck_assert_int_eq(h.since_ms, T0); /* its first result: monitoring began */
     ck_assert_int_eq(h.tier_ms, 300000);
     ck_assert_uint_eq(h.n, 24);
     for (size_t i = 0; i < 24; i++) {

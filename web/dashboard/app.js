@@ -1036,15 +1036,18 @@
 
   /* Not-monitored spans from a target's history (points with less
    * monitored time than their step); coverage is the same for every
-   * target that was in the plan. */
+   * target that was in the plan. Time before portwatch first watched
+   * (monitored_since) is neither: it is not shown as a gap. */
   function notMonitored(hist, from, to) {
     const spans = [];
     if (!hist || !hist.points) return spans;
+    const since = hist.monitored_since ? ms(hist.monitored_since) : to;
     for (const p of hist.points) {
-      const t = ms(p.t), gap = hist.step_ms - p.monitored_ms;
-      if (gap <= hist.step_ms * 0.1) continue;
-      const a = Math.max(t, from), b = Math.min(t + hist.step_ms, to);
-      if (b <= a) continue;
+      const t = ms(p.t);
+      /* the part of the step that could have been watched: after
+       * monitoring began, and not in the future of a step still running */
+      const a = Math.max(t, from, since), b = Math.min(t + hist.step_ms, to);
+      if (b <= a || (b - a) - p.monitored_ms <= Math.max((b - a) * 0.1, 5000)) continue;
       const last = spans[spans.length - 1];
       if (last && last[1] >= a) last[1] = b;
       else spans.push([a, b]);
@@ -1208,8 +1211,9 @@
     for (const p of pts) { /* down time and unmonitored time behind the line */
       const t = ms(p.t), wd = Math.max(1, x(t + hist.step_ms) - x(t));
       if (p.down_ms > 0) svg.append(h('svg:rect', { class: 'lat-down', x: x(t), y: T, width: wd, height: H - T - B }, h('svg:title', null, `down for ${fmtDuration(p.down_ms)}`)));
-      if (hist.step_ms - p.monitored_ms > hist.step_ms * 0.1) svg.append(h('svg:rect', { class: 'tl-nm', fill: svg.hatch, x: x(t), y: T, width: wd, height: H - T - B }));
     }
+    for (const [a, b] of notMonitored(hist, from, to))
+      svg.append(h('svg:rect', { class: 'tl-nm', fill: svg.hatch, x: x(a), y: T, width: Math.max(1, x(b) - x(a)), height: H - T - B }));
     let band = '', line = '', lo = [], pen = false;
     const flush = () => {
       if (lo.length) band += `${lo.reverse().join(' L')} Z `;
