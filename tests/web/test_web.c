@@ -395,9 +395,10 @@ END_TEST
 START_TEST(health)
 {
     json_t *doc = get_json("/api/v1/health", 503);
-    ck_assert_str_eq(json_string_value(json_object_get(doc, "status")), "failing");
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "status")), "critical");
     json_t *f = json_object_get(doc, "failures");
     ck_assert_int_gt(json_array_size(f), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "down")), json_array_size(f));
     json_t *first = json_array_get(f, 0);
     ck_assert_ptr_nonnull(json_object_get(first, "since"));
     ck_assert_ptr_nonnull(json_object_get(first, "reasons"));
@@ -413,33 +414,89 @@ START_TEST(health)
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(f, 0), "port")),
                      W.closed_port[0]);
     json_decref(doc);
-    doc = get_json("/api/v1/health?min_duration=1h", 200);
+    /* down, but not for min_duration yet: a warning, never "all pass" */
+    doc = get_json("/api/v1/health?min_duration=1h", 424);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "status")), "warning");
     ck_assert_int_gt(json_integer_value(json_object_get(doc, "down_below_min_duration")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "down")), 0);
     json_decref(doc);
-
-    struct http h;
-    char path[128], want[128];
-    ck_assert_int_eq(http_get(W.port, "/api/v1/health?host=127.0.0.1&format=text", &h), 0);
-    ck_assert_int_eq(h.status, 503);
-    snprintf(want, sizeof want, "PORTWATCH CRITICAL - 1/3 failing: 127.0.0.1:%u closed (",
-             W.closed_port[0]);
-    ck_assert_msg(strncmp(h.body, want, strlen(want)) == 0, "%s", h.body);
-    ck_assert_ptr_nonnull(strstr(h.ctype, "text/plain"));
-    http_free(&h);
-    ck_assert_int_eq(http_get(W.port, "/api/v1/health?format=text&role=web-open", &h), 0);
-    ck_assert_int_eq(h.status, 200);
-    ck_assert_str_eq(h.body, "PORTWATCH OK - 2/2 targets pass\n");
-    http_free(&h);
-    ck_assert_int_eq(http_get(W.port, "/api/v1/health?format=text", &h), 0);
-    ck_assert_msg(strstr(h.body, "and ") && strstr(h.body, " more"), "%s", h.body);
-    http_free(&h);
-    snprintf(path, sizeof path, "/api/v1/health?min_duration=soon");
-    expect_error(path, 400, "min_duration");
+    expect_error("/api/v1/health?min_duration=soon", 400, "min_duration");
     expect_error("/api/v1/health?format=xml", 400, "json or text");
     expect_error("/api/v1/health?host=ghost", 404, "ghost");
     expect_error("/api/v1/health?status=up", 400, "host, role, min_duration, format");
 }
 END_TEST
+
+/* The text health is a monitoring plugin's output: the word, a summary,
+ * perfdata after '|', then one line per host and cause, worst first. */
+static char *text_health(const char *path, long want_status)
+{
+    struct http h;
+    ck_assert_int_eq(http_get(W.port, path, &h), 0);
+    ck_assert_msg(h.status == want_status, "%s: %ld %s", path, h.status, h.body);
+    ck_assert_msg(strstr(h.ctype, "text/plain") != NULL, "%s: %s", path, h.ctype);
+    ck_assert_msg(h.len > 0 && h.body[h.len - 1] == '\n', "%s: %s", path, h.body);
+    return h.body; /* the caller frees it */
+}
+
+START_TEST(health_text)
+{
+    char want[256];
+    char *b = text_health("/api/v1/health?host=127.0.0.1&format=text", 503);
+    ck_assert_msg(strncmp(b, "PORTWATCH CRITICAL - 1 of 3 targets down, 2/3 targets pass | "
+                             "targets=3;;;0 down=1;;0;0;3 failing=0;0;;0;3 unknown=0;;;0;3 "
+                             "open=2;;;0;3 closed=1;;;0;3 ", 115) == 0, "%s", b);
+    ck_assert_msg(strstr(b, " sweep_duration=") && strstr(b, "s;;;0\n"), "%s", b);
+    snprintf(want, sizeof want, "\n127.0.0.1:%u: refused: nothing listens (the path is open) "
+             "(down for ", W.closed_port[0]);
+    ck_assert_msg(strstr(b, want), "%s", b);
+    free(b);
+
+    b = text_health("/api/v1/health?format=text&role=web-open", 200);
+    ck_assert_msg(strncmp(b, "PORTWATCH OK - 2/2 targets pass | targets=2;;;0 down=0;", 55) == 0,
+                  "%s", b);
+    ck_assert_msg(strchr(b, '\n')[1] == '\0', "no long output when all pass: %s", b);
+    free(b);
+
+    /* one line per host and cause, the most ports first: the twelve
+     * refused ports of 127.0.0.4 are one line */
+    json_t *doc = get_json("/api/v1/health", 503);
+    long down = (long)json_integer_value(json_object_get(doc, "down"));
+    json_decref(doc);
+    b = text_health("/api/v1/health?format=text", 503);
+    snprintf(want, sizeof want, "PORTWATCH CRITICAL - %ld of 28 targets down, %ld/28 targets "
+             "pass | ", down, 28 - down);
+    ck_assert_msg(strncmp(b, want, strlen(want)) == 0, "%s", b);
+    const char *l2 = strchr(b, '\n') + 1;
+    ck_assert_msg(strncmp(l2, "127.0.0.4: refused: nothing listens (the path is open) "
+                              "(12 ports, down for ", 75) == 0, "%s", b);
+    size_t lines = 0;
+    for (const char *c = b; *c; c++)
+        lines += *c == '\n';
+    ck_assert_msg(lines == 4, "summary and three hosts: %s", b);
+    free(b);
+
+    /* down for less than min_duration: WARNING, and never "all pass" */
+    b = text_health("/api/v1/health?format=text&min_duration=1h", 424);
+    snprintf(want, sizeof want, "PORTWATCH WARNING - %ld down for less than min_duration, "
+             "%ld/28 targets pass | targets=28;;;0 down=0;;0;0;28 failing=%ld;0;;0;28 ",
+             down, 28 - down, down);
+    ck_assert_msg(strncmp(b, want, strlen(want)) == 0, "%s", b);
+    ck_assert_msg(strstr(b, "(12 ports, down for ") && strstr(b, ", less than min_duration)\n"),
+                  "%s", b);
+    free(b);
+
+    /* errors in text mode are text, with the word UNKNOWN */
+    b = text_health("/api/v1/health?format=text&host=ghost", 404);
+    ck_assert_str_eq(b, "PORTWATCH UNKNOWN - not found: host: no target is on host 'ghost'\n");
+    free(b);
+    b = text_health("/api/v1/health?min_duration=soon&format=text", 400);
+    ck_assert_msg(strncmp(b, "PORTWATCH UNKNOWN - bad parameter: min_duration: 'soon'", 55) == 0,
+                  "%s", b);
+    free(b);
+}
+END_TEST
+
 
 /* The protocol check in the history: the real web server on open_port[1]
  * verified; a run written before the store kept verification answers
@@ -689,7 +746,7 @@ START_TEST(no_store)
         long status;
     } cases[] = {
         {"/api/v1/outages", 503}, {"/api/v1/uptime", 503}, {"/api/v1/targets/1/history", 503},
-        {"/api/v1/health?role=web-open", 503}, {"/api/v1/status", 200}, {"/metrics", 200},
+        {"/api/v1/health?role=web-open", 500}, {"/api/v1/status", 200}, {"/metrics", 200},
         {"/api/v1/targets/999999", 404},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -704,7 +761,11 @@ START_TEST(no_store)
     snprintf(url, sizeof url, v6 ? "http://[::1]:%u%s" : "http://127.0.0.1:%u%s",
              pw_web_port(w), "/api/v1/health?role=web-open&format=text");
     ck_assert_int_eq(http_req(NULL, url, NULL, NULL, &h), 0);
-    ck_assert_str_eq(h.body, "PORTWATCH CRITICAL - 0/2 failing; storage unavailable\n");
+    /* no database: portwatch cannot keep the history, UNKNOWN */
+    ck_assert_int_eq(h.status, 500);
+    ck_assert_msg(strncmp(h.body, "PORTWATCH UNKNOWN - 2/2 targets pass; storage unavailable: "
+                                  "this portwatch runs without a database | targets=2;", 87) == 0,
+                  "%s", h.body);
     http_free(&h);
     pw_web_stop(w);
 }
@@ -975,6 +1036,7 @@ static Suite *fast_suite(void)
     tcase_add_test(t, target_and_history);
     tcase_add_test(t, outages_and_uptime);
     tcase_add_test(t, health);
+    tcase_add_test(t, health_text);
     tcase_add_test(t, history_verify);
     tcase_add_test(t, metrics);
     tcase_add_test(t, methods_and_paths);
