@@ -161,6 +161,7 @@ void pw_reply_clear(struct pw_reply *out)
     free(out->body);
     out->body = NULL;
     out->len = 0;
+    out->gzipped = false;
     pw_shared_unref(out->shared);
     out->shared = NULL;
 }
@@ -195,6 +196,10 @@ struct MHD_Response *pw_reply_response(struct pw_reply *out)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, out->allow);
     if (out->challenge)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, out->challenge);
+    if (out->vary_encoding)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    if (out->gzipped)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     return resp;
 }
 

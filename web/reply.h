@@ -39,7 +39,9 @@ struct pw_reply {
     const char *allow;     /* Allow header (405) */
     const char *challenge; /* WWW-Authenticate header (401) */
     struct pw_shared *shared; /* a reference: queued instead of body */
-    bool gzip_ok;          /* the client takes gzip (for shared) */
+    bool gzip_ok;          /* the client takes gzip */
+    bool gzipped;          /* body is gzip'd: Content-Encoding */
+    bool vary_encoding;    /* the body depends on Accept-Encoding */
     bool tls;              /* served over TLS: HSTS */
     bool text_errors;      /* errors as one plugin line (the text health) */
 };

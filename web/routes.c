@@ -143,8 +143,8 @@ static void status_built(struct pw_req *r, struct pw_reply *out)
 static void run_endpoint(struct pw_req *r, const struct route *rt, struct pw_reply *out)
 {
     struct pw_web *w = r->w;
+    out->gzip_ok = accepts_gzip(r);
     if ((rt->flags & RT_CACHED) && r->nparams == 0) {
-        out->gzip_ok = accepts_gzip(r);
         struct pw_shared *doc = pw_status_cache_get(&w->status, &r->view, &r->has_view,
                                                     r->now_ms);
         if (!doc) { /* none fits this request's snapshot: build it */

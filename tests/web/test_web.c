@@ -66,6 +66,23 @@ static long target_id(const char *host, long port)
     return id;
 }
 
+/* The body of a gzip'd answer, inflated (at most cap - 1 bytes). */
+static char *gunzip(const struct http *h, size_t cap)
+{
+    ck_assert_msg(h->len > 18 && (unsigned char)h->body[0] == 0x1f &&
+                      (unsigned char)h->body[1] == 0x8b, "not a gzip stream");
+    char *text = calloc(1, cap);
+    z_stream z = {0};
+    ck_assert_int_eq(inflateInit2(&z, 15 + 16), Z_OK);
+    z.next_in = (Bytef *)h->body;
+    z.avail_in = (uInt)h->len;
+    z.next_out = (Bytef *)text;
+    z.avail_out = (uInt)cap - 1;
+    ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
+    inflateEnd(&z);
+    return text;
+}
+
 /* ---- unit: time parsing ------------------------------------------------------- */
 
 START_TEST(time_parse_and_format)
@@ -209,16 +226,7 @@ START_TEST(status_all)
     ck_assert_msg((unsigned char)h.body[0] == 0x1f && (unsigned char)h.body[1] == 0x8b,
                   "not a gzip stream");
     ck_assert_int_lt((long)h.len, plain_len);
-    size_t cap = (size_t)plain_len * 2 + 4096;
-    char *text = calloc(1, cap);
-    z_stream z = {0};
-    ck_assert_int_eq(inflateInit2(&z, 15 + 16), Z_OK);
-    z.next_in = (Bytef *)h.body;
-    z.avail_in = (uInt)h.len;
-    z.next_out = (Bytef *)text;
-    z.avail_out = (uInt)cap - 1;
-    ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
-    inflateEnd(&z);
+    char *text = gunzip(&h, (size_t)plain_len * 2 + 4096);
     json_error_t jerr;
     json_t *unz = json_loads(text, 0, &jerr);
     ck_assert_msg(unz != NULL, "gunzipped status is not JSON: %s", jerr.text);
@@ -575,7 +583,11 @@ START_TEST(metrics)
     } series[] = {
         {"portwatch_target_up", W.open_port[0], "web-open", "", 1},
         {"portwatch_target_up", W.closed_port[0], "web-closed", "", 0},
-        {"portwatch_target_state", W.closed_port[0], "web-closed", "", 1},
+        /* the state as a state set: one series per state */
+        {"portwatch_target_state", W.closed_port[0], "web-closed", ",state=\"closed\"", 1},
+        {"portwatch_target_state", W.closed_port[0], "web-closed", ",state=\"open\"", 0},
+        {"portwatch_target_state", W.open_port[0], "web-open", ",state=\"open\"", 1},
+        {"portwatch_target_state", W.open_port[0], "web-open", ",state=\"filtered\"", 0},
         /* verification: the real web server verified, the bare listener
          * has no exchange, a refused port has no series */
         {"portwatch_target_verify", W.open_port[1], "web-open", ",result=\"verified\"", 1},
@@ -609,6 +621,45 @@ START_TEST(metrics)
     ck_assert_int_eq(atol(o + 25), n1);
     http_free(&h);
     expect_error("/metrics?format=json", 400, "no parameters");
+}
+END_TEST
+
+/* The process_* metrics and build_info tell the truth about this process;
+ * gzip when asked. */
+START_TEST(metrics_process_and_gzip)
+{
+    struct http h;
+    ck_assert_int_eq(http_get(W.port, "/metrics", &h), 0);
+    char want[64];
+    snprintf(want, sizeof want, "\nportwatch_build_info{version=\"%s\"} 1\n", PW_VERSION);
+    ck_assert_msg(strstr(h.body, want), "missing %s", want);
+    const char *p = strstr(h.body, "\nprocess_start_time_seconds ");
+    ck_assert_ptr_nonnull(p);
+    double start = atof(p + 28), now = (double)now_ms() / 1e3;
+    ck_assert_msg(start > now - 600 && start <= now + 1, "start %f, now %f", start, now);
+    p = strstr(h.body, "\nprocess_open_fds ");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_gt(atol(p + 18), 5); /* the world's listeners alone */
+    p = strstr(h.body, "\nprocess_resident_memory_bytes ");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_msg(atof(p + 31) > 1e6, "%s", p);
+    p = strstr(h.body, "\nprocess_cpu_seconds_total ");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_msg(atof(p + 27) > 0, "%s", p);
+    size_t plain_len = h.len;
+    http_free(&h);
+
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/metrics", W.port);
+    ck_assert_int_eq(http_req(NULL, url, "Accept-Encoding: gzip", NULL, &h), 0);
+    ck_assert_int_eq(h.status, 200);
+    ck_assert_ptr_nonnull(strstr(h.ctype, "version=0.0.4"));
+    ck_assert_uint_lt(h.len * 4, plain_len);
+    char *text = gunzip(&h, plain_len * 2);
+    ck_assert_msg(strncmp(text, "# HELP portwatch_target_up ", 27) == 0, "%.80s", text);
+    ck_assert_ptr_nonnull(strstr(text, "\nportwatch_snapshot_timestamp_seconds "));
+    free(text);
+    http_free(&h);
 }
 END_TEST
 
@@ -1039,6 +1090,7 @@ static Suite *fast_suite(void)
     tcase_add_test(t, health_text);
     tcase_add_test(t, history_verify);
     tcase_add_test(t, metrics);
+    tcase_add_test(t, metrics_process_and_gzip);
     tcase_add_test(t, methods_and_paths);
     tcase_add_test(t, hostile_requests);
     tcase_add_test(t, token);
