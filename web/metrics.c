@@ -207,6 +207,66 @@ static void target_series(struct pw_buf *b, const struct pw_snapshot *s)
     free(lab.p);
 }
 
+/* A role's availability: 1 when every target serving it is up, 0 when
+ * one is down, NaN while none is down but one is not yet probed. Roles are
+ * collected per profile (few), then each target counts for its profile's. */
+enum { ROLE_UP, ROLE_UNKNOWN, ROLE_DOWN };
+
+static size_t role_index(const char **names, size_t *n, const char *role)
+{
+    for (size_t k = 0; k < *n; k++)
+        if (strcmp(names[k], role) == 0)
+            return k;
+    names[*n] = role;
+    return (*n)++;
+}
+
+static void role_series(struct pw_buf *b, const struct pw_snapshot *s)
+{
+    const struct pw_plan *p = s->plan;
+    size_t nslots = 0;
+    for (size_t f = 0; f < p->nprofiles; f++)
+        nslots += p->profiles[f].nroles;
+    const char **names = malloc((nslots ? nslots : 1) * sizeof *names);
+    size_t *idx = malloc((nslots ? nslots : 1) * sizeof *idx), *first = malloc(
+        (p->nprofiles + 1) * sizeof *first);
+    unsigned char *worst = calloc(nslots ? nslots : 1, 1);
+    size_t nroles = 0;
+    if (!names || !idx || !first || !worst) {
+        b->oom = true;
+        goto out;
+    }
+    for (size_t f = 0, o = 0; f < p->nprofiles; f++) {
+        first[f] = o;
+        for (size_t k = 0; k < p->profiles[f].nroles; k++)
+            idx[o++] = role_index(names, &nroles, p->profiles[f].roles[k]);
+    }
+    first[p->nprofiles] = nslots;
+    for (size_t i = 0; i < s->ntargets; i++) {
+        size_t f = p->targets[i].profile;
+        enum pw_status st = s->targets[i].status;
+        unsigned char v = st == PW_STATUS_DOWN ? ROLE_DOWN
+                          : st == PW_STATUS_UP ? ROLE_UP : ROLE_UNKNOWN;
+        for (size_t o = first[f]; o < first[f + 1]; o++)
+            if (v > worst[idx[o]])
+                worst[idx[o]] = v;
+    }
+    head(b, "portwatch_role_up", "gauge",
+         "Role available: 1 when every target serving it is up, 0 when one is down; "
+         "NaN while none is down but one is not yet probed.");
+    for (size_t k = 0; k < nroles; k++) {
+        pw_buf_add(b, "portwatch_role_up{role=\"", 24);
+        escape_label(b, names[k]);
+        pw_buf_printf(b, worst[k] == ROLE_UNKNOWN ? "\"} NaN\n" : "\"} %d\n",
+                      worst[k] == ROLE_UP);
+    }
+out:
+    free(names);
+    free(idx);
+    free(first);
+    free(worst);
+}
+
 /* Target counts and the engine's counters. */
 static void engine_series(struct pw_buf *b, const struct pw_snapshot *s)
 {
@@ -322,6 +382,7 @@ void pw_api_metrics(struct pw_req *r, struct pw_reply *out)
     const struct pw_snapshot *s = r->view.snap;
     struct pw_buf b = {0};
     target_series(&b, s);
+    role_series(&b, s);
     engine_series(&b, s);
     storage_series(&b, pw_req_store(r));
     epm_outside(&b, pw_req_sources(r));

@@ -567,6 +567,36 @@ START_TEST(history_verify)
 }
 END_TEST
 
+/* Every portwatch_ metric the shipped alert and recording rules use is
+ * one /metrics exposes (body: a scrape of this world). */
+static void rules_name_metrics(const char *body)
+{
+    char path[512];
+    const char *root = getenv("PW_SOURCE_ROOT");
+    ck_assert_ptr_nonnull(root);
+    snprintf(path, sizeof path, "%s/packaging/prometheus/portwatch.rules.yml", root);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "%s", path);
+    char line[1024];
+    size_t used = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "expr:") == NULL)
+            continue;
+        for (const char *p = line; (p = strstr(p, "portwatch_")); p += 10) {
+            if (p > line && (p[-1] == ':' || p[-1] == '_' || p[-1] == '.'))
+                continue; /* a recording rule's own name */
+            char want[128];
+            size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+            snprintf(want, sizeof want, "\n# TYPE %.*s ", (int)n, p);
+            ck_assert_msg(strstr(body, want), "the rules use %.*s, /metrics has none", (int)n,
+                          p);
+            used++;
+        }
+    }
+    fclose(f);
+    ck_assert_int_ge(used, 5);
+}
+
 START_TEST(metrics)
 {
     struct http h;
@@ -605,6 +635,10 @@ START_TEST(metrics)
         snprintf(want + n, sizeof want - (size_t)n, " %d\n", series[i].value);
         ck_assert_msg(strstr(h.body, want), "missing %s", want);
     }
+    /* a role is available while every target serving it is up */
+    ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_role_up{role=\"web-open\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_role_up{role=\"web-closed\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_role_up{role=\"web-reach\"} 1\n"));
     ck_assert_ptr_nonnull(strstr(h.body, "\n# TYPE portwatch_probes_total counter\n"));
     ck_assert_ptr_nonnull(strstr(h.body, "\n# TYPE portwatch_target_verify gauge\n"));
     ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_storage_up 1\n"));
@@ -621,6 +655,52 @@ START_TEST(metrics)
     ck_assert_int_eq(atol(o + 25), n1);
     http_free(&h);
     expect_error("/metrics?format=json", 400, "no parameters");
+}
+END_TEST
+
+/* An endpoint watch that read one TCP port outside the RPC range on
+ * 127.0.0.2 (whose one target is up). */
+static struct pw_web_epm_endpoint fake_ep[2];
+static struct pw_web_epm_host fake_host = {.host = "127.0.0.2", .looked_up_ms = 1, .v = fake_ep,
+                                           .n = 2};
+static const struct pw_web_epm fake_epm = {&fake_host, 1};
+static const struct pw_web_epm *fake_epm_acquire(void *ud) { return &fake_epm; }
+static void fake_epm_release(void *ud, const struct pw_web_epm *e) {}
+
+START_TEST(endpoint_outside_range)
+{
+    fake_ep[0].e.protseq = PW_EPM_NCACN_IP_TCP;
+    fake_ep[0].e.port = 62001;
+    fake_ep[0].outside_range = true;
+    fake_ep[1].e.protseq = PW_EPM_NCACN_IP_TCP;
+    fake_ep[1].e.port = 50003; /* inside */
+    struct pw_web_sources src = world_sources(&W);
+    src.epm_acquire = fake_epm_acquire;
+    src.epm_release = fake_epm_release;
+    struct pw_web_options o = {.listen = "127.0.0.1:0"};
+    struct pw_web *w;
+    char err[PW_WEB_ERR_MAX];
+    ck_assert_int_eq(pw_web_start(&o, &src, &w, err), 0);
+    struct http h;
+    ck_assert_int_eq(http_get(pw_web_port(w), "/metrics", &h), 0);
+    ck_assert_msg(strstr(h.body, "\nportwatch_rpc_endpoint_outside_range{host=\"127.0.0.2\","
+                                 "port=\"62001\",interface=\"\"} 1\n"), "%s", h.body);
+    ck_assert_msg(!strstr(h.body, "_outside_range{host=\"127.0.0.2\",port=\"50003\""),
+                  "inside the range: no series");
+    rules_name_metrics(h.body);
+    http_free(&h);
+    /* the one thing wrong on 127.0.0.2: WARNING, the port named */
+    ck_assert_int_eq(http_get(pw_web_port(w), "/api/v1/health?host=127.0.0.2&format=text", &h),
+                     0);
+    ck_assert_int_eq(h.status, 424);
+    ck_assert_msg(strncmp(h.body, "PORTWATCH WARNING - 1/1 targets pass; 1 endpoints registered "
+                                  "outside the RPC range | ", 85) == 0, "%s", h.body);
+    ck_assert_msg(strstr(h.body, " endpoints_outside_range=1;0;;0 ") &&
+                      strstr(h.body, "\n127.0.0.2: endpoints registered outside the RPC range "
+                                     "([biztalk] secondary_rpc_ports) on port 62001\n"),
+                  "%s", h.body);
+    http_free(&h);
+    pw_web_stop(w);
 }
 END_TEST
 
@@ -1091,6 +1171,7 @@ static Suite *fast_suite(void)
     tcase_add_test(t, history_verify);
     tcase_add_test(t, metrics);
     tcase_add_test(t, metrics_process_and_gzip);
+    tcase_add_test(t, endpoint_outside_range);
     tcase_add_test(t, methods_and_paths);
     tcase_add_test(t, hostile_requests);
     tcase_add_test(t, token);
