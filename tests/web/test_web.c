@@ -658,6 +658,16 @@ START_TEST(metrics)
 }
 END_TEST
 
+/* Another server on src, on a free loopback port. */
+static struct pw_web *start_web(const struct pw_web_sources *src)
+{
+    struct pw_web_options o = {.listen = "127.0.0.1:0"};
+    struct pw_web *w;
+    char err[PW_WEB_ERR_MAX];
+    ck_assert_msg(pw_web_start(&o, src, &w, err) == 0, "%s", err);
+    return w;
+}
+
 /* An endpoint watch that read one TCP port outside the RPC range on
  * 127.0.0.2 (whose one target is up). */
 static struct pw_web_epm_endpoint fake_ep[2];
@@ -677,10 +687,7 @@ START_TEST(endpoint_outside_range)
     struct pw_web_sources src = world_sources(&W);
     src.epm_acquire = fake_epm_acquire;
     src.epm_release = fake_epm_release;
-    struct pw_web_options o = {.listen = "127.0.0.1:0"};
-    struct pw_web *w;
-    char err[PW_WEB_ERR_MAX];
-    ck_assert_int_eq(pw_web_start(&o, &src, &w, err), 0);
+    struct pw_web *w = start_web(&src);
     struct http h;
     ck_assert_int_eq(http_get(pw_web_port(w), "/metrics", &h), 0);
     ck_assert_msg(strstr(h.body, "\nportwatch_rpc_endpoint_outside_range{host=\"127.0.0.2\","
@@ -983,10 +990,7 @@ START_TEST(promtool_metrics)
                                               .latency_us = -1};
     fake_snap = (struct pw_snapshot){.plan = &plan, .ntargets = 2, .targets = fake_states};
     struct pw_web_sources src = {fake_acquire, dummy_release, NULL, NULL, NULL, NULL};
-    struct pw_web_options o = {.listen = "127.0.0.1:0"};
-    struct pw_web *w;
-    char err[PW_WEB_ERR_MAX];
-    ck_assert_int_eq(pw_web_start(&o, &src, &w, err), 0);
+    struct pw_web *w = start_web(&src);
     struct http h;
     ck_assert_int_eq(http_get(pw_web_port(w), "/metrics", &h), 0);
     ck_assert_msg(strstr(h.body, "portwatch_target_up{host=\"we\\\"ird\\\\host\\nname\","
@@ -1003,6 +1007,62 @@ START_TEST(promtool_metrics)
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(doc,
                          "targets"), 0), "host")), "we\"ird\\host\nname");
     json_decref(doc);
+    http_free(&h);
+    pw_web_stop(w);
+}
+END_TEST
+
+/* A hand-built view: a target not yet probed and one where an HTTP server
+ * answers on SQL Server's port. */
+START_TEST(unprobed_and_mismatch)
+{
+    const char *roles[] = {"messagebox_database"};
+    struct pw_reason reason = {"messagebox_database", "SQL Server", "The MessageBox", 1,
+                               "processing"};
+    struct pw_profile prof = {.roles = roles, .nroles = 1, .reasons = &reason, .nreasons = 1};
+    struct pw_host hosts[] = {{"sql01", 0, 2}};
+    struct pw_target targets[] = {{0, 1433, 0}, {0, 1434, 0}};
+    struct pw_plan plan = {hosts, 1, targets, 2, &prof, 1, NULL};
+    fake_states[0] = (struct pw_target_state){.status = PW_STATUS_UNKNOWN, .latency_us = -1};
+    fake_states[1] = fake_states[0];
+    fake_snap = (struct pw_snapshot){.plan = &plan, .ntargets = 2, .targets = fake_states,
+                                     .taken_ms = now_ms()};
+    struct pw_web_sources src = {fake_acquire, dummy_release, NULL, W.store, NULL, NULL};
+    struct pw_web *w = start_web(&src);
+    struct http h;
+    /* before the first probe: UNKNOWN, and every series already there */
+    ck_assert_int_eq(http_get(pw_web_port(w), "/api/v1/health?format=text", &h), 0);
+    ck_assert_int_eq(h.status, 500);
+    ck_assert_msg(strncmp(h.body, "PORTWATCH UNKNOWN - no target probed yet (2 planned) | ", 55)
+                      == 0, "%s", h.body);
+    http_free(&h);
+    ck_assert_int_eq(http_get(pw_web_port(w), "/metrics", &h), 0);
+    ck_assert_msg(strstr(h.body, "\nportwatch_target_up{host=\"sql01\",port=\"1433\","
+                                 "roles=\"messagebox_database\"} NaN\n") &&
+                      strstr(h.body, "\nportwatch_target_state{host=\"sql01\",port=\"1433\","
+                                     "roles=\"messagebox_database\",state=\"open\"} 0\n") &&
+                      strstr(h.body, "\nportwatch_role_up{role=\"messagebox_database\"} NaN\n"),
+                  "%s", h.body);
+    ck_assert_msg(!strstr(h.body, "\",state=\"closed\"} 1"), "%s", h.body);
+    http_free(&h);
+
+    /* a protocol mismatch is shown as its cause */
+    fake_states[0] = (struct pw_target_state){.status = PW_STATUS_DOWN, .state = PW_STATE_OPEN,
+                                              .has_result = true, .latency_us = 300,
+                                              .since_ms = now_ms() - 120000,
+                                              .verify = PW_VERIFY_MISMATCH};
+    snprintf(fake_states[0].verify_info, sizeof fake_states[0].verify_info,
+             "an HTTP server answered (48 54 54 50)");
+    fake_snap.taken_ms = now_ms();
+    ck_assert_int_eq(http_get(pw_web_port(w), "/api/v1/health?format=text", &h), 0);
+    ck_assert_int_eq(h.status, 503);
+    ck_assert_msg(strstr(h.body, "\nsql01:1433: wrong service: an HTTP server answered "
+                                 "(48 54 54 50), not SQL Server (down for 2m"), "%s", h.body);
+    ck_assert_msg(strstr(h.body, "1 not yet probed | "), "%s", h.body);
+    http_free(&h);
+    ck_assert_int_eq(http_get(pw_web_port(w), "/metrics", &h), 0);
+    ck_assert_msg(strstr(h.body, "\nportwatch_role_up{role=\"messagebox_database\"} 0\n"),
+                  "%s", h.body);
     http_free(&h);
     pw_web_stop(w);
 }
@@ -1172,6 +1232,7 @@ static Suite *fast_suite(void)
     tcase_add_test(t, metrics);
     tcase_add_test(t, metrics_process_and_gzip);
     tcase_add_test(t, endpoint_outside_range);
+    tcase_add_test(t, unprobed_and_mismatch);
     tcase_add_test(t, methods_and_paths);
     tcase_add_test(t, hostile_requests);
     tcase_add_test(t, token);
