@@ -69,18 +69,38 @@ static int by_rank(const void *a, const void *b)
     return strcmp(x->cause, y->cause);
 }
 
+struct by_host {
+    uint32_t host, i;
+};
+
+static int host_order(const void *a, const void *b)
+{
+    const struct by_host *x = a, *y = b;
+    if (x->host != y->host)
+        return x->host < y->host ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
 /* The troubled targets as groups of (host, severity, cause), ranked. The
- * causes of one host are few, so each target is matched against its
- * host's groups only (the trouble list is in plan order, hosts together). */
+ * causes of one host are few, so with the targets sorted by host (ports
+ * an endpoint mapper registered join the plan after the others) each is
+ * matched against its host's groups only. */
 static struct group *make_groups(struct pw_req *r, const struct pw_health *hv, size_t *ng)
 {
     const struct pw_snapshot *s = r->view.snap;
     struct group *g = calloc(hv->ntrouble ? hv->ntrouble : 1, sizeof *g);
-    if (!g)
+    struct by_host *order = malloc((hv->ntrouble ? hv->ntrouble : 1) * sizeof *order);
+    if (!g || !order) {
+        free(g);
+        free(order);
         return NULL;
+    }
+    for (size_t k = 0; k < hv->ntrouble; k++)
+        order[k] = (struct by_host){s->plan->targets[hv->trouble[k]].host, hv->trouble[k]};
+    qsort(order, hv->ntrouble, sizeof *order, host_order);
     size_t n = 0, host_first = 0;
     for (size_t k = 0; k < hv->ntrouble; k++) {
-        size_t i = hv->trouble[k];
+        size_t i = order[k].i;
         const struct pw_target_state *t = &s->targets[i];
         struct group cur = {.host = s->plan->targets[i].host, .sev = sev_of(r, hv, i)};
         cause_of(s, i, cur.cause, sizeof cur.cause);
@@ -102,6 +122,7 @@ static struct group *make_groups(struct pw_req *r, const struct pw_health *hv, s
                 g[j].age_ms = age;
         }
     }
+    free(order);
     qsort(g, n, sizeof *g, by_rank);
     *ng = n;
     return g;
