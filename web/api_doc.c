@@ -76,7 +76,9 @@ bool pw_api_failing_now(const struct pw_target_state *t)
 
 bool pw_api_in_trouble(const struct pw_target_state *t)
 {
-    return t->status == PW_STATUS_DOWN || pw_api_failing_now(t);
+    /* an unknown status counts as not yet probed, whatever result a
+     * seeded state carries: each target is counted once */
+    return t->status == PW_STATUS_DOWN || (t->status == PW_STATUS_UP && pw_api_failing_now(t));
 }
 
 json_t *pw_api_state_fields(json_t *o, const struct pw_target_state *t)
