@@ -74,6 +74,13 @@ bool pw_api_failing_now(const struct pw_target_state *t)
     return t->has_result && !t->ok;
 }
 
+bool pw_api_in_trouble(const struct pw_target_state *t)
+{
+    /* an unknown status counts as not yet probed, whatever result a
+     * seeded state carries: each target is counted once */
+    return t->status == PW_STATUS_DOWN || (t->status == PW_STATUS_UP && pw_api_failing_now(t));
+}
+
 json_t *pw_api_state_fields(json_t *o, const struct pw_target_state *t)
 {
     json_object_set_new(o, "status", json_string(pw_status_name(t->status)));

@@ -19,6 +19,8 @@ uint32_t pw_api_id(const struct pw_web_view *v, size_t i);
 const struct pw_host *pw_api_host_of(const struct pw_plan *p, size_t i);
 /* Whether a target's last probe fails its expectation (status aside). */
 bool pw_api_failing_now(const struct pw_target_state *t);
+/* Whether a target is in trouble: down, or up but its last probe failed. */
+bool pw_api_in_trouble(const struct pw_target_state *t);
 /* Adds a target state's fields (status, state, ok, latency, ...) to o. */
 json_t *pw_api_state_fields(json_t *o, const struct pw_target_state *t);
 /* One target of the view; reasons always when full, else only where they

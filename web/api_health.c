@@ -1,173 +1,169 @@
 /*
  * GET /api/v1/health: the endpoint alerting systems poll, as JSON or as a
- * one-line text for Nagios-style checks. 200 when nothing in scope fails,
- * 503 otherwise.
+ * monitoring plugin's output (format=text, health_text.c). Its verdict is
+ * one of the words of web/health.h, and the HTTP status follows the word.
  *
- * Health rule: a target fails when its status is down (flap control has
- * seen fail_after consecutive failures) for at least min_duration. A
- * target not yet probed (unknown) does not fail: right after a start every
- * target is unknown, and an alert then would be noise; /api/v1/status
- * lists them. Storage fails when it is degraded or missing.
+ * Health rule: a target is down once flap control has seen fail_after
+ * consecutive failures; it counts as down (CRITICAL) when that lasted at
+ * least min_duration, and as failing (WARNING) while it is younger or
+ * while it is up but its last probe failed. A target not yet probed does
+ * not fail: right after a start every target is unknown, and an alert
+ * then would be noise; only when no target in scope has been probed is
+ * the verdict UNKNOWN. Storage degraded or missing (for min_duration) is
+ * UNKNOWN too: the history portwatch is there to keep is not kept.
  */
-#include "web/api.h"
+#include "web/health.h"
 
 #include "config/values.h"
-#include "web/api_doc.h"
+#include "web/api.h"
 #include "web/params.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define HEALTH_TEXT_MAX_LISTED 10
-
-/* What one health request found. */
-struct verdict {
-    bool text;
-    int64_t min_ms;
-    size_t checked, nfail, young, unknown;
-    json_t *fails;         /* the failing targets, in full */
-    struct pw_buf line;    /* text: the first few failing targets */
-    struct pw_store *st;
-    struct pw_store_health h;
-    bool storage_fails;
-};
-
-/* A failing target: into the JSON list, and the text line's first few. */
-static void add_failure(struct pw_req *r, struct verdict *vd, size_t i, int64_t age)
+const char *pw_word_name(enum pw_word w)
 {
-    const struct pw_plan *p = r->view.snap->plan;
-    const struct pw_target_state *t = &r->view.snap->targets[i];
-    vd->nfail++;
-    json_t *j = pw_api_target_json(&r->view, i, true);
-    json_object_set_new(j, "down_for_s", json_integer(age > 0 ? age / 1000 : 0));
-    json_array_append_new(vd->fails, j);
-    if (vd->text && vd->nfail <= HEALTH_TEXT_MAX_LISTED) {
-        char d[32];
-        pw_format_duration(age >= 1000 ? age / 1000 * 1000 : 1000, d, sizeof d);
-        pw_buf_printf(&vd->line, "%s%s:%u %s (%s)", vd->nfail > 1 ? ", " : "",
-                      pw_api_host_of(p, i)->name, p->targets[i].port,
-                      t->has_result ? pw_state_name(t->state) : "down", d);
-    }
+    static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+    return (unsigned)w < 4 ? names[w] : "UNKNOWN";
 }
 
-/* Scans the targets in scope; unscoped (the usual poll), only the down
- * ones from the shared scan of this snapshot. */
-static void scan_targets(struct pw_req *r, const struct pw_scope *sc, struct verdict *vd)
+unsigned pw_word_http(enum pw_word w)
+{
+    static const unsigned codes[] = {200, 424, 503, 500};
+    return (unsigned)w < 4 ? codes[w] : 500;
+}
+
+/* The troubled targets in scope and the counts: unscoped (the usual
+ * poll) from the shared scan of this snapshot. */
+static int scan_targets(struct pw_req *r, const struct pw_scope *sc, struct pw_health *hv)
 {
     const struct pw_snapshot *s = r->view.snap;
-    uint32_t *down = NULL;
-    size_t ndown = 0;
-    bool shared = !sc->host && !sc->role &&
-                  pw_req_down_list(r, &down, &ndown, &vd->unknown) == 0;
-    if (shared)
-        vd->checked = s->ntargets;
-    size_t nscan = shared ? ndown : s->ntargets;
-    for (size_t k = 0; k < nscan; k++) {
-        size_t i = shared ? down[k] : k;
+    if (!sc->host && !sc->role) {
+        hv->checked = s->ntargets;
+        return pw_req_down_list(r, &hv->trouble, &hv->ntrouble, &hv->tally);
+    }
+    hv->trouble = malloc((s->ntargets ? s->ntargets : 1) * sizeof *hv->trouble);
+    if (!hv->trouble)
+        return PW_ENOMEM;
+    for (size_t i = 0; i < s->ntargets; i++) {
         const struct pw_target_state *t = &s->targets[i];
-        if (!shared) {
-            if (!pw_scope_has(&r->view, i, sc))
-                continue;
-            vd->checked++;
-            if (t->status == PW_STATUS_UNKNOWN)
-                vd->unknown++;
-        }
-        if (t->status != PW_STATUS_DOWN)
+        if (!pw_scope_has(&r->view, i, sc))
             continue;
-        int64_t age = r->now_ms - t->since_ms;
-        if (age < vd->min_ms)
-            vd->young++;
+        hv->checked++;
+        if ((unsigned)t->status < 3)
+            hv->tally.status[t->status]++;
+        if (t->has_result && (unsigned)t->state < PW_STATE_COUNT_)
+            hv->tally.state[t->state]++;
+        if (pw_api_in_trouble(t))
+            hv->trouble[hv->ntrouble++] = (uint32_t)i;
+    }
+    return 0;
+}
+
+/* Endpoints registered outside the RPC range, on hosts in scope. */
+static size_t count_outside(struct pw_req *r, const struct pw_scope *sc)
+{
+    const struct pw_web_sources *src = pw_req_sources(r);
+    const struct pw_web_epm *ep = src->epm_acquire ? src->epm_acquire(src->ud) : NULL;
+    if (!ep)
+        return 0;
+    size_t n = 0;
+    for (size_t h = 0; h < ep->nhosts; h++) {
+        if (sc->host && pw_strcasecmp(sc->host, ep->hosts[h].host) != 0)
+            continue;
+        for (size_t i = 0; i < ep->hosts[h].n; i++)
+            n += ep->hosts[h].v[i].outside_range;
+    }
+    src->epm_release(src->ud, ep);
+    return n;
+}
+
+static void judge(struct pw_req *r, struct pw_health *hv)
+{
+    const struct pw_snapshot *s = r->view.snap;
+    for (size_t k = 0; k < hv->ntrouble; k++) {
+        const struct pw_target_state *t = &s->targets[hv->trouble[k]];
+        if (t->status != PW_STATUS_DOWN)
+            hv->failing++;
+        else if (r->now_ms - t->since_ms < hv->min_ms)
+            hv->young++;
         else
-            add_failure(r, vd, i, age);
+            hv->down++;
     }
-    free(down);
-    if (vd->text && vd->nfail > HEALTH_TEXT_MAX_LISTED)
-        pw_buf_printf(&vd->line, ", and %zu more", vd->nfail - HEALTH_TEXT_MAX_LISTED);
+    hv->st = pw_req_store(r);
+    hv->storage_fails = true;
+    if (hv->st) {
+        pw_store_health(hv->st, &hv->h);
+        hv->storage_fails =
+            hv->h.state != PW_STORE_OK && r->now_ms - hv->h.since_ms >= hv->min_ms;
+    }
+    if (hv->down)
+        hv->word = PW_WORD_CRITICAL;
+    else if (hv->storage_fails || hv->tally.status[PW_STATUS_UNKNOWN] == hv->checked)
+        hv->word = PW_WORD_UNKNOWN;
+    else if (hv->young || hv->failing || hv->outside)
+        hv->word = PW_WORD_WARNING;
+    else
+        hv->word = PW_WORD_OK;
 }
 
-static void reply_text(struct pw_req *r, struct verdict *vd, bool ok, struct pw_reply *out)
+static void reply_json(struct pw_req *r, const struct pw_health *hv, struct pw_reply *out)
 {
-    struct pw_buf b = {0};
-    if (ok) {
-        pw_buf_printf(&b, "PORTWATCH OK - %zu/%zu targets pass", vd->checked - vd->unknown,
-                      vd->checked);
-        if (vd->unknown)
-            pw_buf_printf(&b, ", %zu not yet probed", vd->unknown);
-    } else {
-        pw_buf_printf(&b, "PORTWATCH CRITICAL - %zu/%zu failing", vd->nfail, vd->checked);
-        if (vd->nfail)
-            pw_buf_printf(&b, ": %.*s", (int)vd->line.len, vd->line.p ? vd->line.p : "");
+    const struct pw_snapshot *s = r->view.snap;
+    json_t *doc = json_object(), *fails = json_array();
+    for (size_t k = 0; k < hv->ntrouble; k++) {
+        size_t i = hv->trouble[k];
+        int64_t age = r->now_ms - s->targets[i].since_ms;
+        if (s->targets[i].status != PW_STATUS_DOWN || age < hv->min_ms)
+            continue;
+        json_t *j = pw_api_target_json(&r->view, i, true);
+        json_object_set_new(j, "down_for_s", json_integer(age > 0 ? age / 1000 : 0));
+        json_array_append_new(fails, j);
     }
-    if (vd->storage_fails) {
-        if (!vd->st) {
-            pw_buf_printf(&b, "; storage unavailable");
-        } else {
-            char d[32];
-            int64_t age = r->now_ms - vd->h.since_ms;
-            pw_format_duration(age >= 1000 ? age / 1000 * 1000 : 1000, d, sizeof d);
-            pw_buf_printf(&b, "; storage degraded (%s): %s", d, vd->h.message);
-        }
-    }
-    if (vd->young)
-        pw_buf_printf(&b, " (%zu down for less than min_duration)", vd->young);
-    pw_buf_add(&b, "\n", 1);
-    if (b.oom) {
-        free(b.p);
-        pw_reply_error(out, 503, "unavailable", "out of memory");
-        return;
-    }
-    pw_reply_text(out, ok ? 200 : 503, "text/plain; charset=utf-8", b.p, b.len);
-}
-
-static void reply_json(struct pw_req *r, struct verdict *vd, bool ok, struct pw_reply *out)
-{
-    json_t *doc = json_object();
-    json_object_set_new(doc, "status", json_string(ok ? "ok" : "failing"));
-    json_object_set_new(doc, "checked", json_integer((json_int_t)vd->checked));
-    json_object_set_new(doc, "failing", json_integer((json_int_t)vd->nfail));
-    json_object_set_new(doc, "down_below_min_duration", json_integer((json_int_t)vd->young));
-    json_object_set_new(doc, "unknown", json_integer((json_int_t)vd->unknown));
-    json_t *sj = pw_api_storage_json(vd->st);
-    json_object_set_new(sj, "failing", json_boolean(vd->storage_fails));
+    char word[16];
+    snprintf(word, sizeof word, "%s", pw_word_name(hv->word));
+    for (char *c = word; *c; c++)
+        *c = (char)(*c - 'A' + 'a');
+    json_object_set_new(doc, "status", json_string(word));
+    json_object_set_new(doc, "checked", json_integer((json_int_t)hv->checked));
+    json_object_set_new(doc, "down", json_integer((json_int_t)hv->down));
+    json_object_set_new(doc, "down_below_min_duration", json_integer((json_int_t)hv->young));
+    json_object_set_new(doc, "failing", json_integer((json_int_t)hv->failing));
+    json_object_set_new(doc, "unknown",
+                        json_integer((json_int_t)hv->tally.status[PW_STATUS_UNKNOWN]));
+    json_object_set_new(doc, "endpoints_outside_range", json_integer((json_int_t)hv->outside));
+    json_t *sj = pw_api_storage_json(hv->st);
+    json_object_set_new(sj, "failing", json_boolean(hv->storage_fails));
     json_object_set_new(doc, "storage", sj);
-    json_object_set_new(doc, "last_sweep", pw_api_sweep_json(&r->view.snap->stats));
-    json_object_set_new(doc, "snapshot_at", pw_jtime(r->view.snap->taken_ms));
-    json_object_set_new(doc, "failures", vd->fails);
-    vd->fails = NULL;
-    pw_reply_json(out, ok ? 200 : 503, doc);
+    json_object_set_new(doc, "last_sweep", pw_api_sweep_json(&s->stats));
+    json_object_set_new(doc, "snapshot_at", pw_jtime(s->taken_ms));
+    json_object_set_new(doc, "failures", fails);
+    pw_reply_json(out, pw_word_http(hv->word), doc);
 }
 
 void pw_api_health(struct pw_req *r, struct pw_reply *out)
 {
     struct pw_scope sc;
-    struct verdict vd = {0};
+    struct pw_health hv = {0};
     if (pw_scope_parse(r, false, &sc, out) != 0 ||
-        pw_web_param_duration(r, "min_duration", 0, 366 * PW_API_DAY_MS, &vd.min_ms, out) != 0)
+        pw_web_param_duration(r, "min_duration", 0, 366 * PW_API_DAY_MS, &hv.min_ms, out) != 0)
         return;
     const char *fmt = pw_web_param(r, "format");
-    if (fmt) {
-        if (strcmp(fmt, "text") == 0) {
-            vd.text = true;
-        } else if (strcmp(fmt, "json") != 0) {
-            pw_reply_error(out, 400, "bad parameter",
-                           "format: '%.20s' is not a format; use json or text", fmt);
-            return;
-        }
+    if (fmt && strcmp(fmt, "text") != 0 && strcmp(fmt, "json") != 0) {
+        pw_reply_error(out, 400, "bad parameter",
+                       "format: '%.20s' is not a format; use json or text", fmt);
+        return;
     }
-    vd.fails = json_array();
-    scan_targets(r, &sc, &vd);
-    vd.st = pw_req_store(r);
-    vd.storage_fails = true;
-    if (vd.st) {
-        pw_store_health(vd.st, &vd.h);
-        vd.storage_fails = vd.h.state != PW_STORE_OK && r->now_ms - vd.h.since_ms >= vd.min_ms;
+    if (scan_targets(r, &sc, &hv) != 0) {
+        pw_reply_error(out, 503, "unavailable", "out of memory");
+        return;
     }
-    bool ok = vd.nfail == 0 && !vd.storage_fails;
-    if (vd.text)
-        reply_text(r, &vd, ok, out);
+    hv.outside = sc.role ? 0 : count_outside(r, &sc);
+    judge(r, &hv);
+    if (fmt && strcmp(fmt, "text") == 0)
+        pw_health_text(r, &sc, &hv, out);
     else
-        reply_json(r, &vd, ok, out);
-    free(vd.line.p);
-    json_decref(vd.fails);
+        reply_json(r, &hv, out);
+    free(hv.trouble);
 }

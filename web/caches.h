@@ -2,7 +2,7 @@
  * What the server remembers between requests, each cache in its own file:
  *   memo.c          the last few /api/v1/health answers, by request target;
  *   status_cache.c  the serialized unfiltered /api/v1/status document;
- *   down_list.c     the down targets of the latest snapshot.
+ *   down_list.c     the targets in trouble in the latest snapshot.
  * All are thread-safe (any HTTP worker or pool thread may call them) and
  * key on the snapshot they were computed from, plus the storage state
  * where the answer shows it.
@@ -12,6 +12,7 @@
 
 #include "web/pool.h"
 #include "web/reply.h"
+#include "web/req.h"
 #include "web/web.h"
 
 #include <uv.h>
@@ -106,15 +107,16 @@ struct pw_down_list {
     int64_t taken;
     uint64_t probes;
     size_t total;
-    uint32_t *idx;              /* plan indices of down targets */
-    size_t n, unknown;
+    uint32_t *idx;              /* plan indices of targets in trouble */
+    size_t n;
+    struct pw_tally tally;
 };
 
 int pw_down_list_init(struct pw_down_list *d);
 void pw_down_list_free(struct pw_down_list *d);
-/* A malloc'd copy of snap's down targets' indices, their number and the
- * number not yet probed. Returns 0 or PW_ENOMEM. */
+/* A malloc'd copy of snap's troubled targets' indices, their number and
+ * the counts over all targets. Returns 0 or PW_ENOMEM. */
 int pw_down_list_get(struct pw_down_list *d, const struct pw_snapshot *snap, uint32_t **idx,
-                     size_t *n, size_t *unknown);
+                     size_t *n, struct pw_tally *tally);
 
 #endif

@@ -30,6 +30,9 @@
  */
 #include "web/api.h"
 
+#include "web/gzip.h"
+#include "web/process.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,20 +120,44 @@ static void target_labels(struct pw_buf *b, const struct pw_plan *p, size_t i)
     pw_buf_add(b, "\"}", 2);
 }
 
-enum per_target { M_UP, M_STATE, M_LATENCY, M_COUNT };
+/* A target's series with one more label: its labels without the closing
+ * brace, then name="value"}. */
+static void series_with(struct pw_buf *b, const char *metric, const struct pw_buf *lab,
+                        const size_t *loff, size_t i, const char *name, const char *value)
+{
+    pw_buf_add(b, metric, strlen(metric));
+    pw_buf_add(b, lab->p + loff[i], loff[i + 1] - loff[i] - 1);
+    pw_buf_printf(b, ",%s=\"%s\"}", name, value);
+}
 
-static const struct {
-    const char *name, *help;
-} per_target[M_COUNT] = {
-    [M_UP] = {"portwatch_target_up",
-              "Target meets its expectation: 1 up, 0 down (after fail_after failed probes); "
-              "absent until first probed."},
-    [M_STATE] = {"portwatch_target_state",
-                 "State of the last probe: 0 open, 1 closed, 2 filtered, 3 unreachable, "
-                 "4 dns_error, 5 error."},
-    [M_LATENCY] = {"portwatch_target_latency_seconds",
-                   "Connect time of the last probe; absent when it did not connect."},
-};
+/* Every planned target has up and state from the start: up is NaN until
+ * the first probe (a comparison with NaN is false, so `== 0` alerts wait),
+ * and no state is 1. */
+static void up_and_state(struct pw_buf *b, const struct pw_snapshot *s, const struct pw_buf *lab,
+                         const size_t *loff)
+{
+    head(b, "portwatch_target_up", "gauge",
+         "Target meets its expectation: 1 up, 0 down (after fail_after failed probes); "
+         "NaN until first probed.");
+    for (size_t i = 0; i < s->ntargets; i++) {
+        const struct pw_target_state *t = &s->targets[i];
+        pw_buf_add(b, "portwatch_target_up", 19);
+        pw_buf_add(b, lab->p + loff[i], loff[i + 1] - loff[i]);
+        pw_buf_printf(b, t->status == PW_STATUS_UNKNOWN ? " NaN\n" : " %d\n",
+                      t->status == PW_STATUS_UP);
+    }
+    head(b, "portwatch_target_state", "gauge",
+         "State of the last probe as a state set: 1 for the current state, 0 for the "
+         "others; all 0 until first probed.");
+    for (size_t i = 0; i < s->ntargets; i++) {
+        const struct pw_target_state *t = &s->targets[i];
+        for (int k = 0; k < PW_STATE_COUNT_; k++) {
+            series_with(b, "portwatch_target_state", lab, loff, i, "state",
+                        pw_state_name((enum pw_state)k));
+            pw_buf_printf(b, " %d\n", t->has_result && (int)t->state == k);
+        }
+    }
+}
 
 /* Every per-target series: the label sets are built once and shared. */
 static void target_series(struct pw_buf *b, const struct pw_snapshot *s)
@@ -147,23 +174,22 @@ static void target_series(struct pw_buf *b, const struct pw_snapshot *s)
         target_labels(&lab, p, i);
     }
     loff[s->ntargets] = lab.len;
-    for (int m = 0; m < M_COUNT; m++) {
-        head(b, per_target[m].name, "gauge", per_target[m].help);
-        for (size_t i = 0; i < s->ntargets; i++) {
-            const struct pw_target_state *t = &s->targets[i];
-            bool absent = m == M_UP ? t->status == PW_STATUS_UNKNOWN
-                                    : !t->has_result || (m == M_LATENCY && t->latency_us < 0);
-            if (absent)
-                continue;
-            pw_buf_add(b, per_target[m].name, strlen(per_target[m].name));
-            pw_buf_add(b, lab.p + loff[i], loff[i + 1] - loff[i]);
-            if (m == M_UP)
-                pw_buf_printf(b, " %d\n", t->status == PW_STATUS_UP);
-            else if (m == M_STATE)
-                pw_buf_printf(b, " %d\n", (int)t->state);
-            else
-                pw_buf_printf(b, " %.6f\n", (double)t->latency_us / 1e6);
-        }
+    if (lab.oom) {
+        free(loff);
+        free(lab.p);
+        b->oom = true;
+        return;
+    }
+    up_and_state(b, s, &lab, loff);
+    head(b, "portwatch_target_latency_seconds", "gauge",
+         "Connect time of the last probe; absent when it did not connect.");
+    for (size_t i = 0; i < s->ntargets; i++) {
+        const struct pw_target_state *t = &s->targets[i];
+        if (!t->has_result || t->latency_us < 0)
+            continue;
+        pw_buf_add(b, "portwatch_target_latency_seconds", 32);
+        pw_buf_add(b, lab.p + loff[i], loff[i + 1] - loff[i]);
+        pw_buf_printf(b, " %.6f\n", (double)t->latency_us / 1e6);
     }
     head(b, "portwatch_target_verify", "gauge",
          "Protocol check of the last probe that connected: 1 with its result "
@@ -171,17 +197,74 @@ static void target_series(struct pw_buf *b, const struct pw_snapshot *s)
     for (size_t i = 0; i < s->ntargets; i++) {
         const struct pw_target_state *t = &s->targets[i];
         if (!t->has_result || t->verify == PW_VERIFY_NONE ||
-            (unsigned)t->verify >= PW_VERIFY_COUNT_ || loff[i + 1] <= loff[i])
+            (unsigned)t->verify >= PW_VERIFY_COUNT_)
             continue;
-        /* the target's labels without their closing brace, then result */
-        pw_buf_add(b, "portwatch_target_verify", 23);
-        pw_buf_add(b, lab.p + loff[i], loff[i + 1] - loff[i] - 1);
-        pw_buf_printf(b, ",result=\"%s\"} 1\n", pw_verify_name(t->verify));
+        series_with(b, "portwatch_target_verify", &lab, loff, i, "result",
+                    pw_verify_name(t->verify));
+        pw_buf_add(b, " 1\n", 3);
     }
     free(loff);
     free(lab.p);
-    if (lab.oom)
+}
+
+/* A role's availability: 1 when every target serving it is up, 0 when
+ * one is down, NaN while none is down but one is not yet probed. Roles are
+ * collected per profile (few), then each target counts for its profile's. */
+enum { ROLE_UP, ROLE_UNKNOWN, ROLE_DOWN };
+
+static size_t role_index(const char **names, size_t *n, const char *role)
+{
+    for (size_t k = 0; k < *n; k++)
+        if (strcmp(names[k], role) == 0)
+            return k;
+    names[*n] = role;
+    return (*n)++;
+}
+
+static void role_series(struct pw_buf *b, const struct pw_snapshot *s)
+{
+    const struct pw_plan *p = s->plan;
+    size_t nslots = 0;
+    for (size_t f = 0; f < p->nprofiles; f++)
+        nslots += p->profiles[f].nroles;
+    const char **names = malloc((nslots ? nslots : 1) * sizeof *names);
+    size_t *idx = malloc((nslots ? nslots : 1) * sizeof *idx), *first = malloc(
+        (p->nprofiles + 1) * sizeof *first);
+    unsigned char *worst = calloc(nslots ? nslots : 1, 1);
+    size_t nroles = 0;
+    if (!names || !idx || !first || !worst) {
         b->oom = true;
+        goto out;
+    }
+    for (size_t f = 0, o = 0; f < p->nprofiles; f++) {
+        first[f] = o;
+        for (size_t k = 0; k < p->profiles[f].nroles; k++)
+            idx[o++] = role_index(names, &nroles, p->profiles[f].roles[k]);
+    }
+    first[p->nprofiles] = nslots;
+    for (size_t i = 0; i < s->ntargets; i++) {
+        size_t f = p->targets[i].profile;
+        enum pw_status st = s->targets[i].status;
+        unsigned char v = st == PW_STATUS_DOWN ? ROLE_DOWN
+                          : st == PW_STATUS_UP ? ROLE_UP : ROLE_UNKNOWN;
+        for (size_t o = first[f]; o < first[f + 1]; o++)
+            if (v > worst[idx[o]])
+                worst[idx[o]] = v;
+    }
+    head(b, "portwatch_role_up", "gauge",
+         "Role available: 1 when every target serving it is up, 0 when one is down; "
+         "NaN while none is down but one is not yet probed.");
+    for (size_t k = 0; k < nroles; k++) {
+        pw_buf_add(b, "portwatch_role_up{role=\"", 24);
+        escape_label(b, names[k]);
+        pw_buf_printf(b, worst[k] == ROLE_UNKNOWN ? "\"} NaN\n" : "\"} %d\n",
+                      worst[k] == ROLE_UP);
+    }
+out:
+    free(names);
+    free(idx);
+    free(first);
+    free(worst);
 }
 
 /* Target counts and the engine's counters. */
@@ -267,21 +350,60 @@ static void http_series(struct pw_buf *b, const struct pw_req *r)
                   (unsigned long long)gs.evicted);
 }
 
+/* The standard process_* series, and the build's version. */
+static void process_series(struct pw_buf *b)
+{
+    struct pw_process_stats ps;
+    pw_web_process_read(&ps);
+    head(b, "portwatch_build_info", "gauge", "1, labelled with the portwatch version.");
+    pw_buf_printf(b, "portwatch_build_info{version=\"%s\"} 1\n", PW_VERSION);
+    if (ps.cpu_s >= 0) {
+        head(b, "process_cpu_seconds_total", "counter",
+             "Total user and system CPU time spent in seconds.");
+        pw_buf_printf(b, "process_cpu_seconds_total %.3f\n", ps.cpu_s);
+    }
+    if (ps.rss_bytes >= 0) {
+        head(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+        pw_buf_printf(b, "process_resident_memory_bytes %.0f\n", ps.rss_bytes);
+    }
+    if (ps.open_fds >= 0) {
+        head(b, "process_open_fds", "gauge", "Number of open file descriptors.");
+        pw_buf_printf(b, "process_open_fds %ld\n", ps.open_fds);
+    }
+    if (ps.start_s >= 0) {
+        head(b, "process_start_time_seconds", "gauge",
+             "Start time of the process since unix epoch in seconds.");
+        pw_buf_printf(b, "process_start_time_seconds %.2f\n", ps.start_s);
+    }
+}
+
 void pw_api_metrics(struct pw_req *r, struct pw_reply *out)
 {
     const struct pw_snapshot *s = r->view.snap;
     struct pw_buf b = {0};
     target_series(&b, s);
+    role_series(&b, s);
     engine_series(&b, s);
     storage_series(&b, pw_req_store(r));
     epm_outside(&b, pw_req_sources(r));
     http_series(&b, r);
+    process_series(&b);
     head(&b, "portwatch_snapshot_timestamp_seconds", "gauge",
          "When the state served here was taken (Unix time).");
     pw_buf_printf(&b, "portwatch_snapshot_timestamp_seconds %.3f\n", (double)s->taken_ms / 1e3);
     if (b.oom) {
         free(b.p);
         pw_reply_error(out, 503, "unavailable", "out of memory");
+        return;
+    }
+    /* a scrape of 4,100 targets is megabytes of repeated labels */
+    size_t zlen;
+    char *z = out->gzip_ok ? pw_web_gzip(b.p, b.len, &zlen) : NULL;
+    out->vary_encoding = true;
+    if (z) {
+        free(b.p);
+        pw_reply_text(out, 200, "text/plain; version=0.0.4; charset=utf-8", z, zlen);
+        out->gzipped = true;
         return;
     }
     pw_reply_text(out, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);

@@ -128,6 +128,19 @@ void pw_reply_error(struct pw_reply *out, unsigned status, const char *error, co
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
+    if (out->text_errors) {
+        struct pw_buf b = {0};
+        pw_buf_printf(&b, "PORTWATCH UNKNOWN - %s: %s\n", error, detail);
+        if (!b.oom) {
+            /* one line of ASCII, whatever the detail quoted */
+            for (size_t i = 0; i + 1 < b.len; i++)
+                if ((unsigned char)b.p[i] < 0x20 || (unsigned char)b.p[i] > 0x7E)
+                    b.p[i] = '?';
+            pw_reply_text(out, status, "text/plain; charset=utf-8", b.p, b.len);
+            return;
+        }
+        free(b.p);
+    }
     json_t *doc = json_object();
     if (doc) {
         json_object_set_new(doc, "error", json_string(error));
@@ -148,6 +161,7 @@ void pw_reply_clear(struct pw_reply *out)
     free(out->body);
     out->body = NULL;
     out->len = 0;
+    out->gzipped = false;
     pw_shared_unref(out->shared);
     out->shared = NULL;
 }
@@ -182,6 +196,10 @@ struct MHD_Response *pw_reply_response(struct pw_reply *out)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, out->allow);
     if (out->challenge)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, out->challenge);
+    if (out->vary_encoding)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    if (out->gzipped)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     return resp;
 }
 

@@ -39,15 +39,20 @@ struct pw_reply {
     const char *allow;     /* Allow header (405) */
     const char *challenge; /* WWW-Authenticate header (401) */
     struct pw_shared *shared; /* a reference: queued instead of body */
-    bool gzip_ok;          /* the client takes gzip (for shared) */
+    bool gzip_ok;          /* the client takes gzip */
+    bool gzipped;          /* body is gzip'd: Content-Encoding */
+    bool vary_encoding;    /* the body depends on Accept-Encoding */
     bool tls;              /* served over TLS: HSTS */
+    bool text_errors;      /* errors as one plugin line (the text health) */
 };
 
 void pw_reply_json(struct pw_reply *out, unsigned status, json_t *doc); /* steals doc */
 void pw_reply_text(struct pw_reply *out, unsigned status, const char *ctype, char *body,
                    size_t len); /* takes body (malloc'd) */
 /* An error document {"error": error, "detail": printf(fmt, ...)}; the
- * detail is cut at 767 bytes and made valid UTF-8. */
+ * detail is cut at 767 bytes and made valid UTF-8. With out->text_errors,
+ * the line "PORTWATCH UNKNOWN - error: detail" as text/plain instead: a
+ * monitoring plugin's answer when it cannot judge (same status). */
 void pw_reply_error(struct pw_reply *out, unsigned status, const char *error,
                     const char *fmt, ...)
 #if defined(__GNUC__)

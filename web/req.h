@@ -54,8 +54,14 @@ struct pw_store *pw_req_need_store(const struct pw_req *r, struct pw_reply *out)
 void pw_req_defer(struct pw_req *r, pw_endpoint_fn job);
 /* What the slow-client guard has closed. */
 void pw_req_guard_stats(const struct pw_req *r, struct pw_guard_stats *out);
-/* Indices of r's view's down targets (malloc'd copy) and the number not
- * yet probed, computed once per snapshot (down_list.c). */
-int pw_req_down_list(struct pw_req *r, uint32_t **idx, size_t *n, size_t *unknown);
+/* Counts over targets: by status, and probed ones by their last state. */
+struct pw_tally {
+    size_t status[3];
+    size_t state[PW_STATE_COUNT_];
+};
+/* Indices of r's view's targets in trouble (down, or the last probe
+ * failed; a malloc'd copy) and the counts over every target, computed
+ * once per snapshot (down_list.c). */
+int pw_req_down_list(struct pw_req *r, uint32_t **idx, size_t *n, struct pw_tally *tally);
 
 #endif

@@ -72,9 +72,9 @@ void pw_req_guard_stats(const struct pw_req *r, struct pw_guard_stats *out)
     pw_guard_stats(r->w->guard, out);
 }
 
-int pw_req_down_list(struct pw_req *r, uint32_t **idx, size_t *n, size_t *unknown)
+int pw_req_down_list(struct pw_req *r, uint32_t **idx, size_t *n, struct pw_tally *tally)
 {
-    return pw_down_list_get(&r->w->down, r->view.snap, idx, n, unknown);
+    return pw_down_list_get(&r->w->down, r->view.snap, idx, n, tally);
 }
 
 int pw_req_acquire_view(struct pw_req *r, struct pw_reply *out)

@@ -143,8 +143,8 @@ static void status_built(struct pw_req *r, struct pw_reply *out)
 static void run_endpoint(struct pw_req *r, const struct route *rt, struct pw_reply *out)
 {
     struct pw_web *w = r->w;
+    out->gzip_ok = accepts_gzip(r);
     if ((rt->flags & RT_CACHED) && r->nparams == 0) {
-        out->gzip_ok = accepts_gzip(r);
         struct pw_shared *doc = pw_status_cache_get(&w->status, &r->view, &r->has_view,
                                                     r->now_ms);
         if (!doc) { /* none fits this request's snapshot: build it */
@@ -195,6 +195,10 @@ void pw_route(struct pw_req *r, const char *method)
      * an unauthenticated client learns nothing but 401. */
     struct pw_reply early = {.tls = out->tls};
     bool bad = pw_web_parse_uri(r, &early) != 0;
+    if (!bad && strcmp(r->path, "/api/v1/health") == 0) {
+        const char *fmt = pw_web_param(r, "format");
+        out->text_errors = early.text_errors = fmt && strcmp(fmt, "text") == 0;
+    }
     const struct route *rt = bad ? NULL : route_find(r, &early, &bad);
     if (!authorized(r, rt, out)) {
         pw_reply_clear(&early);

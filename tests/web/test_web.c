@@ -66,6 +66,23 @@ static long target_id(const char *host, long port)
     return id;
 }
 
+/* The body of a gzip'd answer, inflated (at most cap - 1 bytes). */
+static char *gunzip(const struct http *h, size_t cap)
+{
+    ck_assert_msg(h->len > 18 && (unsigned char)h->body[0] == 0x1f &&
+                      (unsigned char)h->body[1] == 0x8b, "not a gzip stream");
+    char *text = calloc(1, cap);
+    z_stream z = {0};
+    ck_assert_int_eq(inflateInit2(&z, 15 + 16), Z_OK);
+    z.next_in = (Bytef *)h->body;
+    z.avail_in = (uInt)h->len;
+    z.next_out = (Bytef *)text;
+    z.avail_out = (uInt)cap - 1;
+    ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
+    inflateEnd(&z);
+    return text;
+}
+
 /* ---- unit: time parsing ------------------------------------------------------- */
 
 START_TEST(time_parse_and_format)
@@ -209,16 +226,7 @@ START_TEST(status_all)
     ck_assert_msg((unsigned char)h.body[0] == 0x1f && (unsigned char)h.body[1] == 0x8b,
                   "not a gzip stream");
     ck_assert_int_lt((long)h.len, plain_len);
-    size_t cap = (size_t)plain_len * 2 + 4096;
-    char *text = calloc(1, cap);
-    z_stream z = {0};
-    ck_assert_int_eq(inflateInit2(&z, 15 + 16), Z_OK);
-    z.next_in = (Bytef *)h.body;
-    z.avail_in = (uInt)h.len;
-    z.next_out = (Bytef *)text;
-    z.avail_out = (uInt)cap - 1;
-    ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
-    inflateEnd(&z);
+    char *text = gunzip(&h, (size_t)plain_len * 2 + 4096);
     json_error_t jerr;
     json_t *unz = json_loads(text, 0, &jerr);
     ck_assert_msg(unz != NULL, "gunzipped status is not JSON: %s", jerr.text);
@@ -395,9 +403,10 @@ END_TEST
 START_TEST(health)
 {
     json_t *doc = get_json("/api/v1/health", 503);
-    ck_assert_str_eq(json_string_value(json_object_get(doc, "status")), "failing");
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "status")), "critical");
     json_t *f = json_object_get(doc, "failures");
     ck_assert_int_gt(json_array_size(f), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "down")), json_array_size(f));
     json_t *first = json_array_get(f, 0);
     ck_assert_ptr_nonnull(json_object_get(first, "since"));
     ck_assert_ptr_nonnull(json_object_get(first, "reasons"));
@@ -413,33 +422,89 @@ START_TEST(health)
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(f, 0), "port")),
                      W.closed_port[0]);
     json_decref(doc);
-    doc = get_json("/api/v1/health?min_duration=1h", 200);
+    /* down, but not for min_duration yet: a warning, never "all pass" */
+    doc = get_json("/api/v1/health?min_duration=1h", 424);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "status")), "warning");
     ck_assert_int_gt(json_integer_value(json_object_get(doc, "down_below_min_duration")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "down")), 0);
     json_decref(doc);
-
-    struct http h;
-    char path[128], want[128];
-    ck_assert_int_eq(http_get(W.port, "/api/v1/health?host=127.0.0.1&format=text", &h), 0);
-    ck_assert_int_eq(h.status, 503);
-    snprintf(want, sizeof want, "PORTWATCH CRITICAL - 1/3 failing: 127.0.0.1:%u closed (",
-             W.closed_port[0]);
-    ck_assert_msg(strncmp(h.body, want, strlen(want)) == 0, "%s", h.body);
-    ck_assert_ptr_nonnull(strstr(h.ctype, "text/plain"));
-    http_free(&h);
-    ck_assert_int_eq(http_get(W.port, "/api/v1/health?format=text&role=web-open", &h), 0);
-    ck_assert_int_eq(h.status, 200);
-    ck_assert_str_eq(h.body, "PORTWATCH OK - 2/2 targets pass\n");
-    http_free(&h);
-    ck_assert_int_eq(http_get(W.port, "/api/v1/health?format=text", &h), 0);
-    ck_assert_msg(strstr(h.body, "and ") && strstr(h.body, " more"), "%s", h.body);
-    http_free(&h);
-    snprintf(path, sizeof path, "/api/v1/health?min_duration=soon");
-    expect_error(path, 400, "min_duration");
+    expect_error("/api/v1/health?min_duration=soon", 400, "min_duration");
     expect_error("/api/v1/health?format=xml", 400, "json or text");
     expect_error("/api/v1/health?host=ghost", 404, "ghost");
     expect_error("/api/v1/health?status=up", 400, "host, role, min_duration, format");
 }
 END_TEST
+
+/* The text health is a monitoring plugin's output: the word, a summary,
+ * perfdata after '|', then one line per host and cause, worst first. */
+static char *text_health(const char *path, long want_status)
+{
+    struct http h;
+    ck_assert_int_eq(http_get(W.port, path, &h), 0);
+    ck_assert_msg(h.status == want_status, "%s: %ld %s", path, h.status, h.body);
+    ck_assert_msg(strstr(h.ctype, "text/plain") != NULL, "%s: %s", path, h.ctype);
+    ck_assert_msg(h.len > 0 && h.body[h.len - 1] == '\n', "%s: %s", path, h.body);
+    return h.body; /* the caller frees it */
+}
+
+START_TEST(health_text)
+{
+    char want[256];
+    char *b = text_health("/api/v1/health?host=127.0.0.1&format=text", 503);
+    ck_assert_msg(strncmp(b, "PORTWATCH CRITICAL - 1 of 3 targets down, 2/3 targets pass | "
+                             "targets=3;;;0 down=1;;0;0;3 failing=0;0;;0;3 unknown=0;;;0;3 "
+                             "open=2;;;0;3 closed=1;;;0;3 ", 115) == 0, "%s", b);
+    ck_assert_msg(strstr(b, " sweep_duration=") && strstr(b, "s;;;0\n"), "%s", b);
+    snprintf(want, sizeof want, "\n127.0.0.1:%u: refused: nothing listens (the path is open) "
+             "(down for ", W.closed_port[0]);
+    ck_assert_msg(strstr(b, want), "%s", b);
+    free(b);
+
+    b = text_health("/api/v1/health?format=text&role=web-open", 200);
+    ck_assert_msg(strncmp(b, "PORTWATCH OK - 2/2 targets pass | targets=2;;;0 down=0;", 55) == 0,
+                  "%s", b);
+    ck_assert_msg(strchr(b, '\n')[1] == '\0', "no long output when all pass: %s", b);
+    free(b);
+
+    /* one line per host and cause, the most ports first: the twelve
+     * refused ports of 127.0.0.4 are one line */
+    json_t *doc = get_json("/api/v1/health", 503);
+    long down = (long)json_integer_value(json_object_get(doc, "down"));
+    json_decref(doc);
+    b = text_health("/api/v1/health?format=text", 503);
+    snprintf(want, sizeof want, "PORTWATCH CRITICAL - %ld of 28 targets down, %ld/28 targets "
+             "pass | ", down, 28 - down);
+    ck_assert_msg(strncmp(b, want, strlen(want)) == 0, "%s", b);
+    const char *l2 = strchr(b, '\n') + 1;
+    ck_assert_msg(strncmp(l2, "127.0.0.4: refused: nothing listens (the path is open) "
+                              "(12 ports, down for ", 75) == 0, "%s", b);
+    size_t lines = 0;
+    for (const char *c = b; *c; c++)
+        lines += *c == '\n';
+    ck_assert_msg(lines == 4, "summary and three hosts: %s", b);
+    free(b);
+
+    /* down for less than min_duration: WARNING, and never "all pass" */
+    b = text_health("/api/v1/health?format=text&min_duration=1h", 424);
+    snprintf(want, sizeof want, "PORTWATCH WARNING - %ld down for less than min_duration, "
+             "%ld/28 targets pass | targets=28;;;0 down=0;;0;0;28 failing=%ld;0;;0;28 ",
+             down, 28 - down, down);
+    ck_assert_msg(strncmp(b, want, strlen(want)) == 0, "%s", b);
+    ck_assert_msg(strstr(b, "(12 ports, down for ") && strstr(b, ", less than min_duration)\n"),
+                  "%s", b);
+    free(b);
+
+    /* errors in text mode are text, with the word UNKNOWN */
+    b = text_health("/api/v1/health?format=text&host=ghost", 404);
+    ck_assert_str_eq(b, "PORTWATCH UNKNOWN - not found: host: no target is on host 'ghost'\n");
+    free(b);
+    b = text_health("/api/v1/health?min_duration=soon&format=text", 400);
+    ck_assert_msg(strncmp(b, "PORTWATCH UNKNOWN - bad parameter: min_duration: 'soon'", 55) == 0,
+                  "%s", b);
+    free(b);
+}
+END_TEST
+
 
 /* The protocol check in the history: the real web server on open_port[1]
  * verified; a run written before the store kept verification answers
@@ -502,6 +567,36 @@ START_TEST(history_verify)
 }
 END_TEST
 
+/* Every portwatch_ metric the shipped alert and recording rules use is
+ * one /metrics exposes (body: a scrape of this world). */
+static void rules_name_metrics(const char *body)
+{
+    char path[512];
+    const char *root = getenv("PW_SOURCE_ROOT");
+    ck_assert_ptr_nonnull(root);
+    snprintf(path, sizeof path, "%s/packaging/prometheus/portwatch.rules.yml", root);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "%s", path);
+    char line[1024];
+    size_t used = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "expr:") == NULL)
+            continue;
+        for (const char *p = line; (p = strstr(p, "portwatch_")); p += 10) {
+            if (p > line && (p[-1] == ':' || p[-1] == '_' || p[-1] == '.'))
+                continue; /* a recording rule's own name */
+            char want[128];
+            size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+            snprintf(want, sizeof want, "\n# TYPE %.*s ", (int)n, p);
+            ck_assert_msg(strstr(body, want), "the rules use %.*s, /metrics has none", (int)n,
+                          p);
+            used++;
+        }
+    }
+    fclose(f);
+    ck_assert_int_ge(used, 5);
+}
+
 START_TEST(metrics)
 {
     struct http h;
@@ -518,7 +613,11 @@ START_TEST(metrics)
     } series[] = {
         {"portwatch_target_up", W.open_port[0], "web-open", "", 1},
         {"portwatch_target_up", W.closed_port[0], "web-closed", "", 0},
-        {"portwatch_target_state", W.closed_port[0], "web-closed", "", 1},
+        /* the state as a state set: one series per state */
+        {"portwatch_target_state", W.closed_port[0], "web-closed", ",state=\"closed\"", 1},
+        {"portwatch_target_state", W.closed_port[0], "web-closed", ",state=\"open\"", 0},
+        {"portwatch_target_state", W.open_port[0], "web-open", ",state=\"open\"", 1},
+        {"portwatch_target_state", W.open_port[0], "web-open", ",state=\"filtered\"", 0},
         /* verification: the real web server verified, the bare listener
          * has no exchange, a refused port has no series */
         {"portwatch_target_verify", W.open_port[1], "web-open", ",result=\"verified\"", 1},
@@ -536,6 +635,10 @@ START_TEST(metrics)
         snprintf(want + n, sizeof want - (size_t)n, " %d\n", series[i].value);
         ck_assert_msg(strstr(h.body, want), "missing %s", want);
     }
+    /* a role is available while every target serving it is up */
+    ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_role_up{role=\"web-open\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_role_up{role=\"web-closed\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_role_up{role=\"web-reach\"} 1\n"));
     ck_assert_ptr_nonnull(strstr(h.body, "\n# TYPE portwatch_probes_total counter\n"));
     ck_assert_ptr_nonnull(strstr(h.body, "\n# TYPE portwatch_target_verify gauge\n"));
     ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_storage_up 1\n"));
@@ -552,6 +655,98 @@ START_TEST(metrics)
     ck_assert_int_eq(atol(o + 25), n1);
     http_free(&h);
     expect_error("/metrics?format=json", 400, "no parameters");
+}
+END_TEST
+
+/* Another server on src, on a free loopback port. */
+static struct pw_web *start_web(const struct pw_web_sources *src)
+{
+    struct pw_web_options o = {.listen = "127.0.0.1:0"};
+    struct pw_web *w;
+    char err[PW_WEB_ERR_MAX];
+    ck_assert_msg(pw_web_start(&o, src, &w, err) == 0, "%s", err);
+    return w;
+}
+
+/* An endpoint watch that read one TCP port outside the RPC range on
+ * 127.0.0.2 (whose one target is up). */
+static struct pw_web_epm_endpoint fake_ep[2];
+static struct pw_web_epm_host fake_host = {.host = "127.0.0.2", .looked_up_ms = 1, .v = fake_ep,
+                                           .n = 2};
+static const struct pw_web_epm fake_epm = {&fake_host, 1};
+static const struct pw_web_epm *fake_epm_acquire(void *ud) { return &fake_epm; }
+static void fake_epm_release(void *ud, const struct pw_web_epm *e) {}
+
+START_TEST(endpoint_outside_range)
+{
+    fake_ep[0].e.protseq = PW_EPM_NCACN_IP_TCP;
+    fake_ep[0].e.port = 62001;
+    fake_ep[0].outside_range = true;
+    fake_ep[1].e.protseq = PW_EPM_NCACN_IP_TCP;
+    fake_ep[1].e.port = 50003; /* inside */
+    struct pw_web_sources src = world_sources(&W);
+    src.epm_acquire = fake_epm_acquire;
+    src.epm_release = fake_epm_release;
+    struct pw_web *w = start_web(&src);
+    struct http h;
+    ck_assert_int_eq(http_get(pw_web_port(w), "/metrics", &h), 0);
+    ck_assert_msg(strstr(h.body, "\nportwatch_rpc_endpoint_outside_range{host=\"127.0.0.2\","
+                                 "port=\"62001\",interface=\"\"} 1\n"), "%s", h.body);
+    ck_assert_msg(!strstr(h.body, "_outside_range{host=\"127.0.0.2\",port=\"50003\""),
+                  "inside the range: no series");
+    rules_name_metrics(h.body);
+    http_free(&h);
+    /* the one thing wrong on 127.0.0.2: WARNING, the port named */
+    ck_assert_int_eq(http_get(pw_web_port(w), "/api/v1/health?host=127.0.0.2&format=text", &h),
+                     0);
+    ck_assert_int_eq(h.status, 424);
+    ck_assert_msg(strncmp(h.body, "PORTWATCH WARNING - 1/1 targets pass; 1 endpoints registered "
+                                  "outside the RPC range | ", 85) == 0, "%s", h.body);
+    ck_assert_msg(strstr(h.body, " endpoints_outside_range=1;0;;0 ") &&
+                      strstr(h.body, "\n127.0.0.2: endpoints registered outside the RPC range "
+                                     "([biztalk] secondary_rpc_ports) on port 62001\n"),
+                  "%s", h.body);
+    http_free(&h);
+    pw_web_stop(w);
+}
+END_TEST
+
+/* The process_* metrics and build_info tell the truth about this process;
+ * gzip when asked. */
+START_TEST(metrics_process_and_gzip)
+{
+    struct http h;
+    ck_assert_int_eq(http_get(W.port, "/metrics", &h), 0);
+    char want[64];
+    snprintf(want, sizeof want, "\nportwatch_build_info{version=\"%s\"} 1\n", PW_VERSION);
+    ck_assert_msg(strstr(h.body, want), "missing %s", want);
+    const char *p = strstr(h.body, "\nprocess_start_time_seconds ");
+    ck_assert_ptr_nonnull(p);
+    double start = atof(p + 28), now = (double)now_ms() / 1e3;
+    ck_assert_msg(start > now - 600 && start <= now + 1, "start %f, now %f", start, now);
+    p = strstr(h.body, "\nprocess_open_fds ");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_gt(atol(p + 18), 5); /* the world's listeners alone */
+    p = strstr(h.body, "\nprocess_resident_memory_bytes ");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_msg(atof(p + 31) > 1e6, "%s", p);
+    p = strstr(h.body, "\nprocess_cpu_seconds_total ");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_msg(atof(p + 27) > 0, "%s", p);
+    size_t plain_len = h.len;
+    http_free(&h);
+
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/metrics", W.port);
+    ck_assert_int_eq(http_req(NULL, url, "Accept-Encoding: gzip", NULL, &h), 0);
+    ck_assert_int_eq(h.status, 200);
+    ck_assert_ptr_nonnull(strstr(h.ctype, "version=0.0.4"));
+    ck_assert_uint_lt(h.len * 4, plain_len);
+    char *text = gunzip(&h, plain_len * 2);
+    ck_assert_msg(strncmp(text, "# HELP portwatch_target_up ", 27) == 0, "%.80s", text);
+    ck_assert_ptr_nonnull(strstr(text, "\nportwatch_snapshot_timestamp_seconds "));
+    free(text);
+    http_free(&h);
 }
 END_TEST
 
@@ -689,7 +884,7 @@ START_TEST(no_store)
         long status;
     } cases[] = {
         {"/api/v1/outages", 503}, {"/api/v1/uptime", 503}, {"/api/v1/targets/1/history", 503},
-        {"/api/v1/health?role=web-open", 503}, {"/api/v1/status", 200}, {"/metrics", 200},
+        {"/api/v1/health?role=web-open", 500}, {"/api/v1/status", 200}, {"/metrics", 200},
         {"/api/v1/targets/999999", 404},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -704,7 +899,11 @@ START_TEST(no_store)
     snprintf(url, sizeof url, v6 ? "http://[::1]:%u%s" : "http://127.0.0.1:%u%s",
              pw_web_port(w), "/api/v1/health?role=web-open&format=text");
     ck_assert_int_eq(http_req(NULL, url, NULL, NULL, &h), 0);
-    ck_assert_str_eq(h.body, "PORTWATCH CRITICAL - 0/2 failing; storage unavailable\n");
+    /* no database: portwatch cannot keep the history, UNKNOWN */
+    ck_assert_int_eq(h.status, 500);
+    ck_assert_msg(strncmp(h.body, "PORTWATCH UNKNOWN - 2/2 targets pass; storage unavailable: "
+                                  "this portwatch runs without a database | targets=2;", 87) == 0,
+                  "%s", h.body);
     http_free(&h);
     pw_web_stop(w);
 }
@@ -791,10 +990,7 @@ START_TEST(promtool_metrics)
                                               .latency_us = -1};
     fake_snap = (struct pw_snapshot){.plan = &plan, .ntargets = 2, .targets = fake_states};
     struct pw_web_sources src = {fake_acquire, dummy_release, NULL, NULL, NULL, NULL};
-    struct pw_web_options o = {.listen = "127.0.0.1:0"};
-    struct pw_web *w;
-    char err[PW_WEB_ERR_MAX];
-    ck_assert_int_eq(pw_web_start(&o, &src, &w, err), 0);
+    struct pw_web *w = start_web(&src);
     struct http h;
     ck_assert_int_eq(http_get(pw_web_port(w), "/metrics", &h), 0);
     ck_assert_msg(strstr(h.body, "portwatch_target_up{host=\"we\\\"ird\\\\host\\nname\","
@@ -811,6 +1007,62 @@ START_TEST(promtool_metrics)
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(doc,
                          "targets"), 0), "host")), "we\"ird\\host\nname");
     json_decref(doc);
+    http_free(&h);
+    pw_web_stop(w);
+}
+END_TEST
+
+/* A hand-built view: a target not yet probed and one where an HTTP server
+ * answers on SQL Server's port. */
+START_TEST(unprobed_and_mismatch)
+{
+    const char *roles[] = {"messagebox_database"};
+    struct pw_reason reason = {"messagebox_database", "SQL Server", "The MessageBox", 1,
+                               "processing"};
+    struct pw_profile prof = {.roles = roles, .nroles = 1, .reasons = &reason, .nreasons = 1};
+    struct pw_host hosts[] = {{"sql01", 0, 2}};
+    struct pw_target targets[] = {{0, 1433, 0}, {0, 1434, 0}};
+    struct pw_plan plan = {hosts, 1, targets, 2, &prof, 1, NULL};
+    fake_states[0] = (struct pw_target_state){.status = PW_STATUS_UNKNOWN, .latency_us = -1};
+    fake_states[1] = fake_states[0];
+    fake_snap = (struct pw_snapshot){.plan = &plan, .ntargets = 2, .targets = fake_states,
+                                     .taken_ms = now_ms()};
+    struct pw_web_sources src = {fake_acquire, dummy_release, NULL, W.store, NULL, NULL};
+    struct pw_web *w = start_web(&src);
+    struct http h;
+    /* before the first probe: UNKNOWN, and every series already there */
+    ck_assert_int_eq(http_get(pw_web_port(w), "/api/v1/health?format=text", &h), 0);
+    ck_assert_int_eq(h.status, 500);
+    ck_assert_msg(strncmp(h.body, "PORTWATCH UNKNOWN - no target probed yet (2 planned) | ", 55)
+                      == 0, "%s", h.body);
+    http_free(&h);
+    ck_assert_int_eq(http_get(pw_web_port(w), "/metrics", &h), 0);
+    ck_assert_msg(strstr(h.body, "\nportwatch_target_up{host=\"sql01\",port=\"1433\","
+                                 "roles=\"messagebox_database\"} NaN\n") &&
+                      strstr(h.body, "\nportwatch_target_state{host=\"sql01\",port=\"1433\","
+                                     "roles=\"messagebox_database\",state=\"open\"} 0\n") &&
+                      strstr(h.body, "\nportwatch_role_up{role=\"messagebox_database\"} NaN\n"),
+                  "%s", h.body);
+    ck_assert_msg(!strstr(h.body, "\",state=\"closed\"} 1"), "%s", h.body);
+    http_free(&h);
+
+    /* a protocol mismatch is shown as its cause */
+    fake_states[0] = (struct pw_target_state){.status = PW_STATUS_DOWN, .state = PW_STATE_OPEN,
+                                              .has_result = true, .latency_us = 300,
+                                              .since_ms = now_ms() - 120000,
+                                              .verify = PW_VERIFY_MISMATCH};
+    snprintf(fake_states[0].verify_info, sizeof fake_states[0].verify_info,
+             "an HTTP server answered (48 54 54 50)");
+    fake_snap.taken_ms = now_ms();
+    ck_assert_int_eq(http_get(pw_web_port(w), "/api/v1/health?format=text", &h), 0);
+    ck_assert_int_eq(h.status, 503);
+    ck_assert_msg(strstr(h.body, "\nsql01:1433: wrong service: an HTTP server answered "
+                                 "(48 54 54 50), not SQL Server (down for 2m"), "%s", h.body);
+    ck_assert_msg(strstr(h.body, "1 not yet probed | "), "%s", h.body);
+    http_free(&h);
+    ck_assert_int_eq(http_get(pw_web_port(w), "/metrics", &h), 0);
+    ck_assert_msg(strstr(h.body, "\nportwatch_role_up{role=\"messagebox_database\"} 0\n"),
+                  "%s", h.body);
     http_free(&h);
     pw_web_stop(w);
 }
@@ -975,8 +1227,12 @@ static Suite *fast_suite(void)
     tcase_add_test(t, target_and_history);
     tcase_add_test(t, outages_and_uptime);
     tcase_add_test(t, health);
+    tcase_add_test(t, health_text);
     tcase_add_test(t, history_verify);
     tcase_add_test(t, metrics);
+    tcase_add_test(t, metrics_process_and_gzip);
+    tcase_add_test(t, endpoint_outside_range);
+    tcase_add_test(t, unprobed_and_mismatch);
     tcase_add_test(t, methods_and_paths);
     tcase_add_test(t, hostile_requests);
     tcase_add_test(t, token);
