@@ -162,11 +162,7 @@ static bool add_change(struct pw_transitions *tr, const struct pw_plan *p,
 {
     const struct pw_target *t = &p->targets[r->target];
     const struct pw_profile *pr = &p->profiles[t->profile];
-    /* A catalog row names its service ("SQL Server"); for a check, the
-     * service its protocol proves, if any (a check's "service" is its name). */
-    const char *service = pr->nreasons && pr->reasons[0].row
-                              ? pr->reasons[0].service
-                              : pw_proto_service(pw_proto_default(p, r->target));
+    const char *service = pw_target_service(p, r->target);
     char cause[256], breaks[1024];
     pw_cause_format(r->state, r->verify, r->verify_info, r->detail, service, cause, sizeof cause);
     breaks_text(pr, r->status == PW_STATUS_DOWN, breaks, sizeof breaks);

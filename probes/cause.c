@@ -64,3 +64,12 @@ char *pw_cause_format(enum pw_state state, enum pw_verify verify, const char *ve
         snprintf(buf, len, "%s", pw_state_meaning(state));
     return buf;
 }
+
+const char *pw_target_service(const struct pw_plan *p, uint32_t t)
+{
+    const struct pw_profile *pf = pw_target_profile(p, &p->targets[t]);
+    /* a check's reasons[0].service is the check's own name, not a service */
+    if (pf->nreasons && pf->reasons[0].row)
+        return pf->reasons[0].service;
+    return pw_proto_service(pw_proto_default(p, t));
+}

@@ -23,4 +23,9 @@ const char *pw_state_meaning(enum pw_state s);
 char *pw_cause_format(enum pw_state state, enum pw_verify verify, const char *verify_info,
                       const char *detail, const char *service, char *buf, size_t len);
 
+/* The service target t of plan p should answer with, for a cause's "not
+ * X": the catalog row's ("SQL Server"), else the one its protocol proves
+ * (a check with protocol = tds), else NULL. */
+const char *pw_target_service(const struct pw_plan *p, uint32_t t);
+
 #endif

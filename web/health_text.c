@@ -47,8 +47,7 @@ static int sev_of(const struct pw_req *r, const struct pw_health *hv, size_t i)
 /* The target's cause, naming the service a catalog row expects there. */
 static void cause_of(const struct pw_snapshot *s, size_t i, char *buf, size_t len)
 {
-    const struct pw_profile *pf = pw_target_profile(s->plan, &s->plan->targets[i]);
-    const char *service = pf->nreasons && pf->reasons[0].row ? pf->reasons[0].service : NULL;
+    const char *service = pw_target_service(s->plan, (uint32_t)i);
     const struct pw_target_state *t = &s->targets[i];
     if (!t->has_result) {
         snprintf(buf, len, "down, no probe result kept");
