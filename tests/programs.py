@@ -4,10 +4,10 @@ a package packaging/dev.sh installs, so `packaging/dev.sh test` passes on a
 pristine Debian 12 and not only on a machine that happens to have more.
 
 It reads the test harness (tests/, tests/fuzz/run.sh, packaging/dev.sh) and
-takes as a candidate every word of a shell script outside its comments, and
-every word inside a string literal of the Python, C and JavaScript sources
-(where the tests name the programs they start: subprocess lists, popen
-command lines, executablePath), plus every absolute path. A candidate that
+takes as a candidate every word of a shell script outside its comments; in
+the Python, C and JavaScript sources, the program a spawning call names
+(subprocess, spawn, popen, which), the commands of a string literal that is
+a command line, and every absolute path. A candidate that
 is a program on this machine is looked up with `dpkg -S`; its package must
 be one packaging/packages.txt lists, one those depend on (Depends and
 Pre-Depends only: Recommends may be switched off), or part of Debian's base
@@ -70,11 +70,21 @@ def commands(piece):
             yield m.group(1)
 
 
+# A string literal that is a command line: a word, then options or a pipe
+# ("curl -sf URL | promtool check metrics", "openssl req -x509 ...").
+COMMAND_LINE = re.compile(r'^[A-Za-z][\w.+-]*( [^ -][^ ]*)? -|\| ')
+# A call that starts a program or looks one up, with the program first.
+SPAWN = re.compile(r'(?:Popen|subprocess\.\w+|which|spawn|execFile|execvp|execlp|popen|system)'
+                   r'\(\s*\[?\s*["\'`]([A-Za-z][\w.+-]*)')
+ABS_PATH = re.compile(r'(?<![\w.])/(?:usr/)?(?:s?bin|lib|libexec)/[\w./+-]+')
+
+
 def candidates(path, text):
     """(word, line) pairs that may name a program: in a shell script, every
     word outside comments (arguments too: `find_bin rpcclient`); elsewhere,
-    the commands of string literals (subprocess lists, popen lines) and
-    absolute paths."""
+    the program of a spawning call (subprocess, spawn, popen, which), the
+    commands of a string that is a command line, and absolute paths. Plain
+    words in other strings are messages, not programs."""
     shell = is_shell(path, text)
     for n, line in enumerate(text.splitlines(), 1):
         if shell:
@@ -82,8 +92,12 @@ def candidates(path, text):
             code = re.sub(r'\bfor\s+\w+', 'for', code)  # a loop variable is no program
             words = [m.group(1) for m in WORD.finditer(code)]
         else:
-            words = [w for m in STRING.finditer(line) for w in commands(m.group(0)[1:-1])]
-            words += re.findall(r'(?<![\w.])/(?:usr/)?s?bin/[\w.+-]+', line)
+            words = SPAWN.findall(line)
+            for m in STRING.finditer(line):
+                body = m.group(0)[1:-1]
+                if COMMAND_LINE.search(body):
+                    words += commands(body)
+            words += ABS_PATH.findall(line)
         for word in words:
             yield word.rstrip('.'), n
 
