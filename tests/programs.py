@@ -81,7 +81,8 @@ ABS_PATH = re.compile(r'(?<![\w.])/(?:usr/)?(?:s?bin|lib|libexec)/[\w./+-]+')
 
 def candidates(path, text):
     """(word, line) pairs that may name a program: in a shell script, every
-    word outside comments (arguments too: `find_bin rpcclient`); elsewhere,
+    word outside comments and quoted text (arguments too: `find_bin
+    rpcclient`; quotes hold messages and patterns); elsewhere,
     the program of a spawning call (subprocess, spawn, popen, which), the
     commands of a string that is a command line, and absolute paths. Plain
     words in other strings are messages, not programs."""
@@ -90,6 +91,7 @@ def candidates(path, text):
         if shell:
             code = re.sub(r'(^|\s)#.*', '', line)
             code = re.sub(r'\bfor\s+\w+', 'for', code)  # a loop variable is no program
+            code = re.sub(r'"[^"$]*"|\'[^\']*\'', ' ', code)  # messages, patterns
             words = [m.group(1) for m in WORD.finditer(code)]
         else:
             words = SPAWN.findall(line)
