@@ -81,14 +81,21 @@ ABS_PATH = re.compile(r'(?<![\w.])/(?:usr/)?(?:s?bin|lib|libexec)/[\w./+-]+')
 
 def candidates(path, text):
     """(word, line) pairs that may name a program: in a shell script, every
-    word outside comments and quoted text (arguments too: `find_bin
-    rpcclient`; quotes hold messages and patterns); elsewhere,
+    word outside comments, quoted text and here-documents (arguments too:
+    `find_bin rpcclient`; the others hold messages, patterns and files);
+    elsewhere,
     the program of a spawning call (subprocess, spawn, popen, which), the
     commands of a string that is a command line, and absolute paths. Plain
     words in other strings are messages, not programs."""
     shell = is_shell(path, text)
+    heredoc = None  # the word that ends the here-document we are in
     for n, line in enumerate(text.splitlines(), 1):
+        if shell and heredoc:  # a file's or a program's text, not commands
+            heredoc = None if line.strip() == heredoc else heredoc
+            continue
         if shell:
+            m = re.search(r"<<-?\s*['\"]?(\w+)", line)
+            heredoc = m.group(1) if m else None
             code = re.sub(r'(^|\s)#.*', '', line)
             code = re.sub(r'\bfor\s+\w+', 'for', code)  # a loop variable is no program
             code = re.sub(r'"[^"$]*"|\'[^\']*\'', ' ', code)  # messages, patterns
