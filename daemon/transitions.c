@@ -67,11 +67,16 @@ static int port_cmp(const void *a, const void *b)
 /* "port 1433" or "ports 135, 445, 50000-50200 (203)". */
 static void ports_text(uint16_t *ports, size_t n, char *buf, size_t len)
 {
+    qsort(ports, n, sizeof *ports, port_cmp);
+    size_t u = 0; /* a port that went down, up and down again is there twice */
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || ports[i] != ports[u - 1])
+            ports[u++] = ports[i];
+    n = u;
     if (n == 1) {
         snprintf(buf, len, "port %u", ports[0]);
         return;
     }
-    qsort(ports, n, sizeof *ports, port_cmp);
     size_t used = (size_t)snprintf(buf, len, "ports ");
     for (size_t i = 0; i < n && used < len; i++) {
         size_t j = i;
