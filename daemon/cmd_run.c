@@ -633,6 +633,11 @@ static void swap_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan *p
     t_seed = uv_hrtime() - t_seed;
     pw_snapshot_release(last);
     free(match);
+    /* Started (which publishes its seeded snapshot) before the web layer
+     * can see it: else a request in between reads the new plan with every
+     * kept target unknown. Its first results come on a later loop turn,
+     * when it is current. */
+    int start_rc = pw_engine_start(g->engine);
 
     size_t prev_n = prev->plan->ntargets;
     struct gen *dead;
@@ -655,9 +660,9 @@ static void swap_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan *p
     if (d->watch)
         pw_epm_watch_configure(d->watch, cfg, plan);
 
-    rc = pw_engine_start(g->engine);
-    if (rc != 0) {
-        pw_log_event(PW_LOG_ERROR, "cannot start probing after the reload: %s", uv_strerror(rc));
+    if (start_rc != 0) {
+        pw_log_event(PW_LOG_ERROR, "cannot start probing after the reload: %s",
+                     uv_strerror(start_rc));
         d->exit_code = PW_EXIT_FAILED;
         stop(d, "reload failed");
         return;
