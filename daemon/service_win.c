@@ -11,7 +11,8 @@
  * uv_async_send (os_win.c owns that handle).
  *
  * Account: LocalSystem (the SCM default). Event Log source: "portwatch"
- * under Application, registered at install without a message DLL.
+ * under Application, its EventMessageFile portwatch.exe itself (the
+ * message table from messages.mc).
  */
 #include "daemon/cli.h"
 #include "daemon/os.h"
@@ -223,6 +224,27 @@ static DWORD wait_state(SC_HANDLE svc, DWORD pending, DWORD timeout_ms)
     return QueryServiceStatus(svc, &st) ? st.dwCurrentState : 0;
 }
 
+/* The Event Log source: portwatch.exe's own message table (messages.mc)
+ * words its entries. The MSI writes the same two values. */
+static void register_event_source(const char *exe)
+{
+    HKEY key;
+    LONG rc = RegCreateKeyExA(HKEY_LOCAL_MACHINE, EVENTLOG_KEY, 0, NULL, 0, KEY_SET_VALUE, NULL, &key, NULL);
+    if (rc == ERROR_SUCCESS) {
+        DWORD types = EVENTLOG_ERROR_TYPE | EVENTLOG_WARNING_TYPE | EVENTLOG_INFORMATION_TYPE;
+        rc = RegSetValueExA(key, "EventMessageFile", 0, REG_EXPAND_SZ, (const BYTE *)exe,
+                            (DWORD)strlen(exe) + 1);
+        if (rc == ERROR_SUCCESS)
+            rc = RegSetValueExA(key, "TypesSupported", 0, REG_DWORD, (const BYTE *)&types, sizeof types);
+        RegCloseKey(key);
+    }
+    if (rc != ERROR_SUCCESS) {
+        SetLastError((DWORD)rc);
+        print_error("cannot register the Event Log source (HKLM\\" EVENTLOG_KEY "); the service "
+                    "runs, but the Event Viewer cannot word its entries");
+    }
+}
+
 static int install(const struct pw_command *cmd, const struct pw_args *a)
 {
     char exe[MAX_PATH], line[3 * MAX_PATH];
@@ -263,13 +285,7 @@ static int install(const struct pw_command *cmd, const struct pw_args *a)
     CloseServiceHandle(svc);
     CloseServiceHandle(scm);
 
-    HKEY key;
-    if (RegCreateKeyExA(HKEY_LOCAL_MACHINE, EVENTLOG_KEY, 0, NULL, 0, KEY_SET_VALUE, NULL, &key,
-                        NULL) == ERROR_SUCCESS) {
-        DWORD types = EVENTLOG_ERROR_TYPE | EVENTLOG_WARNING_TYPE | EVENTLOG_INFORMATION_TYPE;
-        RegSetValueExA(key, "TypesSupported", 0, REG_DWORD, (const BYTE *)&types, sizeof types);
-        RegCloseKey(key);
-    }
+    register_event_source(exe);
     const char *dir = pw_service_data_dir();
     printf("installed the portwatch service: %s\n", line);
     printf("configuration: %s; data and log: %s\n", config ? config : pw_os_default_config_path(),

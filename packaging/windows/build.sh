@@ -132,6 +132,24 @@ else
     pass "portwatch.exe is self-contained"
 fi
 
+# The Event Log's message table: every ID messages.mc defines is in the
+# exe's RT_MESSAGETABLE resource, each worded by its insertion string.
+x86_64-w64-mingw32-windres -i "$exe" -O rc >"$BUILD/portwatch-resources.rc" 2>&1 || true
+if python3 - daemon/messages.mc "$BUILD/portwatch-resources.rc" <<'EOF'
+import re, sys
+mc = open(sys.argv[1], encoding='utf-8').read()
+dump = open(sys.argv[2], encoding='utf-8', errors='replace').read()
+want = {int(n) for n in re.findall(r'^MessageId=(\d+)', mc, re.M)}
+assert 'RT_MESSAGETABLE' in dump, 'no RT_MESSAGETABLE resource'
+have = {int(n, 16): t for n, t in re.findall(r'MessageId = 0x([0-9a-f]+)\n\s*(.*)', dump)}
+assert want and set(have) == want, f'IDs in the exe {sorted(have)}, in messages.mc {sorted(want)}'
+assert all(t.startswith('%1') for t in have.values()), f'texts {set(have.values())}'
+print(f'message table: IDs {sorted(want)}')
+EOF
+then pass "portwatch.exe has the Event Log message table (RT_MESSAGETABLE, every ID of messages.mc)"
+else fail "message table missing or incomplete in portwatch.exe (dump in $BUILD/portwatch-resources.rc)"
+fi
+
 # ---------------------------------------------------------------------------
 section "wine prefix"
 if wait "$wineboot_pid"; then
@@ -152,9 +170,12 @@ test_rc=$?
 set -e
 echo "meson test exited $test_rc after $(( $(date +%s) - t0 )) s"
 # Count from meson's own log (tests/testlog.py: a line per test, then totals).
+# (Not through tee /dev/stderr: reopening a redirected stderr truncates the
+# file it goes to.)
 if [ -f "$BUILD/meson-logs/testlog.json" ]; then
-    read -r t_ok t_fail t_skip < <(python3 tests/testlog.py "$BUILD" |
-        tee /dev/stderr | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p')
+    tl=$(python3 tests/testlog.py "$BUILD")
+    printf '%s\n' "$tl"
+    read -r t_ok t_fail t_skip < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' <<<"$tl")
 fi
 t_ok=${t_ok:-0} t_fail=${t_fail:-0} t_skip=${t_skip:-0}
 passed=$((passed + t_ok))
@@ -317,16 +338,20 @@ timeout 30 wineserver -k 2>/dev/null || true
 # ---------------------------------------------------------------------------
 section "Windows service under Wine: portwatch service install/start/reload/stop/uninstall, sc.exe"
 # Wine's service manager lives only while some Wine program runs: keep one.
-( sleep 300 | timeout 310 wine cmd.exe >/dev/null 2>&1 ) &
+# The service inherits its debug settings and stderr: Wine's ReportEventW
+# prints each Event Log entry's type and ID (advapi fixme) and its text
+# (eventlog channel) there, the only trace of the Event Log under Wine.
+( sleep 300 | WINEDEBUG=-all,fixme+advapi,trace+eventlog,warn+eventlog,err+eventlog \
+    timeout 310 wine cmd.exe >/dev/null 2>"$out/eventlog.txt" ) &
 keep_pid=$!
 sleep 1
 pd=$WINEPREFIX/drive_c/ProgramData/portwatch
 mkdir -p "$pd"
 rm -f "$pd"/portwatch-smoke.db* "$pd/portwatch.log"
-read -r p_a p_b p_api < <(free_ports 3)
+read -r p_a p_b p_closed p_api < <(free_ports 4)
 start_listener "$p_a"
 start_listener "$p_b"
-write_conf "$pd/service.ini" "$p_api" "$p_a"
+write_conf "$pd/service.ini" "$p_api" "$p_a" "$p_closed"
 svc() { timeout 60 wine "$exe" service "$@" </dev/null 2>&1 | tr -d '\r'; return "${PIPESTATUS[0]}"; }
 api=http://127.0.0.1:$p_api
 if svc install -c 'C:\ProgramData\portwatch\service.ini' >"$out/svc-install.txt"; then
@@ -334,9 +359,22 @@ if svc install -c 'C:\ProgramData\portwatch\service.ini' >"$out/svc-install.txt"
 else
     fail "service install: $(cat "$out/svc-install.txt")"
 fi
+evkey='HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\portwatch'
+# The Event Log source names this exe as its message file.
+check_event_source() {  # exe-windows-path what
+    local q
+    q=$(timeout 30 wine reg query "$evkey" 2>/dev/null | tr -d '\r' | sed 's/^ *//; s/   */ /g')
+    if grep -qixF -e "EventMessageFile REG_SZ $1" -e "EventMessageFile REG_EXPAND_SZ $1" <<<"$q" &&
+       grep -qxF 'TypesSupported REG_DWORD 0x7' <<<"$q"; then
+        pass "$2: Event Log source registered (EventMessageFile $1, TypesSupported 7)"
+    else
+        fail "$2: Event Log source: $(tr '\n' ' ' <<<"$q")"
+    fi
+}
+check_event_source "$(winepath -w "$exe" 2>/dev/null)" "service install"
 t0=$(date +%s%N)
-if svc start >"$out/svc-start.txt" && wait_code "$api/api/v1/health" 200 30; then
-    pass "service start: running, health 200 after $(ms_since "$t0") ms"
+if svc start >"$out/svc-start.txt" && wait_code "$api/api/v1/status" 200 30; then
+    pass "service start: running, status 200 after $(ms_since "$t0") ms"
 else
     fail "service start: $(cat "$out/svc-start.txt"); $(tail -5 "$pd/portwatch.log" 2>/dev/null)"
 fi
@@ -345,20 +383,29 @@ if timeout 30 wine sc.exe query portwatch 2>/dev/null | tr -d '\r' | grep -q 'RU
 else
     fail "sc.exe query does not say RUNNING"
 fi
-write_conf "$pd/service.ini" "$p_api" "$p_a" "$p_b"
+write_conf "$pd/service.ini" "$p_api" "$p_a" "$p_closed" "$p_b"
 t0=$(date +%s%N)
 svc reload >/dev/null || true
 ok=0
 for _ in $(seq 50); do
     [ "$(http_code "$api/api/v1/status")" = 200 ] &&
-        python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d['summary']['targets']==2 and d['summary']['up']==2 else 1)" "$out/http.body" &&
+        python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d['summary']['targets']==3 and d['summary']['up']==2 else 1)" "$out/http.body" &&
         { ok=1; break; }
     sleep 0.2
 done
 if [ "$ok" = 1 ] && grep -q 'configuration reloaded' "$pd/portwatch.log"; then
-    pass "service reload (SCM paramchange): 2 targets up after $(ms_since "$t0") ms"
+    pass "service reload (SCM paramchange): 3 targets, 2 up after $(ms_since "$t0") ms"
 else
     fail "service reload: $(tail -3 "$pd/portwatch.log")"
+fi
+# A broken configuration is rejected (an Event Log entry of its own).
+printf 'this is not a key\r\n' >>"$pd/service.ini"
+svc reload >/dev/null || true
+for _ in $(seq 50); do grep -q 'reload rejected' "$pd/portwatch.log" && break; sleep 0.2; done
+if grep -q 'reload rejected' "$pd/portwatch.log"; then
+    pass "service reload of a broken configuration: rejected, still running"
+else
+    fail "service reload of a broken configuration: $(tail -3 "$pd/portwatch.log")"
 fi
 t0=$(date +%s%N)
 if svc stop >"$out/svc-stop.txt" && grep -q stopped "$out/svc-stop.txt"; then
@@ -373,6 +420,33 @@ else
 fi
 echo "--- portwatch.log"; tr -d '\r' <"$pd/portwatch.log" || true
 rm -f "$pd/service.ini"
+# Each kind of event reached the Event Log with its own ID and type
+# (daemon/messages.mc; type 4 information, 2 warning, 1 error).
+if python3 - "$out/eventlog.txt" <<'EOF'
+import re, sys
+entries, cur = [], None
+for line in open(sys.argv[1], encoding='utf-8', errors='replace'):
+    m = re.search(r'ReportEventW \(\w+,0x(\w+),0x\w+,0x(\w+),', line)
+    if m:
+        cur = [int(m.group(1), 16), int(m.group(2), 16), None]
+        entries.append(cur)
+        continue
+    m = re.search(r'eventlog:ReportEventW L"(.*)"', line)
+    if m and cur and cur[2] is None:
+        cur[2] = m.group(1)
+want = [('started:', 100, 4), ('down:', 200, 2), ('up:', 201, 4),
+        ('configuration reloaded', 102, 4), ('reload rejected', 103, 1), ('stopped', 101, 4)]
+for prefix, eid, etype in want:
+    got = [(t, i) for t, i, text in entries if text and text.startswith(prefix)]
+    assert got, f'no Event Log entry for "{prefix}" (entries: {entries[:12]})'
+    assert all(g == (etype, eid) for g in got), f'"{prefix}": type/ID {got}, want {(etype, eid)}'
+print('Event Log entries (type, ID, text):')
+for t, i, text in entries:
+    print(f'  {t} {i:4} {text}')
+EOF
+then pass "Event Log IDs under Wine: start 100, stop 101, reload 102, reload rejected 103, down 200, up 201"
+else fail "Event Log IDs (Wine's trace in $out/eventlog.txt)"
+fi
 
 # ---------------------------------------------------------------------------
 section "MSI (wixl)"
@@ -404,6 +478,7 @@ if [ -f "$msi" ] && timeout 120 wine msiexec /i "$msi" /qn </dev/null; then
     else
         fail "msiexec /i: files or service missing"
     fi
+    check_event_source 'C:\Program Files\portwatch\portwatch.exe' "msiexec /i"
     # The example watches closed 127.0.0.1 ports: any HTTP answer will do.
     code=$(http_code http://127.0.0.1:8470/api/v1/health)
     for _ in $(seq 25); do [ "$code" != 000 ] && break; sleep 0.2; code=$(http_code http://127.0.0.1:8470/api/v1/health); done
