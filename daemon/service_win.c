@@ -10,7 +10,8 @@
  * and paramchange (reload) requests and wakes the daemon's loop with
  * uv_async_send (os_win.c owns that handle).
  *
- * Account: LocalSystem (the SCM default). Event Log source: "portwatch"
+ * Account: the virtual account NT SERVICE\portwatch, with one privilege
+ * and one writable folder (service_rights_win.c). Event Log source: "portwatch"
  * under Application, its EventMessageFile portwatch.exe itself (the
  * message table from messages.mc).
  */
@@ -245,6 +246,48 @@ static void register_event_source(const char *exe)
     }
 }
 
+/* What `service install` and the MSI (`service configure`) both set up on
+ * an existing service: restart after a crash, no privilege it does not
+ * need, and its data folder writable by it alone (service_rights_win.c). */
+static int configure(SC_HANDLE svc)
+{
+    /* Restart after a crash: 10 s, 10 s, then 60 s; the count resets daily. */
+    SC_ACTION actions[3] = {{SC_ACTION_RESTART, 10000}, {SC_ACTION_RESTART, 10000},
+                            {SC_ACTION_RESTART, 60000}};
+    SERVICE_FAILURE_ACTIONSA fa = {86400, NULL, NULL, 3, actions};
+    ChangeServiceConfig2A(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa);
+    char err[MAX_PATH + 128], dir[MAX_PATH + 32], sid[96] = "";
+    /* Not fatal: the account and the folder's access list are the fence;
+     * this trims the token inside it (and Wine does not implement it). */
+    if (pw_service_limit_privileges(svc, err, sizeof err) != 0) {
+        print_error(err);
+        fprintf(stderr, "portwatch service: warning: it keeps %s's default privileges\n", PW_SERVICE_ACCOUNT);
+    } else {
+        printf("portwatch service: privileges: %s only\n", SE_CHANGE_NOTIFY_NAME);
+    }
+    snprintf(dir, sizeof dir, "%s\\portwatch", pw_win_program_data());
+    if (pw_service_secure_dir(dir, err, sizeof err) != 0) {
+        print_error(err);
+        return PW_EXIT_FAILED;
+    }
+    pw_service_sid(sid, sizeof sid);
+    printf("portwatch service: %s: modify for %s (%s), full control for SYSTEM and Administrators, "
+           "no access for anyone else\n", dir, PW_SERVICE_ACCOUNT, sid);
+    return PW_EXIT_OK;
+}
+
+/* `service configure`: what the MSI runs once its ServiceInstall created
+ * the service. */
+static int configure_installed(void)
+{
+    SC_HANDLE svc = open_service(SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG);
+    if (!svc)
+        return PW_EXIT_FAILED;
+    int rc = configure(svc);
+    CloseServiceHandle(svc);
+    return rc;
+}
+
 static int install(const struct pw_command *cmd, const struct pw_args *a)
 {
     char exe[MAX_PATH], line[3 * MAX_PATH];
@@ -267,7 +310,7 @@ static int install(const struct pw_command *cmd, const struct pw_args *a)
     }
     SC_HANDLE svc = CreateServiceA(scm, PW_SERVICE_NAME, "portwatch (BizTalk port monitor)",
                                    SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
-                                   SERVICE_ERROR_NORMAL, line, NULL, NULL, NULL, NULL, NULL);
+                                   SERVICE_ERROR_NORMAL, line, NULL, NULL, NULL, PW_SERVICE_ACCOUNT, NULL);
     if (!svc) {
         print_error("cannot create the service");
         CloseServiceHandle(scm);
@@ -277,17 +320,18 @@ static int install(const struct pw_command *cmd, const struct pw_args *a)
         "Watches whether this server can reach every server and port BizTalk administration "
         "depends on; HTTP API on the configured listen address."};
     ChangeServiceConfig2A(svc, SERVICE_CONFIG_DESCRIPTION, &desc);
-    /* Restart after a crash: 10 s, 10 s, then 60 s; the count resets daily. */
-    SC_ACTION actions[3] = {{SC_ACTION_RESTART, 10000}, {SC_ACTION_RESTART, 10000},
-                            {SC_ACTION_RESTART, 60000}};
-    SERVICE_FAILURE_ACTIONSA fa = {86400, NULL, NULL, 3, actions};
-    ChangeServiceConfig2A(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa);
+    int rc = configure(svc);
+    if (rc != PW_EXIT_OK && DeleteService(svc))
+        fprintf(stderr, "portwatch service: not installed; run 'portwatch service install' again as "
+                        "Administrator once that is fixed\n");
     CloseServiceHandle(svc);
     CloseServiceHandle(scm);
+    if (rc != PW_EXIT_OK)
+        return rc;
 
     register_event_source(exe);
     const char *dir = pw_service_data_dir();
-    printf("installed the portwatch service: %s\n", line);
+    printf("installed the portwatch service as %s: %s\n", PW_SERVICE_ACCOUNT, line);
     printf("configuration: %s; data and log: %s\n", config ? config : pw_os_default_config_path(),
            dir ? dir : "%ProgramData%\\portwatch");
     printf("start it with 'portwatch service start' (it also starts at boot)\n");
@@ -410,7 +454,8 @@ int pw_cmd_service(const struct pw_command *cmd, const struct pw_args *a)
 {
     if (a->npos != 1) {
         fprintf(stderr, "portwatch service: say what to do: install, uninstall, start, stop, reload, status "
-                        "(or run, which the service control manager does)\n");
+                        "(or run, which the service control manager does, or configure, which the MSI "
+                        "does)\n");
         return PW_EXIT_USAGE;
     }
     const char *what = a->pos[0];
@@ -432,6 +477,8 @@ int pw_cmd_service(const struct pw_command *cmd, const struct pw_args *a)
         return control(SERVICE_CONTROL_PARAMCHANGE, "cannot ask the service to reload");
     if (strcmp(what, "status") == 0)
         return query();
+    if (strcmp(what, "configure") == 0)
+        return configure_installed();
     fprintf(stderr, "portwatch service: '%s' is not an action; use install, uninstall, start, stop, reload "
                     "or status\n", what);
     return PW_EXIT_USAGE;
