@@ -338,14 +338,45 @@ static int install(const struct pw_command *cmd, const struct pw_args *a)
     return PW_EXIT_OK;
 }
 
+/* Stops the service and waits until its process is gone, so that its exe
+ * can be replaced or deleted right after (an uninstall, an upgrade): one
+ * still starting is first let finish (it accepts no stop before), one
+ * already stopped is fine. Returns its state (SERVICE_STOPPED on success),
+ * having said why otherwise. */
+static DWORD stop_and_wait(SC_HANDLE svc)
+{
+    SERVICE_STATUS_PROCESS sp;
+    DWORD n;
+    if (!QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (BYTE *)&sp, sizeof sp, &n)) {
+        print_error("cannot query the service");
+        return 0;
+    }
+    HANDLE proc = sp.dwProcessId ? OpenProcess(SYNCHRONIZE, FALSE, sp.dwProcessId) : NULL;
+    DWORD state = sp.dwCurrentState;
+    if (state == SERVICE_START_PENDING)
+        state = wait_state(svc, SERVICE_START_PENDING, 30000);
+    SERVICE_STATUS st;
+    if (state != SERVICE_STOPPED && state != SERVICE_STOP_PENDING &&
+        !ControlService(svc, SERVICE_CONTROL_STOP, &st) && GetLastError() != ERROR_SERVICE_NOT_ACTIVE)
+        print_error("cannot stop the service");
+    state = wait_state(svc, SERVICE_STOP_PENDING, STOP_WAIT_MS);
+    if (state != SERVICE_STOPPED)
+        fprintf(stderr, "portwatch service: still %s after %d s; see %%ProgramData%%\\portwatch\\portwatch.log\n",
+                state_name(state), STOP_WAIT_MS / 1000);
+    else if (proc && WaitForSingleObject(proc, 5000) != WAIT_OBJECT_0)
+        fprintf(stderr, "portwatch service: stopped, but its process %lu has not exited after 5 s\n",
+                (unsigned long)sp.dwProcessId);
+    if (proc)
+        CloseHandle(proc);
+    return state;
+}
+
 static int uninstall(void)
 {
     SC_HANDLE svc = open_service(SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE);
     if (!svc)
         return PW_EXIT_FAILED;
-    SERVICE_STATUS st;
-    if (ControlService(svc, SERVICE_CONTROL_STOP, &st))
-        wait_state(svc, SERVICE_STOP_PENDING, STOP_WAIT_MS);
+    stop_and_wait(svc);
     int rc = PW_EXIT_OK;
     if (!DeleteService(svc)) {
         print_error("cannot delete the service");
@@ -380,20 +411,29 @@ static int start(void)
     return rc;
 }
 
-static int control(DWORD ctl, const char *what)
+/* `service stop`; also what the MSI runs before it removes the files
+ * (its own stop does not wait under Wine). */
+static int stop(void)
 {
-    SC_HANDLE svc = open_service(SERVICE_STOP | SERVICE_PAUSE_CONTINUE | SERVICE_QUERY_STATUS);
+    SC_HANDLE svc = open_service(SERVICE_STOP | SERVICE_QUERY_STATUS);
+    if (!svc)
+        return PW_EXIT_FAILED;
+    DWORD s = stop_and_wait(svc);
+    CloseServiceHandle(svc);
+    printf("portwatch service: %s\n", state_name(s));
+    return s == SERVICE_STOPPED ? PW_EXIT_OK : PW_EXIT_FAILED;
+}
+
+static int reload(void)
+{
+    SC_HANDLE svc = open_service(SERVICE_PAUSE_CONTINUE | SERVICE_QUERY_STATUS);
     if (!svc)
         return PW_EXIT_FAILED;
     SERVICE_STATUS st;
     int rc = PW_EXIT_OK;
-    if (!ControlService(svc, ctl, &st)) {
-        print_error(what);
+    if (!ControlService(svc, SERVICE_CONTROL_PARAMCHANGE, &st)) {
+        print_error("cannot ask the service to reload");
         rc = PW_EXIT_FAILED;
-    } else if (ctl == SERVICE_CONTROL_STOP) {
-        DWORD s = wait_state(svc, SERVICE_STOP_PENDING, STOP_WAIT_MS);
-        printf("portwatch service: %s\n", state_name(s));
-        rc = s == SERVICE_STOPPED ? PW_EXIT_OK : PW_EXIT_FAILED;
     } else {
         printf("portwatch service: asked to reload its configuration (the log says how it went)\n");
     }
@@ -472,9 +512,9 @@ int pw_cmd_service(const struct pw_command *cmd, const struct pw_args *a)
     if (strcmp(what, "start") == 0)
         return start();
     if (strcmp(what, "stop") == 0)
-        return control(SERVICE_CONTROL_STOP, "cannot stop the service");
+        return stop();
     if (strcmp(what, "reload") == 0)
-        return control(SERVICE_CONTROL_PARAMCHANGE, "cannot ask the service to reload");
+        return reload();
     if (strcmp(what, "status") == 0)
         return query();
     if (strcmp(what, "configure") == 0)

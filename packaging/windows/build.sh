@@ -4,7 +4,9 @@
 # JSON), version and config-check; a smoke run of the daemon probing
 # loopback and answering /api/v1/health to curl from Linux; the Windows
 # service (portwatch service install/start/reload/stop/uninstall, sc.exe
-# query); and the MSI (wixl, msiinfo, msiexec /i and /x). Ends with
+# query, its account, its Event Log source and the event IDs it reports);
+# and the MSI (make-msi.sh, msiinfo, msiexec /i, an upgrade, /x, with the
+# files and registry keys listed before and after). Ends with
 # `windows: N passed, N failed` and exits non-zero on any failure.
 #
 # Used by CI and by hand from the top of a clone (any working directory
@@ -477,29 +479,58 @@ else fail "Event Log IDs (Wine's trace in $out/eventlog.txt)"
 fi
 
 # ---------------------------------------------------------------------------
-section "MSI (wixl)"
-if ! command -v wixl >/dev/null || ! command -v msiinfo >/dev/null; then
+section "MSI (wixl): install, upgrade, uninstall"
+if ! command -v wixl >/dev/null || ! command -v msiinfo >/dev/null || ! command -v msibuild >/dev/null; then
     apt-get install -y -q wixl msitools </dev/null >/dev/null 2>&1 || true
 fi
-cp "$exe" "$HERE/portwatch.wxs" "$stage/"
+cp "$exe" "$stage/"
 msi=$stage/portwatch-$project_version-x64.msi
-if ( cd "$stage" && wixl -a x64 -D Version="$project_version" -D Exe=portwatch.exe \
-        -D Config=portwatch.ini -o "$(basename "$msi")" portwatch.wxs ) >"$out/wixl.log" 2>&1; then
-    pass "wixl: $msi ($(du -k "$msi" | cut -f1) KB)"
+if "$HERE/make-msi.sh" "$stage" "$project_version" "$(basename "$msi")" >"$out/wixl.log" 2>&1; then
+    pass "make-msi.sh: $msi ($(du -k "$msi" | cut -f1) KB)"
     echo "tables: $(msiinfo tables "$msi" | tr '\n' ' ')"
     msiinfo export "$msi" ServiceInstall | tail -1
-    msiinfo export "$msi" ServiceControl | tail -1
-    if msiinfo export "$msi" ServiceInstall | grep -q 'service run'; then
-        pass "MSI registers the service (ServiceInstall, ServiceControl)"
+    msiinfo export "$msi" CustomAction | tail -2
+    if msiinfo export "$msi" ServiceInstall | grep -q 'service run.*Program' &&
+       msiinfo export "$msi" ServiceInstall | grep -qF 'NT SERVICE\portwatch' &&
+       msiinfo export "$msi" ServiceControl | grep -q portwatch; then
+        pass "MSI registers the service as NT SERVICE\\portwatch (ServiceInstall, ServiceControl)"
     else
-        fail "MSI ServiceInstall table"
+        fail "MSI ServiceInstall/ServiceControl tables"
+    fi
+    # The configuration's component: NeverOverwrite (128) and Permanent (16).
+    attrs=$(msiinfo export "$msi" Component | awk -F'\t' '$1 == "Configuration" { print $4 }')
+    if [ -n "$attrs" ] && [ $(( attrs & 144 )) -eq 144 ]; then
+        pass "MSI keeps the configuration: component attributes $attrs (NeverOverwrite, Permanent)"
+    else
+        fail "MSI configuration component attributes '$attrs' lack NeverOverwrite (128) and Permanent (16)"
     fi
 else
-    fail "wixl: $(cat "$out/wixl.log")"
+    fail "make-msi.sh: $(cat "$out/wixl.log")"
 fi
+
+# What is on disk and in the registry, to compare before install, after
+# install and after uninstall.
+pf_dir="$WINEPREFIX/drive_c/Program Files/portwatch"
+svckey='HKLM\SYSTEM\CurrentControlSet\Services\portwatch'
+snapshot() {  # (find fails on a missing folder: not an error here)
+    { find "$pf_dir" "$pd" -type f 2>/dev/null || true; } | sed "s|^$WINEPREFIX/drive_c/||" | sort
+    timeout 30 wine reg query "$svckey" >/dev/null 2>&1 && echo "registry: $svckey"
+    timeout 30 wine reg query "$evkey" >/dev/null 2>&1 && echo "registry: $evkey"
+    return 0
+}
+wait_http() {  # url seconds -> the first HTTP answer's code, or 000
+    local code i
+    for i in $(seq $(( $2 * 5 ))); do
+        code=$(http_code "$1"); [ "$code" != 000 ] && break; sleep 0.2
+    done
+    echo "$code"
+}
+msi_log() { tr -d '\r' <"$WINEPREFIX/drive_c/$1"; }
 rm -f "$pd/portwatch.ini" "$pd"/portwatch.db*
-if [ -f "$msi" ] && timeout 120 wine msiexec /i "$msi" /qn </dev/null; then
-    inst="$WINEPREFIX/drive_c/Program Files/portwatch/portwatch.exe"
+snapshot >"$out/files-before.txt"
+inst="$pf_dir/portwatch.exe"
+if [ -f "$msi" ] && timeout 120 wine msiexec /i "$msi" /qn /l*v 'C:\msi-install.log' </dev/null; then
+    snapshot >"$out/files-installed.txt"
     if [ -f "$inst" ] && [ -f "$pd/portwatch.ini" ] &&
        timeout 30 wine "$inst" service status </dev/null 2>/dev/null | grep -q running; then
         pass "msiexec /i: exe in Program Files, configuration in ProgramData, service running"
@@ -508,15 +539,68 @@ if [ -f "$msi" ] && timeout 120 wine msiexec /i "$msi" /qn </dev/null; then
     fi
     check_event_source 'C:\Program Files\portwatch\portwatch.exe' "msiexec /i"
     check_account "msiexec /i"
+    if msi_log msi-install.log | grep -q 'Action ended .*: ConfigureService. Return value 1'; then
+        pass "msiexec /i ran 'portwatch.exe service configure' (access list, privileges)"
+    else
+        fail "msiexec /i: ConfigureService did not succeed (C:\\msi-install.log)"
+    fi
     # The example watches closed 127.0.0.1 ports: any HTTP answer will do.
-    code=$(http_code http://127.0.0.1:8470/api/v1/health)
-    for _ in $(seq 25); do [ "$code" != 000 ] && break; sleep 0.2; code=$(http_code http://127.0.0.1:8470/api/v1/health); done
+    code=$(wait_http http://127.0.0.1:8470/api/v1/health 5)
     [ "$code" != 000 ] && pass "installed service answers /api/v1/health ($code)" || fail "installed service: no HTTP answer"
-    if timeout 120 wine msiexec /x "$msi" /qn </dev/null &&
-       ! timeout 30 wine sc.exe query portwatch 2>/dev/null | grep -q portwatch && [ -f "$pd/portwatch.ini" ]; then
-        pass "msiexec /x: service stopped and removed, configuration kept"
+
+    # Upgrade: a newer MSI keeps the operator's configuration and history.
+    next_version=$(python3 -c 'import sys; v = sys.argv[1].split("."); v[-1] = str(int(v[-1]) + 1); print(".".join(v))' "$project_version")
+    msi2=$stage/portwatch-$next_version-x64.msi
+    printf '; edited by the operator\r\n' >>"$pd/portwatch.ini"
+    conf_sum=$(sha256sum <"$pd/portwatch.ini")
+    "$HERE/make-msi.sh" "$stage" "$next_version" "$(basename "$msi2")" >>"$out/wixl.log" 2>&1 || true
+    if [ -f "$msi2" ] && timeout 180 wine msiexec /i "$msi2" /qn /l*v 'C:\msi-upgrade.log' </dev/null &&
+       [ "$(sha256sum <"$pd/portwatch.ini")" = "$conf_sum" ] && [ -f "$pd/portwatch.db" ] && [ -f "$inst" ] &&
+       msi_log msi-upgrade.log | grep -q 'Action ended .*: StopAndWait. Return value 1' &&
+       [ "$(wait_http http://127.0.0.1:8470/api/v1/health 10)" != 000 ]; then
+        pass "upgrade $project_version -> $next_version: configuration (edited) and history kept, service answers"
+    else
+        fail "upgrade to $next_version: $(msi_log msi-upgrade.log | grep -E 'StopAndWait|Return value 3' | head -3)"
+        msi2=$msi
+    fi
+
+    if timeout 120 wine msiexec /x "$msi2" /qn </dev/null; then
+        snapshot >"$out/files-removed.txt"
+        for f in before installed removed; do echo "--- files and registry, $f:"; cat "$out/files-$f.txt"; done
+        # Gone: everything the MSI installed but the configuration; left:
+        # what was there before, and the configuration, history and log.
+        if python3 - "$out/files-before.txt" "$out/files-installed.txt" "$out/files-removed.txt" <<'EOF'
+import sys
+before, installed, removed = (set(open(p).read().split('\n')) - {''} for p in sys.argv[1:])
+users = {'ProgramData/portwatch/' + f for f in
+         ('portwatch.ini', 'portwatch.db', 'portwatch.db-wal', 'portwatch.db-shm', 'portwatch.log')}
+assert 'Program Files/portwatch/portwatch.exe' in installed, installed
+assert 'ProgramData/portwatch/portwatch.ini' in removed, 'the configuration was removed'
+left = removed - before - users
+assert not left, f'left behind: {sorted(left)}'
+lost = before - removed
+assert not lost, f'removed what was there before: {sorted(lost)}'
+EOF
+        then
+            pass "msiexec /x: exe, service and registry values removed; configuration, history and log kept"
+        else
+            fail "msiexec /x left or removed the wrong files (lists above)"
+        fi
+        [ -d "$pf_dir" ] && fail "msiexec /x left the folder $pf_dir"
+        code=$(http_code http://127.0.0.1:8470/api/v1/health)
+        [ "$code" = 000 ] && pass "after msiexec /x nothing answers on 127.0.0.1:8470" ||
+            fail "after msiexec /x the service still answers ($code): its process outlived the uninstall"
     else
         fail "msiexec /x"
+    fi
+
+    # Uninstall while the service is still starting: it accepts no stop
+    # then; the exe must go all the same.
+    if timeout 120 wine msiexec /i "$msi" /qn </dev/null && timeout 120 wine msiexec /x "$msi" /qn </dev/null &&
+       [ ! -e "$inst" ]; then
+        pass "msiexec /x right after /i (service starting): exe removed"
+    else
+        fail "msiexec /x right after /i: $(ls "$pf_dir" 2>&1)"
     fi
 else
     fail "msiexec /i"
