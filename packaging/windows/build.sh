@@ -2,7 +2,8 @@
 # Cross-builds portwatch for Windows x86-64 with mingw-w64 and checks the
 # result under Wine: the unit test suite, portwatch.exe catalog (table and
 # JSON), version and config-check; a smoke run of the daemon probing
-# loopback and answering /api/v1/health to curl from Linux; the Windows
+# loopback and answering /api/v1/health to curl from Linux, over HTTP and
+# over HTTPS (TLS 1.2 and 1.3, curl --cacert; plain HTTP refused); the Windows
 # service (portwatch service install/start/reload/stop/uninstall, sc.exe
 # query, its account, its Event Log source and the event IDs it reports);
 # and the MSI (make-msi.sh, msiinfo, msiexec /i, an upgrade, /x, with the
@@ -335,6 +336,51 @@ else
 fi
 kill "$smoke_pid" 2>/dev/null || true
 wait "$smoke_pid" 2>/dev/null || true
+timeout 30 wineserver -k 2>/dev/null || true
+
+# ---------------------------------------------------------------------------
+section "HTTPS under Wine: tls_certificate and tls_key, curl --cacert from Linux"
+# A throwaway certificate for 127.0.0.1; the daemon serves only HTTPS then.
+tls_dir=$BUILD/wine-tls
+rm -rf "$tls_dir"; mkdir -p "$tls_dir"
+read -r p_tls < <(free_ports 1)
+if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1 -keyout "$tls_dir/key.pem" -out "$tls_dir/cert.pem" \
+        >"$out/openssl.log" 2>&1; then
+    write_conf "$tls_dir/tls.ini" "$p_tls" "$p_open"
+    printf 'tls_certificate = %s\r\ntls_key = %s\r\n' "$(winepath -w "$tls_dir/cert.pem")" \
+        "$(winepath -w "$tls_dir/key.pem")" >"$tls_dir/tls-keys.txt"
+    # The keys go in [portwatch], ahead of the first [check] section.
+    sed -i "/^database = /r $tls_dir/tls-keys.txt" "$tls_dir/tls.ini"
+    ( cd "$tls_dir" && exec timeout 120 wine "$exe_abs" run -c tls.ini ) >"$out/tls.out" 2>"$out/tls.err" &
+    tls_pid=$!
+    https=https://127.0.0.1:$p_tls/api/v1/health
+    code=000
+    for _ in $(seq 150); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$tls_dir/cert.pem" "$https" || true)
+        [ "$code" = 200 ] && break; sleep 0.2
+    done
+    proto=$(curl -sv -o /dev/null --max-time 5 --cacert "$tls_dir/cert.pem" "$https" 2>&1 |
+            sed -n 's/.*SSL connection using \(TLSv[0-9.]*\).*/\1/p' | head -1)
+    if [ "$code" = 200 ] && [[ $proto =~ ^TLSv1\.[23]$ ]]; then
+        pass "HTTPS under Wine: curl --cacert gets 200 over $proto"
+    else
+        fail "HTTPS under Wine: $code over '${proto:-?}'; $(tail -c 400 "$out/tls.err")"
+    fi
+    # Both TLS 1.2 and 1.3 are served; plain HTTP on the port gets no answer.
+    v12=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$tls_dir/cert.pem" --tlsv1.2 --tls-max 1.2 "$https" || true)
+    v13=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$tls_dir/cert.pem" --tlsv1.3 "$https" || true)
+    plain=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$p_tls/api/v1/health" || true)
+    if [ "$v12" = 200 ] && [ "$v13" = 200 ] && [ "$plain" = 000 ]; then
+        pass "HTTPS under Wine: TLS 1.2 200, TLS 1.3 200, plain HTTP refused"
+    else
+        fail "HTTPS under Wine: TLS 1.2 got $v12, TLS 1.3 got $v13, plain HTTP got $plain (want 200, 200, no answer)"
+    fi
+    kill "$tls_pid" 2>/dev/null || true
+    wait "$tls_pid" 2>/dev/null || true
+else
+    fail "openssl could not make a test certificate: $(tail -3 "$out/openssl.log")"
+fi
 timeout 30 wineserver -k 2>/dev/null || true
 
 # ---------------------------------------------------------------------------
