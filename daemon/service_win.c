@@ -246,8 +246,8 @@ static void register_event_source(const char *exe)
     }
 }
 
-/* What `service install` and the MSI (`service configure`) both set up on
- * an existing service: restart after a crash, no privilege it does not
+/* What `service install` and the MSI (`service configure`, run once its
+ * ServiceInstall created the service) both set up on an existing service: restart after a crash, no privilege it does not
  * need, and its data folder writable by it alone (service_rights_win.c). */
 static int configure(SC_HANDLE svc)
 {
@@ -274,18 +274,6 @@ static int configure(SC_HANDLE svc)
     printf("portwatch service: %s: modify for %s (%s), full control for SYSTEM and Administrators, "
            "no access for anyone else\n", dir, PW_SERVICE_ACCOUNT, sid);
     return PW_EXIT_OK;
-}
-
-/* `service configure`: what the MSI runs once its ServiceInstall created
- * the service. */
-static int configure_installed(void)
-{
-    SC_HANDLE svc = open_service(SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG);
-    if (!svc)
-        return PW_EXIT_FAILED;
-    int rc = configure(svc);
-    CloseServiceHandle(svc);
-    return rc;
 }
 
 static int install(const struct pw_command *cmd, const struct pw_args *a)
@@ -371,29 +359,24 @@ static DWORD stop_and_wait(SC_HANDLE svc)
     return state;
 }
 
-static int uninstall(void)
+/* The actions on the installed service below take it opened with the
+ * access their row in `actions` names; pw_cmd_service closes it after. */
+static int uninstall(SC_HANDLE svc)
 {
-    SC_HANDLE svc = open_service(SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE);
-    if (!svc)
-        return PW_EXIT_FAILED;
     stop_and_wait(svc);
     int rc = PW_EXIT_OK;
     if (!DeleteService(svc)) {
         print_error("cannot delete the service");
         rc = PW_EXIT_FAILED;
     }
-    CloseServiceHandle(svc);
     RegDeleteKeyA(HKEY_LOCAL_MACHINE, EVENTLOG_KEY);
     if (rc == PW_EXIT_OK)
         printf("removed the portwatch service (configuration, history and log stay in %%ProgramData%%\\portwatch)\n");
     return rc;
 }
 
-static int start(void)
+static int start(SC_HANDLE svc)
 {
-    SC_HANDLE svc = open_service(SERVICE_START | SERVICE_QUERY_STATUS);
-    if (!svc)
-        return PW_EXIT_FAILED;
     int rc = PW_EXIT_OK;
     if (!StartServiceA(svc, 0, NULL)) {
         print_error("cannot start the service");
@@ -407,28 +390,20 @@ static int start(void)
             rc = PW_EXIT_FAILED;
         }
     }
-    CloseServiceHandle(svc);
     return rc;
 }
 
 /* `service stop`; also what the MSI runs before it removes the files
  * (its own stop does not wait under Wine). */
-static int stop(void)
+static int stop(SC_HANDLE svc)
 {
-    SC_HANDLE svc = open_service(SERVICE_STOP | SERVICE_QUERY_STATUS);
-    if (!svc)
-        return PW_EXIT_FAILED;
     DWORD s = stop_and_wait(svc);
-    CloseServiceHandle(svc);
     printf("portwatch service: %s\n", state_name(s));
     return s == SERVICE_STOPPED ? PW_EXIT_OK : PW_EXIT_FAILED;
 }
 
-static int reload(void)
+static int reload(SC_HANDLE svc)
 {
-    SC_HANDLE svc = open_service(SERVICE_PAUSE_CONTINUE | SERVICE_QUERY_STATUS);
-    if (!svc)
-        return PW_EXIT_FAILED;
     SERVICE_STATUS st;
     int rc = PW_EXIT_OK;
     if (!ControlService(svc, SERVICE_CONTROL_PARAMCHANGE, &st)) {
@@ -437,15 +412,11 @@ static int reload(void)
     } else {
         printf("portwatch service: asked to reload its configuration (the log says how it went)\n");
     }
-    CloseServiceHandle(svc);
     return rc;
 }
 
-static int query(void)
+static int query(SC_HANDLE svc)
 {
-    SC_HANDLE svc = open_service(SERVICE_QUERY_STATUS);
-    if (!svc)
-        return PW_EXIT_FAILED;
     SERVICE_STATUS st;
     int rc = PW_EXIT_FAILED;
     if (QueryServiceStatus(svc, &st)) {
@@ -454,9 +425,22 @@ static int query(void)
     } else {
         print_error("cannot query the service");
     }
-    CloseServiceHandle(svc);
     return rc;
 }
+
+static const struct {
+    const char *name;
+    DWORD access;
+    int (*fn)(SC_HANDLE svc);
+} actions[] = {
+    {"uninstall", SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE, uninstall},
+    {"start", SERVICE_START | SERVICE_QUERY_STATUS, start},
+    {"stop", SERVICE_STOP | SERVICE_QUERY_STATUS, stop},
+    {"reload", SERVICE_PAUSE_CONTINUE | SERVICE_QUERY_STATUS, reload},
+    {"status", SERVICE_QUERY_STATUS, query},
+    /* SERVICE_START: a restart failure action needs it (ChangeServiceConfig2). */
+    {"configure", SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG | SERVICE_START, configure},
+};
 
 /* `service run`: what the SCM starts. Keeps -c and --log-level for the
  * daemon, which service_main runs. */
@@ -507,18 +491,16 @@ int pw_cmd_service(const struct pw_command *cmd, const struct pw_args *a)
         fprintf(stderr, "portwatch service %s: -c and --log-level go with install\n", what);
         return PW_EXIT_USAGE;
     }
-    if (strcmp(what, "uninstall") == 0)
-        return uninstall();
-    if (strcmp(what, "start") == 0)
-        return start();
-    if (strcmp(what, "stop") == 0)
-        return stop();
-    if (strcmp(what, "reload") == 0)
-        return reload();
-    if (strcmp(what, "status") == 0)
-        return query();
-    if (strcmp(what, "configure") == 0)
-        return configure_installed();
+    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++) {
+        if (strcmp(what, actions[i].name) != 0)
+            continue;
+        SC_HANDLE svc = open_service(actions[i].access);
+        if (!svc)
+            return PW_EXIT_FAILED;
+        int rc = actions[i].fn(svc);
+        CloseServiceHandle(svc);
+        return rc;
+    }
     fprintf(stderr, "portwatch service: '%s' is not an action; use install, uninstall, start, stop, reload "
                     "or status\n", what);
     return PW_EXIT_USAGE;
