@@ -381,6 +381,10 @@ CURRENT_LOG=
 # copied elsewhere.
 # jansson's CMake package files hold absolute paths and nothing here uses them.
 rm -rf "$PREFIX"/lib/*.la "$PREFIX"/lib/pkgconfig/*.pc "$PREFIX"/cmake "$PREFIX"/lib/cmake
+# The autotools builds compile with -g: without this, GnuTLS's, nettle's and
+# gmp's debug information would make portwatch.exe (and the MSI) seven
+# times larger.
+$HOST-strip --strip-debug "$PREFIX"/lib/*.a
 write_pc() {  # name version description libs
     cat >"$PREFIX/lib/pkgconfig/$1.pc" <<EOF
 prefix=\${pcfiledir}/../..
