@@ -375,8 +375,11 @@ static void seed(struct daemon *d, struct gen *g, const struct pw_snapshot *prev
 static void store_log(void *ud, enum pw_store_log_level lvl, const char *msg)
 {
     (void)ud;
-    pw_log(lvl == PW_STORE_LOG_ERROR ? PW_LOG_ERROR : lvl == PW_STORE_LOG_WARN ? PW_LOG_WARN : PW_LOG_INFO,
-           "store: %s", msg);
+    /* The store's errors all mean history is not being written. */
+    if (lvl == PW_STORE_LOG_ERROR)
+        pw_log_event_id(PW_EVENT_STORAGE_DEGRADED, PW_LOG_ERROR, "store: %s", msg);
+    else
+        pw_log(lvl == PW_STORE_LOG_WARN ? PW_LOG_WARN : PW_LOG_INFO, "store: %s", msg);
 }
 
 static int open_store(struct daemon *d)
@@ -545,8 +548,9 @@ static void reload(struct daemon *d, const char *why)
     if (!plan) {
         for (size_t i = 0; i < msgs.n; i++)
             pw_log(PW_LOG_ERROR, "reload: %s", msgs.msgs[i]);
-        pw_log_event(PW_LOG_ERROR, "reload rejected: the configuration has errors (logged above); "
-                                   "still running the previous one");
+        pw_log_event_id(PW_EVENT_RELOAD_REJECTED, PW_LOG_ERROR,
+                        "reload rejected: the configuration has errors (logged above); "
+                        "still running the previous one");
         pw_diag_free(&msgs);
         pw_config_free(cfg);
         reload_done(d);
@@ -604,8 +608,8 @@ static void swap_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan *p
         pw_store_sync_targets(d->store, prev->plan, prev->ids);
     }
     if (rc != 0) {
-        pw_log_event(PW_LOG_ERROR, "reload failed: %s; still running the previous configuration",
-                     pw_strerror(rc));
+        pw_log_event_id(PW_EVENT_RELOAD_REJECTED, PW_LOG_ERROR,
+                        "reload failed: %s; still running the previous configuration", pw_strerror(rc));
         if (g)
             gen_free(g); /* and its plan */
         else
@@ -667,11 +671,11 @@ static void swap_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan *p
         stop(d, "reload failed");
         return;
     }
-    pw_log_event(PW_LOG_INFO, "%s in %.0f ms: %zu target%s on %zu host%s "
-                 "(%ld kept, %zu new, %zu removed)", what,
-                 (double)(uv_hrtime() - t0) / 1e6, plan->ntargets, plan->ntargets == 1 ? "" : "s",
-                 plan->nhosts, plan->nhosts == 1 ? "" : "s", kept,
-                 plan->ntargets - (size_t)kept, prev_n - (size_t)kept);
+    pw_log_event_id(PW_EVENT_RELOAD, PW_LOG_INFO, "%s in %.0f ms: %zu target%s on %zu host%s "
+                    "(%ld kept, %zu new, %zu removed)", what,
+                    (double)(uv_hrtime() - t0) / 1e6, plan->ntargets, plan->ntargets == 1 ? "" : "s",
+                    plan->nhosts, plan->nhosts == 1 ? "" : "s", kept,
+                    plan->ntargets - (size_t)kept, prev_n - (size_t)kept);
     pw_log(PW_LOG_DEBUG, "reload: store sync %.0f ms, seeding %.0f ms", (double)t_sync / 1e6,
            (double)t_seed / 1e6);
     reload_done(d);
@@ -913,9 +917,9 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
         char iv[32], to[32], line[256];
         pw_format_duration(d.cfg->s.interval_ms, iv, sizeof iv);
         pw_format_duration(d.cfg->s.timeout_ms, to, sizeof to);
-        pw_log_event(PW_LOG_INFO, "started: watching %zu target%s on %zu host%s every %s "
-                     "(timeout %s); history in %s", plan->ntargets, plan->ntargets == 1 ? "" : "s",
-                     plan->nhosts, plan->nhosts == 1 ? "" : "s", iv, to, d.cfg->s.database);
+        pw_log_event_id(PW_EVENT_START, PW_LOG_INFO, "started: watching %zu target%s on %zu host%s every %s "
+                        "(timeout %s); history in %s", plan->ntargets, plan->ntargets == 1 ? "" : "s",
+                        plan->nhosts, plan->nhosts == 1 ? "" : "s", iv, to, d.cfg->s.database);
         if (fds)
             pw_log(PW_LOG_DEBUG, "open-file limit %lu", fds);
         if (wd)
@@ -932,7 +936,7 @@ out_loop:
     if (uv_loop_close(&d.loop) != 0)
         pw_log(PW_LOG_WARN, "event loop closed with handles still open");
     if (d.exit_code == PW_EXIT_OK)
-        pw_log_event(PW_LOG_INFO, "stopped");
+        pw_log_event_id(PW_EVENT_STOP, PW_LOG_INFO, "stopped");
     /* Every engine is closed: what is left are generations no view holds. */
     while (d.gens) {
         struct gen *next = d.gens->next;

@@ -56,6 +56,7 @@ static const char *const names[] = {"error", "warn", "info", "debug"};
 /* syslog priorities for the journal's <N> prefix: err, warning, info, debug. */
 static const int priorities[] = {3, 4, 6, 7};
 
+/* event: 0 for the log only, else 1 + the pw_log_event_kind. */
 static void emit(int level, const char *msg, int event)
 {
     if (level < 0)
@@ -63,7 +64,7 @@ static void emit(int level, const char *msg, int event)
     if (level > 3)
         level = 3;
     if (event || level == PW_LOG_ERROR)
-        pw_os_event(level, msg);
+        pw_os_event(level, event ? (enum pw_log_event_kind)(event - 1) : PW_EVENT_OTHER, msg);
     if (level > threshold)
         return;
     uv_once(&once, init_lock);
@@ -110,7 +111,17 @@ void pw_log_event(int level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vlog(level, 1, fmt, ap);
+    vlog(level, 1 + PW_EVENT_OTHER, fmt, ap);
+    va_end(ap);
+}
+
+void pw_log_event_id(enum pw_log_event_kind kind, int level, const char *fmt, ...)
+{
+    if ((unsigned)kind >= PW_EVENT_KINDS)
+        kind = PW_EVENT_OTHER;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, 1 + (int)kind, fmt, ap);
     va_end(ap);
 }
 

@@ -72,9 +72,11 @@ uint64_t pw_os_watchdog_interval_ms(void);
 void pw_os_watchdog(void);
 
 /* Writes an entry to the system's event log (the Windows Event Log,
- * source "portwatch"); levels as daemon/log.h. Nothing on POSIX, where
- * the log lines on stderr already reach the journal. Thread-safe. */
-void pw_os_event(int level, const char *msg);
+ * source "portwatch", the event ID from `kind`, an enum pw_log_event_kind,
+ * or from the level for PW_EVENT_OTHER); levels as daemon/log.h. Nothing
+ * on POSIX, where the log lines on stderr already reach the journal.
+ * Thread-safe. */
+void pw_os_event(int level, int kind, const char *msg);
 
 /* The log file a service writes when none is named (--log-file):
  * %ProgramData%\portwatch\portwatch.log while running as a Windows service;

@@ -183,9 +183,10 @@ void pw_os_watchdog(void)
     notify_send("WATCHDOG=1");
 }
 
-void pw_os_event(int level, const char *msg)
+void pw_os_event(int level, int kind, const char *msg)
 {
     (void)level;
+    (void)kind;
     (void)msg;
 }
 

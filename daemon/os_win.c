@@ -5,6 +5,7 @@
  * Used by cmd_run.c (the daemon) and main.c.
  */
 #include "daemon/log.h"
+#include "daemon/messages.h"
 #include "daemon/os.h"
 #include "daemon/service_win.h"
 
@@ -126,24 +127,44 @@ void pw_os_watchdog(void)
 {
 }
 
-/* Entries carry the message as their only insertion string. portwatch has
- * no message DLL, so the Event Viewer prefixes each with "The description
- * for Event ID n from source portwatch cannot be found"; the text follows.
- * Event IDs: 1 information, 2 warning, 3 error. Only as a service: a
- * console run's lines are on the console. */
+/* Entries carry the log line as their only insertion string; the
+ * message table compiled into portwatch.exe (messages.mc) gives each kind
+ * of event its own ID, and `service install` or the MSI registers the exe
+ * as the source's EventMessageFile, so the Event Viewer shows the line
+ * itself. Only as a service: a console run's lines are on the console. */
 static HANDLE event_source;
 static uv_once_t event_once = UV_ONCE_INIT;
 
+static const DWORD kind_ids[] = {
+    [PW_EVENT_OTHER] = 0, /* by level */
+    [PW_EVENT_START] = PW_MSG_START,
+    [PW_EVENT_STOP] = PW_MSG_STOP,
+    [PW_EVENT_RELOAD] = PW_MSG_RELOAD,
+    [PW_EVENT_RELOAD_REJECTED] = PW_MSG_RELOAD_REJECTED,
+    [PW_EVENT_TARGET_DOWN] = PW_MSG_TARGET_DOWN,
+    [PW_EVENT_TARGET_UP] = PW_MSG_TARGET_UP,
+    [PW_EVENT_INCIDENT] = PW_MSG_INCIDENT,
+    [PW_EVENT_STORAGE_DEGRADED] = PW_MSG_STORAGE_DEGRADED,
+};
+_Static_assert(sizeof kind_ids / sizeof kind_ids[0] == PW_EVENT_KINDS, "an event ID for each kind");
+
 static void open_event_source(void)
 {
-    event_source = RegisterEventSourceA(NULL, PW_SERVICE_NAME);
+    event_source = RegisterEventSourceW(NULL, L"" PW_SERVICE_NAME);
 }
 
-void pw_os_event(int level, const char *msg)
+static DWORD event_id(int level, int kind)
+{
+    static const DWORD level_ids[] = {PW_MSG_ERROR, PW_MSG_WARNING, PW_MSG_INFO, PW_MSG_INFO};
+    if (kind > PW_EVENT_OTHER && kind < PW_EVENT_KINDS)
+        return kind_ids[kind];
+    return level_ids[level < 0 || level > 3 ? 0 : level];
+}
+
+void pw_os_event(int level, int kind, const char *msg)
 {
     static const WORD types[] = {EVENTLOG_ERROR_TYPE, EVENTLOG_WARNING_TYPE,
                                  EVENTLOG_INFORMATION_TYPE, EVENTLOG_INFORMATION_TYPE};
-    static const DWORD ids[] = {3, 2, 1, 1};
     if (!pw_service_active())
         return;
     uv_once(&event_once, open_event_source);
@@ -151,8 +172,13 @@ void pw_os_event(int level, const char *msg)
         return;
     if (level < 0 || level > 3)
         level = 0;
-    const char *strings[1] = {msg};
-    ReportEventA(event_source, types[level], 0, ids[level], NULL, 1, 0, strings, NULL);
+    /* The line is UTF-8 (host names, configured text): the ANSI entry
+     * point would read it in the system's code page. */
+    WCHAR text[1024];
+    if (!MultiByteToWideChar(CP_UTF8, 0, msg, -1, text, sizeof text / sizeof text[0]))
+        text[0] = L'\0';
+    const WCHAR *strings[1] = {text};
+    ReportEventW(event_source, types[level], 0, event_id(level, kind), NULL, 1, 0, strings, NULL);
 }
 
 const char *pw_os_service_log_path(void)

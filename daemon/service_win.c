@@ -10,8 +10,10 @@
  * and paramchange (reload) requests and wakes the daemon's loop with
  * uv_async_send (os_win.c owns that handle).
  *
- * Account: LocalSystem (the SCM default). Event Log source: "portwatch"
- * under Application, registered at install without a message DLL.
+ * Account: the virtual account NT SERVICE\portwatch, with one privilege
+ * and one writable folder (service_rights_win.c). Event Log source: "portwatch"
+ * under Application, its EventMessageFile portwatch.exe itself (the
+ * message table from messages.mc).
  */
 #include "daemon/cli.h"
 #include "daemon/os.h"
@@ -223,6 +225,57 @@ static DWORD wait_state(SC_HANDLE svc, DWORD pending, DWORD timeout_ms)
     return QueryServiceStatus(svc, &st) ? st.dwCurrentState : 0;
 }
 
+/* The Event Log source: portwatch.exe's own message table (messages.mc)
+ * words its entries. The MSI writes the same two values. */
+static void register_event_source(const char *exe)
+{
+    HKEY key;
+    LONG rc = RegCreateKeyExA(HKEY_LOCAL_MACHINE, EVENTLOG_KEY, 0, NULL, 0, KEY_SET_VALUE, NULL, &key, NULL);
+    if (rc == ERROR_SUCCESS) {
+        DWORD types = EVENTLOG_ERROR_TYPE | EVENTLOG_WARNING_TYPE | EVENTLOG_INFORMATION_TYPE;
+        rc = RegSetValueExA(key, "EventMessageFile", 0, REG_EXPAND_SZ, (const BYTE *)exe,
+                            (DWORD)strlen(exe) + 1);
+        if (rc == ERROR_SUCCESS)
+            rc = RegSetValueExA(key, "TypesSupported", 0, REG_DWORD, (const BYTE *)&types, sizeof types);
+        RegCloseKey(key);
+    }
+    if (rc != ERROR_SUCCESS) {
+        SetLastError((DWORD)rc);
+        print_error("cannot register the Event Log source (HKLM\\" EVENTLOG_KEY "); the service "
+                    "runs, but the Event Viewer cannot word its entries");
+    }
+}
+
+/* What `service install` and the MSI (`service configure`, run once its
+ * ServiceInstall created the service) both set up on an existing service: restart after a crash, no privilege it does not
+ * need, and its data folder writable by it alone (service_rights_win.c). */
+static int configure(SC_HANDLE svc)
+{
+    /* Restart after a crash: 10 s, 10 s, then 60 s; the count resets daily. */
+    SC_ACTION actions[3] = {{SC_ACTION_RESTART, 10000}, {SC_ACTION_RESTART, 10000},
+                            {SC_ACTION_RESTART, 60000}};
+    SERVICE_FAILURE_ACTIONSA fa = {86400, NULL, NULL, 3, actions};
+    ChangeServiceConfig2A(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa);
+    char err[MAX_PATH + 128], dir[MAX_PATH + 32], sid[96] = "";
+    /* Not fatal: the account and the folder's access list are the fence;
+     * this trims the token inside it (and Wine does not implement it). */
+    if (pw_service_limit_privileges(svc, err, sizeof err) != 0) {
+        print_error(err);
+        fprintf(stderr, "portwatch service: warning: it keeps %s's default privileges\n", PW_SERVICE_ACCOUNT);
+    } else {
+        printf("portwatch service: privileges: %s only\n", SE_CHANGE_NOTIFY_NAME);
+    }
+    snprintf(dir, sizeof dir, "%s\\portwatch", pw_win_program_data());
+    if (pw_service_secure_dir(dir, err, sizeof err) != 0) {
+        print_error(err);
+        return PW_EXIT_FAILED;
+    }
+    pw_service_sid(sid, sizeof sid);
+    printf("portwatch service: %s: modify for %s (%s), full control for SYSTEM and Administrators, "
+           "no access for anyone else\n", dir, PW_SERVICE_ACCOUNT, sid);
+    return PW_EXIT_OK;
+}
+
 static int install(const struct pw_command *cmd, const struct pw_args *a)
 {
     char exe[MAX_PATH], line[3 * MAX_PATH];
@@ -245,7 +298,7 @@ static int install(const struct pw_command *cmd, const struct pw_args *a)
     }
     SC_HANDLE svc = CreateServiceA(scm, PW_SERVICE_NAME, "portwatch (BizTalk port monitor)",
                                    SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
-                                   SERVICE_ERROR_NORMAL, line, NULL, NULL, NULL, NULL, NULL);
+                                   SERVICE_ERROR_NORMAL, line, NULL, NULL, NULL, PW_SERVICE_ACCOUNT, NULL);
     if (!svc) {
         print_error("cannot create the service");
         CloseServiceHandle(scm);
@@ -255,54 +308,75 @@ static int install(const struct pw_command *cmd, const struct pw_args *a)
         "Watches whether this server can reach every server and port BizTalk administration "
         "depends on; HTTP API on the configured listen address."};
     ChangeServiceConfig2A(svc, SERVICE_CONFIG_DESCRIPTION, &desc);
-    /* Restart after a crash: 10 s, 10 s, then 60 s; the count resets daily. */
-    SC_ACTION actions[3] = {{SC_ACTION_RESTART, 10000}, {SC_ACTION_RESTART, 10000},
-                            {SC_ACTION_RESTART, 60000}};
-    SERVICE_FAILURE_ACTIONSA fa = {86400, NULL, NULL, 3, actions};
-    ChangeServiceConfig2A(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa);
+    int rc = configure(svc);
+    if (rc != PW_EXIT_OK && DeleteService(svc))
+        fprintf(stderr, "portwatch service: not installed; run 'portwatch service install' again as "
+                        "Administrator once that is fixed\n");
     CloseServiceHandle(svc);
     CloseServiceHandle(scm);
+    if (rc != PW_EXIT_OK)
+        return rc;
 
-    HKEY key;
-    if (RegCreateKeyExA(HKEY_LOCAL_MACHINE, EVENTLOG_KEY, 0, NULL, 0, KEY_SET_VALUE, NULL, &key,
-                        NULL) == ERROR_SUCCESS) {
-        DWORD types = EVENTLOG_ERROR_TYPE | EVENTLOG_WARNING_TYPE | EVENTLOG_INFORMATION_TYPE;
-        RegSetValueExA(key, "TypesSupported", 0, REG_DWORD, (const BYTE *)&types, sizeof types);
-        RegCloseKey(key);
-    }
+    register_event_source(exe);
     const char *dir = pw_service_data_dir();
-    printf("installed the portwatch service: %s\n", line);
+    printf("installed the portwatch service as %s: %s\n", PW_SERVICE_ACCOUNT, line);
     printf("configuration: %s; data and log: %s\n", config ? config : pw_os_default_config_path(),
            dir ? dir : "%ProgramData%\\portwatch");
     printf("start it with 'portwatch service start' (it also starts at boot)\n");
     return PW_EXIT_OK;
 }
 
-static int uninstall(void)
+/* Stops the service and waits until its process is gone, so that its exe
+ * can be replaced or deleted right after (an uninstall, an upgrade): one
+ * still starting is first let finish (it accepts no stop before), one
+ * already stopped is fine. Returns its state (SERVICE_STOPPED on success),
+ * having said why otherwise. */
+static DWORD stop_and_wait(SC_HANDLE svc)
 {
-    SC_HANDLE svc = open_service(SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE);
-    if (!svc)
-        return PW_EXIT_FAILED;
+    SERVICE_STATUS_PROCESS sp;
+    DWORD n;
+    if (!QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (BYTE *)&sp, sizeof sp, &n)) {
+        print_error("cannot query the service");
+        return 0;
+    }
+    HANDLE proc = sp.dwProcessId ? OpenProcess(SYNCHRONIZE, FALSE, sp.dwProcessId) : NULL;
+    DWORD state = sp.dwCurrentState;
+    if (state == SERVICE_START_PENDING)
+        state = wait_state(svc, SERVICE_START_PENDING, 30000);
     SERVICE_STATUS st;
-    if (ControlService(svc, SERVICE_CONTROL_STOP, &st))
-        wait_state(svc, SERVICE_STOP_PENDING, STOP_WAIT_MS);
+    if (state != SERVICE_STOPPED && state != SERVICE_STOP_PENDING &&
+        !ControlService(svc, SERVICE_CONTROL_STOP, &st) && GetLastError() != ERROR_SERVICE_NOT_ACTIVE)
+        print_error("cannot stop the service");
+    state = wait_state(svc, SERVICE_STOP_PENDING, STOP_WAIT_MS);
+    if (state != SERVICE_STOPPED)
+        fprintf(stderr, "portwatch service: still %s after %d s; see %%ProgramData%%\\portwatch\\portwatch.log\n",
+                state_name(state), STOP_WAIT_MS / 1000);
+    else if (proc && WaitForSingleObject(proc, 5000) != WAIT_OBJECT_0)
+        fprintf(stderr, "portwatch service: stopped, but its process %lu has not exited after 5 s\n",
+                (unsigned long)sp.dwProcessId);
+    if (proc)
+        CloseHandle(proc);
+    return state;
+}
+
+/* The actions on the installed service below take it opened with the
+ * access their row in `actions` names; pw_cmd_service closes it after. */
+static int uninstall(SC_HANDLE svc)
+{
+    stop_and_wait(svc);
     int rc = PW_EXIT_OK;
     if (!DeleteService(svc)) {
         print_error("cannot delete the service");
         rc = PW_EXIT_FAILED;
     }
-    CloseServiceHandle(svc);
     RegDeleteKeyA(HKEY_LOCAL_MACHINE, EVENTLOG_KEY);
     if (rc == PW_EXIT_OK)
         printf("removed the portwatch service (configuration, history and log stay in %%ProgramData%%\\portwatch)\n");
     return rc;
 }
 
-static int start(void)
+static int start(SC_HANDLE svc)
 {
-    SC_HANDLE svc = open_service(SERVICE_START | SERVICE_QUERY_STATUS);
-    if (!svc)
-        return PW_EXIT_FAILED;
     int rc = PW_EXIT_OK;
     if (!StartServiceA(svc, 0, NULL)) {
         print_error("cannot start the service");
@@ -316,36 +390,33 @@ static int start(void)
             rc = PW_EXIT_FAILED;
         }
     }
-    CloseServiceHandle(svc);
     return rc;
 }
 
-static int control(DWORD ctl, const char *what)
+/* `service stop`; also what the MSI runs before it removes the files
+ * (its own stop does not wait under Wine). */
+static int stop(SC_HANDLE svc)
 {
-    SC_HANDLE svc = open_service(SERVICE_STOP | SERVICE_PAUSE_CONTINUE | SERVICE_QUERY_STATUS);
-    if (!svc)
-        return PW_EXIT_FAILED;
+    DWORD s = stop_and_wait(svc);
+    printf("portwatch service: %s\n", state_name(s));
+    return s == SERVICE_STOPPED ? PW_EXIT_OK : PW_EXIT_FAILED;
+}
+
+static int reload(SC_HANDLE svc)
+{
     SERVICE_STATUS st;
     int rc = PW_EXIT_OK;
-    if (!ControlService(svc, ctl, &st)) {
-        print_error(what);
+    if (!ControlService(svc, SERVICE_CONTROL_PARAMCHANGE, &st)) {
+        print_error("cannot ask the service to reload");
         rc = PW_EXIT_FAILED;
-    } else if (ctl == SERVICE_CONTROL_STOP) {
-        DWORD s = wait_state(svc, SERVICE_STOP_PENDING, STOP_WAIT_MS);
-        printf("portwatch service: %s\n", state_name(s));
-        rc = s == SERVICE_STOPPED ? PW_EXIT_OK : PW_EXIT_FAILED;
     } else {
         printf("portwatch service: asked to reload its configuration (the log says how it went)\n");
     }
-    CloseServiceHandle(svc);
     return rc;
 }
 
-static int query(void)
+static int query(SC_HANDLE svc)
 {
-    SC_HANDLE svc = open_service(SERVICE_QUERY_STATUS);
-    if (!svc)
-        return PW_EXIT_FAILED;
     SERVICE_STATUS st;
     int rc = PW_EXIT_FAILED;
     if (QueryServiceStatus(svc, &st)) {
@@ -354,9 +425,22 @@ static int query(void)
     } else {
         print_error("cannot query the service");
     }
-    CloseServiceHandle(svc);
     return rc;
 }
+
+static const struct {
+    const char *name;
+    DWORD access;
+    int (*fn)(SC_HANDLE svc);
+} actions[] = {
+    {"uninstall", SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE, uninstall},
+    {"start", SERVICE_START | SERVICE_QUERY_STATUS, start},
+    {"stop", SERVICE_STOP | SERVICE_QUERY_STATUS, stop},
+    {"reload", SERVICE_PAUSE_CONTINUE | SERVICE_QUERY_STATUS, reload},
+    {"status", SERVICE_QUERY_STATUS, query},
+    /* SERVICE_START: a restart failure action needs it (ChangeServiceConfig2). */
+    {"configure", SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG | SERVICE_START, configure},
+};
 
 /* `service run`: what the SCM starts. Keeps -c and --log-level for the
  * daemon, which service_main runs. */
@@ -394,7 +478,8 @@ int pw_cmd_service(const struct pw_command *cmd, const struct pw_args *a)
 {
     if (a->npos != 1) {
         fprintf(stderr, "portwatch service: say what to do: install, uninstall, start, stop, reload, status "
-                        "(or run, which the service control manager does)\n");
+                        "(or run, which the service control manager does, or configure, which the MSI "
+                        "does)\n");
         return PW_EXIT_USAGE;
     }
     const char *what = a->pos[0];
@@ -406,16 +491,16 @@ int pw_cmd_service(const struct pw_command *cmd, const struct pw_args *a)
         fprintf(stderr, "portwatch service %s: -c and --log-level go with install\n", what);
         return PW_EXIT_USAGE;
     }
-    if (strcmp(what, "uninstall") == 0)
-        return uninstall();
-    if (strcmp(what, "start") == 0)
-        return start();
-    if (strcmp(what, "stop") == 0)
-        return control(SERVICE_CONTROL_STOP, "cannot stop the service");
-    if (strcmp(what, "reload") == 0)
-        return control(SERVICE_CONTROL_PARAMCHANGE, "cannot ask the service to reload");
-    if (strcmp(what, "status") == 0)
-        return query();
+    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++) {
+        if (strcmp(what, actions[i].name) != 0)
+            continue;
+        SC_HANDLE svc = open_service(actions[i].access);
+        if (!svc)
+            return PW_EXIT_FAILED;
+        int rc = actions[i].fn(svc);
+        CloseServiceHandle(svc);
+        return rc;
+    }
     fprintf(stderr, "portwatch service: '%s' is not an action; use install, uninstall, start, stop, reload "
                     "or status\n", what);
     return PW_EXIT_USAGE;

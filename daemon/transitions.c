@@ -97,9 +97,9 @@ static void group_write(struct pw_transition_group *g)
     if (g->n > 1) /* a lone change is logged as it happens */
         pw_web_format_time(g->first_ms, at, sizeof at);
     bool down = g->status == PW_STATUS_DOWN;
-    pw_log_event(down ? PW_LOG_WARN : PW_LOG_INFO, "%s: %s %s: %s%s%s%s",
-                 pw_status_name(g->status), g->host, ports, g->cause, g->breaks,
-                 at[0] ? "; first at " : "", at);
+    pw_log_event_id(down ? PW_EVENT_TARGET_DOWN : PW_EVENT_TARGET_UP, down ? PW_LOG_WARN : PW_LOG_INFO,
+                    "%s: %s %s: %s%s%s%s", pw_status_name(g->status), g->host, ports, g->cause,
+                    g->breaks, at[0] ? "; first at " : "", at);
 }
 
 /* "; breaks: TEXT [role]; TEXT [role]" for a down line, from the

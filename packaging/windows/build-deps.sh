@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the five libraries portwatch links (libuv, libmicrohttpd, SQLite,
-# jansson, check) as static x86_64-w64-mingw32 libraries from Debian's own
-# source packages, so the Windows build carries the same versions and the
-# same Debian security patches as the Linux build.
+# Builds the libraries portwatch links (libuv, libmicrohttpd with HTTPS and
+# the GnuTLS under it: gmp, nettle, libtasn1, gnutls28; SQLite, jansson,
+# check) as static x86_64-w64-mingw32 libraries from Debian's own source
+# packages, so the Windows build carries the same versions and the same
+# Debian security patches as the Linux build.
 #
 # Used by packaging/windows/build.sh (and by anyone cross-building by hand).
 # The result is a prefix outside the repository, shared by every clone on
@@ -12,14 +13,14 @@
 # prefix/deps.ini that tells the cross file where the prefix is.
 #
 # Idempotent: the prefix is rebuilt only when its key changes. The key is the
-# versions of the five source packages, the cross compiler's version line and
+# versions of the source packages, the cross compiler's version line and
 # a hash of this script; a warm run only computes the key and exits.
 #
 # Needs root only for the first run (apt-get install / deb-src entry).
 set -euo pipefail
 
 HOST=x86_64-w64-mingw32
-SRC_PKGS=(libuv1 libmicrohttpd sqlite3 check jansson)
+SRC_PKGS=(libuv1 libmicrohttpd sqlite3 check jansson gmp nettle libtasn1-6 gnutls28)
 HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 CACHE=${PW_WIN_CACHE:-$HOME/.cache/portwatch-win}
 PREFIX=$CACHE/prefix
@@ -43,7 +44,8 @@ export DEBIAN_FRONTEND=noninteractive
 # --- host packages -------------------------------------------------------
 # The wine package carries /usr/bin/wine; wine64 the 64-bit loader it picks.
 need_pkgs=(mingw-w64 wine wine64 cmake meson ninja-build pkg-config tcl dpkg-dev
-           make gcc xz-utils python3 libz-mingw-w64-dev)
+           make gcc xz-utils python3 libz-mingw-w64-dev m4 autoconf automake libtool autopoint
+           openssl)
 missing=()
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${need_pkgs[@]}" 2>/dev/null |
             awk '$NF == "installed" {print $1}' || true)
@@ -262,19 +264,82 @@ build_jansson() {
     cmake --install "$b"
 }
 
-# --- libmicrohttpd: autotools, out of tree ------------------------------
+# --- GnuTLS and what it needs: autotools ---------------------------------
+# Debian's patches leave some generated files older than their sources;
+# the AUTO* overrides keep make from rerunning the autotools on them.
+NOAUTO=(ACLOCAL=true AUTOCONF=true AUTOMAKE=true AUTOHEADER=true)
+# What GnuTLS needs from Windows (the system store, CNG, sockets) and from
+# mingw (winpthreads, atomics), after the static libraries, in link order.
+GNUTLS_LIBS="-lgnutls -lhogweed -lnettle -ltasn1 -lgmp -lcrypt32 -lncrypt -lbcrypt -ladvapi32 -lws2_32 -lpthread -latomic"
+build_gmp() {
+    cd "${SRCDIR[gmp]}"
+    # The DFSG tarball drops doc/, which configure still lists.
+    mkdir -p doc && printf 'all install install-strip check clean distclean:\n\t@:\n' >doc/Makefile.in
+    ./configure --host=$HOST --prefix="$PREFIX" --enable-static --disable-shared --disable-cxx
+    make -j "$JOBS" "${NOAUTO[@]}"
+    make "${NOAUTO[@]}" install
+}
+build_nettle() {
+    cd "${SRCDIR[nettle]}"
+    touch config.h.in stamp-h.in
+    ./configure --host=$HOST --prefix="$PREFIX" --libdir="$PREFIX/lib" --enable-static \
+        --disable-shared --disable-documentation --disable-openssl --disable-fat \
+        CPPFLAGS="-I$PREFIX/include" LDFLAGS="-L$PREFIX/lib"
+    make -j "$JOBS" "${NOAUTO[@]}"
+    make "${NOAUTO[@]}" install
+}
+build_tasn1() {
+    cd "${SRCDIR[libtasn1-6]}"
+    ./configure --host=$HOST --prefix="$PREFIX" --enable-static --disable-shared --disable-doc \
+        --disable-valgrind-tests
+    make -j "$JOBS" -C lib "${NOAUTO[@]}"
+    make -C lib "${NOAUTO[@]}" install
+}
+# The library only (no tools, tests, docs, C++, p11-kit, TPM, DANE, IDN,
+# compression, SRP, anonymous or GOST suites, SSL 2/3): what libmicrohttpd
+# calls stays (it uses the PSK and DH parameter functions).
+build_gnutls() {
+    cd "${SRCDIR[gnutls28]}"
+    # Debian's patches change gnulib's module list (gl/Makefile.am), so the
+    # build system is regenerated as Debian's own build does (debian/rules,
+    # override_dh_autoreconf).
+    rm -f $(grep -rl gettext-0.20 m4/)
+    GTKDOCIZE=true autoreconf -fi
+    ./configure --host=$HOST --prefix="$PREFIX" --enable-static --disable-shared \
+        --disable-doc --disable-manpages --disable-tools --disable-cxx --disable-tests \
+        --disable-nls --without-p11-kit --with-included-unistring --without-idn \
+        --without-tpm --without-tpm2 --disable-libdane --without-zlib --without-brotli \
+        --without-zstd --disable-guile --disable-hardware-acceleration \
+        --disable-srp-authentication --disable-anon-authentication \
+        --disable-gost --disable-ssl3-support --disable-ssl2-support \
+        --disable-heartbeat-support --disable-rpath \
+        CPPFLAGS="-I$PREFIX/include" LDFLAGS="-L$PREFIX/lib"
+    # gnulib's replacement headers (sys/socket.h for mingw) come first.
+    make -j "$JOBS" -C gl "${NOAUTO[@]}"
+    make -j "$JOBS" -C lib "${NOAUTO[@]}"
+    make -C lib "${NOAUTO[@]}" install
+    # gnutls.h marks its variables (gnutls_malloc, ...) dllimport on
+    # Windows; this prefix has only the static library, nothing to import.
+    sed -i 's|^#if !defined(GNUTLS_INTERNAL_BUILD) && defined(_WIN32)$|#if 0 /* static only (build-deps.sh) */|' \
+        "$PREFIX/include/gnutls/gnutls.h"
+    grep -q '^#if 0 /\* static only' "$PREFIX/include/gnutls/gnutls.h"
+}
+build_tls() { build_gmp; build_nettle; build_tasn1; build_gnutls; }
+
+# --- libmicrohttpd: autotools, out of tree, with HTTPS ---------------------
 # Out of tree so make does not try to rerun automake on the patched sources;
-# the AUTO* overrides make sure that even a skewed timestamp cannot. HTTPS
-# is off: there is no GnuTLS for mingw here.
+# the AUTO* overrides make sure that even a skewed timestamp cannot. Built
+# after GnuTLS; LIBS lets configure's link tests find its static archives.
 build_mhd() {
     local b=$WORK/mhd-build
-    local noauto=(ACLOCAL=true AUTOCONF=true AUTOMAKE=true AUTOHEADER=true)
     mkdir -p "$b" && cd "$b"
     "${SRCDIR[libmicrohttpd]}/configure" --host=$HOST --prefix="$PREFIX" \
         --enable-static --disable-shared --disable-doc --disable-examples \
-        --disable-curl --disable-nls --disable-https CFLAGS=-O2
-    make -j "$JOBS" "${noauto[@]}"
-    make "${noauto[@]}" install
+        --disable-curl --disable-nls --enable-https --with-gnutls="$PREFIX" CFLAGS=-O2 \
+        CPPFLAGS="-I$PREFIX/include" LDFLAGS="-L$PREFIX/lib" LIBS="$GNUTLS_LIBS"
+    grep -q '^#define HTTPS_SUPPORT 1' MHD_config.h || { echo "libmicrohttpd configured without HTTPS"; return 1; }
+    make -j "$JOBS" "${NOAUTO[@]}"
+    make "${NOAUTO[@]}" install
 }
 
 # --- SQLite: amalgamation generated natively, compiled by the cross gcc ---
@@ -291,16 +356,20 @@ build_sqlite() {
     cp sqlite3.h sqlite3ext.h "$PREFIX/include/"
 }
 
-# SQLite and libmicrohttpd spend most of their time in serial configure
-# scripts and one big compile, so they run beside the CMake builds.
+# GnuTLS's chain is the long pole (mostly serial configure scripts and
+# GnuTLS's own compile); the CMake builds and SQLite run beside it, then
+# libmicrohttpd on top of GnuTLS.
 build_cmake_libs() { build_libuv; build_check; build_jansson; }
-step "building libuv, check, jansson; libmicrohttpd and sqlite3 beside them"
+step "building gmp, nettle, libtasn1, gnutls; libuv, check, jansson and sqlite3 beside them"
+launch tls build_tls
 launch cmake-libs build_cmake_libs
-launch libmicrohttpd build_mhd
 launch sqlite3 build_sqlite
 collect cmake-libs
-collect libmicrohttpd
 collect sqlite3
+collect tls
+step "building libmicrohttpd with HTTPS"
+launch libmicrohttpd build_mhd
+collect libmicrohttpd
 CURRENT_LOG=
 
 # --- pkg-config files ---------------------------------------------------
@@ -312,6 +381,10 @@ CURRENT_LOG=
 # copied elsewhere.
 # jansson's CMake package files hold absolute paths and nothing here uses them.
 rm -rf "$PREFIX"/lib/*.la "$PREFIX"/lib/pkgconfig/*.pc "$PREFIX"/cmake "$PREFIX"/lib/cmake
+# The autotools builds compile with -g: without this, GnuTLS's, nettle's and
+# gmp's debug information would make portwatch.exe (and the MSI) seven
+# times larger.
+$HOST-strip --strip-debug "$PREFIX"/lib/*.a
 write_pc() {  # name version description libs
     cat >"$PREFIX/lib/pkgconfig/$1.pc" <<EOF
 prefix=\${pcfiledir}/../..
@@ -327,8 +400,8 @@ EOF
 }
 write_pc libuv "${VERSION[libuv1]}" "Cross-platform asynchronous I/O" \
     "-luv -lpsapi -luser32 -ladvapi32 -liphlpapi -luserenv -lws2_32 -ldbghelp -lole32 -lshell32"
-write_pc libmicrohttpd "${VERSION[libmicrohttpd]}" "Embedded HTTP server library" \
-    "-lmicrohttpd -lws2_32"
+write_pc libmicrohttpd "${VERSION[libmicrohttpd]}" "Embedded HTTP server library, HTTPS by GnuTLS" \
+    "-lmicrohttpd $GNUTLS_LIBS"
 write_pc sqlite3 "${VERSION[sqlite3]}" "SQL database engine" "-lsqlite3"
 write_pc jansson "${VERSION[jansson]}" "Library for encoding, decoding and manipulating JSON data" \
     "-ljansson"
