@@ -619,7 +619,8 @@ if [ -f "$msi" ] && timeout 120 wine msiexec /i "$msi" /qn /l*v 'C:\msi-install.
 import sys
 before, installed, removed = (set(open(p).read().split('\n')) - {''} for p in sys.argv[1:])
 users = {'ProgramData/portwatch/' + f for f in
-         ('portwatch.ini', 'portwatch.db', 'portwatch.db-wal', 'portwatch.db-shm', 'portwatch.log')}
+         ('portwatch.ini', 'portwatch.db', 'portwatch.db-wal', 'portwatch.db-shm',
+          'portwatch.db-lock', 'portwatch.log')}  # -lock: one daemon per database
 assert 'Program Files/portwatch/portwatch.exe' in installed, installed
 assert 'ProgramData/portwatch/portwatch.ini' in removed, 'the configuration was removed'
 left = removed - before - users
