@@ -38,14 +38,16 @@ static void *grow(void *v, size_t *cap, size_t n, size_t elem, size_t first)
 /* Prepares sql and binds ?1..?3 (a target and a time range: the shape of
  * most queries here; more parameters are bound after). Returns 0, or
  * PW_ESTORAGE. */
+/* Prepares sql and binds a, b, c to those of ?1..?3 it has. */
 static int prepare3(sqlite3 *db, const char *sql, sqlite3_stmt **s, int64_t a, int64_t b,
                     int64_t c)
 {
     if (sqlite3_prepare_v2(db, sql, -1, s, NULL) != SQLITE_OK)
         return PW_ESTORAGE;
-    sqlite3_bind_int64(*s, 1, a);
-    sqlite3_bind_int64(*s, 2, b);
-    sqlite3_bind_int64(*s, 3, c);
+    const int64_t v[3] = {a, b, c};
+    int n = sqlite3_bind_parameter_count(*s);
+    for (int i = 0; i < n && i < 3; i++)
+        sqlite3_bind_int64(*s, i + 1, v[i]);
     return 0;
 }
 
@@ -878,14 +880,12 @@ static int load_utargets(sqlite3 *db, int64_t from, int64_t to, struct utarget *
 {
     sqlite3_stmt *s;
     size_t cap = 0;
-    if (sqlite3_prepare_v2(db, "SELECT id, host, port, roles, first_ms, coalesce(retired_ms,?2)"
-                               " FROM targets WHERE first_ms IS NOT NULL AND first_ms<?2"
-                               " AND (retired_ms IS NULL OR retired_ms>?1) ORDER BY id",
-                           -1, &s, NULL) != SQLITE_OK)
-        return PW_ESTORAGE;
-    sqlite3_bind_int64(s, 1, from);
-    sqlite3_bind_int64(s, 2, to);
-    int rc = 0;
+    int rc = prepare3(db, "SELECT id, host, port, roles, first_ms, coalesce(retired_ms,?2)"
+                          " FROM targets WHERE first_ms IS NOT NULL AND first_ms<?2"
+                          " AND (retired_ms IS NULL OR retired_ms>?1) ORDER BY id",
+                      &s, from, to, 0);
+    if (rc)
+        return rc;
     while (sqlite3_step(s) == SQLITE_ROW) {
         struct utarget *nv = grow(*out, &cap, *nt, sizeof *nv, 256);
         if (!nv) {
@@ -910,13 +910,11 @@ static int load_utargets(sqlite3 *db, int64_t from, int64_t to, struct utarget *
 static int load_down(sqlite3 *db, int64_t from, int64_t to, struct utarget *ts, size_t nt)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, "SELECT target_id, start_ms, coalesce(end_ms,?2) FROM outages"
-                               " WHERE start_ms<?2 AND (end_ms IS NULL OR end_ms>?1)",
-                           -1, &s, NULL) != SQLITE_OK)
-        return PW_ESTORAGE;
-    sqlite3_bind_int64(s, 1, from);
-    sqlite3_bind_int64(s, 2, to);
-    int rc = 0;
+    int rc = prepare3(db, "SELECT target_id, start_ms, coalesce(end_ms,?2) FROM outages"
+                          " WHERE start_ms<?2 AND (end_ms IS NULL OR end_ms>?1)",
+                      &s, from, to, 0);
+    if (rc)
+        return rc;
     while (sqlite3_step(s) == SQLITE_ROW) {
         uint32_t id = (uint32_t)sqlite3_column_int64(s, 0);
         size_t lo = 0, hi = nt; /* ts sorted by id */
