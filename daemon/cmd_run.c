@@ -101,6 +101,7 @@ struct daemon {
     struct pw_epm_watch *watch; /* NULL before the web starts and once stopping */
     uv_timer_t heartbeat, status, watchdog;
     int64_t beat_ms;            /* wall clock of the last heartbeat */
+    uint32_t fd_limit;          /* open-file limit, raised once at start */
     struct pw_transitions trans; /* status changes to the log */
     uv_timer_t reload_timer;    /* runs while a reload is queued */
     uint64_t reload_at;         /* loop time of the last reload, 0 if none */
@@ -325,21 +326,20 @@ static void stop(struct daemon *d, const char *why)
 /* ---- start-up pieces shared with reload -------------------------------------- */
 
 /* The configuration's engine options, run the daemon's way. */
-static struct pw_engine_options engine_options(const struct pw_config *c)
+static struct pw_engine_options engine_options(const struct daemon *d,
+                                               const struct pw_config *c)
 {
     struct pw_engine_options o = pw_options_engine(c);
     o.spread = true;
     o.dialer = pw_os_dialer();
-    /* Probes leave the HTTP API and the database their descriptors. */
-    unsigned long fds = pw_os_raise_fd_limit();
-    o.fd_limit = fds > UINT32_MAX ? UINT32_MAX : (uint32_t)fds;
+    o.fd_limit = d->fd_limit; /* probes leave the API and the database theirs */
     return o;
 }
 
 /* A new engine for g's plan, with its batches tagged with g. */
 static int gen_engine(struct daemon *d, struct gen *g, const struct pw_config *c)
 {
-    struct pw_engine_options opt = engine_options(c);
+    struct pw_engine_options opt = engine_options(d, c);
     g->engine = pw_engine_new(&d->loop, g->plan, &opt);
     if (!g->engine)
         return PW_ENOMEM;
@@ -844,6 +844,7 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
     log_warnings(plan, "");
     pw_os_memory_init();
     unsigned long fds = pw_os_raise_fd_limit();
+    d.fd_limit = fds > UINT32_MAX ? UINT32_MAX : (uint32_t)fds;
     if (uv_mutex_init(&d.lock) != 0) {
         pw_plan_free(plan);
         goto out_cfg;

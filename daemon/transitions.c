@@ -27,6 +27,7 @@
  */
 #include "daemon/transitions.h"
 
+#include "config/values.h"
 #include "daemon/log.h"
 #include "probes/cause.h"
 #include "web/web.h"
@@ -64,30 +65,30 @@ static int port_cmp(const void *a, const void *b)
     return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
 }
 
-/* "port 1433" or "ports 135, 445, 50000-50200 (203)". */
+/* "port 1433" or "ports 135, 445, 50000-50200 (203)": the ports as ranges,
+ * written by the configuration's own port-list formatter. */
 static void ports_text(uint16_t *ports, size_t n, char *buf, size_t len)
 {
     qsort(ports, n, sizeof *ports, port_cmp);
-    size_t u = 0; /* a port that went down, up and down again is there twice */
-    for (size_t i = 0; i < n; i++)
-        if (u == 0 || ports[i] != ports[u - 1])
-            ports[u++] = ports[i];
-    n = u;
-    if (n == 1) {
-        snprintf(buf, len, "port %u", ports[0]);
-        return;
+    struct pw_port_range r[64];
+    struct pw_portset set = {r, 0};
+    size_t count = 0; /* a port that went down, up and down again is there twice */
+    for (size_t i = 0; i < n; i++) {
+        if (i && ports[i] == ports[i - 1])
+            continue;
+        count++;
+        if (set.n && ports[i] == set.r[set.n - 1].hi + 1)
+            set.r[set.n - 1].hi = ports[i];
+        else if (set.n < sizeof r / sizeof r[0])
+            set.r[set.n++] = (struct pw_port_range){ports[i], ports[i]};
     }
-    size_t used = (size_t)snprintf(buf, len, "ports ");
-    for (size_t i = 0; i < n && used < len; i++) {
-        size_t j = i;
-        while (j + 1 < n && ports[j + 1] == ports[j] + 1)
-            j++;
-        used += (size_t)snprintf(buf + used, len - used, j > i ? "%s%u-%u" : "%s%u",
-                                 i ? ", " : "", ports[i], ports[j]);
-        i = j;
-    }
-    if (used < len)
-        snprintf(buf + used, len - used, " (%zu)", n);
+    char list[448];
+    pw_portset_format(&set, list, sizeof list);
+    if (count == 1)
+        snprintf(buf, len, "port %s", list);
+    else
+        snprintf(buf, len, "ports %s%s (%zu)", list,
+                 set.n == sizeof r / sizeof r[0] ? ", ..." : "", count);
 }
 
 static void group_write(struct pw_transition_group *g)
