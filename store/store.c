@@ -1025,7 +1025,9 @@ static void writer_main(void *arg)
             backoff_wait(st, backoff);
             continue;
         }
-        if (hole && last_at > hole) { /* written past the hole: it is behind us */
+        /* Written past the hole, and nothing dropped since this batch was
+         * taken (else a newer hole would be forgotten): it is behind us. */
+        if (hole && last_at > hole && st->hole_ms == hole && st->dropped == st->dropped_logged) {
             st->hole_ms = 0;
             uv_mutex_unlock(&st->lock);
             drops_ended(st, &ep, last_at);
