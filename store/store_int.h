@@ -1,7 +1,7 @@
 /*
- * Internals shared by the store's files (store.c: queue, writer thread and
- * aggregation; store_schema.c: schema and migrations; store_query.c: the
- * read side). Not for other modules.
+ * Internals shared by the store's files (the write side: store.c and the
+ * files of writer_int.h; store_schema.c: schema and migrations;
+ * store_query.c: the read side). Not for other modules.
  */
 #ifndef PW_STORE_INT_H
 #define PW_STORE_INT_H

@@ -1,0 +1,388 @@
+/*
+ * Folding results into the store's write-side state: state runs, outages,
+ * the fine/hour/day buckets and coverage, and the batch write that commits
+ * them in one transaction (with the undo log that restores the in-memory
+ * state when a commit fails).
+ */
+#include "store/writer_int.h"
+
+#include "config/config.h"
+#include "config/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Sparse tiers store a bucket only when it is not quiet. */
+static const bool tier_sparse[NTIERS] = {true, true, false};
+
+/* ---- per-result folding ------------------------------------------------ */
+
+void sw_acc_reset(struct acc *a, int64_t b)
+{
+    memset(a, 0, sizeof *a);
+    a->b = b;
+    a->quiet = true;
+    a->first_state = -1;
+    a->written_all = true;
+}
+
+static void acc_add(struct acc *a, const struct pw_result *r)
+{
+    int s = (int)r->state;
+    a->n[s]++;
+    if (!r->ok)
+        a->nfail++;
+    if (a->first_state < 0)
+        a->first_state = s;
+    if (!r->ok || s != a->first_state)
+        a->quiet = false;
+    if (r->latency_us >= 0) {
+        if (a->lat_n == 0 || r->latency_us < a->lat_min)
+            a->lat_min = r->latency_us;
+        if (a->lat_n == 0 || r->latency_us > a->lat_max)
+            a->lat_max = r->latency_us;
+        a->lat_sum += r->latency_us;
+        a->lat_n++;
+    }
+    a->written_all = false;
+}
+
+int sw_step_done(sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rc;
+}
+
+/* Writes what of the bucket is not in the database yet, if the tier keeps
+ * it. Returns 0 or an SQLite error code. */
+static int acc_write(struct pw_store *st, int tier, uint32_t id, struct acc *a)
+{
+    if (a->b < 0 || a->written_all)
+        return 0;
+    if (tier_sparse[tier] && a->quiet)
+        return 0;
+    sqlite3_stmt *s = st->stmt[S_BUCKET0 + tier];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, a->b);
+    for (int i = 0; i < PW_STATE_COUNT_; i++)
+        sqlite3_bind_int64(s, 3 + i, (int64_t)a->n[i] - a->w_n[i]);
+    sqlite3_bind_int64(s, 9, (int64_t)a->nfail - a->w_nfail);
+    sqlite3_bind_int64(s, 10, (int64_t)a->lat_n - a->w_lat_n);
+    if (a->lat_n > 0) {
+        sqlite3_bind_int64(s, 11, a->lat_min);
+        sqlite3_bind_int64(s, 12, a->lat_sum - a->w_lat_sum);
+        sqlite3_bind_int64(s, 13, a->lat_max);
+    } else {
+        sqlite3_bind_null(s, 11);
+        sqlite3_bind_null(s, 12);
+        sqlite3_bind_null(s, 13);
+    }
+    int rc = sw_step_done(s);
+    if (rc)
+        return rc;
+    memcpy(a->w_n, a->n, sizeof a->n);
+    a->w_nfail = a->nfail;
+    a->w_lat_n = a->lat_n;
+    a->w_lat_sum = a->lat_sum;
+    a->written_all = true;
+    return 0;
+}
+
+static int run_flush(struct pw_store *st, struct slot *sl)
+{
+    if (!sl->run_dirty || !sl->run_id)
+        return 0;
+    sqlite3_stmt *s = st->stmt[S_UPD_RUN];
+    sqlite3_bind_int64(s, 1, sl->run_id);
+    sqlite3_bind_int64(s, 2, sl->run_last);
+    sqlite3_bind_int64(s, 3, sl->count);
+    if (sl->latency_us >= 0)
+        sqlite3_bind_int64(s, 4, sl->latency_us);
+    else
+        sqlite3_bind_null(s, 4);
+    sqlite3_bind_text(s, 5, sl->verify_info, (int)strnlen(sl->verify_info, PW_VERIFY_INFO_MAX),
+                      SQLITE_TRANSIENT);
+    int rc = sw_step_done(s);
+    if (!rc)
+        sl->run_dirty = false;
+    return rc;
+}
+
+static int outage_write(struct pw_store *st, struct slot *sl, int64_t end_ms)
+{
+    sqlite3_stmt *s = st->stmt[S_UPD_OUT];
+    sqlite3_bind_int64(s, 1, sl->out_id);
+    sqlite3_bind_int64(s, 2, sl->out_last_ms);
+    sqlite3_bind_int64(s, 3, sl->out_fails);
+    if (end_ms >= 0)
+        sqlite3_bind_int64(s, 4, end_ms);
+    else
+        sqlite3_bind_null(s, 4);
+    int rc = sw_step_done(s);
+    if (!rc)
+        sl->out_dirty = false;
+    return rc;
+}
+
+/* Where an outage ends when the recovery is seen: at the recovering result,
+ * unless the outage was last seen down before the current coverage segment
+ * began; then nobody watched the recovery and it ends with the coverage in
+ * which it was last seen. */
+int64_t sw_outage_end(const struct pw_store *st, const struct slot *sl, int64_t at)
+{
+    if (sl->out_last_ms < st->cov.start_ms) {
+        int64_t e = st->cov.prev_end_ms;
+        return e > sl->out_last_ms ? e : sl->out_last_ms;
+    }
+    return at;
+}
+
+int sw_cov_end(struct pw_store *st, enum pw_store_run_end how)
+{
+    if (!st->cov.id)
+        return 0;
+    sqlite3_stmt *s = st->stmt[S_END_COV];
+    sqlite3_bind_int64(s, 1, st->cov.id);
+    sqlite3_bind_int64(s, 2, st->cov.alive_ms);
+    sqlite3_bind_int(s, 3, how);
+    int rc = sw_step_done(s);
+    if (!rc) {
+        st->cov.prev_end_ms = st->cov.alive_ms;
+        st->cov.id = 0;
+        st->cov.dirty = false;
+    }
+    return rc;
+}
+
+/* The monitor is alive at t: extends the coverage row, or ends it as a
+ * stall and opens a new one when nothing was heard for gap_ms. */
+static int note_alive(struct pw_store *st, int64_t t)
+{
+    int rc;
+    if (st->cov.id && t - st->cov.alive_ms > st->opt.gap_ms) {
+        if ((rc = sw_cov_end(st, PW_RUN_STALL)))
+            return rc;
+    }
+    if (!st->cov.id) {
+        sqlite3_stmt *s = st->stmt[S_INS_COV];
+        sqlite3_bind_int64(s, 1, t);
+        sqlite3_bind_int64(s, 2, t);
+        if ((rc = sw_step_done(s)))
+            return rc;
+        st->cov.id = sqlite3_last_insert_rowid(st->db);
+        st->cov.start_ms = st->cov.alive_ms = t;
+        return 0;
+    }
+    if (t > st->cov.alive_ms) {
+        st->cov.alive_ms = t;
+        st->cov.dirty = true;
+    }
+    return 0;
+}
+
+static int fold(struct pw_store *st, struct slot *sl, const struct pw_result *r)
+{
+    int rc;
+    int64_t at = r->at_ms;
+    int state = (int)r->state, status = (int)r->status;
+    int verify = (unsigned)r->verify < PW_VERIFY_COUNT_ ? (int)r->verify : PW_VERIFY_NONE;
+    size_t vlen = strnlen(r->verify_info, PW_VERIFY_INFO_MAX - 1);
+
+    if (!sl->seen) {
+        sqlite3_stmt *s = st->stmt[S_TGT_FIRST];
+        sqlite3_bind_int64(s, 1, sl->id);
+        sqlite3_bind_int64(s, 2, at);
+        if ((rc = sw_step_done(s)))
+            return rc;
+        sl->seen = true;
+    }
+
+    /* state run: a change of the protocol exchange's outcome (verified to
+     * mismatch on a port still open) is a change worth its own run; its
+     * text (a version) is not, so a steady target keeps one run. */
+    if (sl->run_id && sl->state == state && sl->status == status && sl->verify == verify) {
+        sl->run_last = at;
+        sl->count++;
+        sl->latency_us = r->latency_us;
+        memcpy(sl->verify_info, r->verify_info, vlen);
+        sl->verify_info[vlen] = 0;
+        sl->run_dirty = true;
+    } else {
+        if ((rc = run_flush(st, sl)))
+            return rc;
+        int64_t since = sl->run_id && sl->status == status ? sl->since_ms : at;
+        uint32_t fails_before = sl->run_id && !sl->ok ? sl->fails_before + sl->count : 0;
+        sqlite3_stmt *s = st->stmt[S_INS_RUN];
+        sqlite3_bind_int64(s, 1, sl->id);
+        sqlite3_bind_int(s, 2, state);
+        sqlite3_bind_int(s, 3, status);
+        sqlite3_bind_int(s, 4, r->ok);
+        sqlite3_bind_int64(s, 5, at);
+        sqlite3_bind_int64(s, 6, at);
+        sqlite3_bind_int64(s, 7, 1);
+        sqlite3_bind_int64(s, 8, since);
+        sqlite3_bind_int64(s, 9, fails_before);
+        if (r->latency_us >= 0)
+            sqlite3_bind_int64(s, 10, r->latency_us);
+        else
+            sqlite3_bind_null(s, 10);
+        sqlite3_bind_text(s, 11, r->detail, (int)strnlen(r->detail, PW_DETAIL_MAX),
+                          SQLITE_TRANSIENT);
+        sqlite3_bind_int(s, 12, verify);
+        sqlite3_bind_text(s, 13, r->verify_info, (int)vlen, SQLITE_TRANSIENT);
+        if ((rc = sw_step_done(s)))
+            return rc;
+        sl->run_id = sqlite3_last_insert_rowid(st->db);
+        s = st->stmt[S_TGT_CUR];
+        sqlite3_bind_int64(s, 1, sl->id);
+        sqlite3_bind_int64(s, 2, sl->run_id);
+        if ((rc = sw_step_done(s)))
+            return rc;
+        sl->state = state;
+        sl->status = status;
+        sl->verify = verify;
+        memcpy(sl->verify_info, r->verify_info, vlen);
+        sl->verify_info[vlen] = 0;
+        sl->ok = r->ok;
+        sl->run_first = sl->run_last = at;
+        sl->count = 1;
+        sl->since_ms = since;
+        sl->fails_before = fails_before;
+        sl->latency_us = r->latency_us;
+        sl->run_dirty = false;
+    }
+
+    /* outage: opened by the first DOWN result, closed by the first UP one;
+     * UNKNOWN (an engine that was not seeded) neither opens nor closes. */
+    if (r->status == PW_STATUS_DOWN) {
+        if (!sl->out_id) {
+            sqlite3_stmt *s = st->stmt[S_INS_OUT];
+            sqlite3_bind_int64(s, 1, sl->id);
+            sqlite3_bind_int64(s, 2, at);
+            sqlite3_bind_int64(s, 3, at);
+            sqlite3_bind_int(s, 4, state);
+            sqlite3_bind_int64(s, 5, r->ok ? 0 : 1);
+            sqlite3_bind_text(s, 6, r->detail, (int)strnlen(r->detail, PW_DETAIL_MAX),
+                              SQLITE_TRANSIENT);
+            if ((rc = sw_step_done(s)))
+                return rc;
+            sl->out_id = sqlite3_last_insert_rowid(st->db);
+            sl->out_fails = r->ok ? 0 : 1;
+            sl->out_last_ms = at;
+            sl->out_dirty = false;
+        } else {
+            if (!r->ok)
+                sl->out_fails++;
+            sl->out_last_ms = at;
+            sl->out_dirty = true;
+        }
+    } else if (r->status == PW_STATUS_UP && sl->out_id) {
+        if ((rc = outage_write(st, sl, sw_outage_end(st, sl, at))))
+            return rc;
+        sl->out_id = 0;
+    }
+
+    /* buckets */
+    for (int t = 0; t < NTIERS; t++) {
+        struct acc *a = &sl->acc[t];
+        int64_t b = at / tier_ms[t];
+        if (a->b != b) {
+            if (b < a->b)
+                continue; /* a result older than the bucket: counted in runs only */
+            if ((rc = acc_write(st, t, sl->id, a)))
+                return rc;
+            sw_acc_reset(a, b);
+        }
+        acc_add(a, r);
+    }
+    return 0;
+}
+
+static int slot_flush(struct pw_store *st, struct slot *sl)
+{
+    int rc;
+    if ((rc = run_flush(st, sl)))
+        return rc;
+    if (sl->out_id && sl->out_dirty && (rc = outage_write(st, sl, -1)))
+        return rc;
+    for (int t = 0; t < NTIERS; t++)
+        if ((rc = acc_write(st, t, sl->id, &sl->acc[t])))
+            return rc;
+    return 0;
+}
+
+static void undo_restore(struct pw_store *st)
+{
+    for (uint32_t i = st->nundo; i-- > 0;)
+        st->slots[st->undo[i].idx] = st->undo[i].s;
+    st->nundo = 0;
+}
+
+static void undo_clear(struct pw_store *st)
+{
+    for (uint32_t i = 0; i < st->nundo; i++)
+        st->slots[st->undo[i].idx].touched = false;
+    st->nundo = 0;
+}
+/* One transaction over r[0..n), the first nepm endpoint-mapper reads from
+ * epm, plus an optional heartbeat. Returns 0 or an SQLite error code; on
+ * error every in-memory change is undone. */
+int sw_write_batch(struct pw_store *st, const struct pw_result *r, size_t n,
+                       int64_t hb, uint64_t *unknown, const struct epm_read *epm,
+                       uint32_t nepm)
+{
+    struct cover cov0 = st->cov;
+    int rc = sw_step_done(st->stmt[S_BEGIN]);
+    if (rc) {
+        pw_store_failed(st->db, rc, st->path, "cannot write", st->errbuf);
+        return rc;
+    }
+    *unknown = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (r[i].target >= st->nslots || (unsigned)r[i].state >= PW_STATE_COUNT_) {
+            (*unknown)++;
+            continue;
+        }
+        struct slot *sl = &st->slots[r[i].target];
+        if (!sl->touched) {
+            st->undo[st->nundo].idx = r[i].target;
+            st->undo[st->nundo].s = *sl;
+            st->nundo++;
+            sl->touched = true;
+        }
+        if (!(rc = note_alive(st, r[i].at_ms)))
+            rc = fold(st, sl, &r[i]);
+    }
+    for (uint32_t i = 0; i < st->nundo && !rc; i++)
+        rc = slot_flush(st, &st->slots[st->undo[i].idx]);
+    /* The last read's `next` belongs to pw_store_epm_put (it may be
+     * appending): never read it. */
+    for (uint32_t i = 0; i < nepm && !rc; i++) {
+        rc = sw_epm_write(st, epm);
+        if (i + 1 < nepm)
+            epm = epm->next;
+    }
+    if (!rc && hb > 0)
+        rc = note_alive(st, hb);
+    if (!rc && st->cov.id && st->cov.dirty) {
+        sqlite3_stmt *s = st->stmt[S_UPD_COV];
+        sqlite3_bind_int64(s, 1, st->cov.id);
+        sqlite3_bind_int64(s, 2, st->cov.alive_ms);
+        if (!(rc = sw_step_done(s)))
+            st->cov.dirty = false;
+    }
+    if (!rc)
+        rc = sw_step_done(st->stmt[S_COMMIT]);
+    if (rc) {
+        pw_store_failed(st->db, rc, st->path, "cannot write", st->errbuf);
+        sw_step_done(st->stmt[S_ROLLBACK]);
+        undo_restore(st);
+        st->cov = cov0;
+        return rc;
+    }
+    undo_clear(st);
+    return 0;
+}

@@ -1,0 +1,170 @@
+/*
+ * Internals of the store's write side, shared by store.c (lifecycle and the
+ * queue API), store_fold.c (folding results and the batch write),
+ * store_writer.c (the writer thread), store_epm.c (endpoint-mapper reads)
+ * and store_sync.c (target sync). Not for other modules; the read side uses
+ * store_int.h only.
+ */
+#ifndef PW_STORE_WRITER_INT_H
+#define PW_STORE_WRITER_INT_H
+
+#include "store/store_int.h"
+
+#include "config/error.h"
+
+#include <uv.h>
+
+enum { TIER_FINE, TIER_HOUR, TIER_DAY, NTIERS };
+static const int64_t tier_ms[NTIERS] = {FINE_MS, HOUR_MS, DAY_MS};
+
+/* A bucket being filled, and how much of it is already in the database
+ * (w_*): writes add the difference, so a bucket continued after a restart
+ * merges with what the previous process wrote. */
+struct acc {
+    int64_t b; /* bucket number; -1: none */
+    uint32_t n[PW_STATE_COUNT_], nfail, lat_n;
+    int64_t lat_min, lat_max, lat_sum;
+    int first_state;
+    bool quiet; /* every result ok and in first_state */
+    uint32_t w_n[PW_STATE_COUNT_], w_nfail, w_lat_n;
+    int64_t w_lat_sum;
+    bool written_all; /* nothing new since the last write */
+};
+
+/* The writer's view of one plan target. */
+struct slot {
+    uint32_t id;
+    bool seen;      /* targets.first_ms known */
+    bool touched;   /* saved in the undo log this batch */
+    /* current state run */
+    int64_t run_id; /* 0: none */
+    int state, status;
+    int verify;     /* enum pw_verify; -1: a run from before schema v3 */
+    bool ok;
+    int64_t run_first, run_last, since_ms, latency_us;
+    char verify_info[PW_VERIFY_INFO_MAX]; /* latest, written with the run */
+    uint32_t count, fails_before;
+    bool run_dirty;
+    /* open outage */
+    int64_t out_id;
+    int64_t out_last_ms;
+    uint32_t out_fails;
+    bool out_dirty;
+    struct acc acc[NTIERS];
+};
+
+struct undo {
+    uint32_t idx;
+    struct slot s;
+};
+
+/* Coverage: the open runs row and what is known about earlier ones. */
+struct cover {
+    int64_t id;          /* 0: no row yet this segment */
+    int64_t start_ms, alive_ms;
+    int64_t prev_end_ms; /* end of the segment before the current one */
+    bool dirty;
+};
+
+enum {
+    S_BEGIN, S_COMMIT, S_ROLLBACK, S_INS_RUN, S_UPD_RUN, S_TGT_CUR, S_TGT_FIRST,
+    S_INS_OUT, S_UPD_OUT, S_INS_COV, S_UPD_COV, S_END_COV,
+    S_BUCKET0, S_BUCKET1, S_BUCKET2, S_EPM_HOST, S_EPM_HOST_ID, S_EPM_ENTRY, NSTMT
+};
+
+/* One complete endpoint-mapper read waiting for the writer; host and the
+ * entries live in the same allocation. */
+struct epm_read {
+    struct epm_read *next;
+    const char *host;
+    int64_t at_ms;
+    size_t n;
+    struct pw_epm_entry v[];
+};
+
+struct pw_store {
+    struct pw_store_options opt;
+    char *path;
+    bool removed;    /* the file was deleted under us (writer thread only) */
+    sqlite3 *db;     /* writer connection; guarded by db_lock */
+    sqlite3 *rdb;    /* read connection; guarded by read_lock */
+    sqlite3 *owner;  /* holds the one-daemon lock (store_file.c) */
+    sqlite3_stmt *stmt[NSTMT];
+    uv_mutex_t db_lock, read_lock;
+
+    /* queue and shared counters; guarded by lock */
+    uv_mutex_t lock;
+    uv_cond_t wake;   /* writer: work or stop */
+    uv_cond_t done;   /* flushers: progress */
+    struct pw_result *q;
+    uint32_t qhead, qcount;
+    uint64_t submitted, written, dropped, dropped_logged, popped;
+    uint64_t commits, failed_commits;
+    int64_t commit_last_us, commit_max_us, commit_avg_us;
+    uint64_t hk_deleted;
+    /* endpoint-mapper reads, FIFO: appended at tail, popped by the writer
+     * after the transaction that wrote them commits */
+    struct epm_read *epm_head, *epm_tail;
+    uint32_t epm_nreads;
+    size_t epm_nentries;
+    uint64_t epm_popped, epm_written, epm_dropped, epm_dropped_logged;
+    int64_t hb_ms;       /* latest heartbeat asked for */
+    /* Results dropped because the queue was full leave a hole in the
+     * history: hole_ms is the time of the first one dropped (0: none), and
+     * no heartbeat may carry coverage past it, so the hole is not
+     * monitored time. Cleared once results after it are written. */
+    int64_t hole_ms;
+    bool hk_requested, flush_waiting, stopping;
+    struct pw_store_health health;
+    uv_thread_t thread;
+    bool thread_started;
+
+    /* writer-side state (writer thread, or a caller holding db_lock) */
+    struct slot *slots;
+    uint32_t nslots;
+    struct undo *undo;
+    uint32_t nundo;
+    struct cover cov;
+    int64_t last_hk_ms;
+    int64_t hk_cursor;   /* last target id housekept */
+    int64_t hk_epm_cursor; /* last epm_hosts id housekept */
+    int sync_gen;
+    char errbuf[PW_STORE_MSG_MAX]; /* "cannot write PATH: why: what to do" */
+};
+
+/* ---- store.c ---- */
+/* Wall-clock milliseconds. */
+int64_t sw_wall_ms(void);
+/* Logs through the caller's sink (stderr by default). */
+#if defined(__GNUC__)
+PW_PRINTF(3, 4)
+#endif
+void sw_log(struct pw_store *st, enum pw_store_log_level lvl, const char *fmt, ...);
+/* Sets health (under st->lock) and logs a change of state. */
+void sw_set_health(struct pw_store *st, enum pw_store_state state, const char *msg);
+
+/* ---- store_fold.c ---- */
+/* sqlite3_step then reset; returns SQLITE_OK or the step's error. */
+int sw_step_done(sqlite3_stmt *s);
+void sw_acc_reset(struct acc *a, int64_t b);
+/* When sl's open outage ends if the target is next seen at `at`. */
+int64_t sw_outage_end(const struct pw_store *st, const struct slot *sl, int64_t at);
+/* Closes the coverage row with reason how. */
+int sw_cov_end(struct pw_store *st, enum pw_store_run_end how);
+/* One transaction over r[0..n), the first nepm endpoint-mapper reads from
+ * epm, plus an optional heartbeat. 0 or an SQLite error code; on error
+ * every in-memory change is undone. */
+int sw_write_batch(struct pw_store *st, const struct pw_result *r, size_t n, int64_t hb,
+                   uint64_t *unknown, const struct epm_read *epm, uint32_t nepm);
+
+/* ---- store_epm.c ---- */
+/* Writes one complete endpoint-mapper read (inside the transaction). */
+int sw_epm_write(struct pw_store *st, const struct epm_read *rd);
+/* Retention of endpoint-mapper registrations (inside the transaction). */
+int sw_epm_housekeep(struct pw_store *st, int64_t cut, int64_t *cursor, uint64_t *deleted);
+
+/* ---- store_writer.c ---- */
+/* The writer thread's body; arg is the struct pw_store. */
+void sw_writer_main(void *arg);
+
+#endif
