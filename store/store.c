@@ -171,8 +171,8 @@ static int open_writer(struct pw_store *st, const char *path, char err[PW_STORE_
         rc = pw_store_pragmas(st->db, path, st->opt.busy_timeout_ms, err);
     if (!rc && unfinished)
         sw_log(st, PW_STORE_LOG_WARN, "the check of %s did not finish within %lld ms; opened"
-             " without it (`portwatch db backup` checks every page of its copy)", path,
-             (long long)st->opt.check_ms);
+               " without it (`portwatch db backup` checks every page of its copy)", path,
+               (long long)st->opt.check_ms);
     if (!rc) {
         char why[PW_STORE_MSG_MAX];
         if ((rc = pw_store_migrate(st->db, PW_STORE_SCHEMA_VERSION, why)) != 0)
@@ -290,7 +290,7 @@ int pw_store_open(const char *path, const struct pw_store_options *opt,
             rc = PW_ESTORAGE;
         } else if (sqlite3_changes(st->db) > 0) {
             sw_log(st, PW_STORE_LOG_WARN,
-                 "the previous run did not stop cleanly; its coverage ends at its last heartbeat");
+                   "the previous run did not stop cleanly; its coverage ends at its last heartbeat");
         }
         st->cov.prev_end_ms = scalar(st->db, "SELECT max(ended_ms) FROM runs");
         st->last_hk_ms = st->cov.prev_end_ms;

@@ -5,6 +5,7 @@
  * pw_store_epm_load (store_query.c).
  */
 #include "store/writer_int.h"
+#include "store/query_int.h"
 
 #include "config/config.h"
 #include "config/error.h"
@@ -163,4 +164,109 @@ int sw_epm_housekeep(struct pw_store *st, int64_t cut, int64_t *cursor, uint64_t
     if (rc == SQLITE_OK)
         *cursor = got < st->opt.housekeep_targets ? 0 : last;
     return rc;
+}
+
+/* ---- RPC endpoint mapper registrations ------------------------------------ */
+
+static void uuid_col(sqlite3_stmt *s, int col, struct pw_uuid *u, bool *has)
+{
+    const void *b = sqlite3_column_blob(s, col);
+    bool ok = b && sqlite3_column_bytes(s, col) == 16;
+    if (ok)
+        pw_store_uuid_unpack(b, u);
+    else
+        memset(u, 0, sizeof *u);
+    if (has)
+        *has = ok;
+}
+
+int pw_store_epm_load(struct pw_store *st, struct pw_store_epm_host **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3 *db = pw_store_reader_lock(st);
+    sqlite3_stmt *s = NULL;
+    /* The latest read's registrations are those last seen at its time. */
+    if (sqlite3_prepare_v2(db, "SELECT h.id, h.host, h.looked_up_ms, e.id, e.object, e.iface,"
+                               " e.vmajor, e.vminor, e.protseq, e.address, e.endpoint,"
+                               " e.port, e.annotation, e.first_seen_ms, e.last_seen_ms"
+                               " FROM epm_hosts h LEFT JOIN epm_entries e"
+                               " ON e.host_id=h.id AND e.last_seen_ms=h.looked_up_ms"
+                               " ORDER BY h.host, h.id, e.id",
+                           -1, &s, NULL) != SQLITE_OK) {
+        pw_store_reader_unlock(st);
+        return PW_ESTORAGE;
+    }
+    struct pw_store_epm_host *v = NULL;
+    size_t cap = 0, capr = 0, nh = 0;
+    int64_t cur = 0;
+    int rc = 0, step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t hid = sqlite3_column_int64(s, 0);
+        if (!nh || hid != cur) {
+            struct pw_store_epm_host *nv = sq_grow(v, &cap, nh, sizeof *nv, 8);
+            if (!nv) {
+                rc = PW_ENOMEM;
+                break;
+            }
+            v = nv;
+            struct pw_store_epm_host *h = &v[nh++];
+            memset(h, 0, sizeof *h);
+            const unsigned char *name = sqlite3_column_text(s, 1);
+            h->host = strdup(name ? (const char *)name : "");
+            if (!h->host) {
+                rc = PW_ENOMEM;
+                break;
+            }
+            h->looked_up_ms = sqlite3_column_int64(s, 2);
+            cur = hid;
+            capr = 0;
+        }
+        if (sqlite3_column_type(s, 3) == SQLITE_NULL)
+            continue; /* a read that found nothing registered */
+        struct pw_store_epm_host *h = &v[nh - 1];
+        struct pw_store_epm_row *nr = sq_grow(h->v, &capr, h->n, sizeof *nr, 32);
+        if (!nr) {
+            rc = PW_ENOMEM;
+            break;
+        }
+        h->v = nr;
+        struct pw_store_epm_row *r = &h->v[h->n++];
+        memset(r, 0, sizeof *r);
+        uuid_col(s, 4, &r->e.object, NULL);
+        uuid_col(s, 5, &r->e.iface, &r->e.has_iface);
+        r->e.vmajor = (uint16_t)sqlite3_column_int(s, 6);
+        r->e.vminor = (uint16_t)sqlite3_column_int(s, 7);
+        int ps = sqlite3_column_int(s, 8);
+        r->e.protseq = ps >= 0 && ps < PW_EPM_PROTSEQ_COUNT_ ? (enum pw_epm_protseq)ps
+                                                             : PW_EPM_UNKNOWN;
+        sq_text_col(s, 9, r->e.address, sizeof r->e.address);
+        sq_text_col(s, 10, r->e.endpoint, sizeof r->e.endpoint);
+        r->e.port = (uint16_t)sqlite3_column_int(s, 11);
+        sq_text_col(s, 12, r->e.annotation, sizeof r->e.annotation);
+        r->first_seen_ms = sqlite3_column_int64(s, 13);
+        r->last_seen_ms = sqlite3_column_int64(s, 14);
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = PW_ESTORAGE;
+    sqlite3_finalize(s);
+    pw_store_reader_unlock(st);
+    if (rc) {
+        pw_store_epm_free(v, nh);
+        return rc;
+    }
+    *out = v;
+    *n = nh;
+    return 0;
+}
+
+void pw_store_epm_free(struct pw_store_epm_host *h, size_t n)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(h[i].host);
+        free(h[i].v);
+    }
+    free(h);
 }

@@ -331,8 +331,8 @@ static void undo_clear(struct pw_store *st)
  * epm, plus an optional heartbeat. Returns 0 or an SQLite error code; on
  * error every in-memory change is undone. */
 int sw_write_batch(struct pw_store *st, const struct pw_result *r, size_t n,
-                       int64_t hb, uint64_t *unknown, const struct epm_read *epm,
-                       uint32_t nepm)
+                   int64_t hb, uint64_t *unknown, const struct epm_read *epm,
+                   uint32_t nepm)
 {
     struct cover cov0 = st->cov;
     int rc = sw_step_done(st->stmt[S_BEGIN]);

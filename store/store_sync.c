@@ -207,7 +207,7 @@ int pw_store_sync_targets(struct pw_store *st, const struct pw_plan *plan,
     } else {
         /* The caller decides what follows (stop, or keep the running plan). */
         sw_log(st, PW_STORE_LOG_ERROR, "cannot record the plan's %zu targets in %s: %s",
-             plan->ntargets, st->path, emsg);
+               plan->ntargets, st->path, emsg);
         free(slots);
         free(undo);
         free(st->slots);

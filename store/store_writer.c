@@ -134,14 +134,14 @@ static void drops_noted(struct pw_store *st, struct drop_episode *ep, uint64_t n
         ep->from_ms = hole ? hole : sw_wall_ms();
         ep->logged_ns = now;
         sw_log(st, PW_STORE_LOG_WARN, "results are dropped from now on: the queue of %u results is"
-             " full while %s cannot be written; until it can, that time counts as not monitored",
-             st->opt.queue_max, st->path);
+               " full while %s cannot be written; until it can, that time counts as not monitored",
+               st->opt.queue_max, st->path);
     } else if (now - ep->logged_ns >= DROP_LOG_EVERY_NS) {
         char took[32];
         ep->logged_ns = now;
         pw_format_duration(sw_wall_ms() - ep->from_ms, took, sizeof took);
         sw_log(st, PW_STORE_LOG_WARN, "still dropping results: %llu in the last %s",
-             (unsigned long long)ep->count, took);
+               (unsigned long long)ep->count, took);
     }
 }
 
@@ -152,7 +152,7 @@ static void drops_ended(struct pw_store *st, struct drop_episode *ep, int64_t un
     char took[32];
     pw_format_duration(until_ms > ep->from_ms ? until_ms - ep->from_ms : 0, took, sizeof took);
     sw_log(st, PW_STORE_LOG_INFO, "results are written again: %llu were dropped, and the %s of"
-         " history they covered counts as not monitored", (unsigned long long)ep->count, took);
+           " history they covered counts as not monitored", (unsigned long long)ep->count, took);
     *ep = (struct drop_episode){0};
 }
 
@@ -203,8 +203,8 @@ void sw_writer_main(void *arg)
             drops_noted(st, &ep, dropped, hole);
         if (epm_dropped)
             sw_log(st, PW_STORE_LOG_WARN,
-                 "dropped %llu RPC endpoint-mapper reads: %d registrations already wait"
-                 " to be written", (unsigned long long)epm_dropped, PW_STORE_EPM_QUEUE_MAX);
+                   "dropped %llu RPC endpoint-mapper reads: %d registrations already wait"
+                   " to be written", (unsigned long long)epm_dropped, PW_STORE_EPM_QUEUE_MAX);
 
         /* Submitters only append beyond qhead+qcount, so the first n
          * entries are stable without the lock; at most two segments. */
@@ -329,7 +329,7 @@ void sw_writer_main(void *arg)
         if (unknown) {
             uv_mutex_unlock(&st->lock);
             sw_log(st, PW_STORE_LOG_WARN, "dropped %llu results for targets not in the synced plan",
-                 (unsigned long long)unknown);
+                   (unsigned long long)unknown);
             uv_mutex_lock(&st->lock);
         }
         if (st->stopping && st->qcount == 0 && st->epm_nreads == 0)
@@ -350,7 +350,7 @@ void sw_writer_main(void *arg)
         sw_log(st, PW_STORE_LOG_ERROR, "closing with %u results not written", st->qcount);
     if (st->epm_nreads)
         sw_log(st, PW_STORE_LOG_ERROR, "closing with %u RPC endpoint-mapper reads not written",
-             st->epm_nreads);
+               st->epm_nreads);
     uv_cond_broadcast(&st->done);
     uv_mutex_unlock(&st->lock);
 }

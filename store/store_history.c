@@ -1,0 +1,357 @@
+/*
+ * History queries: a target's points over a range (from the buckets, with
+ * coverage so unmonitored time is not counted) and its state runs.
+ */
+#include "store/query_int.h"
+
+#include "config/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- history ------------------------------------------------------------ */
+
+struct runrow {
+    int64_t first, last;
+    uint32_t count;
+};
+
+static void point_add_lat(struct pw_store_point *p, int64_t *lat_sum, int64_t *lat_n,
+                          int64_t n, int64_t mn, int64_t sum, int64_t mx)
+{
+    if (n <= 0)
+        return;
+    if (p->lat_min_us < 0 || mn < p->lat_min_us)
+        p->lat_min_us = mn;
+    if (mx > p->lat_max_us)
+        p->lat_max_us = mx;
+    *lat_sum += sum;
+    *lat_n += n;
+}
+
+/* Results of a regular run that fall in [a, b): the run's results are
+ * first + k*(last-first)/(count-1), k = 0..count-1. */
+static int64_t run_results_in(const struct runrow *r, int64_t a, int64_t b)
+{
+    if (r->count == 0 || r->last < a || r->first >= b)
+        return 0;
+    if (r->count == 1 || r->last == r->first)
+        return r->first >= a && r->first < b ? r->count : 0;
+    double iv = (double)(r->last - r->first) / (double)(r->count - 1);
+    double klo = (double)(a - r->first) / iv, khi = (double)(b - r->first) / iv;
+    int64_t lo = klo <= 0 ? 0 : (int64_t)klo + ((double)(int64_t)klo < klo);
+    int64_t hi = (int64_t)khi - ((double)(int64_t)khi == khi); /* last k < b */
+    if (hi > (int64_t)r->count - 1)
+        hi = (int64_t)r->count - 1;
+    return hi >= lo ? hi - lo + 1 : 0;
+}
+
+int pw_store_query_history(struct pw_store *st, uint32_t target_id, int64_t from_ms,
+                           int64_t to_ms, int64_t step_ms, struct pw_store_history *h)
+{
+    memset(h, 0, sizeof *h);
+    if (to_ms <= from_ms || step_ms <= 0)
+        return PW_EINVAL;
+    const struct pw_store_options *o = pw_store_opts(st);
+    sqlite3 *db = pw_store_reader_lock(st);
+    int rc = 0;
+    sqlite3_stmt *s = NULL;
+    struct spans cov = {0};
+    struct runrow *runs = NULL;
+    size_t nruns = 0, capr = 0;
+    uint8_t *stored = NULL;
+    int64_t *lsum = NULL, *ln = NULL, *qopen = NULL;
+    int64_t first_ms = 0, retired_ms = 0, newest = 0;
+
+    /* the target and the newest time known, for tier retention */
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(first_ms,0), coalesce(retired_ms,0),"
+                               " (SELECT max(last_alive_ms) FROM runs)"
+                               " FROM targets WHERE id=?", -1, &s, NULL) != SQLITE_OK) {
+        rc = PW_ESTORAGE;
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, target_id);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        rc = PW_ENOT_FOUND;
+        goto out;
+    }
+    first_ms = sqlite3_column_int64(s, 0);
+    retired_ms = sqlite3_column_int64(s, 1);
+    newest = sqlite3_column_int64(s, 2);
+    sqlite3_finalize(s);
+    s = NULL;
+    h->since_ms = first_ms;
+
+    int tier = step_ms >= DAY_MS ? 2 : step_ms >= HOUR_MS ? 1 : 0;
+    if (tier == 0 && from_ms < newest - o->keep_raw_ms)
+        tier = 1;
+    static const int64_t tms[3] = {FINE_MS, HOUR_MS, DAY_MS};
+    static const char *const tbl[3] = {"bucket_fine", "bucket_hour", "bucket_day"};
+    int64_t T = tms[tier];
+    int64_t step = (step_ms + T - 1) / T * T;
+    int64_t from = from_ms >= 0 ? from_ms / T * T : -((-from_ms + T - 1) / T) * T;
+    int64_t npts = (to_ms - from + step - 1) / step;
+    if (npts > 100000) {
+        rc = PW_ERANGE;
+        goto out;
+    }
+    int64_t to = from + npts * step;
+    int64_t nb = (to - from) / T;
+    h->tier_ms = (int)T;
+    h->step_ms = step;
+    h->n = (size_t)npts;
+    h->points = calloc((size_t)npts, sizeof *h->points);
+    stored = calloc((size_t)nb, 1);
+    lsum = calloc((size_t)npts, sizeof *lsum);
+    ln = calloc((size_t)npts, sizeof *ln);
+    qopen = calloc((size_t)npts, sizeof *qopen);
+    if (!h->points || !stored || !lsum || !ln || !qopen) {
+        rc = PW_ENOMEM;
+        goto out;
+    }
+    for (int64_t i = 0; i < npts; i++) {
+        h->points[i].t_ms = from + i * step;
+        h->points[i].lat_min_us = h->points[i].lat_max_us = h->points[i].lat_avg_us = -1;
+    }
+
+    /* coverage of this target: runs ∩ [first seen, retired) */
+    if ((rc = sq_load_coverage(db, from, to, &cov)))
+        goto out;
+    int64_t act_a = first_ms ? first_ms : INT64_MAX, act_b = retired_ms ? retired_ms : INT64_MAX;
+    for (size_t i = 0; i < cov.n; i++) {
+        cov.v[i].a = max64(cov.v[i].a, act_a);
+        cov.v[i].b = min64(cov.v[i].b, act_b);
+        if (cov.v[i].b < cov.v[i].a)
+            cov.v[i].b = cov.v[i].a;
+    }
+    for (int64_t i = 0; i < npts; i++) {
+        struct pw_store_point *p = &h->points[i];
+        p->monitored_ms = sq_covered(&cov, p->t_ms, p->t_ms + step);
+    }
+
+    /* down time: outages ∩ coverage */
+    rc = sq_prepare3(db, "SELECT start_ms, coalesce(end_ms, ?3) FROM outages"
+                         " WHERE target_id=?1 AND start_ms<?3 AND (end_ms IS NULL OR end_ms>?2)",
+                     &s, target_id, from, to);
+    if (rc)
+        goto out;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int64_t a = max64(sqlite3_column_int64(s, 0), from);
+        int64_t b = min64(sqlite3_column_int64(s, 1), to);
+        for (int64_t i = (a - from) / step; i < npts && h->points[i].t_ms < b; i++) {
+            struct pw_store_point *p = &h->points[i];
+            p->down_ms += sq_covered(&cov, max64(a, p->t_ms), min64(b, p->t_ms + step));
+        }
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+
+    /* stored buckets of the tier: exact */
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT b, n0,n1,n2,n3,n4,n5, nfail, lat_n, lat_min, lat_sum, lat_max"
+             " FROM %s WHERE target_id=?1 AND b>=?2 AND b<?3", tbl[tier]);
+    if ((rc = sq_prepare3(db, sql, &s, target_id, from / T, to / T)) != 0)
+        goto out;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int64_t b = sqlite3_column_int64(s, 0);
+        int64_t i = (b * T - from) / step;
+        struct pw_store_point *p = &h->points[i];
+        stored[b - from / T] = 1;
+        for (int k = 0; k < PW_STATE_COUNT_; k++)
+            p->n[k] += (uint32_t)sqlite3_column_int64(s, 1 + k);
+        p->n_fail += (uint32_t)sqlite3_column_int64(s, 7);
+        point_add_lat(p, &lsum[i], &ln[i], sqlite3_column_int64(s, 8),
+                      sqlite3_column_int64(s, 9), sqlite3_column_int64(s, 10),
+                      sqlite3_column_int64(s, 11));
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+
+    if (tier < 2) {
+        /* Quiet buckets were not stored: every result in one ok state. Count
+         * them from the state run they lie in; latency is the day's. */
+        rc = sq_prepare3(db, "SELECT first_ms, last_ms, count, state FROM state_runs"
+                             " WHERE target_id=?1 AND first_ms<?3 AND last_ms>=?2 ORDER BY first_ms",
+                         &s, target_id, from, to);
+        if (rc)
+            goto out;
+        int *rstate = NULL;
+        size_t capst = 0;
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            struct runrow *nv = sq_grow(runs, &capr, nruns, sizeof *nv, 64);
+            int *ns = nv ? sq_grow(rstate, &capst, nruns, sizeof *ns, 64) : NULL;
+            if (nv)
+                runs = nv;
+            if (ns)
+                rstate = ns;
+            if (!nv || !ns) {
+                rc = PW_ENOMEM;
+                break;
+            }
+            runs[nruns].first = sqlite3_column_int64(s, 0);
+            runs[nruns].last = sqlite3_column_int64(s, 1);
+            runs[nruns].count = (uint32_t)sqlite3_column_int64(s, 2);
+            rstate[nruns] = sqlite3_column_int(s, 3);
+            nruns++;
+        }
+        sqlite3_finalize(s);
+        s = NULL;
+        size_t r0 = 0;
+        for (int64_t b = 0; b < nb && !rc && nruns; b++) {
+            if (stored[b])
+                continue;
+            int64_t a = from + b * T, e = a + T;
+            if (sq_covered(&cov, a, e) == 0)
+                continue;
+            while (r0 < nruns && runs[r0].last < a)
+                r0++;
+            int64_t i = b * T / step;
+            for (size_t r = r0; r < nruns && runs[r].first < e; r++) {
+                int64_t c = run_results_in(&runs[r], a, e);
+                if ((unsigned)rstate[r] < PW_STATE_COUNT_)
+                    h->points[i].n[rstate[r]] += (uint32_t)c;
+                if (rstate[r] == PW_STATE_OPEN)
+                    qopen[i] += c;
+            }
+        }
+        free(rstate);
+        /* latency of quiet buckets: the day tier's */
+        if (!rc)
+            rc = sq_prepare3(db, "SELECT b, lat_n, lat_min, lat_sum, lat_max, n0+n1+n2+n3+n4+n5"
+                                 " FROM bucket_day WHERE target_id=?1 AND b>=?2 AND b<?3 AND lat_n>0",
+                             &s, target_id, from / DAY_MS, (to + DAY_MS - 1) / DAY_MS);
+        if (!rc) {
+            while (sqlite3_step(s) == SQLITE_ROW) {
+                int64_t da = sqlite3_column_int64(s, 0) * DAY_MS, de = da + DAY_MS;
+                int64_t dn = sqlite3_column_int64(s, 1);
+                int64_t avg = sqlite3_column_int64(s, 3) / dn;
+                for (int64_t i = max64(0, (da - from) / step); i < npts && h->points[i].t_ms < de; i++) {
+                    /* only connected (open) results have a latency */
+                    int64_t quiet = qopen[i];
+                    if (quiet > 0)
+                        point_add_lat(&h->points[i], &lsum[i], &ln[i], quiet,
+                                      sqlite3_column_int64(s, 2), avg * quiet,
+                                      sqlite3_column_int64(s, 4));
+                    qopen[i] = 0; /* a point straddling two days takes one */
+                }
+            }
+            sqlite3_finalize(s);
+            s = NULL;
+        }
+    }
+    for (int64_t i = 0; i < npts; i++)
+        if (ln[i] > 0)
+            h->points[i].lat_avg_us = lsum[i] / ln[i];
+
+out:
+    sqlite3_finalize(s);
+    pw_store_reader_unlock(st);
+    free(cov.v);
+    free(runs);
+    free(stored);
+    free(lsum);
+    free(ln);
+    free(qopen);
+    if (rc)
+        pw_store_history_free(h);
+    return rc;
+}
+
+void pw_store_history_free(struct pw_store_history *h)
+{
+    free(h->points);
+    memset(h, 0, sizeof *h);
+}
+
+/* ---- state runs --------------------------------------------------------- */
+
+int pw_store_query_state_runs(struct pw_store *st, uint32_t target_id, int64_t from_ms,
+                              int64_t to_ms, size_t limit, struct pw_store_state_run **out,
+                              size_t *n, bool *truncated)
+{
+    *out = NULL;
+    *n = 0;
+    *truncated = false;
+    if (to_ms <= from_ms)
+        return PW_EINVAL;
+    sqlite3 *db = pw_store_reader_lock(st);
+    sqlite3_stmt *s = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM targets WHERE id=?", -1, &s,
+                           NULL) != SQLITE_OK) {
+        rc = PW_ESTORAGE;
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, target_id);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        rc = PW_ESTORAGE;
+        goto out;
+    }
+    if (sqlite3_column_int(s, 0) == 0) {
+        rc = PW_ENOT_FOUND;
+        goto out;
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    /* Newest first so that a limit keeps the latest; reversed below. The
+     * (target_id, first_ms) index bounds the scan from above. */
+    rc = sq_prepare3(db, "SELECT id, state, status, ok, first_ms, last_ms, count, latency_us,"
+                         " detail, verify, verify_info FROM state_runs"
+                         " WHERE target_id=?1 AND first_ms<?3 AND last_ms>=?2"
+                         " ORDER BY first_ms DESC, id DESC LIMIT ?4",
+                     &s, target_id, from_ms, to_ms);
+    if (rc)
+        goto out;
+    sqlite3_bind_int64(s, 4, limit ? (int64_t)limit + 1 : -1);
+    size_t cap = 0;
+    struct pw_store_state_run *v = NULL;
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (limit && *n == limit) {
+            *truncated = true;
+            continue;
+        }
+        struct pw_store_state_run *nv = sq_grow(v, &cap, *n, sizeof *nv, 64);
+        if (!nv) {
+            rc = PW_ENOMEM;
+            break;
+        }
+        v = nv;
+        struct pw_store_state_run *r = &v[(*n)++];
+        memset(r, 0, sizeof *r);
+        r->id = sqlite3_column_int64(s, 0);
+        r->state = (enum pw_state)sqlite3_column_int(s, 1);
+        r->status = (enum pw_status)sqlite3_column_int(s, 2);
+        r->ok = sqlite3_column_int(s, 3);
+        r->first_ms = sqlite3_column_int64(s, 4);
+        r->last_ms = sqlite3_column_int64(s, 5);
+        r->count = (uint32_t)sqlite3_column_int64(s, 6);
+        r->latency_us = sqlite3_column_type(s, 7) == SQLITE_NULL ? -1
+                                                                 : sqlite3_column_int64(s, 7);
+        sq_text_col(s, 8, r->detail, sizeof r->detail);
+        r->has_verify = sqlite3_column_type(s, 9) != SQLITE_NULL;
+        int vv = sqlite3_column_int(s, 9);
+        r->verify = vv >= 0 && vv < PW_VERIFY_COUNT_ ? (enum pw_verify)vv : PW_VERIFY_NONE;
+        sq_text_col(s, 10, r->verify_info, sizeof r->verify_info);
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = PW_ESTORAGE;
+    if (rc) {
+        free(v);
+        *n = 0;
+        *truncated = false;
+        goto out;
+    }
+    for (size_t i = 0; i < *n / 2; i++) {
+        struct pw_store_state_run t = v[i];
+        v[i] = v[*n - 1 - i];
+        v[*n - 1 - i] = t;
+    }
+    *out = v;
+out:
+    sqlite3_finalize(s);
+    pw_store_reader_unlock(st);
+    return rc;
+}
