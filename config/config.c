@@ -4,8 +4,10 @@
  * types, defaults and limits, the messages for bad values, the "did you
  * mean" suggestions, `config-check --keys` and the README's reference.
  * Every problem in a file is collected, so one run reports them all.
+ * Setting one value is apply.c; diagnostics and "did you mean" are diag.c;
+ * the reference is reference.c.
  */
-#include "config/config.h"
+#include "config/config_int.h"
 
 #include "config/error.h"
 #include "config/ini.h"
@@ -16,58 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- diagnostics ------------------------------------------------------- */
-
-void pw_diag_add(struct pw_diag *d, const char *fmt, ...)
-{
-    if (d->n >= PW_DIAG_KEEP) {
-        d->more++;
-        return;
-    }
-    if (!d->msgs && !(d->msgs = calloc(PW_DIAG_KEEP, sizeof *d->msgs))) {
-        d->more++; /* out of memory: still counted */
-        return;
-    }
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    pw_utf8_trim_cut(buf);
-    if (!(d->msgs[d->n] = strdup(buf))) {
-        d->more++;
-        return;
-    }
-    d->n++;
-}
-
-size_t pw_diag_count(const struct pw_diag *d)
-{
-    return d->n + d->more;
-}
-
-void pw_diag_print(const struct pw_diag *d, FILE *f)
-{
-    for (size_t i = 0; i < d->n; i++)
-        fprintf(f, "%s\n", d->msgs[i]);
-    if (d->more)
-        fprintf(f, "... and %zu more (%zu in all)\n", d->more,
-                pw_diag_count(d));
-}
-
-void pw_diag_free(struct pw_diag *d)
-{
-    for (size_t i = 0; i < d->n; i++)
-        free(d->msgs[i]);
-    free(d->msgs);
-    d->msgs = NULL;
-    d->n = 0;
-    d->more = 0;
-}
-
 /* ---- the key table ----------------------------------------------------- */
-
-enum section_kind { SEC_PORTWATCH, SEC_BIZTALK, SEC_CHECK, SEC_COUNT };
 
 static const char *const family_choices[] = {
     [PW_FAMILY_ANY] = "any",
@@ -81,7 +32,6 @@ _Static_assert(sizeof family_choices / sizeof family_choices[0] == PW_FAMILY_COU
                "a choice per enum pw_family, then NULL");
 /* The daemon's log levels (daemon/log.h): 0 error .. 3 debug. */
 static const char *const log_choices[] = {"error", "warn", "info", "debug", NULL};
-
 
 #define S(f) offsetof(struct pw_settings, f)
 #define B(f) offsetof(struct pw_config, f)
@@ -227,7 +177,7 @@ const struct pw_key *pw_config_key(const char *section, const char *name)
     return NULL;
 }
 
-static enum section_kind key_section(const struct pw_key *k)
+enum section_kind cf_key_section(const struct pw_key *k)
 {
     if (strcmp(k->section, "portwatch") == 0)
         return SEC_PORTWATCH;
@@ -239,7 +189,7 @@ static enum section_kind key_section(const struct pw_key *k)
 int pw_config_key_differs(const struct pw_key *k, const struct pw_config *a,
                           const struct pw_config *b)
 {
-    enum section_kind sec = key_section(k);
+    enum section_kind sec = cf_key_section(k);
     if (sec == SEC_CHECK)
         return 0;
     const char *pa = (sec == SEC_PORTWATCH ? (const char *)&a->s : (const char *)a) + k->offset;
@@ -268,208 +218,19 @@ int pw_config_key_differs(const struct pw_key *k, const struct pw_config *a,
     return 0;
 }
 
-/* ---- "did you mean" ---------------------------------------------------- */
-
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return 99;
-    size_t prev[65], cur[65];
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
-    }
-    return prev[lb];
-}
-
-static const char *nearest(const char *word, const char *const *cands, size_t n)
-{
-    const char *best = NULL;
-    size_t bestd = 3;
-    for (size_t i = 0; i < n; i++) {
-        size_t d = edit_distance(word, cands[i]);
-        size_t limit = strlen(cands[i]) / 3 + 1;
-        if (d < bestd && d <= limit) {
-            best = cands[i];
-            bestd = d;
-        }
-    }
-    return best;
-}
-
-const char *pw_nearest_name(const char *word, const char *const *names, size_t n)
-{
-    return nearest(word, names, n);
-}
-
 /* Lists the keys of a section for the "allowed" part of a message. */
 static void list_keys(enum section_kind sec, char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < NKEYS && used < len; i++) {
-        if (key_section(&keys[i]) != sec)
+        if (cf_key_section(&keys[i]) != sec)
             continue;
         int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", keys[i].name);
         if (w < 0)
             break;
         used += (size_t)w;
     }
-}
-
-/* ---- setting values ---------------------------------------------------- */
-
-/* The message for a word that is none of k's choices. */
-static int refuse_choice(const struct pw_key *k, const char *word, const char *how,
-                         char err[PW_ERRBUF])
-{
-    size_t used = (size_t)snprintf(err, PW_ERRBUF, "'%s' is not allowed; use %s: ", word, how);
-    for (int i = 0; k->choices[i] && used < PW_ERRBUF; i++)
-        used += (size_t)snprintf(err + used, PW_ERRBUF - used, "%s%s", i ? ", " : "",
-                                 k->choices[i]);
-    return PW_EINVAL;
-}
-
-/* A SET value: choices separated by commas, each at most once, into a bit
- * each (choice i is bit i). */
-static int apply_set(const struct pw_key *k, int *field, const char *value, char err[PW_ERRBUF])
-{
-    int bits = 0;
-    for (const char *p = value;; p++) {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        size_t len = strcspn(p, ",");
-        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-            len--;
-        char word[64];
-        snprintf(word, sizeof word, "%.*s", (int)len, p);
-        if (!*word)
-            return snprintf(err, PW_ERRBUF, "an empty name in '%s'; name one or more, separated "
-                            "by commas, e.g. %s", value, k->def), PW_EINVAL;
-        int i = 0;
-        while (k->choices[i] && pw_strcasecmp(word, k->choices[i]) != 0)
-            i++;
-        if (!k->choices[i])
-            return refuse_choice(k, word, "one or more of, separated by commas", err);
-        if (bits & (1 << i))
-            return snprintf(err, PW_ERRBUF, "'%s' is named twice; name it once", word), PW_EINVAL;
-        bits |= 1 << i;
-        p += strcspn(p, ",");
-        if (!*p)
-            break;
-    }
-    *field = bits;
-    return 0;
-}
-
-/* Parses value for key k into the struct at base. Returns 0 or an error with
- * the message in err. */
-static int apply(const struct pw_key *k, void *base, const char *value, char err[PW_ERRBUF])
-{
-    char *field = (char *)base + k->offset;
-    int rc;
-
-    switch (k->type) {
-    case PW_KEY_STRING: {
-        if (k->min > 0 && *value == '\0')
-            return snprintf(err, PW_ERRBUF, "empty; give a value, or remove the line for the default%s%s%s",
-                            k->def ? " (" : "", k->def ? k->def : "", k->def ? ")" : ""),
-                   PW_EINVAL;
-        char *copy = strdup(value);
-        if (!copy)
-            return snprintf(err, PW_ERRBUF, "out of memory"), PW_ENOMEM;
-        free(*(char **)field);
-        *(char **)field = copy;
-        return 0;
-    }
-    case PW_KEY_LISTEN: {
-        char *host;
-        uint16_t port;
-        if ((rc = pw_parse_listen(value, &host, &port, err)) != 0)
-            return rc;
-        free(host);
-        char *copy = strdup(value);
-        if (!copy)
-            return snprintf(err, PW_ERRBUF, "out of memory"), PW_ENOMEM;
-        free(*(char **)field);
-        *(char **)field = copy;
-        return 0;
-    }
-    case PW_KEY_DURATION: {
-        int64_t ms;
-        if ((rc = pw_parse_duration(value, &ms, err)) != 0)
-            return rc;
-        if (k->max > 0 && (ms < k->min || ms > k->max)) {
-            char lo[32], hi[32];
-            pw_format_duration(k->min, lo, sizeof lo);
-            pw_format_duration(k->max, hi, sizeof hi);
-            snprintf(err, PW_ERRBUF, "%s is out of range; use %s to %s", value, lo, hi);
-            return PW_ERANGE;
-        }
-        *(int64_t *)field = ms;
-        return 0;
-    }
-    case PW_KEY_INT: {
-        long long v;
-        if ((rc = pw_parse_int(value, k->min, k->max, &v, err)) != 0)
-            return rc;
-        *(long long *)field = v;
-        return 0;
-    }
-    case PW_KEY_RATE: {
-        long long v;
-        if ((rc = pw_parse_rate(value, k->min, k->max, &v, err)) != 0)
-            return rc;
-        *(long long *)field = v;
-        return 0;
-    }
-    case PW_KEY_BOOL:
-        return pw_parse_bool(value, (int *)field, err);
-    case PW_KEY_ENUM:
-        for (int i = 0; k->choices[i]; i++)
-            if (pw_strcasecmp(value, k->choices[i]) == 0) {
-                *(int *)field = i;
-                return 0;
-            }
-        return refuse_choice(k, value, "one of", err);
-    case PW_KEY_SET:
-        return apply_set(k, (int *)field, value, err);
-    case PW_KEY_PROTOCOL: {
-        if (pw_proto_choice_parse(value, (int *)field) == 0)
-            return 0;
-        char choices[PW_ERRBUF / 2];
-        pw_proto_choices(choices, sizeof choices);
-        return snprintf(err, PW_ERRBUF, "'%s' is not allowed; use one of: %s", value, choices),
-               PW_EINVAL;
-    }
-    case PW_KEY_HOSTS: {
-        struct pw_host_list hl;
-        if ((rc = pw_parse_hosts(value, &hl, err)) != 0)
-            return rc;
-        pw_host_list_free((struct pw_host_list *)field);
-        *(struct pw_host_list *)field = hl;
-        return 0;
-    }
-    case PW_KEY_PORTS: {
-        struct pw_portset ps;
-        if ((rc = pw_parse_ports(value, &ps, err)) != 0)
-            return rc;
-        pw_portset_free((struct pw_portset *)field);
-        *(struct pw_portset *)field = ps;
-        return 0;
-    }
-    case PW_KEY_TYPE_COUNT_:
-        break;
-    }
-    return PW_EINVAL;
 }
 
 static void *section_base(struct pw_config *c, enum section_kind sec, struct pw_check *chk)
@@ -481,8 +242,8 @@ static void apply_defaults(struct pw_config *c, enum section_kind sec, struct pw
 {
     char err[PW_ERRBUF];
     for (size_t i = 0; i < NKEYS; i++)
-        if (key_section(&keys[i]) == sec && keys[i].def)
-            apply(&keys[i], section_base(c, sec, chk), keys[i].def, err);
+        if (cf_key_section(&keys[i]) == sec && keys[i].def)
+            cf_apply(&keys[i], section_base(c, sec, chk), keys[i].def, err);
 }
 
 struct pw_config *pw_config_new(void)
@@ -737,7 +498,7 @@ static void on_section(struct loader *L, int line, const char *name)
     static const char *const known[] = {"portwatch", "biztalk", "check"};
     char word[128];
     snprintf(word, sizeof word, "%.*s", (int)strcspn(name, " \t"), name);
-    const char *near = nearest(word, known, 3);
+    const char *near = cf_nearest(word, known, 3);
     if (near)
         problem(L, line, name, NULL,
                 "unknown section [%s]; did you mean [%s%s]? Sections are [portwatch], [biztalk] and [check NAME]",
@@ -755,7 +516,7 @@ static void on_key(struct loader *L, int line, const char *section, const char *
     const struct pw_key *k = NULL;
     size_t idx = 0;
     for (size_t i = 0; i < NKEYS; i++)
-        if (key_section(&keys[i]) == L->sec && strcmp(keys[i].name, key) == 0) {
+        if (cf_key_section(&keys[i]) == L->sec && strcmp(keys[i].name, key) == 0) {
             k = &keys[i];
             idx = i;
         }
@@ -763,9 +524,9 @@ static void on_key(struct loader *L, int line, const char *section, const char *
         const char *cands[NKEYS];
         size_t n = 0;
         for (size_t i = 0; i < NKEYS; i++)
-            if (key_section(&keys[i]) == L->sec)
+            if (cf_key_section(&keys[i]) == L->sec)
                 cands[n++] = keys[i].name;
-        const char *near = nearest(key, cands, n);
+        const char *near = cf_nearest(key, cands, n);
         char allowed[512];
         list_keys(L->sec, allowed, sizeof allowed);
         if (near)
@@ -780,7 +541,7 @@ static void on_key(struct loader *L, int line, const char *section, const char *
     }
     L->set_line[idx] = line;
     char err[PW_ERRBUF];
-    if (apply(k, section_base(L->c, L->sec, L->chk), value, err) != 0)
+    if (cf_apply(k, section_base(L->c, L->sec, L->chk), value, err) != 0)
         problem(L, line, section, key, "%s", err);
 }
 
@@ -805,7 +566,7 @@ static int on_ini(void *ud, enum pw_ini_event ev, int line, const char *section,
 static size_t key_index(enum section_kind sec, const char *name)
 {
     for (size_t i = 0; i < NKEYS; i++)
-        if (key_section(&keys[i]) == sec && strcmp(keys[i].name, name) == 0)
+        if (cf_key_section(&keys[i]) == sec && strcmp(keys[i].name, name) == 0)
             return i;
     return NKEYS;
 }
@@ -1010,7 +771,7 @@ int pw_config_set(struct pw_config *c, const char *key, const char *value,
         return PW_EUNKNOWN_KEY;
     }
     char err[PW_ERRBUF];
-    int rc = apply(&keys[idx], &c->s, value, err);
+    int rc = cf_apply(&keys[idx], &c->s, value, err);
     if (rc != 0)
         pw_diag_add(diag, "%s: %s", origin, err);
     return rc;
@@ -1043,51 +804,4 @@ int pw_config_add_check(struct pw_config *c, const char *name, const char *hosts
     c->checks = nc;
     c->checks[c->nchecks++] = k;
     return 0;
-}
-
-/* ---- reference ---------------------------------------------------------- */
-
-static const char *const type_names[] = {
-    [PW_KEY_STRING] = "text",       [PW_KEY_DURATION] = "duration", [PW_KEY_INT] = "number",
-    [PW_KEY_BOOL] = "yes/no",       [PW_KEY_ENUM] = "choice",       [PW_KEY_HOSTS] = "host list",
-    [PW_KEY_PORTS] = "port list",   [PW_KEY_LISTEN] = "address:port", [PW_KEY_RATE] = "rate",
-    [PW_KEY_SET] = "choice list",   [PW_KEY_PROTOCOL] = "choice",
-};
-_Static_assert(sizeof type_names / sizeof type_names[0] == PW_KEY_TYPE_COUNT_,
-               "a name per enum pw_key_type");
-
-void pw_config_write_reference(FILE *f)
-{
-    const char *last = "";
-    for (size_t i = 0; i < NKEYS; i++) {
-        const struct pw_key *k = &keys[i];
-        if (strcmp(k->section, last) != 0) {
-            fprintf(f, "%s### [%s]\n\n| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n",
-                    *last ? "\n" : "", key_section(k) == SEC_CHECK ? "check NAME" : k->section);
-            last = k->section;
-        }
-        char allowed[160] = "";
-        if (k->type == PW_KEY_ENUM || k->type == PW_KEY_SET) {
-            size_t used = 0;
-            for (int j = 0; k->choices[j] && used < sizeof allowed; j++)
-                used += (size_t)snprintf(allowed + used, sizeof allowed - used, "%s%s",
-                                         j ? ", " : "", k->choices[j]);
-        } else if (k->type == PW_KEY_DURATION && k->max > 0) {
-            char lo[32], hi[32];
-            pw_format_duration(k->min, lo, sizeof lo);
-            pw_format_duration(k->max, hi, sizeof hi);
-            snprintf(allowed, sizeof allowed, "%s to %s", lo, hi);
-        } else if (k->type == PW_KEY_INT) {
-            snprintf(allowed, sizeof allowed, "%lld to %lld", k->min, k->max);
-        } else if (k->type == PW_KEY_RATE) {
-            snprintf(allowed, sizeof allowed, "%lld/s to %lld/s", k->min, k->max);
-        } else if (k->type == PW_KEY_PORTS) {
-            snprintf(allowed, sizeof allowed, "1-65535, lists and ranges");
-        } else if (k->type == PW_KEY_PROTOCOL) {
-            pw_proto_choices(allowed, sizeof allowed);
-        }
-        fprintf(f, "| `%s` | %s | %s | %s | %s%s |\n", k->name, type_names[k->type],
-                k->def ? k->def : "", allowed, k->help,
-                k->restart ? " A change takes effect at a restart, not a reload." : "");
-    }
 }

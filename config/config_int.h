@@ -1,0 +1,22 @@
+/*
+ * Internals shared by the configuration's files (config.c: the key table
+ * and the loader; apply.c: setting a key's value; diag.c: diagnostics and
+ * "did you mean"; reference.c: the keys' reference). Not for other modules.
+ */
+#ifndef PW_CONFIG_INT_H
+#define PW_CONFIG_INT_H
+
+#include "config/config.h"
+
+enum section_kind { SEC_PORTWATCH, SEC_BIZTALK, SEC_CHECK, SEC_COUNT };
+
+/* The section a key belongs to (config.c). */
+enum section_kind cf_key_section(const struct pw_key *k);
+/* Sets k's field in base (the section's struct) from value; 0, or an
+ * error code with err saying what is wrong and what is allowed (apply.c). */
+int cf_apply(const struct pw_key *k, void *base, const char *value, char err[PW_ERRBUF]);
+/* The candidate closest to word, if close enough to suggest; else NULL
+ * (diag.c). */
+const char *cf_nearest(const char *word, const char *const *cands, size_t n);
+
+#endif
