@@ -39,21 +39,7 @@
  * reads in the store and starts from the stored ones, so the first plan
  * already probes the ports registered at the last read.
  */
-#include "daemon/cli.h"
-#include "daemon/epm_watch.h"
-#include "daemon/log.h"
-#include "daemon/options.h"
-#include "daemon/transitions.h"
-#include "daemon/os.h"
-
-#include "config/error.h"
-#include "probes/probe.h"
-#include "store/store.h"
-#include "web/web.h"
-
-#include <stddef.h>
-#include <stdlib.h>
-#include <string.h>
+#include "daemon/run_int.h"
 
 /* [portwatch] log_level's choices (config.c) are these levels in order. */
 _Static_assert(PW_LOG_ERROR == 0 && PW_LOG_WARN == 1 && PW_LOG_INFO == 2 && PW_LOG_DEBUG == 3,
@@ -66,55 +52,10 @@ _Static_assert(PW_LOG_ERROR == 0 && PW_LOG_WARN == 1 && PW_LOG_INFO == 2 && PW_L
 #define HEARTBEAT_MS 1000
 #define GAP_MS 5000
 #define STATUS_MS 10000
-/* Reloads come at most this often; requests in between are coalesced. */
-#define RELOAD_GAP_MS 1000
-#define NONE UINT32_MAX
-
-struct daemon;
-
-/* A plan with its store ids and the engine probing it. refs: one while it
- * is the current generation, one while its engine is open, one per web
- * view holding it. Changed under daemon.lock. */
-struct gen {
-    struct gen *next;           /* daemon.gens */
-    struct daemon *d;
-    struct pw_plan *plan;
-    uint32_t *ids;              /* store id of each plan target */
-    struct pw_engine *engine;   /* NULL once replaced or closing */
-    uint32_t *remap;            /* once replaced: each target's index in the
-                                   next plan, or NONE (for late results) */
-    bool closing;               /* its engine closes; on_engine_closed ends it */
-    int refs;
-};
-
-struct daemon {
-    uv_loop_t loop;
-    const struct pw_command *cmd;
-    const struct pw_args *args;
-    struct pw_config *boot;     /* what the store and web were started with */
-    struct pw_config *cfg;      /* the current configuration */
-    uv_mutex_t lock;            /* cur, gens, gen refs */
-    struct gen *cur;
-    struct gen *gens;
-    struct pw_store *store;
-    struct pw_web *web;
-    struct pw_epm_watch *watch; /* NULL before the web starts and once stopping */
-    uv_timer_t heartbeat, status, watchdog;
-    int64_t beat_ms;            /* wall clock of the last heartbeat */
-    uint32_t fd_limit;          /* open-file limit, raised once at start */
-    struct pw_transitions trans; /* status changes to the log */
-    uv_timer_t reload_timer;    /* runs while a reload is queued */
-    uint64_t reload_at;         /* loop time of the last reload, 0 if none */
-    unsigned reload_queued;     /* requests waiting for the gap to pass */
-    char reload_why[64];        /* the first of them */
-    int have_watchdog;
-    int stopping;
-    int exit_code;
-};
 
 /* ---- generations ----------------------------------------------------------- */
 
-static struct gen *gen_new(struct daemon *d, struct pw_plan *plan)
+struct gen *run_gen_new(struct daemon *d, struct pw_plan *plan)
 {
     struct gen *g = calloc(1, sizeof *g);
     if (!g)
@@ -129,7 +70,7 @@ static struct gen *gen_new(struct daemon *d, struct pw_plan *plan)
     return g;
 }
 
-static void gen_free(struct gen *g)
+void run_gen_free(struct gen *g)
 {
     if (!g)
         return;
@@ -141,7 +82,7 @@ static void gen_free(struct gen *g)
 
 /* Drops one reference; the caller holds d->lock. Returns the generation
  * to free (outside the lock) when that was the last one, else NULL. */
-static struct gen *gen_unref_locked(struct daemon *d, struct gen *g)
+struct gen *run_gen_unref_locked(struct daemon *d, struct gen *g)
 {
     if (--g->refs > 0)
         return NULL;
@@ -156,9 +97,9 @@ static struct gen *gen_unref_locked(struct daemon *d, struct gen *g)
 static void gen_unref(struct daemon *d, struct gen *g)
 {
     uv_mutex_lock(&d->lock);
-    struct gen *dead = gen_unref_locked(d, g);
+    struct gen *dead = run_gen_unref_locked(d, g);
     uv_mutex_unlock(&d->lock);
-    gen_free(dead);
+    run_gen_free(dead);
 }
 
 /* ---- callbacks from the engine, the web layer and timers -------------------- */
@@ -168,7 +109,7 @@ static void gen_unref(struct daemon *d, struct gen *g)
  * after the store already maps the new plan, and before the new generation
  * becomes current) are renumbered into the new plan, and dropped for
  * targets the new plan no longer has. */
-static void on_batch(void *ud, const struct pw_result *r, size_t n)
+void run_on_batch(void *ud, const struct pw_result *r, size_t n)
 {
     struct gen *g = ud;
     struct daemon *d = g->d;
@@ -191,7 +132,7 @@ static void on_batch(void *ud, const struct pw_result *r, size_t n)
     free(tmp);
 }
 
-static void on_engine_closed(struct pw_engine *e, void *ud)
+void run_on_engine_closed(struct pw_engine *e, void *ud)
 {
     (void)e;
     struct gen *g = ud;
@@ -228,13 +169,13 @@ static void view_release(void *ud, struct pw_web_view *v)
     uv_mutex_lock(&d->lock);
     for (struct gen *g = d->gens; g; g = g->next)
         if (g->ids == v->ids) {
-            dead = gen_unref_locked(d, g);
+            dead = run_gen_unref_locked(d, g);
             break;
         }
     uv_mutex_unlock(&d->lock);
     pw_snapshot_release(v->snap);
     v->snap = NULL;
-    gen_free(dead);
+    run_gen_free(dead);
 }
 
 static const struct pw_web_epm *epm_acquire(void *ud)
@@ -267,7 +208,7 @@ static void on_heartbeat(uv_timer_t *t)
 }
 
 /* The farm summary for the service manager (systemctl status). */
-static void summary(struct daemon *d, char *buf, size_t len)
+void run_summary(struct daemon *d, char *buf, size_t len)
 {
     struct pw_snapshot *s = pw_engine_snapshot_acquire(d->cur->engine);
     size_t n[PW_STATUS_DOWN + 1] = {0}; /* a count per enum pw_status */
@@ -285,7 +226,7 @@ static void on_status(uv_timer_t *t)
 {
     struct daemon *d = t->data;
     char line[256];
-    summary(d, line, sizeof line);
+    run_summary(d, line, sizeof line);
     pw_os_notify(PW_OS_STATUS, line);
 }
 
@@ -297,7 +238,7 @@ static void on_watchdog(uv_timer_t *t)
 
 /* ---- stop ------------------------------------------------------------------- */
 
-static void stop(struct daemon *d, const char *why)
+void run_stop(struct daemon *d, const char *why)
 {
     if (d->stopping)
         return;
@@ -320,7 +261,7 @@ static void stop(struct daemon *d, const char *why)
     struct pw_engine *e = d->cur->engine;
     d->cur->engine = NULL;
     uv_mutex_unlock(&d->lock);
-    pw_engine_close(e, on_engine_closed, d->cur);
+    pw_engine_close(e, run_on_engine_closed, d->cur);
 }
 
 /* ---- start-up pieces shared with reload -------------------------------------- */
@@ -337,14 +278,14 @@ static struct pw_engine_options engine_options(const struct daemon *d,
 }
 
 /* A new engine for g's plan, with its batches tagged with g. */
-static int gen_engine(struct daemon *d, struct gen *g, const struct pw_config *c)
+int run_gen_engine(struct daemon *d, struct gen *g, const struct pw_config *c)
 {
     struct pw_engine_options opt = engine_options(d, c);
     g->engine = pw_engine_new(&d->loop, g->plan, &opt);
     if (!g->engine)
         return PW_ENOMEM;
     pw_engine_set_log(g->engine, pw_log_cb, NULL);
-    pw_engine_set_batch_cb(g->engine, on_batch, g);
+    pw_engine_set_batch_cb(g->engine, run_on_batch, g);
     g->refs++; /* the engine's, dropped by on_engine_closed */
     return 0;
 }
@@ -353,8 +294,8 @@ static int gen_engine(struct daemon *d, struct gen *g, const struct pw_config *c
  * where `prev` (the replaced generation's last snapshot, with match[i] the
  * index of g's target i in it) knows the target, with that: it is newer.
  * The counters go on from prev's. */
-static void seed(struct daemon *d, struct gen *g, const struct pw_snapshot *prev,
-                 const uint32_t *match)
+void run_seed(struct daemon *d, struct gen *g, const struct pw_snapshot *prev,
+              const uint32_t *match)
 {
     size_t n = g->plan->ntargets;
     struct pw_target_state *st = calloc(n ? n : 1, sizeof *st);
@@ -414,340 +355,6 @@ static int start_web(struct daemon *d)
     return rc;
 }
 
-/* ---- reload ------------------------------------------------------------------- */
-
-/* base (cfg's plan) plus, for hosts it probes on 135, the TCP ports their
- * endpoint mappers registered (the watch's implicit checks, added to cfg
- * only while the plan is built). Takes base; returns the plan to use:
- * base itself when there is nothing to add or adding fails. */
-static struct pw_plan *add_registered(struct daemon *d, struct pw_config *cfg,
-                                      struct pw_plan *base)
-{
-    if (!d->watch)
-        return base;
-    size_t keep = cfg->nchecks;
-    int n = pw_epm_watch_add_checks(d->watch, cfg, base);
-    if (n <= 0) {
-        if (n < 0)
-            pw_log(PW_LOG_WARN, "cannot add the ports registered with endpoint mappers: %s",
-                   pw_strerror(n));
-        return base;
-    }
-    struct pw_plan *full = NULL;
-    struct pw_diag more = {0};
-    int rc = pw_plan_build(cfg, &full, &more);
-    pw_config_drop_checks(cfg, keep);
-    if (rc != 0) {
-        for (size_t i = 0; i < more.n; i++)
-            pw_log(PW_LOG_WARN, "ports registered with endpoint mappers left out: %s", more.msgs[i]);
-        pw_diag_free(&more);
-        return base;
-    }
-    pw_diag_free(&more);
-    pw_plan_free(base);
-    return full;
-}
-
-/* The plan for cfg with the registered ports (add_registered). Returns
- * pw_plan_build's code; msgs holds the configuration's problems. */
-static int build_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan **out,
-                      struct pw_diag *msgs)
-{
-    struct pw_plan *base = NULL;
-    int rc = pw_plan_build(cfg, &base, msgs);
-    *out = rc == 0 ? add_registered(d, cfg, base) : base;
-    return rc;
-}
-
-struct id_index {
-    uint32_t id, index;
-};
-
-static int cmp_id(const void *a, const void *b)
-{
-    uint32_t x = ((const struct id_index *)a)->id, y = ((const struct id_index *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
-/* Matches targets of `next` to those of `prev` by store id (stable by host
- * and port): prev->remap[j] = index in next or NONE; match[i] = index in
- * prev or NONE. Returns the number kept, or -1 out of memory. */
-static long match_targets(struct gen *prev, const struct gen *next, uint32_t *match)
-{
-    size_t np = prev->plan->ntargets, nn = next->plan->ntargets;
-    struct id_index *by_id = malloc((np ? np : 1) * sizeof *by_id);
-    prev->remap = malloc((np ? np : 1) * sizeof *prev->remap);
-    if (!by_id || !prev->remap) {
-        free(by_id);
-        free(prev->remap);
-        prev->remap = NULL;
-        return -1;
-    }
-    for (size_t j = 0; j < np; j++) {
-        by_id[j] = (struct id_index){prev->ids[j], (uint32_t)j};
-        prev->remap[j] = NONE;
-    }
-    qsort(by_id, np, sizeof *by_id, cmp_id);
-    long kept = 0;
-    for (size_t i = 0; i < nn; i++) {
-        struct id_index key = {next->ids[i], 0};
-        const struct id_index *hit = bsearch(&key, by_id, np, sizeof *by_id, cmp_id);
-        match[i] = hit ? hit->index : NONE;
-        if (hit) {
-            prev->remap[hit->index] = (uint32_t)i;
-            kept++;
-        }
-    }
-    free(by_id);
-    return kept;
-}
-
-static void reload_done(struct daemon *d)
-{
-    char line[256];
-    summary(d, line, sizeof line);
-    pw_os_notify(PW_OS_READY, line);
-}
-
-static void swap_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan *plan,
-                      uint64_t t0, const char *what);
-
-/* What config-check warns about (a sweep the rate cap stretches) goes to
- * the log at start and at each reload. */
-static void log_warnings(const struct pw_plan *plan, const char *prefix)
-{
-    const struct pw_diag *warn = pw_plan_warnings(plan);
-    for (size_t i = 0; i < warn->n; i++)
-        pw_log(PW_LOG_WARN, "%s%s", prefix, warn->msgs[i]);
-}
-
-/* The keys the running HTTP server and store hold (pw_key.restart) keep
- * their running values; say which of them the new configuration changes.
- * Values are not printed (api_token is a secret). */
-static void warn_restart_keys(const struct pw_config *running, const struct pw_config *next)
-{
-    size_t nkeys;
-    const struct pw_key *keys = pw_config_keys(&nkeys);
-    for (size_t i = 0; i < nkeys; i++)
-        if (keys[i].restart && pw_config_key_differs(&keys[i], running, next))
-            pw_log(PW_LOG_WARN, "reload: %s changed; it takes effect only after a restart "
-                                "(the running value stays)", keys[i].name);
-}
-
-static void reload(struct daemon *d, const char *why)
-{
-    uint64_t t0 = uv_hrtime();
-    pw_log(PW_LOG_INFO, "reloading the configuration (%s)", why);
-    pw_os_notify(PW_OS_RELOADING, "reloading the configuration");
-
-    struct pw_diag msgs = {0};
-    struct pw_plan *plan = NULL;
-    struct pw_config *cfg = pw_cli_config_msgs(d->cmd, d->args, &msgs);
-    if (cfg && build_plan(d, cfg, &plan, &msgs) != 0)
-        plan = NULL;
-    if (!plan) {
-        for (size_t i = 0; i < msgs.n; i++)
-            pw_log(PW_LOG_ERROR, "reload: %s", msgs.msgs[i]);
-        pw_log_event_id(PW_EVENT_RELOAD_REJECTED, PW_LOG_ERROR,
-                        "reload rejected: the configuration has errors (logged above); "
-                        "still running the previous one");
-        pw_diag_free(&msgs);
-        pw_config_free(cfg);
-        reload_done(d);
-        return;
-    }
-    pw_diag_free(&msgs);
-    log_warnings(plan, "reload: ");
-    warn_restart_keys(d->boot, cfg);
-    swap_plan(d, cfg, plan, t0, "configuration reloaded");
-}
-
-/* The endpoint watch saw a host's registered TCP ports change: the plan is
- * rebuilt from the running configuration and swapped in. */
-static void on_epm_changed(void *ud)
-{
-    struct daemon *d = ud;
-    if (d->stopping)
-        return;
-    uint64_t t0 = uv_hrtime();
-    struct pw_diag msgs = {0};
-    struct pw_plan *plan = NULL;
-    int rc = build_plan(d, d->cfg, &plan, &msgs);
-    pw_diag_free(&msgs);
-    if (rc != 0) { /* the running configuration built before: out of memory */
-        pw_log(PW_LOG_ERROR, "cannot rebuild the plan for the registered RPC ports: %s",
-               pw_strerror(rc));
-        return;
-    }
-    swap_plan(d, d->cfg, plan, t0, "plan rebuilt for the ports registered with endpoint mappers");
-}
-
-/* Makes plan (built from cfg) current: maps it to store ids, starts its
- * engine seeded from the running one, retires the old generation. Takes
- * plan and, unless it is already d->cfg, cfg; on failure both are freed
- * and the running generation stays. */
-static void swap_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan *plan,
-                      uint64_t t0, const char *what)
-{
-    struct gen *prev = d->cur, *g = gen_new(d, plan);
-    uint32_t *match = calloc(plan->ntargets ? plan->ntargets : 1, sizeof *match);
-    int rc = g && match ? 0 : PW_ENOMEM;
-    uint64_t t_sync = uv_hrtime();
-    if (rc == 0 && (rc = pw_store_sync_targets(d->store, plan, g->ids)) != 0)
-        /* Put the store back on the running plan's targets. */
-        pw_store_sync_targets(d->store, prev->plan, prev->ids);
-    t_sync = uv_hrtime() - t_sync;
-    long kept = rc == 0 ? match_targets(prev, g, match) : 0;
-    if (rc == 0 && kept < 0) {
-        rc = PW_ENOMEM;
-        pw_store_sync_targets(d->store, prev->plan, prev->ids);
-    }
-    if (rc == 0 && (rc = gen_engine(d, g, cfg)) != 0) {
-        free(prev->remap);
-        prev->remap = NULL;
-        pw_store_sync_targets(d->store, prev->plan, prev->ids);
-    }
-    if (rc != 0) {
-        pw_log_event_id(PW_EVENT_RELOAD_REJECTED, PW_LOG_ERROR,
-                        "reload failed: %s; still running the previous configuration", pw_strerror(rc));
-        if (g)
-            gen_free(g); /* and its plan */
-        else
-            pw_plan_free(plan);
-        free(match);
-        if (cfg != d->cfg)
-            pw_config_free(cfg);
-        reload_done(d);
-        return;
-    }
-
-    /* Close the old engine first: its last results are flushed now (and
-     * renumbered by on_batch), and its final snapshot is the state the new
-     * engine continues from. The engine is freed only by its close
-     * callbacks, on a later loop turn, so the snapshot can still be taken
-     * and web threads may still be reading it until the swap below. */
-    pw_engine_follow(g->engine, prev->engine); /* keep the sweeps' pace; or start afresh */
-    uv_mutex_lock(&d->lock);
-    prev->closing = true;
-    uv_mutex_unlock(&d->lock);
-    pw_engine_close(prev->engine, on_engine_closed, prev);
-    struct pw_snapshot *last = pw_engine_snapshot_acquire(prev->engine);
-    uint64_t t_seed = uv_hrtime();
-    seed(d, g, last, match);
-    t_seed = uv_hrtime() - t_seed;
-    pw_snapshot_release(last);
-    free(match);
-    /* Started (which publishes its seeded snapshot) before the web layer
-     * can see it: else a request in between reads the new plan with every
-     * kept target unknown. Its first results come on a later loop turn,
-     * when it is current. */
-    int start_rc = pw_engine_start(g->engine);
-
-    size_t prev_n = prev->plan->ntargets;
-    struct gen *dead;
-    uv_mutex_lock(&d->lock);
-    g->refs++; /* current */
-    g->next = d->gens;
-    d->gens = g;
-    d->cur = g;
-    prev->engine = NULL;
-    dead = gen_unref_locked(d, prev); /* no longer current */
-    uv_mutex_unlock(&d->lock);
-    gen_free(dead);
-
-    if (cfg != d->cfg) {
-        if (d->cfg != d->boot)
-            pw_config_free(d->cfg);
-        d->cfg = cfg;
-        pw_log_init(cfg->s.log_level);
-    }
-    if (d->watch)
-        pw_epm_watch_configure(d->watch, cfg, plan);
-
-    if (start_rc != 0) {
-        pw_log_event(PW_LOG_ERROR, "cannot start probing after the reload: %s",
-                     uv_strerror(start_rc));
-        d->exit_code = PW_EXIT_FAILED;
-        stop(d, "reload failed");
-        return;
-    }
-    pw_log_event_id(PW_EVENT_RELOAD, PW_LOG_INFO, "%s in %.0f ms: %zu target%s on %zu host%s "
-                    "(%ld kept, %zu new, %zu removed)", what,
-                    (double)(uv_hrtime() - t0) / 1e6, plan->ntargets, plan->ntargets == 1 ? "" : "s",
-                    plan->nhosts, plan->nhosts == 1 ? "" : "s", kept,
-                    plan->ntargets - (size_t)kept, prev_n - (size_t)kept);
-    pw_log(PW_LOG_DEBUG, "reload: store sync %.0f ms, seeding %.0f ms", (double)t_sync / 1e6,
-           (double)t_seed / 1e6);
-    reload_done(d);
-}
-
-/* The previous generation's engine is still closing (its final results
- * are not in yet): a reload now would stack a third plan on two. */
-static bool swap_in_flight(struct daemon *d)
-{
-    uv_mutex_lock(&d->lock);
-    bool busy = false;
-    for (struct gen *g = d->gens; g; g = g->next)
-        busy |= g->closing;
-    uv_mutex_unlock(&d->lock);
-    return busy;
-}
-
-static void on_reload_timer(uv_timer_t *t);
-
-/* A reload request (SIGHUP, the service manager). A storm of them (a
- * script sending SIGHUP in a loop) must not become a storm of reloads:
- * each builds a plan and an engine, restarts the sweep and churns memory.
- * So at most one reload runs at a time and they come at least
- * RELOAD_GAP_MS apart; requests in between wait as one queued reload,
- * which reads the configuration as it is when it runs. */
-static void request_reload(struct daemon *d, const char *why)
-{
-    uint64_t now = uv_now(&d->loop);
-    bool soon = d->reload_at && now - d->reload_at < RELOAD_GAP_MS;
-    if (!d->reload_queued && !soon && !swap_in_flight(d)) {
-        d->reload_at = now;
-        reload(d, why);
-        return;
-    }
-    if (d->reload_queued++ == 0) {
-        snprintf(d->reload_why, sizeof d->reload_why, "%s", why);
-        uint64_t wait = soon ? RELOAD_GAP_MS - (now - d->reload_at) : 100;
-        uv_timer_start(&d->reload_timer, on_reload_timer, wait, 0);
-    }
-}
-
-static void on_reload_timer(uv_timer_t *t)
-{
-    struct daemon *d = t->data;
-    if (d->stopping)
-        return;
-    if (swap_in_flight(d)) { /* the last engine is still closing */
-        uv_timer_start(&d->reload_timer, on_reload_timer, 100, 0);
-        return;
-    }
-    char why[128];
-    if (d->reload_queued > 1)
-        snprintf(why, sizeof why, "%s; %u requests coalesced into this one", d->reload_why,
-                 d->reload_queued);
-    else
-        snprintf(why, sizeof why, "%s", d->reload_why);
-    d->reload_queued = 0;
-    d->reload_at = uv_now(&d->loop);
-    reload(d, why);
-}
-
-static void on_control(void *ud, enum pw_os_control c, const char *why)
-{
-    struct daemon *d = ud;
-    if (d->stopping)
-        return;
-    if (c == PW_OS_STOP)
-        stop(d, why);
-    else
-        request_reload(d, why);
-}
-
 /* ---- the command ---------------------------------------------------------------- */
 
 /* Loads the configuration for start-up. With a log file (a service has no
@@ -798,7 +405,7 @@ static void abort_start(struct daemon *d)
     pw_epm_watch_close(d->watch);
     d->watch = NULL;
     if (d->cur && d->cur->engine) {
-        pw_engine_close(d->cur->engine, on_engine_closed, d->cur);
+        pw_engine_close(d->cur->engine, run_on_engine_closed, d->cur);
         d->cur->engine = NULL;
     }
     uv_run(&d->loop, UV_RUN_DEFAULT);
@@ -841,7 +448,7 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
         pw_diag_free(&diag);
         goto out_cfg;
     }
-    log_warnings(plan, "");
+    run_log_warnings(plan, "");
     pw_os_memory_init();
     unsigned long fds = pw_os_raise_fd_limit();
     d.fd_limit = fds > UINT32_MAX ? UINT32_MAX : (uint32_t)fds;
@@ -859,14 +466,14 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
     }
     /* The watch before the first plan: seeded from the store, it adds the
      * ports the mappers registered at their last read. */
-    d.watch = pw_epm_watch_new(&d.loop, d.store, on_epm_changed, &d);
+    d.watch = pw_epm_watch_new(&d.loop, d.store, run_on_epm_changed, &d);
     if (d.watch) {
         pw_epm_watch_configure(d.watch, d.cfg, plan);
-        plan = add_registered(&d, d.cfg, plan);
+        plan = run_add_registered(&d, d.cfg, plan);
     } else {
         pw_log(PW_LOG_WARN, "out of memory: the RPC endpoint mappers are not watched");
     }
-    struct gen *g = gen_new(&d, plan);
+    struct gen *g = run_gen_new(&d, plan);
     if (!g) {
         pw_plan_free(plan);
         abort_start(&d);
@@ -880,11 +487,11 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
         abort_start(&d);
         goto out_loop;
     }
-    if (gen_engine(&d, g, d.cfg) != 0) {
+    if (run_gen_engine(&d, g, d.cfg) != 0) {
         abort_start(&d);
         goto out_loop;
     }
-    seed(&d, g, NULL, NULL);
+    run_seed(&d, g, NULL, NULL);
 
     if (start_web(&d) != 0) {
         abort_start(&d);
@@ -906,14 +513,14 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
         d.have_watchdog = 1;
         pw_os_watchdog();
     }
-    rc = pw_os_control_start(&d.loop, on_control, &d);
+    rc = pw_os_control_start(&d.loop, run_on_control, &d);
     if (rc == 0)
         rc = pw_engine_start(g->engine);
     if (rc == 0 && d.watch)
         pw_epm_watch_configure(d.watch, d.cfg, plan);
     if (rc != 0) {
         pw_log_event(PW_LOG_ERROR, "cannot start: %s", uv_strerror(rc));
-        stop(&d, "start-up failed");
+        run_stop(&d, "start-up failed");
     } else {
         char iv[32], to[32], line[256];
         pw_format_duration(d.cfg->s.interval_ms, iv, sizeof iv);
@@ -925,7 +532,7 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
             pw_log(PW_LOG_DEBUG, "open-file limit %lu", fds);
         if (wd)
             pw_log(PW_LOG_DEBUG, "systemd watchdog: a ping every %llu ms", (unsigned long long)wd);
-        summary(&d, line, sizeof line);
+        run_summary(&d, line, sizeof line);
         pw_os_notify(PW_OS_READY, line);
         d.exit_code = PW_EXIT_OK;
     }
@@ -941,7 +548,7 @@ out_loop:
     /* Every engine is closed: what is left are generations no view holds. */
     while (d.gens) {
         struct gen *next = d.gens->next;
-        gen_free(d.gens);
+        run_gen_free(d.gens);
         d.gens = next;
     }
 out_lock:
