@@ -152,6 +152,16 @@ static const struct pw_key keys[] = {
      "processing, tracking, receive-send, sso, master-secret or bam-portal. Each brings "
      "Microsoft's table of the ports that role must reach ('portwatch catalog --vantage all'); "
      "the tables of several merge, each host and port probed once with every reason kept."},
+    {"portwatch", "instance_name", PW_KEY_STRING, NULL, 1, 0, NULL, S(instance_name), LIVE,
+     "This server's name in /metrics, the instance_name label (beside vantage) of "
+     "portwatch_build_info and of every target, role and endpoint series, so that one "
+     "Prometheus tells a fleet's servers apart and an alert names the server that cannot "
+     "reach. Unset: the machine's host name."},
+    {"portwatch", "labels", PW_KEY_LABELS, NULL, 0, 0, NULL, S(labels), LIVE,
+     "Static labels /metrics adds wherever it puts instance_name, as name=value pairs "
+     "separated by commas, e.g. group=prod-a, site=ams: what a fleet's dashboards and alerts "
+     "group by (the BizTalk group, a site). Names are Prometheus label names other than "
+     "portwatch's own; at most 16."},
 
     PW_ROLES(ROLE_KEY)
     {"biztalk", "secondary_rpc_ports", PW_KEY_PORTS, "50000-50200", 0, 0, NULL, B(rpc_range), LIVE,
@@ -246,7 +256,8 @@ int pw_config_key_differs(const struct pw_key *k, const struct pw_config *a,
     const char *pb = (sec == SEC_PORTWATCH ? (const char *)&b->s : (const char *)b) + k->offset;
     switch (k->type) {
     case PW_KEY_STRING:
-    case PW_KEY_LISTEN: {
+    case PW_KEY_LISTEN:
+    case PW_KEY_LABELS: {
         const char *sa = *(char *const *)(const void *)pa, *sb = *(char *const *)(const void *)pb;
         return strcmp(sa ? sa : "", sb ? sb : "") != 0;
     }
@@ -442,6 +453,14 @@ static int apply(const struct pw_key *k, void *base, const char *value, char err
         return refuse_choice(k, value, "one of", err);
     case PW_KEY_SET:
         return apply_set(k, (int *)field, value, err);
+    case PW_KEY_LABELS: {
+        char *canon;
+        if ((rc = pw_parse_labels(value, &canon, err)) != 0)
+            return rc;
+        free(*(char **)field);
+        *(char **)field = canon;
+        return 0;
+    }
     case PW_KEY_PROTOCOL: {
         if (pw_proto_choice_parse(value, (int *)field) == 0)
             return 0;
@@ -524,6 +543,8 @@ void pw_config_free(struct pw_config *c)
     free(c->s.tls_certificate);
     free(c->s.tls_key);
     free(c->s.tls_priorities);
+    free(c->s.instance_name);
+    free(c->s.labels);
     for (size_t i = 0; i < PW_MAX_ROLES; i++)
         pw_host_list_free(&c->roles[i]);
     pw_portset_free(&c->rpc_range);
@@ -1052,6 +1073,7 @@ static const char *const type_names[] = {
     [PW_KEY_BOOL] = "yes/no",       [PW_KEY_ENUM] = "choice",       [PW_KEY_HOSTS] = "host list",
     [PW_KEY_PORTS] = "port list",   [PW_KEY_LISTEN] = "address:port", [PW_KEY_RATE] = "rate",
     [PW_KEY_SET] = "choice list",   [PW_KEY_PROTOCOL] = "choice",
+    [PW_KEY_LABELS] = "label list",
 };
 _Static_assert(sizeof type_names / sizeof type_names[0] == PW_KEY_TYPE_COUNT_,
                "a name per enum pw_key_type");
@@ -1085,6 +1107,8 @@ void pw_config_write_reference(FILE *f)
             snprintf(allowed, sizeof allowed, "1-65535, lists and ranges");
         } else if (k->type == PW_KEY_PROTOCOL) {
             pw_proto_choices(allowed, sizeof allowed);
+        } else if (k->type == PW_KEY_LABELS) {
+            snprintf(allowed, sizeof allowed, "name=value, ...");
         }
         fprintf(f, "| `%s` | %s | %s | %s | %s%s |\n", k->name, type_names[k->type],
                 k->def ? k->def : "", allowed, k->help,

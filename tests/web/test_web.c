@@ -597,13 +597,25 @@ static void rules_name_metrics(const char *body)
     ck_assert_int_ge(used, 5);
 }
 
+/* The identity labels /metrics ends the world's farm series with: its
+ * host name (no instance_name set) and the default vantage. */
+static const char *world_identity(void)
+{
+    static char buf[320];
+    snprintf(buf, sizeof buf, ",instance_name=\"%s\",vantage=\"administration\"",
+             pw_plan_identity(W.plan)->instance_name);
+    ck_assert_int_gt(strlen(pw_plan_identity(W.plan)->instance_name), 0);
+    return buf;
+}
+
 START_TEST(metrics)
 {
     struct http h;
+    const char *id = world_identity();
     ck_assert_int_eq(http_get(W.port, "/metrics", &h), 0);
     ck_assert_int_eq(h.status, 200);
     ck_assert_ptr_nonnull(strstr(h.ctype, "version=0.0.4"));
-    char want[256];
+    char want[512];
     /* One series per target: (metric, port, role, extra label, value). */
     const struct {
         const char *metric;
@@ -625,10 +637,10 @@ START_TEST(metrics)
         {"portwatch_target_verify", W.closed_port[0], "web-closed", "", -1},
     };
     for (size_t i = 0; i < sizeof series / sizeof series[0]; i++) {
-        int n = snprintf(want, sizeof want, "\n%s{host=\"127.0.0.1\",port=\"%u\",roles=\"%s\"%s}",
-                         series[i].metric, series[i].port, series[i].role, series[i].extra);
+        int n = snprintf(want, sizeof want, "\n%s{host=\"127.0.0.1\",port=\"%u\",roles=\"%s\"%s%s}",
+                         series[i].metric, series[i].port, series[i].role, id, series[i].extra);
         if (series[i].value < 0) {
-            want[n - 1] = '\0'; /* any labels after roles */
+            want[n - 1] = '\0'; /* any labels after the identity */
             ck_assert_msg(!strstr(h.body, want), "unexpected %s", want);
             continue;
         }
@@ -636,9 +648,15 @@ START_TEST(metrics)
         ck_assert_msg(strstr(h.body, want), "missing %s", want);
     }
     /* a role is available while every target serving it is up */
-    ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_role_up{role=\"web-open\"} 1\n"));
-    ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_role_up{role=\"web-closed\"} 0\n"));
-    ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_role_up{role=\"web-reach\"} 1\n"));
+    const struct {
+        const char *role;
+        int up;
+    } roles[] = {{"web-open", 1}, {"web-closed", 0}, {"web-reach", 1}};
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+        snprintf(want, sizeof want, "\nportwatch_role_up{role=\"%s\"%s} %d\n", roles[i].role, id,
+                 roles[i].up);
+        ck_assert_msg(strstr(h.body, want), "missing %s", want);
+    }
     ck_assert_ptr_nonnull(strstr(h.body, "\n# TYPE portwatch_probes_total counter\n"));
     ck_assert_ptr_nonnull(strstr(h.body, "\n# TYPE portwatch_target_verify gauge\n"));
     ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_storage_up 1\n"));
@@ -690,8 +708,10 @@ START_TEST(endpoint_outside_range)
     struct pw_web *w = start_web(&src);
     struct http h;
     ck_assert_int_eq(http_get(pw_web_port(w), "/metrics", &h), 0);
-    ck_assert_msg(strstr(h.body, "\nportwatch_rpc_endpoint_outside_range{host=\"127.0.0.2\","
-                                 "port=\"62001\",interface=\"\"} 1\n"), "%s", h.body);
+    char want[512];
+    snprintf(want, sizeof want, "\nportwatch_rpc_endpoint_outside_range{host=\"127.0.0.2\","
+             "port=\"62001\",interface=\"\"%s} 1\n", world_identity());
+    ck_assert_msg(strstr(h.body, want), "%s", h.body);
     ck_assert_msg(!strstr(h.body, "_outside_range{host=\"127.0.0.2\",port=\"50003\""),
                   "inside the range: no series");
     rules_name_metrics(h.body);
@@ -717,8 +737,9 @@ START_TEST(metrics_process_and_gzip)
 {
     struct http h;
     ck_assert_int_eq(http_get(W.port, "/metrics", &h), 0);
-    char want[64];
-    snprintf(want, sizeof want, "\nportwatch_build_info{version=\"%s\"} 1\n", PW_VERSION);
+    char want[512];
+    snprintf(want, sizeof want, "\nportwatch_build_info{version=\"%s\"%s} 1\n", PW_VERSION,
+             world_identity());
     ck_assert_msg(strstr(h.body, want), "missing %s", want);
     const char *p = strstr(h.body, "\nprocess_start_time_seconds ");
     ck_assert_ptr_nonnull(p);
