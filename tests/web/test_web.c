@@ -1033,6 +1033,44 @@ START_TEST(promtool_metrics)
 }
 END_TEST
 
+/* Who watches, configured: instance_name, two vantages and static labels
+ * end every farm series and build_info, escaped as label values. */
+START_TEST(metrics_identity_labels)
+{
+    const char *ini = "[portwatch]\nvantage = receive-send, processing\n"
+                      "instance_name = bts \"01\" \\x\nlabels = group=prod-a, note=a\"b\\c\n"
+                      "[check web]\nhosts = 127.0.0.1\nports = 1433\n";
+    struct pw_config *c;
+    struct pw_plan *plan;
+    struct pw_diag d = {0};
+    ck_assert_int_eq(pw_config_load_buffer("id.ini", ini, strlen(ini), &c, &d), 0);
+    ck_assert_int_eq(pw_plan_build(c, &plan, &d), 0);
+    pw_config_free(c);
+    fake_states[0] = (struct pw_target_state){.status = PW_STATUS_UNKNOWN, .latency_us = -1};
+    fake_snap = (struct pw_snapshot){.plan = plan, .ntargets = 1, .targets = fake_states,
+                                     .taken_ms = now_ms()};
+    struct pw_web_sources src = {fake_acquire, dummy_release, NULL, W.store, NULL, NULL};
+    struct pw_web *w = start_web(&src);
+    struct http h;
+    ck_assert_int_eq(http_get(pw_web_port(w), "/metrics", &h), 0);
+    const char *id = ",instance_name=\"bts \\\"01\\\" \\\\x\",vantage=\"processing,receive-send\","
+                     "group=\"prod-a\",note=\"a\\\"b\\\\c\"";
+    char want[512];
+    snprintf(want, sizeof want, "\nportwatch_target_up{host=\"127.0.0.1\",port=\"1433\","
+             "roles=\"web\"%s} NaN\n", id);
+    ck_assert_msg(strstr(h.body, want), "missing %s in\n%s", want, h.body);
+    snprintf(want, sizeof want, "\nportwatch_role_up{role=\"web\"%s} NaN\n", id);
+    ck_assert_msg(strstr(h.body, want), "missing %s", want);
+    snprintf(want, sizeof want, "\nportwatch_build_info{version=\"%s\"%s} 1\n", PW_VERSION, id);
+    ck_assert_msg(strstr(h.body, want), "missing %s", want);
+    /* the instance's own series stay unlabelled: joined by `instance` */
+    ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_storage_up 1\n"));
+    http_free(&h);
+    pw_web_stop(w);
+    pw_plan_free(plan);
+}
+END_TEST
+
 /* A hand-built view: a target not yet probed and one where an HTTP server
  * answers on SQL Server's port. */
 START_TEST(unprobed_and_mismatch)
@@ -1254,6 +1292,7 @@ static Suite *fast_suite(void)
     tcase_add_test(t, metrics_process_and_gzip);
     tcase_add_test(t, endpoint_outside_range);
     tcase_add_test(t, unprobed_and_mismatch);
+    tcase_add_test(t, metrics_identity_labels);
     tcase_add_test(t, methods_and_paths);
     tcase_add_test(t, hostile_requests);
     tcase_add_test(t, token);
