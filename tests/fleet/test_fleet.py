@@ -36,19 +36,9 @@ SERVERS = [
     ("bts-proc", "processing", f"management_database = {SQL}\nmessagebox_database = {SQL}\n"),
     ("bts-rs", "receive-send", f"messagebox_database = {SQL}\nftp_servers = {FTP}\n"),
 ]
-LISTENER = """
-import socket, sys, time
-socks = []
-for spec in sys.argv[1:]:
-    addr, port = spec.rsplit(":", 1)
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, int(port)))
-    s.listen(64)
-    socks.append(s)
-print("ready", flush=True)
-sys.stdin.read()
-"""
+# the farm's listeners: the benchmarks' peer (binds every ADDR:PORT given,
+# prints "ready", holds them until stdin closes)
+LISTENER = os.path.join(ROOT, "bench/probe/listen.py")
 
 
 def sh(*cmd, ns=None):
@@ -85,7 +75,7 @@ class Fleet:
             sh("ip", "-n", ns, "link", "set", b, "up")
             sh("ip", "-n", ns, "route", "add", "10.78.0.0/24", "via", f"10.77.{i}.1")
         specs = [f"{a}:{p}" for a, ports in FARM_PORTS.items() for p in ports]
-        lst = subprocess.Popen(["ip", "netns", "exec", self.farm, sys.executable, "-c", LISTENER]
+        lst = subprocess.Popen(["ip", "netns", "exec", self.farm, sys.executable, LISTENER]
                                + specs, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.procs.append(lst)
         assert lst.stdout.readline().strip() == "ready", "the farm's listeners did not start"
