@@ -580,8 +580,8 @@ static void rules_name_metrics(const char *body)
     char line[1024];
     size_t used = 0;
     while (fgets(line, sizeof line, f)) {
-        if (strstr(line, "expr:") == NULL)
-            continue;
+        if (line[strspn(line, " ")] == '#')
+            continue; /* every other line: expressions span several */
         for (const char *p = line; (p = strstr(p, "portwatch_")); p += 10) {
             if (p > line && (p[-1] == ':' || p[-1] == '_' || p[-1] == '.'))
                 continue; /* a recording rule's own name */
