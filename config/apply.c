@@ -128,6 +128,14 @@ int cf_apply(const struct pw_key *k, void *base, const char *value, char err[PW_
         return refuse_choice(k, value, "one of", err);
     case PW_KEY_SET:
         return apply_set(k, (int *)field, value, err);
+    case PW_KEY_LABELS: {
+        char *canon;
+        if ((rc = pw_parse_labels(value, &canon, err)) != 0)
+            return rc;
+        free(*(char **)field);
+        *(char **)field = canon;
+        return 0;
+    }
     case PW_KEY_PROTOCOL: {
         if (pw_proto_choice_parse(value, (int *)field) == 0)
             return 0;

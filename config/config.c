@@ -102,6 +102,16 @@ static const struct pw_key keys[] = {
      "processing, tracking, receive-send, sso, master-secret or bam-portal. Each brings "
      "Microsoft's table of the ports that role must reach ('portwatch catalog --vantage all'); "
      "the tables of several merge, each host and port probed once with every reason kept."},
+    {"portwatch", "instance_name", PW_KEY_STRING, NULL, 1, 0, NULL, S(instance_name), LIVE,
+     "This server's name in /metrics, the instance_name label (beside vantage) of "
+     "portwatch_build_info and of every target, role and endpoint series, so that one "
+     "Prometheus tells a fleet's servers apart and an alert names the server that cannot "
+     "reach. Unset: the machine's host name."},
+    {"portwatch", "labels", PW_KEY_LABELS, NULL, 0, 0, NULL, S(labels), LIVE,
+     "Static labels /metrics adds wherever it puts instance_name, as name=value pairs "
+     "separated by commas, e.g. group=prod-a, site=ams: what a fleet's dashboards and alerts "
+     "group by (the BizTalk group, a site). Names are Prometheus label names other than "
+     "portwatch's own; at most 16."},
 
     PW_ROLES(ROLE_KEY)
     {"biztalk", "secondary_rpc_ports", PW_KEY_PORTS, "50000-50200", 0, 0, NULL, B(rpc_range), LIVE,
@@ -196,7 +206,8 @@ int pw_config_key_differs(const struct pw_key *k, const struct pw_config *a,
     const char *pb = (sec == SEC_PORTWATCH ? (const char *)&b->s : (const char *)b) + k->offset;
     switch (k->type) {
     case PW_KEY_STRING:
-    case PW_KEY_LISTEN: {
+    case PW_KEY_LISTEN:
+    case PW_KEY_LABELS: {
         const char *sa = *(char *const *)(const void *)pa, *sb = *(char *const *)(const void *)pb;
         return strcmp(sa ? sa : "", sb ? sb : "") != 0;
     }
@@ -285,6 +296,8 @@ void pw_config_free(struct pw_config *c)
     free(c->s.tls_certificate);
     free(c->s.tls_key);
     free(c->s.tls_priorities);
+    free(c->s.instance_name);
+    free(c->s.labels);
     for (size_t i = 0; i < PW_MAX_ROLES; i++)
         pw_host_list_free(&c->roles[i]);
     pw_portset_free(&c->rpc_range);

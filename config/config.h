@@ -80,6 +80,8 @@ struct pw_settings {
     long long http_max_per_ip;
     int64_t http_timeout_ms;
     long long epm_every;      /* endpoint-mapper reads, in intervals */
+    char *instance_name;      /* /metrics' instance_name; NULL: the host name */
+    char *labels;             /* canonical "name=value,..." (pw_parse_labels) */
 };
 
 #define PW_MAX_ROLES 32
@@ -163,6 +165,7 @@ enum pw_key_type {
     PW_KEY_RATE,    /* "10" or "10/s": a whole number a second */
     PW_KEY_SET,     /* some of the choices, separated by commas: a bit each */
     PW_KEY_PROTOCOL, /* "auto" or a protocol's name (config/protocol.h) */
+    PW_KEY_LABELS,  /* name=value pairs (pw_parse_labels), kept as a string */
     PW_KEY_TYPE_COUNT_
 };
 
@@ -258,6 +261,16 @@ int64_t pw_plan_rpc_sweep_ms(const struct pw_config *c, int64_t *asked_ms);
  * plan owns them. Not errors: config-check prints them after the plan and
  * the daemon logs them as warnings. Never NULL. */
 const struct pw_diag *pw_plan_warnings(const struct pw_plan *p);
+/* Who watches, as /metrics labels its series: [portwatch] instance_name
+ * (the machine's host name when unset), the vantage bits, and the static
+ * labels in canonical form ("group=prod-a,site=ams", "" for none). A plan
+ * not built by pw_plan_build (a test's) has "", 0, "". Owned by the plan. */
+struct pw_plan_identity {
+    const char *instance_name;
+    int vantage;
+    const char *labels;
+};
+const struct pw_plan_identity *pw_plan_identity(const struct pw_plan *p);
 /* A note for each destination role that rows of the configured vantages
  * need but [biztalk] does not name hosts for, with the rows it leaves
  * unwatched ("processing rows 7-9, 26"). Not errors: a server may not use

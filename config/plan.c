@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 /* One (host, port, contribution) triple during expansion. */
 struct entry {
@@ -28,6 +29,7 @@ struct pool {
     char **s;
     size_t n;
     struct pw_diag warnings;
+    struct pw_plan_identity id;
 };
 
 static const char *pool_dup(struct pool *p, const char *s)
@@ -52,6 +54,21 @@ static void pool_free(struct pool *p)
     free(p->s);
     pw_diag_free(&p->warnings);
     free(p);
+}
+
+const struct pw_plan_identity *pw_plan_identity(const struct pw_plan *p)
+{
+    static const struct pw_plan_identity none = {"", 0, ""};
+    const struct pool *pool = p ? p->arena_ : NULL;
+    return pool && pool->id.instance_name ? &pool->id : &none;
+}
+
+static int set_identity(struct pool *pool, const char *name, int vantage, const char *labels)
+{
+    pool->id.instance_name = pool_dup(pool, name);
+    pool->id.labels = pool_dup(pool, labels ? labels : "");
+    pool->id.vantage = vantage;
+    return pool->id.instance_name && pool->id.labels ? 0 : PW_ENOMEM;
 }
 
 const struct pw_diag *pw_plan_warnings(const struct pw_plan *p)
@@ -626,7 +643,14 @@ int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_dia
     }
     qsort(b.e, b.ne, sizeof *b.e, cmp_entry);
 
-    if ((rc = make_targets(&b, pool, p, diag)) != 0)
+    /* unnamed, the server is the host name the OS gives (libuv's, on every OS) */
+    char host[UV_MAXHOSTNAMESIZE];
+    size_t hlen = sizeof host;
+    const char *name = c->s.instance_name;
+    if (!name)
+        name = uv_os_gethostname(host, &hlen) == 0 && *host ? host : "unknown";
+    if ((rc = make_targets(&b, pool, p, diag)) != 0 ||
+        (rc = set_identity(pool, name, c->s.vantage, c->s.labels)) != 0)
         goto fail;
     if (sweeps && b.sweep_ms > sweep_asked)
         warn_stretched_sweep(&pool->warnings, c, sweep_asked, b.sweep_ms);
@@ -727,6 +751,9 @@ int pw_plan_filter(const struct pw_plan *src, const char *host, const char *role
         rc = PW_ENOT_FOUND;
         goto fail;
     }
+    const struct pw_plan_identity *id = pw_plan_identity(src);
+    if (set_identity(pool, id->instance_name, id->vantage, id->labels) != 0)
+        goto fail;
     const struct pw_diag *w = pw_plan_warnings(src);
     for (size_t i = 0; i < w->n; i++)
         pw_diag_add(&pool->warnings, "%s", w->msgs[i]);

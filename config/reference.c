@@ -16,6 +16,7 @@ static const char *const type_names[] = {
     [PW_KEY_BOOL] = "yes/no",       [PW_KEY_ENUM] = "choice",       [PW_KEY_HOSTS] = "host list",
     [PW_KEY_PORTS] = "port list",   [PW_KEY_LISTEN] = "address:port", [PW_KEY_RATE] = "rate",
     [PW_KEY_SET] = "choice list",   [PW_KEY_PROTOCOL] = "choice",
+    [PW_KEY_LABELS] = "label list",
 };
 _Static_assert(sizeof type_names / sizeof type_names[0] == PW_KEY_TYPE_COUNT_,
                "a name per enum pw_key_type");
@@ -51,6 +52,8 @@ void pw_config_write_reference(FILE *f)
             snprintf(allowed, sizeof allowed, "1-65535, lists and ranges");
         } else if (k->type == PW_KEY_PROTOCOL) {
             pw_proto_choices(allowed, sizeof allowed);
+        } else if (k->type == PW_KEY_LABELS) {
+            snprintf(allowed, sizeof allowed, "name=value, ...");
         }
         fprintf(f, "| `%s` | %s | %s | %s | %s%s |\n", k->name, type_names[k->type],
                 k->def ? k->def : "", allowed, k->help,

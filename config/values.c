@@ -733,3 +733,97 @@ int pw_is_loopback(const char *host)
     }
     return dots == 3;
 }
+
+/* ---- static labels ------------------------------------------------------ */
+
+#define LABELS_HELP "write name=value pairs separated by commas, e.g. group=prod-a, site=ams"
+
+static int label_name_ok(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+        if (!alpha && !(i > 0 && is_digit(c)))
+            return 0;
+    }
+    return n > 0;
+}
+
+/* Checks one "name=value" item (trimmed, len bytes) against the names
+ * already accepted in canon[0..used). */
+static int check_label(const char *item, size_t len, const char *canon, size_t used,
+                       char err[PW_ERRBUF])
+{
+    static const char *const own[] = {PW_METRIC_OWN_LABELS};
+    const char *eq = memchr(item, '=', len);
+    if (!eq)
+        return fail(err, PW_EINVAL, "'%.*s' is not name=value; " LABELS_HELP, (int)len, item);
+    size_t nlen = (size_t)(eq - item), vlen = len - nlen - 1;
+    while (nlen && (item[nlen - 1] == ' ' || item[nlen - 1] == '\t'))
+        nlen--;
+    if (!label_name_ok(item, nlen))
+        return fail(err, PW_EINVAL, "'%.*s' is not a label name; use a letter or '_', then "
+                    "letters, digits or '_' (Prometheus' label names), e.g. site", (int)nlen, item);
+    if (nlen >= 2 && item[0] == '_' && item[1] == '_')
+        return fail(err, PW_EINVAL, "'%.*s': names starting with __ are Prometheus' own; "
+                    "choose another, e.g. site", (int)nlen, item);
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (strlen(own[i]) == nlen && memcmp(own[i], item, nlen) == 0)
+            return fail(err, PW_EINVAL, "'%s' is a label portwatch or Prometheus sets itself; "
+                        "choose another name, e.g. site or group", own[i]);
+    const char *v = eq + 1;
+    while (vlen && (*v == ' ' || *v == '\t'))
+        v++, vlen--;
+    if (vlen == 0)
+        return fail(err, PW_EINVAL, "label '%.*s' has no value (Prometheus drops an empty "
+                    "label); give one, or remove the pair", (int)nlen, item);
+    for (const char *p = canon; p < canon + used; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        size_t have = strcspn(p, "=");
+        if (have == nlen && memcmp(p, item, nlen) == 0)
+            return fail(err, PW_EINVAL, "label '%.*s' is named twice; name it once",
+                        (int)nlen, item);
+    }
+    return 0;
+}
+
+int pw_parse_labels(const char *s, char **out, char err[PW_ERRBUF])
+{
+    size_t cap = strlen(s) + 1, used = 0, n = 0;
+    char *canon = malloc(cap);
+    if (!canon)
+        return fail(err, PW_ENOMEM, "out of memory");
+    canon[0] = '\0';
+    for (const char *p = s; *p;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t len = strcspn(p, ",");
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        int rc = 0;
+        if (len == 0)
+            rc = fail(err, PW_EINVAL, "an empty pair in '%s'; " LABELS_HELP, s);
+        else if (++n > PW_LABELS_MAX)
+            rc = fail(err, PW_EINVAL, "more than %d labels; keep to %d", PW_LABELS_MAX,
+                      PW_LABELS_MAX);
+        else
+            rc = check_label(p, len, canon, used, err);
+        if (rc) {
+            free(canon);
+            return rc;
+        }
+        /* name and value without the spaces around '=' */
+        const char *eq = memchr(p, '=', len), *v = eq + 1;
+        size_t nlen = (size_t)(eq - p);
+        while (nlen && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t'))
+            nlen--;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        used += (size_t)snprintf(canon + used, cap - used, "%s%.*s=%.*s", used ? "," : "",
+                                 (int)nlen, p, (int)(p + len - v), v);
+        p += strcspn(p, ",");
+        if (*p == ',')
+            p++;
+    }
+    *out = canon;
+    return 0;
+}

@@ -77,6 +77,21 @@ int pw_parse_int(const char *s, long long min, long long max, long long *out,
 int pw_parse_rate(const char *s, long long min, long long max, long long *out,
                   char err[PW_ERRBUF]);
 
+/* [portwatch] labels: static Prometheus labels, "name=value" pairs
+ * separated by commas ("group=prod-a, site=ams"). A name is a Prometheus
+ * label name ([a-zA-Z_][a-zA-Z0-9_]*), not reserved ("__" first) and none
+ * of PW_METRIC_OWN_LABELS; a value is non-empty text without commas; each
+ * name at most once, at most PW_LABELS_MAX. *out (malloc'd) is the
+ * canonical form "group=prod-a,site=ams", in the order written ("" for
+ * none), which /metrics splits at ',' and at each pair's first '='. */
+#define PW_LABELS_MAX 16
+/* The label names /metrics sets itself (web/metrics.c), and Prometheus'
+ * own target labels: a static label may not take them. */
+#define PW_METRIC_OWN_LABELS                                                     \
+    "instance_name", "vantage", "host", "port", "roles", "role", "state", "result", \
+        "interface", "status", "reason", "version", "instance", "job"
+int pw_parse_labels(const char *s, char **out, char err[PW_ERRBUF]);
+
 /* Case-insensitive ASCII comparison; locale-independent. */
 int pw_strcasecmp(const char *a, const char *b);
 /* The value of a hexadecimal digit (either case), or -1. */

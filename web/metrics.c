@@ -27,6 +27,16 @@
  * portwatch_rpc_endpoint_outside_range has one series, value 1, per TCP
  * port registered with a watched endpoint mapper outside the configured
  * RPC range, and per interface there (the daemon's endpoint watch).
+ *
+ * Who watches: the series about the farm (target_*, role_up,
+ * rpc_endpoint_outside_range) and build_info end with the instance's
+ * identity labels, instance_name (the host name unless configured) and
+ * vantage (its BizTalk server roles, comma-joined), then the static
+ * [portwatch] labels, so that one Prometheus over a fleet tells the
+ * servers apart and an alert names the server that cannot reach. The
+ * others (engine, storage, HTTP, process_*) are about the instance itself
+ * and are joined to it by Prometheus' instance label:
+ *   ... * on(instance) group_left(instance_name, vantage) portwatch_build_info
  */
 #include "web/api.h"
 
@@ -37,9 +47,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void escape_label(struct pw_buf *b, const char *s)
+static void escape_label_n(struct pw_buf *b, const char *s, size_t n)
 {
-    for (; *s; s++) {
+    for (const char *end = s + n; s < end; s++) {
         switch (*s) {
         case '\\':
             pw_buf_add(b, "\\\\", 2);
@@ -53,6 +63,44 @@ static void escape_label(struct pw_buf *b, const char *s)
         default:
             pw_buf_add(b, s, 1);
         }
+    }
+}
+
+static void escape_label(struct pw_buf *b, const char *s)
+{
+    escape_label_n(b, s, strlen(s));
+}
+
+/* Appends the identity labels, each after a comma: instance_name, vantage
+ * and the static labels (canonical "name=value,..."; config/values.h
+ * PW_METRIC_OWN_LABELS lists the names this file sets, which those may not
+ * take). An empty one is left out: Prometheus reads it as absent. */
+static void identity_labels(struct pw_buf *b, const struct pw_plan *p)
+{
+    const struct pw_plan_identity *id = pw_plan_identity(p);
+    pw_buf_add(b, "", 0); /* allocated even when empty: its p is copied */
+    if (*id->instance_name) {
+        pw_buf_add(b, ",instance_name=\"", 16);
+        escape_label(b, id->instance_name);
+        pw_buf_add(b, "\"", 1);
+    }
+    if (id->vantage) {
+        const char *sep = ",vantage=\"";
+        for (int v = 0; v < PW_NVANTAGES; v++)
+            if (id->vantage & PW_VANTAGE_BIT(v)) {
+                pw_buf_add(b, sep, strlen(sep));
+                pw_buf_add(b, pw_vantage_name((enum pw_vantage)v),
+                           strlen(pw_vantage_name((enum pw_vantage)v)));
+                sep = ",";
+            }
+        pw_buf_add(b, "\"", 1);
+    }
+    for (const char *l = id->labels; *l;) {
+        size_t len = strcspn(l, ","), name = strcspn(l, "=");
+        pw_buf_printf(b, ",%.*s=\"", (int)name, l);
+        escape_label_n(b, l + name + 1, len - name - 1);
+        pw_buf_add(b, "\"", 1);
+        l += len + (l[len] == ',');
     }
 }
 
@@ -73,7 +121,8 @@ static const char *iface_label(const struct pw_epm_entry *e, char buf[37])
     return buf;
 }
 
-static void epm_outside(struct pw_buf *b, const struct pw_web_sources *src)
+static void epm_outside(struct pw_buf *b, const struct pw_web_sources *src,
+                        const struct pw_buf *id)
 {
     const struct pw_web_epm *ep = src->epm_acquire ? src->epm_acquire(src->ud) : NULL;
     if (!ep)
@@ -98,14 +147,17 @@ static void epm_outside(struct pw_buf *b, const struct pw_web_sources *src)
             escape_label(b, x->host);
             pw_buf_printf(b, "\",port=\"%u\",interface=\"", (unsigned)x->v[i].e.port);
             escape_label(b, label);
-            pw_buf_printf(b, "\"} 1\n");
+            pw_buf_add(b, "\"", 1);
+            pw_buf_add(b, id->p, id->len);
+            pw_buf_add(b, "} 1\n", 4);
         }
     }
     src->epm_release(src->ud, ep);
 }
 
-/* Appends {host="...",port="...",roles="..."} for target i. */
-static void target_labels(struct pw_buf *b, const struct pw_plan *p, size_t i)
+/* Appends {host="...",port="...",roles="...",IDENTITY} for target i. */
+static void target_labels(struct pw_buf *b, const struct pw_plan *p, size_t i,
+                          const struct pw_buf *id)
 {
     const struct pw_target *t = &p->targets[i];
     const struct pw_profile *pf = pw_target_profile(p, t);
@@ -117,7 +169,9 @@ static void target_labels(struct pw_buf *b, const struct pw_plan *p, size_t i)
             pw_buf_add(b, ",", 1);
         escape_label(b, pf->roles[k]);
     }
-    pw_buf_add(b, "\"}", 2);
+    pw_buf_add(b, "\"", 1);
+    pw_buf_add(b, id->p, id->len);
+    pw_buf_add(b, "}", 1);
 }
 
 /* A target's series with one more label: its labels without the closing
@@ -160,7 +214,7 @@ static void up_and_state(struct pw_buf *b, const struct pw_snapshot *s, const st
 }
 
 /* Every per-target series: the label sets are built once and shared. */
-static void target_series(struct pw_buf *b, const struct pw_snapshot *s)
+static void target_series(struct pw_buf *b, const struct pw_snapshot *s, const struct pw_buf *id)
 {
     const struct pw_plan *p = s->plan;
     struct pw_buf lab = {0};
@@ -171,7 +225,7 @@ static void target_series(struct pw_buf *b, const struct pw_snapshot *s)
     }
     for (size_t i = 0; i < s->ntargets; i++) {
         loff[i] = lab.len;
-        target_labels(&lab, p, i);
+        target_labels(&lab, p, i, id);
     }
     loff[s->ntargets] = lab.len;
     if (lab.oom) {
@@ -221,7 +275,7 @@ static size_t role_index(const char **names, size_t *n, const char *role)
     return (*n)++;
 }
 
-static void role_series(struct pw_buf *b, const struct pw_snapshot *s)
+static void role_series(struct pw_buf *b, const struct pw_snapshot *s, const struct pw_buf *id)
 {
     const struct pw_plan *p = s->plan;
     size_t nslots = 0;
@@ -257,8 +311,9 @@ static void role_series(struct pw_buf *b, const struct pw_snapshot *s)
     for (size_t k = 0; k < nroles; k++) {
         pw_buf_add(b, "portwatch_role_up{role=\"", 24);
         escape_label(b, names[k]);
-        pw_buf_printf(b, worst[k] == ROLE_UNKNOWN ? "\"} NaN\n" : "\"} %d\n",
-                      worst[k] == ROLE_UP);
+        pw_buf_add(b, "\"", 1);
+        pw_buf_add(b, id->p, id->len);
+        pw_buf_printf(b, worst[k] == ROLE_UNKNOWN ? "} NaN\n" : "} %d\n", worst[k] == ROLE_UP);
     }
 out:
     free(names);
@@ -351,12 +406,15 @@ static void http_series(struct pw_buf *b, const struct pw_req *r)
 }
 
 /* The standard process_* series, and the build's version. */
-static void process_series(struct pw_buf *b)
+static void process_series(struct pw_buf *b, const struct pw_buf *id)
 {
     struct pw_process_stats ps;
     pw_web_process_read(&ps);
-    head(b, "portwatch_build_info", "gauge", "1, labelled with the portwatch version.");
-    pw_buf_printf(b, "portwatch_build_info{version=\"%s\"} 1\n", PW_VERSION);
+    head(b, "portwatch_build_info", "gauge",
+         "1, labelled with the portwatch version and who watches (instance_name, vantage).");
+    pw_buf_printf(b, "portwatch_build_info{version=\"%s\"", PW_VERSION);
+    pw_buf_add(b, id->p, id->len);
+    pw_buf_add(b, "} 1\n", 4);
     if (ps.cpu_s >= 0) {
         head(b, "process_cpu_seconds_total", "counter",
              "Total user and system CPU time spent in seconds.");
@@ -380,14 +438,17 @@ static void process_series(struct pw_buf *b)
 void pw_api_metrics(struct pw_req *r, struct pw_reply *out)
 {
     const struct pw_snapshot *s = r->view.snap;
-    struct pw_buf b = {0};
-    target_series(&b, s);
-    role_series(&b, s);
+    struct pw_buf b = {0}, id = {0};
+    identity_labels(&id, s->plan);
+    target_series(&b, s, &id);
+    role_series(&b, s, &id);
     engine_series(&b, s);
     storage_series(&b, pw_req_store(r));
-    epm_outside(&b, pw_req_sources(r));
+    epm_outside(&b, pw_req_sources(r), &id);
     http_series(&b, r);
-    process_series(&b);
+    process_series(&b, &id);
+    b.oom |= id.oom;
+    free(id.p);
     head(&b, "portwatch_snapshot_timestamp_seconds", "gauge",
          "When the state served here was taken (Unix time).");
     pw_buf_printf(&b, "portwatch_snapshot_timestamp_seconds %.3f\n", (double)s->taken_ms / 1e3);

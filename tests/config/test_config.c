@@ -13,6 +13,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #ifndef PW_SOURCE_ROOT_FALLBACK
 #define PW_SOURCE_ROOT_FALLBACK "."
@@ -416,6 +417,24 @@ static const struct {
       "separated by commas, e.g. administration"}},
     {"[portwatch]\nvantage = sso, SSO\n", 1,
      {"t.ini:2: [portwatch] vantage: 'SSO' is named twice; name it once"}},
+    {"[portwatch]\nlabels = group=prod-a, host=sql01\ninstance_name =\n", 2,
+     {"t.ini:2: [portwatch] labels: 'host' is a label portwatch or Prometheus sets itself; "
+      "choose another name, e.g. site or group",
+      "t.ini:3: [portwatch] instance_name: empty; give a value, or remove the line"}},
+    {"[portwatch]\nlabels = 1site=ams\n", 1,
+     {"t.ini:2: [portwatch] labels: '1site' is not a label name; use a letter or '_', then "
+      "letters, digits or '_' (Prometheus' label names), e.g. site"}},
+    {"[portwatch]\nlabels = __name__=x\n", 1,
+     {"t.ini:2: [portwatch] labels: '__name__': names starting with __ are Prometheus' own"}},
+    {"[portwatch]\nlabels = site=ams, site=fra\n", 1,
+     {"t.ini:2: [portwatch] labels: label 'site' is named twice; name it once"}},
+    {"[portwatch]\nlabels = site=, group=a\n", 1,
+     {"t.ini:2: [portwatch] labels: label 'site' has no value (Prometheus drops an empty label)"}},
+    {"[portwatch]\nlabels = site=ams,,group=a\n", 1,
+     {"t.ini:2: [portwatch] labels: an empty pair in 'site=ams,,group=a'; write name=value "
+      "pairs separated by commas, e.g. group=prod-a, site=ams"}},
+    {"[portwatch]\nlabels = prod\n", 1,
+     {"t.ini:2: [portwatch] labels: 'prod' is not name=value; write name=value pairs"}},
     {"[biztalk]\nanalysis_services_port = 0\nconfiguring = maybe\n", 2,
      {"t.ini:2: [biztalk] analysis_services_port: ", "t.ini:3: [biztalk] configuring: "}},
     {"[biztalk]\nmanagment_database = sql01\n", 1,
@@ -1261,6 +1280,34 @@ END_TEST
 
 /* config-check's notes: each role the vantages need and the file leaves
  * unset, with the rows it leaves unwatched; none for roles set. */
+/* Who watches reaches the plan: the configured name and labels in
+ * canonical form, else the host name and none; a filtered plan keeps them. */
+START_TEST(plan_identity)
+{
+    struct pw_plan *p = plan_of("[portwatch]\nvantage = processing, sso\ninstance_name = BTS01\n"
+                                "labels =  group = prod-a , site=ams=1 \n[check x]\nhosts=a\nports=1\n");
+    const struct pw_plan_identity *id = pw_plan_identity(p);
+    ck_assert_str_eq(id->instance_name, "BTS01");
+    ck_assert_str_eq(id->labels, "group=prod-a,site=ams=1");
+    ck_assert_int_eq(id->vantage, PW_VANTAGE_BIT(PW_VANTAGE_PROCESSING) |
+                                      PW_VANTAGE_BIT(PW_VANTAGE_SSO));
+    struct pw_plan *f;
+    ck_assert_int_eq(pw_plan_filter(p, "a", NULL, &f), 0);
+    pw_plan_free(p);
+    ck_assert_str_eq(pw_plan_identity(f)->instance_name, "BTS01");
+    ck_assert_str_eq(pw_plan_identity(f)->labels, "group=prod-a,site=ams=1");
+    pw_plan_free(f);
+    p = plan_of("[check x]\nhosts=a\nports=1\n");
+    char host[256];
+    size_t len = sizeof host;
+    ck_assert_int_eq(uv_os_gethostname(host, &len), 0);
+    ck_assert_str_eq(pw_plan_identity(p)->instance_name, host);
+    ck_assert_str_eq(pw_plan_identity(p)->labels, "");
+    ck_assert_int_eq(pw_plan_identity(p)->vantage, PW_VANTAGE_BIT(PW_VANTAGE_ADMINISTRATION));
+    pw_plan_free(p);
+}
+END_TEST
+
 START_TEST(vantage_role_notes)
 {
     struct pw_config *c = load_ok("[portwatch]\nvantage = sso, master-secret\n"
@@ -1367,6 +1414,7 @@ static Suite *config_suite(void)
     tcase_add_test(ex, vantage_configuring_rows_and_olap_port);
     tcase_add_test(ex, vantage_portal_port_and_ftp);
     tcase_add_test(ex, vantage_role_notes);
+    tcase_add_test(ex, plan_identity);
     suite_add_tcase(s, ex);
     return s;
 }

@@ -349,7 +349,8 @@ def main():
         code, body = get(base + "/metrics")
         assert code == 200, code
         series = set(re.findall(r'^portwatch_rpc_endpoint_outside_range\{host="127\.0\.0\.1",'
-                                r'port="(\d+)",interface="[^"]+"\} 1$', body.decode(), re.M))
+                                r'port="(\d+)",interface="[^"]+",instance_name="[^"]+",'
+                                r'vantage="[^"]+"\} 1$', body.decode(), re.M))
         assert {int(x) for x in series} == outside, (series, outside)
         passed += 1
 

@@ -580,8 +580,8 @@ static void rules_name_metrics(const char *body)
     char line[1024];
     size_t used = 0;
     while (fgets(line, sizeof line, f)) {
-        if (strstr(line, "expr:") == NULL)
-            continue;
+        if (line[strspn(line, " ")] == '#')
+            continue; /* every other line: expressions span several */
         for (const char *p = line; (p = strstr(p, "portwatch_")); p += 10) {
             if (p > line && (p[-1] == ':' || p[-1] == '_' || p[-1] == '.'))
                 continue; /* a recording rule's own name */
@@ -597,13 +597,25 @@ static void rules_name_metrics(const char *body)
     ck_assert_int_ge(used, 5);
 }
 
+/* The identity labels /metrics ends the world's farm series with: its
+ * host name (no instance_name set) and the default vantage. */
+static const char *world_identity(void)
+{
+    static char buf[320];
+    snprintf(buf, sizeof buf, ",instance_name=\"%s\",vantage=\"administration\"",
+             pw_plan_identity(W.plan)->instance_name);
+    ck_assert_int_gt(strlen(pw_plan_identity(W.plan)->instance_name), 0);
+    return buf;
+}
+
 START_TEST(metrics)
 {
     struct http h;
+    const char *id = world_identity();
     ck_assert_int_eq(http_get(W.port, "/metrics", &h), 0);
     ck_assert_int_eq(h.status, 200);
     ck_assert_ptr_nonnull(strstr(h.ctype, "version=0.0.4"));
-    char want[256];
+    char want[512];
     /* One series per target: (metric, port, role, extra label, value). */
     const struct {
         const char *metric;
@@ -625,10 +637,10 @@ START_TEST(metrics)
         {"portwatch_target_verify", W.closed_port[0], "web-closed", "", -1},
     };
     for (size_t i = 0; i < sizeof series / sizeof series[0]; i++) {
-        int n = snprintf(want, sizeof want, "\n%s{host=\"127.0.0.1\",port=\"%u\",roles=\"%s\"%s}",
-                         series[i].metric, series[i].port, series[i].role, series[i].extra);
+        int n = snprintf(want, sizeof want, "\n%s{host=\"127.0.0.1\",port=\"%u\",roles=\"%s\"%s%s}",
+                         series[i].metric, series[i].port, series[i].role, id, series[i].extra);
         if (series[i].value < 0) {
-            want[n - 1] = '\0'; /* any labels after roles */
+            want[n - 1] = '\0'; /* any labels after the identity */
             ck_assert_msg(!strstr(h.body, want), "unexpected %s", want);
             continue;
         }
@@ -636,9 +648,15 @@ START_TEST(metrics)
         ck_assert_msg(strstr(h.body, want), "missing %s", want);
     }
     /* a role is available while every target serving it is up */
-    ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_role_up{role=\"web-open\"} 1\n"));
-    ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_role_up{role=\"web-closed\"} 0\n"));
-    ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_role_up{role=\"web-reach\"} 1\n"));
+    const struct {
+        const char *role;
+        int up;
+    } roles[] = {{"web-open", 1}, {"web-closed", 0}, {"web-reach", 1}};
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+        snprintf(want, sizeof want, "\nportwatch_role_up{role=\"%s\"%s} %d\n", roles[i].role, id,
+                 roles[i].up);
+        ck_assert_msg(strstr(h.body, want), "missing %s", want);
+    }
     ck_assert_ptr_nonnull(strstr(h.body, "\n# TYPE portwatch_probes_total counter\n"));
     ck_assert_ptr_nonnull(strstr(h.body, "\n# TYPE portwatch_target_verify gauge\n"));
     ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_storage_up 1\n"));
@@ -690,8 +708,10 @@ START_TEST(endpoint_outside_range)
     struct pw_web *w = start_web(&src);
     struct http h;
     ck_assert_int_eq(http_get(pw_web_port(w), "/metrics", &h), 0);
-    ck_assert_msg(strstr(h.body, "\nportwatch_rpc_endpoint_outside_range{host=\"127.0.0.2\","
-                                 "port=\"62001\",interface=\"\"} 1\n"), "%s", h.body);
+    char want[512];
+    snprintf(want, sizeof want, "\nportwatch_rpc_endpoint_outside_range{host=\"127.0.0.2\","
+             "port=\"62001\",interface=\"\"%s} 1\n", world_identity());
+    ck_assert_msg(strstr(h.body, want), "%s", h.body);
     ck_assert_msg(!strstr(h.body, "_outside_range{host=\"127.0.0.2\",port=\"50003\""),
                   "inside the range: no series");
     rules_name_metrics(h.body);
@@ -717,8 +737,9 @@ START_TEST(metrics_process_and_gzip)
 {
     struct http h;
     ck_assert_int_eq(http_get(W.port, "/metrics", &h), 0);
-    char want[64];
-    snprintf(want, sizeof want, "\nportwatch_build_info{version=\"%s\"} 1\n", PW_VERSION);
+    char want[512];
+    snprintf(want, sizeof want, "\nportwatch_build_info{version=\"%s\"%s} 1\n", PW_VERSION,
+             world_identity());
     ck_assert_msg(strstr(h.body, want), "missing %s", want);
     const char *p = strstr(h.body, "\nprocess_start_time_seconds ");
     ck_assert_ptr_nonnull(p);
@@ -1012,6 +1033,44 @@ START_TEST(promtool_metrics)
 }
 END_TEST
 
+/* Who watches, configured: instance_name, two vantages and static labels
+ * end every farm series and build_info, escaped as label values. */
+START_TEST(metrics_identity_labels)
+{
+    const char *ini = "[portwatch]\nvantage = receive-send, processing\n"
+                      "instance_name = bts \"01\" \\x\nlabels = group=prod-a, note=a\"b\\c\n"
+                      "[check web]\nhosts = 127.0.0.1\nports = 1433\n";
+    struct pw_config *c;
+    struct pw_plan *plan;
+    struct pw_diag d = {0};
+    ck_assert_int_eq(pw_config_load_buffer("id.ini", ini, strlen(ini), &c, &d), 0);
+    ck_assert_int_eq(pw_plan_build(c, &plan, &d), 0);
+    pw_config_free(c);
+    fake_states[0] = (struct pw_target_state){.status = PW_STATUS_UNKNOWN, .latency_us = -1};
+    fake_snap = (struct pw_snapshot){.plan = plan, .ntargets = 1, .targets = fake_states,
+                                     .taken_ms = now_ms()};
+    struct pw_web_sources src = {fake_acquire, dummy_release, NULL, W.store, NULL, NULL};
+    struct pw_web *w = start_web(&src);
+    struct http h;
+    ck_assert_int_eq(http_get(pw_web_port(w), "/metrics", &h), 0);
+    const char *id = ",instance_name=\"bts \\\"01\\\" \\\\x\",vantage=\"processing,receive-send\","
+                     "group=\"prod-a\",note=\"a\\\"b\\\\c\"";
+    char want[512];
+    snprintf(want, sizeof want, "\nportwatch_target_up{host=\"127.0.0.1\",port=\"1433\","
+             "roles=\"web\"%s} NaN\n", id);
+    ck_assert_msg(strstr(h.body, want), "missing %s in\n%s", want, h.body);
+    snprintf(want, sizeof want, "\nportwatch_role_up{role=\"web\"%s} NaN\n", id);
+    ck_assert_msg(strstr(h.body, want), "missing %s", want);
+    snprintf(want, sizeof want, "\nportwatch_build_info{version=\"%s\"%s} 1\n", PW_VERSION, id);
+    ck_assert_msg(strstr(h.body, want), "missing %s", want);
+    /* the instance's own series stay unlabelled: joined by `instance` */
+    ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_storage_up 1\n"));
+    http_free(&h);
+    pw_web_stop(w);
+    pw_plan_free(plan);
+}
+END_TEST
+
 /* A hand-built view: a target not yet probed and one where an HTTP server
  * answers on SQL Server's port. */
 START_TEST(unprobed_and_mismatch)
@@ -1233,6 +1292,7 @@ static Suite *fast_suite(void)
     tcase_add_test(t, metrics_process_and_gzip);
     tcase_add_test(t, endpoint_outside_range);
     tcase_add_test(t, unprobed_and_mismatch);
+    tcase_add_test(t, metrics_identity_labels);
     tcase_add_test(t, methods_and_paths);
     tcase_add_test(t, hostile_requests);
     tcase_add_test(t, token);
