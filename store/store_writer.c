@@ -188,7 +188,11 @@ void sw_writer_main(void *arg)
         uint32_t n = st->qcount < st->opt.batch_max ? st->qcount : st->opt.batch_max;
         uint32_t head = st->qhead;
         int64_t hole = st->hole_ms;
-        int64_t hb = hole && st->hb_ms > hole ? hole : st->hb_ms;
+        /* A heartbeat says "alive until now" only once every result before
+         * it is written: applied to a batch that leaves a backlog (results
+         * that waited out a full disk), it would jump coverage past them
+         * and turn their whole stretch into a gap. */
+        int64_t hb = n < st->qcount ? 0 : hole && st->hb_ms > hole ? hole : st->hb_ms;
         int64_t last_at = n ? st->q[(head + n - 1) % st->opt.queue_max].at_ms : 0;
         bool hk = st->hk_requested;
         uint64_t dropped = st->dropped - st->dropped_logged;
