@@ -190,20 +190,51 @@ static void epm_release(void *ud, const struct pw_web_epm *e)
     pw_epm_watch_release(e);
 }
 
+/* The process's CPU time (user + system) in microseconds; -1 unknown. */
+static int64_t cpu_us(void)
+{
+    uv_rusage_t ru;
+    if (uv_getrusage(&ru) != 0)
+        return -1;
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec +
+           ru.ru_stime.tv_usec;
+}
+
+/* Why the loop did not beat for wall_ms of wall-clock time, in which the
+ * monotonic clock moved mono_ms (it stands still while the machine
+ * sleeps, on Linux) and the process used cpu_ms of CPU (-1: unknown): a
+ * loop that was busy used the CPU; one that was stopped, or got none, did
+ * not. */
+static enum pw_store_run_end gap_cause(int64_t wall_ms, int64_t mono_ms, int64_t cpu_ms)
+{
+    if (wall_ms - mono_ms > GAP_MS)
+        return PW_RUN_SUSPENDED;
+    if (cpu_ms >= 0 && cpu_ms * 2 >= mono_ms)
+        return PW_RUN_OVERLOADED;
+    return PW_RUN_PAUSED;
+}
+
 static void on_heartbeat(uv_timer_t *t)
 {
     struct daemon *d = t->data;
-    int64_t now = pw_web_now_ms();
+    int64_t now = pw_web_now_ms(), cpu = cpu_us();
+    uint64_t mono = uv_hrtime();
     if (d->beat_ms && now - d->beat_ms > GAP_MS) {
         char from[40], to[40], took[32];
+        enum pw_store_run_end cause =
+            gap_cause(now - d->beat_ms, (int64_t)((mono - d->beat_mono_ns) / 1000000),
+                      cpu < 0 || d->beat_cpu_us < 0 ? -1 : (cpu - d->beat_cpu_us) / 1000);
+        pw_store_gap(d->store, d->beat_ms, now, cause);
         pw_web_format_time(d->beat_ms, from, sizeof from);
         pw_web_format_time(now, to, sizeof to);
         pw_format_duration((now - d->beat_ms) / 1000 * 1000, took, sizeof took);
-        pw_log_event(PW_LOG_WARN, "monitoring gap: from %s to %s (%s) the daemon did not run "
-                     "(paused, suspended, or starved of CPU); that time counts as not monitored",
-                     from, to, took);
+        pw_log_event(PW_LOG_WARN, "monitoring gap: from %s to %s (%s), %s: %s; that time counts "
+                     "as not monitored", from, to, took, pw_store_run_end_name(cause),
+                     pw_store_run_end_text(cause));
     }
     d->beat_ms = now;
+    d->beat_mono_ns = mono;
+    d->beat_cpu_us = cpu;
     pw_store_heartbeat(d->store, now);
 }
 

@@ -57,6 +57,8 @@ struct daemon {
     struct pw_epm_watch *watch; /* NULL before the web starts and once stopping */
     uv_timer_t heartbeat, status, watchdog;
     int64_t beat_ms;            /* wall clock of the last heartbeat */
+    uint64_t beat_mono_ns;      /* its monotonic clock (uv_hrtime) */
+    int64_t beat_cpu_us;        /* and the process's CPU time then */
     uint32_t fd_limit;          /* open-file limit, raised once at start */
     struct pw_transitions trans; /* status changes to the log */
     uv_timer_t reload_timer;    /* runs while a reload is queued */

@@ -43,6 +43,9 @@ static const char *const stmt_sql[NSTMT] = {
     [S_INS_COV] = "INSERT INTO runs(started_ms,last_alive_ms) VALUES(?,?)",
     [S_UPD_COV] = "UPDATE runs SET last_alive_ms=?2 WHERE id=?1",
     [S_END_COV] = "UPDATE runs SET last_alive_ms=?2, ended_ms=?2, end_reason=?3 WHERE id=?1",
+    /* The daemon's cause of a gap overrides "stalled" and "storage" (a
+     * pause is why the writes stopped, too), never a stop or a crash. */
+    [S_GAP_CAUSE] = "UPDATE runs SET end_reason=?2 WHERE id=?1 AND end_reason IN (3,7)",
 #define UPSERT(t)                                                              \
     "INSERT INTO " t "(target_id,b,n0,n1,n2,n3,n4,n5,nfail,lat_n,lat_min,lat_sum,lat_max)" \
     " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(target_id,b) DO UPDATE SET"  \
@@ -376,6 +379,17 @@ void pw_store_heartbeat(struct pw_store *st, int64_t now_ms)
         st->hb_ms = now_ms;
         uv_cond_signal(&st->wake);
     }
+    uv_mutex_unlock(&st->lock);
+}
+
+void pw_store_gap(struct pw_store *st, int64_t from_ms, int64_t to_ms,
+                  enum pw_store_run_end cause)
+{
+    if (to_ms <= from_ms || cause < PW_RUN_STALL || cause >= PW_RUN_END_COUNT_)
+        return;
+    uv_mutex_lock(&st->lock);
+    st->gap = (struct gap_note){from_ms, to_ms, cause};
+    uv_cond_signal(&st->wake);
     uv_mutex_unlock(&st->lock);
 }
 

@@ -119,9 +119,36 @@ int pw_store_sync_targets(struct pw_store *st, const struct pw_plan *plan,
  * (any single thread). at_ms must not go backwards per target. */
 size_t pw_store_submit(struct pw_store *st, const struct pw_result *r, size_t n);
 
+/* How a coverage run ended, which is the cause of the gap after it. */
+enum pw_store_run_end {
+    PW_RUN_OPEN = 0,       /* still running */
+    PW_RUN_CLEAN = 1,      /* the daemon stopped */
+    PW_RUN_CRASH = 2,      /* the daemon ended without stopping (crash, kill -9, power) */
+    PW_RUN_STALL = 3,      /* nothing heard for gap_ms, cause not known */
+    PW_RUN_PAUSED = 4,     /* the daemon did not run: SIGSTOP, a VM snapshot, starved of CPU */
+    PW_RUN_SUSPENDED = 5,  /* the machine slept (or its clock jumped forward) */
+    PW_RUN_OVERLOADED = 6, /* the daemon ran, but its loop was busy and late */
+    PW_RUN_STORAGE = 7,    /* results were dropped: the database could not be written */
+    PW_RUN_END_COUNT_
+};
+/* "stopped", "crashed", "stalled", "paused", "suspended", "overloaded",
+ * "storage", or "open"; "unknown" out of range. */
+const char *pw_store_run_end_name(enum pw_store_run_end end);
+/* What the gap after a run ending so means, for a person: "portwatch was
+ * paused (SIGSTOP, a VM snapshot) or starved of CPU". */
+const char *pw_store_run_end_text(enum pw_store_run_end end);
+
 /* Says "the monitor is alive at now_ms" even without results (0: the wall
  * clock). Results imply it already (alive-at = their at_ms). */
 void pw_store_heartbeat(struct pw_store *st, int64_t now_ms);
+
+/* Says why nothing was heard from from_ms to to_ms (the daemon measured a
+ * pause, a suspend or an overload): the coverage run the store ends for
+ * that gap, or has ended, gets `cause` (a PW_RUN_* gap cause) instead of
+ * PW_RUN_STALL. The latest call wins; one a minute past its gap is
+ * dropped. */
+void pw_store_gap(struct pw_store *st, int64_t from_ms, int64_t to_ms,
+                  enum pw_store_run_end cause);
 
 /* Waits until everything submitted before the call is committed. Returns 0,
  * or PW_EBUSY after timeout_ms (<0: forever) — e.g. while degraded. */
@@ -360,12 +387,25 @@ int pw_store_query_uptime(struct pw_store *st, int64_t from_ms, int64_t to_ms,
                           struct pw_store_uptime **out, size_t *n);
 
 /* Coverage runs overlapping [from, to), for the "not monitored" shading. */
-enum pw_store_run_end { PW_RUN_OPEN = 0, PW_RUN_CLEAN = 1, PW_RUN_CRASH = 2, PW_RUN_STALL = 3 };
 struct pw_store_run {
     int64_t id, started_ms, last_alive_ms, ended_ms; /* ended -1 while open */
     enum pw_store_run_end end;
 };
 int pw_store_query_runs(struct pw_store *st, int64_t from_ms, int64_t to_ms,
                         struct pw_store_run **out, size_t *n);
+
+/* A stretch portwatch did not monitor: from the end of one coverage run
+ * (its last sign of life) to the start of the next, or to to_ms while
+ * none has started (the daemon is not running). */
+struct pw_store_gap {
+    int64_t from_ms, to_ms;
+    bool ongoing;              /* no run since: still not monitoring */
+    enum pw_store_run_end cause; /* how the run before it ended */
+};
+/* The gaps overlapping [from, to), oldest first, clipped to it. Time
+ * before the first run is not a gap (nothing was watched yet). Free with
+ * free(). */
+int pw_store_query_gaps(struct pw_store *st, int64_t from_ms, int64_t to_ms,
+                        struct pw_store_gap **out, size_t *n);
 
 #endif

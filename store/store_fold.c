@@ -151,19 +151,64 @@ int sw_cov_end(struct pw_store *st, enum pw_store_run_end how)
     int rc = sw_step_done(s);
     if (!rc) {
         st->cov.prev_end_ms = st->cov.alive_ms;
+        st->cov.prev_id = st->cov.id;
         st->cov.id = 0;
         st->cov.dirty = false;
     }
     return rc;
 }
 
-/* The monitor is alive at t: extends the coverage row, or ends it as a
- * stall and opens a new one when nothing was heard for gap_ms. */
+/* Whether the daemon's gap g is the one after a run that ended at end_ms:
+ * its last beat (g->from_ms) came at most gap_ms after the run's last
+ * sign of life. */
+static bool gap_follows(const struct pw_store *st, const struct gap_note *g, int64_t end_ms)
+{
+    return g->to_ms && end_ms <= g->to_ms && end_ms >= g->from_ms - st->opt.gap_ms;
+}
+
+/* Why nothing was heard from the coverage row's last sign of life until t:
+ * the daemon's word when it has measured that gap, dropped results when
+ * the hole began before t, otherwise not known. */
+static enum pw_store_run_end gap_cause(struct pw_store *st, int64_t t)
+{
+    if (gap_follows(st, &st->w_gap, st->cov.alive_ms)) {
+        enum pw_store_run_end cause = st->w_gap.cause;
+        st->w_gap.to_ms = 0;
+        return cause;
+    }
+    return st->w_hole_ms && st->w_hole_ms <= t ? PW_RUN_STORAGE : PW_RUN_STALL;
+}
+
+/* The daemon's cause for a gap the writer already closed as "stalled"
+ * (results after the gap were written before the daemon's word came). A
+ * word for a gap never seen here is dropped once coverage is a minute
+ * past it. */
+static int gap_cause_late(struct pw_store *st)
+{
+    struct gap_note *g = &st->w_gap;
+    if (!g->to_ms)
+        return 0;
+    if (st->cov.prev_id && gap_follows(st, g, st->cov.prev_end_ms)) {
+        sqlite3_stmt *s = st->stmt[S_GAP_CAUSE];
+        sqlite3_bind_int64(s, 1, st->cov.prev_id);
+        sqlite3_bind_int(s, 2, g->cause);
+        int rc = sw_step_done(s);
+        if (!rc)
+            g->to_ms = 0;
+        return rc;
+    }
+    if (st->cov.alive_ms > g->to_ms + 60000)
+        g->to_ms = 0;
+    return 0;
+}
+
+/* The monitor is alive at t: extends the coverage row, or ends it (with
+ * the gap's cause) and opens a new one when nothing was heard for gap_ms. */
 static int note_alive(struct pw_store *st, int64_t t)
 {
     int rc;
     if (st->cov.id && t - st->cov.alive_ms > st->opt.gap_ms) {
-        if ((rc = sw_cov_end(st, PW_RUN_STALL)))
+        if ((rc = sw_cov_end(st, gap_cause(st, t))))
             return rc;
     }
     if (!st->cov.id) {
@@ -335,6 +380,7 @@ int sw_write_batch(struct pw_store *st, const struct pw_result *r, size_t n,
                    uint32_t nepm)
 {
     struct cover cov0 = st->cov;
+    struct gap_note gap0 = st->w_gap;
     int rc = sw_step_done(st->stmt[S_BEGIN]);
     if (rc) {
         pw_store_failed(st->db, rc, st->path, "cannot write", st->errbuf);
@@ -367,6 +413,8 @@ int sw_write_batch(struct pw_store *st, const struct pw_result *r, size_t n,
     }
     if (!rc && hb > 0)
         rc = note_alive(st, hb);
+    if (!rc)
+        rc = gap_cause_late(st);
     if (!rc && st->cov.id && st->cov.dirty) {
         sqlite3_stmt *s = st->stmt[S_UPD_COV];
         sqlite3_bind_int64(s, 1, st->cov.id);
@@ -381,6 +429,7 @@ int sw_write_batch(struct pw_store *st, const struct pw_result *r, size_t n,
         sw_step_done(st->stmt[S_ROLLBACK]);
         undo_restore(st);
         st->cov = cov0;
+        st->w_gap = gap0;
         return rc;
     }
     undo_clear(st);

@@ -325,3 +325,64 @@ int pw_store_query_runs(struct pw_store *st, int64_t from, int64_t to,
     *out = sq_list_end(st, s, rc, v, n);
     return rc;
 }
+
+static const char *const run_end_names[PW_RUN_END_COUNT_] = {
+    [PW_RUN_OPEN] = "open", [PW_RUN_CLEAN] = "stopped", [PW_RUN_CRASH] = "crashed",
+    [PW_RUN_STALL] = "stalled", [PW_RUN_PAUSED] = "paused", [PW_RUN_SUSPENDED] = "suspended",
+    [PW_RUN_OVERLOADED] = "overloaded", [PW_RUN_STORAGE] = "storage",
+};
+static const char *const run_end_texts[PW_RUN_END_COUNT_] = {
+    [PW_RUN_OPEN] = "portwatch is monitoring",
+    [PW_RUN_CLEAN] = "portwatch was stopped",
+    [PW_RUN_CRASH] = "portwatch ended without stopping (a crash, kill -9 or power loss)",
+    [PW_RUN_STALL] = "nothing was probed or heard for more than the gap limit, cause not known",
+    [PW_RUN_PAUSED] = "portwatch did not run: paused (SIGSTOP, a VM snapshot) or starved of "
+                      "CPU by other processes",
+    [PW_RUN_SUSPENDED] = "the machine was asleep (or its clock jumped forward)",
+    [PW_RUN_OVERLOADED] = "portwatch was busy: its loop ran late (CPU-bound)",
+    [PW_RUN_STORAGE] = "results were dropped: the database could not be written (disk full, "
+                       "locked, read-only)",
+};
+
+const char *pw_store_run_end_name(enum pw_store_run_end end)
+{
+    return (unsigned)end < PW_RUN_END_COUNT_ ? run_end_names[end] : "unknown";
+}
+
+const char *pw_store_run_end_text(enum pw_store_run_end end)
+{
+    return (unsigned)end < PW_RUN_END_COUNT_ ? run_end_texts[end] : "cause not known";
+}
+
+int pw_store_query_gaps(struct pw_store *st, int64_t from, int64_t to,
+                        struct pw_store_gap **out, size_t *n)
+{
+    struct pw_store_run *r;
+    size_t nr, cap = 0;
+    *out = NULL;
+    *n = 0;
+    /* Every run from the first: the one before a gap that began before
+     * from ended before it too. Runs are few (a restart, a gap). */
+    int rc = pw_store_query_runs(st, 0, to, &r, &nr);
+    if (rc)
+        return rc;
+    struct pw_store_gap *v = NULL;
+    for (size_t i = 0; i < nr && r[i].ended_ms >= 0; i++) {
+        bool last = i + 1 == nr;
+        int64_t a = r[i].ended_ms, b = last ? to : r[i + 1].started_ms;
+        if (b <= from || a >= to || b <= a)
+            continue;
+        struct pw_store_gap *nv = sq_grow(v, &cap, *n, sizeof *nv, 8);
+        if (!nv) {
+            free(v);
+            free(r);
+            *n = 0;
+            return PW_ENOMEM;
+        }
+        v = nv;
+        v[(*n)++] = (struct pw_store_gap){max64(a, from), min64(b, to), last, r[i].end};
+    }
+    free(r);
+    *out = v;
+    return 0;
+}

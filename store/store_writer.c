@@ -193,6 +193,11 @@ void sw_writer_main(void *arg)
          * that waited out a full disk), it would jump coverage past them
          * and turn their whole stretch into a gap. */
         int64_t hb = n < st->qcount ? 0 : hole && st->hb_ms > hole ? hole : st->hb_ms;
+        st->w_hole_ms = hole;
+        if (st->gap.to_ms) {
+            st->w_gap = st->gap;
+            st->gap.to_ms = 0;
+        }
         int64_t last_at = n ? st->q[(head + n - 1) % st->opt.queue_max].at_ms : 0;
         bool hk = st->hk_requested;
         uint64_t dropped = st->dropped - st->dropped_logged;

@@ -63,12 +63,19 @@ struct cover {
     int64_t id;          /* 0: no row yet this segment */
     int64_t start_ms, alive_ms;
     int64_t prev_end_ms; /* end of the segment before the current one */
+    int64_t prev_id;     /* its runs row; 0: none this process */
     bool dirty;
+};
+
+/* The daemon's word on why a gap happened (pw_store_gap). */
+struct gap_note {
+    int64_t from_ms, to_ms; /* to_ms 0: none */
+    enum pw_store_run_end cause;
 };
 
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_INS_RUN, S_UPD_RUN, S_TGT_CUR, S_TGT_FIRST,
-    S_INS_OUT, S_UPD_OUT, S_INS_COV, S_UPD_COV, S_END_COV,
+    S_INS_OUT, S_UPD_OUT, S_INS_COV, S_UPD_COV, S_END_COV, S_GAP_CAUSE,
     S_BUCKET0, S_BUCKET1, S_BUCKET2, S_EPM_HOST, S_EPM_HOST_ID, S_EPM_ENTRY, NSTMT
 };
 
@@ -114,6 +121,7 @@ struct pw_store {
      * no heartbeat may carry coverage past it, so the hole is not
      * monitored time. Cleared once results after it are written. */
     int64_t hole_ms;
+    struct gap_note gap;   /* pw_store_gap's latest, until the writer takes it */
     bool hk_requested, flush_waiting, stopping;
     struct pw_store_health health;
     uv_thread_t thread;
@@ -125,6 +133,8 @@ struct pw_store {
     struct undo *undo;
     uint32_t nundo;
     struct cover cov;
+    int64_t w_hole_ms;     /* hole_ms as this batch was taken */
+    struct gap_note w_gap; /* a cause waiting for its gap's run to end */
     int64_t last_hk_ms;
     int64_t hk_cursor;   /* last target id housekept */
     int64_t hk_epm_cursor; /* last epm_hosts id housekept */

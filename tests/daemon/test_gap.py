@@ -4,13 +4,16 @@ SIGSTOP for 8 s, then SIGCONT, against the real daemon:
 
   - /api/v1/uptime counts those 8 s as not monitored (to within the 1 s
     heartbeat and the 5 s gap rule), not as up;
-  - the log says, once, from when to when the daemon did not run.
+  - the log says, once, from when to when the daemon did not run, and
+    why: paused (it used no CPU while its clocks moved on);
+  - the database keeps that cause with the gap (runs.end_reason 4, paused).
 """
 import datetime
 import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -71,8 +74,12 @@ reason = Gap test
     ok(f"an 8 s SIGSTOP is {g['not_monitored_ms']} ms not monitored, not up")
     with open(log) as f:
         gaps = [l for l in f if "monitoring gap: from " in l]
-    assert len(gaps) == 1 and "the daemon did not run" in gaps[0], gaps
-    ok("the log says once when the daemon did not run")
+    assert len(gaps) == 1 and "paused: portwatch did not run" in gaps[0], gaps
+    ok("the log says once when the daemon did not run, and that it was paused")
+    db = sqlite3.connect(f"file:{tmp}/pw.db?mode=ro", uri=True)
+    ends = db.execute("SELECT end_reason FROM runs ORDER BY id").fetchall()
+    assert ends == [(4,), (1,)], ends  # PW_RUN_PAUSED, then PW_RUN_CLEAN at the stop
+    ok("the database keeps the gap's cause: paused")
     summary("gap")
 
 
