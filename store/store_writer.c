@@ -175,7 +175,7 @@ void sw_writer_main(void *arg)
     uv_mutex_lock(&st->lock);
     for (;;) {
         while (!st->stopping && st->qcount == 0 && st->hb_ms <= st->cov.alive_ms &&
-               !st->hk_requested && st->epm_nreads == 0 &&
+               !st->gap.to_ms && !st->hk_requested && st->epm_nreads == 0 &&
                st->epm_dropped == st->epm_dropped_logged)
             uv_cond_wait(&st->wake, &st->lock);
         /* Coalesce small batches unless someone waits for them. */

@@ -300,6 +300,52 @@ START_TEST(stall_gap)
 }
 END_TEST
 
+/* The daemon's cause of a gap reaches the run it ends, whether it comes
+ * before the results after the gap are written or after; a cause for
+ * another stretch touches nothing; the gaps query reports each. */
+START_TEST(gap_causes)
+{
+    struct pw_store_options o = {.gap_ms = 5000};
+    struct pw_store *st = open_store(&o);
+    submit1(st, mkres(0, PW_STATE_OPEN, PW_STATUS_UP, T0, 100));
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    /* first gap: the cause is known before the writer sees the gap */
+    pw_store_gap(st, T0 + 1000, T0 + 30000, PW_RUN_PAUSED);
+    submit1(st, mkres(0, PW_STATE_OPEN, PW_STATUS_UP, T0 + 30000, 100));
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    /* second gap: the writer closes it as stalled, the cause comes after */
+    submit1(st, mkres(0, PW_STATE_OPEN, PW_STATUS_UP, T0 + 60000, 100));
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    pw_store_gap(st, T0 + 31000, T0 + 60000, PW_RUN_OVERLOADED);
+    submit1(st, mkres(0, PW_STATE_OPEN, PW_STATUS_UP, T0 + 61000, 100));
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    /* a cause for a stretch with no gap in the store changes nothing */
+    pw_store_gap(st, T0 + 200000, T0 + 230000, PW_RUN_SUSPENDED);
+    pw_store_heartbeat(st, T0 + 62000);
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+
+    struct pw_store_gap *g;
+    size_t n;
+    ck_assert_int_eq(pw_store_query_gaps(st, T0 + 10000, T0 + 100000, &g, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(g[0].from_ms, T0 + 10000); /* clipped to the range */
+    ck_assert_int_eq(g[0].to_ms, T0 + 30000);
+    ck_assert_int_eq(g[0].cause, PW_RUN_PAUSED);
+    ck_assert_int_eq(g[1].from_ms, T0 + 30000);
+    ck_assert_int_eq(g[1].to_ms, T0 + 60000);
+    ck_assert_int_eq(g[1].cause, PW_RUN_OVERLOADED);
+    ck_assert(!g[1].ongoing);
+    free(g);
+    pw_store_close(st);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM runs"), 3);
+    ck_assert_int_eq(qint(path, "SELECT end_reason FROM runs WHERE id=1"), PW_RUN_PAUSED);
+    ck_assert_int_eq(qint(path, "SELECT end_reason FROM runs WHERE id=2"), PW_RUN_OVERLOADED);
+    ck_assert_int_eq(qint(path, "SELECT end_reason FROM runs WHERE id=3"), PW_RUN_CLEAN);
+    ck_assert_str_eq(pw_store_run_end_name(PW_RUN_STORAGE), "storage");
+    ck_assert_str_eq(pw_store_run_end_name((enum pw_store_run_end)99), "unknown");
+}
+END_TEST
+
 /* A target dropped from the plan is retired; its open outage closes. */
 START_TEST(retire_target)
 {
@@ -1059,6 +1105,7 @@ static Suite *suite(void)
     tcase_add_test(tc, unsynced_results_dropped);
     tcase_add_test(tc, outage_flaps_and_restarts);
     tcase_add_test(tc, stall_gap);
+    tcase_add_test(tc, gap_causes);
     tcase_add_test(tc, retire_target);
     tcase_add_test(tc, sync_roles_change);
     tcase_add_test(tc, file_removed_degrades);
