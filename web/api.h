@@ -16,6 +16,7 @@ void pw_api_target(struct pw_req *r, struct pw_reply *out);
 void pw_api_history(struct pw_req *r, struct pw_reply *out);
 void pw_api_outages(struct pw_req *r, struct pw_reply *out);
 void pw_api_uptime(struct pw_req *r, struct pw_reply *out);
+void pw_api_gaps(struct pw_req *r, struct pw_reply *out);
 void pw_api_health(struct pw_req *r, struct pw_reply *out);
 void pw_api_rpc_endpoints(struct pw_req *r, struct pw_reply *out);
 void pw_api_metrics(struct pw_req *r, struct pw_reply *out);

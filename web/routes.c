@@ -38,6 +38,7 @@ static const char *const p_health[] = {"host", "role", "min_duration", "format",
 static const char *const p_history[] = {"from", "to", "step", NULL};
 static const char *const p_outages[] = {"from", "to", "host", "role", "open", "limit", NULL};
 static const char *const p_uptime[] = {"from", "to", "by", NULL};
+static const char *const p_range[] = {"from", "to", NULL};
 
 /* The dashboard's files are not here: server.c serves them before this
  * table, without the token (web/assets.c says why). */
@@ -47,6 +48,7 @@ static const struct route routes[] = {
     {"/metrics", NULL, pw_api_metrics, RT_AUTH | RT_VIEW, p_none},
     {"/api/v1/outages", NULL, pw_api_outages, RT_AUTH | RT_STORE, p_outages},
     {"/api/v1/uptime", NULL, pw_api_uptime, RT_AUTH | RT_STORE, p_uptime},
+    {"/api/v1/gaps", NULL, pw_api_gaps, RT_AUTH | RT_STORE, p_range},
     {"/api/v1/rpc/endpoints", NULL, pw_api_rpc_endpoints, RT_AUTH | RT_VIEW, p_host},
     {"/api/v1/targets/", "", pw_api_target, RT_AUTH | RT_VIEW, p_none},
     {"/api/v1/targets/", "/history", pw_api_history, RT_AUTH | RT_STORE, p_history},
@@ -54,7 +56,7 @@ static const struct route routes[] = {
 
 static const char endpoints[] =
     "/api/v1/status, /api/v1/health, /api/v1/targets/{id}, /api/v1/targets/{id}/history, "
-    "/api/v1/outages, /api/v1/uptime, /api/v1/rpc/endpoints, /metrics";
+    "/api/v1/outages, /api/v1/uptime, /api/v1/gaps, /api/v1/rpc/endpoints, /metrics";
 
 /* "{id}" of a targets route: 1 to 2^32-1. Sets *id; returns 0, or -1 with
  * a 400 in out. */

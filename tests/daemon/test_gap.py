@@ -6,7 +6,8 @@ SIGSTOP for 8 s, then SIGCONT, against the real daemon:
     heartbeat and the 5 s gap rule), not as up;
   - the log says, once, from when to when the daemon did not run, and
     why: paused (it used no CPU while its clocks moved on);
-  - the database keeps that cause with the gap (runs.end_reason 4, paused).
+  - the database keeps that cause with the gap (runs.end_reason 4, paused),
+    and /api/v1/gaps lists the gap with it.
 """
 import datetime
 import json
@@ -65,6 +66,9 @@ reason = Gap test
             g = json.loads(body)["groups"][0] if code == 200 else None
             return g if g and g["not_monitored_ms"] > 0 else None
         g = wait_for(uptime, 5, "not monitored time in /api/v1/uptime")
+        code, body = get(f"{base}/api/v1/gaps?from={rfc3339(started)}")
+        gaps_doc = json.loads(body)
+        assert code == 200, (code, body)
     finally:
         rc, _ = stop(p, 10, signal.SIGTERM)
         lsn.close()
@@ -72,6 +76,11 @@ reason = Gap test
     assert 7000 <= g["not_monitored_ms"] <= 10500, g  # 8 s, give or take a beat
     assert g["down_ms"] == 0, g
     ok(f"an 8 s SIGSTOP is {g['not_monitored_ms']} ms not monitored, not up")
+    gl = gaps_doc["gaps"]
+    assert len(gl) == 1 and gl[0]["cause"] == "paused" and gl[0]["to"], gaps_doc
+    assert abs(gl[0]["duration_ms"] - g["not_monitored_ms"]) <= 1000, (gaps_doc, g)
+    assert gaps_doc["not_monitored_ms"] == gl[0]["duration_ms"], gaps_doc
+    ok(f"/api/v1/gaps lists it: {gl[0]['duration_ms']} ms, cause paused")
     with open(log) as f:
         gaps = [l for l in f if "monitoring gap: from " in l]
     assert len(gaps) == 1 and "paused: portwatch did not run" in gaps[0], gaps
