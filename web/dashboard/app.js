@@ -116,12 +116,17 @@
 
   /* The browser's time zone, said once on the page (the header); every
    * time shown is in it, and each carries its UTC time as a tooltip. */
+  let zoneMemo = { at: -Infinity, text: '' };
   function zoneName() {
+    /* asked every second by the header: worked out once a minute (an
+     * offset changes at a daylight-saving switch, never faster) */
+    if (Math.abs(Date.now() - zoneMemo.at) < 60000) return zoneMemo.text;
     let z = '';
     try { z = Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { z = ''; }
     const off = -new Date(app.now || Date.now()).getTimezoneOffset();
     const hm = `${off < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(off) / 60))}:${pad(Math.abs(off) % 60)}`;
-    return z ? `${z} (UTC${hm})` : `UTC${hm}`;
+    zoneMemo = { at: Date.now(), text: z ? `${z} (UTC${hm})` : `UTC${hm}` };
+    return zoneMemo.text;
   }
   function ms(iso) { return iso ? Date.parse(iso) : NaN; }
   function pad(n) { return String(n).padStart(2, '0'); }
@@ -187,7 +192,9 @@
     return ra - rb || a.localeCompare(b);
   }
 
-  function hostSort(a, b) { return a.localeCompare(b, undefined, { numeric: true, sensitivity: 'base' }); }
+  /* One collator: localeCompare with options builds one per call. */
+  const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+  function hostSort(a, b) { return collator.compare(a, b); }
 
   /* A target's status for the eye, the server's sets (web/api_hosts.c):
    * down, maintenance (inside a maintenance window), failing (status up,
@@ -761,6 +768,7 @@
     const body = h('tbody');
     const box = h('div', { class: 'scroll grid-box', tabindex: 0, 'data-scroll': 'grid', role: 'region', 'aria-label': 'Hosts by roles grid' },
       h('table', { class: 'grid', id: 'farm-grid', 'aria-rowcount': hosts.length + 1 }, h('thead', null, head), body));
+    box.firstChild.style.setProperty('--grid-min', `${10.5 + 8 * roleList.length}rem`);
     const render = virtualRows(box, body, hosts, (ho, i) => gridRow(ho, roleList, i), roleList.length + 1);
     app.afterSwap.push(render);
     return h('section', { class: 'panel', 'aria-labelledby': 'h-grid' },
