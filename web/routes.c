@@ -9,6 +9,7 @@
 #include "web/server_int.h"
 
 #include "web/api.h"
+#include "web/api_hosts.h"
 #include "web/auth.h"
 #include "web/params.h"
 
@@ -44,6 +45,7 @@ static const char *const p_range[] = {"from", "to", NULL};
  * table, without the token (web/assets.c says why). */
 static const struct route routes[] = {
     {"/api/v1/status", NULL, pw_api_status, RT_AUTH | RT_VIEW | RT_CACHED, p_status},
+    {"/api/v1/hosts", NULL, pw_api_hosts, RT_AUTH | RT_VIEW, p_none},
     {"/api/v1/health", NULL, pw_api_health, RT_AUTH | RT_VIEW | RT_MEMO, p_health},
     {"/metrics", NULL, pw_api_metrics, RT_AUTH | RT_VIEW, p_none},
     {"/api/v1/outages", NULL, pw_api_outages, RT_AUTH | RT_STORE, p_outages},
@@ -55,8 +57,9 @@ static const struct route routes[] = {
 };
 
 static const char endpoints[] =
-    "/api/v1/status, /api/v1/health, /api/v1/targets/{id}, /api/v1/targets/{id}/history, "
-    "/api/v1/outages, /api/v1/uptime, /api/v1/gaps, /api/v1/rpc/endpoints, /metrics";
+    "/api/v1/status, /api/v1/hosts, /api/v1/health, /api/v1/targets/{id}, "
+    "/api/v1/targets/{id}/history, /api/v1/outages, /api/v1/uptime, /api/v1/gaps, "
+    "/api/v1/rpc/endpoints, /metrics";
 
 /* "{id}" of a targets route: 1 to 2^32-1. Sets *id; returns 0, or -1 with
  * a 400 in out. */

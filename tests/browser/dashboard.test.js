@@ -12,8 +12,18 @@
  * navigable with the arrow keys, a listener stopped shows up as an outage
  * without a reload (overview, impact and history), the stale state when
  * the daemon stops answering, the phone layout does not overflow, no
- * console error, and no request leaves the daemon's origin. Screenshots
- * (1280x800 and 390x844) go to OUTDIR.
+ * console error, and no request leaves the daemon's origin. Issue 16's
+ * "says it plainly": one clock per page (every "N s ago" from one now),
+ * sweep figures per schedule (a 1-minute check is its own line), counts
+ * that add up, times in the browser's zone said once (Chromium runs in
+ * Asia/Kolkata, UTC+05:30, so a time shown in UTC would be caught),
+ * incidents listed first, a target in maintenance shown with its reason
+ * and end, and the report view printed to PDF by Chromium (printToPDF).
+ * The incidents, maintenance and report endpoints are other engineers'
+ * work in parallel: where this daemon answers 404 the test asserts the
+ * part is absent, then serves documents of the agreed shape
+ * (briefs/shapes.md) through Playwright's routing to check the drawing.
+ * Screenshots (1280x800 and 390x844) and report.pdf go to OUTDIR.
  */
 'use strict';
 
@@ -33,6 +43,9 @@ const TOKEN = 'browser-test-token-0123456789abcdef';
 const SQL = '127.0.1.1', APP = '127.0.1.2', WEB = '127.0.1.3';
 /* run.sh drops these in the namespace's firewall: filtered, so down. */
 const DROPPED = { host: APP, lo: 50100, hi: 50119 };
+const ZONE = 'Asia/Kolkata', ZONE_OFFSET_MS = 5.5 * 3600000;
+/* A [check] on its own, slower schedule: a second line in Schedules. */
+const SLOW = { host: WEB, port: 8080, interval_ms: 60000 };
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-browser-'));
 const servers = new Map();
@@ -88,16 +101,18 @@ async function waitFor(pred, ms, what) {
   throw new Error(`timed out after ${ms} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
 }
 
-/* The grid's rule (app.js worst()): down, failing, unknown only when no
- * port of the cell was probed, else up. */
+/* The grid's rule (web/api_hosts.c's sets): down, in maintenance, not
+ * yet probed (status unknown), failing (status up, last probe failed),
+ * else up; a cell is its worst, unknown only when no port was probed. */
 function tstatus(t) {
   if (t.status === 'down') return 'down';
-  if (t.ok === false) return 'failing';
+  if (t.status === 'maintenance' || t.maintenance) return 'maintenance';
   if (t.status === 'unknown' || t.state === null) return 'unknown';
+  if (t.ok === false) return 'failing';
   return 'up';
 }
 function worst(list) {
-  const sev = { down: 0, failing: 1, unknown: 2, up: 3 };
+  const sev = { down: 0, failing: 1, maintenance: 2, unknown: 3, up: 4 };
   let w = 'up', unknown = 0;
   for (const t of list) {
     const s = tstatus(t);
@@ -125,7 +140,8 @@ function startDaemon() {
     '[biztalk]',
     `management_database = ${SQL}`, `messagebox_database = ${SQL}`, `tracking_database = ${SQL}`,
     `bam_primary_import_database = ${SQL}`, `rule_engine_database = ${SQL}`,
-    `processing_servers = ${APP}`, `iis_servers = ${WEB}`, 'secondary_rpc_ports = 50000-50200', '',
+    `processing_servers = ${APP}`, `iis_servers = ${WEB}`, 'secondary_rpc_ports = 50000-50200',
+    '[check slow-web]', `hosts = ${WEB}`, `ports = ${SLOW.port}`, 'expect = reachable', 'interval = 1m', '',
   ].join('\n'));
   daemon = spawn(PW, ['run', '-c', conf], { stdio: ['ignore', 'inherit', 'inherit'] });
   daemon.on('exit', (code, sig) => { if (daemon) log(`daemon exited: ${code ?? sig}`); daemon = null; });
@@ -149,17 +165,21 @@ async function main() {
     viewport: { width: 1280, height: 800 },
     deviceScaleFactor: 1,
     reducedMotion: 'reduce',
+    timezoneId: ZONE,
   });
-  const consoleErrors = [], foreign = [];
+  const consoleErrors = [], foreign = [], notFound = [];
   let tokenPhase = true; /* the 401 that brings up the token prompt is logged by Chromium */
   const watch = (page) => {
     page.on('console', (m) => {
       if (m.type() !== 'error' && m.type() !== 'warning') return;
       if (tokenPhase && /status of 401/.test(m.text())) return;
+      /* Chromium logs every 404; which URLs answered 404 is checked below */
+      if (/status of 404/.test(m.text())) return;
       consoleErrors.push(`${m.type()}: ${m.text()}`);
     });
     page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
     page.on('request', (r) => { if (!r.url().startsWith(`${ORIGIN}/`)) foreign.push(r.url()); });
+    page.on('response', (r) => { if (r.status() === 404) notFound.push(r.url()); });
   };
   const page = ctx.pages()[0] || await ctx.newPage();
   watch(page);
@@ -195,7 +215,7 @@ async function main() {
   }
   check(agree === cells.length, `every cell's status and port count agree with /api/v1/status (${agree}/${cells.length})`);
   check(cells.every((c) => /Up|Down|Failing|Unknown/.test(c.text)), 'every cell says its status in words, not only by colour');
-  const rows = await page.$$eval('#farm-grid tbody tr', (trs) => trs.map((tr) => tr.dataset.host));
+  const rows = await page.$$eval('#farm-grid tbody tr[data-host]', (trs) => trs.map((tr) => tr.dataset.host));
   check(rows[0] === APP, `the host with failures comes first (${rows.join(', ')})`);
   const tiles = await page.$eval('.tiles', (el) => el.textContent);
   check(tiles.includes(`${st.summary.down}down`) && tiles.includes(`${st.summary.targets}targets`), 'the counts match the summary');
@@ -289,6 +309,11 @@ async function main() {
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.evaluate(() => { location.hash = '#/'; });
 
+  await plainly(page);
+  await incidents(page);
+  await maintenance(page);
+  await report(page);
+
   /* 6. The daemon stops answering: the data is called stale, then live again. */
   process.kill(daemon.pid, 'SIGSTOP');
   await page.waitForSelector('#banner:not([hidden])', { timeout: 40000 });
@@ -299,9 +324,178 @@ async function main() {
   await page.waitForSelector('#banner', { state: 'hidden', timeout: 20000 });
   check(true, 'the stale state clears when the daemon answers again');
 
+  const optionalPaths = /\/api\/v1\/(incidents|maintenance|report)\b/;
+  check(notFound.every((u) => optionalPaths.test(u)), `only the optional endpoints answered 404${notFound.length ? ` (${[...new Set(notFound.map((u) => u.replace(/\?.*/, '')))].join(', ')})` : ''}`);
   check(consoleErrors.length === 0, `no console errors or warnings${consoleErrors.length ? `: ${consoleErrors.join(' | ')}` : ''}`);
   check(foreign.length === 0, `no request leaves ${ORIGIN}${foreign.length ? `: ${foreign.join(', ')}` : ''}`);
   await ctx.close();
+}
+
+/* "12 s ago", "1 min 5 s ago", "just now": whether text is what d ms
+ * reads as (app.js fmtDuration). */
+function agoMatches(text, d) {
+  if (text === 'just now') return d < 1500;
+  const m = /^(?:(\d+) h )?(?:(\d+) min ?)?(?:(\d+) s)? ago$/.exec(text);
+  if (!m) return false;
+  const s = Math.floor(d / 1000);
+  if (m[1]) return Math.floor(s / 3600) === Number(m[1]);
+  if (m[2]) return Math.floor(s / 60) === Number(m[2]) && s % 60 === Number(m[3] || 0);
+  return s === Number(m[3]);
+}
+
+/* 7. Issue 16: one clock, schedules, counts that add up, times in the
+ * browser's zone said once. On the overview, the farm steady. */
+async function plainly(page) {
+  await page.evaluate(() => { location.hash = '#/'; });
+  await page.waitForSelector('#schedules tbody tr');
+  for (let round = 0; round < 2; round++) { /* a render, then a tick later */
+    const agos = await page.evaluate(() => {
+      const now = Number(document.body.dataset.now);
+      return [...document.querySelectorAll('.ago[data-at]')].map((e) => ({ d: now - Date.parse(e.dataset.at), text: e.textContent }));
+    });
+    const bad = agos.filter((a) => !agoMatches(a.text, a.d));
+    check(agos.length >= 3 && bad.length === 0,
+      `every "ago" on the page reads from one clock (${agos.length} of them${bad.length ? `; off: ${bad.map((b) => `${b.text} for ${b.d} ms`).join(', ')}` : ''})`);
+    const header = await page.textContent('#freshness .ago');
+    const card = await page.$$eval('#schedules .ago', (es) => es.map((e) => ({ at: e.dataset.at, text: e.textContent })));
+    const at = await page.$eval('#freshness .ago', (e) => e.dataset.at);
+    const same = card.filter((c) => c.at === at);
+    check(same.every((c) => c.text === header), `the header and the schedules say the same age for the same result (${header}${same.length ? '' : '; no shared time'})`);
+    await page.waitForTimeout(2200);
+  }
+
+  const sched = await page.$$eval('#schedules tbody tr', (trs) => trs.map((tr) => ({ iv: Number(tr.dataset.interval), text: tr.textContent })));
+  check(sched.some((r) => r.iv === 1000) && sched.some((r) => r.iv === SLOW.interval_ms),
+    `a line per schedule: every 1 s and the 1-minute check apart (${sched.map((r) => r.iv).join(', ')})`);
+  const mainText = await page.textContent('main');
+  check(!/took \d/.test(mainText), 'no single "last sweep took" figure mixing schedules');
+
+  /* counts: sets that never overlap and add up, and agree with the API */
+  const tiles = await page.$$eval('.tile[data-set]', (ts) => Object.fromEntries(ts.map((t) => [t.dataset.set, Number(t.querySelector('.num').textContent.replace(/,/g, ''))])));
+  const parts = ['down', 'failing', 'maintenance', 'unknown', 'passing'].reduce((a, k) => a + (tiles[k] || 0), 0);
+  check(tiles.targets > 0 && parts === tiles.targets, `the counts add up: ${JSON.stringify(tiles)}`);
+  check(!('failing_last_probe' in tiles) && /Each target is in one set/.test(await page.textContent('#count-sum')), 'the page says the sets do not overlap');
+  const api = (await getJSON('/api/v1/hosts')).body.summary;
+  check(api.down === tiles.down && api.targets === tiles.targets, `the counts are the API's (down ${api.down}/${tiles.down}, targets ${api.targets}/${tiles.targets})`);
+  const st = (await getJSON('/api/v1/status')).body;
+  check(st.targets.filter((t) => t.status === 'down').length === api.down &&
+    st.targets.filter((t) => t.status === 'up' && t.ok === false).length === api.failing,
+  `/api/v1/hosts counts the same sets as /api/v1/status (down ${api.down}, failing ${api.failing})`);
+
+  /* zones: said once; every time shown is the browser's zone's */
+  const zone = await page.textContent('#zone');
+  /* Chromium may name the zone by its older alias, Asia/Calcutta */
+  check(/Asia\/(Kolkata|Calcutta) \(UTC\+05:30\)/.test(zone), `the page says its time zone (${zone.trim()})`);
+  const body = await page.textContent('body');
+  check((body.match(/times in /g) || []).length === 1, 'the zone is said once');
+  const times = await page.$$eval('time[datetime]', (ts) => ts.map((t) => ({ iso: t.getAttribute('datetime'), text: t.textContent, title: t.title })));
+  const wrong = times.filter((t) => !t.text.includes(new Date(Date.parse(t.iso) + ZONE_OFFSET_MS).toISOString().slice(11, 19)) || t.title !== t.iso);
+  check(times.length >= 3 && wrong.length === 0, `every time shown is in ${ZONE}, its UTC time in the tooltip (${times.length}${wrong.length ? `; wrong: ${wrong.map((w) => `${w.text} for ${w.iso}`).join(', ')}` : ''})`);
+  await page.screenshot({ path: path.join(OUT, 'desktop-plainly.png'), fullPage: true });
+}
+
+/* 8. Incidents first. */
+async function incidents(page) {
+  const real = await getJSON('/api/v1/incidents?from=-24h');
+  await page.evaluate(() => { location.hash = '#/'; });
+  await page.waitForSelector('#farm-grid');
+  if (real.status === 200) {
+    await page.waitForSelector('#incidents', { timeout: 10000 });
+    const n = await page.$$eval('#incidents li[data-incident]', (l) => l.length);
+    check(n === Math.min(50, real.body.incidents.length), `the dashboard lists the daemon's incidents (${n} of ${real.body.incidents.length})`);
+  } else {
+    check(real.status === 404 && await page.$('#incidents') === null, `without /api/v1/incidents (HTTP ${real.status}) the list is absent`);
+  }
+  const now = Date.now();
+  const isoAt = (t) => new Date(t).toISOString();
+  const doc = {
+    from: isoAt(now - 86400000), to: isoAt(now),
+    incidents: [
+      { id: '1-1', started_at: isoAt(now - 7200000), ended_at: isoAt(now - 6900000), open: false, duration_ms: 300000,
+        summary: `${SQL}: refused (1433)`, cause: 'refused', hosts: [SQL], roles: ['management_database'], tasks: ['connect to the Management database'],
+        target_count: 1, targets: [], planned: false },
+      { id: '2-7', started_at: isoAt(now - 600000), ended_at: null, open: true, duration_ms: 600000,
+        summary: `${APP}: filtered (20 ports)`, cause: 'filtered', hosts: [APP], roles: ['processing_servers'], tasks: ['add a new server to the group'],
+        target_count: 20, targets: [], planned: false },
+    ],
+  };
+  await page.route('**/api/v1/incidents?*', (route) => route.fulfill({ json: doc }));
+  await page.reload();
+  await page.waitForSelector('#incidents li[data-incident]', { timeout: 15000 });
+  const items = await page.$$eval('#incidents li[data-incident]', (l) => l.map((li) => ({ id: li.dataset.incident, open: li.dataset.open, text: li.textContent })));
+  check(items.length === 2 && items[0].id === '2-7' && items[0].open === '1', `incidents: the open one first (${items.map((i) => i.id).join(', ')})`);
+  check(items[0].text.includes(`${APP}: filtered (20 ports)`) && items[0].text.includes('20 targets on') && items[0].text.includes('add a new server'),
+    'an incident says what, how many targets, where and what it breaks');
+  check(await page.$eval('main h1 + *', (e) => e.id) === 'incidents', 'incidents come first on the overview');
+  await page.screenshot({ path: path.join(OUT, 'desktop-incidents.png'), fullPage: true });
+  await page.unroute('**/api/v1/incidents?*');
+}
+
+/* 9. A target in maintenance: distinct, with the window's reason and end.
+ * The maint engineer's fields, served here in the agreed shape. */
+async function maintenance(page) {
+  const ends = new Date(Date.now() + 2 * 3600000).toISOString();
+  const m = { window: 'patch-night', reason: 'SMB patching', ends_at: ends };
+  await page.route('**/api/v1/status?host=*', async (route) => {
+    const resp = await route.fetch();
+    const doc = await resp.json();
+    for (const t of doc.targets) if (t.port === 445) { t.status = 'maintenance'; t.maintenance = m; }
+    await route.fulfill({ response: resp, json: doc });
+  });
+  await page.route('**/api/v1/maintenance', (route) => route.fulfill({ json: {
+    active: [Object.assign({ started_at: new Date(Date.now() - 600000).toISOString(), hosts: [APP], roles: [], source: 'config' }, m)], upcoming: [] } }));
+  await page.reload();
+  await page.waitForSelector('#maintenance li', { timeout: 15000 });
+  const ov = await page.textContent('#maintenance');
+  check(ov.includes('patch-night') && ov.includes('SMB patching') && ov.includes(new Date(Date.parse(ends) + ZONE_OFFSET_MS).toISOString().slice(11, 16)),
+    `the overview shows the active window, its reason and end (${ov.trim().slice(0, 90)})`);
+  await page.evaluate((a) => { location.hash = `#/host/${a}`; }, APP);
+  await page.waitForSelector('#port-table tr[data-port="445"]');
+  const row = await page.$eval('#port-table tr[data-port="445"]', (tr) => ({ status: tr.dataset.status, text: tr.textContent }));
+  check(row.status === 'maintenance' && row.text.includes('Maintenance') && row.text.includes('SMB patching') && /\(in (2 h|1 h 59 min)\)/.test(row.text),
+    `the port in maintenance is shown as such, with reason and end (${row.text.slice(0, 100)})`);
+  check((await page.textContent('.maint-banner')).includes('SMB patching'), 'the host page says the host is in a maintenance window');
+  await page.screenshot({ path: path.join(OUT, 'desktop-maintenance.png'), fullPage: true });
+  await page.unroute('**/api/v1/status?host=*');
+  await page.unroute('**/api/v1/maintenance');
+}
+
+/* 10. The report of a period, printed to PDF by Chromium. */
+async function report(page) {
+  const real = await getJSON('/api/v1/report?format=json&from=-7d&to=now');
+  if (real.status === 404) {
+    await page.evaluate(() => { location.hash = '#/report'; });
+    await page.waitForFunction(() => /no report endpoint/.test(document.getElementById('report-body').textContent), null, { timeout: 10000 });
+    check(true, 'without /api/v1/report the report view says so');
+    const now = Date.now();
+    const av = (name, a, m) => ({ name, available_ms: a, monitored_ms: m, unmonitored_ms: 3600000, planned_ms: 0, availability: a / m });
+    const doc = {
+      from: new Date(now - 7 * 86400000).toISOString(), to: new Date(now).toISOString(),
+      availability: { hosts: [av(SQL, 597600000 - 300000, 597600000), av(APP, 597600000, 597600000)],
+        roles: [av('management_database', 597600000 - 300000, 597600000)] },
+      incidents: [{ id: '1-1', started_at: new Date(now - 7200000).toISOString(), ended_at: new Date(now - 6900000).toISOString(), open: false,
+        duration_ms: 300000, summary: `${SQL}: refused (1433)`, cause: 'refused', hosts: [SQL], roles: ['management_database'],
+        tasks: ['connect to the Management database'], target_count: 1, targets: [], planned: false }],
+      outages: [{ id: 1, host: SQL, port: 1433, state: 'closed', start: new Date(now - 7200000).toISOString(),
+        end: new Date(now - 6900000).toISOString(), open: false, duration_ms: 300000, failed_probes: 5, detail: '' }],
+    };
+    await page.route('**/api/v1/report?*', (route) => route.fulfill({ json: doc }));
+  }
+  await page.evaluate(() => { location.hash = '#/report?from=-7d&to=now'; });
+  await page.waitForSelector('#report-hosts tbody tr', { timeout: 15000 });
+  const hosts = await page.$$eval('#report-hosts tbody tr', (trs) => trs.map((tr) => tr.dataset.name));
+  check(hosts.length >= 1, `the report lists availability per host (${hosts.join(', ')})`);
+  check(/times in Asia\/(Kolkata|Calcutta)/.test(await page.textContent('#report-period')), 'the report says its time zone');
+  await page.emulateMedia({ media: 'print' });
+  const hidden = await page.evaluate(() => ['.top nav', '#report-form', '.foot'].every((q) => getComputedStyle(document.querySelector(q)).display === 'none'));
+  check(hidden, 'printing hides the navigation, the period form and the footer');
+  const pdf = await page.pdf({ format: 'A4', printBackground: true });
+  fs.writeFileSync(path.join(OUT, 'report.pdf'), pdf);
+  const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) || []).length;
+  check(pdf.slice(0, 5).toString() === '%PDF-' && pdf.length > 5000 && pages >= 1, `Chromium prints the report to PDF (${pdf.length} bytes, ${pages} page${pages === 1 ? '' : 's'})`);
+  await page.emulateMedia({ media: 'screen' });
+  await page.unroute('**/api/v1/report?*');
+  await page.evaluate(() => { location.hash = '#/'; });
 }
 
 async function cleanup() {

@@ -46,8 +46,12 @@
     open: 'open', closed: 'refused', filtered: 'filtered', unreachable: 'unreachable',
     dns_error: 'DNS error', error: 'error',
   };
-  const STATUS_WORD = { down: 'Down', failing: 'Failing', unknown: 'Unknown', up: 'Up' };
-  const SEVERITY = { down: 0, failing: 1, unknown: 2, up: 3 };
+  const STATUS_WORD = { down: 'Down', failing: 'Failing', maintenance: 'Maintenance', unknown: 'Unknown', up: 'Up' };
+  const SEVERITY = { down: 0, failing: 1, maintenance: 2, unknown: 3, up: 4 };
+  /* The server's count sets (api/v1/hosts) by the names tstatus uses. */
+  const SET_OF = { down: 'down', failing: 'failing', maintenance: 'maintenance', unknown: 'unknown', up: 'passing' };
+  const GRID_ROW_PX = 52;   /* a grid row's height (app.css table.grid tr) */
+  const LIST_PAGE = 100;    /* failing groups shown before "show more" */
   const RANGES = {
     '24h': { span: 86400000, step: '5m', label: '24 hours' },
     '7d': { span: 7 * 86400000, step: '1h', label: '7 days' },
@@ -55,17 +59,23 @@
   };
 
   const app = {
-    status: null,          /* the last /api/v1/status document */
+    farm: null,            /* the last /api/v1/hosts document (the overview's) */
+    hostDoc: null,         /* {host, doc}: /api/v1/status?host= of the host view */
+    incidents: null,       /* /api/v1/incidents (last 24 h), or null: no such endpoint */
+    maint: null,           /* /api/v1/maintenance, or null: no such endpoint */
+    now: 0,                /* the page's one clock (server time), set per render */
     okAt: 0,               /* client time of the last good answer */
     error: null,           /* why the last poll failed, or null */
     skew: 0,               /* server clock - client clock, from Date headers */
-    sweeps: [],            /* [{at, n}] seen, to estimate the sweep interval */
     needToken: false,
     pollTimer: 0,
     reasons: new Map(),    /* target id -> reasons[] (a plan's reasons do not change) */
     reasonFetch: new Set(),
     hm: { host: null, port: null, pinned: false },
     hist: null,            /* history view state */
+    report: null,          /* report view state */
+    afterSwap: [],         /* run once the new view is in the page */
+    failingShown: 0,
     lastDown: -1,
   };
 
@@ -95,13 +105,36 @@
   }
 
   function serverNow() { return Date.now() + app.skew; }
+
+  /* One clock per page: every time and "N s ago" of a render is computed
+   * from app.now, set once per render (and per one-second tick, which
+   * updates every relative time at once), so no two agree to differ. */
+  function tickNow() {
+    app.now = serverNow();
+    document.body.dataset.now = String(app.now);
+  }
+
+  /* The browser's time zone, said once on the page (the header); every
+   * time shown is in it, and each carries its UTC time as a tooltip. */
+  let zoneMemo = { at: -Infinity, text: '' };
+  function zoneName() {
+    /* asked every second by the header: worked out once a minute (an
+     * offset changes at a daylight-saving switch, never faster) */
+    if (Math.abs(Date.now() - zoneMemo.at) < 60000) return zoneMemo.text;
+    let z = '';
+    try { z = Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { z = ''; }
+    const off = -new Date(app.now || Date.now()).getTimezoneOffset();
+    const hm = `${off < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(off) / 60))}:${pad(Math.abs(off) % 60)}`;
+    zoneMemo = { at: Date.now(), text: z ? `${z} (UTC${hm})` : `UTC${hm}` };
+    return zoneMemo.text;
+  }
   function ms(iso) { return iso ? Date.parse(iso) : NaN; }
   function pad(n) { return String(n).padStart(2, '0'); }
 
   function fmtTime(iso, withDate) {
     const t = ms(iso);
     if (!Number.isFinite(t)) return '\u2014';
-    const d = new Date(t), now = new Date(serverNow());
+    const d = new Date(t), now = new Date(app.now || serverNow());
     const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
     const sameDay = d.toDateString() === now.toDateString();
     return sameDay && !withDate ? hm : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hm}`;
@@ -129,8 +162,22 @@
   function ago(iso) {
     const t = ms(iso);
     if (!Number.isFinite(t)) return '';
-    const d = serverNow() - t;
+    const d = app.now - t;
     return d < 1500 ? 'just now' : `${fmtDuration(d)} ago`;
+  }
+
+  /* "12 s ago", kept moving by the tick (data-at) from the page's clock. */
+  function agoEl(iso) {
+    return h('span', { class: 'ago', dataset: { at: iso || '' } }, ago(iso));
+  }
+
+  function tick() {
+    tickNow();
+    document.querySelectorAll('.ago[data-at]').forEach((el) => {
+      const t = ago(el.dataset.at);
+      if (el.textContent !== t) el.textContent = t;
+    });
+    drawFreshness();
   }
 
   function fmtLatency(v) {
@@ -145,15 +192,40 @@
     return ra - rb || a.localeCompare(b);
   }
 
-  function hostSort(a, b) { return a.localeCompare(b, undefined, { numeric: true, sensitivity: 'base' }); }
+  /* One collator: localeCompare with options builds one per call. */
+  const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+  function hostSort(a, b) { return collator.compare(a, b); }
 
-  /* A target's status for the eye: down, failing (last probe failed, flap
-   * control still counting), unknown (not probed yet) or up. */
+  /* A target's status for the eye, the server's sets (web/api_hosts.c):
+   * down, maintenance (inside a maintenance window), failing (status up,
+   * last probe failed: flap control still counting), unknown (not probed
+   * yet) or up. Each target is in exactly one. */
   function tstatus(t) {
     if (t.status === 'down') return 'down';
-    if (t.ok === false) return 'failing';
+    if (t.status === 'maintenance' || t.maintenance) return 'maintenance';
     if (t.status === 'unknown' || t.state === null) return 'unknown';
+    if (t.ok === false) return 'failing';
     return 'up';
+  }
+
+  function worst(list) {
+    let w = 'up', unknown = 0;
+    for (const t of list) {
+      const st = tstatus(t);
+      if (st === 'unknown') unknown++;
+      if (SEVERITY[st] < SEVERITY[w]) w = st;
+    }
+    if (w === 'unknown' && unknown < list.length) w = 'up'; /* some probed, all passing */
+    return w;
+  }
+
+  /* "patch-night: SQL patching, until 14:00:00 (in 2 h)" */
+  function maintText(m) {
+    if (!m) return null;
+    const end = ms(m.ends_at);
+    return h('span', { class: 'maint-note' }, h('strong', { text: m.window || 'maintenance' }),
+      m.reason ? `: ${m.reason}` : '', m.ends_at ? [', until ', timeEl(m.ends_at, true),
+        Number.isFinite(end) && end > app.now ? ` (in ${fmtDuration(end - app.now)})` : ''] : '');
   }
 
   function badge(st, text) {
@@ -245,16 +317,46 @@
 
   /* ---- polling and freshness -------------------------------------------- */
 
+  /* An optional endpoint: its document, or null when this portwatch has
+   * no such endpoint (404): the part of the page it feeds is absent. A
+   * polled one that answered 404 is asked again only every few minutes
+   * (the daemon may be upgraded under an open page). */
+  const ABSENT_RETRY_MS = 300000;
+  const absent = new Map();
+  async function optional(path, polled) {
+    const key = path.replace(/\?.*/, '');
+    if (polled && Date.now() - (absent.get(key) || -Infinity) < ABSENT_RETRY_MS) return null;
+    try {
+      const doc = await api(path);
+      absent.delete(key);
+      return doc;
+    } catch (e) {
+      if (!/^HTTP 404/.test(e.message || '')) throw e;
+      if (polled) absent.set(key, Date.now());
+      return null;
+    }
+  }
+
+  /* One poll: the farm summary (never every target: /api/v1/hosts is
+   * summarised server-side), the open host's targets, incidents and
+   * maintenance windows. */
   async function poll() {
     clearTimeout(app.pollTimer);
+    const r = route();
     try {
-      const doc = await api('api/v1/status');
-      app.status = doc;
+      const [farm, hostDoc, incidents, maint] = await Promise.all([
+        api('api/v1/hosts'),
+        r.view === 'host' ? optional(`api/v1/status?host=${encodeURIComponent(r.host)}`) : null,
+        optional('api/v1/incidents?from=-24h', true).catch((e) => ({ error: e.message })),
+        optional('api/v1/maintenance', true).catch(() => null),
+      ]);
+      app.farm = farm;
+      app.hostDoc = r.view === 'host' ? { host: r.host, doc: hostDoc || { targets: [] } } : null;
+      app.incidents = incidents;
+      app.maint = maint;
       app.okAt = Date.now();
       app.error = null;
-      noteSweep(doc.summary && doc.summary.last_sweep);
-      const r = route();
-      if (r.view === 'host' && doc.targets.some((t) => t.port === 135 && t.host.toLowerCase() === r.host.toLowerCase()))
+      if (r.view === 'host' && hostDoc && hostDoc.targets.some((t) => t.port === 135))
         await pollEndpoints(r.host);
       else
         app.epm = null;
@@ -265,39 +367,22 @@
     if (!app.needToken) app.pollTimer = setTimeout(poll, POLL_MS);
   }
 
-  function noteSweep(ls) {
-    if (!ls || !ls.at) return;
-    const at = ms(ls.at), last = app.sweeps[app.sweeps.length - 1];
-    if (!last || last.n !== ls.sweeps) app.sweeps.push({ at, n: ls.sweeps });
-    if (app.sweeps.length > 6) app.sweeps.shift();
-  }
-
-  /* The sweep interval: the API's when it gives one, else estimated from
-   * sweeps seen while polling; null while unknown. */
-  function sweepInterval() {
-    const s = app.status && app.status.summary;
-    if (s && Number.isFinite(s.interval_ms)) return s.interval_ms;
-    if (app.sweeps.length < 2) return null;
-    const a = app.sweeps[0], b = app.sweeps[app.sweeps.length - 1];
-    return b.n > a.n ? (b.at - a.at) / (b.n - a.n) : null;
-  }
-
   /* Why the data on screen should not be trusted, or null. */
   function staleness() {
-    if (!app.status) return app.error ? `No data: ${app.error}` : null;
+    if (!app.farm) return app.error ? `No data: ${app.error}` : null;
     const since = Date.now() - app.okAt;
     if (app.error && since > FAIL_STALE_MS) {
       return `Data is stale: portwatch has not answered for ${fmtDuration(since)} (${app.error}). ` +
         `Showing what it said at ${fmtTime(iso(app.okAt + app.skew))}.`;
     }
-    const ls = app.status.summary.last_sweep;
+    const s = app.farm.summary, ls = s.last_sweep;
     if (ls && ls.at) {
-      const iv = sweepInterval();
+      const iv = Number.isFinite(s.interval_ms) ? s.interval_ms : null;
       const limit = iv ? 2 * iv + 30000 : 15 * 60000;
-      const age = serverNow() - ms(ls.at);
+      const age = app.now - ms(ls.at);
       if (age > limit) {
-        return `Data is stale: the last sweep ended ${fmtDuration(age)} ago` +
-          (iv ? ` (sweeps run every ${fmtDuration(iv)}).` : '.') + ' Probing seems to have stopped.';
+        return `Data is stale: the last result came in ${fmtDuration(age)} ago` +
+          (iv ? ` (the shortest schedule is every ${fmtDuration(iv)}).` : '.') + ' Probing seems to have stopped.';
       }
     }
     return null;
@@ -311,14 +396,15 @@
     banner.hidden = !stale;
     if (stale && banner.textContent !== stale) banner.textContent = stale;
     el.classList.toggle('stale', !!stale);
-    el.replaceChildren();
-    if (!app.status) {
-      el.textContent = app.needToken ? 'Waiting for an API token' : (app.error ? 'No data' : 'Loading\u2026');
+    const zone = h('span', { id: 'zone', class: 'zone' }, ` \u00b7 times in ${zoneName()}`);
+    if (!app.farm) {
+      el.replaceChildren(app.needToken ? 'Waiting for an API token' : (app.error ? 'No data' : 'Loading\u2026'), zone);
       return;
     }
-    const ls = app.status.summary.last_sweep;
-    add(el, [stale ? 'Stale \u00b7 ' : 'Live \u00b7 ', 'last sweep ',
-      ls && ls.at ? [timeEl(ls.at), ` (${ago(ls.at)})`] : 'not finished yet']);
+    const ls = app.farm.summary.last_sweep;
+    el.replaceChildren();
+    add(el, [stale ? 'Stale \u00b7 ' : 'Live \u00b7 ', 'last result ',
+      ls && ls.at ? [timeEl(ls.at), ' (', agoEl(ls.at), ')'] : 'none yet', zone]);
   }
 
   /* ---- routing ------------------------------------------------------------ */
@@ -335,6 +421,7 @@
     if (parts[0] === 'host' && parts[1]) return { view: 'host', host: parts[1], params };
     if (parts[0] === 'impact') return { view: 'impact', params };
     if (parts[0] === 'history') return { view: 'history', params };
+    if (parts[0] === 'report') return { view: 'report', params };
     return { view: 'notfound', params, path };
   }
 
@@ -351,12 +438,14 @@
     const active = document.activeElement;
     const key = active && main.contains(active) && active.dataset ? active.dataset.key : null;
     const scrolls = new Map();
-    main.querySelectorAll('[data-scroll]').forEach((s) => scrolls.set(s.dataset.scroll, s.scrollLeft));
+    main.querySelectorAll('[data-scroll]').forEach((s) => scrolls.set(s.dataset.scroll, [s.scrollLeft, s.scrollTop]));
     const y = window.scrollY;
     main.replaceChildren(content);
     main.querySelectorAll('[data-scroll]').forEach((s) => {
-      if (scrolls.has(s.dataset.scroll)) s.scrollLeft = scrolls.get(s.dataset.scroll);
+      if (scrolls.has(s.dataset.scroll)) [s.scrollLeft, s.scrollTop] = scrolls.get(s.dataset.scroll);
     });
+    /* virtual lists draw their window once they have a size */
+    app.afterSwap.splice(0).forEach((f) => f());
     if (key) {
       const el = main.querySelector(`[data-key="${CSS.escape(key)}"]`);
       if (el) el.focus({ preventScroll: true });
@@ -365,20 +454,27 @@
   }
 
   function redraw() {
+    tickNow();
+    app.afterSwap = [];
     drawFreshness();
     const r = route();
     document.querySelectorAll('[data-nav]').forEach((a) => {
       const on = a.dataset.nav === r.view || (a.dataset.nav === 'overview' && r.view === 'host');
       if (on) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
     });
-    const s = app.status && app.status.summary;
+    const s = app.farm && app.farm.summary;
     document.title = s ? `${s.down ? `(${s.down} down) ` : ''}portwatch` : 'portwatch';
     if (r.view === 'history') {
       drawHistory(r);
       return;
     }
     app.hist = null;
-    if (!app.status) {
+    if (r.view === 'report') {
+      drawReport(r);
+      return;
+    }
+    app.report = null;
+    if (!app.farm) {
       swapMain(h('section', { class: 'panel' },
         h('p', { class: app.error ? 'error-note' : 'muted' },
           app.needToken ? 'Enter the API token above to see the farm.' :
@@ -395,9 +491,9 @@
 
   /* ---- overview ------------------------------------------------------------ */
 
-  function tile(num, label, cls, sub) {
-    return h('div', { class: `tile ${cls || ''}` }, h('span', { class: 'num', text: num }),
-      h('span', { class: 'lbl', text: label }), sub ? h('span', { class: 'sub' }, sub) : null);
+  function tile(num, label, cls, set) {
+    return h('div', { class: `tile ${cls || ''}`, dataset: set ? { set } : null },
+      h('span', { class: 'num', text: num.toLocaleString('en-US') }), h('span', { class: 'lbl', text: label }));
   }
 
   function storageBadge(stg) {
@@ -407,143 +503,290 @@
     return badge('failing', stg.state === 'unavailable' ? 'Unavailable' : stg.state);
   }
 
+  /* The counts as sets that never overlap and add up to the targets:
+   * "4 down" beside "4 failing" can never mean the same four twice. */
   function summaryTiles(s) {
-    const ls = s.last_sweep || {};
-    return h('div', { class: 'tiles', role: 'group', 'aria-label': 'Counts' },
-      tile(s.down, 'down', s.down ? 's-down' : ''),
-      tile(s.failing_last_probe, 'failing last probe', s.failing_last_probe ? 's-failing' : ''),
-      tile(s.unknown, 'not yet probed', s.unknown ? 's-unknown' : ''),
-      tile(s.up, 'up', s.up === s.targets && s.targets ? 's-up' : ''),
-      tile(s.targets, `targets on ${s.hosts} host${s.hosts === 1 ? '' : 's'}`),
-      h('div', { class: 'tile' }, h('span', { class: 'lbl', text: 'Last sweep' }),
-        h('span', { class: 'num small' }, ls.at ? timeEl(ls.at) : 'none yet'),
-        h('span', { class: 'sub' }, ls.at ? `${ago(ls.at)}${Number.isFinite(ls.duration_ms) ? `, took ${fmtDuration(ls.duration_ms)}` : ''}` : '',
-          ls.overruns ? ` \u00b7 ${ls.overruns} overrun${ls.overruns === 1 ? '' : 's'}` : '')),
-      h('div', { class: 'tile' }, h('span', { class: 'lbl', text: 'Storage' }),
-        h('span', { class: 'num small' }, storageBadge(s.storage)),
-        h('span', { class: 'sub' }, s.storage && s.storage.message ? s.storage.message :
-          s.storage && s.storage.since ? `since ${fmtTime(s.storage.since, true)}` : '')));
+    const n = (k) => s[k] || 0;
+    const parts = [['down', 'down'], ['failing', 'failing, not yet down'], ['maintenance', 'in maintenance'],
+      ['unknown', 'not yet probed'], ['passing', 'passing']].filter(([k]) => k !== 'maintenance' || n(k));
+    return h('section', { class: 'counts', 'aria-label': 'Counts' },
+      h('div', { class: 'tiles', role: 'group', 'aria-label': 'Targets by status' },
+        tile(s.targets, `targets on ${s.hosts.toLocaleString('en-US')} host${s.hosts === 1 ? '' : 's'}`, '', 'targets'),
+        parts.map(([k, label]) => tile(n(k), label, n(k) && k !== 'passing' ? `s-${k === 'passing' ? 'up' : k}` :
+          k === 'passing' && n(k) === s.targets && s.targets ? 's-up' : '', k)),
+        h('div', { class: 'tile' }, h('span', { class: 'lbl', text: 'Storage' }),
+          h('span', { class: 'num small' }, storageBadge(s.storage)),
+          h('span', { class: 'sub' }, s.storage && s.storage.message ? s.storage.message :
+            s.storage && s.storage.since ? ['since ', timeEl(s.storage.since, true)] : ''))),
+      h('p', { class: 'small muted', id: 'count-sum' },
+        `${s.targets.toLocaleString('en-US')} targets = `,
+        parts.map(([k, label], i) => `${i ? ' + ' : ''}${n(k).toLocaleString('en-US')} ${label}`).join(''),
+        '. Each target is in one set: down after fail_after failed probes in a row; failing while its last probe failed but it is not down yet.'));
   }
+
+  function everyText(iv) { return Number.isFinite(iv) ? `every ${fmtDuration(iv)}` : 'no interval'; }
+
+  /* Sweep figures per schedule: how fresh each schedule's results are. A
+   * 1-minute check is its own line, never "the last sweep took 1 ms". */
+  function schedulesPanel(doc) {
+    const scheds = (doc.schedules || []).slice().sort((a, b) => a.interval_ms - b.interval_ms || a.rpc_range - b.rpc_range);
+    const body = h('tbody');
+    for (const sc of scheds) {
+      const oldest = ms(sc.oldest_result_at);
+      const behind = Number.isFinite(oldest) ? app.now - oldest - sc.interval_ms : NaN;
+      /* a result older than its interval (plus its timeout's worth of
+       * slack, 5 s) means that schedule is not keeping up */
+      const fresh = sc.probed === sc.targets && behind <= 5000;
+      add(body, h('tr', { dataset: { interval: sc.interval_ms, range: sc.rpc_range ? '1' : '0' } },
+        h('td', { 'data-label': 'Schedule' }, h('strong', { text: everyText(sc.interval_ms) }),
+          sc.rpc_range ? h('div', { class: 'small muted', text: 'secondary RPC range (rolling)' }) : null),
+        h('td', { 'data-label': 'Targets', class: 'num', text: sc.targets.toLocaleString('en-US') }),
+        h('td', { 'data-label': 'Newest result' }, sc.newest_result_at ? [timeEl(sc.newest_result_at), ' (', agoEl(sc.newest_result_at), ')'] : 'none yet'),
+        h('td', { 'data-label': 'Oldest result' }, sc.oldest_result_at ? [timeEl(sc.oldest_result_at), ' (', agoEl(sc.oldest_result_at), ')'] : 'none yet'),
+        h('td', { 'data-label': 'Keeping up' }, sc.probed < sc.targets ? `${(sc.targets - sc.probed).toLocaleString('en-US')} not probed yet` :
+          fresh ? badge('up', 'yes') : badge('failing', `${fmtDuration(behind)} behind`))));
+    }
+    const ls = doc.summary.last_sweep || {};
+    return h('section', { class: 'panel', 'aria-labelledby': 'h-sched' },
+      h('h2', { id: 'h-sched', text: 'Schedules' }),
+      h('div', { class: 'scroll' }, h('table', { class: 'stack', id: 'schedules' },
+        h('thead', null, h('tr', null, ['Schedule', 'Targets', 'Newest result', 'Oldest result', 'Keeping up']
+          .map((c) => h('th', { scope: 'col', class: c === 'Targets' ? 'num' : null, text: c })))), body)),
+      h('p', { class: 'small muted' }, 'A schedule keeps up when every one of its targets has a result younger than its interval.',
+        ls.overruns ? ` ${ls.overruns} round${ls.overruns === 1 ? '' : 's'} overran their interval since start.` : ' No round has overrun its interval since start.'));
+  }
+
+  /* ---- incidents ---- */
+
+  function incidentItem(inc) {
+    const planned = inc.planned;
+    const st = inc.open ? (planned ? 'maintenance' : 'down') : 'up';
+    const tasks = inc.tasks || [];
+    return h('li', { dataset: { incident: inc.id, open: inc.open ? '1' : '0' } },
+      badge(st, inc.open ? (planned ? 'Planned' : 'Open') : 'Ended'),
+      h('strong', { text: inc.summary || `${(inc.hosts || []).join(', ')}: ${inc.cause}` }),
+      h('span', { class: 'muted' }, inc.open ? ['since ', timeEl(inc.started_at, true), ' (for ', fmtDuration(inc.duration_ms), ')'] :
+        [timeEl(inc.started_at, true), ' to ', timeEl(inc.ended_at, true), ` (${fmtDuration(inc.duration_ms)})`]),
+      h('span', { class: 'small', text: `${inc.target_count} target${inc.target_count === 1 ? '' : 's'} on ${(inc.hosts || []).join(', ')}${planned ? ' \u00b7 inside a maintenance window' : ''}` }),
+      tasks.length ? h('span', { class: 'small muted', text: `breaks: ${tasks.slice(0, 3).join('; ')}${tasks.length > 3 ? `; and ${tasks.length - 3} more` : ''}` }) : null);
+  }
+
+  /* Incidents of the last 24 hours, open ones first: what happened, not a
+   * list of ports. Absent while the daemon has no /api/v1/incidents. */
+  function incidentsPanel() {
+    const doc = app.incidents;
+    if (!doc) return null;
+    const sec = h('section', { class: 'panel', id: 'incidents', 'aria-labelledby': 'h-inc' },
+      h('h2', { id: 'h-inc', text: 'Incidents, last 24 hours' }));
+    if (doc.error) {
+      add(sec, h('p', { class: 'error-note', text: `Cannot read the incidents: ${doc.error}` }));
+      return sec;
+    }
+    const list = (doc.incidents || []).slice().sort((a, b) => (b.open - a.open) || ms(b.started_at) - ms(a.started_at));
+    if (!list.length) {
+      add(sec, h('p', { class: 'ok-note', text: 'No incident in the last 24 hours.' }));
+      return sec;
+    }
+    const open = list.filter((i) => i.open).length;
+    add(sec, h('p', { class: 'small', text: `${open} open, ${list.length - open} ended.` }));
+    add(sec, h('ul', { class: 'failing-list incident-list' }, list.slice(0, 50).map(incidentItem)));
+    if (list.length > 50) add(sec, h('p', { class: 'small muted', text: `and ${list.length - 50} more: see the report.` }));
+    add(sec, h('p', { class: 'small' }, h('a', { href: '#/report' }, 'Report of a period (printable) \u2192')));
+    return sec;
+  }
+
+  /* Active maintenance windows (GET /api/v1/maintenance), when any. */
+  function maintenancePanel() {
+    const act = app.maint && app.maint.active;
+    if (!act || !act.length) return null;
+    return h('section', { class: 'panel maint', id: 'maintenance', 'aria-labelledby': 'h-maint' },
+      h('h2', { id: 'h-maint', text: 'Maintenance now' }),
+      h('ul', { class: 'failing-list' }, act.map((m) => h('li', { dataset: { window: m.window } }, badge('maintenance'), maintText(m),
+        h('span', { class: 'small muted', text: [(m.hosts || []).join(', '), (m.roles || []).map(roleTitle).join(', ')].filter(Boolean).join(' \u00b7 ') }),
+        ' ', h('span', { class: 'small muted' }, 'from ', timeEl(m.started_at, true))))));
+  }
+
+  /* ---- failing targets ---- */
 
   /* Failing targets, consecutive ports of one host in the same condition
    * folded into one line (a 201-port range that is filtered is one line). */
   function foldFailing(targets) {
-    const groups = [];
+    const groups = new Map();
     for (const t of targets) {
       const st = tstatus(t);
-      if (st !== 'down' && st !== 'failing') continue;
+      if (st !== 'down' && st !== 'failing' && st !== 'maintenance') continue;
       const why = t.reasons ? t.reasons.map((r) => `${r.role}/${r.text}`).join('|') : `#${t.id}`;
-      const key = `${t.host}|${st}|${t.state}|${t.detail}|${sig(t)}|${why}`;
-      let g = groups.find((x) => x.key === key);
-      if (!g) { g = { key, st, host: t.host, state: t.state, detail: t.detail, targets: [] }; groups.push(g); }
+      const key = `${t.host}|${st}|${t.state}|${t.detail}|${sig(t)}|${why}|${t.maintenance ? t.maintenance.window : ''}`;
+      let g = groups.get(key);
+      if (!g) { g = { key, st, host: t.host, state: t.state, detail: t.detail, maint: t.maintenance, targets: [] }; groups.set(key, g); }
       g.targets.push(t);
     }
-    for (const g of groups) {
+    const out = [...groups.values()];
+    for (const g of out) {
       g.targets.sort((a, b) => a.port - b.port);
       g.ports = g.targets.map((t) => t.port);
       g.since = g.targets.reduce((m, t) => (t.since && (!m || t.since < m) ? t.since : m), null);
     }
-    groups.sort((a, b) => SEVERITY[a.st] - SEVERITY[b.st] || hostSort(a.host, b.host) || a.ports[0] - b.ports[0]);
-    return groups;
+    out.sort((a, b) => SEVERITY[a.st] - SEVERITY[b.st] || hostSort(a.host, b.host) || a.ports[0] - b.ports[0]);
+    return out;
   }
 
-  function failingPanel(targets) {
-    const groups = foldFailing(targets);
+  function failingItem(g) {
+    const n = g.ports.length, t0 = g.targets[0];
+    return h('li', { dataset: { failing: `${g.host}:${g.ports[0]}`, status: g.st } },
+      badge(g.st),
+      h('a', { href: hostPath(g.host), 'data-key': `f-${g.key}` }, h('strong', { text: g.host }),
+        `: port${n > 1 ? 's' : ''} ${portRanges(g.ports)}${n > 1 ? ` (${n} ports)` : ''}`),
+      h('span', { text: STATE_TEXT[g.state] || g.state || '' }),
+      g.detail ? h('span', { class: 'muted mono', text: g.detail }) : null,
+      g.st === 'maintenance' ? maintText(g.maint) :
+        h('span', { class: 'muted' }, g.st === 'down' ? ['down since ', timeEl(g.since), ' (', agoEl(g.since), ')'] :
+          `${t0.consecutive_failures} failed probe${t0.consecutive_failures === 1 ? '' : 's'} in a row, not yet down`),
+      h('span', null, (t0.roles || []).map((r) => h('span', { class: 'role-tag', text: roleTitle(r) }))));
+  }
+
+  function failingPanel(doc) {
+    const groups = foldFailing(doc.trouble || []);
+    const s = doc.summary;
     const sec = h('section', { class: 'panel', 'aria-labelledby': 'h-failing' },
       h('h2', { id: 'h-failing', text: 'Failing targets' }));
     if (!groups.length) {
       add(sec, h('p', { class: 'ok-note', text: 'Every probed target meets its expectation.' }));
       return sec;
     }
+    add(sec, h('p', { class: 'small muted', id: 'failing-count', text: `The ${s.down || 0} down and ${s.failing || 0} failing (not yet down)` +
+      `${s.maintenance ? ` and ${s.maintenance} in maintenance` : ''} targets, ${groups.length} line${groups.length === 1 ? '' : 's'}` +
+      `${doc.trouble_left_off ? `; ${doc.trouble_left_off} more not listed` : ''}.` }));
+    /* Long lists grow on request: the page never builds thousands of
+     * lines at once. */
     const ul = h('ul', { class: 'failing-list' });
-    for (const g of groups) {
-      const n = g.ports.length;
-      const t0 = g.targets[0];
-      add(ul, h('li', { dataset: { failing: `${g.host}:${g.ports[0]}` } },
-        badge(g.st),
-        h('a', { href: hostPath(g.host), 'data-key': `f-${g.key}` }, h('strong', { text: g.host }),
-          `: port${n > 1 ? 's' : ''} ${portRanges(g.ports)}${n > 1 ? ` (${n} ports)` : ''}`),
-        h('span', { text: STATE_TEXT[g.state] || g.state || '' }),
-        g.detail ? h('span', { class: 'muted mono', text: g.detail }) : null,
-        h('span', { class: 'muted' }, g.st === 'down' ? ['down since ', timeEl(g.since), ` (${ago(g.since)})`] :
-          `${t0.consecutive_failures} failed probe${t0.consecutive_failures === 1 ? '' : 's'} in a row, not yet down`),
-        h('span', null, (t0.roles || []).map((r) => h('span', { class: 'role-tag', text: roleTitle(r) })))));
-    }
-    add(sec, ul);
+    let shown = 0;
+    const more = h('button', { type: 'button', class: 'plain', 'data-key': 'failing-more' });
+    const grow = () => {
+      const next = groups.slice(shown, shown + (app.failingShown || LIST_PAGE));
+      add(ul, next.map(failingItem));
+      shown += next.length;
+      more.hidden = shown >= groups.length;
+      more.textContent = `Show ${Math.min(LIST_PAGE, groups.length - shown)} more of ${groups.length - shown}`;
+    };
+    grow();
+    more.addEventListener('click', () => { app.failingShown = shown + LIST_PAGE; grow(); });
+    add(sec, [ul, more]);
     add(sec, h('p', { class: 'small' }, h('a', { href: '#/impact' }, 'What these failures break \u2192')));
     return sec;
   }
 
-  function worst(list) {
-    let w = 'up', unknown = 0;
-    for (const t of list) {
-      const st = tstatus(t);
-      if (st === 'unknown') unknown++;
-      if (SEVERITY[st] < SEVERITY[w]) w = st;
-    }
-    if (w === 'unknown' && unknown < list.length) w = 'up'; /* some probed, all passing */
-    return w;
+  /* ---- hosts x roles grid, summarised server-side, rows virtualized ---- */
+
+  function countsWorst(c) {
+    if (!c) return 'unknown';
+    if (c.down) return 'down';
+    if (c.failing) return 'failing';
+    if (c.maintenance) return 'maintenance';
+    return c.unknown === c.targets ? 'unknown' : 'up';
   }
 
-  function cellText(list) {
-    const c = { down: 0, failing: 0, unknown: 0, up: 0 };
-    list.forEach((t) => c[tstatus(t)]++);
-    const n = list.length, parts = [];
+  /* A list of targets counted in the server's sets. */
+  function countsOf(list) {
+    const c = { targets: list.length, down: 0, failing: 0, maintenance: 0, unknown: 0, passing: 0 };
+    list.forEach((t) => { c[SET_OF[tstatus(t)]]++; });
+    return c;
+  }
+
+  function cellText(c) {
+    const n = c.targets, parts = [];
     if (c.down) parts.push(`${c.down} of ${n} down`);
     if (c.failing) parts.push(`${c.failing} failing`);
+    if (c.maintenance) parts.push(`${c.maintenance} in maintenance`);
     if (c.unknown) parts.push(`${c.unknown} not probed`);
     if (!parts.length) parts.push(n === 1 ? '1 port passes' : `${n} ports pass`);
     return parts.join(', ');
   }
 
-  function gridPanel(targets) {
-    const hosts = new Map(), roles = new Set();
-    for (const t of targets) {
-      if (!hosts.has(t.host)) hosts.set(t.host, []);
-      hosts.get(t.host).push(t);
-      (t.roles || []).forEach((r) => roles.add(r));
+  function gridRow(ho, roleList, index) {
+    const c = ho.counts;
+    const tr = h('tr', { 'aria-rowindex': index + 2, dataset: { host: ho.name } },
+      h('th', { scope: 'row' }, h('a', { href: hostPath(ho.name), 'data-key': `h-${ho.name}` }, ho.name),
+        h('div', { class: 'small' }, badge(ho.w), ` ${c.targets} port${c.targets === 1 ? '' : 's'}`)));
+    for (const r of roleList) {
+      const rc = ho.roles[r];
+      if (!rc) {
+        add(tr, h('td', { class: 'empty' }, h('span', { 'aria-label': 'not this role', text: '\u2013' })));
+        continue;
+      }
+      const w = countsWorst(rc);
+      const label = `${ho.name}, ${roleTitle(r)}: ${STATUS_WORD[w]}, ${cellText(rc)}`;
+      add(tr, h('td', null, h('a', {
+        class: `cell s-${w}`, href: hostPath(ho.name, r), 'aria-label': label, title: label,
+        'data-key': `c-${ho.name}-${r}`, dataset: { host: ho.name, role: r, status: w, count: rc.targets },
+      }, h('span', { class: `cell-status s-${w}`, text: STATUS_WORD[w] }),
+      h('span', { class: 'cell-sub', text: cellText(rc) }))));
     }
-    const roleList = [...roles].sort(roleSort);
-    const hostList = [...hosts.keys()].map((name) => ({ name, w: worst(hosts.get(name)) }))
+    return tr;
+  }
+
+  /* Only the rows in (and near) the scroll box exist; rows that stay in
+   * the window are kept, not rebuilt, so focus survives scrolling. */
+  function virtualRows(box, tbody, rows, make, cols) {
+    const built = new Map();
+    const spacer = () => h('tr', { class: 'spacer', 'aria-hidden': 'true' }, h('td', { colspan: cols }));
+    const top = spacer(), bottom = spacer();
+    tbody.append(top, bottom);
+    let pending = 0;
+    const render = () => {
+      pending = 0;
+      const view = box.clientHeight || 600;
+      const first = Math.max(0, Math.floor(box.scrollTop / GRID_ROW_PX) - 10);
+      const last = Math.min(rows.length, Math.ceil((box.scrollTop + view) / GRID_ROW_PX) + 10);
+      const want = [];
+      for (let i = first; i < last; i++) {
+        if (!built.has(i)) built.set(i, make(rows[i], i));
+        want.push(built.get(i));
+      }
+      const keep = new Set(want);
+      for (const tr of [...tbody.children]) if (tr !== top && tr !== bottom && !keep.has(tr)) tr.remove();
+      let ref = top.nextSibling;
+      for (const tr of want) {
+        if (tr === ref) { ref = ref.nextSibling; continue; }
+        tbody.insertBefore(tr, ref);
+      }
+      top.firstChild.style.height = `${first * GRID_ROW_PX}px`;
+      bottom.firstChild.style.height = `${(rows.length - last) * GRID_ROW_PX}px`;
+      top.hidden = first === 0;
+      bottom.hidden = last === rows.length;
+    };
+    box.addEventListener('scroll', () => { if (!pending) pending = requestAnimationFrame(render); });
+    return render;
+  }
+
+  function gridPanel(doc) {
+    const roleList = (doc.roles || []).slice().sort(roleSort);
+    const hosts = doc.hosts.map((ho) => Object.assign({ w: countsWorst(ho.counts) }, ho))
       .sort((a, b) => SEVERITY[a.w] - SEVERITY[b.w] || hostSort(a.name, b.name));
-    const head = h('tr', null, h('th', { scope: 'col', text: 'Host' }),
+    const head = h('tr', { 'aria-rowindex': 1 }, h('th', { scope: 'col', text: 'Host' }),
       roleList.map((r) => h('th', { scope: 'col', title: r }, roleTitle(r))));
     const body = h('tbody');
-    for (const ho of hostList) {
-      const list = hosts.get(ho.name);
-      const tr = h('tr', { dataset: { host: ho.name } },
-        h('th', { scope: 'row' }, h('a', { href: hostPath(ho.name), 'data-key': `h-${ho.name}` }, ho.name),
-          h('div', { class: 'small' }, badge(ho.w), ` ${list.length} port${list.length === 1 ? '' : 's'}`)));
-      for (const r of roleList) {
-        const sub = list.filter((t) => (t.roles || []).includes(r));
-        if (!sub.length) {
-          add(tr, h('td', { class: 'empty' }, h('span', { 'aria-label': 'not this role', text: '\u2013' })));
-          continue;
-        }
-        const w = worst(sub);
-        const label = `${ho.name}, ${roleTitle(r)}: ${STATUS_WORD[w]}, ${cellText(sub)}`;
-        add(tr, h('td', null, h('a', {
-          class: `cell s-${w}`, href: hostPath(ho.name, r), 'aria-label': label, title: label,
-          'data-key': `c-${ho.name}-${r}`, dataset: { host: ho.name, role: r, status: w, count: sub.length },
-        }, h('span', { class: `cell-status s-${w}`, text: STATUS_WORD[w] }),
-        h('span', { class: 'cell-sub', text: cellText(sub) }))));
-      }
-      add(body, tr);
-    }
+    const box = h('div', { class: 'scroll grid-box', tabindex: 0, 'data-scroll': 'grid', role: 'region', 'aria-label': 'Hosts by roles grid' },
+      h('table', { class: 'grid', id: 'farm-grid', 'aria-rowcount': hosts.length + 1 }, h('thead', null, head), body));
+    box.firstChild.style.setProperty('--grid-min', `${10.5 + 8 * roleList.length}rem`);
+    const render = virtualRows(box, body, hosts, (ho, i) => gridRow(ho, roleList, i), roleList.length + 1);
+    app.afterSwap.push(render);
     return h('section', { class: 'panel', 'aria-labelledby': 'h-grid' },
-      h('h2', { id: 'h-grid', text: 'Hosts \u00d7 roles' }),
+      h('h2', { id: 'h-grid', text: `Hosts \u00d7 roles (${hosts.length} host${hosts.length === 1 ? '' : 's'})` }),
       h('p', { class: 'small muted', text: 'Each cell is the worst status of the host\u2019s ports serving that role. Hosts with failures come first.' }),
-      h('div', { class: 'scroll', tabindex: 0, 'data-scroll': 'grid', role: 'region', 'aria-label': 'Hosts by roles grid' },
-        h('table', { class: 'grid', id: 'farm-grid' }, h('thead', null, head), body)));
+      box);
   }
 
   function viewOverview() {
-    const doc = app.status;
+    const doc = app.farm;
     return h('div', null,
       h('h1', { text: 'Farm overview' }),
+      incidentsPanel(),
+      maintenancePanel(),
       summaryTiles(doc.summary),
-      failingPanel(doc.targets),
-      gridPanel(doc.targets));
+      failingPanel(doc),
+      gridPanel(doc),
+      schedulesPanel(doc));
   }
 
   /* ---- host view ----------------------------------------------------------- */
@@ -623,10 +866,10 @@
       const st = tstatus(t);
       add(body, h('tr', { dataset: { port: t.port, status: st } },
         h('td', { 'data-label': 'Port', class: 'num' }, h('strong', { text: t.port })),
-        h('td', { 'data-label': 'Status' }, badge(st)),
+        h('td', { 'data-label': 'Status' }, badge(st), t.maintenance ? h('div', { class: 'small' }, maintText(t.maintenance)) : null),
         h('td', { 'data-label': 'State', title: STATE_TEXT[t.state] || '' }, stateCell(t)),
         h('td', { 'data-label': 'Latency', class: 'num', text: fmtLatency(t.latency_ms) }),
-        h('td', { 'data-label': 'Since' }, timeEl(t.since), t.since ? h('div', { class: 'small muted', text: ago(t.since) }) : null),
+        h('td', { 'data-label': 'Since' }, timeEl(t.since), t.since ? h('div', { class: 'small muted' }, agoEl(t.since)) : null),
         h('td', { 'data-label': 'Last checked' }, timeEl(t.last_checked)),
         h('td', { 'data-label': 'Expects', text: t.expect }),
         h('td', { 'data-label': 'Service check', class: t.verify === 'mismatch' ? 'error-note' : null, text: verifyText(t) }),
@@ -645,9 +888,10 @@
     return h('div', null,
       h('p', { class: 'row' }, h('strong', { text: `Port ${t.port}` }), badge(st),
         h('span', { text: t.state ? STATE_TEXT[t.state] || t.state : 'not probed yet' })),
+      t.maintenance ? h('p', { class: 'small' }, 'In maintenance: ', maintText(t.maintenance)) : null,
       h('p', { class: 'row small' },
         h('span', null, 'latency ', h('strong', { text: fmtLatency(t.latency_ms) })),
-        h('span', null, `${STATUS_WORD[st].toLowerCase()} since `, timeEl(t.since), t.since ? ` (${ago(t.since)})` : ''),
+        h('span', null, `${STATUS_WORD[st].toLowerCase()} since `, timeEl(t.since), t.since ? [' (', agoEl(t.since), ')'] : ''),
         h('span', null, 'last checked ', timeEl(t.last_checked)),
         h('span', { text: `expects ${t.expect}` }),
         t.consecutive_failures ? h('span', { text: `${t.consecutive_failures} failed in a row` }) : null,
@@ -796,8 +1040,10 @@
   }
 
   function viewHost(host, roleFilter) {
-    const all = app.status.targets.filter((t) => t.host.toLowerCase() === host.toLowerCase());
+    const hd = app.hostDoc && app.hostDoc.host.toLowerCase() === host.toLowerCase() ? app.hostDoc.doc : null;
     const crumbs = h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Overview'), ' \u203a ', host);
+    if (!hd) return h('div', null, crumbs, h('h1', { text: host }), h('p', { class: 'muted', text: 'Loading the host\u2019s ports\u2026' }));
+    const all = hd.targets;
     if (!all.length) {
       return h('div', null, crumbs, h('h1', { text: host }),
         h('section', { class: 'panel' }, h('p', null, 'portwatch watches no port on this host. ', h('a', { href: '#/' }, 'Back to the overview'))));
@@ -808,13 +1054,16 @@
     const list = (role ? all.filter((t) => (t.roles || []).includes(role)) : all).slice().sort((a, b) => a.port - b.port);
     const { range, single } = splitRange(list);
     const w = worst(all);
+    const windows = new Map();
+    all.forEach((t) => { if (t.maintenance) windows.set(t.maintenance.window, t.maintenance); });
     const chips = h('div', { class: 'row', role: 'group', 'aria-label': 'Show ports of role' },
       h('a', { href: hostPath(name), 'aria-current': role ? null : 'true', class: 'role-tag', text: 'All roles' }),
       roles.map((r) => h('a', { href: hostPath(name, r), 'aria-current': r === role ? 'true' : null, class: 'role-tag', text: roleTitle(r) })));
     return h('div', null, crumbs,
       h('h1', { class: 'row' }, h('span', { text: name }), badge(w)),
-      h('p', { class: 'status-line' }, `${all.length} port${all.length === 1 ? '' : 's'} watched \u00b7 ${cellText(all)} \u00b7 `,
+      h('p', { class: 'status-line' }, `${all.length} port${all.length === 1 ? '' : 's'} watched \u00b7 ${cellText(countsOf(all))} \u00b7 `,
         h('a', { href: `#/history?host=${encodeURIComponent(name)}` }, 'history of this host')),
+      [...windows.values()].map((m) => h('p', { class: 'maint-banner', dataset: { window: m.window } }, badge('maintenance'), ' ', maintText(m))),
       chips,
       h('section', { class: 'panel', 'aria-labelledby': 'h-ports' },
         h('h2', { id: 'h-ports', text: role ? `Ports for ${roleTitle(role)}` : 'Ports' }),
@@ -826,7 +1075,7 @@
   /* ---- impact -------------------------------------------------------------- */
 
   function viewImpact() {
-    const groups = foldFailing(app.status.targets);
+    const groups = foldFailing(app.farm.trouble || []);
     const head = h('h1', { text: 'Impact: what breaks' });
     if (!groups.length) {
       return h('div', null, head, h('section', { class: 'panel' },
@@ -850,7 +1099,7 @@
         h('h3', null, badge(g.st), h('a', { href: hostPath(g.host) }, g.host),
           h('span', { text: `port${n > 1 ? 's' : ''} ${portRanges(g.ports)}${n > 1 ? ` (${n} ports)` : ''}` })),
         h('p', { class: 'small' }, STATE_TEXT[g.state] || g.state || '', g.detail ? ` (${g.detail})` : '',
-          g.st === 'down' ? [' \u00b7 down since ', timeEl(g.since), ` (${ago(g.since)})`] : ' \u00b7 not yet down'),
+          g.st === 'down' ? [' \u00b7 down since ', timeEl(g.since), ' (', agoEl(g.since), ')'] : g.st === 'maintenance' ? [' \u00b7 in maintenance: ', maintText(g.maint)] : ' \u00b7 not yet down'),
         h('p', { class: 'small muted', text: 'Breaks:' }),
         h('ul', { class: 'task-list' }, raw ? reasons.map(reasonItem) : h('li', { class: 'muted', text: 'loading\u2026' }))));
     }
@@ -888,7 +1137,7 @@
       return;
     }
     /* A status change that may have opened or closed an outage. */
-    const down = app.status ? app.status.summary.down : -1;
+    const down = app.farm ? app.farm.summary.down : -1;
     if (down !== app.lastDown || Date.now() - app.hist.at > HISTORY_REFRESH_MS) loadHistory(false);
     app.lastDown = down;
     fillTargetSelect(hp);
@@ -901,8 +1150,8 @@
       for (const f of ['range', 'host', 'role', 'open', 'target']) if (next[f]) p.set(f, next[f]);
       setHashParams('history', p);
     };
-    const hosts = app.status ? [...new Set(app.status.targets.map((t) => t.host))].sort(hostSort) : [];
-    const roles = app.status ? [...new Set(app.status.targets.flatMap((t) => t.roles || []))].sort(roleSort) : [];
+    const hosts = farmHosts();
+    const roles = app.farm ? app.farm.roles.slice().sort(roleSort) : [];
     if (hp.host && !hosts.includes(hp.host)) hosts.push(hp.host);
     if (hp.role && !roles.includes(hp.role)) roles.push(hp.role);
     const seg = h('div', { class: 'seg', role: 'group', 'aria-label': 'Time range' },
@@ -941,10 +1190,12 @@
         h('div', { id: 'latency' })));
   }
 
+  function farmHosts() { return app.farm ? app.farm.hosts.map((x) => x.name).sort(hostSort) : []; }
+
   /* Targets worth a latency chart: single ports first, then one per range. */
   function chartTargets(hp) {
-    if (!app.status) return [];
-    let list = app.status.targets.slice();
+    if (!app.hist || !app.hist.targets) return [];
+    let list = app.hist.targets.slice();
     if (hp.host) list = list.filter((t) => t.host === hp.host);
     if (hp.role) list = list.filter((t) => (t.roles || []).includes(hp.role));
     list.sort((a, b) => hostSort(a.host, b.host) || a.port - b.port);
@@ -978,9 +1229,19 @@
     const range = `from=${encodeURIComponent(iso(from))}&to=${encodeURIComponent(iso(to))}`;
     const scope = `${hp.host ? `&host=${encodeURIComponent(hp.host)}` : ''}${hp.role ? `&role=${encodeURIComponent(hp.role)}` : ''}`;
     const open = hp.open === 'open' ? '&open=true' : hp.open === 'ended' ? '&open=false' : '';
-    const target = fillTargetSelect(hp);
     const status = document.getElementById('hist-status');
     if (first && status) status.textContent = 'Loading\u2026';
+    try {
+      /* the latency chart's choice: one host's targets, never the farm's */
+      const chartHost = hp.host || farmHosts()[0];
+      if (!hs.targets && chartHost) {
+        const doc = await optional(`api/v1/status?host=${encodeURIComponent(chartHost)}`);
+        hs.targets = doc ? doc.targets : [];
+      }
+    } catch (e) {
+      hs.targets = [];
+    }
+    const target = fillTargetSelect(hp);
     try {
       const [out, upHost, upRole, hist] = await Promise.all([
         api(`api/v1/outages?${range}${scope}${open}&limit=5000`),
@@ -1088,7 +1349,7 @@
 
   function timeline(d, hp, W) {
     const outs = d.out.outages || [];
-    let hosts = app.status ? [...new Set(app.status.targets.map((t) => t.host))] : [];
+    let hosts = farmHosts();
     outs.forEach((o) => { if (!hosts.includes(o.host)) hosts.push(o.host); });
     if (hp.host) hosts = hosts.filter((x) => x === hp.host);
     hosts.sort(hostSort);
@@ -1243,6 +1504,114 @@
         mean !== null ? ` \u00b7 mean ${fmtLatency(mean)}, max ${fmtLatency(max)}` : ' \u00b7 no connection in this range'));
   }
 
+  /* ---- report: a period, printable ---------------------------------------- */
+
+  /* The period of #/report?from=&to= (RFC 3339 or the API's relative
+   * times), the last 7 days by default. */
+  function reportParams(r) {
+    return { from: r.params.get('from') || '-7d', to: r.params.get('to') || 'now' };
+  }
+
+  function drawReport(r) {
+    const rp = reportParams(r);
+    const key = location.hash; /* a poll redraws, never refetches; a new address does */
+    if (app.report && app.report.key === key) return;
+    const rs = app.report = { key, rp, doc: null, error: null };
+    swapMain(reportSkeleton(rp));
+    optional(`api/v1/report?format=json&from=${encodeURIComponent(rp.from)}&to=${encodeURIComponent(rp.to)}`)
+      .then((doc) => { rs.doc = doc; }, (e) => { rs.error = e instanceof AuthError ? 'an API token is needed' : e.message; })
+      .then(() => { if (app.report === rs) fillReport(rs); });
+  }
+
+  function reportSkeleton(rp) {
+    const field = (label, id, value) => h('label', { for: id }, label,
+      h('input', { id, 'data-key': id, value, size: 26, spellcheck: 'false' }));
+    const form = h('form', { class: 'toolbar no-print', id: 'report-form' },
+      field('From', 'rep-from', rp.from), field('To', 'rep-to', rp.to),
+      h('button', { type: 'submit', text: 'Show' }),
+      h('button', { type: 'button', class: 'plain', id: 'rep-print', onclick: () => window.print(), text: 'Print or save as PDF' }));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const p = new URLSearchParams();
+      p.set('from', document.getElementById('rep-from').value.trim() || '-7d');
+      p.set('to', document.getElementById('rep-to').value.trim() || 'now');
+      setHashParams('report', p);
+    });
+    return h('div', { class: 'report' },
+      h('h1', { text: 'Report' }),
+      h('p', { class: 'small muted no-print', text: 'Times are RFC 3339 (2026-12-01T00:00:00Z), "now", or relative: -24h, -7d.' }),
+      form,
+      h('div', { id: 'report-body', 'aria-live': 'polite' }, h('p', { class: 'muted', text: 'Loading the report\u2026' })));
+  }
+
+  function pctText(v) {
+    if (v === null || v === undefined || !Number.isFinite(v)) return 'not monitored';
+    const p = v <= 1 ? v * 100 : v;
+    return `${p >= 99.995 ? '100' : p.toFixed(p >= 99 ? 3 : 2)} %`;
+  }
+
+  function availTable(rows, label, id) {
+    if (!rows || !rows.length) return h('p', { class: 'muted', text: 'No data in this period.' });
+    return h('table', { class: 'report-table', id },
+      h('thead', null, h('tr', null, [label, 'Available', 'Unavailable', 'Monitored', 'Not monitored', 'Planned']
+        .map((c, i) => h('th', { scope: 'col', class: i ? 'num' : null, text: c })))),
+      h('tbody', null, rows.map((a) => h('tr', { dataset: { name: a.name } },
+        h('th', { scope: 'row', text: label === 'Role' ? roleTitle(a.name) : a.name }),
+        h('td', { class: 'num', text: pctText(a.availability) }),
+        h('td', { class: 'num', text: fmtDuration(a.monitored_ms - a.available_ms) }),
+        h('td', { class: 'num', text: fmtDuration(a.monitored_ms) }),
+        h('td', { class: 'num', text: fmtDuration(a.unmonitored_ms) }),
+        h('td', { class: 'num', text: fmtDuration(a.planned_ms) })))));
+  }
+
+  function reportIncidents(list) {
+    if (!list || !list.length) return h('p', { class: 'ok-note', text: 'No incident in this period.' });
+    return h('table', { class: 'report-table', id: 'report-incidents' },
+      h('thead', null, h('tr', null, ['Started', 'Ended', 'Duration', 'What', 'Targets', 'Breaks']
+        .map((c) => h('th', { scope: 'col', class: c === 'Duration' || c === 'Targets' ? 'num' : null, text: c })))),
+      h('tbody', null, list.map((inc) => h('tr', { dataset: { incident: inc.id } },
+        h('td', null, timeEl(inc.started_at, true)),
+        h('td', null, inc.ended_at ? timeEl(inc.ended_at, true) : 'ongoing'),
+        h('td', { class: 'num', text: fmtDuration(inc.duration_ms) }),
+        h('td', null, inc.summary || inc.cause, inc.planned ? h('div', { class: 'small', text: 'planned (maintenance window)' }) : null),
+        h('td', { class: 'num', text: inc.target_count }),
+        h('td', { class: 'small', text: (inc.tasks || []).join('; ') })))));
+  }
+
+  function reportOutages(list) {
+    if (!list || !list.length) return h('p', { class: 'muted', text: 'No outage in this period.' });
+    const groups = foldOutages(list);
+    return h('table', { class: 'report-table', id: 'report-outages' },
+      h('thead', null, h('tr', null, ['Target', 'Start', 'End', 'Duration', 'Cause']
+        .map((c) => h('th', { scope: 'col', class: c === 'Duration' ? 'num' : null, text: c })))),
+      h('tbody', null, groups.map((g) => h('tr', null,
+        h('td', { text: `${g.first.host}:${portRanges(g.ports)}` }),
+        h('td', null, timeEl(g.first.start, true)),
+        h('td', null, g.first.end ? timeEl(g.first.end, true) : 'ongoing'),
+        h('td', { class: 'num', text: fmtDuration(Math.max(...g.items.map((x) => x.duration_ms))) }),
+        h('td', { text: STATE_SHORT[g.first.state] || g.first.state })))));
+  }
+
+  function fillReport(rs) {
+    const el = document.getElementById('report-body');
+    if (!el) return;
+    if (rs.error) { el.replaceChildren(h('p', { class: 'error-note', text: `Cannot read the report: ${rs.error}.` })); return; }
+    if (!rs.doc) {
+      el.replaceChildren(h('p', { class: 'muted', text: 'This portwatch has no report endpoint (/api/v1/report).' }));
+      return;
+    }
+    const d = rs.doc, av = d.availability || {};
+    tickNow();
+    el.replaceChildren(
+      h('p', { class: 'report-period', id: 'report-period' }, 'Period ', timeEl(d.from, true), ' to ', timeEl(d.to, true),
+        ` (${fmtDuration(ms(d.to) - ms(d.from))}); times in ${zoneName()}; printed from portwatch at `, timeEl(iso(app.now), true), '.'),
+      h('p', { class: 'small muted', text: 'Available: every target the host or role needs passes. Unavailable is monitored time that was not. Time portwatch was not running is not monitored and is left out of the ratio.' }),
+      h('section', { class: 'panel' }, h('h2', { text: 'Availability by host' }), availTable(av.hosts, 'Host', 'report-hosts')),
+      h('section', { class: 'panel' }, h('h2', { text: 'Availability by role' }), availTable(av.roles, 'Role', 'report-roles')),
+      h('section', { class: 'panel' }, h('h2', { text: `Incidents (${(d.incidents || []).length})` }), reportIncidents(d.incidents)),
+      h('section', { class: 'panel' }, h('h2', { text: `Outages (${(d.outages || []).length})` }), reportOutages(d.outages)));
+  }
+
   /* ---- start ----------------------------------------------------------------- */
 
   function viewKey(r) { return `${r.view}|${r.host || ''}`; }
@@ -1253,6 +1622,9 @@
      * filter change within a view leaves it on the control. */
     let shown = viewKey(route());
     window.addEventListener('hashchange', () => {
+      const r = route();
+      /* a host view reads that host's targets: fetch them now */
+      if (r.view === 'host' && !(app.hostDoc && app.hostDoc.host === r.host) && app.farm) poll();
       redraw();
       const now = viewKey(route());
       if (now === shown) return;
@@ -1265,8 +1637,8 @@
       clearTimeout(resizeTimer);
       resizeTimer = setTimeout(() => { if (app.hist && app.hist.data) drawHistoryData(app.hist); }, 200);
     });
-    /* Keep relative times moving while the status poll is paused (token). */
-    setInterval(drawFreshness, 1000);
+    /* Every relative time on the page moves together, once a second. */
+    setInterval(tick, 1000);
     poll();
   }
 
