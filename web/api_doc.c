@@ -6,6 +6,7 @@
 #include "config/values.h"
 #include "web/params.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,17 @@ json_t *pw_jtime(int64_t ms)
 
 json_t *pw_jlatency_ms(int64_t us)
 {
+    /* whole microseconds as ms: three decimals, printed as such by
+     * PW_JSON_DUMP's precision (0.081, not 0.081000000000000003) */
     return us < 0 ? json_null() : json_real((double)us / 1000.0);
+}
+
+json_t *pw_jround(double v, int decimals)
+{
+    double f = 1;
+    while (decimals-- > 0)
+        f *= 10;
+    return json_real(round(v * f) / f);
 }
 
 uint32_t pw_api_id(const struct pw_web_view *v, size_t i)
@@ -34,14 +45,6 @@ uint32_t pw_api_id(const struct pw_web_view *v, size_t i)
 const struct pw_host *pw_api_host_of(const struct pw_plan *p, size_t i)
 {
     return &p->hosts[p->targets[i].host];
-}
-
-static bool has_role(const struct pw_profile *pf, const char *role)
-{
-    for (size_t k = 0; k < pf->nroles; k++)
-        if (strcmp(pf->roles[k], role) == 0)
-            return true;
-    return false;
 }
 
 static json_t *roles_json(const struct pw_profile *pf)
@@ -125,7 +128,7 @@ json_t *pw_api_storage_json(struct pw_store *st)
     json_t *o = json_object();
     if (!st) {
         json_object_set_new(o, "state", json_string("unavailable"));
-        json_object_set_new(o, "since", json_null());
+        json_object_set_new(o, "since", pw_jtime(pw_web_started_ms()));
         json_object_set_new(o, "message", json_string("portwatch runs without a database"));
         return o;
     }
@@ -158,88 +161,4 @@ json_t *pw_api_sweep_json(const struct pw_engine_stats *s)
     json_object_set_new(o, "sweeps", json_integer((json_int_t)s->sweeps));
     json_object_set_new(o, "overruns", json_integer((json_int_t)s->overruns));
     return o;
-}
-
-/* ---- scoping: host=, role=, status= ------------------------------------------- */
-
-bool pw_scope_has(const struct pw_web_view *v, size_t i, const struct pw_scope *sc)
-{
-    const struct pw_plan *p = v->snap->plan;
-    if (sc->host && pw_strcasecmp(pw_api_host_of(p, i)->name, sc->host) != 0)
-        return false;
-    if (sc->role && !has_role(pw_target_profile(p, &p->targets[i]), sc->role))
-        return false;
-    if (sc->status_mask && !(sc->status_mask & (1u << v->snap->targets[i].status)))
-        return false;
-    return true;
-}
-
-/* Reads host= and role= (and status= when allowed); a host or role that no
- * target has is a 404, so a typo in an alerting rule does not read as
- * "all healthy". */
-int pw_scope_parse(struct pw_req *r, bool with_status, struct pw_scope *sc,
-                       struct pw_reply *out)
-{
-    memset(sc, 0, sizeof *sc);
-    sc->host = pw_web_param(r, "host");
-    sc->role = pw_web_param(r, "role");
-    const struct pw_plan *p = r->view.snap->plan;
-    if (sc->host) {
-        bool found = false;
-        for (size_t h = 0; h < p->nhosts && !found; h++)
-            found = pw_strcasecmp(p->hosts[h].name, sc->host) == 0 && p->hosts[h].n > 0;
-        if (!found) {
-            pw_reply_error(out, 404, "not found", "host: no target is on host '%.100s'",
-                           sc->host);
-            return -1;
-        }
-    }
-    if (sc->role) {
-        bool found = false;
-        for (size_t k = 0; k < p->nprofiles && !found; k++)
-            found = has_role(&p->profiles[k], sc->role);
-        if (!found) {
-            char list[512] = "";
-            size_t o = 0, nr;
-            const struct pw_role *roles = pw_catalog_roles(&nr);
-            for (size_t k = 0; k < nr; k++)
-                o += (size_t)snprintf(list + o, o < sizeof list ? sizeof list - o : 0, "%s%s",
-                                      k ? ", " : "", roles[k].key);
-            pw_reply_error(out, 404, "not found",
-                           "role: no target serves role '%.100s' (roles: %s, or a [check] "
-                           "name)", sc->role, list);
-            return -1;
-        }
-    }
-    const char *st = with_status ? pw_web_param(r, "status") : NULL;
-    if (st) {
-        static const char *const names[] = {"unknown", "up", "down"};
-        const char *s = st;
-        while (*s) {
-            size_t n = strcspn(s, ",");
-            bool ok = false;
-            for (unsigned k = 0; k < 3 && !ok; k++) {
-                if (strlen(names[k]) == n && strncmp(names[k], s, n) == 0) {
-                    sc->status_mask |= 1u << k;
-                    ok = true;
-                }
-            }
-            if (!ok) {
-                pw_reply_error(out, 400, "bad parameter",
-                               "status: '%.40s' is not a status; use up, down or unknown "
-                               "(several separated by commas)", st);
-                return -1;
-            }
-            s += n;
-            if (*s == ',')
-                s++;
-        }
-        if (!sc->status_mask) {
-            pw_reply_error(out, 400, "bad parameter",
-                           "status: empty; use up, down or unknown (several separated by "
-                           "commas)");
-            return -1;
-        }
-    }
-    return 0;
 }

@@ -131,8 +131,8 @@ void pw_api_history(struct pw_req *r, struct pw_reply *out)
 
 /* ---- /api/v1/outages ------------------------------------------------------------- */
 
-/* Reads from, to, host, role, open and limit into f, *open (-1: any) and
- * *limit. Returns 0, or -1 with a 400 in out. */
+/* Reads from, to, open and limit into f, *open (-1: any) and *limit.
+ * Returns 0, or -1 with a 400 in out. */
 static int outage_filter(struct pw_req *r, struct pw_store_outage_filter *f, int *open,
                          long long *limit, struct pw_reply *out)
 {
@@ -153,8 +153,6 @@ static int outage_filter(struct pw_req *r, struct pw_store_outage_filter *f, int
             return -1;
         }
     }
-    f->host = pw_web_param(r, "host");
-    f->role = pw_web_param(r, "role");
     *open = -1;
     const char *os = pw_web_param(r, "open");
     char perr[PW_ERRBUF];
@@ -172,7 +170,7 @@ static int outage_filter(struct pw_req *r, struct pw_store_outage_filter *f, int
         return -1;
     }
     f->open_only = *open == 1;
-    f->limit = *open == 0 ? 0 : (size_t)*limit + 1; /* one more: says "truncated" */
+    f->limit = (size_t)*limit + 1; /* one more: says "truncated" */
     return 0;
 }
 
@@ -180,10 +178,16 @@ void pw_api_outages(struct pw_req *r, struct pw_reply *out)
 {
     struct pw_store *st = pw_req_need_store(r, out);
     struct pw_store_outage_filter f = {0};
+    struct pw_scope sc;
     int open;
     long long limit;
-    if (!st || outage_filter(r, &f, &open, &limit, out) != 0)
+    if (!st || outage_filter(r, &f, &open, &limit, out) != 0 ||
+        pw_scope_parse_store(r, st, &sc, out) != 0)
         return;
+    f.host = sc.host;
+    f.role = sc.role;
+    if (open == 0 || sc.port_lo)
+        f.limit = 0; /* filtered here: the store's limit would cut early */
     struct pw_store_outage_list list = {0};
     int rc = pw_store_query_outages(st, &f, &list);
     const struct pw_store_outage *v = list.v;
@@ -198,7 +202,7 @@ void pw_api_outages(struct pw_req *r, struct pw_reply *out)
     bool truncated = false;
     for (size_t i = 0; i < n; i++) {
         const struct pw_store_outage *o = &v[i];
-        if (open == 0 && o->end_ms < 0)
+        if ((open == 0 && o->end_ms < 0) || !pw_scope_port(&sc, o->port))
             continue;
         if (shown == (size_t)limit) {
             truncated = true;
@@ -279,7 +283,7 @@ void pw_api_uptime(struct pw_req *r, struct pw_reply *out)
         json_object_set_new(j, "down_ms", json_integer(v[i].down_ms));
         json_object_set_new(j, "not_monitored_ms", json_integer(v[i].not_monitored_ms));
         json_object_set_new(j, "uptime_pct", v[i].uptime_pct < 0 ? json_null()
-                                                                 : json_real(v[i].uptime_pct));
+                                                                 : pw_jround(v[i].uptime_pct, 3));
         json_array_append_new(arr, j);
     }
     free(v);

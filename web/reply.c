@@ -94,7 +94,7 @@ static json_t *json_text(const char *s)
 
 void pw_reply_json(struct pw_reply *out, unsigned status, json_t *doc)
 {
-    char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char *s = doc ? json_dumps(doc, PW_JSON_DUMP) : NULL;
     json_decref(doc);
     if (!s) {
         static const char oom[] = "{\"error\":\"unavailable\",\"detail\":\"out of memory\"}";

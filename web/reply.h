@@ -18,6 +18,12 @@
 struct MHD_Connection;
 struct MHD_Response;
 
+/* How every JSON document is written: compact, and reals with 15
+ * significant digits, so that a value rounded to what it means prints as
+ * such (0.081, never 0.081000000000000003: 17 digits show the binary
+ * approximation). */
+#define PW_JSON_DUMP (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
 /* A ready response shared by many requests: its status, the plain body
  * and optionally the same gzip-compressed. Reference-counted by us so that
  * a holder can queue it without a lock held: libmicrohttpd counts its own

@@ -32,11 +32,14 @@ struct route {
 };
 
 static const char *const p_none[] = {NULL};
-static const char *const p_status[] = {"host", "role", "status", NULL};
+static const char *const p_status[] = {"host", "role", "port", "state", "status", NULL};
+static const char *const p_targets[] = {"host", "role", "port", "state", "status",
+                                        "limit", "cursor", NULL};
 static const char *const p_host[] = {"host", NULL};
 static const char *const p_health[] = {"host", "role", "min_duration", "format", NULL};
 static const char *const p_history[] = {"from", "to", "step", NULL};
-static const char *const p_outages[] = {"from", "to", "host", "role", "open", "limit", NULL};
+static const char *const p_outages[] = {"from", "to", "host", "role", "port", "open", "limit",
+                                        NULL};
 static const char *const p_uptime[] = {"from", "to", "by", NULL};
 
 /* The dashboard's files are not here: server.c serves them before this
@@ -48,12 +51,14 @@ static const struct route routes[] = {
     {"/api/v1/outages", NULL, pw_api_outages, RT_AUTH | RT_STORE, p_outages},
     {"/api/v1/uptime", NULL, pw_api_uptime, RT_AUTH | RT_STORE, p_uptime},
     {"/api/v1/rpc/endpoints", NULL, pw_api_rpc_endpoints, RT_AUTH | RT_VIEW, p_host},
+    {"/api/v1/targets", NULL, pw_api_targets, RT_AUTH | RT_VIEW, p_targets},
     {"/api/v1/targets/", "", pw_api_target, RT_AUTH | RT_VIEW, p_none},
     {"/api/v1/targets/", "/history", pw_api_history, RT_AUTH | RT_STORE, p_history},
 };
 
 static const char endpoints[] =
-    "/api/v1/status, /api/v1/health, /api/v1/targets/{id}, /api/v1/targets/{id}/history, "
+    "/api/v1/status, /api/v1/health, /api/v1/targets, /api/v1/targets/{id}, "
+    "/api/v1/targets/{id}/history, "
     "/api/v1/outages, /api/v1/uptime, /api/v1/rpc/endpoints, /metrics";
 
 /* "{id}" of a targets route: 1 to 2^32-1. Sets *id; returns 0, or -1 with

@@ -159,6 +159,14 @@ static MHD_Result_t on_request(void *cls, struct MHD_Connection *c, const char *
 
 /* ---- start ---------------------------------------------------------------- */
 
+/* Written once, by the first pw_web_start, before its server answers. */
+static int64_t first_start_ms;
+
+int64_t pw_web_started_ms(void)
+{
+    return first_start_ms;
+}
+
 union addr {
     struct sockaddr sa;
     struct sockaddr_in in4;
@@ -380,6 +388,8 @@ int pw_web_start(const struct pw_web_options *o, const struct pw_web_sources *sr
     if (rc != 0)
         return rc;
     json_object_seed(0); /* before any thread builds an object */
+    if (!first_start_ms)
+        first_start_ms = pw_web_now_ms();
     const char *listen = o->listen && *o->listen ? o->listen : "127.0.0.1:8470";
     w->starting = true;
     w->d = mhd_start(w, o, &addr, v6);

@@ -40,7 +40,7 @@ static struct MHD_Response *doc_response(char *body, size_t len, bool gzipped, b
 static struct pw_shared *build(struct pw_status_cache *c, const struct pw_web_view *v)
 {
     json_t *doc = pw_api_status_doc(v, c->src->store);
-    char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char *s = doc ? json_dumps(doc, PW_JSON_DUMP) : NULL;
     json_decref(doc);
     if (!s)
         return NULL;

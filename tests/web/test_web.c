@@ -274,7 +274,7 @@ START_TEST(status_filters)
     doc = get_json("/api/v1/status?status=up,unknown&role=web-open", 200);
     ck_assert_int_eq(json_array_size(json_object_get(doc, "targets")), 2);
     json_decref(doc);
-    expect_error("/api/v1/status?status=sideways", 400, "up, down or unknown");
+    expect_error("/api/v1/status?status=sideways", 400, "unknown, up, down");
     expect_error("/api/v1/status?status=", 400, "status");
     expect_error("/api/v1/status?host=nope.example", 404, "nope.example");
     expect_error("/api/v1/status?role=dba", 404, "management_database");
