@@ -47,6 +47,7 @@ static const char *const p_uptime[] = {"from", "to", "by", NULL};
 static const struct route routes[] = {
     {"/api/v1/status", NULL, pw_api_status, RT_AUTH | RT_VIEW | RT_CACHED, p_status},
     {"/api/v1/health", NULL, pw_api_health, RT_AUTH | RT_VIEW | RT_MEMO, p_health},
+    {"/api/v1/live", NULL, pw_api_live, RT_AUTH | RT_VIEW, p_none},
     {"/metrics", NULL, pw_api_metrics, RT_AUTH | RT_VIEW, p_none},
     {"/api/v1/outages", NULL, pw_api_outages, RT_AUTH | RT_STORE, p_outages},
     {"/api/v1/uptime", NULL, pw_api_uptime, RT_AUTH | RT_STORE, p_uptime},
@@ -57,7 +58,7 @@ static const struct route routes[] = {
 };
 
 static const char endpoints[] =
-    "/api/v1/status, /api/v1/health, /api/v1/targets, /api/v1/targets/{id}, "
+    "/api/v1/status, /api/v1/health, /api/v1/live, /api/v1/targets, /api/v1/targets/{id}, "
     "/api/v1/targets/{id}/history, "
     "/api/v1/outages, /api/v1/uptime, /api/v1/rpc/endpoints, /metrics";
 
@@ -148,7 +149,6 @@ static void status_built(struct pw_req *r, struct pw_reply *out)
 static void run_endpoint(struct pw_req *r, const struct route *rt, struct pw_reply *out)
 {
     struct pw_web *w = r->w;
-    out->gzip_ok = accepts_gzip(r);
     if ((rt->flags & RT_CACHED) && r->nparams == 0) {
         struct pw_shared *doc = pw_status_cache_get(&w->status, &r->view, &r->has_view,
                                                     r->now_ms);
@@ -172,8 +172,7 @@ static void run_endpoint(struct pw_req *r, const struct route *rt, struct pw_rep
     rt->fn(r, out);
     if (!memo || r->job)
         return;
-    unsigned status = out->status;
-    struct pw_shared *answer = pw_shared_new(status, pw_reply_response(out), NULL);
+    struct pw_shared *answer = pw_reply_to_shared(out);
     if (!answer)
         return; /* out keeps its status; the send answers 503 */
     pw_memo_keep(&w->memo, &k, answer);
@@ -196,9 +195,12 @@ static bool authorized(struct pw_req *r, const struct route *rt, struct pw_reply
 void pw_route(struct pw_req *r, const char *method)
 {
     struct pw_reply *out = &r->reply;
+    out->gzip_ok = accepts_gzip(r);
+    out->if_none_match = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_IF_NONE_MATCH);
     /* The route first, its errors held back until the token is checked:
      * an unauthenticated client learns nothing but 401. */
-    struct pw_reply early = {.tls = out->tls};
+    struct pw_reply early = {.tls = out->tls, .gzip_ok = out->gzip_ok};
     bool bad = pw_web_parse_uri(r, &early) != 0;
     if (!bad && strcmp(r->path, "/api/v1/health") == 0) {
         const char *fmt = pw_web_param(r, "format");

@@ -289,6 +289,9 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
     header_value(p, len, "cache-control", h->cache, sizeof h->cache);
     header_value(p, len, "www-authenticate", h->www_auth, sizeof h->www_auth);
     header_value(p, len, "strict-transport-security", h->hsts, sizeof h->hsts);
+    header_value(p, len, "etag", h->etag, sizeof h->etag);
+    header_value(p, len, "content-encoding", h->cenc, sizeof h->cenc);
+    header_value(p, len, "vary", h->vary, sizeof h->vary);
     char cl[32] = "";
     header_value(p, len, "content-length", cl, sizeof cl);
     if (*cl)
@@ -309,7 +312,14 @@ int http_req(const char *method, const char *url, const char *header, const char
     out->content_length = -1;
     CURL *c = curl_easy_init();
     ck_assert_ptr_nonnull(c);
-    struct curl_slist *hl = header ? curl_slist_append(NULL, header) : NULL;
+    struct curl_slist *hl = NULL;
+    for (const char *p = header; p && *p;) {
+        size_t n = strcspn(p, "\n");
+        char one[1024];
+        snprintf(one, sizeof one, "%.*s", (int)n, p);
+        hl = curl_slist_append(hl, one);
+        p += n + (p[n] == '\n');
+    }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);

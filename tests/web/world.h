@@ -59,11 +59,15 @@ struct http {
     char cache[64];
     char www_auth[128];
     char hsts[128];
+    char etag[64];
+    char cenc[32];   /* Content-Encoding */
+    char vary[64];
     long content_length;
     double seconds;
 };
 void http_free(struct http *h);
-/* method NULL: GET. header: one extra request header or NULL. Returns the
+/* method NULL: GET. header: extra request headers, separated by '\n', or
+ * NULL. Returns the
  * curl code (0 ok). url is complete ("http://127.0.0.1:PORT/..."). */
 int http_req(const char *method, const char *url, const char *header, const char *cainfo,
              struct http *out);
