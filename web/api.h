@@ -3,8 +3,8 @@
  * one endpoint per function, each filling a reply from its request's view
  * or the store: api_status.c (status, the targets, one target),
  * api_history.c (history, outages, uptime), api_health.c, api_live.c,
- * api_epm.c (RPC endpoints) and metrics.c
- * (Prometheus). routes.c maps paths to them; status_cache.c builds the
+ * api_epm.c (RPC endpoints), api_openapi.c (the description) and
+ * metrics.c (Prometheus). routes.c maps paths to them; status_cache.c builds the
  * unfiltered status document through pw_api_status_doc.
  */
 #ifndef PW_WEB_API_H
@@ -20,6 +20,7 @@ void pw_api_outages(struct pw_req *r, struct pw_reply *out);
 void pw_api_uptime(struct pw_req *r, struct pw_reply *out);
 void pw_api_health(struct pw_req *r, struct pw_reply *out);
 void pw_api_live(struct pw_req *r, struct pw_reply *out);
+void pw_api_openapi(struct pw_req *r, struct pw_reply *out);
 void pw_api_rpc_endpoints(struct pw_req *r, struct pw_reply *out);
 void pw_api_metrics(struct pw_req *r, struct pw_reply *out);
 

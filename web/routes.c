@@ -48,6 +48,7 @@ static const struct route routes[] = {
     {"/api/v1/status", NULL, pw_api_status, RT_AUTH | RT_VIEW | RT_CACHED, p_status},
     {"/api/v1/health", NULL, pw_api_health, RT_AUTH | RT_VIEW | RT_MEMO, p_health},
     {"/api/v1/live", NULL, pw_api_live, RT_AUTH | RT_VIEW, p_none},
+    {"/api/v1/openapi.json", NULL, pw_api_openapi, RT_AUTH, p_none},
     {"/metrics", NULL, pw_api_metrics, RT_AUTH | RT_VIEW, p_none},
     {"/api/v1/outages", NULL, pw_api_outages, RT_AUTH | RT_STORE, p_outages},
     {"/api/v1/uptime", NULL, pw_api_uptime, RT_AUTH | RT_STORE, p_uptime},
@@ -60,7 +61,7 @@ static const struct route routes[] = {
 static const char endpoints[] =
     "/api/v1/status, /api/v1/health, /api/v1/live, /api/v1/targets, /api/v1/targets/{id}, "
     "/api/v1/targets/{id}/history, "
-    "/api/v1/outages, /api/v1/uptime, /api/v1/rpc/endpoints, /metrics";
+    "/api/v1/outages, /api/v1/uptime, /api/v1/rpc/endpoints, /api/v1/openapi.json, /metrics";
 
 /* "{id}" of a targets route: 1 to 2^32-1. Sets *id; returns 0, or -1 with
  * a 400 in out. */
