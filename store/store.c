@@ -1203,7 +1203,6 @@ static struct pw_store *store_new(const char *path, const struct pw_store_option
     }
     uv_mutex_init(&st->lock);
     uv_mutex_init(&st->db_lock);
-    st->health.since_ms = wall_ms(); /* ok since opened: the API's storage.since is never null */
     uv_mutex_init(&st->read_lock);
     uv_cond_init(&st->wake);
     uv_cond_init(&st->done);

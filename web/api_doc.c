@@ -136,7 +136,9 @@ json_t *pw_api_storage_json(struct pw_store *st)
     pw_store_health(st, &h);
     json_object_set_new(o, "state", json_string((unsigned)h.state <= PW_STORE_DEGRADED
                                                     ? storage_names[h.state] : "unknown"));
-    json_object_set_new(o, "since", pw_jtime(h.since_ms));
+    /* a store ok since it opened never changed state: since then, and it
+     * opened before this server started */
+    json_object_set_new(o, "since", pw_jtime(h.since_ms ? h.since_ms : pw_web_started_ms()));
     json_object_set_new(o, "message", json_string(h.message));
     return o;
 }
