@@ -4,6 +4,7 @@
 #include "web/api_doc.h"
 
 #include "config/values.h"
+#include "probes/report.h"
 #include "web/params.h"
 
 #include <math.h>
@@ -15,18 +16,12 @@ static const char *const storage_names[] = {[PW_STORE_OK] = "ok", [PW_STORE_DEGR
 
 json_t *pw_jtime(int64_t ms)
 {
-    if (ms <= 0)
-        return json_null();
-    char buf[40];
-    pw_web_format_time(ms, buf, sizeof buf);
-    return json_string(buf);
+    return pw_report_time(ms);
 }
 
 json_t *pw_jlatency_ms(int64_t us)
 {
-    /* whole microseconds as ms: three decimals, printed as such by
-     * PW_JSON_DUMP's precision (0.081, not 0.081000000000000003) */
-    return us < 0 ? json_null() : json_real((double)us / 1000.0);
+    return pw_report_latency_ms(us);
 }
 
 json_t *pw_jround(double v, int decimals)
@@ -47,30 +42,6 @@ const struct pw_host *pw_api_host_of(const struct pw_plan *p, size_t i)
     return &p->hosts[p->targets[i].host];
 }
 
-static json_t *roles_json(const struct pw_profile *pf)
-{
-    json_t *a = json_array();
-    for (size_t k = 0; k < pf->nroles; k++)
-        json_array_append_new(a, json_string(pf->roles[k]));
-    return a;
-}
-
-static json_t *reasons_json(const struct pw_profile *pf)
-{
-    json_t *a = json_array();
-    for (size_t k = 0; k < pf->nreasons; k++) {
-        const struct pw_reason *rs = &pf->reasons[k];
-        json_t *o = json_object();
-        json_object_set_new(o, "role", json_string(rs->role));
-        json_object_set_new(o, "service", json_string(rs->service));
-        json_object_set_new(o, "text", json_string(rs->text ? rs->text : ""));
-        if (rs->row)
-            json_object_set_new(o, "catalog_row", json_integer(rs->row));
-        json_array_append_new(a, o);
-    }
-    return a;
-}
-
 /* Whether a target's last probe fails its expectation (status aside). */
 bool pw_api_failing_now(const struct pw_target_state *t)
 {
@@ -84,43 +55,15 @@ bool pw_api_in_trouble(const struct pw_target_state *t)
     return t->status == PW_STATUS_DOWN || (t->status == PW_STATUS_UP && pw_api_failing_now(t));
 }
 
-json_t *pw_api_state_fields(json_t *o, const struct pw_target_state *t)
-{
-    json_object_set_new(o, "status", json_string(pw_status_name(t->status)));
-    json_object_set_new(o, "state", t->has_result ? json_string(pw_state_name(t->state))
-                                                  : json_null());
-    json_object_set_new(o, "ok", t->has_result ? json_boolean(t->ok) : json_null());
-    json_object_set_new(o, "latency_ms", t->has_result ? pw_jlatency_ms(t->latency_us)
-                                                       : json_null());
-    json_object_set_new(o, "detail", json_string(t->detail));
-    /* Protocol proof (issue 9): null until a probe connected. */
-    json_object_set_new(o, "verify", t->has_result && t->verify != PW_VERIFY_NONE
-                                         ? json_string(pw_verify_name(t->verify))
-                                         : json_null());
-    json_object_set_new(o, "verify_info", json_string(t->verify_info));
-    json_object_set_new(o, "since", pw_jtime(t->since_ms));
-    json_object_set_new(o, "last_checked", pw_jtime(t->last_ms));
-    json_object_set_new(o, "consecutive_failures", json_integer(t->fails));
-    return o;
-}
-
-/* One target of the view. Reasons (long texts) always in `full`, else only
- * where they matter: the target is down or its last probe failed. */
+/* One target of the view: probes/report.c's rendering, shared with
+ * `portwatch check --format json`, with the view's id. Reasons (long
+ * texts) always in `full`, else only where they matter: the target is
+ * down or its last probe failed. */
 json_t *pw_api_target_json(const struct pw_web_view *v, size_t i, bool full)
 {
-    const struct pw_plan *p = v->snap->plan;
-    const struct pw_profile *pf = pw_target_profile(p, &p->targets[i]);
     const struct pw_target_state *t = &v->snap->targets[i];
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_integer(pw_api_id(v, i)));
-    json_object_set_new(o, "host", json_string(pw_api_host_of(p, i)->name));
-    json_object_set_new(o, "port", json_integer(p->targets[i].port));
-    json_object_set_new(o, "roles", roles_json(pf));
-    json_object_set_new(o, "expect", json_string(pw_expect_name(pf->expect)));
-    pw_api_state_fields(o, t);
-    if (full || t->status == PW_STATUS_DOWN || pw_api_failing_now(t))
-        json_object_set_new(o, "reasons", reasons_json(pf));
-    return o;
+    return pw_report_target(v->snap->plan, v->snap, i, pw_api_id(v, i),
+                            full || t->status == PW_STATUS_DOWN || pw_api_failing_now(t));
 }
 
 json_t *pw_api_storage_json(struct pw_store *st)

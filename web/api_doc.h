@@ -11,7 +11,7 @@
 
 #define PW_API_DAY_MS 86400000LL
 
-/* RFC 3339, or null for ms <= 0. */
+/* RFC 3339, or null for ms <= 0 (probes/report.h's, as in a target). */
 json_t *pw_jtime(int64_t ms);
 /* Microseconds as milliseconds (three decimals), or null when negative. */
 json_t *pw_jlatency_ms(int64_t us);
@@ -25,8 +25,6 @@ const struct pw_host *pw_api_host_of(const struct pw_plan *p, size_t i);
 bool pw_api_failing_now(const struct pw_target_state *t);
 /* Whether a target is in trouble: down, or up but its last probe failed. */
 bool pw_api_in_trouble(const struct pw_target_state *t);
-/* Adds a target state's fields (status, state, ok, latency, ...) to o. */
-json_t *pw_api_state_fields(json_t *o, const struct pw_target_state *t);
 /* One target of the view; reasons always when full, else only where they
  * matter (down, or the last probe failed). */
 json_t *pw_api_target_json(const struct pw_web_view *v, size_t i, bool full);

@@ -8,6 +8,7 @@
 
 #include "config/error.h"
 #include "config/values.h"
+#include "probes/report.h"
 #include "web/api_doc.h"
 #include "web/params.h"
 
@@ -207,7 +208,7 @@ static void retired_target(struct pw_req *r, struct pw_reply *out)
             p += k + (p[k] == ',');
         }
         json_object_set_new(o, "roles", roles);
-        pw_api_state_fields(o, &v[i].st);
+        pw_report_state_fields(o, &v[i].st);
         json_object_set_new(o, "in_plan", json_false());
         json_object_set_new(o, "retired", pw_jtime(v[i].retired_ms));
         free(v);

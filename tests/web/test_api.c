@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "world.h"
 
+#include "probes/report.h"
 #include "web/web.h"
 
 #include <check.h>
@@ -345,10 +346,67 @@ START_TEST(too_large_is_json)
 }
 END_TEST
 
+/* `portwatch check --format json` and the API render a target the same
+ * way (issue 14): same fields, same values, for every target. */
+START_TEST(one_rendering)
+{
+    struct pw_web_sources src = world_sources(&W);
+    struct pw_web_view v;
+    ck_assert_int_eq(src.acquire(src.ud, &v), 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_int_eq(pw_report_json_write(v.snap->plan, v.snap, f), 0);
+    fclose(f);
+    int64_t taken = v.snap->taken_ms;
+    src.release(src.ud, &v);
+    json_t *check = json_loads(text, 0, NULL);
+    free(text);
+    ck_assert_ptr_nonnull(check);
+    json_t *api = get_json("/api/v1/status", 200);
+    size_t i;
+    json_t *c;
+    json_array_foreach(check, i, c) {
+        long long port = json_integer_value(json_object_get(c, "port"));
+        const char *host = json_string_value(json_object_get(c, "host"));
+        json_t *a = NULL, *t;
+        size_t k;
+        json_array_foreach(json_object_get(api, "targets"), k, t)
+            if (json_integer_value(json_object_get(t, "port")) == port &&
+                strcmp(json_string_value(json_object_get(t, "host")), host) == 0)
+                a = t;
+        ck_assert_msg(a != NULL, "%s:%lld not in the API", host, port);
+        char path[64];
+        snprintf(path, sizeof path, "/api/v1/targets/%lld",
+                 json_integer_value(json_object_get(a, "id")));
+        json_t *one = get_json(path, 200); /* with reasons, like check */
+        json_object_del(one, "in_plan");
+        json_object_set(c, "id", json_object_get(one, "id"));
+        const char *key;
+        json_t *val;
+        json_object_foreach(one, key, val)
+            ck_assert_msg(json_object_get(c, key), "%s: check lacks %s", path, key);
+        json_object_foreach(c, key, val) {
+            ck_assert_msg(json_object_get(one, key), "%s: the API lacks %s", path, key);
+            /* results taken at different times may differ; the rest not */
+            if (strcmp(key, "latency_ms") && strcmp(key, "last_checked") && strcmp(key, "since"))
+                ck_assert_msg(json_equal(val, json_object_get(one, key)) ||
+                                  json_integer_value(json_object_get(one, "consecutive_failures")) !=
+                                      json_integer_value(json_object_get(c, "consecutive_failures")),
+                              "%s: %s differs", path, key);
+        }
+        json_decref(one);
+    }
+    ck_assert_int_gt(taken, 0);
+    json_decref(api);
+    json_decref(check);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *const tests[] = {targets_list_and_pages, filters_everywhere,
                                   units_and_consistency, etags_and_gzip, liveness,
-                                  too_large_is_json};
+                                  too_large_is_json, one_rendering};
     return world_run_suite(world_suite("web-api", 90, tests, sizeof tests / sizeof tests[0]));
 }
