@@ -151,8 +151,9 @@ void pw_api_health(struct pw_req *r, struct pw_reply *out)
         return;
     const char *fmt = pw_web_param(r, "format");
     if (fmt && strcmp(fmt, "text") != 0 && strcmp(fmt, "json") != 0) {
-        pw_reply_error(out, 400, "bad parameter",
-                       "format: '%.20s' is not a format; use json or text", fmt);
+        char shown[32];
+        pw_reply_error(out, 400, "bad parameter", "format: '%s' is not a format; use json or text",
+                       pw_web_shown(fmt, shown, sizeof shown));
         return;
     }
     if (scan_targets(r, &sc, &hv) != 0) {

@@ -157,9 +157,10 @@ static int outage_filter(struct pw_req *r, struct pw_store_outage_filter *f, int
     const char *os = pw_web_param(r, "open");
     char perr[PW_ERRBUF];
     if (os && pw_parse_bool(os, open, perr) != 0) {
+        char shown[32];
         pw_reply_error(out, 400, "bad parameter",
-                       "open: '%.20s' is not yes/no; use true (only open outages) or "
-                       "false (only ended ones)", os);
+                       "open: '%s' is not yes/no; use true (only open outages) or "
+                       "false (only ended ones)", pw_web_shown(os, shown, sizeof shown));
         return -1;
     }
     *limit = OUTAGES_DEFAULT_LIMIT;
@@ -257,8 +258,10 @@ void pw_api_uptime(struct pw_req *r, struct pw_reply *out)
             if (strcmp(groups[g].name, by) == 0)
                 break;
         if (g == sizeof groups / sizeof groups[0]) {
+            char shown[32];
             pw_reply_error(out, 400, "bad parameter",
-                           "by: '%.20s' is not a grouping; use target, host, role or farm", by);
+                           "by: '%s' is not a grouping; use target, host, role or farm",
+                           pw_web_shown(by, shown, sizeof shown));
             return;
         }
     }

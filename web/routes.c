@@ -214,8 +214,10 @@ void pw_route(struct pw_req *r, const char *method)
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         pw_reply_clear(&early);
+        char shown[40];
         pw_reply_error(out, 405, "method not allowed",
-                       "%.32s is not allowed; the API is read-only: use GET or HEAD", method);
+                       "%s is not allowed; the API is read-only: use GET or HEAD",
+                       pw_web_shown(method, shown, sizeof shown));
         out->allow = "GET, HEAD";
         return;
     }
