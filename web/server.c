@@ -127,8 +127,8 @@ static bool too_large(struct pw_req *r, struct MHD_Connection *c, struct pw_repl
     MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_size, &total);
     if (total > r->w->max_request) {
         pw_reply_error(out, 431, "headers too large",
-                       "the request line and headers are %zu bytes; at most %zu "
-                       "(the web max_request_bytes setting)", total, r->w->max_request);
+                       "the request line and headers are %zu bytes; at most %zu: send fewer "
+                       "or shorter headers", total, r->w->max_request);
         return true;
     }
     return false;
