@@ -27,23 +27,6 @@ static json_t *answers;
 
 #define TOKEN "capture-t0ken"
 
-static char *inflate_body(const char *body, size_t len, size_t *out_len)
-{
-    size_t cap = 8 << 20;
-    char *text = malloc(cap);
-    z_stream z = {0};
-    ck_assert_ptr_nonnull(text);
-    ck_assert_int_eq(inflateInit2(&z, 15 + 16), Z_OK);
-    z.next_in = (Bytef *)body;
-    z.avail_in = (uInt)len;
-    z.next_out = (Bytef *)text;
-    z.avail_out = (uInt)cap;
-    ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
-    *out_len = z.total_out;
-    inflateEnd(&z);
-    return text;
-}
-
 static void keep(const char *server, const char *method, const char *path, long status,
                  const char *ctype, const char *cenc, const char *etag, const char *body,
                  size_t len)
@@ -74,7 +57,7 @@ static long ask(const char *server, uint16_t port, const char *method, const cha
     size_t len = h.len;
     char *body = h.body;
     if (strcmp(h.cenc, "gzip") == 0)
-        body = inflate_body(h.body, h.len, &len);
+        body = world_gunzip(h.body, h.len, 8 << 20, &len);
     keep(server, method ? method : "GET", path, h.status, h.ctype, h.cenc, h.etag, body, len);
     if (body != h.body)
         free(body);
@@ -103,20 +86,8 @@ static void ask_raw(const char *what, const char *req, size_t len)
 static void too_large(void)
 {
     static char req[40000];
-    int n = snprintf(req, sizeof req, "GET /api/v1/status?host=");
-    memset(req + n, 'a', 9000);
-    n += 9000;
-    n += snprintf(req + n, sizeof req - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
-    ask_raw("/api/v1/status?host=aaaa(9000 bytes)", req, (size_t)n);
-    n = snprintf(req, sizeof req, "GET /api/v1/status HTTP/1.1\r\nHost: x\r\n");
-    for (int i = 0; i < 36; i++) {
-        n += snprintf(req + n, sizeof req - (size_t)n, "X-Pad-%d: ", i);
-        memset(req + n, 'b', 1000);
-        n += 1000;
-        n += snprintf(req + n, sizeof req - (size_t)n, "\r\n");
-    }
-    n += snprintf(req + n, sizeof req - (size_t)n, "\r\n");
-    ask_raw("/api/v1/status", req, (size_t)n); /* 36 kB of headers */
+    ask_raw("/api/v1/status?host=aaaa(9000 bytes)", req, world_long_uri_request(req, sizeof req));
+    ask_raw("/api/v1/status", req, world_big_headers_request(req, sizeof req)); /* 36 kB */
 }
 
 static struct pw_web *start(const struct pw_web_sources *src, const char *token)

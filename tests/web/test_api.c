@@ -27,12 +27,7 @@ static json_t *get_json(const char *path, long want_status)
 
 static void expect_error(const char *path, long status, const char *want)
 {
-    json_t *doc = get_json(path, status);
-    const char *detail = json_string_value(json_object_get(doc, "detail"));
-    ck_assert_ptr_nonnull(json_string_value(json_object_get(doc, "error")));
-    ck_assert_ptr_nonnull(detail);
-    ck_assert_msg(strstr(detail, want), "%s: detail '%s' lacks '%s'", path, detail, want);
-    json_decref(doc);
+    world_expect_error(W.port, path, status, want);
 }
 
 static size_t count(json_t *doc, const char *key)
@@ -108,16 +103,21 @@ START_TEST(targets_list_and_pages)
     ck_assert_int_eq(count(doc, "targets"), 0);
     ck_assert_int_eq(json_integer_value(json_object_get(doc, "total")), all);
     json_decref(doc);
-    expect_error("/api/v1/targets?limit=0", 400, "limit");
-    expect_error("/api/v1/targets?limit=10001", 400, "1 to 10000");
-    expect_error("/api/v1/targets?cursor=abc", 400, "next_cursor");
-    expect_error("/api/v1/targets?port=0", 400, "one range");
-    expect_error("/api/v1/targets?port=1,2", 400, "one port");
-    expect_error("/api/v1/targets?state=open,", 400, "closed, filtered");
-    expect_error("/api/v1/targets?state=sideways", 400, "'sideways'");
-    expect_error("/api/v1/targets?host=nosuch", 404, "nosuch");
-    expect_error("/api/v1/targets?role=nosuch", 404, "nosuch");
-    expect_error("/api/v1/targets?page=2", 400, "cursor");
+    static const struct {
+        const char *query;
+        long status;
+        const char *detail;
+    } refused[] = {
+        {"limit=0", 400, "limit"},          {"limit=10001", 400, "1 to 10000"},
+        {"cursor=abc", 400, "next_cursor"}, {"port=0", 400, "one range"},
+        {"port=1,2", 400, "one port"},      {"state=open,", 400, "closed, filtered"},
+        {"state=sideways", 400, "'sideways'"}, {"host=nosuch", 404, "nosuch"},
+        {"role=nosuch", 404, "nosuch"},     {"page=2", 400, "cursor"},
+    };
+    for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+        snprintf(path, sizeof path, "/api/v1/targets?%s", refused[k].query);
+        expect_error(path, refused[k].status, refused[k].detail);
+    }
 }
 END_TEST
 
@@ -213,18 +213,7 @@ END_TEST
 
 static char *gunzip(const struct http *h)
 {
-    ck_assert_msg(h->len > 18 && (unsigned char)h->body[0] == 0x1f, "not gzip");
-    size_t cap = 1 << 20;
-    char *text = calloc(1, cap);
-    z_stream z = {0};
-    ck_assert_int_eq(inflateInit2(&z, 15 + 16), Z_OK);
-    z.next_in = (Bytef *)h->body;
-    z.avail_in = (uInt)h->len;
-    z.next_out = (Bytef *)text;
-    z.avail_out = (uInt)cap - 1;
-    ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
-    inflateEnd(&z);
-    return text;
+    return world_gunzip(h->body, h->len, 1 << 20, NULL);
 }
 
 /* path answered 200 with an ETag, then 304 (no body, same tag) when asked
@@ -319,25 +308,15 @@ END_TEST
 START_TEST(too_large_is_json)
 {
     static char req[40000], resp[8192];
-    int n = snprintf(req, sizeof req, "GET /api/v1/status?host=");
-    memset(req + n, 'a', 9000);
-    n += 9000;
-    n += snprintf(req + n, sizeof req - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
-    int st = raw_request(W.port, req, (size_t)n, 3000, resp, sizeof resp);
+    size_t n = world_long_uri_request(req, sizeof req);
+    int st = raw_request(W.port, req, n, 3000, resp, sizeof resp);
     ck_assert_int_eq(st, 414);
     ck_assert_ptr_nonnull(strstr(resp, "application/json"));
     ck_assert_ptr_nonnull(strstr(resp, "\"error\":\"uri too long\""));
     ck_assert_ptr_nonnull(strstr(resp, "at most 8192"));
     /* 36 kB of headers: over the default 32 kB */
-    n = snprintf(req, sizeof req, "GET /api/v1/status HTTP/1.1\r\nHost: x\r\n");
-    for (int i = 0; i < 36; i++) {
-        n += snprintf(req + n, sizeof req - (size_t)n, "X-Pad-%d: ", i);
-        memset(req + n, 'b', 1000);
-        n += 1000;
-        n += snprintf(req + n, sizeof req - (size_t)n, "\r\n");
-    }
-    n += snprintf(req + n, sizeof req - (size_t)n, "\r\n");
-    st = raw_request(W.port, req, (size_t)n, 3000, resp, sizeof resp);
+    n = world_big_headers_request(req, sizeof req);
+    st = raw_request(W.port, req, n, 3000, resp, sizeof resp);
     ck_assert_int_eq(st, 431);
     ck_assert_ptr_nonnull(strstr(resp, "\"error\":\"headers too large\""));
     ck_assert_ptr_nonnull(strstr(resp, "at most 32768"));

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -475,6 +476,58 @@ json_t *world_get_json(uint16_t port, const char *path, long want_status)
     ck_assert_msg(doc != NULL, "%s: not JSON: %s", path, je.text);
     http_free(&h);
     return doc;
+}
+
+void world_expect_error(uint16_t port, const char *path, long want_status, const char *want)
+{
+    json_t *doc = world_get_json(port, path, want_status);
+    const char *detail = json_string_value(json_object_get(doc, "detail"));
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(doc, "error")));
+    ck_assert_ptr_nonnull(detail);
+    ck_assert_msg(strstr(detail, want) != NULL, "%s: detail '%s' lacks '%s'", path, detail,
+                  want);
+    json_decref(doc);
+}
+
+char *world_gunzip(const char *body, size_t len, size_t cap, size_t *out_len)
+{
+    ck_assert_msg(len > 18 && (unsigned char)body[0] == 0x1f && (unsigned char)body[1] == 0x8b,
+                  "not a gzip stream");
+    char *text = calloc(1, cap);
+    ck_assert_ptr_nonnull(text);
+    z_stream z = {0};
+    ck_assert_int_eq(inflateInit2(&z, 15 + 16), Z_OK);
+    z.next_in = (Bytef *)body;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)text;
+    z.avail_out = (uInt)cap - 1;
+    ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
+    if (out_len)
+        *out_len = z.total_out;
+    inflateEnd(&z);
+    return text;
+}
+
+size_t world_long_uri_request(char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "GET /api/v1/status?host=");
+    memset(buf + n, 'a', 9000);
+    n += 9000;
+    n += snprintf(buf + n, cap - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    return (size_t)n;
+}
+
+size_t world_big_headers_request(char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "GET /api/v1/status HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 36; i++) {
+        n += snprintf(buf + n, cap - (size_t)n, "X-Pad-%d: ", i);
+        memset(buf + n, 'b', 1000);
+        n += 1000;
+        n += snprintf(buf + n, cap - (size_t)n, "\r\n");
+    }
+    n += snprintf(buf + n, cap - (size_t)n, "\r\n");
+    return (size_t)n;
 }
 
 Suite *world_suite(const char *name, int timeout_s, const TTest *const *tests, size_t n)

@@ -84,6 +84,15 @@ int raw_connect(const char *src, uint16_t port);
 
 int64_t now_ms(void);
 
+/* Raw requests larger than the server takes, into buf (40 kB): a GET of
+ * /api/v1/status whose request target is 9000 bytes of query (a 414), or
+ * with 36 kB of headers (a 431). Return the length. */
+size_t world_long_uri_request(char *buf, size_t cap);
+size_t world_big_headers_request(char *buf, size_t cap);
+/* A gzip stream inflated (at most cap - 1 bytes, NUL-terminated; its
+ * length in *out_len unless NULL); asserts it is one. malloc'd. */
+char *world_gunzip(const char *body, size_t len, size_t cap, size_t *out_len);
+
 /* Whether an executable exists at path. */
 bool world_have(const char *path);
 /* Runs a shell line; returns its exit status, its output in out. */
@@ -100,6 +109,9 @@ void world_teardown(void);
  * API's content type and no-store, and returns the parsed document. */
 struct json_t;
 struct json_t *world_get_json(uint16_t port, const char *path, long want_status);
+/* An error answer: want_status, {"error", "detail"}, the detail containing
+ * want. */
+void world_expect_error(uint16_t port, const char *path, long want_status, const char *want);
 /* A suite of one test case, the world its fixture. */
 struct Suite;
 struct TTest;
