@@ -336,6 +336,20 @@ json_t *pw_report_target(const struct pw_plan *p, const struct pw_snapshot *s, s
     return o;
 }
 
+/* An element's text, each line after the first indented two more: it
+ * sits inside the array. */
+static int write_indented(const char *s, size_t len, FILE *f)
+{
+    for (const char *end = s + len; s < end;) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        size_t n = nl ? (size_t)(nl - s) + 1 : (size_t)(end - s);
+        if (fwrite(s, 1, n, f) != n || (nl && fputs("  ", f) == EOF))
+            return -1;
+        s += n;
+    }
+    return 0;
+}
+
 int pw_report_json_write(const struct pw_plan *p, const struct pw_snapshot *s, FILE *f)
 {
     size_t n = s->ntargets < p->ntargets ? s->ntargets : p->ntargets;
@@ -362,7 +376,7 @@ int pw_report_json_write(const struct pw_plan *p, const struct pw_snapshot *s, F
             }
         }
         json_decref(o);
-        if (len == 0 || fwrite(buf, 1, len, f) != len)
+        if (len == 0 || write_indented(buf, len, f) != 0)
             rc = -1;
         fputs(i + 1 < n ? ",\n  " : "\n", f);
     }
