@@ -58,10 +58,16 @@ static const struct route routes[] = {
     {"/api/v1/targets/", "/history", pw_api_history, RT_AUTH | RT_STORE, p_history},
 };
 
-static const char endpoints[] =
-    "/api/v1/status, /api/v1/health, /api/v1/live, /api/v1/targets, /api/v1/targets/{id}, "
-    "/api/v1/targets/{id}/history, "
-    "/api/v1/outages, /api/v1/uptime, /api/v1/rpc/endpoints, /api/v1/openapi.json, /metrics";
+/* The endpoints a 404 names: the table's paths, in its order. */
+static void endpoint_list(char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s%s%s", i ? ", " : "", routes[i].path,
+                              routes[i].suffix ? "{id}" : "",
+                              routes[i].suffix ? routes[i].suffix : "");
+}
 
 /* "{id}" of a targets route: 1 to 2^32-1. Sets *id; returns 0, or -1 with
  * a 400 in out. */
@@ -226,7 +232,9 @@ void pw_route(struct pw_req *r, const char *method)
         return;
     }
     if (!rt) {
-        pw_reply_error(out, 404, "not found", "no such endpoint; endpoints: %s", endpoints);
+        char list[640];
+        endpoint_list(list, sizeof list);
+        pw_reply_error(out, 404, "not found", "no such endpoint; endpoints: %s", list);
         return;
     }
     if (pw_web_check_params(r, rt->params, out) != 0)
