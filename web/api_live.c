@@ -33,8 +33,9 @@ void pw_api_live(struct pw_req *r, struct pw_reply *out)
     if (!idle && age > stale) {
         pw_reply_error(out, 503, "not alive",
                        "the probe loop published its last snapshot %lld ms ago, more than "
-                       "%lld ms (%d probe intervals): it is stuck; restart portwatch",
-                       (long long)age, (long long)stale, LIVE_STALE_INTERVALS);
+                       "%lld ms (%d probe intervals, at least %d s): it is stuck; restart "
+                       "portwatch", (long long)age, (long long)stale, LIVE_STALE_INTERVALS,
+                       LIVE_MIN_MS / 1000);
         return;
     }
     json_t *doc = json_object();

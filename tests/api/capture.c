@@ -166,6 +166,10 @@ START_TEST(capture)
     ask("no-store", pw_web_port(w), NULL, "/api/v1/status", NULL);
     ask("no-store", pw_web_port(w), NULL, "/api/v1/rpc/endpoints", NULL);
     pw_web_stop(w);
+    src = world_stale_sources(&W, 600000); /* a stuck probe loop */
+    w = start(&src, NULL);
+    ask("stale", pw_web_port(w), NULL, "/api/v1/live", NULL);
+    pw_web_stop(w);
     src = world_sources(&W);
     eps[0].e.protseq = PW_EPM_NCACN_IP_TCP;
     eps[0].e.port = 62001;

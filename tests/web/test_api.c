@@ -301,6 +301,17 @@ START_TEST(liveness)
     ck_assert_int_lt(json_integer_value(json_object_get(doc, "snapshot_age_ms")), 60000);
     json_decref(doc);
     expect_error("/api/v1/live?x=1", 400, "no parameters");
+    /* a loop that published nothing for 10 minutes: 503, health unmoved */
+    struct pw_web_sources src = world_stale_sources(&W, 600000);
+    struct pw_web_options o = {.listen = "127.0.0.1:0"};
+    struct pw_web *w;
+    char err[PW_WEB_ERR_MAX];
+    ck_assert_int_eq(pw_web_start(&o, &src, &w, err), 0);
+    world_expect_error(pw_web_port(w), "/api/v1/live", 503, "published its last snapshot");
+    world_expect_error(pw_web_port(w), "/api/v1/live", 503, "more than 60000 ms");
+    doc = world_get_json(pw_web_port(w), "/api/v1/health?role=web-open", 200);
+    json_decref(doc);
+    pw_web_stop(w);
 }
 END_TEST
 

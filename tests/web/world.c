@@ -72,6 +72,41 @@ struct pw_web_sources world_sources(struct world *w)
     return (struct pw_web_sources){on_acquire, on_release, w, w->store, NULL, NULL};
 }
 
+/* A snapshot as if the engine had published nothing for a while: a copy
+ * of the current one, taken earlier, holding the original. */
+struct stale {
+    struct pw_snapshot copy; /* first: the view points here */
+    struct pw_snapshot *orig;
+};
+static int64_t stale_age_ms;
+
+static int on_acquire_stale(void *ud, struct pw_web_view *out)
+{
+    struct world *w = ud;
+    struct stale *s = malloc(sizeof *s);
+    if (!s)
+        return -1;
+    s->orig = pw_engine_snapshot_acquire(w->engine);
+    s->copy = *s->orig;
+    s->copy.taken_ms -= stale_age_ms;
+    out->snap = &s->copy;
+    out->ids = w->ids;
+    return 0;
+}
+
+static void on_release_stale(void *ud, struct pw_web_view *v)
+{
+    struct stale *s = (struct stale *)(void *)v->snap;
+    pw_snapshot_release(s->orig);
+    free(s);
+}
+
+struct pw_web_sources world_stale_sources(struct world *w, int64_t age_ms)
+{
+    stale_age_ms = age_ms;
+    return (struct pw_web_sources){on_acquire_stale, on_release_stale, w, w->store, NULL, NULL};
+}
+
 static void on_batch(void *ud, const struct pw_result *r, size_t n)
 {
     struct world *w = ud;

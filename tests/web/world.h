@@ -48,6 +48,9 @@ int world_web(struct world *w, const struct pw_web_options *wo, struct pw_web **
               char err[PW_WEB_ERR_MAX]);
 
 struct pw_web_sources world_sources(struct world *w);
+/* The same data, but every snapshot age_ms older than it is: a probe loop
+ * that stopped publishing (for /api/v1/live). */
+struct pw_web_sources world_stale_sources(struct world *w, int64_t age_ms);
 
 /* An HTTP answer. */
 struct http {
