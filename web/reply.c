@@ -14,24 +14,21 @@
 #include <string.h>
 #include <uv.h>
 
-#define ETAG_MAX PW_ETAG_MAX
-
 /* The ETag of a body: FNV-1a, 64 bits, as 16 hex digits, quoted; the
  * gzip'd copy of the same body is another representation, tagged "-gz". */
-static void etag_of(const char *body, size_t len, bool gz, char tag[ETAG_MAX])
+static void etag_of(const char *body, size_t len, bool gz, char tag[PW_ETAG_MAX])
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < len; i++)
         h = (h ^ (unsigned char)body[i]) * 0x100000001b3ULL;
-    snprintf(tag, ETAG_MAX, "\"%016llx%s\"", (unsigned long long)h, gz ? "-gz" : "");
+    snprintf(tag, PW_ETAG_MAX, "\"%016llx%s\"", (unsigned long long)h, gz ? "-gz" : "");
 }
 
-
 /* The tag of a body's gzip'd copy: "-gz" inside the quotes. */
-static void tag_gz(char tag[ETAG_MAX])
+static void tag_gz(char tag[PW_ETAG_MAX])
 {
     size_t n = strlen(tag);
-    if (n >= 2 && n + 3 < ETAG_MAX && tag[n - 1] == '"')
+    if (n >= 2 && n + 3 < PW_ETAG_MAX && tag[n - 1] == '"')
         memcpy(tag + n - 1, "-gz\"", 5);
 }
 
@@ -61,7 +58,7 @@ struct pw_shared {
     unsigned refs;
     unsigned status;
     struct MHD_Response *plain, *gz;
-    char etag[ETAG_MAX], etag_gz[ETAG_MAX]; /* "" for none */
+    char etag[PW_ETAG_MAX], etag_gz[PW_ETAG_MAX]; /* "" for none */
 };
 
 struct pw_shared *pw_shared_new(unsigned status, struct MHD_Response *plain,
@@ -302,7 +299,7 @@ static int send_not_modified(struct MHD_Connection *c, const char *etag, bool tl
 struct pw_shared *pw_reply_to_shared(struct pw_reply *out)
 {
     unsigned status = out->status;
-    char tag[ETAG_MAX] = "", gz_tag[ETAG_MAX] = "";
+    char tag[PW_ETAG_MAX] = "", gz_tag[PW_ETAG_MAX] = "";
     struct MHD_Response *gz = NULL;
     if (out->body && !out->gzipped) {
         if (status == 200)

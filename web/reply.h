@@ -50,7 +50,7 @@ struct pw_reply {
     struct pw_shared *shared; /* a reference: queued instead of body */
     bool gzip_ok;          /* the client takes gzip */
     bool gzipped;          /* body is gzip'd: Content-Encoding */
-    bool vary_encoding;    /* the body depends on Accept-Encoding */
+    bool vary_encoding;    /* unused: every answer carries Vary: Accept-Encoding now */
     bool tls;              /* served over TLS: HSTS */
     bool text_errors;      /* errors as one plugin line (the text health) */
     const char *if_none_match; /* the request's If-None-Match (the
