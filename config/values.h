@@ -17,6 +17,10 @@
 int pw_parse_duration(const char *s, int64_t *ms, char err[PW_ERRBUF]);
 /* Formats ms the way pw_parse_duration reads it back ("1h30m", "500ms"). */
 void pw_format_duration(int64_t ms, char *buf, size_t len);
+/* ms since the epoch as RFC 3339 UTC with milliseconds
+ * ("2025-11-25T20:36:00.123Z"); buf needs 32 bytes. No gmtime: portable
+ * and thread-safe. */
+void pw_format_time(int64_t ms, char *buf, size_t len);
 
 struct pw_port_range {
     uint16_t lo, hi;

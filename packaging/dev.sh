@@ -54,6 +54,7 @@ test)
     [ "${CI:-}" != true ] || no_skip=--no-skip
     tests/programs.py
     (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+    (cd tests/api && npm ci --no-audit --no-fund --loglevel=error)
     [ -d build-test ] || meson setup build-test -Db_sanitize=address,undefined -Dwerror=true
     ninja -C build-test
     rc=0

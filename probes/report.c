@@ -1,10 +1,12 @@
 /*
  * `portwatch check`'s output, built from a plan and a snapshot: the table
  * an operator reads (which ports fail, and which administrative tasks that
- * breaks) and the JSON a script reads. See probes/report.h.
+ * breaks) and the JSON a script reads; and the one JSON rendering of a
+ * target, which the HTTP API's documents use too. See probes/report.h.
  */
 #include "probes/report.h"
 
+#include "config/values.h"
 #include "probes/epm.h"
 
 #include <stdlib.h>
@@ -255,164 +257,114 @@ void pw_report_table(const struct pw_plan *p, const struct pw_snapshot *s, FILE 
     fprintf(f, ")\n");
 }
 
-/* json_object_set_new that remembers a failure instead of leaking. */
-static void put(json_t *o, const char *k, json_t *v, bool *bad)
+/* ---- one target as JSON: the API's rendering ----------------------------- */
+
+json_t *pw_report_time(int64_t ms)
 {
-    if (!v || json_object_set_new(o, k, v) != 0)
-        *bad = true;
+    if (ms <= 0)
+        return json_null();
+    char buf[40];
+    pw_format_time(ms, buf, sizeof buf);
+    return json_string(buf);
 }
 
-static json_t *str_or_null(const char *s)
+json_t *pw_report_latency_ms(int64_t us)
 {
-    return s ? json_string(s) : json_null();
+    /* whole microseconds: three decimals, which a writer with
+     * JSON_REAL_PRECISION(15) prints as such (0.081) */
+    return us < 0 ? json_null() : json_real((double)us / 1000.0);
 }
 
-/* Values every target of a profile shares: its roles and reasons are built
- * once and referenced from each target's object, so a 201-port range costs
- * one copy of its reasons, not 201. */
-struct shared {
-    json_t **roles;   /* [nprofiles] */
-    json_t **reasons; /* [nprofiles] */
-};
-
-static json_t *roles_json(const struct pw_profile *pr)
+json_t *pw_report_state_fields(json_t *o, const struct pw_target_state *t)
 {
-    json_t *roles = json_array();
-    for (size_t r = 0; roles && r < pr->nroles; r++)
-        if (json_array_append_new(roles, str_or_null(pr->roles[r])) != 0) {
-            json_decref(roles);
-            return NULL;
-        }
-    return roles;
+    bool r = t->has_result;
+    json_object_set_new(o, "status", json_string(pw_status_name(t->status)));
+    json_object_set_new(o, "state", r ? json_string(pw_state_name(t->state)) : json_null());
+    json_object_set_new(o, "ok", r ? json_boolean(t->ok) : json_null());
+    json_object_set_new(o, "latency_ms", r ? pw_report_latency_ms(t->latency_us) : json_null());
+    json_object_set_new(o, "detail", json_string(r ? t->detail : ""));
+    /* Protocol proof (issue 9): null until a probe connected. */
+    json_object_set_new(o, "verify", r && t->verify != PW_VERIFY_NONE
+                                         ? json_string(pw_verify_name(t->verify))
+                                         : json_null());
+    json_object_set_new(o, "verify_info", json_string(r ? t->verify_info : ""));
+    json_object_set_new(o, "since", pw_report_time(t->since_ms));
+    json_object_set_new(o, "last_checked", pw_report_time(t->last_ms));
+    json_object_set_new(o, "consecutive_failures", json_integer(t->fails));
+    return o;
 }
 
-static json_t *reasons_json(const struct pw_profile *pr)
+static json_t *roles_json(const struct pw_profile *pf)
 {
-    bool bad = false;
-    json_t *reasons = json_array();
-    for (size_t r = 0; reasons && r < pr->nreasons && !bad; r++) {
-        const struct pw_reason *rs = &pr->reasons[r];
-        json_t *ro = json_object();
-        if (!ro)
-            break;
-        put(ro, "role", str_or_null(rs->role), &bad);
-        put(ro, "service", str_or_null(rs->service), &bad);
-        put(ro, "text", str_or_null(rs->text), &bad);
-        put(ro, "row", json_integer(rs->row), &bad);
-        if (json_array_append_new(reasons, ro) != 0)
-            bad = true;
+    json_t *a = json_array();
+    for (size_t k = 0; k < pf->nroles; k++)
+        json_array_append_new(a, json_string(pf->roles[k]));
+    return a;
+}
+
+static json_t *reasons_json(const struct pw_profile *pf)
+{
+    json_t *a = json_array();
+    for (size_t k = 0; k < pf->nreasons; k++) {
+        const struct pw_reason *rs = &pf->reasons[k];
+        json_t *o = json_object();
+        json_object_set_new(o, "role", json_string(rs->role));
+        json_object_set_new(o, "service", rs->service ? json_string(rs->service) : json_null());
+        json_object_set_new(o, "text", json_string(rs->text ? rs->text : ""));
+        if (rs->row)
+            json_object_set_new(o, "catalog_row", json_integer(rs->row));
+        json_array_append_new(a, o);
     }
-    if (bad || (reasons && json_array_size(reasons) != pr->nreasons)) {
-        json_decref(reasons);
+    return a;
+}
+
+json_t *pw_report_target(const struct pw_plan *p, const struct pw_snapshot *s, size_t i,
+                         uint32_t id, bool with_reasons)
+{
+    const struct pw_profile *pf = pw_target_profile(p, &p->targets[i]);
+    json_t *o = json_object();
+    if (!o)
         return NULL;
-    }
-    return reasons;
+    json_object_set_new(o, "id", json_integer(id));
+    json_object_set_new(o, "host", json_string(p->hosts[p->targets[i].host].name));
+    json_object_set_new(o, "port", json_integer(p->targets[i].port));
+    json_object_set_new(o, "roles", roles_json(pf));
+    json_object_set_new(o, "expect", json_string(pw_expect_name(pf->expect)));
+    pw_report_state_fields(o, &s->targets[i]);
+    if (with_reasons)
+        json_object_set_new(o, "reasons", reasons_json(pf));
+    return o;
 }
 
-static void shared_free(const struct pw_plan *p, struct shared *sh)
+/* An element's text, each line after the first indented two more: it
+ * sits inside the array. */
+static int write_indented(const char *s, size_t len, FILE *f)
 {
-    for (size_t i = 0; i < p->nprofiles; i++) {
-        if (sh->roles)
-            json_decref(sh->roles[i]);
-        if (sh->reasons)
-            json_decref(sh->reasons[i]);
-    }
-    free(sh->roles);
-    free(sh->reasons);
-}
-
-static int shared_build(const struct pw_plan *p, struct shared *sh)
-{
-    size_t n = p->nprofiles ? p->nprofiles : 1;
-    sh->roles = calloc(n, sizeof *sh->roles);
-    sh->reasons = calloc(n, sizeof *sh->reasons);
-    if (!sh->roles || !sh->reasons)
-        return -1;
-    for (size_t i = 0; i < p->nprofiles; i++) {
-        sh->roles[i] = roles_json(&p->profiles[i]);
-        sh->reasons[i] = reasons_json(&p->profiles[i]);
-        if (!sh->roles[i] || !sh->reasons[i])
+    for (const char *end = s + len; s < end;) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        size_t n = nl ? (size_t)(nl - s) + 1 : (size_t)(end - s);
+        if (fwrite(s, 1, n, f) != n || (nl && fputs("  ", f) == EOF))
             return -1;
+        s += n;
     }
     return 0;
 }
 
-/* Sets key k of o to the string s, reusing the string already there: the
- * streaming writer fills one object for every target. */
-static void put_str(json_t *o, const char *k, const char *s, bool *bad)
-{
-    json_t *v = json_object_get(o, k);
-    if (json_is_string(v)) {
-        if (json_string_set(v, s) != 0)
-            *bad = true;
-        return;
-    }
-    put(o, k, json_string(s), bad);
-}
-
-static void put_int(json_t *o, const char *k, json_int_t n, bool *bad)
-{
-    json_t *v = json_object_get(o, k);
-    if (json_is_integer(v)) {
-        json_integer_set(v, n);
-        return;
-    }
-    put(o, k, json_integer(n), bad);
-}
-
-/* Fills o (empty, or filled for another target of the same plan) with
- * target i. Returns 0, or -1 out of memory. */
-static int target_fill(json_t *o, const struct pw_plan *p, const struct pw_snapshot *s,
-                       const struct shared *sh, size_t i)
-{
-    const struct pw_target *t = &p->targets[i];
-    const struct pw_profile *pr = pw_target_profile(p, t);
-    const struct pw_target_state *st = &s->targets[i];
-    bool bad = false;
-    put_str(o, "host", p->hosts[t->host].name, &bad);
-    put_int(o, "port", t->port, &bad);
-    if (st->has_result)
-        put_str(o, "state", pw_state_name(st->state), &bad);
-    else
-        put(o, "state", json_null(), &bad);
-    if (st->has_result && st->latency_us >= 0)
-        put_int(o, "latency_us", st->latency_us, &bad);
-    else
-        put(o, "latency_us", json_null(), &bad);
-    put_str(o, "expect", pw_expect_name(pr->expect), &bad);
-    put(o, "ok", json_boolean(st->has_result && st->ok), &bad);
-    put_str(o, "status", pw_status_name(st->status), &bad);
-    put_str(o, "detail", st->has_result ? st->detail : "", &bad);
-    if (st->has_result && st->verify != PW_VERIFY_NONE)
-        put_str(o, "verify", pw_verify_name(st->verify), &bad);
-    else
-        put(o, "verify", json_null(), &bad);
-    put_str(o, "verify_info", st->has_result ? st->verify_info : "", &bad);
-    put(o, "roles", json_incref(sh->roles[t->profile]), &bad);
-    put(o, "reasons", json_incref(sh->reasons[t->profile]), &bad);
-    return bad ? -1 : 0;
-}
-
 int pw_report_json_write(const struct pw_plan *p, const struct pw_snapshot *s, FILE *f)
 {
-    struct shared sh = {0};
-    int rc = shared_build(p, &sh);
     size_t n = s->ntargets < p->ntargets ? s->ntargets : p->ntargets;
     /* The array's brackets and separators are written here so that only
      * one element exists at a time; jansson serializes every element, into
      * memory first: json_dumpf writes token by token, and at 100,000
      * targets those locked stdio calls cost more than the sweep's probes. */
     size_t cap = 4096, len = 0;
-    char *buf = rc == 0 ? malloc(cap) : NULL;
-    if (!buf)
-        rc = -1;
+    char *buf = malloc(cap);
+    int rc = buf ? 0 : -1;
     fputs(n ? "[\n  " : "[", f);
-    json_t *o = rc == 0 ? json_object() : NULL;
-    if (!o)
-        rc = -1;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        const size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER;
-        len = target_fill(o, p, s, &sh, i) == 0 ? json_dumpb(o, buf, cap, flags) : 0;
+        const size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15);
+        json_t *o = pw_report_target(p, s, i, (uint32_t)(i + 1), true);
+        len = o ? json_dumpb(o, buf, cap, flags) : 0;
         if (len > cap) {
             char *bigger = realloc(buf, len);
             if (bigger) {
@@ -423,14 +375,13 @@ int pw_report_json_write(const struct pw_plan *p, const struct pw_snapshot *s, F
                 len = 0;
             }
         }
-        if (len == 0 || fwrite(buf, 1, len, f) != len)
+        json_decref(o);
+        if (len == 0 || write_indented(buf, len, f) != 0)
             rc = -1;
         fputs(i + 1 < n ? ",\n  " : "\n", f);
     }
     fputs("]\n", f);
-    json_decref(o);
     free(buf);
-    shared_free(p, &sh);
     return rc == 0 && !ferror(f) ? 0 : -1;
 }
 

@@ -20,13 +20,29 @@
  * what breaks (the profile's reasons); a totals line at the end. */
 void pw_report_table(const struct pw_plan *p, const struct pw_snapshot *s, FILE *f);
 
-/* A JSON array, one object per target, in plan order: host, port, state
- * (null before a result), latency_us (null unless connected), expect, ok,
- * roles [names], reasons [{role, service, text, row}], status, detail,
- * verify ("off", "verified", "mismatch", "no_reply"; null when it did not
- * connect) and verify_info (version, dialect, Server header). Written to f
- * one element at a time, so memory does not grow with the number of
- * targets. Returns 0, or -1 on a write or allocation failure. */
+/* One target as JSON, the rendering `portwatch check --format json` and
+ * the HTTP API share (web/ adds what only it knows): id, host, port,
+ * roles [names], expect, then the state fields below, then with_reasons
+ * reasons [{role, service, text, catalog_row (absent for a [check])}].
+ * NULL on allocation failure. */
+json_t *pw_report_target(const struct pw_plan *p, const struct pw_snapshot *s, size_t i,
+                         uint32_t id, bool with_reasons);
+/* A target state's fields added to o: status, state (null before a
+ * result), ok (null before a result), latency_ms (three decimals; null
+ * unless connected), detail, verify ("off", "verified", "mismatch",
+ * "no_reply"; null when it did not connect), verify_info (version,
+ * dialect, Server header), since, last_checked (RFC 3339 or null),
+ * consecutive_failures. Returns o. */
+json_t *pw_report_state_fields(json_t *o, const struct pw_target_state *t);
+/* RFC 3339 UTC, or null for ms <= 0. */
+json_t *pw_report_time(int64_t ms);
+/* Microseconds as milliseconds, or null when negative. */
+json_t *pw_report_latency_ms(int64_t us);
+
+/* A JSON array of pw_report_target (with reasons), in plan order, ids
+ * 1..n (`check` has no store to number targets). Written to f one element
+ * at a time, so memory does not grow with the number of targets. Returns
+ * 0, or -1 on a write or allocation failure. */
 int pw_report_json_write(const struct pw_plan *p, const struct pw_snapshot *s, FILE *f);
 
 /* One endpoint-mapper registration (probes/epm.h) as `portwatch

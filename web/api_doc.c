@@ -4,8 +4,10 @@
 #include "web/api_doc.h"
 
 #include "config/values.h"
+#include "probes/report.h"
 #include "web/params.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,16 +16,20 @@ static const char *const storage_names[] = {[PW_STORE_OK] = "ok", [PW_STORE_DEGR
 
 json_t *pw_jtime(int64_t ms)
 {
-    if (ms <= 0)
-        return json_null();
-    char buf[40];
-    pw_web_format_time(ms, buf, sizeof buf);
-    return json_string(buf);
+    return pw_report_time(ms);
 }
 
 json_t *pw_jlatency_ms(int64_t us)
 {
-    return us < 0 ? json_null() : json_real((double)us / 1000.0);
+    return pw_report_latency_ms(us);
+}
+
+json_t *pw_jround(double v, int decimals)
+{
+    double f = 1;
+    while (decimals-- > 0)
+        f *= 10;
+    return json_real(round(v * f) / f);
 }
 
 uint32_t pw_api_id(const struct pw_web_view *v, size_t i)
@@ -34,38 +40,6 @@ uint32_t pw_api_id(const struct pw_web_view *v, size_t i)
 const struct pw_host *pw_api_host_of(const struct pw_plan *p, size_t i)
 {
     return &p->hosts[p->targets[i].host];
-}
-
-static bool has_role(const struct pw_profile *pf, const char *role)
-{
-    for (size_t k = 0; k < pf->nroles; k++)
-        if (strcmp(pf->roles[k], role) == 0)
-            return true;
-    return false;
-}
-
-static json_t *roles_json(const struct pw_profile *pf)
-{
-    json_t *a = json_array();
-    for (size_t k = 0; k < pf->nroles; k++)
-        json_array_append_new(a, json_string(pf->roles[k]));
-    return a;
-}
-
-static json_t *reasons_json(const struct pw_profile *pf)
-{
-    json_t *a = json_array();
-    for (size_t k = 0; k < pf->nreasons; k++) {
-        const struct pw_reason *rs = &pf->reasons[k];
-        json_t *o = json_object();
-        json_object_set_new(o, "role", json_string(rs->role));
-        json_object_set_new(o, "service", json_string(rs->service));
-        json_object_set_new(o, "text", json_string(rs->text ? rs->text : ""));
-        if (rs->row)
-            json_object_set_new(o, "catalog_row", json_integer(rs->row));
-        json_array_append_new(a, o);
-    }
-    return a;
 }
 
 /* Whether a target's last probe fails its expectation (status aside). */
@@ -81,43 +55,15 @@ bool pw_api_in_trouble(const struct pw_target_state *t)
     return t->status == PW_STATUS_DOWN || (t->status == PW_STATUS_UP && pw_api_failing_now(t));
 }
 
-json_t *pw_api_state_fields(json_t *o, const struct pw_target_state *t)
-{
-    json_object_set_new(o, "status", json_string(pw_status_name(t->status)));
-    json_object_set_new(o, "state", t->has_result ? json_string(pw_state_name(t->state))
-                                                  : json_null());
-    json_object_set_new(o, "ok", t->has_result ? json_boolean(t->ok) : json_null());
-    json_object_set_new(o, "latency_ms", t->has_result ? pw_jlatency_ms(t->latency_us)
-                                                       : json_null());
-    json_object_set_new(o, "detail", json_string(t->detail));
-    /* Protocol proof (issue 9): null until a probe connected. */
-    json_object_set_new(o, "verify", t->has_result && t->verify != PW_VERIFY_NONE
-                                         ? json_string(pw_verify_name(t->verify))
-                                         : json_null());
-    json_object_set_new(o, "verify_info", json_string(t->verify_info));
-    json_object_set_new(o, "since", pw_jtime(t->since_ms));
-    json_object_set_new(o, "last_checked", pw_jtime(t->last_ms));
-    json_object_set_new(o, "consecutive_failures", json_integer(t->fails));
-    return o;
-}
-
-/* One target of the view. Reasons (long texts) always in `full`, else only
- * where they matter: the target is down or its last probe failed. */
+/* One target of the view: probes/report.c's rendering, shared with
+ * `portwatch check --format json`, with the view's id. Reasons (long
+ * texts) always in `full`, else only where they matter: the target is
+ * down or its last probe failed. */
 json_t *pw_api_target_json(const struct pw_web_view *v, size_t i, bool full)
 {
-    const struct pw_plan *p = v->snap->plan;
-    const struct pw_profile *pf = pw_target_profile(p, &p->targets[i]);
     const struct pw_target_state *t = &v->snap->targets[i];
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_integer(pw_api_id(v, i)));
-    json_object_set_new(o, "host", json_string(pw_api_host_of(p, i)->name));
-    json_object_set_new(o, "port", json_integer(p->targets[i].port));
-    json_object_set_new(o, "roles", roles_json(pf));
-    json_object_set_new(o, "expect", json_string(pw_expect_name(pf->expect)));
-    pw_api_state_fields(o, t);
-    if (full || t->status == PW_STATUS_DOWN || pw_api_failing_now(t))
-        json_object_set_new(o, "reasons", reasons_json(pf));
-    return o;
+    return pw_report_target(v->snap->plan, v->snap, i, pw_api_id(v, i),
+                            full || t->status == PW_STATUS_DOWN || pw_api_failing_now(t));
 }
 
 json_t *pw_api_storage_json(struct pw_store *st)
@@ -125,7 +71,7 @@ json_t *pw_api_storage_json(struct pw_store *st)
     json_t *o = json_object();
     if (!st) {
         json_object_set_new(o, "state", json_string("unavailable"));
-        json_object_set_new(o, "since", json_null());
+        json_object_set_new(o, "since", pw_jtime(pw_web_started_ms()));
         json_object_set_new(o, "message", json_string("portwatch runs without a database"));
         return o;
     }
@@ -133,7 +79,9 @@ json_t *pw_api_storage_json(struct pw_store *st)
     pw_store_health(st, &h);
     json_object_set_new(o, "state", json_string((unsigned)h.state <= PW_STORE_DEGRADED
                                                     ? storage_names[h.state] : "unknown"));
-    json_object_set_new(o, "since", pw_jtime(h.since_ms));
+    /* a store ok since it opened never changed state: since then, and it
+     * opened before this server started */
+    json_object_set_new(o, "since", pw_jtime(h.since_ms ? h.since_ms : pw_web_started_ms()));
     json_object_set_new(o, "message", json_string(h.message));
     return o;
 }
@@ -158,88 +106,4 @@ json_t *pw_api_sweep_json(const struct pw_engine_stats *s)
     json_object_set_new(o, "sweeps", json_integer((json_int_t)s->sweeps));
     json_object_set_new(o, "overruns", json_integer((json_int_t)s->overruns));
     return o;
-}
-
-/* ---- scoping: host=, role=, status= ------------------------------------------- */
-
-bool pw_scope_has(const struct pw_web_view *v, size_t i, const struct pw_scope *sc)
-{
-    const struct pw_plan *p = v->snap->plan;
-    if (sc->host && pw_strcasecmp(pw_api_host_of(p, i)->name, sc->host) != 0)
-        return false;
-    if (sc->role && !has_role(pw_target_profile(p, &p->targets[i]), sc->role))
-        return false;
-    if (sc->status_mask && !(sc->status_mask & (1u << v->snap->targets[i].status)))
-        return false;
-    return true;
-}
-
-/* Reads host= and role= (and status= when allowed); a host or role that no
- * target has is a 404, so a typo in an alerting rule does not read as
- * "all healthy". */
-int pw_scope_parse(struct pw_req *r, bool with_status, struct pw_scope *sc,
-                       struct pw_reply *out)
-{
-    memset(sc, 0, sizeof *sc);
-    sc->host = pw_web_param(r, "host");
-    sc->role = pw_web_param(r, "role");
-    const struct pw_plan *p = r->view.snap->plan;
-    if (sc->host) {
-        bool found = false;
-        for (size_t h = 0; h < p->nhosts && !found; h++)
-            found = pw_strcasecmp(p->hosts[h].name, sc->host) == 0 && p->hosts[h].n > 0;
-        if (!found) {
-            pw_reply_error(out, 404, "not found", "host: no target is on host '%.100s'",
-                           sc->host);
-            return -1;
-        }
-    }
-    if (sc->role) {
-        bool found = false;
-        for (size_t k = 0; k < p->nprofiles && !found; k++)
-            found = has_role(&p->profiles[k], sc->role);
-        if (!found) {
-            char list[512] = "";
-            size_t o = 0, nr;
-            const struct pw_role *roles = pw_catalog_roles(&nr);
-            for (size_t k = 0; k < nr; k++)
-                o += (size_t)snprintf(list + o, o < sizeof list ? sizeof list - o : 0, "%s%s",
-                                      k ? ", " : "", roles[k].key);
-            pw_reply_error(out, 404, "not found",
-                           "role: no target serves role '%.100s' (roles: %s, or a [check] "
-                           "name)", sc->role, list);
-            return -1;
-        }
-    }
-    const char *st = with_status ? pw_web_param(r, "status") : NULL;
-    if (st) {
-        static const char *const names[] = {"unknown", "up", "down"};
-        const char *s = st;
-        while (*s) {
-            size_t n = strcspn(s, ",");
-            bool ok = false;
-            for (unsigned k = 0; k < 3 && !ok; k++) {
-                if (strlen(names[k]) == n && strncmp(names[k], s, n) == 0) {
-                    sc->status_mask |= 1u << k;
-                    ok = true;
-                }
-            }
-            if (!ok) {
-                pw_reply_error(out, 400, "bad parameter",
-                               "status: '%.40s' is not a status; use up, down or unknown "
-                               "(several separated by commas)", st);
-                return -1;
-            }
-            s += n;
-            if (*s == ',')
-                s++;
-        }
-        if (!sc->status_mask) {
-            pw_reply_error(out, 400, "bad parameter",
-                           "status: empty; use up, down or unknown (several separated by "
-                           "commas)");
-            return -1;
-        }
-    }
-    return 0;
 }

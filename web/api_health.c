@@ -118,7 +118,7 @@ static void reply_json(struct pw_req *r, const struct pw_health *hv, struct pw_r
         if (s->targets[i].status != PW_STATUS_DOWN || age < hv->min_ms)
             continue;
         json_t *j = pw_api_target_json(&r->view, i, true);
-        json_object_set_new(j, "down_for_s", json_integer(age > 0 ? age / 1000 : 0));
+        json_object_set_new(j, "down_for_ms", json_integer(age > 0 ? age : 0));
         json_array_append_new(fails, j);
     }
     char word[16];
@@ -151,8 +151,9 @@ void pw_api_health(struct pw_req *r, struct pw_reply *out)
         return;
     const char *fmt = pw_web_param(r, "format");
     if (fmt && strcmp(fmt, "text") != 0 && strcmp(fmt, "json") != 0) {
-        pw_reply_error(out, 400, "bad parameter",
-                       "format: '%.20s' is not a format; use json or text", fmt);
+        char shown[32];
+        pw_reply_error(out, 400, "bad parameter", "format: '%s' is not a format; use json or text",
+                       pw_web_shown(fmt, shown, sizeof shown));
         return;
     }
     if (scan_targets(r, &sc, &hv) != 0) {

@@ -131,8 +131,8 @@ void pw_api_history(struct pw_req *r, struct pw_reply *out)
 
 /* ---- /api/v1/outages ------------------------------------------------------------- */
 
-/* Reads from, to, host, role, open and limit into f, *open (-1: any) and
- * *limit. Returns 0, or -1 with a 400 in out. */
+/* Reads from, to, open and limit into f, *open (-1: any) and *limit.
+ * Returns 0, or -1 with a 400 in out. */
 static int outage_filter(struct pw_req *r, struct pw_store_outage_filter *f, int *open,
                          long long *limit, struct pw_reply *out)
 {
@@ -153,15 +153,14 @@ static int outage_filter(struct pw_req *r, struct pw_store_outage_filter *f, int
             return -1;
         }
     }
-    f->host = pw_web_param(r, "host");
-    f->role = pw_web_param(r, "role");
     *open = -1;
     const char *os = pw_web_param(r, "open");
     char perr[PW_ERRBUF];
     if (os && pw_parse_bool(os, open, perr) != 0) {
+        char shown[32];
         pw_reply_error(out, 400, "bad parameter",
-                       "open: '%.20s' is not yes/no; use true (only open outages) or "
-                       "false (only ended ones)", os);
+                       "open: '%s' is not yes/no; use true (only open outages) or "
+                       "false (only ended ones)", pw_web_shown(os, shown, sizeof shown));
         return -1;
     }
     *limit = OUTAGES_DEFAULT_LIMIT;
@@ -172,7 +171,7 @@ static int outage_filter(struct pw_req *r, struct pw_store_outage_filter *f, int
         return -1;
     }
     f->open_only = *open == 1;
-    f->limit = *open == 0 ? 0 : (size_t)*limit + 1; /* one more: says "truncated" */
+    f->limit = (size_t)*limit + 1; /* one more: says "truncated" */
     return 0;
 }
 
@@ -180,10 +179,16 @@ void pw_api_outages(struct pw_req *r, struct pw_reply *out)
 {
     struct pw_store *st = pw_req_need_store(r, out);
     struct pw_store_outage_filter f = {0};
+    struct pw_scope sc;
     int open;
     long long limit;
-    if (!st || outage_filter(r, &f, &open, &limit, out) != 0)
+    if (!st || outage_filter(r, &f, &open, &limit, out) != 0 ||
+        pw_scope_parse_store(r, st, &sc, out) != 0)
         return;
+    f.host = sc.host;
+    f.role = sc.role;
+    if (open == 0 || sc.port_lo)
+        f.limit = 0; /* filtered here: the store's limit would cut early */
     struct pw_store_outage_list list = {0};
     int rc = pw_store_query_outages(st, &f, &list);
     const struct pw_store_outage *v = list.v;
@@ -198,7 +203,7 @@ void pw_api_outages(struct pw_req *r, struct pw_reply *out)
     bool truncated = false;
     for (size_t i = 0; i < n; i++) {
         const struct pw_store_outage *o = &v[i];
-        if (open == 0 && o->end_ms < 0)
+        if ((open == 0 && o->end_ms < 0) || !pw_scope_port(&sc, o->port))
             continue;
         if (shown == (size_t)limit) {
             truncated = true;
@@ -253,8 +258,10 @@ void pw_api_uptime(struct pw_req *r, struct pw_reply *out)
             if (strcmp(groups[g].name, by) == 0)
                 break;
         if (g == sizeof groups / sizeof groups[0]) {
+            char shown[32];
             pw_reply_error(out, 400, "bad parameter",
-                           "by: '%.20s' is not a grouping; use target, host, role or farm", by);
+                           "by: '%s' is not a grouping; use target, host, role or farm",
+                           pw_web_shown(by, shown, sizeof shown));
             return;
         }
     }
@@ -279,7 +286,7 @@ void pw_api_uptime(struct pw_req *r, struct pw_reply *out)
         json_object_set_new(j, "down_ms", json_integer(v[i].down_ms));
         json_object_set_new(j, "not_monitored_ms", json_integer(v[i].not_monitored_ms));
         json_object_set_new(j, "uptime_pct", v[i].uptime_pct < 0 ? json_null()
-                                                                 : json_real(v[i].uptime_pct));
+                                                                 : pw_jround(v[i].uptime_pct, 3));
         json_array_append_new(arr, j);
     }
     free(v);

@@ -1,14 +1,19 @@
 /*
  * GET /api/v1/status (every target of the view, failing first, with a
- * summary) and GET /api/v1/targets/{id} (one target, or a retired one the
- * store still knows).
+ * summary), GET /api/v1/targets (the targets by id, a page at a time) and
+ * GET /api/v1/targets/{id} (one target, or a retired one the store still
+ * knows).
  */
 #include "web/api.h"
 
 #include "config/error.h"
+#include "config/values.h"
+#include "probes/report.h"
 #include "web/api_doc.h"
 #include "web/params.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,11 +56,14 @@ static json_t *status_doc(const struct pw_web_view *v, struct pw_store *st,
         json_decref(sum);
         return NULL;
     }
-    size_t n = 0, counts[3] = {0}, failing = 0;
+    size_t n = 0, counts[3] = {0}, failing = 0, hosts = 0;
+    size_t last_host = SIZE_MAX; /* the plan keeps each host's targets together */
     for (size_t i = 0; i < s->ntargets; i++) {
         if (sc && !pw_scope_has(v, i, sc))
             continue;
         const struct pw_target_state *t = &s->targets[i];
+        hosts += s->plan->targets[i].host != last_host;
+        last_host = s->plan->targets[i].host;
         if ((unsigned)t->status < 3)
             counts[t->status]++;
         failing += pw_api_failing_now(t);
@@ -70,10 +78,11 @@ static json_t *status_doc(const struct pw_web_view *v, struct pw_store *st,
     json_object_set_new(sum, "down", json_integer((json_int_t)counts[PW_STATUS_DOWN]));
     json_object_set_new(sum, "unknown", json_integer((json_int_t)counts[PW_STATUS_UNKNOWN]));
     json_object_set_new(sum, "failing_last_probe", json_integer((json_int_t)failing));
-    json_object_set_new(sum, "hosts", json_integer((json_int_t)s->plan->nhosts));
+    json_object_set_new(sum, "hosts", json_integer((json_int_t)hosts));
     json_object_set_new(sum, "interval_ms", pw_api_shortest_interval(s->plan));
     json_object_set_new(sum, "storage", pw_api_storage_json(st));
     json_object_set_new(sum, "last_sweep", pw_api_sweep_json(&s->stats));
+    json_object_set_new(doc, "version", json_string(PW_VERSION));
     json_object_set_new(doc, "snapshot_at", pw_jtime(s->taken_ms));
     json_object_set_new(doc, "summary", sum);
     json_object_set_new(doc, "targets", targets);
@@ -93,6 +102,81 @@ void pw_api_status(struct pw_req *r, struct pw_reply *out)
     if (pw_scope_parse(r, true, &sc, out) != 0)
         return;
     pw_reply_json(out, 200, status_doc(&r->view, pw_req_store(r), &sc));
+}
+
+/* ---- /api/v1/targets ------------------------------------------------------------ */
+
+#define TARGETS_DEFAULT_LIMIT 500
+#define TARGETS_MAX_LIMIT 10000
+
+struct by_id {
+    uint32_t id, i;
+};
+
+static int cmp_id(const void *a, const void *b)
+{
+    const struct by_id *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* limit= and cursor= (the id the previous page ended with: this page
+ * starts after it, so a target added or retired between pages shifts
+ * nothing). Returns 0, or -1 with a 400 in out. */
+static int page_params(struct pw_req *r, long long *limit, long long *after,
+                       struct pw_reply *out)
+{
+    char err[PW_ERRBUF];
+    const char *ls = pw_web_param(r, "limit"), *cs = pw_web_param(r, "cursor");
+    *limit = TARGETS_DEFAULT_LIMIT;
+    *after = 0;
+    if (ls && pw_parse_int(ls, 1, TARGETS_MAX_LIMIT, limit, err) != 0) {
+        pw_reply_error(out, 400, "bad parameter", "limit: %s (1 to %d)", err,
+                       TARGETS_MAX_LIMIT);
+        return -1;
+    }
+    if (cs && pw_parse_int(cs, 1, UINT32_MAX, after, err) != 0) {
+        pw_reply_error(out, 400, "bad parameter",
+                       "cursor: %s; pass the next_cursor of the previous page unchanged", err);
+        return -1;
+    }
+    return 0;
+}
+
+void pw_api_targets(struct pw_req *r, struct pw_reply *out)
+{
+    struct pw_scope sc;
+    long long limit, after;
+    if (pw_scope_parse(r, true, &sc, out) != 0 || page_params(r, &limit, &after, out) != 0)
+        return;
+    const struct pw_web_view *v = &r->view;
+    struct by_id *sel = malloc((v->snap->ntargets ? v->snap->ntargets : 1) * sizeof *sel);
+    json_t *doc = json_object(), *arr = json_array();
+    if (!sel || !doc || !arr) {
+        free(sel);
+        json_decref(doc);
+        json_decref(arr);
+        pw_reply_error(out, 503, "unavailable", "out of memory");
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < v->snap->ntargets; i++)
+        if (pw_scope_has(v, i, &sc))
+            sel[n++] = (struct by_id){pw_api_id(v, i), (uint32_t)i};
+    qsort(sel, n, sizeof *sel, cmp_id);
+    size_t k = 0, shown = 0;
+    while (k < n && sel[k].id <= (uint64_t)after)
+        k++;
+    for (; k < n && shown < (size_t)limit; k++, shown++)
+        json_array_append_new(arr, pw_api_target_json(v, sel[k].i, false));
+    char next[16];
+    snprintf(next, sizeof next, "%u", shown ? sel[k - 1].id : 0);
+    json_object_set_new(doc, "snapshot_at", pw_jtime(v->snap->taken_ms));
+    json_object_set_new(doc, "total", json_integer((json_int_t)n));
+    json_object_set_new(doc, "count", json_integer((json_int_t)shown));
+    json_object_set_new(doc, "next_cursor", k < n ? json_string(next) : json_null());
+    json_object_set_new(doc, "targets", arr);
+    free(sel);
+    pw_reply_json(out, 200, doc);
 }
 
 /* ---- /api/v1/targets/{id} ------------------------------------------------------- */
@@ -124,7 +208,7 @@ static void retired_target(struct pw_req *r, struct pw_reply *out)
             p += k + (p[k] == ',');
         }
         json_object_set_new(o, "roles", roles);
-        pw_api_state_fields(o, &v[i].st);
+        pw_report_state_fields(o, &v[i].st);
         json_object_set_new(o, "in_plan", json_false());
         json_object_set_new(o, "retired", pw_jtime(v[i].retired_ms));
         free(v);

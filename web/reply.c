@@ -4,18 +4,61 @@
  */
 #include "web/reply.h"
 
+#include "web/gzip.h"
+
 #include <microhttpd.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
+
+/* The ETag of a body: FNV-1a, 64 bits, as 16 hex digits, quoted; the
+ * gzip'd copy of the same body is another representation, tagged "-gz". */
+static void etag_of(const char *body, size_t len, bool gz, char tag[PW_ETAG_MAX])
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)body[i]) * 0x100000001b3ULL;
+    snprintf(tag, PW_ETAG_MAX, "\"%016llx%s\"", (unsigned long long)h, gz ? "-gz" : "");
+}
+
+/* The tag of a body's gzip'd copy: "-gz" inside the quotes. */
+static void tag_gz(char tag[PW_ETAG_MAX])
+{
+    size_t n = strlen(tag);
+    if (n >= 2 && n + 3 < PW_ETAG_MAX && tag[n - 1] == '"')
+        memcpy(tag + n - 1, "-gz\"", 5);
+}
+
+/* Whether If-None-Match names tag (weak comparison: "W/" ignored, RFC
+ * 9110 13.1.2) or is "*". */
+static bool inm_matches(const char *inm, const char *tag)
+{
+    size_t tl = strlen(tag);
+    for (const char *p = inm; p && *p;) {
+        p += strspn(p, " \t,");
+        if (*p == '*')
+            return true;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        size_t n = strcspn(p, ",");
+        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (n == tl && memcmp(p, tag, tl) == 0)
+            return true;
+        p += strcspn(p, ",");
+    }
+    return false;
+}
 
 struct pw_shared {
     uv_mutex_t lock; /* guards refs (uv has no portable atomics) */
     unsigned refs;
     unsigned status;
     struct MHD_Response *plain, *gz;
+    char etag[PW_ETAG_MAX], etag_gz[PW_ETAG_MAX]; /* "" for none */
 };
 
 struct pw_shared *pw_shared_new(unsigned status, struct MHD_Response *plain,
@@ -94,7 +137,7 @@ static json_t *json_text(const char *s)
 
 void pw_reply_json(struct pw_reply *out, unsigned status, json_t *doc)
 {
-    char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char *s = doc ? json_dumps(doc, PW_JSON_DUMP) : NULL;
     json_decref(doc);
     if (!s) {
         static const char oom[] = "{\"error\":\"unavailable\",\"detail\":\"out of memory\"}";
@@ -120,14 +163,32 @@ void pw_reply_text(struct pw_reply *out, unsigned status, const char *ctype, cha
     out->len = len;
 }
 
+/* Ends a detail that did not fit at the last word that did, with "...":
+ * never in the middle of a word or of a UTF-8 character. */
+static void cut_at_word(char *d, size_t size)
+{
+    size_t n = size - 4; /* room for "..." and the NUL */
+    size_t k = n;
+    while (k > n / 2 && d[k] != ' ')
+        k--;
+    if (k == n / 2) /* one huge word (a quoted value): a character boundary */
+        for (k = n; k && ((unsigned char)d[k] & 0xC0) == 0x80;)
+            k--;
+    while (k && (d[k - 1] == ' ' || d[k - 1] == ',' || d[k - 1] == ';'))
+        k--;
+    memcpy(d + k, "...", 4);
+}
+
 void pw_reply_error(struct pw_reply *out, unsigned status, const char *error, const char *fmt,
                     ...)
 {
     char detail[768];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    int n = vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof detail)
+        cut_at_word(detail, sizeof detail);
     if (out->text_errors) {
         struct pw_buf b = {0};
         pw_buf_printf(&b, "PORTWATCH UNKNOWN - %s: %s\n", error, detail);
@@ -196,20 +257,93 @@ struct MHD_Response *pw_reply_response(struct pw_reply *out)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, out->allow);
     if (out->challenge)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, out->challenge);
-    if (out->vary_encoding)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    /* every body may be gzip'd for a client that asks */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     if (out->gzipped)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    if (out->etag[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, out->etag);
     return resp;
+}
+
+/* Compresses out's body in place when the client takes gzip (kept plain
+ * when compression fails: still a correct answer). */
+static void maybe_gzip(struct pw_reply *out)
+{
+    size_t zlen;
+    char *z = out->gzip_ok && !out->gzipped && out->body
+                  ? pw_web_gzip(out->body, out->len, &zlen) : NULL;
+    if (!z)
+        return;
+    free(out->body);
+    out->body = z;
+    out->len = zlen;
+    out->gzipped = true;
+}
+
+/* Queues 304 Not Modified for a representation tagged etag. */
+static int send_not_modified(struct MHD_Connection *c, const char *etag, bool tls)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL,
+                                                                MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return 0;
+    pw_reply_common_headers(resp, tls);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+    int ok = MHD_queue_response(c, MHD_HTTP_NOT_MODIFIED, resp) == MHD_YES;
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+struct pw_shared *pw_reply_to_shared(struct pw_reply *out)
+{
+    unsigned status = out->status;
+    char tag[PW_ETAG_MAX] = "", gz_tag[PW_ETAG_MAX] = "";
+    struct MHD_Response *gz = NULL;
+    if (out->body && !out->gzipped) {
+        if (status == 200)
+            etag_of(out->body, out->len, false, tag);
+        struct pw_reply z = *out;
+        z.body = pw_web_gzip(out->body, out->len, &z.len);
+        z.shared = NULL;
+        if (z.body) {
+            z.gzipped = true;
+            memcpy(z.etag, tag, sizeof tag);
+            tag_gz(z.etag);
+            memcpy(gz_tag, z.etag, sizeof gz_tag);
+            gz = pw_reply_response(&z);
+            free(z.body); /* only when the response was not made */
+        }
+    }
+    snprintf(out->etag, sizeof out->etag, "%s", tag);
+    struct pw_shared *s = pw_shared_new(status, pw_reply_response(out), gz);
+    if (s) {
+        memcpy(s->etag, tag, sizeof tag);
+        memcpy(s->etag_gz, gz_tag, sizeof gz_tag);
+    }
+    return s;
 }
 
 int pw_reply_send(struct pw_reply *out, struct MHD_Connection *c)
 {
     if (out->shared) {
         struct pw_shared *s = out->shared;
-        struct MHD_Response *resp = out->gzip_ok && s->gz ? s->gz : s->plain;
-        return MHD_queue_response(c, s->status, resp) == MHD_YES;
+        bool gz = out->gzip_ok && s->gz;
+        const char *tag = gz ? s->etag_gz : s->etag;
+        if (*tag && out->if_none_match && inm_matches(out->if_none_match, tag))
+            return send_not_modified(c, tag, out->tls);
+        return MHD_queue_response(c, s->status, gz ? s->gz : s->plain) == MHD_YES;
     }
+    out->etag[0] = '\0';
+    if (out->status == 200 && out->body) /* of the plain body, as to_shared */
+        etag_of(out->body, out->len, out->gzipped, out->etag);
+    bool was_gz = out->gzipped;
+    maybe_gzip(out);
+    if (out->gzipped && !was_gz && out->etag[0])
+        tag_gz(out->etag);
+    if (out->etag[0] && out->if_none_match && inm_matches(out->if_none_match, out->etag))
+        return send_not_modified(c, out->etag, out->tls);
     struct MHD_Response *resp = pw_reply_response(out);
     if (!resp)
         return 0;

@@ -18,6 +18,12 @@
 struct MHD_Connection;
 struct MHD_Response;
 
+/* How every JSON document is written: compact, and reals with 15
+ * significant digits, so that a value rounded to what it means prints as
+ * such (0.081, never 0.081000000000000003: 17 digits show the binary
+ * approximation). */
+#define PW_JSON_DUMP (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
 /* A ready response shared by many requests: its status, the plain body
  * and optionally the same gzip-compressed. Reference-counted by us so that
  * a holder can queue it without a lock held: libmicrohttpd counts its own
@@ -31,6 +37,9 @@ struct pw_shared *pw_shared_new(unsigned status, struct MHD_Response *plain,
 struct pw_shared *pw_shared_ref(struct pw_shared *s);
 void pw_shared_unref(struct pw_shared *s);
 
+/* "\"0123456789abcdef-gz\"" and its NUL */
+#define PW_ETAG_MAX 24
+
 struct pw_reply {
     unsigned status;
     char *body;            /* malloc'd */
@@ -41,9 +50,12 @@ struct pw_reply {
     struct pw_shared *shared; /* a reference: queued instead of body */
     bool gzip_ok;          /* the client takes gzip */
     bool gzipped;          /* body is gzip'd: Content-Encoding */
-    bool vary_encoding;    /* the body depends on Accept-Encoding */
+    bool vary_encoding;    /* unused: every answer carries Vary: Accept-Encoding now */
     bool tls;              /* served over TLS: HSTS */
     bool text_errors;      /* errors as one plugin line (the text health) */
+    const char *if_none_match; /* the request's If-None-Match (the
+                                  request's own storage), or NULL */
+    char etag[PW_ETAG_MAX]; /* set by pw_reply_send for a 200 */
 };
 
 void pw_reply_json(struct pw_reply *out, unsigned status, json_t *doc); /* steals doc */
@@ -61,6 +73,9 @@ void pw_reply_error(struct pw_reply *out, unsigned status, const char *error,
     ;
 /* Answers with a shared response (takes a reference of its own). */
 void pw_reply_share(struct pw_reply *out, struct pw_shared *s);
+/* A shared answer made of out's body (taken: out is left empty), with its
+ * ETag and a gzip'd copy; NULL out of memory. */
+struct pw_shared *pw_reply_to_shared(struct pw_reply *out);
 /* Frees whatever out holds. */
 void pw_reply_clear(struct pw_reply *out);
 
@@ -73,7 +88,11 @@ struct MHD_Response *pw_reply_response(struct pw_reply *out);
  * TLS Strict-Transport-Security (browsers then refuse plain HTTP to this
  * host for a year, so a token is never sent in clear by a mistyped URL). */
 void pw_reply_common_headers(struct MHD_Response *resp, bool tls);
-/* Queues out on c (a shared answer or its body); 1 queued, 0 failed. */
+/* Queues out on c (a shared answer or its body); 1 queued, 0 failed.
+ * Every 200 carries an ETag (a hash of the plain body; "-gz" marks the
+ * gzip'd copy) and is answered 304 Not Modified, without a body, when
+ * If-None-Match names it. A body that is not compressed yet is gzip'd
+ * when the client takes gzip (out->gzip_ok). */
 int pw_reply_send(struct pw_reply *out, struct MHD_Connection *c);
 
 #endif

@@ -44,6 +44,9 @@ struct pw_req {
     bool headers_seen;          /* the access handler's first call is done */
 };
 
+/* When this process's first server started (wall clock, ms): since when
+ * portwatch has run without a database, when it has none. */
+int64_t pw_web_started_ms(void);
 /* The server's sources (for endpoints reading more than the view). */
 const struct pw_web_sources *pw_req_sources(const struct pw_req *r);
 /* The store, or NULL. */

@@ -33,11 +33,14 @@ struct route {
 };
 
 static const char *const p_none[] = {NULL};
-static const char *const p_status[] = {"host", "role", "status", NULL};
+static const char *const p_status[] = {"host", "role", "port", "state", "status", NULL};
+static const char *const p_targets[] = {"host", "role", "port", "state", "status",
+                                        "limit", "cursor", NULL};
 static const char *const p_host[] = {"host", NULL};
 static const char *const p_health[] = {"host", "role", "min_duration", "format", NULL};
 static const char *const p_history[] = {"from", "to", "step", NULL};
-static const char *const p_outages[] = {"from", "to", "host", "role", "open", "limit", NULL};
+static const char *const p_outages[] = {"from", "to", "host", "role", "port", "open", "limit",
+                                        NULL};
 static const char *const p_uptime[] = {"from", "to", "by", NULL};
 static const char *const p_range[] = {"from", "to", NULL};
 
@@ -47,19 +50,28 @@ static const struct route routes[] = {
     {"/api/v1/status", NULL, pw_api_status, RT_AUTH | RT_VIEW | RT_CACHED, p_status},
     {"/api/v1/hosts", NULL, pw_api_hosts, RT_AUTH | RT_VIEW, p_none},
     {"/api/v1/health", NULL, pw_api_health, RT_AUTH | RT_VIEW | RT_MEMO, p_health},
+    {"/api/v1/live", NULL, pw_api_live, RT_AUTH | RT_VIEW, p_none},
+    {"/api/v1/openapi.json", NULL, pw_api_openapi, RT_AUTH, p_none},
     {"/metrics", NULL, pw_api_metrics, RT_AUTH | RT_VIEW, p_none},
     {"/api/v1/outages", NULL, pw_api_outages, RT_AUTH | RT_STORE, p_outages},
     {"/api/v1/uptime", NULL, pw_api_uptime, RT_AUTH | RT_STORE, p_uptime},
     {"/api/v1/gaps", NULL, pw_api_gaps, RT_AUTH | RT_STORE, p_range},
     {"/api/v1/rpc/endpoints", NULL, pw_api_rpc_endpoints, RT_AUTH | RT_VIEW, p_host},
+    {"/api/v1/targets", NULL, pw_api_targets, RT_AUTH | RT_VIEW, p_targets},
     {"/api/v1/targets/", "", pw_api_target, RT_AUTH | RT_VIEW, p_none},
     {"/api/v1/targets/", "/history", pw_api_history, RT_AUTH | RT_STORE, p_history},
 };
 
-static const char endpoints[] =
-    "/api/v1/status, /api/v1/hosts, /api/v1/health, /api/v1/targets/{id}, "
-    "/api/v1/targets/{id}/history, /api/v1/outages, /api/v1/uptime, /api/v1/gaps, "
-    "/api/v1/rpc/endpoints, /metrics";
+/* The endpoints a 404 names: the table's paths, in its order. */
+static void endpoint_list(char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s%s%s", i ? ", " : "", routes[i].path,
+                              routes[i].suffix ? "{id}" : "",
+                              routes[i].suffix ? routes[i].suffix : "");
+}
 
 /* "{id}" of a targets route: 1 to 2^32-1. Sets *id; returns 0, or -1 with
  * a 400 in out. */
@@ -148,7 +160,6 @@ static void status_built(struct pw_req *r, struct pw_reply *out)
 static void run_endpoint(struct pw_req *r, const struct route *rt, struct pw_reply *out)
 {
     struct pw_web *w = r->w;
-    out->gzip_ok = accepts_gzip(r);
     if ((rt->flags & RT_CACHED) && r->nparams == 0) {
         struct pw_shared *doc = pw_status_cache_get(&w->status, &r->view, &r->has_view,
                                                     r->now_ms);
@@ -172,8 +183,7 @@ static void run_endpoint(struct pw_req *r, const struct route *rt, struct pw_rep
     rt->fn(r, out);
     if (!memo || r->job)
         return;
-    unsigned status = out->status;
-    struct pw_shared *answer = pw_shared_new(status, pw_reply_response(out), NULL);
+    struct pw_shared *answer = pw_reply_to_shared(out);
     if (!answer)
         return; /* out keeps its status; the send answers 503 */
     pw_memo_keep(&w->memo, &k, answer);
@@ -196,9 +206,12 @@ static bool authorized(struct pw_req *r, const struct route *rt, struct pw_reply
 void pw_route(struct pw_req *r, const char *method)
 {
     struct pw_reply *out = &r->reply;
+    out->gzip_ok = accepts_gzip(r);
+    out->if_none_match = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_IF_NONE_MATCH);
     /* The route first, its errors held back until the token is checked:
      * an unauthenticated client learns nothing but 401. */
-    struct pw_reply early = {.tls = out->tls};
+    struct pw_reply early = {.tls = out->tls, .gzip_ok = out->gzip_ok};
     bool bad = pw_web_parse_uri(r, &early) != 0;
     if (!bad && strcmp(r->path, "/api/v1/health") == 0) {
         const char *fmt = pw_web_param(r, "format");
@@ -211,8 +224,10 @@ void pw_route(struct pw_req *r, const char *method)
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         pw_reply_clear(&early);
+        char shown[40];
         pw_reply_error(out, 405, "method not allowed",
-                       "%.32s is not allowed; the API is read-only: use GET or HEAD", method);
+                       "%s is not allowed; the API is read-only: use GET or HEAD",
+                       pw_web_shown(method, shown, sizeof shown));
         out->allow = "GET, HEAD";
         return;
     }
@@ -221,7 +236,9 @@ void pw_route(struct pw_req *r, const char *method)
         return;
     }
     if (!rt) {
-        pw_reply_error(out, 404, "not found", "no such endpoint; endpoints: %s", endpoints);
+        char list[640];
+        endpoint_list(list, sizeof list);
+        pw_reply_error(out, 404, "not found", "no such endpoint; endpoints: %s", list);
         return;
     }
     if (pw_web_check_params(r, rt->params, out) != 0)

@@ -23,6 +23,7 @@ struct pw_web {
     pw_web_log_cb log;
     void *log_ud;
     uint16_t port;
+    size_t max_request;          /* request line and headers, bytes */
     char *pem_cert, *pem_key;
     char start_msg[256];         /* libmicrohttpd's last word while starting */
     bool starting;

@@ -12,42 +12,26 @@
 #include "web/caches.h"
 
 #include "web/api.h"
-#include "web/gzip.h"
 
-#include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define STATUS_REFRESH_MS 1000
 
-static struct MHD_Response *doc_response(char *body, size_t len, bool gzipped, bool tls)
-{
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(body);
-        return NULL;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    pw_reply_common_headers(resp, tls);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
-    if (gzipped)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-    return resp;
-}
-
-/* The document of v, plain and (when compression works) gzip'd; NULL when
- * out of memory. */
+/* The document of v as a shared answer (plain and gzip'd, with their
+ * ETags); NULL when out of memory. */
 static struct pw_shared *build(struct pw_status_cache *c, const struct pw_web_view *v)
 {
     json_t *doc = pw_api_status_doc(v, c->src->store);
-    char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char *s = doc ? json_dumps(doc, PW_JSON_DUMP) : NULL;
     json_decref(doc);
     if (!s)
         return NULL;
-    size_t len = strlen(s), zlen;
-    char *z = pw_web_gzip(s, len, &zlen);
-    struct MHD_Response *gz = z ? doc_response(z, zlen, true, c->tls) : NULL;
-    return pw_shared_new(200, doc_response(s, len, false, c->tls), gz);
+    struct pw_reply r = {.tls = c->tls};
+    pw_reply_text(&r, 200, "application/json", s, strlen(s));
+    struct pw_shared *sh = pw_reply_to_shared(&r);
+    pw_reply_clear(&r);
+    return sh;
 }
 
 /* Whether the cached document may answer a request holding view: same

@@ -60,6 +60,12 @@ void pw_web_printable(const char *s, size_t n, char *buf, size_t len)
     buf[o] = '\0';
 }
 
+const char *pw_web_shown(const char *s, char *buf, size_t len)
+{
+    pw_web_printable(s, strlen(s), buf, len);
+    return buf;
+}
+
 void pw_buf_add(struct pw_buf *b, const char *s, size_t n)
 {
     if (b->oom)

@@ -19,6 +19,8 @@ bool pw_web_utf8_valid(const char *s, size_t n);
  * ASCII kept, anything else as \xNN, cut with "..." to fit len (>= 16)
  * bytes including the NUL. */
 void pw_web_printable(const char *s, size_t n, char *buf, size_t len);
+/* pw_web_printable of a whole string; returns buf (for a message). */
+const char *pw_web_shown(const char *s, char *buf, size_t len);
 
 /* Growable text buffer: appends never fail loudly, oom says one did. */
 struct pw_buf {

@@ -98,6 +98,7 @@ START_TEST(test_json)
         const char *host = json_string_value(json_object_get(o, "host"));
         json_int_t port = json_integer_value(json_object_get(o, "port"));
         ck_assert_ptr_nonnull(host);
+        ck_assert_int_eq(json_integer_value(json_object_get(o, "id")), (json_int_t)idx + 1);
         ck_assert(json_is_boolean(json_object_get(o, "ok")));
         ck_assert(json_is_string(json_object_get(o, "status")));
         ck_assert(json_is_string(json_object_get(o, "detail")));
@@ -108,21 +109,25 @@ START_TEST(test_json)
             ck_assert_str_eq(json_string_value(json_object_get(o, "state")), "closed");
             ck_assert_str_eq(json_string_value(json_object_get(o, "expect")), "listening");
             ck_assert(json_is_false(json_object_get(o, "ok")));
-            ck_assert(json_is_null(json_object_get(o, "latency_us")));
+            ck_assert(json_is_null(json_object_get(o, "latency_ms")));
             ck_assert_str_eq(json_string_value(json_object_get(o, "status")), "down");
             json_t *rs = json_object_get(o, "reasons");
             ck_assert_uint_ge(json_array_size(rs), 1);
             json_t *r0 = json_array_get(rs, 0);
             ck_assert_str_eq(json_string_value(json_object_get(r0, "role")),
                              "management_database");
-            ck_assert_int_gt(json_integer_value(json_object_get(r0, "row")), 0);
+            ck_assert_int_gt(json_integer_value(json_object_get(r0, "catalog_row")), 0);
             ck_assert(json_is_string(json_object_get(r0, "text")));
             ck_assert(json_is_string(json_object_get(r0, "service")));
         }
         if (port == open_port && strcmp(host, "127.0.0.3") == 0) {
             seen_open = 1;
             ck_assert(json_is_true(json_object_get(o, "ok")));
-            ck_assert(json_is_integer(json_object_get(o, "latency_us")));
+            /* the API's field: milliseconds, to the microsecond */
+            json_t *lat = json_object_get(o, "latency_ms");
+            ck_assert(json_is_real(lat));
+            double us = json_real_value(lat) * 1000.0;
+            ck_assert(us >= 0 && us - (double)(long long)(us + 0.5) < 1e-6);
             json_t *roles = json_object_get(o, "roles");
             ck_assert_str_eq(json_string_value(json_array_get(roles, 0)), "web");
         }

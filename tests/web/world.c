@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -69,6 +70,41 @@ static void on_release(void *ud, struct pw_web_view *v)
 struct pw_web_sources world_sources(struct world *w)
 {
     return (struct pw_web_sources){on_acquire, on_release, w, w->store, NULL, NULL};
+}
+
+/* A snapshot as if the engine had published nothing for a while: a copy
+ * of the current one, taken earlier, holding the original. */
+struct stale {
+    struct pw_snapshot copy; /* first: the view points here */
+    struct pw_snapshot *orig;
+};
+static int64_t stale_age_ms;
+
+static int on_acquire_stale(void *ud, struct pw_web_view *out)
+{
+    struct world *w = ud;
+    struct stale *s = malloc(sizeof *s);
+    if (!s)
+        return -1;
+    s->orig = pw_engine_snapshot_acquire(w->engine);
+    s->copy = *s->orig;
+    s->copy.taken_ms -= stale_age_ms;
+    out->snap = &s->copy;
+    out->ids = w->ids;
+    return 0;
+}
+
+static void on_release_stale(void *ud, struct pw_web_view *v)
+{
+    struct stale *s = (struct stale *)(void *)v->snap;
+    pw_snapshot_release(s->orig);
+    free(s);
+}
+
+struct pw_web_sources world_stale_sources(struct world *w, int64_t age_ms)
+{
+    stale_age_ms = age_ms;
+    return (struct pw_web_sources){on_acquire_stale, on_release_stale, w, w->store, NULL, NULL};
 }
 
 static void on_batch(void *ud, const struct pw_result *r, size_t n)
@@ -289,6 +325,9 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
     header_value(p, len, "cache-control", h->cache, sizeof h->cache);
     header_value(p, len, "www-authenticate", h->www_auth, sizeof h->www_auth);
     header_value(p, len, "strict-transport-security", h->hsts, sizeof h->hsts);
+    header_value(p, len, "etag", h->etag, sizeof h->etag);
+    header_value(p, len, "content-encoding", h->cenc, sizeof h->cenc);
+    header_value(p, len, "vary", h->vary, sizeof h->vary);
     char cl[32] = "";
     header_value(p, len, "content-length", cl, sizeof cl);
     if (*cl)
@@ -309,7 +348,14 @@ int http_req(const char *method, const char *url, const char *header, const char
     out->content_length = -1;
     CURL *c = curl_easy_init();
     ck_assert_ptr_nonnull(c);
-    struct curl_slist *hl = header ? curl_slist_append(NULL, header) : NULL;
+    struct curl_slist *hl = NULL;
+    for (const char *p = header; p && *p;) {
+        size_t n = strcspn(p, "\n");
+        char one[1024];
+        snprintf(one, sizeof one, "%.*s", (int)n, p);
+        hl = curl_slist_append(hl, one);
+        p += n + (p[n] == '\n');
+    }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
@@ -465,6 +511,58 @@ json_t *world_get_json(uint16_t port, const char *path, long want_status)
     ck_assert_msg(doc != NULL, "%s: not JSON: %s", path, je.text);
     http_free(&h);
     return doc;
+}
+
+void world_expect_error(uint16_t port, const char *path, long want_status, const char *want)
+{
+    json_t *doc = world_get_json(port, path, want_status);
+    const char *detail = json_string_value(json_object_get(doc, "detail"));
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(doc, "error")));
+    ck_assert_ptr_nonnull(detail);
+    ck_assert_msg(strstr(detail, want) != NULL, "%s: detail '%s' lacks '%s'", path, detail,
+                  want);
+    json_decref(doc);
+}
+
+char *world_gunzip(const char *body, size_t len, size_t cap, size_t *out_len)
+{
+    ck_assert_msg(len > 18 && (unsigned char)body[0] == 0x1f && (unsigned char)body[1] == 0x8b,
+                  "not a gzip stream");
+    char *text = calloc(1, cap);
+    ck_assert_ptr_nonnull(text);
+    z_stream z = {0};
+    ck_assert_int_eq(inflateInit2(&z, 15 + 16), Z_OK);
+    z.next_in = (Bytef *)body;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)text;
+    z.avail_out = (uInt)cap - 1;
+    ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
+    if (out_len)
+        *out_len = z.total_out;
+    inflateEnd(&z);
+    return text;
+}
+
+size_t world_long_uri_request(char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "GET /api/v1/status?host=");
+    memset(buf + n, 'a', 9000);
+    n += 9000;
+    n += snprintf(buf + n, cap - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    return (size_t)n;
+}
+
+size_t world_big_headers_request(char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "GET /api/v1/status HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 36; i++) {
+        n += snprintf(buf + n, cap - (size_t)n, "X-Pad-%d: ", i);
+        memset(buf + n, 'b', 1000);
+        n += 1000;
+        n += snprintf(buf + n, cap - (size_t)n, "\r\n");
+    }
+    n += snprintf(buf + n, cap - (size_t)n, "\r\n");
+    return (size_t)n;
 }
 
 Suite *world_suite(const char *name, int timeout_s, const TTest *const *tests, size_t n)

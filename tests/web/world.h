@@ -48,6 +48,9 @@ int world_web(struct world *w, const struct pw_web_options *wo, struct pw_web **
               char err[PW_WEB_ERR_MAX]);
 
 struct pw_web_sources world_sources(struct world *w);
+/* The same data, but every snapshot age_ms older than it is: a probe loop
+ * that stopped publishing (for /api/v1/live). */
+struct pw_web_sources world_stale_sources(struct world *w, int64_t age_ms);
 
 /* An HTTP answer. */
 struct http {
@@ -59,11 +62,15 @@ struct http {
     char cache[64];
     char www_auth[128];
     char hsts[128];
+    char etag[64];
+    char cenc[32];   /* Content-Encoding */
+    char vary[64];
     long content_length;
     double seconds;
 };
 void http_free(struct http *h);
-/* method NULL: GET. header: one extra request header or NULL. Returns the
+/* method NULL: GET. header: extra request headers, separated by '\n', or
+ * NULL. Returns the
  * curl code (0 ok). url is complete ("http://127.0.0.1:PORT/..."). */
 int http_req(const char *method, const char *url, const char *header, const char *cainfo,
              struct http *out);
@@ -79,6 +86,15 @@ int raw_request(uint16_t port, const char *req, size_t len, int timeout_ms, char
 int raw_connect(const char *src, uint16_t port);
 
 int64_t now_ms(void);
+
+/* Raw requests larger than the server takes, into buf (40 kB): a GET of
+ * /api/v1/status whose request target is 9000 bytes of query (a 414), or
+ * with 36 kB of headers (a 431). Return the length. */
+size_t world_long_uri_request(char *buf, size_t cap);
+size_t world_big_headers_request(char *buf, size_t cap);
+/* A gzip stream inflated (at most cap - 1 bytes, NUL-terminated; its
+ * length in *out_len unless NULL); asserts it is one. malloc'd. */
+char *world_gunzip(const char *body, size_t len, size_t cap, size_t *out_len);
 
 /* Whether an executable exists at path. */
 bool world_have(const char *path);
@@ -96,6 +112,9 @@ void world_teardown(void);
  * API's content type and no-store, and returns the parsed document. */
 struct json_t;
 struct json_t *world_get_json(uint16_t port, const char *path, long want_status);
+/* An error answer: want_status, {"error", "detail"}, the detail containing
+ * want. */
+void world_expect_error(uint16_t port, const char *path, long want_status, const char *want);
 /* A suite of one test case, the world its fixture. */
 struct Suite;
 struct TTest;
