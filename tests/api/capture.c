@@ -120,11 +120,12 @@ static void main_server(void)
         "/api/v1/uptime?by=farm", "/api/v1/health", "/api/v1/health?role=web-open",
         "/api/v1/health?role=web-closed", "/api/v1/health?role=web-closed&min_duration=300d",
         "/api/v1/health?format=text", "/api/v1/health?format=text&role=web-open",
-        "/api/v1/live", "/metrics",
+        "/api/v1/live", "/metrics", "/api/v1/hosts", "/api/v1/gaps", "/api/v1/gaps?from=-1h",
         /* 400 */
         "/api/v1/status?bogus=1", "/api/v1/targets?limit=0", "/api/v1/targets/abc",
         "/api/v1/targets/1/history?from=yesterday", "/api/v1/uptime?by=x",
         "/api/v1/health?format=xml", "/api/v1/health?format=text&min_duration=x",
+        "/api/v1/gaps?from=now",
         "/api/v1/status?host=%zz",
         /* 404 */
         "/api/v1/nothing", "/api/v1/targets/4000000000", "/api/v1/targets/4000000000/history",

@@ -91,6 +91,12 @@ for (const a of answers) {
   else classes.add(a.status);
 }
 for (const t of Object.keys(doc.paths)) check(ok200.has(t), `${t} was answered 200 at least once`);
+/* And the other way round: every route the server has (its 404 lists
+ * them from the route table) is described. */
+const lost = answers.find((a) => a.path === '/api/v1/nothing' && a.status === 404);
+const routes = lost ? JSON.parse(lost.body).detail.split('endpoints: ')[1].split(', ') : [];
+check(routes.length > 0, 'the 404 names the endpoints');
+for (const r of routes) check(r in doc.paths, `the route ${r} is in the description`);
 for (const c of [304, 400, 401, 404, 405, 414, 431, 503]) check(classes.has(c), `an answer of class ${c} was validated`);
 console.log(`${answers.length} answers`);
 console.log(`${passed} passed, ${failed} failed`);
