@@ -12,6 +12,7 @@
 
 #include "config/catalog.h"
 #include "config/error.h"
+#include "config/maintenance.h"
 #include "config/protocol.h"
 #include "config/values.h"
 
@@ -116,6 +117,8 @@ struct pw_config {
                                                 host; may stretch the period */
     struct pw_check *checks;
     size_t nchecks;
+    struct pw_maint *maints;                 /* [maintenance NAME] sections */
+    size_t nmaints;
 };
 
 /* A config holding only defaults: no roles, no checks. */
@@ -167,7 +170,7 @@ enum pw_key_type {
 };
 
 struct pw_key {
-    const char *section; /* "portwatch", "biztalk", "check NAME" */
+    const char *section; /* "portwatch", "biztalk", "check", "maintenance" */
     const char *name;
     enum pw_key_type type;
     const char *def;     /* default as written in the file, or NULL */
