@@ -6,7 +6,7 @@
  * commits them in batched transactions. The web layer reads it through the
  * pw_store_query_* functions (any thread).
  *
- * What is kept (schema v4, see store_schema.c):
+ * What is kept (schema v5, see store_schema.c):
  *   targets      host + port identity (survives restarts and reloads), roles,
  *                retired_ms when a plan no longer has it (history stays);
  *   state_runs   one row per run of consecutive results with the same
@@ -29,6 +29,8 @@
  *                registration first and last seen (pw_store_epm_put).
  *   daemon       the PID of the daemon holding the database (one at a time:
  *                see store_file.c), for the message refusing a second.
+ *   maintenance  one-off maintenance windows from the command line
+ *                (store_maint.h).
  *
  * Time: everything stored is taken from the results' at_ms (or the time
  * passed to pw_store_heartbeat), never the wall clock, so a simulation can
@@ -51,7 +53,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PW_STORE_SCHEMA_VERSION 4
+#define PW_STORE_SCHEMA_VERSION 5
 #define PW_STORE_MSG_MAX 512
 
 struct pw_store;

@@ -1,0 +1,264 @@
+/*
+ * One-off maintenance windows (store_maint.h): short transactions on the
+ * maintenance table from the command line beside a running daemon (WAL
+ * lets them in between the writer's batches; the busy timeout covers a
+ * commit under way), and the read of open windows the daemon polls.
+ */
+#include "store/store_maint.h"
+
+#include "store/store_int.h"
+
+#include "config/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BUSY_MS 5000
+
+static int64_t user_version(sqlite3 *db)
+{
+    sqlite3_stmt *s;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            v = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    return v;
+}
+
+/* The database for a short write. Without a daemon (the lock is free) it is
+ * created or migrated like the daemon would; with one, it must be at a
+ * schema that has the table. */
+static int open_rw(const char *path, sqlite3 **db, char err[PW_STORE_MSG_MAX])
+{
+    sqlite3 *lock = NULL;
+    int lrc = pw_store_lock(path, &lock, err);
+    if (lrc != 0 && lrc != PW_EBUSY)
+        return lrc;
+    int flags = SQLITE_OPEN_READWRITE | (lrc == 0 ? SQLITE_OPEN_CREATE : 0);
+    int rc = pw_store_open_file(path, flags, db, err);
+    if (!rc)
+        rc = pw_store_pragmas(*db, path, BUSY_MS, err);
+    if (!rc && lrc == 0)
+        rc = pw_store_migrate(*db, PW_STORE_SCHEMA_VERSION, err);
+    int64_t v = rc ? 0 : user_version(*db);
+    if (!rc && (v < 5 || v > PW_STORE_SCHEMA_VERSION)) {
+        snprintf(err, PW_STORE_MSG_MAX, "database %.200s has schema version %lld, and the daemon "
+                 "that holds it is %s; maintenance windows need version 5 to %d: %s", path,
+                 (long long)v, v < 5 ? "older" : "newer", PW_STORE_SCHEMA_VERSION,
+                 v < 5 ? "restart the daemon with this portwatch" : "use the daemon's portwatch");
+        rc = PW_ESTORAGE;
+    }
+    sqlite3_close(lock);
+    if (rc) {
+        sqlite3_close(*db);
+        *db = NULL;
+    }
+    return rc;
+}
+
+static char *dup_col(sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    return strdup(t ? (const char *)t : "");
+}
+
+#define SELECT_OPEN                                                                         \
+    "SELECT id, COALESCE(name, 'cli-' || id), start_ms, end_ms, hosts, roles, reason,"       \
+    " ended_early FROM maintenance WHERE end_ms > ?1 ORDER BY start_ms, id"
+
+/* The windows ending after now_ms on db. */
+static int read_open(sqlite3 *db, int64_t now_ms, struct pw_store_maint **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, SELECT_OPEN, -1, &s, NULL) != SQLITE_OK)
+        return PW_ESTORAGE;
+    sqlite3_bind_int64(s, 1, now_ms);
+    int rc = 0, src;
+    size_t cap = 0;
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            struct pw_store_maint *nw = realloc(*out, cap * sizeof *nw);
+            if (!nw) {
+                rc = PW_ENOMEM;
+                break;
+            }
+            *out = nw;
+        }
+        struct pw_store_maint *w = &(*out)[(*n)++];
+        w->id = sqlite3_column_int64(s, 0);
+        w->name = dup_col(s, 1);
+        w->start_ms = sqlite3_column_int64(s, 2);
+        w->end_ms = sqlite3_column_int64(s, 3);
+        w->hosts = dup_col(s, 4);
+        w->roles = dup_col(s, 5);
+        w->reason = dup_col(s, 6);
+        w->ended_early = sqlite3_column_int(s, 7);
+        if (!w->name || !w->hosts || !w->roles || !w->reason)
+            rc = PW_ENOMEM;
+    }
+    if (!rc && src != SQLITE_DONE)
+        rc = PW_ESTORAGE;
+    sqlite3_finalize(s);
+    if (rc) {
+        pw_store_maint_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+void pw_store_maint_free(struct pw_store_maint *w, size_t n)
+{
+    for (size_t i = 0; w && i < n; i++) {
+        free(w[i].name);
+        free(w[i].hosts);
+        free(w[i].roles);
+        free(w[i].reason);
+    }
+    free(w);
+}
+
+static int name_open(sqlite3 *db, const char *name, int64_t now_ms)
+{
+    sqlite3_stmt *s;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM maintenance WHERE end_ms > ?1 AND"
+                           " COALESCE(name, 'cli-' || id) = ?2 COLLATE NOCASE", -1, &s,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, now_ms);
+        sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+        found = sqlite3_step(s) == SQLITE_ROW;
+        sqlite3_finalize(s);
+    }
+    return found;
+}
+
+static int insert(sqlite3 *db, const char *path, const struct pw_store_maint *w, int64_t *id,
+                  char err[PW_STORE_MSG_MAX])
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(db, "INSERT INTO maintenance(name, start_ms, end_ms, hosts, roles,"
+                                " reason) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        if (w->name && *w->name)
+            sqlite3_bind_text(s, 1, w->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, w->start_ms);
+        sqlite3_bind_int64(s, 3, w->end_ms);
+        sqlite3_bind_text(s, 4, w->hosts ? w->hosts : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 5, w->roles ? w->roles : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 6, w->reason ? w->reason : "", -1, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+    }
+    if (rc != SQLITE_DONE) {
+        pw_store_failed(db, rc, path, "cannot write", err);
+        return PW_ESTORAGE;
+    }
+    *id = sqlite3_last_insert_rowid(db);
+    return 0;
+}
+
+int pw_store_maint_add(const char *path, const struct pw_store_maint *w, int64_t *id,
+                       char err[PW_STORE_MSG_MAX])
+{
+    sqlite3 *db;
+    int rc = open_rw(path, &db, err);
+    if (rc)
+        return rc;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        pw_store_failed(db, SQLITE_BUSY, path, "cannot write", err);
+        sqlite3_close(db);
+        return PW_ESTORAGE;
+    }
+    if (w->name && *w->name && name_open(db, w->name, w->start_ms)) {
+        snprintf(err, PW_STORE_MSG_MAX, "a window named '%.64s' is open already; choose another "
+                 "name, or end it first (portwatch maintenance end %.64s)", w->name, w->name);
+        rc = PW_EDUPLICATE;
+    }
+    if (!rc)
+        rc = insert(db, path, w, id, err);
+    sqlite3_exec(db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc;
+}
+
+/* err = "no open window named NAME; open: a, b" (or "none is open"). */
+static void say_not_found(sqlite3 *db, const char *name, int64_t now_ms,
+                          char err[PW_STORE_MSG_MAX])
+{
+    struct pw_store_maint *w;
+    size_t n, used;
+    if (name)
+        used = (size_t)snprintf(err, PW_STORE_MSG_MAX, "no open window named '%.64s'", name);
+    else
+        used = (size_t)snprintf(err, PW_STORE_MSG_MAX, "no window is open");
+    if (read_open(db, now_ms, &w, &n) != 0 || n == 0) {
+        snprintf(err + used, PW_STORE_MSG_MAX - used, "%s", name ? "; none is open" : "");
+        return;
+    }
+    used += (size_t)snprintf(err + used, PW_STORE_MSG_MAX - used, "; open:");
+    for (size_t i = 0; i < n && used < PW_STORE_MSG_MAX; i++)
+        used += (size_t)snprintf(err + used, PW_STORE_MSG_MAX - used, "%s %s", i ? "," : "",
+                                 w[i].name);
+    pw_store_maint_free(w, n);
+}
+
+int pw_store_maint_end(const char *path, const char *name, int64_t now_ms, int *ended,
+                       char err[PW_STORE_MSG_MAX])
+{
+    sqlite3 *db;
+    *ended = 0;
+    int rc = open_rw(path, &db, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *s;
+    int src = sqlite3_prepare_v2(db, "UPDATE maintenance SET end_ms = ?1, ended_early = 1"
+                                 " WHERE end_ms > ?1 AND (?2 IS NULL OR"
+                                 " COALESCE(name, 'cli-' || id) = ?2 COLLATE NOCASE)",
+                                 -1, &s, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, now_ms);
+        if (name)
+            sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+        src = sqlite3_step(s);
+        sqlite3_finalize(s);
+    }
+    if (src != SQLITE_DONE) {
+        pw_store_failed(db, src, path, "cannot write", err);
+        rc = PW_ESTORAGE;
+    } else if ((*ended = sqlite3_changes(db)) == 0) {
+        say_not_found(db, name, now_ms, err);
+        rc = PW_ENOT_FOUND;
+    }
+    sqlite3_close(db);
+    return rc;
+}
+
+int pw_store_maint_list(const char *path, int64_t now_ms, struct pw_store_maint **out,
+                        size_t *n, char err[PW_STORE_MSG_MAX])
+{
+    sqlite3 *db;
+    int rc = open_rw(path, &db, err);
+    if (rc)
+        return rc;
+    rc = read_open(db, now_ms, out, n);
+    if (rc)
+        pw_store_failed(db, SQLITE_ERROR, path, "cannot read", err);
+    sqlite3_close(db);
+    return rc;
+}
+
+int pw_store_maint_open_windows(struct pw_store *st, int64_t now_ms, struct pw_store_maint **out,
+                                size_t *n)
+{
+    sqlite3 *db = pw_store_reader_lock(st);
+    int rc = read_open(db, now_ms, out, n);
+    pw_store_reader_unlock(st);
+    return rc;
+}
