@@ -77,6 +77,7 @@ static int parse_range(const char *s, struct pw_schedule *out, char err[PW_ERRBU
         if (*p != ' ' && *p != '\t')
             buf[n++] = *p;
     buf[n] = '\0';
+    pw_utf8_trim_cut(buf);
     if (!*buf)
         return snprintf(err, PW_ERRBUF, "no times; %s", EXAMPLES), PW_EINVAL;
     const char *dash = strchr(buf, '-');
@@ -119,6 +120,7 @@ static const char *word(const char *s, char *w, size_t n)
         s++;
     size_t len = strcspn(s, " \t");
     snprintf(w, n, "%.*s", (int)(len < n ? len : n - 1), s);
+    pw_utf8_trim_cut(w); /* a long word quoted in a message stays UTF-8 */
     return s + len;
 }
 

@@ -174,7 +174,10 @@ int64_t pw_tz_to_utc(const struct pw_tz *z, int64_t local)
 
 static int rule_fail(char err[PW_ERRBUF], const char *rule, const char *what)
 {
-    snprintf(err, PW_ERRBUF, "time zone rule '%.80s': %s", rule, what);
+    char quoted[84];
+    snprintf(quoted, sizeof quoted, "%.80s", rule);
+    pw_utf8_trim_cut(quoted);
+    snprintf(err, PW_ERRBUF, "time zone rule '%s': %s", quoted, what);
     return PW_EINVAL;
 }
 
@@ -387,10 +390,14 @@ static int read_zone_file(struct pw_tz *z, char err[PW_ERRBUF])
 int pw_tz_load(const char *name, struct pw_tz **out, char err[PW_ERRBUF])
 {
     *out = NULL;
-    if (!valid_zone_name(name))
-        return snprintf(err, PW_ERRBUF, "'%.80s' is not a time zone name; use an IANA name such as "
+    if (!valid_zone_name(name)) {
+        char quoted[84];
+        snprintf(quoted, sizeof quoted, "%.80s", name);
+        pw_utf8_trim_cut(quoted);
+        return snprintf(err, PW_ERRBUF, "'%s' is not a time zone name; use an IANA name such as "
                         "Europe/Amsterdam, UTC, or leave timezone unset for the machine's own zone",
-                        name), PW_EINVAL;
+                        quoted), PW_EINVAL;
+    }
     struct pw_tz *z = calloc(1, sizeof *z);
     if (!z || !(z->name = strdup(name))) {
         free(z);
