@@ -214,24 +214,22 @@ const struct pw_tz *pw_maint_zone(const struct pw_maint *w)
     return w->tz ? w->tz : pw_tz_local();
 }
 
-/* Whether the comma-separated list has name (ignoring case and spaces). */
-static int list_has(const char *list, const char *name)
+int pw_name_in_list(const char *list, const char *name)
 {
     size_t n = strlen(name);
     for (const char *p = list; p && *p;) {
         while (*p == ' ' || *p == '\t' || *p == ',')
             p++;
-        size_t len = strcspn(p, ",");
-        size_t t = len;
+        size_t len = strcspn(p, ","), t = len;
         while (t && (p[t - 1] == ' ' || p[t - 1] == '\t'))
             t--;
-        if (t == n && t && strncmp(p, name, n) == 0)
-            return 1;
-        char a[128], b[128];
-        snprintf(a, sizeof a, "%.*s", (int)t, p);
-        snprintf(b, sizeof b, "%s", name);
-        if (t == n && pw_strcasecmp(a, b) == 0)
-            return 1;
+        char word[256];
+        if (t == n && t < sizeof word) {
+            memcpy(word, p, t);
+            word[t] = '\0';
+            if (pw_strcasecmp(word, name) == 0)
+                return 1;
+        }
         p += len;
     }
     return 0;
@@ -255,7 +253,7 @@ int pw_maint_covers(const struct pw_maint *w, const char *host, uint16_t port,
         for (int r = 0; pw_maint_role_names[r]; r++)
             if ((w->roles & (1 << r)) && strcmp(roles[i], pw_maint_role_names[r]) == 0)
                 return 1;
-        if (w->checks && list_has(w->checks, roles[i]))
+        if (w->checks && pw_name_in_list(w->checks, roles[i]))
             return 1;
     }
     return 0;

@@ -72,5 +72,8 @@ const struct pw_tz *pw_maint_zone(const struct pw_maint *w);
 int pw_maint_covers(const struct pw_maint *w, const char *host, uint16_t port,
                     const char *const *roles, size_t nroles);
 void pw_maint_free(struct pw_maint *w);
+/* Whether a list of names separated by commas has name (ignoring case and
+ * the spaces around each). */
+int pw_name_in_list(const char *list, const char *name);
 
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #define MAX_FOR_MS (7 * 86400000LL)
+#define MIN_FOR_MS 1000LL
 
 /* The configuration; positionals are ours, so the loader sees none. */
 static struct pw_config *config_of(const struct pw_command *cmd, const struct pw_args *a)
@@ -72,16 +73,31 @@ static int check_list(const struct pw_config *c, const char *opt, const char *li
     return 0;
 }
 
+/* Names as [maintenance NAME] takes them: they go into metrics labels. */
+static int valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return 0;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
+}
+
 static int cmd_start(const struct pw_command *cmd, const struct pw_args *a, struct pw_config *c)
 {
+    const char *wname = pw_arg(cmd, a, "name");
+    if (wname && !valid_name(wname)) {
+        fprintf(stderr, "portwatch maintenance start: --name '%.80s' is not allowed; use 1-64 "
+                "letters, digits, '-', '_' or '.'\n", wname);
+        return PW_EXIT_USAGE;
+    }
     const char *dur = pw_arg(cmd, a, "for"), *reason = pw_arg(cmd, a, "reason");
     const char *host = pw_arg(cmd, a, "host"), *role = pw_arg(cmd, a, "role");
     int64_t for_ms = 0;
     char err[PW_STORE_MSG_MAX];
-    if (!dur || pw_parse_duration(dur, &for_ms, err) != 0 || for_ms < 60000 ||
+    if (!dur || pw_parse_duration(dur, &for_ms, err) != 0 || for_ms < MIN_FOR_MS ||
         for_ms > MAX_FOR_MS) {
         fprintf(stderr, "portwatch maintenance start: --for %s%s; give how long the work takes, "
-                "from 1m to 7d, e.g. --for 2h\n", dur ? dur : "is needed",
+                "from 1s to 7d, e.g. --for 2h\n", dur ? dur : "is needed",
                 dur && for_ms ? " is out of range" : dur ? ": not a duration" : "");
         return PW_EXIT_USAGE;
     }

@@ -86,7 +86,7 @@ static const struct pw_opt db_opts[] = {
 
 static const struct pw_opt maintenance_opts[] = {
     {"config", 'c', "FILE", "configuration file naming the database (default: the system-wide one)"},
-    {"for", 0, "D", "start: how long the window lasts, 1m to 7d, e.g. 2h"},
+    {"for", 0, "D", "start: how long the window lasts, 1s to 7d, e.g. 2h"},
     {"host", 0, "H", "start: hosts it covers, separated by commas (default: every host)"},
     {"role", 0, "R", "start: roles or checks it covers, separated by commas (default: every one)"},
     {"reason", 0, "TEXT", "start: what the planned work is"},

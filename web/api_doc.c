@@ -3,6 +3,8 @@
  */
 #include "web/api_doc.h"
 
+#include "web/api.h"
+
 #include "config/values.h"
 #include "web/params.h"
 
@@ -115,6 +117,7 @@ json_t *pw_api_target_json(const struct pw_web_view *v, size_t i, bool full)
     json_object_set_new(o, "roles", roles_json(pf));
     json_object_set_new(o, "expect", json_string(pw_expect_name(pf->expect)));
     pw_api_state_fields(o, t);
+    pw_api_maint_fields(o, v, i);
     if (full || t->status == PW_STATUS_DOWN || pw_api_failing_now(t))
         json_object_set_new(o, "reasons", reasons_json(pf));
     return o;

@@ -18,6 +18,7 @@
 
 #include "config/values.h"
 #include "probes/cause.h"
+#include "web/api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,6 +250,7 @@ void pw_health_text(struct pw_req *r, const struct pw_scope *sc, const struct pw
         pw_buf_printf(&b, "and %zu more lines like these\n", ng - HEALTH_TEXT_LINES);
     if (!sc->role)
         outside_lines(r, sc, &b);
+    pw_api_maint_text(&r->view, sc, &b);
     if (hv->storage_fails) {
         storage_text(r, hv, &b);
         pw_buf_add(&b, "\n", 1);

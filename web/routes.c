@@ -48,13 +48,14 @@ static const struct route routes[] = {
     {"/api/v1/outages", NULL, pw_api_outages, RT_AUTH | RT_STORE, p_outages},
     {"/api/v1/uptime", NULL, pw_api_uptime, RT_AUTH | RT_STORE, p_uptime},
     {"/api/v1/rpc/endpoints", NULL, pw_api_rpc_endpoints, RT_AUTH | RT_VIEW, p_host},
+    {"/api/v1/maintenance", NULL, pw_api_maintenance, RT_AUTH | RT_VIEW, p_none},
     {"/api/v1/targets/", "", pw_api_target, RT_AUTH | RT_VIEW, p_none},
     {"/api/v1/targets/", "/history", pw_api_history, RT_AUTH | RT_STORE, p_history},
 };
 
 static const char endpoints[] =
     "/api/v1/status, /api/v1/health, /api/v1/targets/{id}, /api/v1/targets/{id}/history, "
-    "/api/v1/outages, /api/v1/uptime, /api/v1/rpc/endpoints, /metrics";
+    "/api/v1/outages, /api/v1/uptime, /api/v1/rpc/endpoints, /api/v1/maintenance, /metrics";
 
 /* "{id}" of a targets route: 1 to 2^32-1. Sets *id; returns 0, or -1 with
  * a 400 in out. */
