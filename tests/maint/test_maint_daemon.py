@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Maintenance windows end to end: the real daemon against real loopback
+sockets, windows opened by the real CLI.
+
+Ground truth: host 127.0.0.1 has a port nothing listens on (down, closed),
+host 127.0.0.2 a listening one. A one-off window over 127.0.0.1 (3 s) is
+taken by the running daemon within a second: health turns 200 and its text
+names the window, the target's status reads "maintenance" with the
+window's reason and end, /metrics carries portwatch_target_maintenance.
+The port stays down beyond the window's end: health is 503 again at once,
+with the real cause (closed). A second window is ended early with
+`maintenance end` and disappears within a second. A recurring window of
+the configuration (daily, over the listening host, in UTC) is listed by
+GET /api/v1/maintenance as open, with its next occurrence as upcoming.
+"""
+import datetime
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
+from pwtest import free_port, get, ok, stop, summary, wait_for  # noqa: E402
+
+PW = sys.argv[1]
+
+
+def cli(conf, *args):
+    r = subprocess.run([PW, "maintenance", *args, "-c", conf], capture_output=True, text=True,
+                       timeout=30)
+    if r.returncode != 0:
+        raise SystemExit(f"FAIL: maintenance {' '.join(args)}: {r.stderr}")
+    return r.stdout
+
+
+def jget(base, path):
+    code, body = get(base + path)
+    return code, json.loads(body) if body.startswith(b"{") else body.decode()
+
+
+def target(base, port):
+    _, doc = jget(base, "/api/v1/status")
+    return next(t for t in doc["targets"] if t["port"] == port)
+
+
+def write_conf(tmp, api_port, closed_port, open_port):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start = (now - datetime.timedelta(minutes=1)).strftime("%H:%M")
+    end = (now + datetime.timedelta(minutes=30)).strftime("%H:%M")
+    conf = os.path.join(tmp, "pw.ini")
+    with open(conf, "w") as f:
+        f.write(f"""[portwatch]
+listen = 127.0.0.1:{api_port}
+database = {tmp}/pw.db
+interval = 1s
+timeout = 300ms
+fail_after = 1
+
+[check sql]
+hosts = 127.0.0.1
+ports = {closed_port}
+
+[check web]
+hosts = 127.0.0.2
+ports = {open_port}
+
+[maintenance web-deploy]
+hosts = 127.0.0.2
+schedule = daily {start}-{end}
+timezone = UTC
+reason = web deploys
+""")
+    return conf
+
+
+def during(base, conf, closed_port):
+    t0 = time.monotonic()
+    cli(conf, "start", "--for", "4s", "--host", "127.0.0.1", "--reason", "SQL patching",
+        "--name", "patch")
+    wait_for(lambda: any(w["window"] == "patch" for w in jget(base, "/api/v1/maintenance")[1]
+                         ["active"]), 3, "the daemon to take the window", step=0.02)
+    took = time.monotonic() - t0
+    if took > 1.5:
+        raise SystemExit(f"FAIL: the daemon took the window after {took:.2f} s (a second allowed)")
+    ok(f"a window from the CLI is taken by the running daemon in {took:.2f} s")
+    code, text = jget(base, "/api/v1/health?format=text")
+    if code != 200 or "maintenance patch until" not in text or "SQL patching" not in text:
+        raise SystemExit(f"FAIL: health during the window: {code} {text}")
+    ok("health is 200 during the window and its text names the window")
+    t = target(base, closed_port)
+    m = t.get("maintenance") or {}
+    if t["status"] != "maintenance" or m.get("window") != "patch" or \
+            m.get("reason") != "SQL patching" or not m.get("ends_at"):
+        raise SystemExit(f"FAIL: status during the window: {t}")
+    ok("the failing target's status is maintenance, with the window's name, reason and end")
+    _, metrics = get(base + "/metrics")
+    line = f'portwatch_target_maintenance{{host="127.0.0.1",port="{closed_port}",roles="sql",' \
+           f'window="patch"}} 1'
+    if line.encode() not in metrics:
+        raise SystemExit(f"FAIL: /metrics lacks {line}")
+    ok("/metrics carries portwatch_target_maintenance for it")
+    _, doc = jget(base, "/api/v1/maintenance")
+    w = next(w for w in doc["active"] if w["window"] == "patch")
+    if w["hosts"] != ["127.0.0.1"] or w["source"] != "cli" or w["roles"] != []:
+        raise SystemExit(f"FAIL: /api/v1/maintenance: {doc}")
+    ok("GET /api/v1/maintenance lists it as active, from the CLI, over its host")
+
+
+def after(base, closed_port):
+    wait_for(lambda: jget(base, "/api/v1/health")[0] == 503, 8,
+             "health to turn 503 when the window ends", step=0.05)
+    t = target(base, closed_port)
+    if t["status"] != "down" or t["state"] != "closed" or "maintenance" in t:
+        raise SystemExit(f"FAIL: status after the window: {t}")
+    _, metrics = get(base + "/metrics")
+    if b'window="patch"' in metrics:
+        raise SystemExit("FAIL: /metrics still says maintenance after the window")
+    ok("the port still down when the window ends is down at once, with its real cause")
+
+
+def ended_early(base, conf):
+    cli(conf, "start", "--for", "1h", "--reason", "cluster failover", "--name", "early")
+    wait_for(lambda: any(w["window"] == "early" for w in jget(base, "/api/v1/maintenance")[1]
+                         ["active"]), 3, "the second window")
+    if jget(base, "/api/v1/health")[0] != 200:
+        raise SystemExit("FAIL: health during a window over every target")
+    t0 = time.monotonic()
+    out = cli(conf, "end", "early")
+    wait_for(lambda: not any(w["window"] == "early" for w in jget(base, "/api/v1/maintenance")[1]
+                             ["active"]), 3, "the window ended early to go", step=0.02)
+    took = time.monotonic() - t0
+    if "ended 1 window" not in out or took > 1.5 or jget(base, "/api/v1/health")[0] != 503:
+        raise SystemExit(f"FAIL: ending early: {out!r} after {took:.2f} s")
+    ok(f"a window ended early is gone in {took:.2f} s and health is 503 again")
+
+
+def recurring(base):
+    _, doc = jget(base, "/api/v1/maintenance")
+    act = [w for w in doc["active"] if w["window"] == "web-deploy"]
+    up = [w for w in doc["upcoming"] if w["window"] == "web-deploy"]
+    if len(act) != 1 or act[0]["source"] != "config" or act[0]["hosts"] != ["127.0.0.2"] or \
+            len(up) != 1:
+        raise SystemExit(f"FAIL: the configuration's window: {doc}")
+    start = datetime.datetime.fromisoformat(act[0]["started_at"].replace("Z", "+00:00"))
+    nxt = datetime.datetime.fromisoformat(up[0]["started_at"].replace("Z", "+00:00"))
+    if nxt - start != datetime.timedelta(days=1):
+        raise SystemExit(f"FAIL: the next occurrence of a daily window: {start} then {nxt}")
+    ok("a recurring window of the configuration is active, its next occurrence upcoming")
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="pw-maint-")
+    listener = socket.socket()
+    listener.bind(("127.0.0.2", 0))
+    listener.listen(64)
+    open_port = listener.getsockname()[1]
+    closed_port, api_port = free_port(), free_port()
+    conf = write_conf(tmp, api_port, closed_port, open_port)
+    base = f"http://127.0.0.1:{api_port}"
+    p = subprocess.Popen([PW, "run", "-c", conf], stdout=subprocess.DEVNULL,
+                         stderr=open(os.path.join(tmp, "log"), "w"))
+    try:
+        wait_for(lambda: target(base, closed_port)["status"] == "down", 10, "the port down")
+        if jget(base, "/api/v1/health")[0] != 503:
+            raise SystemExit("FAIL: health before any window is not 503")
+        ok("before the window the closed port is down and health is 503")
+        recurring(base)
+        during(base, conf, closed_port)
+        after(base, closed_port)
+        ended_early(base, conf)
+    finally:
+        if p.poll() is None:
+            rc, _ = stop(p, 10)
+            if rc != 0:
+                raise SystemExit(f"FAIL: the daemon exited {rc}")
+    with open(os.path.join(tmp, "log")) as f:
+        log = f.read()
+    if "maintenance window patch opened" not in log or "maintenance window patch closed" not in log:
+        raise SystemExit(f"FAIL: the log does not say the window opened and closed:\n{log}")
+    ok("the log says when each window opened and closed")
+    summary("maint-daemon")
+
+
+main()
