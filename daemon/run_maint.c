@@ -201,13 +201,68 @@ static bool has_window(const struct pw_web_maint *m, const struct pw_web_window 
     return false;
 }
 
-/* Says in the log which windows opened and closed between old and now. */
-static void log_changes(const struct pw_web_maint *old, const struct pw_web_maint *now)
+/* Planned time to record: a window's covered targets (store ids), written
+ * on libuv's thread pool so the loop never waits for the disk. */
+struct record {
+    uv_work_t req;
+    char *path, *window;
+    int64_t start_ms, end_ms;
+    uint32_t *ids;
+    size_t n;
+    int rc;
+    char err[PW_STORE_MSG_MAX];
+};
+
+static void record_work(uv_work_t *req)
+{
+    struct record *r = req->data;
+    r->rc = pw_store_maint_record(r->path, r->window, r->start_ms, r->end_ms, r->ids, r->n,
+                                  r->err);
+}
+
+static void record_done(uv_work_t *req, int status)
+{
+    struct record *r = req->data;
+    if (status == 0 && r->rc != 0)
+        pw_log(PW_LOG_WARN, "maintenance window %s: its planned time is not recorded (outages "
+               "in it will not read as planned): %s", r->window, r->err);
+    free(r->path);
+    free(r->window);
+    free(r->ids);
+    free(r);
+}
+
+/* Records window i of m over its targets: ids maps plan index to store id. */
+static void record_planned(struct daemon *d, const struct pw_web_maint *m, size_t i,
+                           const uint32_t *ids)
+{
+    struct record *r = calloc(1, sizeof *r);
+    if (!r)
+        return;
+    r->req.data = r;
+    r->path = strdup(d->boot->s.database);
+    r->window = strdup(m->active[i].name);
+    r->ids = malloc((m->ntargets ? m->ntargets : 1) * sizeof *r->ids);
+    r->start_ms = m->active[i].start_ms;
+    r->end_ms = m->active[i].end_ms;
+    for (size_t k = 0; r->ids && k < m->ntargets; k++)
+        if (m->of_target[k] == (int32_t)i)
+            r->ids[r->n++] = ids[k];
+    if (!r->path || !r->window || !r->ids || !r->n ||
+        uv_queue_work(&d->loop, &r->req, record_work, record_done) != 0)
+        record_done(&r->req, -1);
+}
+
+/* Says in the log which windows opened and closed between old and now,
+ * and records the planned time of those that opened. */
+static void log_changes(struct daemon *d, const struct pw_web_maint *old,
+                        const struct pw_web_maint *now)
 {
     for (size_t i = 0; i < now->nactive; i++) {
         const struct pw_web_window *w = &now->active[i];
         if (has_window(old, w))
             continue;
+        record_planned(d, now, i, d->cur->ids);
         size_t n = 0;
         for (size_t k = 0; k < now->ntargets; k++)
             n += now->of_target[k] == (int32_t)i;
@@ -240,7 +295,7 @@ static void on_maint_tick(uv_timer_t *t)
         pw_web_maint_free(m);
         return;
     }
-    log_changes(d->maint, m);
+    log_changes(d, d->maint, m);
     struct pw_web_maint *dead = NULL;
     uv_mutex_lock(&d->lock);
     unref_locked(d->maint, &dead);

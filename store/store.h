@@ -308,6 +308,8 @@ struct pw_store_outage {
     enum pw_state state;      /* the failing state that opened it */
     uint32_t fails;           /* failed probes during it */
     char detail[PW_DETAIL_MAX];
+    bool planned;             /* it began inside a maintenance window over
+                                 its target (store_maint.h) */
 };
 
 struct pw_store_outage_list {
@@ -345,8 +347,12 @@ struct pw_store_uptime {
                                  the group was not available */
     int64_t not_monitored_ms; /* time some member was in the plan and
                                  portwatch was not watching */
+    int64_t planned_ms;       /* monitored time inside maintenance windows
+                                 over a member: left out of monitored_ms,
+                                 and down time in it out of down_ms */
     double uptime_pct;        /* availability: 100 * (monitored - down) /
-                                 monitored; -1 when nothing was monitored */
+                                 monitored; -1 when nothing was monitored
+                                 (outside planned time) */
 };
 
 /* Availability over [from, to) per target, host, role or the whole farm,

@@ -209,33 +209,49 @@ static void say_not_found(sqlite3 *db, const char *name, int64_t now_ms,
     pw_store_maint_free(w, n);
 }
 
+/* Runs one statement with ?1 now_ms and ?2 name (NULL: every window);
+ * its changes, or -1 with the SQLite code in *src. */
+static int run_end(sqlite3 *db, const char *sql, int64_t now_ms, const char *name, int *src)
+{
+    sqlite3_stmt *s;
+    *src = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (*src != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(s, 1, now_ms);
+    if (name)
+        sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    *src = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return *src == SQLITE_DONE ? sqlite3_changes(db) : -1;
+}
+
+#define OPEN_NAMED                                                                                " end_ms > ?1 AND (?2 IS NULL OR COALESCE(name, 'cli-' || id) = ?2 COLLATE NOCASE)"
+
 int pw_store_maint_end(const char *path, const char *name, int64_t now_ms, int *ended,
                        char err[PW_STORE_MSG_MAX])
 {
     sqlite3 *db;
     *ended = 0;
-    int rc = open_rw(path, &db, err);
+    int rc = open_rw(path, &db, err), src = SQLITE_OK;
     if (rc)
         return rc;
-    sqlite3_stmt *s;
-    int src = sqlite3_prepare_v2(db, "UPDATE maintenance SET end_ms = ?1, ended_early = 1"
-                                 " WHERE end_ms > ?1 AND (?2 IS NULL OR"
-                                 " COALESCE(name, 'cli-' || id) = ?2 COLLATE NOCASE)",
-                                 -1, &s, NULL);
-    if (src == SQLITE_OK) {
-        sqlite3_bind_int64(s, 1, now_ms);
-        if (name)
-            sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-        src = sqlite3_step(s);
-        sqlite3_finalize(s);
-    }
-    if (src != SQLITE_DONE) {
-        pw_store_failed(db, src, path, "cannot write", err);
+    /* The windows' planned time ends with them, in the same transaction. */
+    int n = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    if (n == 0)
+        n = run_end(db, "UPDATE maintenance_spans SET end_ms = ?1 WHERE end_ms > ?1 AND window IN"
+                        " (SELECT COALESCE(name, 'cli-' || id) FROM maintenance WHERE" OPEN_NAMED
+                        ")", now_ms, name, &src);
+    if (n >= 0)
+        n = run_end(db, "UPDATE maintenance SET end_ms = ?1, ended_early = 1 WHERE" OPEN_NAMED,
+                    now_ms, name, &src);
+    if (n < 0) {
+        pw_store_failed(db, src == SQLITE_OK ? SQLITE_BUSY : src, path, "cannot write", err);
         rc = PW_ESTORAGE;
-    } else if ((*ended = sqlite3_changes(db)) == 0) {
+    } else if ((*ended = n) == 0) {
         say_not_found(db, name, now_ms, err);
         rc = PW_ENOT_FOUND;
     }
+    sqlite3_exec(db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
     return rc;
 }
@@ -261,4 +277,91 @@ int pw_store_maint_open_windows(struct pw_store *st, int64_t now_ms, struct pw_s
     int rc = read_open(db, now_ms, out, n);
     pw_store_reader_unlock(st);
     return rc;
+}
+
+/* ---- planned time -------------------------------------------------------- */
+
+int pw_store_maint_record(const char *path, const char *window, int64_t start_ms, int64_t end_ms,
+                          const uint32_t *ids, size_t n, char err[PW_STORE_MSG_MAX])
+{
+    sqlite3 *db;
+    int rc = open_rw(path, &db, err), src = SQLITE_OK;
+    if (rc)
+        return rc;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+        (src = sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO maintenance_spans(target_id, window,"
+                                  " start_ms, end_ms) VALUES(?1, ?2, ?3, ?4)", -1, &s, NULL)) !=
+            SQLITE_OK)
+        rc = PW_ESTORAGE;
+    for (size_t i = 0; !rc && i < n; i++) {
+        sqlite3_bind_int64(s, 1, ids[i]);
+        sqlite3_bind_text(s, 2, window, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, start_ms);
+        sqlite3_bind_int64(s, 4, end_ms);
+        if ((src = sqlite3_step(s)) != SQLITE_DONE)
+            rc = PW_ESTORAGE;
+        sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    if (rc)
+        pw_store_failed(db, src == SQLITE_OK ? SQLITE_BUSY : src, path, "cannot write", err);
+    sqlite3_exec(db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc;
+}
+
+int pw_store_query_planned(sqlite3 *db, int64_t from, int64_t to, struct pw_store_planned **out,
+                           size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, "SELECT target_id, start_ms, end_ms FROM maintenance_spans"
+                           " WHERE start_ms < ?2 AND end_ms > ?1 ORDER BY target_id, start_ms",
+                           -1, &s, NULL) != SQLITE_OK)
+        return PW_ESTORAGE;
+    sqlite3_bind_int64(s, 1, from);
+    sqlite3_bind_int64(s, 2, to);
+    size_t cap = 0;
+    int rc = 0, src;
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            struct pw_store_planned *nv = realloc(*out, cap * sizeof *nv);
+            if (!nv) {
+                rc = PW_ENOMEM;
+                break;
+            }
+            *out = nv;
+        }
+        (*out)[(*n)++] = (struct pw_store_planned){(uint32_t)sqlite3_column_int64(s, 0),
+                                                   sqlite3_column_int64(s, 1),
+                                                   sqlite3_column_int64(s, 2)};
+    }
+    if (!rc && src != SQLITE_DONE)
+        rc = PW_ESTORAGE;
+    sqlite3_finalize(s);
+    if (rc) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+bool pw_store_planned_at(const struct pw_store_planned *v, size_t n, uint32_t id, int64_t t)
+{
+    size_t lo = 0, hi = n; /* the first span of id */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].target_id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < n && v[lo].target_id == id && v[lo].start_ms <= t; lo++)
+        if (t < v[lo].end_ms)
+            return true;
+    return false;
 }

@@ -11,6 +11,9 @@
 
 #include "store/store.h"
 
+#include <sqlite3.h>
+#include <stdbool.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,5 +46,26 @@ int pw_store_maint_list(const char *path, int64_t now_ms, struct pw_store_maint 
 int pw_store_maint_open_windows(struct pw_store *st, int64_t now_ms, struct pw_store_maint **out,
                                 size_t *n);
 void pw_store_maint_free(struct pw_store_maint *w, size_t n);
+
+/* ---- planned time ---- */
+/* Records that window `window` covers targets ids[0..n) (store ids) from
+ * start_ms to end_ms: their planned time. A span already recorded (the
+ * same target, window and start: a daemon restarted inside the window) is
+ * kept. On a connection of its own, as the commands write: call it off the
+ * loop thread. 0, or an error with err. */
+int pw_store_maint_record(const char *path, const char *window, int64_t start_ms, int64_t end_ms,
+                          const uint32_t *ids, size_t n, char err[PW_STORE_MSG_MAX]);
+
+struct pw_store_planned {
+    uint32_t target_id;
+    int64_t start_ms, end_ms;
+};
+/* The planned spans overlapping [from, to), by target, then start
+ * (through the read connection; any thread). 0, PW_ENOMEM or PW_ESTORAGE. */
+int pw_store_query_planned(sqlite3 *db, int64_t from, int64_t to, struct pw_store_planned **out,
+                           size_t *n);
+/* Whether target id was inside a window at instant t (v as the query
+ * returns it). */
+bool pw_store_planned_at(const struct pw_store_planned *v, size_t n, uint32_t id, int64_t t);
 
 #endif

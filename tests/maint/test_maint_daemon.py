@@ -2,13 +2,16 @@
 """Maintenance windows end to end: the real daemon against real loopback
 sockets, windows opened by the real CLI.
 
-Ground truth: host 127.0.0.1 has a port nothing listens on (down, closed),
-host 127.0.0.2 a listening one. A one-off window over 127.0.0.1 (3 s) is
-taken by the running daemon within a second: health turns 200 and its text
-names the window, the target's status reads "maintenance" with the
-window's reason and end, /metrics carries portwatch_target_maintenance.
-The port stays down beyond the window's end: health is 503 again at once,
-with the real cause (closed). A second window is ended early with
+Ground truth: hosts 127.0.0.1 and 127.0.0.2 each have a listening port. A
+one-off window over 127.0.0.1 (4 s) is taken by the running daemon within
+a second; then 127.0.0.1's listener closes, so its port goes down inside
+the window: health stays 200 and its text names the window, the target's
+status reads "maintenance" with the window's reason and end, /metrics
+carries portwatch_target_maintenance. The port stays down beyond the
+window's end: health is 503 at once, with the real cause (closed); the
+outage is planned (it began inside the window), and availability leaves
+the window's time out (planned_ms) and counts as down only the time after
+it. A second window is ended early with
 `maintenance end` and disappears within a second. A recurring window of
 the configuration (daily, over the listening host, in UTC) is listed by
 GET /api/v1/maintenance as open, with its next occurrence as upcoming.
@@ -76,7 +79,7 @@ reason = web deploys
     return conf
 
 
-def during(base, conf, closed_port):
+def during(base, conf, closed_port, sql_listener):
     t0 = time.monotonic()
     cli(conf, "start", "--for", "4s", "--host", "127.0.0.1", "--reason", "SQL patching",
         "--name", "patch")
@@ -86,6 +89,8 @@ def during(base, conf, closed_port):
     if took > 1.5:
         raise SystemExit(f"FAIL: the daemon took the window after {took:.2f} s (a second allowed)")
     ok(f"a window from the CLI is taken by the running daemon in {took:.2f} s")
+    sql_listener.close()
+    wait_for(lambda: target(base, closed_port)["state"] == "closed", 5, "the port to go down")
     code, text = jget(base, "/api/v1/health?format=text")
     if code != 200 or "maintenance patch until" not in text or "SQL patching" not in text:
         raise SystemExit(f"FAIL: health during the window: {code} {text}")
@@ -112,6 +117,7 @@ def during(base, conf, closed_port):
 def after(base, closed_port):
     wait_for(lambda: jget(base, "/api/v1/health")[0] == 503, 8,
              "health to turn 503 when the window ends", step=0.05)
+    ended = time.time()
     t = target(base, closed_port)
     if t["status"] != "down" or t["state"] != "closed" or "maintenance" in t:
         raise SystemExit(f"FAIL: status after the window: {t}")
@@ -119,6 +125,24 @@ def after(base, closed_port):
     if b'window="patch"' in metrics:
         raise SystemExit("FAIL: /metrics still says maintenance after the window")
     ok("the port still down when the window ends is down at once, with its real cause")
+    time.sleep(2)
+    _, doc = jget(base, "/api/v1/outages?from=-5m")
+    o = [o for o in doc["outages"] if o["port"] == closed_port]
+    if len(o) != 1 or not o[0]["planned"] or not o[0]["open"]:
+        raise SystemExit(f"FAIL: the outage that began inside the window: {o}")
+    ok("the outage that began inside the window is planned")
+    _, doc = jget(base, "/api/v1/uptime?from=-5m&by=target")
+    u = next(u for u in doc["groups"] if u["key"] == f"127.0.0.1:{closed_port}") \
+        if "groups" in doc else None
+    if u is None:
+        raise SystemExit(f"FAIL: no uptime row for the target: {doc}")
+    since_end = (time.time() - ended) * 1000
+    if not 2500 <= u["planned_ms"] <= 4600 or not 0 < u["down_ms"] <= since_end + 2000 or \
+            u["uptime_pct"] is None or u["uptime_pct"] >= 100:
+        raise SystemExit(f"FAIL: availability with planned time: {u} ({since_end:.0f} ms "
+                         "since the window ended)")
+    ok(f"availability leaves the window's {u['planned_ms']} ms out and counts "
+       f"{u['down_ms']} ms down after it")
 
 
 def ended_early(base, conf):
@@ -157,18 +181,22 @@ def main():
     listener.bind(("127.0.0.2", 0))
     listener.listen(64)
     open_port = listener.getsockname()[1]
-    closed_port, api_port = free_port(), free_port()
+    sql_listener = socket.socket()
+    sql_listener.bind(("127.0.0.1", 0))
+    sql_listener.listen(64)
+    closed_port = sql_listener.getsockname()[1]
+    api_port = free_port()
     conf = write_conf(tmp, api_port, closed_port, open_port)
     base = f"http://127.0.0.1:{api_port}"
     p = subprocess.Popen([PW, "run", "-c", conf], stdout=subprocess.DEVNULL,
                          stderr=open(os.path.join(tmp, "log"), "w"))
     try:
-        wait_for(lambda: target(base, closed_port)["status"] == "down", 10, "the port down")
-        if jget(base, "/api/v1/health")[0] != 503:
-            raise SystemExit("FAIL: health before any window is not 503")
-        ok("before the window the closed port is down and health is 503")
+        wait_for(lambda: target(base, closed_port)["status"] == "up", 10, "the port up")
+        if jget(base, "/api/v1/health")[0] != 200:
+            raise SystemExit("FAIL: health before any window is not 200")
+        ok("before the window both ports are up and health is 200")
         recurring(base)
-        during(base, conf, closed_port)
+        during(base, conf, closed_port, sql_listener)
         after(base, closed_port)
         ended_early(base, conf)
     finally:
