@@ -148,6 +148,8 @@ void pw_config_host_warnings(const struct pw_config *c, struct pw_diag *out);
  * ports registered with endpoint mappers, builds a plan, then drops them). */
 void pw_config_drop_checks(struct pw_config *c, size_t keep);
 void pw_config_free(struct pw_config *c);
+/* Whether a [biztalk] role or a [check] names host (ignoring case). */
+int pw_config_names_host(const struct pw_config *c, const char *host);
 
 /* [biztalk] rpc_sweep_rate's limits, probes a second per host. */
 #define PW_RPC_SWEEP_RATE_MIN 1

@@ -89,7 +89,7 @@ static void check_checks(const struct pw_config *c, const struct cf_report *r, s
     }
 }
 
-static int host_probed(const struct pw_config *c, const char *host)
+int pw_config_names_host(const struct pw_config *c, const char *host)
 {
     for (size_t i = 0; i < PW_MAX_ROLES; i++)
         for (size_t k = 0; k < c->roles[i].n; k++)
@@ -107,7 +107,7 @@ static void check_hosts(const struct pw_config *c, const struct cf_report *r, si
 {
     const struct pw_maint *w = &c->maints[i];
     for (size_t k = 0; k < w->hosts.n; k++)
-        if (!host_probed(c, w->hosts.names[k]))
+        if (!pw_config_names_host(c, w->hosts.names[k]))
             say(r, line_or_section(c, r, i, "hosts"), w, "hosts",
                 "'%s' is not a host of any [biztalk] role or [check]; name hosts this file probes",
                 w->hosts.names[k]);

@@ -28,19 +28,6 @@ static struct pw_config *config_of(const struct pw_command *cmd, const struct pw
     return pw_cli_config(cmd, &conf);
 }
 
-static int host_probed(const struct pw_config *c, const char *host)
-{
-    for (size_t i = 0; i < PW_MAX_ROLES; i++)
-        for (size_t k = 0; k < c->roles[i].n; k++)
-            if (pw_strcasecmp(c->roles[i].names[k], host) == 0)
-                return 1;
-    for (size_t i = 0; i < c->nchecks; i++)
-        for (size_t k = 0; k < c->checks[i].hosts.n; k++)
-            if (pw_strcasecmp(c->checks[i].hosts.names[k], host) == 0)
-                return 1;
-    return 0;
-}
-
 static int role_named(const struct pw_config *c, const char *role)
 {
     for (size_t r = 0; pw_maint_role_names[r]; r++)
@@ -106,7 +93,7 @@ static int cmd_start(const struct pw_command *cmd, const struct pw_args *a, stru
                 "e.g. --reason \"SQL Server patching\"\n");
         return PW_EXIT_USAGE;
     }
-    if (check_list(c, "host", host, host_probed, "a host of any role or check") != 0 ||
+    if (check_list(c, "host", host, pw_config_names_host, "a host of any role or check") != 0 ||
         check_list(c, "role", role, role_named, "a role with hosts, nor a check,") != 0)
         return PW_EXIT_USAGE;
     int64_t now = pw_web_now_ms(), id = 0;

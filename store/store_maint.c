@@ -6,7 +6,7 @@
  */
 #include "store/store_maint.h"
 
-#include "store/store_int.h"
+#include "store/query_int.h"
 
 #include "config/error.h"
 
@@ -75,21 +75,15 @@ static int read_open(sqlite3 *db, int64_t now_ms, struct pw_store_maint **out, s
     *out = NULL;
     *n = 0;
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, SELECT_OPEN, -1, &s, NULL) != SQLITE_OK)
-        return PW_ESTORAGE;
-    sqlite3_bind_int64(s, 1, now_ms);
-    int rc = 0, src;
+    int rc = sq_prepare3(db, SELECT_OPEN, &s, now_ms, 0, 0), src = SQLITE_DONE;
     size_t cap = 0;
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 8;
-            struct pw_store_maint *nw = realloc(*out, cap * sizeof *nw);
-            if (!nw) {
-                rc = PW_ENOMEM;
-                break;
-            }
-            *out = nw;
+    while (!rc && (src = sqlite3_step(s)) == SQLITE_ROW) {
+        struct pw_store_maint *nw = sq_grow(*out, &cap, *n, sizeof *nw, 8);
+        if (!nw) {
+            rc = PW_ENOMEM;
+            break;
         }
+        *out = nw;
         struct pw_store_maint *w = &(*out)[(*n)++];
         w->id = sqlite3_column_int64(s, 0);
         w->name = dup_col(s, 1);
@@ -317,24 +311,17 @@ int pw_store_query_planned(sqlite3 *db, int64_t from, int64_t to, struct pw_stor
     *out = NULL;
     *n = 0;
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, "SELECT target_id, start_ms, end_ms FROM maintenance_spans"
-                           " WHERE start_ms < ?2 AND end_ms > ?1 ORDER BY target_id, start_ms",
-                           -1, &s, NULL) != SQLITE_OK)
-        return PW_ESTORAGE;
-    sqlite3_bind_int64(s, 1, from);
-    sqlite3_bind_int64(s, 2, to);
+    int rc = sq_prepare3(db, "SELECT target_id, start_ms, end_ms FROM maintenance_spans"
+                             " WHERE start_ms < ?2 AND end_ms > ?1 ORDER BY target_id, start_ms",
+                         &s, from, to, 0), src = SQLITE_DONE;
     size_t cap = 0;
-    int rc = 0, src;
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 64;
-            struct pw_store_planned *nv = realloc(*out, cap * sizeof *nv);
-            if (!nv) {
-                rc = PW_ENOMEM;
-                break;
-            }
-            *out = nv;
+    while (!rc && (src = sqlite3_step(s)) == SQLITE_ROW) {
+        struct pw_store_planned *nv = sq_grow(*out, &cap, *n, sizeof *nv, 64);
+        if (!nv) {
+            rc = PW_ENOMEM;
+            break;
         }
+        *out = nv;
         (*out)[(*n)++] = (struct pw_store_planned){(uint32_t)sqlite3_column_int64(s, 0),
                                                    sqlite3_column_int64(s, 1),
                                                    sqlite3_column_int64(s, 2)};
