@@ -161,6 +161,27 @@ def ended_early(base, conf):
     ok(f"a window ended early is gone in {took:.2f} s and health is 503 again")
 
 
+def refusals(conf):
+    """Bad input to the command: each refused with what was wrong and what to do."""
+    cases = [
+        (["start", "--reason", "x"], "--for is needed; give how long the work takes, from 1s to 7d"),
+        (["start", "--for", "9d", "--reason", "x"], "--for 9d is out of range"),
+        (["start", "--for", "1h"], "--reason is needed"),
+        (["start", "--for", "1h", "--reason", "x", "--host", "sql99"],
+         "--host 'sql99' is not a host of any role or check"),
+        (["start", "--for", "1h", "--reason", "x", "--name", "a b"],
+         "--name 'a b' is not allowed; use 1-64 letters"),
+        (["end", "nosuch"], "no open window named 'nosuch'"),
+        (["end"], "name one window"),
+    ]
+    for args, msg in cases:
+        r = subprocess.run([PW, "maintenance", *args, "-c", conf], capture_output=True, text=True,
+                           timeout=30)
+        if r.returncode != 2 or msg not in r.stderr:
+            raise SystemExit(f"FAIL: maintenance {args}: exit {r.returncode}, {r.stderr!r}")
+    ok(f"{len(cases)} bad commands are refused, each saying what to do")
+
+
 def recurring(base):
     _, doc = jget(base, "/api/v1/maintenance")
     act = [w for w in doc["active"] if w["window"] == "web-deploy"]
@@ -196,6 +217,7 @@ def main():
             raise SystemExit("FAIL: health before any window is not 200")
         ok("before the window both ports are up and health is 200")
         recurring(base)
+        refusals(conf)
         during(base, conf, closed_port, sql_listener)
         after(base, closed_port)
         ended_early(base, conf)
