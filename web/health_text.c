@@ -193,7 +193,7 @@ static void storage_text(struct pw_req *r, const struct pw_health *hv, struct pw
 static void summary(struct pw_req *r, const struct pw_health *hv, struct pw_buf *b)
 {
     size_t unknown = hv->tally.status[PW_STATUS_UNKNOWN];
-    size_t pass = hv->checked - unknown - hv->ntrouble;
+    size_t pass = hv->checked - unknown - hv->ntrouble - hv->maintenance;
     pw_buf_printf(b, "PORTWATCH %s - ", pw_word_name(hv->word));
     if (unknown == hv->checked) {
         pw_buf_printf(b, "no target probed yet (%zu planned)", hv->checked);
@@ -205,6 +205,8 @@ static void summary(struct pw_req *r, const struct pw_health *hv, struct pw_buf 
         if (hv->failing)
             pw_buf_printf(b, "%zu failing (not yet down), ", hv->failing);
         pw_buf_printf(b, "%zu/%zu targets pass", pass, hv->checked);
+        if (hv->maintenance)
+            pw_buf_printf(b, ", %zu failing in maintenance", hv->maintenance);
         if (unknown)
             pw_buf_printf(b, ", %zu not yet probed", unknown);
     }
