@@ -19,6 +19,7 @@ GET /api/v1/maintenance as open, with its next occurrence as upcoming.
 import datetime
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -183,6 +184,17 @@ def refusals(conf):
     ok(f"{len(cases)} bad commands are refused, each saying what to do")
 
 
+def reloaded(base, conf, p):
+    """A window added to the file is taken by a reload (SIGHUP)."""
+    with open(conf, "a") as f:
+        f.write("\n[maintenance nightly]\nschedule = daily 03:00-03:30\ntimezone = "
+                "Europe/Amsterdam\nreason = backups\n")
+    p.send_signal(signal.SIGHUP)
+    wait_for(lambda: any(w["window"] == "nightly" for w in jget(base, "/api/v1/maintenance")[1]
+                         ["upcoming"]), 10, "the reloaded window")
+    ok("a window added to the configuration is listed after a reload")
+
+
 def recurring(base):
     _, doc = jget(base, "/api/v1/maintenance")
     act = [w for w in doc["active"] if w["window"] == "web-deploy"]
@@ -222,6 +234,7 @@ def main():
         during(base, conf, closed_port, sql_listener)
         after(base, closed_port)
         ended_early(base, conf)
+        reloaded(base, conf, p)
     finally:
         if p.poll() is None:
             rc, _ = stop(p, 10)
