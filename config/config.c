@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- the key table ----------------------------------------------------- */
 
@@ -36,6 +37,7 @@ static const char *const log_choices[] = {"error", "warn", "info", "debug", NULL
 #define S(f) offsetof(struct pw_settings, f)
 #define B(f) offsetof(struct pw_config, f)
 #define C(f) offsetof(struct pw_check, f)
+#define M(f) offsetof(struct pw_maint, f)
 /* Whether a reload applies the key or the running one stays (pw_key.restart). */
 #define LIVE false
 #define RESTART true
@@ -166,6 +168,27 @@ static const struct pw_key keys[] = {
      "(endpoint mapper), smb, http, none, or auto: by port as for the catalog (1433 tds, "
      "135 rpc, 445 smb, 1164 http; other ports none). A mismatch fails a listening check. "
      "Set to anything but auto, it replaces the catalog's choice for its ports."},
+
+    {"maintenance", "schedule", PW_KEY_STRING, NULL, 0, 0, NULL, M(schedule), LIVE,
+     "Required. When the window is open, in 24-hour local time: weekly 'Sun 02:00-04:00', "
+     "monthly 'second Tuesday 22:00-02:00' (first..fourth or last), 'daily 01:00-01:30', or "
+     "once '2026-12-24 20:00-23:00'. An end at or before the start is the next day's; a window "
+     "is shorter than 24 hours."},
+    {"maintenance", "timezone", PW_KEY_STRING, NULL, 0, 0, NULL, M(timezone), LIVE,
+     "Zone the schedule's times are in, daylight saving included: an IANA name "
+     "(Europe/Amsterdam) from the system's zone database, or UTC; unset: the machine's own "
+     "zone. Windows has no zone database: leave it unset there, or use UTC."},
+    {"maintenance", "hosts", PW_KEY_HOSTS, NULL, 0, 0, NULL, M(hosts), LIVE,
+     "Hosts the window covers, separated by commas; unset: every host."},
+    {"maintenance", "roles", PW_KEY_SET, NULL, 0, 0, pw_maint_role_names, M(roles), LIVE,
+     "[biztalk] roles whose targets the window covers, separated by commas."},
+    {"maintenance", "checks", PW_KEY_STRING, NULL, 0, 0, NULL, M(checks), LIVE,
+     "Names of [check NAME] sections whose targets the window covers, separated by commas. "
+     "With roles, a target serving either is covered; with neither, every target."},
+    {"maintenance", "ports", PW_KEY_PORTS, NULL, 0, 0, NULL, M(ports), LIVE,
+     "Ports the window covers; unset: every port."},
+    {"maintenance", "reason", PW_KEY_STRING, NULL, 0, 0, NULL, M(reason), LIVE,
+     "What the planned work is; shown with the targets it covers."},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -193,6 +216,8 @@ enum section_kind cf_key_section(const struct pw_key *k)
         return SEC_PORTWATCH;
     if (strcmp(k->section, "biztalk") == 0)
         return SEC_BIZTALK;
+    if (strcmp(k->section, "maintenance") == 0)
+        return SEC_MAINT;
     return SEC_CHECK;
 }
 
@@ -200,7 +225,7 @@ int pw_config_key_differs(const struct pw_key *k, const struct pw_config *a,
                           const struct pw_config *b)
 {
     enum section_kind sec = cf_key_section(k);
-    if (sec == SEC_CHECK)
+    if (sec == SEC_CHECK || sec == SEC_MAINT)
         return 0;
     const char *pa = (sec == SEC_PORTWATCH ? (const char *)&a->s : (const char *)a) + k->offset;
     const char *pb = (sec == SEC_PORTWATCH ? (const char *)&b->s : (const char *)b) + k->offset;
@@ -244,12 +269,13 @@ static void list_keys(enum section_kind sec, char *buf, size_t len)
     }
 }
 
-static void *section_base(struct pw_config *c, enum section_kind sec, struct pw_check *chk)
+/* item: the check or window of a [check] or [maintenance] section. */
+static void *section_base(struct pw_config *c, enum section_kind sec, void *item)
 {
-    return sec == SEC_PORTWATCH ? (void *)&c->s : sec == SEC_BIZTALK ? (void *)c : (void *)chk;
+    return sec == SEC_PORTWATCH ? (void *)&c->s : sec == SEC_BIZTALK ? (void *)c : item;
 }
 
-static void apply_defaults(struct pw_config *c, enum section_kind sec, struct pw_check *chk)
+static void apply_defaults(struct pw_config *c, enum section_kind sec, void *chk)
 {
     char err[PW_ERRBUF];
     for (size_t i = 0; i < NKEYS; i++)
@@ -304,6 +330,9 @@ void pw_config_free(struct pw_config *c)
     for (size_t i = 0; i < c->nchecks; i++)
         check_free(&c->checks[i]);
     free(c->checks);
+    for (size_t i = 0; i < c->nmaints; i++)
+        pw_maint_free(&c->maints[i]);
+    free(c->maints);
     free(c);
 }
 
@@ -316,6 +345,7 @@ struct loader {
     int errors;
     enum section_kind sec; /* current section, or SEC_COUNT when invalid */
     struct pw_check *chk;  /* current check */
+    struct pw_maint *win;  /* current maintenance window */
     int *set_line;         /* per key of the current section: line it was set on */
     int portwatch_lines[NKEYS];
     int biztalk_lines[NKEYS];
@@ -324,6 +354,7 @@ struct loader {
     uint32_t *names;           /* check index + 1 by name, ignoring case (0: free) */
     size_t names_cap;          /* a power of two, more than twice nchecks */
     int seen_portwatch, seen_biztalk;
+    int (*maint_lines)[NKEYS]; /* per maintenance window */
 };
 
 /* ---- check names: a hash set, so 65,000 checks load in linear time ---- */
@@ -474,10 +505,57 @@ static int start_check(struct loader *L, int line, const char *section, const ch
     return index_check(L);
 }
 
+/* A [maintenance NAME] section: a window, its key lines beside it. */
+static int start_maint(struct loader *L, int line, const char *section, const char *name)
+{
+    struct pw_config *c = L->c;
+    if (!valid_check_name(name)) {
+        problem(L, line, section, NULL,
+                "window name '%s' is not allowed; use 1-64 letters, digits, '-', '_' or '.'", name);
+        return -1;
+    }
+    for (size_t i = 0; i < c->nmaints; i++)
+        if (pw_strcasecmp(c->maints[i].name, name) == 0) {
+            problem(L, line, section, NULL, "window '%s' is defined twice (first on line %d)",
+                    name, c->maints[i].line);
+            return -1;
+        }
+    struct pw_maint *nm = realloc(c->maints, (c->nmaints + 1) * sizeof *nm);
+    if (nm)
+        c->maints = nm;
+    int(*nl)[NKEYS] = nm ? realloc(L->maint_lines, (c->nmaints + 1) * sizeof *nl) : NULL;
+    if (!nl)
+        return PW_ENOMEM;
+    L->maint_lines = nl;
+    memset(nl[c->nmaints], 0, sizeof nl[0]);
+    struct pw_maint *w = &c->maints[c->nmaints];
+    memset(w, 0, sizeof *w);
+    w->line = line;
+    if (!(w->name = strdup(name)))
+        return PW_ENOMEM;
+    L->set_line = nl[c->nmaints++];
+    L->win = w;
+    return 0;
+}
+
 static void on_section(struct loader *L, int line, const char *name)
 {
     L->sec = SEC_COUNT;
     L->chk = NULL;
+    L->win = NULL;
+    if (strncmp(name, "maintenance", 11) == 0 && (name[11] == ' ' || name[11] == '\t')) {
+        const char *n = name + 11;
+        while (*n == ' ' || *n == '\t')
+            n++;
+        if (start_maint(L, line, name, n) == 0)
+            L->sec = SEC_MAINT;
+        return;
+    }
+    if (strcmp(name, "maintenance") == 0) {
+        problem(L, line, name, NULL, "a window needs a name: [maintenance NAME], e.g. "
+                "[maintenance patch-night]");
+        return;
+    }
     if (strcmp(name, "portwatch") == 0 || strcmp(name, "biztalk") == 0) {
         int *seen = name[0] == 'p' ? &L->seen_portwatch : &L->seen_biztalk;
         if (*seen) {
@@ -508,17 +586,19 @@ static void on_section(struct loader *L, int line, const char *name)
         }
         return;
     }
-    static const char *const known[] = {"portwatch", "biztalk", "check"};
+    static const char *const known[] = {"portwatch", "biztalk", "check", "maintenance"};
     char word[128];
     snprintf(word, sizeof word, "%.*s", (int)strcspn(name, " \t"), name);
-    const char *near = cf_nearest(word, known, 3);
+    const char *near = cf_nearest(word, known, 4);
     if (near)
         problem(L, line, name, NULL,
-                "unknown section [%s]; did you mean [%s%s]? Sections are [portwatch], [biztalk] and [check NAME]",
-                name, near, strcmp(near, "check") == 0 ? " NAME" : "");
+                "unknown section [%s]; did you mean [%s%s]? Sections are [portwatch], [biztalk], "
+                "[check NAME] and [maintenance NAME]",
+                name, near, strcmp(near, "check") == 0 || strcmp(near, "maintenance") == 0 ? " NAME" : "");
     else
         problem(L, line, name, NULL,
-                "unknown section [%s]; sections are [portwatch], [biztalk] and [check NAME]", name);
+                "unknown section [%s]; sections are [portwatch], [biztalk], [check NAME] and "
+                "[maintenance NAME]", name);
 }
 
 static void on_key(struct loader *L, int line, const char *section, const char *key,
@@ -554,7 +634,8 @@ static void on_key(struct loader *L, int line, const char *section, const char *
     }
     L->set_line[idx] = line;
     char err[PW_ERRBUF];
-    if (cf_apply(k, section_base(L->c, L->sec, L->chk), value, err) != 0)
+    void *item = L->sec == SEC_MAINT ? (void *)L->win : (void *)L->chk;
+    if (cf_apply(k, section_base(L->c, L->sec, item), value, err) != 0)
         problem(L, line, section, key, "%s", err);
 }
 
@@ -641,6 +722,18 @@ static void check_timeouts(struct loader *L)
     }
 }
 
+static void report_problem(void *ud, int line, const char *section, const char *key,
+                           const char *msg)
+{
+    problem(ud, line, section, key, "%s", msg);
+}
+
+static int maint_key_line(void *ud, size_t maint, const char *key)
+{
+    struct loader *L = ud;
+    return L->maint_lines[maint][key_index(SEC_MAINT, key)];
+}
+
 /* Rules that span keys, checked once the whole file is read. */
 static void cross_checks(struct loader *L)
 {
@@ -658,6 +751,8 @@ static void cross_checks(struct loader *L)
             problem(L, k->line, sec, "ports", "missing; a check needs ports = PORT, PORT-PORT, ...");
     }
     check_timeouts(L);
+    struct cf_report rep = {L, report_problem, maint_key_line};
+    cf_maint_validate(c, (int64_t)time(NULL), &rep);
     char *host;
     uint16_t port;
     char err[PW_ERRBUF];
@@ -697,6 +792,7 @@ static void keep_host_lines(struct loader *L)
 static void loader_free(struct loader *L)
 {
     free(L->check_lines);
+    free(L->maint_lines);
     free(L->names);
 }
 

@@ -12,6 +12,7 @@
 
 #include "config/catalog.h"
 #include "config/error.h"
+#include "config/maintenance.h"
 #include "config/protocol.h"
 #include "config/values.h"
 
@@ -118,6 +119,8 @@ struct pw_config {
                                                 host; may stretch the period */
     struct pw_check *checks;
     size_t nchecks;
+    struct pw_maint *maints;                 /* [maintenance NAME] sections */
+    size_t nmaints;
 };
 
 /* A config holding only defaults: no roles, no checks. */
@@ -147,6 +150,8 @@ void pw_config_host_warnings(const struct pw_config *c, struct pw_diag *out);
  * ports registered with endpoint mappers, builds a plan, then drops them). */
 void pw_config_drop_checks(struct pw_config *c, size_t keep);
 void pw_config_free(struct pw_config *c);
+/* Whether a [biztalk] role or a [check] names host (ignoring case). */
+int pw_config_names_host(const struct pw_config *c, const char *host);
 
 /* [biztalk] rpc_sweep_rate's limits, probes a second per host. */
 #define PW_RPC_SWEEP_RATE_MIN 1
@@ -170,7 +175,7 @@ enum pw_key_type {
 };
 
 struct pw_key {
-    const char *section; /* "portwatch", "biztalk", "check NAME" */
+    const char *section; /* "portwatch", "biztalk", "check", "maintenance" */
     const char *name;
     enum pw_key_type type;
     const char *def;     /* default as written in the file, or NULL */

@@ -30,10 +30,12 @@ void pw_config_write_reference(FILE *f)
         const struct pw_key *k = &keys[i];
         if (strcmp(k->section, last) != 0) {
             fprintf(f, "%s### [%s]\n\n| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n",
-                    *last ? "\n" : "", cf_key_section(k) == SEC_CHECK ? "check NAME" : k->section);
+                    *last ? "\n" : "", cf_key_section(k) == SEC_CHECK ? "check NAME"
+                                        : cf_key_section(k) == SEC_MAINT ? "maintenance NAME"
+                                                                         : k->section);
             last = k->section;
         }
-        char allowed[160] = "";
+        char allowed[640] = "";
         if (k->type == PW_KEY_ENUM || k->type == PW_KEY_SET) {
             size_t used = 0;
             for (int j = 0; k->choices[j] && used < sizeof allowed; j++)

@@ -157,6 +157,7 @@ static int view_acquire(void *ud, struct pw_web_view *v)
     }
     v->snap = pw_engine_snapshot_acquire(g->engine);
     v->ids = g->ids;
+    run_maint_attach_locked(d, v);
     g->refs++;
     uv_mutex_unlock(&d->lock);
     return v->snap ? 0 : PW_ENOMEM;
@@ -173,6 +174,7 @@ static void view_release(void *ud, struct pw_web_view *v)
             break;
         }
     uv_mutex_unlock(&d->lock);
+    run_maint_detach(d, v);
     pw_snapshot_release(v->snap);
     v->snap = NULL;
     run_gen_free(dead);
@@ -281,6 +283,7 @@ void run_stop(struct daemon *d, const char *why)
     uv_close((uv_handle_t *)&d->status, NULL);
     pw_transitions_close(&d->trans); /* the engine's last batch is written at once */
     uv_close((uv_handle_t *)&d->reload_timer, NULL);
+    run_maint_close(d);
     if (d->have_watchdog)
         uv_close((uv_handle_t *)&d->watchdog, NULL);
     /* The web threads read snapshots from the engine: stop them first. */
@@ -537,6 +540,7 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
     d.heartbeat.data = d.status.data = d.watchdog.data = &d;
     uv_timer_start(&d.heartbeat, on_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
     uv_timer_start(&d.status, on_status, STATUS_MS, STATUS_MS);
+    run_maint_start(&d);
     uint64_t wd = pw_os_watchdog_interval_ms();
     if (wd) {
         uv_timer_init(&d.loop, &d.watchdog);
@@ -571,6 +575,7 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
 
 out_loop:
     pw_web_stop(d.web);
+    run_maint_free(&d);
     pw_store_close(d.store); /* writes everything queued */
     if (uv_loop_close(&d.loop) != 0)
         pw_log(PW_LOG_WARN, "event loop closed with handles still open");

@@ -84,6 +84,18 @@ static const struct pw_opt db_opts[] = {
     {0},
 };
 
+static const struct pw_opt maintenance_opts[] = {
+    {"config", 'c', "FILE", "configuration file naming the database (default: the system-wide one)"},
+    {"for", 0, "D", "start: how long the window lasts, 1s to 7d, e.g. 2h"},
+    {"host", 0, "H", "start: hosts it covers, separated by commas (default: every host)"},
+    {"role", 0, "R", "start: roles or checks it covers, separated by commas (default: every one)"},
+    {"reason", 0, "TEXT", "start: what the planned work is"},
+    {"name", 0, "NAME", "start: the window's name (default: cli-N)"},
+    {"all", 0, NULL, "end: every open window"},
+    {"help", 'h', NULL, "show this help"},
+    {0},
+};
+
 static const struct pw_command commands[] = {
     {"run", "[-c FILE] [--listen ADDR:PORT] [--database PATH] [--interval D] [--timeout D] "
             "[--log-level L] [--log-file FILE] [-p PORTS [--expect E] [--protocol P] HOST...]",
@@ -101,6 +113,10 @@ static const struct pw_command commands[] = {
     {"db", "backup|recover [-c FILE] [--database PATH] OUT",
      "copy the history database into the new file OUT, while the daemon runs"
      " (backup), or every readable row of a damaged one (recover)", db_opts, pw_cmd_db},
+    {"maintenance", "start|end|list [-c FILE] [--for D] [--host H] [--role R] [--reason TEXT] "
+                    "[--name NAME] [NAME|--all]",
+     "open, end or list maintenance windows: a running daemon takes them within a second",
+     maintenance_opts, pw_cmd_maintenance},
     {"version", "", "print the version", version_opts, pw_cmd_version},
     {"service", "install|uninstall|start|stop|reload|status [-c FILE] [--log-level L]",
      "register and control the Windows service (Windows only; on Linux use systemd)",

@@ -65,6 +65,8 @@ struct daemon {
     uint64_t reload_at;         /* loop time of the last reload, 0 if none */
     unsigned reload_queued;     /* requests waiting for the gap to pass */
     char reload_why[64];        /* the first of them */
+    uv_timer_t maint_timer;     /* maintenance windows, each second (run_maint.c) */
+    struct pw_web_maint *maint; /* the current ones; NULL before the first tick */
     int have_watchdog;
     int stopping;
     int exit_code;
@@ -99,5 +101,15 @@ void run_log_warnings(const struct pw_plan *plan, const char *prefix);
 void run_on_epm_changed(void *ud);
 /* daemon/os.h's stop and reload requests (ud: the daemon). */
 void run_on_control(void *ud, enum pw_os_control c, const char *why);
+
+/* ---- run_maint.c ---- */
+/* Starts the maintenance windows' tick (one at once, then each second). */
+void run_maint_start(struct daemon *d);
+void run_maint_close(struct daemon *d);
+/* Gives a view the current windows (the caller holds d->lock) / drops them. */
+void run_maint_attach_locked(struct daemon *d, struct pw_web_view *v);
+void run_maint_detach(struct daemon *d, struct pw_web_view *v);
+/* Drops the daemon's own reference, once the web layer is stopped. */
+void run_maint_free(struct daemon *d);
 
 #endif

@@ -6,7 +6,7 @@
  * commits them in batched transactions. The web layer reads it through the
  * pw_store_query_* functions (any thread).
  *
- * What is kept (schema v4, see store_schema.c):
+ * What is kept (schema v5, see store_schema.c):
  *   targets      host + port identity (survives restarts and reloads), roles,
  *                retired_ms when a plan no longer has it (history stays);
  *   state_runs   one row per run of consecutive results with the same
@@ -29,6 +29,8 @@
  *                registration first and last seen (pw_store_epm_put).
  *   daemon       the PID of the daemon holding the database (one at a time:
  *                see store_file.c), for the message refusing a second.
+ *   maintenance  one-off maintenance windows from the command line
+ *                (store_maint.h).
  *
  * Time: everything stored is taken from the results' at_ms (or the time
  * passed to pw_store_heartbeat), never the wall clock, so a simulation can
@@ -51,7 +53,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PW_STORE_SCHEMA_VERSION 4
+#define PW_STORE_SCHEMA_VERSION 5
 #define PW_STORE_MSG_MAX 512
 
 struct pw_store;
@@ -333,6 +335,8 @@ struct pw_store_outage {
     enum pw_state state;      /* the failing state that opened it */
     uint32_t fails;           /* failed probes during it */
     char detail[PW_DETAIL_MAX];
+    bool planned;             /* it began inside a maintenance window over
+                                 its target (store_maint.h) */
 };
 
 struct pw_store_outage_list {
@@ -370,8 +374,12 @@ struct pw_store_uptime {
                                  the group was not available */
     int64_t not_monitored_ms; /* time some member was in the plan and
                                  portwatch was not watching */
+    int64_t planned_ms;       /* monitored time inside maintenance windows
+                                 over a member: left out of monitored_ms,
+                                 and down time in it out of down_ms */
     double uptime_pct;        /* availability: 100 * (monitored - down) /
-                                 monitored; -1 when nothing was monitored */
+                                 monitored; -1 when nothing was monitored
+                                 (outside planned time) */
 };
 
 /* Availability over [from, to) per target, host, role or the whole farm,

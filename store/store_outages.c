@@ -5,6 +5,7 @@
 #include "store/query_int.h"
 
 #include "config/error.h"
+#include "store/store_maint.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,24 @@ static const struct tname *find_name(const struct tname *v, size_t n, uint32_t i
             hi = mid;
     }
     return lo < n && v[lo].id == id ? &v[lo] : NULL;
+}
+
+/* An outage that began inside a maintenance window over its target is
+ * planned (store_maint.c keeps the windows' spans). */
+static int mark_planned(sqlite3 *db, struct pw_store_outage *v, size_t n)
+{
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        lo = v[i].start_ms < lo ? v[i].start_ms : lo;
+        hi = v[i].start_ms > hi ? v[i].start_ms : hi;
+    }
+    struct pw_store_planned *p = NULL;
+    size_t np = 0;
+    int rc = n ? pw_store_query_planned(db, lo, hi + 1, &p, &np) : 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        v[i].planned = pw_store_planned_at(p, np, v[i].target_id, v[i].start_ms);
+    free(p);
+    return rc;
 }
 
 int pw_store_query_outages(struct pw_store *st, const struct pw_store_outage_filter *f,
@@ -144,6 +163,8 @@ int pw_store_query_outages(struct pw_store *st, const struct pw_store_outage_fil
     if (!rc && step != SQLITE_DONE)
         rc = PW_ESTORAGE;
     sqlite3_finalize(s);
+    if (!rc)
+        rc = mark_planned(db, v, nv);
     pw_store_reader_unlock(st);
     /* the list keeps the host strings its rows point to */
     list->names_ = malloc((nnames ? nnames : 1) * sizeof *list->names_);

@@ -130,11 +130,42 @@ static const char v4_sql[] =
     "CREATE TABLE daemon("
     " pid INTEGER NOT NULL);";
 
+/* v5 (issue 18): maintenance windows (store_maint.c).
+ *   maintenance        one-off windows, written by `portwatch maintenance
+ *                      start|end` while the daemon runs and read by it each
+ *                      second. name NULL: called 'cli-ID'. hosts and roles
+ *                      are lists separated by commas, '' for every one;
+ *                      end_ms moves to the time of an early end, with
+ *                      ended_early set;
+ *   maintenance_spans  planned time per target: a row per target a window
+ *                      covered while open (the daemon decides coverage and
+ *                      writes them as a window opens; an early end moves
+ *                      end_ms), for planned outages and availability. */
+static const char v5_sql[] =
+    "CREATE TABLE maintenance("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT COLLATE NOCASE,"
+    " start_ms INTEGER NOT NULL,"
+    " end_ms INTEGER NOT NULL,"
+    " hosts TEXT NOT NULL DEFAULT '',"
+    " roles TEXT NOT NULL DEFAULT '',"
+    " reason TEXT NOT NULL,"
+    " ended_early INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX maintenance_end ON maintenance(end_ms);"
+    "CREATE TABLE maintenance_spans("
+    " target_id INTEGER NOT NULL REFERENCES targets(id),"
+    " window TEXT NOT NULL COLLATE NOCASE,"
+    " start_ms INTEGER NOT NULL,"
+    " end_ms INTEGER NOT NULL,"
+    " UNIQUE(target_id, window, start_ms));"
+    "CREATE INDEX maintenance_spans_time ON maintenance_spans(start_ms, end_ms);";
+
 static const struct pw_store_migration steps[] = {
     {1, v1_sql},
     {2, v2_sql},
     {3, v3_sql},
     {4, v4_sql},
+    {5, v5_sql},
 };
 
 const struct pw_store_migration *pw_store_migrations(size_t *n)

@@ -6,6 +6,7 @@
 #include "store/query_int.h"
 
 #include "config/error.h"
+#include "store/store_maint.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@ struct utarget {
     int64_t a, b;
     struct span *dn;
     size_t ndn, capdn;
+    struct span *pl;    /* inside maintenance windows, clipped likewise */
+    size_t npl, cappl;
 };
 
 static struct pw_store_uptime *group_row(struct pw_store_uptime **v, size_t *n,
@@ -75,6 +78,51 @@ static int load_utargets(sqlite3 *db, int64_t from, int64_t to, struct utarget *
     return rc;
 }
 
+/* Target id in ts (sorted by id), or NULL. */
+static struct utarget *find_target(struct utarget *ts, size_t nt, uint32_t id)
+{
+    size_t lo = 0, hi = nt;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ts[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < nt && ts[lo].id == id ? &ts[lo] : NULL;
+}
+
+/* Adds [a, b) clipped to t's active span to *v. */
+static int add_span(const struct utarget *t, struct span **v, size_t *n, size_t *cap, int64_t a,
+                    int64_t b)
+{
+    a = max64(t->a, a);
+    b = min64(t->b, b);
+    if (b <= a)
+        return 0;
+    struct span *nv = sq_grow(*v, cap, *n, sizeof *nv, 4);
+    if (!nv)
+        return PW_ENOMEM;
+    *v = nv;
+    nv[(*n)++] = (struct span){a, b};
+    return 0;
+}
+
+/* Each target's time inside maintenance windows within [from, to). */
+static int load_planned(sqlite3 *db, int64_t from, int64_t to, struct utarget *ts, size_t nt)
+{
+    struct pw_store_planned *p;
+    size_t np;
+    int rc = pw_store_query_planned(db, from, to, &p, &np);
+    for (size_t i = 0; !rc && i < np; i++) {
+        struct utarget *t = find_target(ts, nt, p[i].target_id);
+        if (t)
+            rc = add_span(t, &t->pl, &t->npl, &t->cappl, p[i].start_ms, p[i].end_ms);
+    }
+    free(p);
+    return rc;
+}
+
 /* Each target's outages within [from, to), clipped to its active span. */
 static int load_down(sqlite3 *db, int64_t from, int64_t to, struct utarget *ts, size_t nt)
 {
@@ -84,30 +132,11 @@ static int load_down(sqlite3 *db, int64_t from, int64_t to, struct utarget *ts, 
                          &s, from, to, 0);
     if (rc)
         return rc;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        uint32_t id = (uint32_t)sqlite3_column_int64(s, 0);
-        size_t lo = 0, hi = nt; /* ts sorted by id */
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (ts[mid].id < id)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo == nt || ts[lo].id != id)
-            continue;
-        struct utarget *t = &ts[lo];
-        int64_t a = max64(t->a, sqlite3_column_int64(s, 1));
-        int64_t b = min64(t->b, sqlite3_column_int64(s, 2));
-        if (b <= a)
-            continue;
-        struct span *nv = sq_grow(t->dn, &t->capdn, t->ndn, sizeof *nv, 4);
-        if (!nv) {
-            rc = PW_ENOMEM;
-            break;
-        }
-        t->dn = nv;
-        nv[t->ndn++] = (struct span){a, b};
+    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+        struct utarget *t = find_target(ts, nt, (uint32_t)sqlite3_column_int64(s, 0));
+        if (t)
+            rc = add_span(t, &t->dn, &t->ndn, &t->capdn, sqlite3_column_int64(s, 1),
+                          sqlite3_column_int64(s, 2));
     }
     sqlite3_finalize(s);
     return rc;
@@ -140,6 +169,26 @@ static size_t span_union(struct span *v, size_t n, const struct spans *cov, int6
     return m;
 }
 
+/* d minus p (both sorted and merged) into out (room for nd + np). */
+static size_t span_minus(const struct span *d, size_t nd, const struct span *p, size_t np,
+                         struct span *out)
+{
+    size_t m = 0, k = 0;
+    for (size_t i = 0; i < nd; i++) {
+        int64_t a = d[i].a;
+        while (k < np && p[k].b <= a)
+            k++;
+        for (size_t j = k; j < np && p[j].a < d[i].b && a < d[i].b; j++) {
+            if (p[j].a > a)
+                out[m++] = (struct span){a, p[j].a};
+            a = max64(a, p[j].b);
+        }
+        if (a < d[i].b)
+            out[m++] = (struct span){a, d[i].b};
+    }
+    return m;
+}
+
 /* The keys target t counts under: "host:port", its host, each of its
  * roles, or "farm". */
 static size_t group_keys(enum pw_store_group group, const struct utarget *t, char *buf,
@@ -167,27 +216,40 @@ static size_t group_keys(enum pw_store_group group, const struct utarget *t, cha
     return nk;
 }
 
-/* One group's figures from its members' active and down spans (scratch
- * space for both given): monitored = the union of the members' active
- * time that coverage covers; down = the union of their down time, i.e.
- * when at least one member was down (the group unavailable). */
+/* Scratch space for one group's spans, each big enough for every member. */
+struct scratch {
+    struct span *act, *dn, *pl, *rest;
+};
+
+/* One group's figures from its members' active, down and planned spans:
+ * planned = the union of their time inside maintenance windows; monitored
+ * = the union of their active time that coverage covers, less planned;
+ * down = the union of their down time outside planned time, i.e. when at
+ * least one member was down unplanned (the group unavailable). */
 static void group_figures(struct pw_store_uptime *u, const struct utarget *const *mem, size_t nm,
-                          const struct spans *cov, struct span *act, struct span *dn)
+                          const struct spans *cov, const struct scratch *sc)
 {
-    size_t na = 0, nd = 0;
+    size_t na = 0, nd = 0, np = 0;
     for (size_t i = 0; i < nm; i++) {
         if (mem[i]->b > mem[i]->a)
-            act[na++] = (struct span){mem[i]->a, mem[i]->b};
+            sc->act[na++] = (struct span){mem[i]->a, mem[i]->b};
         for (size_t k = 0; k < mem[i]->ndn; k++)
-            dn[nd++] = mem[i]->dn[k];
+            sc->dn[nd++] = mem[i]->dn[k];
+        for (size_t k = 0; k < mem[i]->npl; k++)
+            sc->pl[np++] = mem[i]->pl[k];
     }
-    int64_t span, mon, dlen, down;
-    span_union(act, na, cov, &span, &mon);
-    span_union(dn, nd, cov, &dlen, &down);
+    int64_t span, mon, dlen, all_down, plen, planned, rlen, down;
+    span_union(sc->act, na, cov, &span, &mon);
+    nd = span_union(sc->dn, nd, cov, &dlen, &all_down);
+    np = span_union(sc->pl, np, cov, &plen, &planned);
+    size_t nr = span_minus(sc->dn, nd, sc->pl, np, sc->rest);
+    span_union(sc->rest, nr, cov, &rlen, &down);
+    mon -= planned;
     u->ntargets = (uint32_t)nm;
     u->monitored_ms = mon;
     u->down_ms = down;
-    u->not_monitored_ms = span - mon;
+    u->not_monitored_ms = span - mon - planned;
+    u->planned_ms = planned;
     u->uptime_pct = mon > 0 ? 100.0 * (double)(mon - down) / (double)mon : -1;
 }
 
@@ -231,27 +293,31 @@ static int compute_groups(enum pw_store_group group, const struct utarget *ts, s
                           const struct spans *cov, struct pw_store_uptime **v, size_t *n)
 {
     struct member *ms = NULL;
-    size_t nm = 0, ndn = 0;
+    size_t nm = 0, ndn = 0, npl = 0;
     int rc = memberships(group, ts, nt, v, n, &ms, &nm);
     for (size_t i = 0; i < nt; i++)
-        ndn += ts[i].ndn;
-    /* scratch for one group: at most every target and every down span */
+        ndn += ts[i].ndn, npl += ts[i].npl;
+    /* scratch for one group: at most every target and every span */
     const struct utarget **mem = malloc((nt ? nt : 1) * sizeof *mem);
-    struct span *act = malloc((nt ? nt : 1) * sizeof *act);
-    struct span *dn = malloc((ndn ? ndn : 1) * sizeof *dn);
-    if (!rc && (!mem || !act || !dn))
+    struct scratch sc = {malloc((nt ? nt : 1) * sizeof *sc.act),
+                         malloc((ndn ? ndn : 1) * sizeof *sc.dn),
+                         malloc((npl ? npl : 1) * sizeof *sc.pl),
+                         malloc((ndn + npl ? ndn + npl : 1) * sizeof *sc.rest)};
+    if (!rc && (!mem || !sc.act || !sc.dn || !sc.pl || !sc.rest))
         rc = PW_ENOMEM;
     for (size_t i = 0; !rc && i < nm;) {
         size_t j = i, k = 0;
         for (; j < nm && ms[j].group == ms[i].group; j++)
             mem[k++] = ms[j].t;
-        group_figures(&(*v)[ms[i].group], mem, k, cov, act, dn);
+        group_figures(&(*v)[ms[i].group], mem, k, cov, &sc);
         i = j;
     }
     free(ms);
     free(mem);
-    free(act);
-    free(dn);
+    free(sc.act);
+    free(sc.dn);
+    free(sc.pl);
+    free(sc.rest);
     return rc;
 }
 
@@ -273,11 +339,15 @@ int pw_store_query_uptime(struct pw_store *st, int64_t from, int64_t to,
         rc = load_utargets(db, from, to, &ts, &nt);
     if (!rc)
         rc = load_down(db, from, to, ts, nt);
+    if (!rc)
+        rc = load_planned(db, from, to, ts, nt);
     pw_store_reader_unlock(st);
     if (!rc)
         rc = compute_groups(group, ts, nt, &cov, &v, n);
-    for (size_t i = 0; i < nt; i++)
+    for (size_t i = 0; i < nt; i++) {
         free(ts[i].dn);
+        free(ts[i].pl);
+    }
     free(cov.v);
     free(ts);
     if (rc) {

@@ -24,6 +24,18 @@ void pw_api_live(struct pw_req *r, struct pw_reply *out);
 void pw_api_openapi(struct pw_req *r, struct pw_reply *out);
 void pw_api_rpc_endpoints(struct pw_req *r, struct pw_reply *out);
 void pw_api_metrics(struct pw_req *r, struct pw_reply *out);
+/* GET /api/v1/maintenance and the maintenance pieces of status and health
+ * (api_maintenance.c). */
+void pw_api_maintenance(struct pw_req *r, struct pw_reply *out);
+/* Target i's "maintenance" object, and status "maintenance" while it fails
+ * inside the window. */
+void pw_api_maint_fields(json_t *o, const struct pw_web_view *v, size_t i);
+/* Drops from ids[0..*n) the targets failing inside a window; how many. */
+size_t pw_api_maint_drop(const struct pw_web_view *v, uint32_t *ids, size_t *n);
+struct pw_scope;
+struct pw_buf;
+/* A line per open window over failing targets in scope, for text health. */
+void pw_api_maint_text(const struct pw_web_view *v, const struct pw_scope *sc, struct pw_buf *b);
 
 /* The unfiltered status document of a view (NULL: out of memory). */
 json_t *pw_api_status_doc(const struct pw_web_view *v, struct pw_store *st);

@@ -3,6 +3,8 @@
  */
 #include "web/api_doc.h"
 
+#include "web/api.h"
+
 #include "config/values.h"
 #include "probes/report.h"
 #include "web/params.h"
@@ -62,8 +64,10 @@ bool pw_api_in_trouble(const struct pw_target_state *t)
 json_t *pw_api_target_json(const struct pw_web_view *v, size_t i, bool full)
 {
     const struct pw_target_state *t = &v->snap->targets[i];
-    return pw_report_target(v->snap->plan, v->snap, i, pw_api_id(v, i),
-                            full || t->status == PW_STATUS_DOWN || pw_api_failing_now(t));
+    json_t *o = pw_report_target(v->snap->plan, v->snap, i, pw_api_id(v, i),
+                                 full || t->status == PW_STATUS_DOWN || pw_api_failing_now(t));
+    pw_api_maint_fields(o, v, i);
+    return o;
 }
 
 json_t *pw_api_storage_json(struct pw_store *st)

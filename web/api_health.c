@@ -82,6 +82,7 @@ static size_t count_outside(struct pw_req *r, const struct pw_scope *sc)
 static void judge(struct pw_req *r, struct pw_health *hv)
 {
     const struct pw_snapshot *s = r->view.snap;
+    hv->maintenance = pw_api_maint_drop(&r->view, hv->trouble, &hv->ntrouble);
     for (size_t k = 0; k < hv->ntrouble; k++) {
         const struct pw_target_state *t = &s->targets[hv->trouble[k]];
         if (t->status != PW_STATUS_DOWN)
@@ -130,6 +131,7 @@ static void reply_json(struct pw_req *r, const struct pw_health *hv, struct pw_r
     json_object_set_new(doc, "down", json_integer((json_int_t)hv->down));
     json_object_set_new(doc, "down_below_min_duration", json_integer((json_int_t)hv->young));
     json_object_set_new(doc, "failing", json_integer((json_int_t)hv->failing));
+    json_object_set_new(doc, "maintenance", json_integer((json_int_t)hv->maintenance));
     json_object_set_new(doc, "unknown",
                         json_integer((json_int_t)hv->tally.status[PW_STATUS_UNKNOWN]));
     json_object_set_new(doc, "endpoints_outside_range", json_integer((json_int_t)hv->outside));

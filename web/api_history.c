@@ -224,6 +224,7 @@ void pw_api_outages(struct pw_req *r, struct pw_reply *out)
         json_object_set_new(j, "state", json_string(pw_state_name(o->state)));
         json_object_set_new(j, "failed_probes", json_integer(o->fails));
         json_object_set_new(j, "detail", json_string(o->detail));
+        json_object_set_new(j, "planned", json_boolean(o->planned));
         json_array_append_new(arr, j);
         shown++;
     }
@@ -285,6 +286,7 @@ void pw_api_uptime(struct pw_req *r, struct pw_reply *out)
         json_object_set_new(j, "monitored_ms", json_integer(v[i].monitored_ms));
         json_object_set_new(j, "down_ms", json_integer(v[i].down_ms));
         json_object_set_new(j, "not_monitored_ms", json_integer(v[i].not_monitored_ms));
+        json_object_set_new(j, "planned_ms", json_integer(v[i].planned_ms));
         json_object_set_new(j, "uptime_pct", v[i].uptime_pct < 0 ? json_null()
                                                                  : pw_jround(v[i].uptime_pct, 3));
         json_array_append_new(arr, j);

@@ -27,6 +27,8 @@ struct pw_health {
     size_t down;              /* down for at least min_duration */
     size_t young;             /* down for less than min_duration */
     size_t failing;           /* up, but the last probe failed */
+    size_t maintenance;       /* failing inside a maintenance window: not
+                                 counted above, nor in trouble */
     struct pw_tally tally;    /* over the targets in scope */
     uint32_t *trouble;        /* in scope: down, young or failing */
     size_t ntrouble;

@@ -18,6 +18,7 @@
 
 #include "config/values.h"
 #include "probes/cause.h"
+#include "web/api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,7 +193,7 @@ static void storage_text(struct pw_req *r, const struct pw_health *hv, struct pw
 static void summary(struct pw_req *r, const struct pw_health *hv, struct pw_buf *b)
 {
     size_t unknown = hv->tally.status[PW_STATUS_UNKNOWN];
-    size_t pass = hv->checked - unknown - hv->ntrouble;
+    size_t pass = hv->checked - unknown - hv->ntrouble - hv->maintenance;
     pw_buf_printf(b, "PORTWATCH %s - ", pw_word_name(hv->word));
     if (unknown == hv->checked) {
         pw_buf_printf(b, "no target probed yet (%zu planned)", hv->checked);
@@ -204,6 +205,8 @@ static void summary(struct pw_req *r, const struct pw_health *hv, struct pw_buf 
         if (hv->failing)
             pw_buf_printf(b, "%zu failing (not yet down), ", hv->failing);
         pw_buf_printf(b, "%zu/%zu targets pass", pass, hv->checked);
+        if (hv->maintenance)
+            pw_buf_printf(b, ", %zu failing in maintenance", hv->maintenance);
         if (unknown)
             pw_buf_printf(b, ", %zu not yet probed", unknown);
     }
@@ -249,6 +252,7 @@ void pw_health_text(struct pw_req *r, const struct pw_scope *sc, const struct pw
         pw_buf_printf(&b, "and %zu more lines like these\n", ng - HEALTH_TEXT_LINES);
     if (!sc->role)
         outside_lines(r, sc, &b);
+    pw_api_maint_text(&r->view, sc, &b);
     if (hv->storage_fails) {
         storage_text(r, hv, &b);
         pw_buf_add(&b, "\n", 1);

@@ -41,6 +41,7 @@
 #include "web/api.h"
 
 #include "web/gzip.h"
+#include "web/maintenance.h"
 #include "web/process.h"
 
 #include <stdio.h>
@@ -214,8 +215,9 @@ static void up_and_state(struct pw_buf *b, const struct pw_snapshot *s, const st
 }
 
 /* Every per-target series: the label sets are built once and shared. */
-static void target_series(struct pw_buf *b, const struct pw_snapshot *s, const struct pw_buf *id)
+static void target_series(struct pw_buf *b, const struct pw_web_view *v, const struct pw_buf *id)
 {
+    const struct pw_snapshot *s = v->snap;
     const struct pw_plan *p = s->plan;
     struct pw_buf lab = {0};
     size_t *loff = malloc((s->ntargets + 1) * sizeof *loff);
@@ -256,6 +258,16 @@ static void target_series(struct pw_buf *b, const struct pw_snapshot *s, const s
         series_with(b, "portwatch_target_verify", &lab, loff, i, "result",
                     pw_verify_name(t->verify));
         pw_buf_add(b, " 1\n", 3);
+    }
+    head(b, "portwatch_target_maintenance", "gauge",
+         "1 while an open maintenance window covers the target (its failures are planned), "
+         "with the window's name; absent otherwise.");
+    for (size_t i = 0; i < s->ntargets; i++) {
+        const struct pw_web_window *w = pw_web_maint_of(v, i);
+        if (w) { /* names are letters, digits, '-', '_' and '.': no escaping */
+            series_with(b, "portwatch_target_maintenance", &lab, loff, i, "window", w->name);
+            pw_buf_add(b, " 1\n", 3);
+        }
     }
     free(loff);
     free(lab.p);
@@ -440,7 +452,7 @@ void pw_api_metrics(struct pw_req *r, struct pw_reply *out)
     const struct pw_snapshot *s = r->view.snap;
     struct pw_buf b = {0}, id = {0};
     identity_labels(&id, s->plan);
-    target_series(&b, s, &id);
+    target_series(&b, &r->view, &id);
     role_series(&b, s, &id);
     engine_series(&b, s);
     storage_series(&b, pw_req_store(r));

@@ -81,6 +81,7 @@ int pw_req_acquire_view(struct pw_req *r, struct pw_reply *out)
 {
     if (r->has_view)
         return 0;
+    memset(&r->view, 0, sizeof r->view); /* fields a source does not fill are NULL */
     if (r->w->src.acquire(r->w->src.ud, &r->view) != 0 || !r->view.snap) {
         pw_reply_error(out, 503, "unavailable", "no probe data yet");
         return -1;

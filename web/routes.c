@@ -58,6 +58,7 @@ static const struct route routes[] = {
     {"/api/v1/gaps", NULL, pw_api_gaps, RT_AUTH | RT_STORE, p_range},
     {"/api/v1/rpc/endpoints", NULL, pw_api_rpc_endpoints, RT_AUTH | RT_VIEW, p_host},
     {"/api/v1/targets", NULL, pw_api_targets, RT_AUTH | RT_VIEW, p_targets},
+    {"/api/v1/maintenance", NULL, pw_api_maintenance, RT_AUTH | RT_VIEW, p_none},
     {"/api/v1/targets/", "", pw_api_target, RT_AUTH | RT_VIEW, p_none},
     {"/api/v1/targets/", "/history", pw_api_history, RT_AUTH | RT_STORE, p_history},
 };

@@ -42,7 +42,8 @@ static struct pw_shared *build(struct pw_status_cache *c, const struct pw_web_vi
 static bool fits(const struct pw_status_cache *c, const struct pw_web_view *view, int state,
                  int64_t since)
 {
-    if (!c->doc || c->store_state != state || c->store_since != since)
+    if (!c->doc || c->store_state != state || c->store_since != since ||
+        c->view.maint != view->maint) /* a maintenance window opened or closed */
         return false;
     const struct pw_snapshot *cs = c->view.snap, *s = view->snap;
     return cs == s || (cs->plan == s->plan && cs->taken_ms >= s->taken_ms - STATUS_REFRESH_MS);

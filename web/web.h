@@ -36,6 +36,8 @@ struct pw_web_view {
     struct pw_snapshot *snap; /* the engine's snapshot (its plan borrowed) */
     const uint32_t *ids;      /* ids[i] = store id of snap->plan->targets[i];
                                  NULL: ids are i + 1 (no store) */
+    const struct pw_web_maint *maint; /* open maintenance windows (web/maintenance.h);
+                                         NULL: none */
 };
 
 /* What the daemon's endpoint watch last read from each host's RPC endpoint

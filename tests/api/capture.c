@@ -120,7 +120,7 @@ static void main_server(void)
         "/api/v1/uptime?by=farm", "/api/v1/health", "/api/v1/health?role=web-open",
         "/api/v1/health?role=web-closed", "/api/v1/health?role=web-closed&min_duration=300d",
         "/api/v1/health?format=text", "/api/v1/health?format=text&role=web-open",
-        "/api/v1/live", "/metrics", "/api/v1/hosts", "/api/v1/gaps", "/api/v1/gaps?from=-1h",
+        "/api/v1/live", "/metrics", "/api/v1/hosts", "/api/v1/gaps", "/api/v1/gaps?from=-1h", "/api/v1/maintenance",
         /* 400 */
         "/api/v1/status?bogus=1", "/api/v1/targets?limit=0", "/api/v1/targets/abc",
         "/api/v1/targets/1/history?from=yesterday", "/api/v1/uptime?by=x",

@@ -457,7 +457,7 @@ static const struct {
      {"t.ini:3: [portwatch] interval: set twice (first on line 2); keep one"}},
     {"[portwatch]\n[portwatch]\n", 1, {"t.ini:2: [portwatch]: section [portwatch] appears twice (first on line 1); merge them"}},
     {"[biztlk]\nx = 1\n", 1, {"t.ini:1: [biztlk]: unknown section [biztlk]; did you mean [biztalk]?"}},
-    {"[servers]\n", 1, {"t.ini:1: [servers]: unknown section [servers]; sections are [portwatch], [biztalk] and [check NAME]"}},
+    {"[servers]\n", 1, {"t.ini:1: [servers]: unknown section [servers]; sections are [portwatch], [biztalk], [check NAME] and [maintenance NAME]"}},
     {"[check]\n", 1, {"t.ini:1: [check]: a check needs a name: [check NAME], e.g. [check file-share]"}},
     {"[check a b]\n", 1, {"t.ini:1: [check a b]: check name 'a b' is not allowed; use 1-64 letters, digits, '-', '_' or '.'"}},
     {"[check iis_servers]\nhosts=a\nports=1\n", 1,
