@@ -84,6 +84,18 @@ static const struct pw_opt db_opts[] = {
     {0},
 };
 
+static const struct pw_opt report_opts[] = {
+    {"config", 'c', "FILE", "configuration file naming the database (default: the system-wide one)"},
+    {"database", 0, "PATH", "the database to read, instead of the configuration's"},
+    {"from", 0, "T", "start of the period: RFC 3339, or relative like -7d (default: 24 h before --to)"},
+    {"to", 0, "T", "end of the period: RFC 3339, now, or relative (default: now)"},
+    {"host", 0, "HOST", "only this host's availability, incidents and outages"},
+    {"role", 0, "ROLE", "only this role's (or check's)"},
+    {"format", 0, "FMT", "markdown (default), csv or json"},
+    {"help", 'h', NULL, "show this help"},
+    {0},
+};
+
 static const struct pw_command commands[] = {
     {"run", "[-c FILE] [--listen ADDR:PORT] [--database PATH] [--interval D] [--timeout D] "
             "[--log-level L] [--log-file FILE] [-p PORTS [--expect E] [--protocol P] HOST...]",
@@ -101,6 +113,10 @@ static const struct pw_command commands[] = {
     {"db", "backup|recover [-c FILE] [--database PATH] OUT",
      "copy the history database into the new file OUT, while the daemon runs"
      " (backup), or every readable row of a damaged one (recover)", db_opts, pw_cmd_db},
+    {"report", "[--from T] [--to T] [--host H] [--role R] [--format markdown|csv|json] [-c FILE] "
+               "[--database PATH]",
+     "write the availability, incidents and outages of a period from the history database,"
+     " while the daemon runs", report_opts, pw_cmd_report},
     {"version", "", "print the version", version_opts, pw_cmd_version},
     {"service", "install|uninstall|start|stop|reload|status [-c FILE] [--log-level L]",
      "register and control the Windows service (Windows only; on Linux use systemd)",

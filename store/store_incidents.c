@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include "config/values.h"
 
 #define DEFAULT_WINDOW_MS 60000
 
@@ -105,27 +105,49 @@ static bool same_cause(const struct pw_store_incident_target *a,
     return a->state == b->state && (a->state != PW_STATE_OPEN || a->verify == b->verify);
 }
 
+/* The root of i's incident: its first outage (parents point to earlier
+ * outages only). */
+static size_t root_of(size_t *inc, size_t i)
+{
+    while (inc[i] != i) {
+        inc[i] = inc[inc[i]]; /* halve the path */
+        i = inc[i];
+    }
+    return i;
+}
+
 /* inc[i] = the index (in t) of the first outage of i's incident. t is
- * sorted by start: outage i joins the incident of an earlier outage j that
- * shares its host or cause when that incident began at most window before
- * i (the first match: the oldest incident); else it begins its own. */
+ * sorted by start. Outage i joins every earlier incident that began at
+ * most window before it and has an outage sharing i's host or cause, and
+ * those incidents become one: the HTTP server answering where SQL Server
+ * should be on sql01 and a refusal on sql01 and on bts01 in the same
+ * sweep are one event, whatever order the probes met them in. An incident
+ * still spans at most one window of starts, so a port that flaps every
+ * sweep does not chain a day into one incident. */
 static void group(const struct pw_store_incident_target *t, size_t n, int64_t window,
                   size_t *inc)
 {
     size_t lo = 0;
     for (size_t i = 0; i < n; i++) {
         inc[i] = i;
-        while (lo < i && t[lo].start_ms < t[i].start_ms - window)
+        int64_t since = t[i].start_ms - window;
+        while (lo < i && t[lo].start_ms < since)
             lo++;
         for (size_t j = lo; j < i; j++) {
-            if (t[inc[j]].start_ms < t[i].start_ms - window)
+            size_t rj = root_of(inc, j), ri = root_of(inc, i);
+            if (rj == ri || t[rj].start_ms < since || t[ri].start_ms < since)
                 continue;
-            if (strcasecmp(t[j].host, t[i].host) == 0 || same_cause(&t[j], &t[i])) {
-                inc[i] = inc[j];
-                break;
+            if (pw_strcasecmp(t[j].host, t[i].host) == 0 || same_cause(&t[j], &t[i])) {
+                /* the earlier first outage stays the root */
+                if (rj < ri)
+                    inc[ri] = rj;
+                else
+                    inc[rj] = ri;
             }
         }
     }
+    for (size_t i = 0; i < n; i++)
+        inc[i] = root_of(inc, i);
 }
 
 static bool has_role(const char *roles, const char *role)
@@ -151,7 +173,7 @@ static bool wanted(const struct pw_store_incident_filter *f,
         return false;
     bool host = !f->host, role = !f->role;
     for (size_t k = 0; k < in->n; k++) {
-        host |= f->host && strcasecmp(t[k].host, f->host) == 0;
+        host |= f->host && pw_strcasecmp(t[k].host, f->host) == 0;
         role |= f->role && has_role(t[k].roles, f->role);
     }
     return host && role;

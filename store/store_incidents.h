@@ -1,9 +1,9 @@
 /*
  * Incidents (issue 16): outages that began together, read from the outages
- * table at query time (no schema change). Two outages belong to one
- * incident when they began within one window of the incident's first
- * outage (about one sweep: the caller passes the plan's longest interval
- * plus timeout) and share a host or a cause, so a firewall change that
+ * table at query time (no schema change). Outages belong to one incident
+ * when they began within one window of the incident's first outage (about
+ * one sweep: the caller passes the plan's longest interval plus timeout)
+ * and are linked by shared hosts or causes, so a firewall change that
  * drops 201 RPC ports on three servers at 14:02 is one incident, and a
  * dead SQL Server on one host beside an unrelated refusal elsewhere are
  * two. Used by the incidents API, the report (web/report.c) and
