@@ -11,11 +11,11 @@
 #include "store/query_int.h"
 
 #include "config/error.h"
+#include "config/values.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "config/values.h"
 
 #define DEFAULT_WINDOW_MS 60000
 
