@@ -6,6 +6,7 @@
 #ifndef PW_TRANSITIONS_H
 #define PW_TRANSITIONS_H
 
+#include "daemon/incident_log.h"
 #include "probes/probe.h"
 
 #include <stdbool.h>
@@ -18,6 +19,7 @@ struct pw_transitions {
     uv_timer_t timer; /* runs while a group is pending */
     struct pw_transition_group *head;
     bool closing;     /* after close: changes are written at once */
+    struct pw_incident_log incidents; /* open ones (incident_log.c) */
 };
 
 void pw_transitions_init(struct pw_transitions *tr, uv_loop_t *loop);
