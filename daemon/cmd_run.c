@@ -528,6 +528,7 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
         pw_log_event_id(PW_EVENT_START, PW_LOG_INFO, "started: watching %zu target%s on %zu host%s every %s "
                         "(timeout %s); history in %s", plan->ntargets, plan->ntargets == 1 ? "" : "s",
                         plan->nhosts, plan->nhosts == 1 ? "" : "s", iv, to, d.cfg->s.database);
+        pw_transitions_log_gap(d.store, pw_web_now_ms());
         if (fds)
             pw_log(PW_LOG_DEBUG, "open-file limit %lu", fds);
         if (wd)

@@ -31,6 +31,7 @@
 #include "daemon/incident_log.h"
 #include "daemon/log.h"
 #include "probes/cause.h"
+#include "store/store.h"
 #include "web/web.h"
 
 #include <stdio.h>
@@ -284,4 +285,31 @@ void pw_transitions_close(struct pw_transitions *tr)
     pw_incident_log_free(&tr->incidents); /* still open: the history keeps them */
     tr->closing = true;
     uv_close((uv_handle_t *)&tr->timer, NULL);
+}
+
+void pw_transitions_log_gap(struct pw_store *st, int64_t now_ms)
+{
+    static const char *const how[] = {
+        [PW_RUN_OPEN] = "", [PW_RUN_CLEAN] = "it was stopped",
+        [PW_RUN_CRASH] = "it ended without stopping cleanly (its last heartbeat)",
+        [PW_RUN_STALL] = "it stalled",
+    };
+    struct pw_store_run *v;
+    size_t n;
+    if (!st || pw_store_query_runs(st, 0, now_ms, &v, &n) != 0)
+        return;
+    const struct pw_store_run *last = NULL; /* the latest ended run */
+    for (size_t i = 0; i < n; i++)
+        if (v[i].ended_ms > 0 && (!last || v[i].ended_ms > last->ended_ms))
+            last = &v[i];
+    if (last && now_ms - last->ended_ms >= 1000) {
+        char from[40], to[40], took[32];
+        pw_web_format_time(last->ended_ms, from, sizeof from);
+        pw_web_format_time(now_ms, to, sizeof to);
+        pw_format_duration((now_ms - last->ended_ms) / 1000 * 1000, took, sizeof took);
+        pw_log_event(PW_LOG_WARN, "monitoring gap: from %s to %s (%s) portwatch was not "
+                     "running on this database (%s); that time counts as not monitored",
+                     from, to, took, (unsigned)last->end <= PW_RUN_STALL ? how[last->end] : "");
+    }
+    free(v);
 }

@@ -33,4 +33,10 @@ void pw_transitions_flush(struct pw_transitions *tr);
  * loop has run once more); changes added later are written at once. */
 void pw_transitions_close(struct pw_transitions *tr);
 
+/* Logs the monitoring gap since the database's previous run ended (at
+ * start; nothing for a new database or a gap under a second). st may be
+ * NULL (no database). */
+struct pw_store;
+void pw_transitions_log_gap(struct pw_store *st, int64_t now_ms);
+
 #endif
