@@ -67,9 +67,7 @@ int64_t pw_incident_window(const struct pw_plan *p)
 
 /* ---- one incident --------------------------------------------------------- */
 
-/* The cause text of an incident's outage, naming the service the plan
- * expects on its port when the plan has it. */
-static void cause_text(const struct pw_store_incident_target *x, const struct pw_plan_index *ix,
+void pw_incident_cause(const struct pw_store_incident_target *x, const struct pw_plan_index *ix,
                        char *buf, size_t len)
 {
     long t = ix->plan ? pw_plan_index_find(ix, x->host, x->port) : -1;
@@ -116,7 +114,7 @@ static void summary(const struct pw_store_incident_target *t, size_t n, json_t *
                     bool mixed, const struct pw_plan_index *ix, char *buf, size_t len)
 {
     char cause[300];
-    cause_text(&t[0], ix, cause, sizeof cause);
+    pw_incident_cause(&t[0], ix, cause, sizeof cause);
     size_t used = 0, nh = json_array_size(hosts);
     for (size_t h = 0; h < nh && used < len; h++)
         used += (size_t)snprintf(buf + used, len - used, "%s%s", h ? ", " : "",
@@ -134,7 +132,7 @@ static json_t *target_json(const struct pw_store_incident_target *x,
                            const struct pw_plan_index *ix)
 {
     char cause[300];
-    cause_text(x, ix, cause, sizeof cause);
+    pw_incident_cause(x, ix, cause, sizeof cause);
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(x->target_id));
     json_object_set_new(o, "host", json_string(x->host));

@@ -38,6 +38,11 @@ void pw_plan_index_free(struct pw_plan_index *ix);
  * default). */
 int64_t pw_incident_window(const struct pw_plan *p);
 
+/* The cause text of one outage of an incident (as the log and the text
+ * health say it), naming the service the plan expects on its port. */
+void pw_incident_cause(const struct pw_store_incident_target *x, const struct pw_plan_index *ix,
+                       char *buf, size_t len);
+
 /* Incident i of l as the API shows it (NULL: out of memory); durations of
  * open incidents run to now_ms. */
 json_t *pw_incident_json(const struct pw_store_incident_list *l, size_t i,

@@ -8,6 +8,7 @@
 
 #include "config/error.h"
 #include "config/values.h"
+#include "probes/cause.h"
 #include "store/store_incidents.h"
 #include "web/api.h"
 #include "web/api_doc.h"
@@ -117,30 +118,63 @@ static int availability(struct pw_store *st, const struct pw_report_query *q, js
     return rc;
 }
 
-static int incidents(struct pw_store *st, const struct pw_report_query *q, json_t *doc)
+static int incidents(struct pw_store *st, const struct pw_report_query *q,
+                     const struct pw_plan_index *ix, struct pw_store_incident_list *l,
+                     json_t *doc)
 {
     struct pw_store_incident_filter f = {.from_ms = q->from_ms, .to_ms = q->to_ms,
                                          .host = q->host, .role = q->role, .open = -1,
                                          .window_ms = pw_incident_window(q->plan)};
-    struct pw_store_incident_list l;
-    struct pw_plan_index ix;
-    int rc = pw_store_query_incidents(st, &f, &l);
-    if (!rc)
-        rc = pw_plan_index_init(&ix, q->plan);
-    if (rc) {
-        pw_store_incident_list_free(&l);
+    int rc = pw_store_query_incidents(st, &f, l);
+    if (rc)
         return rc;
-    }
     json_t *arr = json_array();
-    for (size_t i = 0; i < l.n; i++)
-        json_array_append_new(arr, pw_incident_json(&l, i, &ix, q->now_ms));
+    for (size_t i = 0; i < l->n; i++)
+        json_array_append_new(arr, pw_incident_json(l, i, ix, q->now_ms));
     json_object_set_new(doc, "incidents", arr);
-    pw_plan_index_free(&ix);
-    pw_store_incident_list_free(&l);
     return 0;
 }
 
-static int outages(struct pw_store *st, const struct pw_report_query *q, json_t *doc)
+static int by_outage(const void *a, const void *b)
+{
+    const struct pw_store_incident_target *x = *(const struct pw_store_incident_target *const *)a;
+    const struct pw_store_incident_target *y = *(const struct pw_store_incident_target *const *)b;
+    return x->outage_id < y->outage_id ? -1 : x->outage_id > y->outage_id;
+}
+
+/* Adds "cause_key" and "cause" to each outage row from the incident that
+ * holds it (the outages table keeps the failing state only; a wrong
+ * service is in the state run it began in, which the incidents read). */
+static void outage_causes(json_t *rows, const struct pw_store_incident_list *l,
+                          const struct pw_plan_index *ix)
+{
+    const struct pw_store_incident_target **v = malloc((l->nt ? l->nt : 1) * sizeof *v);
+    if (!v)
+        return;
+    for (size_t i = 0; i < l->nt; i++)
+        v[i] = &l->t[i];
+    qsort(v, l->nt, sizeof *v, by_outage);
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        struct pw_store_incident_target k = {.outage_id = json_integer_value(
+                                                 json_object_get(row, "id"))};
+        const struct pw_store_incident_target *kp = &k, **hit =
+            l->nt ? bsearch(&kp, v, l->nt, sizeof *v, by_outage) : NULL;
+        if (!hit)
+            continue;
+        char cause[300];
+        pw_incident_cause(*hit, ix, cause, sizeof cause);
+        json_object_set_new(row, "cause_key", json_string(pw_cause_key((*hit)->state,
+                                                                       (*hit)->verify)));
+        json_object_set_new(row, "cause", json_string(cause));
+    }
+    free(v);
+}
+
+static int outages(struct pw_store *st, const struct pw_report_query *q,
+                   const struct pw_plan_index *ix, const struct pw_store_incident_list *inc,
+                   json_t *doc)
 {
     struct pw_store_outage_filter f = {.from_ms = q->from_ms, .to_ms = q->to_ms,
                                        .host = q->host, .role = q->role};
@@ -153,6 +187,7 @@ static int outages(struct pw_store *st, const struct pw_report_query *q, json_t 
     json_t *arr = json_array();
     for (size_t i = 0; i < l.n; i++)
         json_array_append_new(arr, pw_api_outage_json(&l.v[i], q->now_ms));
+    outage_causes(arr, inc, ix);
     json_object_set_new(doc, "outages", arr);
     pw_store_outage_list_free(&l);
     return 0;
@@ -168,12 +203,18 @@ int pw_report_build(struct pw_store *st, const struct pw_report_query *q, json_t
         return PW_ENOMEM;
     json_object_set_new(doc, "from", pw_jtime(q->from_ms));
     json_object_set_new(doc, "to", pw_jtime(q->to_ms));
+    struct pw_plan_index ix;
+    struct pw_store_incident_list l = {0};
+    int rc = pw_plan_index_init(&ix, q->plan);
     /* incidents first: they say whether host and role exist */
-    int rc = incidents(st, q, doc);
+    if (!rc)
+        rc = incidents(st, q, &ix, &l, doc);
     if (!rc)
         rc = availability(st, q, doc);
     if (!rc)
-        rc = outages(st, q, doc);
+        rc = outages(st, q, &ix, &l, doc);
+    pw_store_incident_list_free(&l);
+    pw_plan_index_free(&ix);
     if (rc) {
         json_decref(doc);
         return rc;

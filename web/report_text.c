@@ -7,7 +7,7 @@
  *   monitored_ms,available_ms,unmonitored_ms,availability_pct
  * "host" and "role" rows carry availability; "incident" rows their id,
  * times, hosts (space-separated), target count (in ports), cause word and
- * summary; "outage" rows one port's outage with its state and detail.
+ * summary; "outage" rows one port's outage with its cause word and text.
  */
 #include "web/report.h"
 
@@ -115,7 +115,8 @@ static void csv_outages(struct pw_buf *b, const json_t *rows)
                                    cell(r, "start", x, sizeof x), cell(r, "end", x, sizeof x),
                                    cell(r, "duration_ms", d, sizeof d),
                                    cell(r, "host", x, sizeof x), cell(r, "port", port, sizeof port),
-                                   cell(r, "state", x, sizeof x), cell(r, "detail", x, sizeof x)};
+                                   cell(r, "cause_key", x, sizeof x),
+                                   cell(r, "cause", x, sizeof x)};
         csv_row(b, f);
     }
 }
@@ -199,8 +200,8 @@ static void md_outages(struct pw_buf *b, const json_t *rows)
         pw_buf_printf(b, "No outage in this period.\n");
         return;
     }
-    pw_buf_printf(b, "| Host | Port | Started | Ended | Duration | State | Detail |\n"
-                     "|---|---:|---|---|---:|---|---|\n");
+    pw_buf_printf(b, "| Host | Port | Started | Ended | Duration | Cause |\n"
+                     "|---|---:|---|---|---:|---|\n");
     size_t i;
     json_t *r;
     json_array_foreach(rows, i, r) {
@@ -211,8 +212,7 @@ static void md_outages(struct pw_buf *b, const json_t *rows)
         md_cell(b, json_is_true(json_object_get(r, "open")) ? "ongoing"
                                                            : cell(r, "end", x, sizeof x));
         md_duration(b, r, "duration_ms");
-        md_cell(b, cell(r, "state", x, sizeof x));
-        md_cell(b, cell(r, "detail", x, sizeof x));
+        md_cell(b, cell(r, "cause", x, sizeof x));
         pw_buf_add(b, "|\n", 2);
     }
 }

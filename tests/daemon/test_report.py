@@ -6,7 +6,8 @@ while the daemon runs:
     all found in the first sweep, are one incident (same sweep, shared
     host or cause) whose wrong-service target names SQL Server; the
     outages and the hosts' availability are there;
-  - CSV and Markdown say the same rows;
+  - CSV and Markdown say the same rows; an outage row says its cause (the
+    wrong service too, which the outage's state alone calls "open");
   - an unknown host or a bad format exits 2 naming it, and writes nothing
     to standard output;
   - the same report from GET /api/v1/report.
@@ -89,6 +90,8 @@ reason = SQL answers
         assert "Nothing here yet" in inc["tasks"] and "SQL answers" in inc["tasks"], inc
         wrong = [t for t in inc["targets"] if t["cause_key"] == "mismatch"]
         assert len(wrong) == 1 and "not SQL Server" in wrong[0]["cause"], inc["targets"]
+        row = [o for o in doc["outages"] if o["port"] == wrong[0]["port"]][0]
+        assert row["cause_key"] == "mismatch" and row["cause"] == wrong[0]["cause"], row
         hosts = {h["name"]: h for h in doc["availability"]["hosts"]}
         assert set(hosts) == {"127.0.0.1", "127.0.0.3"}, hosts
         assert hosts["127.0.0.3"]["available_ms"] == 0 and hosts["127.0.0.3"]["monitored_ms"] > 0
@@ -103,7 +106,8 @@ reason = SQL answers
         assert kinds.count("host") == 1 and kinds.count("incident") == 1, rows
         assert kinds.count("outage") == 1, rows
         out = [row for row in rows if row[0] == "outage"][0]
-        assert out[5] == "127.0.0.3" and out[6] == str(gone) and out[7] == "closed", out
+        assert out[5] == "127.0.0.3" and out[6] == str(gone) and out[7] == "refused", out
+        assert out[8] == "refused: nothing listens (the path is open)", out
         r = report(conf)
         assert r.returncode == 0 and "## Incidents (1)" in r.stdout, r.stdout
         assert "## Outages (3)" in r.stdout and "| 127.0.0.3 | 0.000 % |" in r.stdout, r.stdout

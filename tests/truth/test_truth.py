@@ -213,7 +213,7 @@ def check_report(conf, truth):
     assert (kinds.count("host"), kinds.count("role"), kinds.count("incident"),
             kinds.count("outage")) == (2, 2, 2, 3), rows
     outages = sorted((row[5], row[6], row[7]) for row in rows if row[0] == "outage")
-    assert outages == [(DB, "1433", "closed"), (APP, "8080", "filtered"),
+    assert outages == [(DB, "1433", "refused"), (APP, "8080", "filtered"),
                        (APP, "8081", "filtered")], outages
     ok("the report's rows: 2 hosts, 2 roles, 2 incidents, 3 outages")
 

@@ -174,7 +174,7 @@ START_TEST(report)
     ck_assert_uint_eq(rows[0], W.plan->nhosts);
     ck_assert_uint_eq(rows[2], nin);
     ck_assert_uint_eq(rows[3], nout);
-    ck_assert_msg(strstr(csv, "\r\noutage,") && strstr(csv, ",127.0.0.4,1,closed,"), "%s", csv);
+    ck_assert_msg(strstr(csv, "\r\noutage,") && strstr(csv, ",127.0.0.4,1,refused,refused: nothing listens"), "%s", csv);
     free(csv);
 
     char *md = get_text("/api/v1/report?format=markdown&host=127.0.0.4", 200, "text/markdown");
