@@ -194,15 +194,9 @@ static void on_heartbeat(uv_timer_t *t)
 {
     struct daemon *d = t->data;
     int64_t now = pw_web_now_ms();
-    if (d->beat_ms && now - d->beat_ms > GAP_MS) {
-        char from[40], to[40], took[32];
-        pw_web_format_time(d->beat_ms, from, sizeof from);
-        pw_web_format_time(now, to, sizeof to);
-        pw_format_duration((now - d->beat_ms) / 1000 * 1000, took, sizeof took);
-        pw_log_event(PW_LOG_WARN, "monitoring gap: from %s to %s (%s) the daemon did not run "
-                     "(paused, suspended, or starved of CPU); that time counts as not monitored",
-                     from, to, took);
-    }
+    if (d->beat_ms && now - d->beat_ms > GAP_MS)
+        pw_transitions_log_gap_line(d->beat_ms, now,
+                                    "the daemon did not run (paused, suspended, or starved of CPU)");
     d->beat_ms = now;
     pw_store_heartbeat(d->store, now);
 }

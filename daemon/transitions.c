@@ -303,13 +303,20 @@ void pw_transitions_log_gap(struct pw_store *st, int64_t now_ms)
         if (v[i].ended_ms > 0 && (!last || v[i].ended_ms > last->ended_ms))
             last = &v[i];
     if (last && now_ms - last->ended_ms >= 1000) {
-        char from[40], to[40], took[32];
-        pw_web_format_time(last->ended_ms, from, sizeof from);
-        pw_web_format_time(now_ms, to, sizeof to);
-        pw_format_duration((now_ms - last->ended_ms) / 1000 * 1000, took, sizeof took);
-        pw_log_event(PW_LOG_WARN, "monitoring gap: from %s to %s (%s) portwatch was not "
-                     "running on this database (%s); that time counts as not monitored",
-                     from, to, took, (unsigned)last->end <= PW_RUN_STALL ? how[last->end] : "");
+        char why[160];
+        snprintf(why, sizeof why, "portwatch was not running on this database (%s)",
+                 (unsigned)last->end <= PW_RUN_STALL ? how[last->end] : "");
+        pw_transitions_log_gap_line(last->ended_ms, now_ms, why);
     }
     free(v);
+}
+
+void pw_transitions_log_gap_line(int64_t from_ms, int64_t to_ms, const char *why)
+{
+    char from[40], to[40], took[32];
+    pw_web_format_time(from_ms, from, sizeof from);
+    pw_web_format_time(to_ms, to, sizeof to);
+    pw_format_duration((to_ms - from_ms) / 1000 * 1000, took, sizeof took);
+    pw_log_event(PW_LOG_WARN, "monitoring gap: from %s to %s (%s) %s; that time counts as not "
+                 "monitored", from, to, took, why);
 }

@@ -38,5 +38,8 @@ void pw_transitions_close(struct pw_transitions *tr);
  * NULL (no database). */
 struct pw_store;
 void pw_transitions_log_gap(struct pw_store *st, int64_t now_ms);
+/* The one form of a monitoring-gap line: "monitoring gap: from T to T (D)
+ * WHY; that time counts as not monitored" (a pause, a stop). */
+void pw_transitions_log_gap_line(int64_t from_ms, int64_t to_ms, const char *why);
 
 #endif

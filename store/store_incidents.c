@@ -150,7 +150,7 @@ static void group(const struct pw_store_incident_target *t, size_t n, int64_t wi
         inc[i] = root_of(inc, i);
 }
 
-static bool has_role(const char *roles, const char *role)
+bool pw_store_roles_have(const char *roles, const char *role)
 {
     size_t rl = strlen(role);
     for (const char *p = roles; *p;) {
@@ -174,7 +174,7 @@ static bool wanted(const struct pw_store_incident_filter *f,
     bool host = !f->host, role = !f->role;
     for (size_t k = 0; k < in->n; k++) {
         host |= f->host && pw_strcasecmp(t[k].host, f->host) == 0;
-        role |= f->role && has_role(t[k].roles, f->role);
+        role |= f->role && pw_store_roles_have(t[k].roles, f->role);
     }
     return host && role;
 }

@@ -58,4 +58,8 @@ int pw_store_query_incidents(struct pw_store *st, const struct pw_store_incident
                              struct pw_store_incident_list *out);
 void pw_store_incident_list_free(struct pw_store_incident_list *l);
 
+/* Whether the comma-separated role list `roles` (a target's, as the store
+ * keeps it) has `role`. */
+bool pw_store_roles_have(const char *roles, const char *role);
+
 #endif

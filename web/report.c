@@ -40,25 +40,13 @@ const char *pw_report_content_type(enum pw_report_format f)
 
 /* ---- building ------------------------------------------------------------ */
 
-static bool has_role(const char *roles, const char *role)
-{
-    size_t rl = strlen(role);
-    for (const char *p = roles; *p;) {
-        size_t l = strcspn(p, ",");
-        if (l == rl && strncmp(p, role, l) == 0)
-            return true;
-        p += l + (p[l] == ',');
-    }
-    return false;
-}
-
 /* Whether some target (ever) is on host and has role (NULL: any). */
 static bool related(const struct pw_store_target *t, size_t n, const char *host,
                     const char *role)
 {
     for (size_t i = 0; i < n; i++)
         if ((!host || pw_strcasecmp(t[i].host, host) == 0) &&
-            (!role || has_role(t[i].roles, role)))
+            (!role || pw_store_roles_have(t[i].roles, role)))
             return true;
     return false;
 }
