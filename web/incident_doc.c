@@ -93,11 +93,14 @@ static void members(const struct pw_store_incident_target *t, size_t n,
 {
     for (size_t k = 0; k < n; k++) {
         add_unique(hosts, t[k].host);
-        char buf[sizeof t[k].roles];
-        snprintf(buf, sizeof buf, "%s", t[k].roles);
-        for (char *save = NULL, *r = strtok_r(buf, ",", &save); r;
-             r = strtok_r(NULL, ",", &save))
-            add_unique(roles, r);
+        for (const char *p = t[k].roles; *p;) {
+            size_t l = strcspn(p, ",");
+            char role[sizeof t[k].roles];
+            snprintf(role, sizeof role, "%.*s", (int)l, p);
+            if (role[0])
+                add_unique(roles, role);
+            p += l + (p[l] == ',');
+        }
         long pi = ix->plan ? pw_plan_index_find(ix, t[k].host, t[k].port) : -1;
         if (pi < 0)
             continue;
