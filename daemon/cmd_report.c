@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #define DAY_MS 86400000LL
 
@@ -78,6 +79,20 @@ static int write_report(struct pw_store *st, const struct pw_report_query *q,
     return PW_EXIT_OK;
 }
 
+/* Whether the database exists: a reader never creates one, and SQLite's
+ * own words for a missing file speak of writing it. */
+static bool database_exists(const char *path)
+{
+    uv_fs_t req;
+    int rc = uv_fs_stat(NULL, &req, path, NULL);
+    uv_fs_req_cleanup(&req);
+    if (rc != 0)
+        fprintf(stderr, "portwatch report: no history database at %s (%s); name the daemon's "
+                        "with -c FILE (its configuration) or --database PATH\n",
+                path, uv_strerror(rc));
+    return rc == 0;
+}
+
 int pw_cmd_report(const struct pw_command *cmd, const struct pw_args *a)
 {
     enum pw_report_format f = PW_REPORT_MARKDOWN;
@@ -108,10 +123,12 @@ int pw_cmd_report(const struct pw_command *cmd, const struct pw_args *a)
     struct pw_store *st = NULL;
     char err[PW_STORE_MSG_MAX];
     int rc = PW_EXIT_USAGE;
-    if (pw_store_open_reader(c->s.database, &so, &st, err) != 0)
-        fprintf(stderr, "portwatch report: %s\n", err);
-    else
-        rc = write_report(st, &q, f, c->s.database);
+    if (database_exists(c->s.database)) {
+        if (pw_store_open_reader(c->s.database, &so, &st, err) != 0)
+            fprintf(stderr, "portwatch report: %s\n", err);
+        else
+            rc = write_report(st, &q, f, c->s.database);
+    }
     pw_store_close(st);
     pw_plan_free(plan);
     pw_config_free(c);

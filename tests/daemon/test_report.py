@@ -120,7 +120,11 @@ reason = SQL answers
         assert r.returncode == 2 and "markdown, csv or json" in r.stderr, r.stderr
         r = report(conf, "--from", "now", "--to", "-1h")
         assert r.returncode == 2 and "--from must be earlier" in r.stderr, r.stderr
-        ok("an unknown host, a bad format or an empty period exits 2 naming it")
+        r = report(conf, "--database", f"{tmp}/none.db")
+        assert r.returncode == 2 and f"no history database at {tmp}/none.db" in r.stderr, r.stderr
+        assert not os.path.exists(f"{tmp}/none.db"), "the report created a database"
+        ok("an unknown host, a bad format, an empty period or a missing database exits 2 "
+           "naming it")
 
         code, body = get(f"http://127.0.0.1:{api}/api/v1/report?format=json")
         assert code == 200, body
