@@ -11,7 +11,6 @@
 #include "store/query_int.h"
 
 #include "config/error.h"
-#include "config/values.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,7 +136,7 @@ static void group(const struct pw_store_incident_target *t, size_t n, int64_t wi
             size_t rj = root_of(inc, j), ri = root_of(inc, i);
             if (rj == ri || t[rj].start_ms < since || t[ri].start_ms < since)
                 continue;
-            if (pw_strcasecmp(t[j].host, t[i].host) == 0 || same_cause(&t[j], &t[i])) {
+            if (sqlite3_stricmp(t[j].host, t[i].host) == 0 || same_cause(&t[j], &t[i])) {
                 /* the earlier first outage stays the root */
                 if (rj < ri)
                     inc[ri] = rj;
@@ -173,7 +172,7 @@ static bool wanted(const struct pw_store_incident_filter *f,
         return false;
     bool host = !f->host, role = !f->role;
     for (size_t k = 0; k < in->n; k++) {
-        host |= f->host && pw_strcasecmp(t[k].host, f->host) == 0;
+        host |= f->host && sqlite3_stricmp(t[k].host, f->host) == 0;
         role |= f->role && pw_store_roles_have(t[k].roles, f->role);
     }
     return host && role;
