@@ -91,6 +91,8 @@ int pw_cmd_rpc_endpoints(const struct pw_command *cmd, const struct pw_args *a);
 int pw_cmd_db(const struct pw_command *cmd, const struct pw_args *a);
 /* `portwatch maintenance start|end|list` (cmd_maintenance.c). */
 int pw_cmd_maintenance(const struct pw_command *cmd, const struct pw_args *a);
+/* `portwatch report` (cmd_report.c): the outage report of a period. */
+int pw_cmd_report(const struct pw_command *cmd, const struct pw_args *a);
 /* `portwatch service install|uninstall|start|stop|reload|run`: Windows
  * only (service_win.c); elsewhere it says so and exits 2 (os_posix.c). */
 int pw_cmd_service(const struct pw_command *cmd, const struct pw_args *a);

@@ -222,17 +222,14 @@ static void on_heartbeat(uv_timer_t *t)
     int64_t now = pw_web_now_ms(), cpu = cpu_us();
     uint64_t mono = uv_hrtime();
     if (d->beat_ms && now - d->beat_ms > GAP_MS) {
-        char from[40], to[40], took[32];
         enum pw_store_run_end cause =
             gap_cause(now - d->beat_ms, (int64_t)((mono - d->beat_mono_ns) / 1000000),
                       cpu < 0 || d->beat_cpu_us < 0 ? -1 : (cpu - d->beat_cpu_us) / 1000);
+        char why[200];
         pw_store_gap(d->store, d->beat_ms, now, cause);
-        pw_web_format_time(d->beat_ms, from, sizeof from);
-        pw_web_format_time(now, to, sizeof to);
-        pw_format_duration((now - d->beat_ms) / 1000 * 1000, took, sizeof took);
-        pw_log_event(PW_LOG_WARN, "monitoring gap: from %s to %s (%s), %s: %s; that time counts "
-                     "as not monitored", from, to, took, pw_store_run_end_name(cause),
-                     pw_store_run_end_text(cause));
+        snprintf(why, sizeof why, "%s: %s", pw_store_run_end_name(cause),
+                 pw_store_run_end_text(cause));
+        pw_transitions_log_gap_line(d->beat_ms, now, why);
     }
     d->beat_ms = now;
     d->beat_mono_ns = mono;
@@ -563,6 +560,7 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
         pw_log_event_id(PW_EVENT_START, PW_LOG_INFO, "started: watching %zu target%s on %zu host%s every %s "
                         "(timeout %s); history in %s", plan->ntargets, plan->ntargets == 1 ? "" : "s",
                         plan->nhosts, plan->nhosts == 1 ? "" : "s", iv, to, d.cfg->s.database);
+        pw_transitions_log_gap(d.store, pw_web_now_ms());
         if (fds)
             pw_log(PW_LOG_DEBUG, "open-file limit %lu", fds);
         if (wd)

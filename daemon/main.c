@@ -96,6 +96,18 @@ static const struct pw_opt maintenance_opts[] = {
     {0},
 };
 
+static const struct pw_opt report_opts[] = {
+    {"config", 'c', "FILE", "configuration file naming the database (default: the system-wide one)"},
+    {"database", 0, "PATH", "the database to read, instead of the configuration's"},
+    {"from", 0, "T", "start of the period: RFC 3339, or relative like -7d (default: 24 h before --to)"},
+    {"to", 0, "T", "end of the period: RFC 3339, now, or relative (default: now)"},
+    {"host", 0, "HOST", "only this host's availability, incidents and outages"},
+    {"role", 0, "ROLE", "only this role's (or check's)"},
+    {"format", 0, "FMT", "markdown (default), csv or json"},
+    {"help", 'h', NULL, "show this help"},
+    {0},
+};
+
 static const struct pw_command commands[] = {
     {"run", "[-c FILE] [--listen ADDR:PORT] [--database PATH] [--interval D] [--timeout D] "
             "[--log-level L] [--log-file FILE] [-p PORTS [--expect E] [--protocol P] HOST...]",
@@ -117,6 +129,10 @@ static const struct pw_command commands[] = {
                     "[--name NAME] [NAME|--all]",
      "open, end or list maintenance windows: a running daemon takes them within a second",
      maintenance_opts, pw_cmd_maintenance},
+    {"report", "[--from T] [--to T] [--host H] [--role R] [--format markdown|csv|json] [-c FILE] "
+               "[--database PATH]",
+     "write the availability, incidents and outages of a period from the history database,"
+     " while the daemon runs", report_opts, pw_cmd_report},
     {"version", "", "print the version", version_opts, pw_cmd_version},
     {"service", "install|uninstall|start|stop|reload|status [-c FILE] [--log-level L]",
      "register and control the Windows service (Windows only; on Linux use systemd)",

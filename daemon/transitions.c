@@ -28,8 +28,10 @@
 #include "daemon/transitions.h"
 
 #include "config/values.h"
+#include "daemon/incident_log.h"
 #include "daemon/log.h"
 #include "probes/cause.h"
+#include "store/store.h"
 #include "web/web.h"
 
 #include <stdio.h>
@@ -48,6 +50,7 @@ struct pw_transition_group {
     uint64_t deadline;   /* loop time (uv_now) to write it by */
     size_t want; /* targets that could join: then it is complete */
     uint16_t *ports;
+    struct pw_live_incident **inc; /* of each port (NULL: none) */
     size_t n, cap;
 };
 
@@ -57,6 +60,7 @@ static void group_free(struct pw_transition_group *g)
     free(g->cause);
     free(g->breaks);
     free(g->ports);
+    free(g->inc);
     free(g);
 }
 
@@ -67,7 +71,7 @@ static int port_cmp(const void *a, const void *b)
 
 /* "port 1433" or "ports 135, 445, 50000-50200 (203)": the ports as ranges,
  * written by the configuration's own port-list formatter. */
-static void ports_text(uint16_t *ports, size_t n, char *buf, size_t len)
+void pw_transitions_ports_text(uint16_t *ports, size_t n, char *buf, size_t len)
 {
     qsort(ports, n, sizeof *ports, port_cmp);
     struct pw_port_range r[64];
@@ -91,16 +95,31 @@ static void ports_text(uint16_t *ports, size_t n, char *buf, size_t len)
                  set.n == sizeof r / sizeof r[0] ? ", ..." : "", count);
 }
 
-static void group_write(struct pw_transition_group *g)
+static void group_write(struct pw_transition_group *g, struct pw_incident_log *incidents)
 {
     char ports[512], at[40] = "";
-    ports_text(g->ports, g->n, ports, sizeof ports);
+    uint16_t *sorted = malloc((g->n ? g->n : 1) * sizeof *sorted);
+    if (sorted) /* sorted apart: g->inc[k] belongs to g->ports[k] */
+        memcpy(sorted, g->ports, g->n * sizeof *sorted);
+    pw_transitions_ports_text(sorted ? sorted : g->ports, sorted ? g->n : 0, ports,
+                              sizeof ports);
+    free(sorted);
     if (g->n > 1) /* a lone change is logged as it happens */
         pw_web_format_time(g->first_ms, at, sizeof at);
     bool down = g->status == PW_STATUS_DOWN;
+    /* a line of an incident already announced names it, for grep */
+    uint64_t inc = g->n ? pw_incident_number(g->inc[0]) : 0;
+    for (size_t k = 1; k < g->n && inc; k++)
+        inc = pw_incident_number(g->inc[k]) == inc ? inc : 0;
+    char part[48] = "";
+    if (inc)
+        snprintf(part, sizeof part, "; incident %llu", (unsigned long long)inc);
     pw_log_event_id(down ? PW_EVENT_TARGET_DOWN : PW_EVENT_TARGET_UP, down ? PW_LOG_WARN : PW_LOG_INFO,
-                    "%s: %s %s: %s%s%s%s", pw_status_name(g->status), g->host, ports, g->cause,
-                    g->breaks, at[0] ? "; first at " : "", at);
+                    "%s: %s %s: %s%s%s%s%s", pw_status_name(g->status), g->host, ports, g->cause,
+                    g->breaks, at[0] ? "; first at " : "", at, part);
+    /* then the incidents it opens or closes */
+    for (size_t k = 0; k < g->n; k++)
+        pw_incident_written(incidents, g->inc[k]);
 }
 
 /* "; breaks: TEXT [role]; TEXT [role]" for a down line, from the
@@ -162,6 +181,23 @@ static struct pw_transition_group *group_new(struct pw_transitions *tr, const st
     return g;
 }
 
+/* The incident a change opens, joins or (coming up) leaves; none after
+ * close, when nothing is gathered any more. */
+static struct pw_live_incident *incident_of(struct pw_transitions *tr, const char *host,
+                                            uint16_t port, const struct pw_profile *pr,
+                                            const struct pw_result *r, const char *cause,
+                                            const char *breaks)
+{
+    if (tr->closing)
+        return NULL;
+    if (r->status == PW_STATUS_DOWN)
+        return pw_incident_down(&tr->incidents, host, port, cause, breaks, r->at_ms,
+                                pr->interval_ms + pr->timeout_ms);
+    if (r->status == PW_STATUS_UP)
+        return pw_incident_up(&tr->incidents, host, port, r->at_ms);
+    return NULL;
+}
+
 /* Adds one change to its group; false when out of memory. */
 static bool add_change(struct pw_transitions *tr, const struct pw_plan *p,
                        const struct pw_result *r)
@@ -179,11 +215,15 @@ static bool add_change(struct pw_transitions *tr, const struct pw_plan *p,
     if (g->n == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 4;
         uint16_t *ports = realloc(g->ports, cap * sizeof *ports);
-        if (!ports)
+        if (ports)
+            g->ports = ports;
+        struct pw_live_incident **inc = ports ? realloc(g->inc, cap * sizeof *inc) : NULL;
+        if (!inc)
             return false;
-        g->ports = ports;
+        g->inc = inc;
         g->cap = cap;
     }
+    g->inc[g->n] = incident_of(tr, host, t->port, pr, r, cause, breaks);
     g->ports[g->n++] = t->port;
     return true;
 }
@@ -196,7 +236,7 @@ static void flush(struct pw_transitions *tr, bool force)
     for (struct pw_transition_group **pp = &tr->head; *pp;) {
         struct pw_transition_group *g = *pp;
         if (force || g->n >= g->want || now >= g->deadline) {
-            group_write(g);
+            group_write(g, &tr->incidents);
             *pp = g->next;
             group_free(g);
         } else {
@@ -242,6 +282,32 @@ void pw_transitions_flush(struct pw_transitions *tr)
 void pw_transitions_close(struct pw_transitions *tr)
 {
     pw_transitions_flush(tr);
+    pw_incident_log_free(&tr->incidents); /* still open: the history keeps them */
     tr->closing = true;
     uv_close((uv_handle_t *)&tr->timer, NULL);
+}
+
+void pw_transitions_log_gap(struct pw_store *st, int64_t now_ms)
+{
+    struct pw_store_run *v;
+    size_t n;
+    if (!st || pw_store_query_runs(st, 0, now_ms, &v, &n) != 0)
+        return;
+    const struct pw_store_run *last = NULL; /* the latest ended run */
+    for (size_t i = 0; i < n; i++)
+        if (v[i].ended_ms > 0 && (!last || v[i].ended_ms > last->ended_ms))
+            last = &v[i];
+    if (last && now_ms - last->ended_ms >= 1000)
+        pw_transitions_log_gap_line(last->ended_ms, now_ms, pw_store_run_end_text(last->end));
+    free(v);
+}
+
+void pw_transitions_log_gap_line(int64_t from_ms, int64_t to_ms, const char *why)
+{
+    char from[40], to[40], took[32];
+    pw_web_format_time(from_ms, from, sizeof from);
+    pw_web_format_time(to_ms, to, sizeof to);
+    pw_format_duration((to_ms - from_ms) / 1000 * 1000, took, sizeof took);
+    pw_log_event(PW_LOG_WARN, "monitoring gap: from %s to %s (%s) %s; that time counts as not "
+                 "monitored", from, to, took, why);
 }

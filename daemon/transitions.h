@@ -6,6 +6,7 @@
 #ifndef PW_TRANSITIONS_H
 #define PW_TRANSITIONS_H
 
+#include "daemon/incident_log.h"
 #include "probes/probe.h"
 
 #include <stdbool.h>
@@ -18,6 +19,7 @@ struct pw_transitions {
     uv_timer_t timer; /* runs while a group is pending */
     struct pw_transition_group *head;
     bool closing;     /* after close: changes are written at once */
+    struct pw_incident_log incidents; /* open ones (incident_log.c) */
 };
 
 void pw_transitions_init(struct pw_transitions *tr, uv_loop_t *loop);
@@ -30,5 +32,14 @@ void pw_transitions_flush(struct pw_transitions *tr);
 /* Writes what is pending and closes the timer (tr must live until the
  * loop has run once more); changes added later are written at once. */
 void pw_transitions_close(struct pw_transitions *tr);
+
+/* Logs the monitoring gap since the database's previous run ended (at
+ * start; nothing for a new database or a gap under a second). st may be
+ * NULL (no database). */
+struct pw_store;
+void pw_transitions_log_gap(struct pw_store *st, int64_t now_ms);
+/* The one form of a monitoring-gap line: "monitoring gap: from T to T (D)
+ * WHY; that time counts as not monitored" (a pause, a stop). */
+void pw_transitions_log_gap_line(int64_t from_ms, int64_t to_ms, const char *why);
 
 #endif

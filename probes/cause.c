@@ -25,6 +25,29 @@ const char *pw_state_meaning(enum pw_state s)
     return (unsigned)s < PW_STATE_COUNT_ ? meaning[s] : "unknown state";
 }
 
+static const char *const keys[] = {
+    [PW_STATE_OPEN] = "open",
+    [PW_STATE_CLOSED] = "refused",
+    [PW_STATE_FILTERED] = "filtered",
+    [PW_STATE_UNREACHABLE] = "unreachable",
+    [PW_STATE_DNS_ERROR] = "dns_error",
+    [PW_STATE_ERROR] = "error",
+};
+_Static_assert(sizeof keys / sizeof keys[0] == PW_STATE_COUNT_, "a key for every enum pw_state");
+
+const char *pw_cause_key(enum pw_state state, enum pw_verify verify)
+{
+    if ((unsigned)state >= PW_STATE_COUNT_)
+        return "error";
+    /* a mismatch is a cause of its own, like a refusal: the port answers,
+     * but not as the service it should be */
+    if (state == PW_STATE_OPEN && verify == PW_VERIFY_MISMATCH)
+        return "mismatch";
+    if (state == PW_STATE_OPEN && verify == PW_VERIFY_NO_REPLY)
+        return "no_reply";
+    return keys[state];
+}
+
 static char *verified_cause(enum pw_verify verify, const char *info, const char *service,
                             char *buf, size_t len)
 {

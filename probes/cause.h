@@ -23,6 +23,12 @@ const char *pw_state_meaning(enum pw_state s);
 char *pw_cause_format(enum pw_state state, enum pw_verify verify, const char *verify_info,
                       const char *detail, const char *service, char *buf, size_t len);
 
+/* The cause of one outcome as one word, for grouping outages into
+ * incidents and the API's "cause": "refused", "filtered", "unreachable",
+ * "dns_error", "error"; for an accepted connection "mismatch" (something
+ * else answered), "no_reply", or "open" (a port expected closed). */
+const char *pw_cause_key(enum pw_state state, enum pw_verify verify);
+
 /* The service target t of plan p should answer with, for a cause's "not
  * X": the catalog row's ("SQL Server"), else the one its protocol proves
  * (a check with protocol = tds), else NULL. */

@@ -2,8 +2,10 @@
  * The API documents (the README's "HTTP API" section is their reference),
  * one endpoint per function, each filling a reply from its request's view
  * or the store: api_status.c (status, the targets, one target),
- * api_history.c (history, outages, uptime), api_health.c, api_live.c,
- * api_epm.c (RPC endpoints), api_openapi.c (the description) and
+ * api_history.c (history, outages, uptime), api_gaps.c, api_hosts.c,
+ * api_health.c, api_live.c, api_epm.c (RPC endpoints), api_incidents.c,
+ * api_report.c (the outage report, written by report.c),
+ * api_maintenance.c, api_openapi.c (the description) and
  * metrics.c (Prometheus). routes.c maps paths to them; status_cache.c builds the
  * unfiltered status document through pw_api_status_doc.
  */
@@ -36,6 +38,16 @@ struct pw_scope;
 struct pw_buf;
 /* A line per open window over failing targets in scope, for text health. */
 void pw_api_maint_text(const struct pw_web_view *v, const struct pw_scope *sc, struct pw_buf *b);
+
+void pw_api_incidents(struct pw_req *r, struct pw_reply *out);
+void pw_api_report(struct pw_req *r, struct pw_reply *out);
+/* A failed incidents (or report) query as a reply: 404 naming the unknown
+ * host or role (PW_ENOT_FOUND), else 503. */
+void pw_api_incidents_error(const char *host, const char *role, int rc,
+                            struct pw_reply *out);
+
+/* One outage row of /api/v1/outages (also the report's). */
+json_t *pw_api_outage_json(const struct pw_store_outage *o, int64_t now_ms);
 
 /* The unfiltered status document of a view (NULL: out of memory). */
 json_t *pw_api_status_doc(const struct pw_web_view *v, struct pw_store *st);

@@ -175,6 +175,29 @@ static int outage_filter(struct pw_req *r, struct pw_store_outage_filter *f, int
     return 0;
 }
 
+/* One outage as /api/v1/outages and the report show it; an open one's
+ * duration runs to now_ms. */
+json_t *pw_api_outage_json(const struct pw_store_outage *o, int64_t now_ms)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "id", json_integer(o->id));
+    json_object_set_new(j, "target_id", json_integer(o->target_id));
+    json_object_set_new(j, "host", json_string(o->host));
+    json_object_set_new(j, "port", json_integer(o->port));
+    json_object_set_new(j, "start", pw_jtime(o->start_ms));
+    json_object_set_new(j, "end", o->end_ms < 0 ? json_null() : pw_jtime(o->end_ms));
+    json_object_set_new(j, "open", json_boolean(o->end_ms < 0));
+    int64_t end = o->end_ms < 0 ? now_ms : o->end_ms;
+    json_object_set_new(j, "duration_ms",
+                        json_integer(end > o->start_ms ? end - o->start_ms : 0));
+    json_object_set_new(j, "last_failure", pw_jtime(o->last_ms));
+    json_object_set_new(j, "state", json_string(pw_state_name(o->state)));
+    json_object_set_new(j, "failed_probes", json_integer(o->fails));
+    json_object_set_new(j, "detail", json_string(o->detail));
+    json_object_set_new(j, "planned", json_boolean(o->planned));
+    return j;
+}
+
 void pw_api_outages(struct pw_req *r, struct pw_reply *out)
 {
     struct pw_store *st = pw_req_need_store(r, out);
@@ -209,23 +232,7 @@ void pw_api_outages(struct pw_req *r, struct pw_reply *out)
             truncated = true;
             break;
         }
-        json_t *j = json_object();
-        json_object_set_new(j, "id", json_integer(o->id));
-        json_object_set_new(j, "target_id", json_integer(o->target_id));
-        json_object_set_new(j, "host", json_string(o->host));
-        json_object_set_new(j, "port", json_integer(o->port));
-        json_object_set_new(j, "start", pw_jtime(o->start_ms));
-        json_object_set_new(j, "end", o->end_ms < 0 ? json_null() : pw_jtime(o->end_ms));
-        json_object_set_new(j, "open", json_boolean(o->end_ms < 0));
-        int64_t end = o->end_ms < 0 ? r->now_ms : o->end_ms;
-        json_object_set_new(j, "duration_ms", json_integer(end > o->start_ms ? end - o->start_ms
-                                                                             : 0));
-        json_object_set_new(j, "last_failure", pw_jtime(o->last_ms));
-        json_object_set_new(j, "state", json_string(pw_state_name(o->state)));
-        json_object_set_new(j, "failed_probes", json_integer(o->fails));
-        json_object_set_new(j, "detail", json_string(o->detail));
-        json_object_set_new(j, "planned", json_boolean(o->planned));
-        json_array_append_new(arr, j);
+        json_array_append_new(arr, pw_api_outage_json(o, r->now_ms));
         shown++;
     }
     pw_store_outage_list_free(&list);

@@ -43,6 +43,8 @@ static const char *const p_outages[] = {"from", "to", "host", "role", "port", "o
                                         NULL};
 static const char *const p_uptime[] = {"from", "to", "by", NULL};
 static const char *const p_range[] = {"from", "to", NULL};
+static const char *const p_incidents[] = {"from", "to", "host", "role", "state", NULL};
+static const char *const p_report[] = {"from", "to", "host", "role", "format", NULL};
 
 /* The dashboard's files are not here: server.c serves them before this
  * table, without the token (web/assets.c says why). */
@@ -56,6 +58,8 @@ static const struct route routes[] = {
     {"/api/v1/outages", NULL, pw_api_outages, RT_AUTH | RT_STORE, p_outages},
     {"/api/v1/uptime", NULL, pw_api_uptime, RT_AUTH | RT_STORE, p_uptime},
     {"/api/v1/gaps", NULL, pw_api_gaps, RT_AUTH | RT_STORE, p_range},
+    {"/api/v1/incidents", NULL, pw_api_incidents, RT_AUTH | RT_VIEW | RT_STORE, p_incidents},
+    {"/api/v1/report", NULL, pw_api_report, RT_AUTH | RT_VIEW | RT_STORE, p_report},
     {"/api/v1/rpc/endpoints", NULL, pw_api_rpc_endpoints, RT_AUTH | RT_VIEW, p_host},
     {"/api/v1/targets", NULL, pw_api_targets, RT_AUTH | RT_VIEW, p_targets},
     {"/api/v1/maintenance", NULL, pw_api_maintenance, RT_AUTH | RT_VIEW, p_none},
@@ -245,6 +249,9 @@ void pw_route(struct pw_req *r, const char *method)
     if (pw_web_check_params(r, rt->params, out) != 0)
         return;
     r->now_ms = pw_web_now_ms();
+    /* a store route that reads the plan too holds the view first */
+    if ((rt->flags & RT_VIEW) && (rt->flags & RT_STORE) && pw_req_acquire_view(r, out) != 0)
+        return;
     if (rt->flags & RT_STORE) {
         if (pw_req_need_store(r, out))
             pw_req_defer(r, rt->fn);

@@ -12,6 +12,7 @@
  * usage: bench_store DIR [DAYS]
  */
 #include "store/store.h"
+#include "store/store_incidents.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -308,8 +309,8 @@ int main(int argc, char **argv)
     }
     int64_t end = T0 + span, ystart = end - 365 * DAY;
     enum { REPS = 7 };
-    double tq[5][REPS];
-    size_t counts[5] = {0};
+    double tq[6][REPS];
+    size_t counts[6] = {0};
     for (int rep = 0; rep < REPS; rep++) {
         double t;
         struct pw_store_target *tg;
@@ -346,6 +347,14 @@ int main(int argc, char **argv)
         tq[4][rep] = now_s() - t;
         counts[4] = n;
         free(u);
+        struct pw_store_incident_list il;
+        struct pw_store_incident_filter fi = {.from_ms = ystart, .to_ms = end, .open = -1,
+                                              .window_ms = 30000 + 3000};
+        t = now_s();
+        pw_store_query_incidents(st, &fi, &il);
+        tq[5][rep] = now_s() - t;
+        counts[5] = il.n;
+        pw_store_incident_list_free(&il);
     }
     pw_store_close(st);
     double naive = naive_bytes_per_probe(dir);
@@ -362,10 +371,11 @@ int main(int argc, char **argv)
     printf("one-year database (aggregates copied back %d times in %.1f s): %.1f MB (target <= 250 MB)\n",
            copies, fill_s, year_size / 1e6);
     printf("\n%-44s %10s %10s %8s\n", "query (year db, 7 runs)", "median ms", "max ms", "rows");
-    static const char *const names[5] = {
+    static const char *const names[6] = {
         "farm status (every target)", "one target, 90 days at 1 h steps",
-        "all outages of the year", "farm uptime over 30 days", "uptime per host over 30 days"};
-    for (int q = 0; q < 5; q++) {
+        "all outages of the year", "farm uptime over 30 days", "uptime per host over 30 days",
+        "incidents of the year"};
+    for (int q = 0; q < 6; q++) {
         double mx = 0;
         for (int r = 0; r < REPS; r++)
             mx = tq[q][r] > mx ? tq[q][r] : mx;

@@ -121,6 +121,8 @@ static void main_server(void)
         "/api/v1/health?role=web-closed", "/api/v1/health?role=web-closed&min_duration=300d",
         "/api/v1/health?format=text", "/api/v1/health?format=text&role=web-open",
         "/api/v1/live", "/metrics", "/api/v1/hosts", "/api/v1/gaps", "/api/v1/gaps?from=-1h", "/api/v1/maintenance",
+        "/api/v1/incidents", "/api/v1/incidents?state=open&host=127.0.0.4", "/api/v1/report",
+        "/api/v1/report?format=csv", "/api/v1/report?format=markdown",
         /* 400 */
         "/api/v1/status?bogus=1", "/api/v1/targets?limit=0", "/api/v1/targets/abc",
         "/api/v1/targets/1/history?from=yesterday", "/api/v1/uptime?by=x",
@@ -129,7 +131,7 @@ static void main_server(void)
         "/api/v1/status?host=%zz",
         /* 404 */
         "/api/v1/nothing", "/api/v1/targets/4000000000", "/api/v1/targets/4000000000/history",
-        "/api/v1/outages?host=nosuch", "/api/v1/targets?role=nosuch",
+        "/api/v1/outages?host=nosuch", "/api/v1/incidents?role=nosuch", "/api/v1/targets?role=nosuch",
         "/api/v1/health?format=text&host=nosuch",
     };
     for (size_t i = 0; i < sizeof gets / sizeof gets[0]; i++)

@@ -28,7 +28,7 @@ expect() {
 
 expect 2 "usage: portwatch COMMAND" -- "$pw"
 expect 0 "commands:" -- "$pw" --help
-expect 2 "portwatch: unknown command 'frob'; the commands are run, check, config-check, catalog, rpc-endpoints, db, maintenance, version, service ('portwatch --help' says what each does)" -- "$pw" frob
+expect 2 "portwatch: unknown command 'frob'; the commands are run, check, config-check, catalog, rpc-endpoints, db, maintenance, report, version, service ('portwatch --help' says what each does)" -- "$pw" frob
 expect 2 "portwatch: unknown command 'chek'; did you mean 'check'? The commands are run, check," -- "$pw" chek
 expect 2 "did you mean 'rpc-endpoints'?" -- "$pw" rpc-endpoint
 expect 0 "portwatch 0." -- "$pw" version

@@ -8,7 +8,11 @@
   - closing a listener logs `down` for that port, opening one `up`;
   - an HTTP server answering where SQL Server should be is a wrong-service
     cause ("..., not SQL Server"), not "open";
-  - a group still gathering at SIGTERM is written before the exit.
+  - a group still gathering at SIGTERM is written before the exit;
+  - changes that begin together are one incident: the first sweep's
+    refusals on two hosts and the wrong service open ONE incident; a port
+    closed later opens another, and its coming back closes it, naming its
+    duration, port and cause.
 """
 import http.server
 import json
@@ -20,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 from pwtest import free_port, get, ok, stop, summary, wait_for
 
@@ -67,6 +72,11 @@ def lines(log, word):
             return [l for l in f if f" {word}: " in l]
     except FileNotFoundError:
         return []
+
+
+def incident_lines(log):
+    with open(log) as f:
+        return [l for l in f if re.search(r" incident \d+ ", l)]
 
 
 def pending_at_stop(tmp):
@@ -171,10 +181,27 @@ reason = SQL answers
         assert "not SQL Server" in line and "the expected service" not in line, line
         ok("an HTTP server where TDS must answer is a wrong service, not SQL Server")
 
+        time.sleep(3)  # past the first sweep's incident window (interval + timeout)
         web.close()
         wait_for(lambda: any(f"down: 127.0.0.1 port {web_port}: refused" in l
                              for l in lines(log, "down")), 10, "down after the listener closed")
         ok("closing a listener logs down")
+        opened = wait_for(lambda: [l for l in incident_lines(log)
+                                   if f" opened: 127.0.0.1 port {web_port}: refused" in l],
+                          10, "the incident the closed listener opens")
+        num = re.search(r"incident (\d+) opened", opened[0]).group(1)
+        assert num != "1", incident_lines(log)
+        # the first sweep: refusals on .1 and .3 and the wrong service on .1
+        # began together: one incident (or ones that say they joined it)
+        first = [l for l in incident_lines(log) if f"incident {num} " not in l]
+        joined = [l for l in first if " joins incident 1:" in l]
+        assert len([l for l in first if " opened: " in l]) == 1 + len(joined), first
+        web, _ = listener(web_port)
+        closed = wait_for(lambda: [l for l in incident_lines(log)
+                                   if f"incident {num} closed after " in l],
+                          10, f"incident {num} closed")
+        assert f": 127.0.0.1 port {web_port}; was refused" in closed[0], closed
+        ok("a port closed later is an incident of its own, closed when it is back")
         back, _ = listener(gone)
         wait_for(lambda: any(f"up: 127.0.0.1 port {gone}: open" in l for l in lines(log, "up")),
                  10, "up after a listener opened")

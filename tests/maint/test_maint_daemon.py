@@ -136,6 +136,11 @@ def after(base, closed_port):
     if len(o) != 1 or not o[0]["planned"] or not o[0]["open"]:
         raise SystemExit(f"FAIL: the outage that began inside the window: {o}")
     ok("the outage that began inside the window is planned")
+    _, doc = jget(base, "/api/v1/incidents?from=-5m")
+    inc = [i for i in doc["incidents"] if any(t["port"] == closed_port for t in i["targets"])]
+    if len(inc) != 1 or not inc[0]["planned"]:
+        raise SystemExit(f"FAIL: the incident of that outage: {inc}")
+    ok("its incident is planned too")
     _, doc = jget(base, "/api/v1/uptime?from=-5m&by=target")
     u = next(u for u in doc["groups"] if u["key"] == f"127.0.0.1:{closed_port}") \
         if "groups" in doc else None

@@ -1,0 +1,290 @@
+/*
+ * Incidents computed from the outages table at query time (see
+ * store_incidents.h): load the outages near the range with the state run
+ * each began in, group those that began together, then keep the groups the
+ * filter asks for. Grouping runs over every outage near the range, not only
+ * the filtered ones, so an incident is the same (same id, same outages)
+ * whichever host or role it is asked for by.
+ */
+#include "store/store_incidents.h"
+
+#include "store/query_int.h"
+#include "store/store_maint.h"
+
+#include "config/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_WINDOW_MS 60000
+
+/* Outages overlapping [?1 - window, ?2), oldest start first, each with the
+ * verification of the state run it began in (the newest run of its target
+ * that began at or before it). */
+static const char load_sql[] =
+    "SELECT o.id, o.target_id, t.host, t.port, t.roles, o.start_ms,"
+    " coalesce(o.end_ms,-1), o.state, coalesce(r.verify,0), coalesce(r.verify_info,''),"
+    " o.detail FROM outages o JOIN targets t ON t.id=o.target_id"
+    " LEFT JOIN state_runs r ON r.id=(SELECT id FROM state_runs"
+    "  WHERE target_id=o.target_id AND first_ms<=o.start_ms ORDER BY first_ms DESC LIMIT 1)"
+    " WHERE o.start_ms<?2 AND (o.end_ms IS NULL OR o.end_ms>?1)"
+    " ORDER BY o.start_ms, o.id";
+
+static void fill_target(sqlite3_stmt *s, struct pw_store_incident_target *x)
+{
+    memset(x, 0, sizeof *x);
+    x->outage_id = sqlite3_column_int64(s, 0);
+    x->target_id = (uint32_t)sqlite3_column_int64(s, 1);
+    sq_text_col(s, 2, x->host, sizeof x->host);
+    x->port = (uint16_t)sqlite3_column_int(s, 3);
+    sq_text_col(s, 4, x->roles, sizeof x->roles);
+    x->start_ms = sqlite3_column_int64(s, 5);
+    x->end_ms = sqlite3_column_int64(s, 6);
+    int state = sqlite3_column_int(s, 7), verify = sqlite3_column_int(s, 8);
+    x->state = state >= 0 && state < PW_STATE_COUNT_ ? (enum pw_state)state : PW_STATE_ERROR;
+    x->verify = verify >= 0 && verify < PW_VERIFY_COUNT_ ? (enum pw_verify)verify
+                                                         : PW_VERIFY_NONE;
+    sq_text_col(s, 9, x->verify_info, sizeof x->verify_info);
+    sq_text_col(s, 10, x->detail, sizeof x->detail);
+}
+
+static int load_outages(sqlite3 *db, int64_t from, int64_t to,
+                        struct pw_store_incident_target **out, size_t *n)
+{
+    sqlite3_stmt *s;
+    int rc = sq_prepare3(db, load_sql, &s, from, to, 0);
+    if (rc)
+        return rc;
+    size_t cap = 0;
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct pw_store_incident_target *nv = sq_grow(*out, &cap, *n, sizeof *nv, 64);
+        if (!nv) {
+            rc = PW_ENOMEM;
+            break;
+        }
+        *out = nv;
+        fill_target(s, &nv[(*n)++]);
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = PW_ESTORAGE;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Whether the database ever had a target on host / with role. */
+static int known(sqlite3 *db, const char *sql, const char *what, bool *yes)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return PW_ESTORAGE;
+    sqlite3_bind_text(s, 1, what, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    *yes = step == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : PW_ESTORAGE;
+}
+
+static int check_scope(sqlite3 *db, const struct pw_store_incident_filter *f)
+{
+    bool yes = true;
+    int rc = 0;
+    if (f->host)
+        rc = known(db, "SELECT 1 FROM targets WHERE host=?1 LIMIT 1", f->host, &yes);
+    if (!rc && yes && f->role)
+        rc = known(db, "SELECT 1 FROM target_roles WHERE role=?1 LIMIT 1", f->role, &yes);
+    return rc ? rc : yes ? 0 : PW_ENOT_FOUND;
+}
+
+/* Same cause: the same failing state, and for an accepted connection the
+ * same verdict of the exchange (a mismatch is not a no-reply). */
+static bool same_cause(const struct pw_store_incident_target *a,
+                       const struct pw_store_incident_target *b)
+{
+    return a->state == b->state && (a->state != PW_STATE_OPEN || a->verify == b->verify);
+}
+
+/* The root of i's incident: its first outage (parents point to earlier
+ * outages only). */
+static size_t root_of(size_t *inc, size_t i)
+{
+    while (inc[i] != i) {
+        inc[i] = inc[inc[i]]; /* halve the path */
+        i = inc[i];
+    }
+    return i;
+}
+
+/* inc[i] = the index (in t) of the first outage of i's incident. t is
+ * sorted by start. Outage i joins every earlier incident that began at
+ * most window before it and has an outage sharing i's host or cause, and
+ * those incidents become one: the HTTP server answering where SQL Server
+ * should be on sql01 and a refusal on sql01 and on bts01 in the same
+ * sweep are one event, whatever order the probes met them in. An incident
+ * still spans at most one window of starts, so a port that flaps every
+ * sweep does not chain a day into one incident. */
+static void group(const struct pw_store_incident_target *t, size_t n, int64_t window,
+                  size_t *inc)
+{
+    size_t lo = 0;
+    for (size_t i = 0; i < n; i++) {
+        inc[i] = i;
+        int64_t since = t[i].start_ms - window;
+        while (lo < i && t[lo].start_ms < since)
+            lo++;
+        for (size_t j = lo; j < i; j++) {
+            size_t rj = root_of(inc, j), ri = root_of(inc, i);
+            if (rj == ri || t[rj].start_ms < since || t[ri].start_ms < since)
+                continue;
+            if (sqlite3_stricmp(t[j].host, t[i].host) == 0 || same_cause(&t[j], &t[i])) {
+                /* the earlier first outage stays the root */
+                if (rj < ri)
+                    inc[ri] = rj;
+                else
+                    inc[rj] = ri;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        inc[i] = root_of(inc, i);
+}
+
+bool pw_store_roles_have(const char *roles, const char *role)
+{
+    size_t rl = strlen(role);
+    for (const char *p = roles; *p;) {
+        size_t l = strcspn(p, ",");
+        if (l == rl && strncmp(p, role, l) == 0)
+            return true;
+        p += l + (p[l] == ',');
+    }
+    return false;
+}
+
+/* Whether the incident made of t[0..n) passes f. */
+static bool wanted(const struct pw_store_incident_filter *f,
+                   const struct pw_store_incident *in,
+                   const struct pw_store_incident_target *t)
+{
+    if (in->start_ms >= f->to_ms || (in->end_ms >= 0 && in->end_ms <= f->from_ms))
+        return false;
+    if (f->open >= 0 && (in->end_ms < 0) != (f->open == 1))
+        return false;
+    bool host = !f->host, role = !f->role;
+    for (size_t k = 0; k < in->n; k++) {
+        host |= f->host && sqlite3_stricmp(t[k].host, f->host) == 0;
+        role |= f->role && pw_store_roles_have(t[k].roles, f->role);
+    }
+    return host && role;
+}
+
+struct member {
+    size_t root, i;
+};
+
+static int member_cmp(const void *x, const void *y)
+{
+    const struct member *a = x, *b = y;
+    if (a->root != b->root)
+        return a->root < b->root ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* Builds out from the grouped outages t[0..n) (inc from group()): each
+ * incident's outages contiguous in out->t, the incidents passing f newest
+ * first in out->v. */
+static int build(const struct pw_store_incident_filter *f,
+                 const struct pw_store_incident_target *t, size_t n, const size_t *inc,
+                 struct pw_store_incident_list *out)
+{
+    struct member *m = malloc((n ? n : 1) * sizeof *m);
+    out->t = malloc((n ? n : 1) * sizeof *out->t);
+    out->v = malloc((n ? n : 1) * sizeof *out->v);
+    if (!m || !out->t || !out->v) {
+        free(m);
+        return PW_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        m[i] = (struct member){inc[i], i};
+    qsort(m, n, sizeof *m, member_cmp);
+    for (size_t i = 0; i < n;) {
+        struct pw_store_incident in = {.start_ms = t[m[i].root].start_ms, .first = out->nt};
+        const struct pw_store_incident_target *first = &t[m[i].root];
+        snprintf(in.id, sizeof in.id, "%lld-%lld", (long long)first->start_ms,
+                 (long long)first->outage_id);
+        size_t j = i;
+        for (; j < n && m[j].root == m[i].root; j++) {
+            const struct pw_store_incident_target *x = &t[m[j].i];
+            out->t[out->nt++] = *x;
+            if (in.end_ms >= 0)
+                in.end_ms = x->end_ms < 0 ? -1 : max64(in.end_ms, x->end_ms);
+        }
+        in.n = j - i;
+        if (wanted(f, &in, &out->t[in.first]))
+            out->v[out->n++] = in;
+        else
+            out->nt = in.first;
+        i = j;
+    }
+    free(m);
+    /* oldest first so far: newest first, as the outages list */
+    for (size_t a = 0, b = out->n; a + 1 < b; a++, b--) {
+        struct pw_store_incident x = out->v[a];
+        out->v[a] = out->v[b - 1];
+        out->v[b - 1] = x;
+    }
+    return 0;
+}
+
+/* Which outages began inside a maintenance window over their target. */
+static int mark_planned(sqlite3 *db, int64_t from, int64_t to, struct pw_store_incident_target *t,
+                        size_t n)
+{
+    struct pw_store_planned *p = NULL;
+    size_t np = 0;
+    int rc = n ? pw_store_query_planned(db, from, to, &p, &np) : 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        t[i].planned = pw_store_planned_at(p, np, t[i].target_id, t[i].start_ms);
+    free(p);
+    return rc;
+}
+
+int pw_store_query_incidents(struct pw_store *st, const struct pw_store_incident_filter *f,
+                             struct pw_store_incident_list *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!f || f->to_ms <= f->from_ms)
+        return PW_EINVAL;
+    int64_t window = f->window_ms > 0 ? f->window_ms : DEFAULT_WINDOW_MS;
+    struct pw_store_incident_target *t = NULL;
+    size_t n = 0;
+    sqlite3 *db = pw_store_reader_lock(st);
+    int rc = check_scope(db, f);
+    /* earlier outages too: an incident that began before `from` keeps
+     * every outage that began with it */
+    if (!rc)
+        rc = load_outages(db, f->from_ms - window, f->to_ms, &t, &n);
+    if (!rc)
+        rc = mark_planned(db, f->from_ms - window, f->to_ms, t, n);
+    pw_store_reader_unlock(st);
+    size_t *inc = rc ? NULL : malloc((n ? n : 1) * sizeof *inc);
+    if (!rc && !inc)
+        rc = PW_ENOMEM;
+    if (!rc) {
+        group(t, n, window, inc);
+        rc = build(f, t, n, inc, out);
+    }
+    free(inc);
+    free(t);
+    if (rc)
+        pw_store_incident_list_free(out);
+    return rc;
+}
+
+void pw_store_incident_list_free(struct pw_store_incident_list *l)
+{
+    free(l->v);
+    free(l->t);
+    memset(l, 0, sizeof *l);
+}
