@@ -32,6 +32,9 @@ enum mode { MODE_IDLE, MODE_RUN, MODE_ONCE };
 
 /* Per-target scheduling slot. */
 struct tslot {
+    /* Lateness (struct pw_result.late_since_ms): the first due missed
+     * since the last probe began, and what the probe out carries. */
+    int64_t late_ms, probe_late_ms;
     uint32_t next;   /* link in its host's resolver-wait or ready list */
     uint32_t cycle;  /* sweep number of its outstanding probe */
     uint16_t passes; /* consecutive passing results, for recover_after */

@@ -78,6 +78,11 @@ struct pw_result {
     enum pw_verify verify;  /* the protocol exchange after a connect */
     char verify_info[PW_VERIFY_INFO_MAX]; /* version, dialect, Server
                                              header, or what mismatched */
+    int64_t late_since_ms;  /* wall clock of the first time this target was
+                               due and not probed (its previous probe still
+                               out, or the loop whole sweeps behind) before
+                               the probe of this result began; 0: on time.
+                               Until at_ms the target was not monitored. */
 };
 
 /* One target's current state inside a snapshot. */

@@ -143,7 +143,9 @@ void eng_record_v(struct pw_engine *e, uint32_t t, enum pw_state state, const ch
         memcpy(r->detail, st->detail, PW_DETAIL_MAX);
         r->verify = verify;
         memcpy(r->verify_info, st->verify_info, PW_VERIFY_INFO_MAX);
+        r->late_since_ms = sl->probe_late_ms;
     }
+    sl->probe_late_ms = 0;
     eng_want_flush(e);
 
     sl->phase = T_IDLE;

@@ -108,8 +108,12 @@ static void release(struct pw_engine *e, uint32_t t, struct cycle *c)
             old->skipped++;
         }
         e->stats.skipped++;
+        if (!sl->late_ms)
+            sl->late_ms = eng_wall_ms();
         return;
     }
+    sl->probe_late_ms = sl->late_ms;
+    sl->late_ms = 0;
     sl->cycle = c->no;
     c->outstanding++;
     eng_dispatch(e, t);
@@ -132,6 +136,25 @@ static struct cycle *group_open_cycle(struct pw_engine *e, struct group *g, int6
     return c;
 }
 
+/* The loop was held up for whole intervals of g (a pause, a stall):
+ * skips those sweeps rather than firing a backlog of them at once. Every
+ * target of g missed its due from the first skipped sweep's start, which
+ * its next probe carries as late_since_ms. */
+static void skip_behind(struct pw_engine *e, struct group *g, int64_t now)
+{
+    int64_t behind = (now - g->cycle_start) / g->interval;
+    int64_t since = eng_wall_ms() - (now - g->cycle_start);
+    for (uint32_t i = 0; i < g->n; i++) {
+        struct tslot *sl = &e->sl[g->order[i]];
+        if (!sl->late_ms)
+            sl->late_ms = since;
+    }
+    g->cycle_start += behind * g->interval;
+    e->stats.overruns += (uint64_t)behind;
+    eng_log(e, PW_ENGINE_LOG_WARN, "schedule fell %lld sweep(s) behind (every %lld ms); skipped them",
+            (long long)behind, (long long)g->interval);
+}
+
 /* The schedule timer: releases every target whose start time has come.
  * Times come from the loop's monotonic clock, so wall-clock jumps do not
  * matter. Target i of a group of n starts at cycle_start + i*interval/n
@@ -145,6 +168,8 @@ static void on_schedule(uv_timer_t *timer)
     for (uint32_t gi = 0; gi < e->ngroups; gi++) {
         struct group *g = &e->groups[gi];
         for (;;) {
+            if (g->cursor == 0 && g->cycle_start + g->interval <= now)
+                skip_behind(e, g, now);
             int64_t off = e->opt.spread ? (int64_t)g->cursor * g->interval / g->n : 0;
             int64_t due = g->cycle_start + off;
             if (due > now) {
@@ -162,17 +187,6 @@ static void on_schedule(uv_timer_t *timer)
             c->all_released = true;
             if (c->open && c->outstanding == 0)
                 cycle_finish(e, g, c);
-            if (g->cycle_start + g->interval <= now) {
-                /* The loop was held up for whole intervals: skip them
-                 * rather than firing a backlog of sweeps at once. */
-                int64_t behind = (now - g->cycle_start) / g->interval;
-                g->cycle_start += behind * g->interval;
-                e->stats.overruns += (uint64_t)behind;
-                eng_log(e, PW_ENGINE_LOG_WARN,
-                        "schedule fell %lld sweep(s) behind (every %lld ms); "
-                        "skipped them",
-                        (long long)behind, (long long)g->interval);
-            }
         }
     }
     eng_pump(e);

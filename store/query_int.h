@@ -35,6 +35,14 @@ void *sq_list_end(struct pw_store *st, sqlite3_stmt *s, int rc, void *v, size_t 
 int64_t sq_covered(const struct spans *cov, int64_t a, int64_t b);
 /* The coverage spans overlapping [from, to), sorted and disjoint. */
 int sq_load_coverage(sqlite3 *db, int64_t from, int64_t to, struct spans *out);
+/* d less p (both sorted and disjoint) into out, which has room for
+ * nd + np spans; returns how many. */
+size_t sq_subtract(const struct span *d, size_t nd, const struct span *p, size_t np,
+                   struct span *out);
+/* cov (the daemon's coverage) less target_id's own gaps (due and not
+ * probed), in place. 0 or an error. */
+int sq_target_coverage(sqlite3 *db, int64_t target_id, int64_t from, int64_t to,
+                       struct spans *cov);
 /* Column col as text into dst ("" for NULL). */
 void sq_text_col(sqlite3_stmt *s, int col, char *dst, size_t cap);
 

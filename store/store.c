@@ -46,6 +46,8 @@ static const char *const stmt_sql[NSTMT] = {
     /* The daemon's cause of a gap overrides "stalled" and "storage" (a
      * pause is why the writes stopped, too), never a stop or a crash. */
     [S_GAP_CAUSE] = "UPDATE runs SET end_reason=?2 WHERE id=?1 AND end_reason IN (3,7)",
+    [S_INS_TGAP] = "INSERT INTO target_gaps(target_id,from_ms,to_ms) VALUES(?,?,?)",
+    [S_UPD_TGAP] = "UPDATE target_gaps SET to_ms=?2 WHERE id=?1",
 #define UPSERT(t)                                                              \
     "INSERT INTO " t "(target_id,b,n0,n1,n2,n3,n4,n5,nfail,lat_n,lat_min,lat_sum,lat_max)" \
     " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(target_id,b) DO UPDATE SET"  \

@@ -53,7 +53,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PW_STORE_SCHEMA_VERSION 5
+#define PW_STORE_SCHEMA_VERSION 6
 #define PW_STORE_MSG_MAX 512
 
 struct pw_store;

@@ -228,6 +228,34 @@ static int note_alive(struct pw_store *st, int64_t t)
     return 0;
 }
 
+/* Lateness that returns within this long of the last gap's end extends
+ * it: a target that misses most of its dues (a timeout far over its
+ * interval) keeps one row, not one per probe. */
+#define TARGET_GAP_MERGE_MS 5000
+
+/* The target was not monitored over [from, to): due and not probed. */
+static int target_gap(struct pw_store *st, struct slot *sl, int64_t from, int64_t to)
+{
+    sqlite3_stmt *s;
+    if (sl->gap_id && from - sl->gap_to_ms <= TARGET_GAP_MERGE_MS) {
+        s = st->stmt[S_UPD_TGAP];
+        sqlite3_bind_int64(s, 1, sl->gap_id);
+        sqlite3_bind_int64(s, 2, to);
+    } else {
+        s = st->stmt[S_INS_TGAP];
+        sqlite3_bind_int64(s, 1, sl->id);
+        sqlite3_bind_int64(s, 2, from);
+        sqlite3_bind_int64(s, 3, to);
+    }
+    int rc = sw_step_done(s);
+    if (rc)
+        return rc;
+    if (s == st->stmt[S_INS_TGAP])
+        sl->gap_id = sqlite3_last_insert_rowid(st->db);
+    sl->gap_to_ms = to;
+    return 0;
+}
+
 static int fold(struct pw_store *st, struct slot *sl, const struct pw_result *r)
 {
     int rc;
@@ -244,6 +272,9 @@ static int fold(struct pw_store *st, struct slot *sl, const struct pw_result *r)
             return rc;
         sl->seen = true;
     }
+    if (r->late_since_ms > 0 && r->late_since_ms < at &&
+        (rc = target_gap(st, sl, r->late_since_ms, at)))
+        return rc;
 
     /* state run: a change of the protocol exchange's outcome (verified to
      * mismatch on a port still open) is a change worth its own run; its

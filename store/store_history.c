@@ -115,8 +115,10 @@ int pw_store_query_history(struct pw_store *st, uint32_t target_id, int64_t from
         h->points[i].lat_min_us = h->points[i].lat_max_us = h->points[i].lat_avg_us = -1;
     }
 
-    /* coverage of this target: runs ∩ [first seen, retired) */
-    if ((rc = sq_load_coverage(db, from, to, &cov)))
+    /* coverage of this target: runs ∩ [first seen, retired), less the
+     * times it was due and not probed */
+    if ((rc = sq_load_coverage(db, from, to, &cov)) ||
+        (rc = sq_target_coverage(db, target_id, from, to, &cov)))
         goto out;
     int64_t act_a = first_ms ? first_ms : INT64_MAX, act_b = retired_ms ? retired_ms : INT64_MAX;
     for (size_t i = 0; i < cov.n; i++) {

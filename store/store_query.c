@@ -71,6 +71,61 @@ int64_t sq_covered(const struct spans *cov, int64_t a, int64_t b)
 
 /* Coverage runs overlapping [from, to), merged; an open run reaches its
  * last heartbeat. */
+size_t sq_subtract(const struct span *d, size_t nd, const struct span *p, size_t np,
+                   struct span *out)
+{
+    size_t m = 0, k = 0;
+    for (size_t i = 0; i < nd; i++) {
+        int64_t a = d[i].a;
+        while (k < np && p[k].b <= a)
+            k++;
+        for (size_t j = k; j < np && p[j].a < d[i].b && a < d[i].b; j++) {
+            if (p[j].a > a)
+                out[m++] = (struct span){a, p[j].a};
+            a = max64(a, p[j].b);
+        }
+        if (a < d[i].b)
+            out[m++] = (struct span){a, d[i].b};
+    }
+    return m;
+}
+
+int sq_target_coverage(sqlite3 *db, int64_t target_id, int64_t from, int64_t to,
+                       struct spans *cov)
+{
+    sqlite3_stmt *s;
+    int rc = sq_prepare3(db, "SELECT from_ms, to_ms FROM target_gaps WHERE target_id=?1"
+                             " AND from_ms<?3 AND to_ms>?2 ORDER BY from_ms",
+                         &s, target_id, from, to);
+    if (rc)
+        return rc;
+    struct span *g = NULL;
+    size_t ng = 0, cap = 0;
+    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+        struct span sp = {sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1)};
+        if (ng && sp.a <= g[ng - 1].b) { /* rows of one target may touch */
+            g[ng - 1].b = max64(g[ng - 1].b, sp.b);
+            continue;
+        }
+        struct span *nv = sq_grow(g, &cap, ng, sizeof *nv, 8);
+        if (!nv)
+            rc = PW_ENOMEM;
+        else
+            (g = nv)[ng++] = sp;
+    }
+    sqlite3_finalize(s);
+    struct span *out = rc || !ng ? NULL : malloc((cov->n + ng) * sizeof *out);
+    if (!rc && ng && !out)
+        rc = PW_ENOMEM;
+    if (out) {
+        cov->n = sq_subtract(cov->v, cov->n, g, ng, out);
+        free(cov->v);
+        cov->v = out;
+    }
+    free(g);
+    return rc;
+}
+
 int sq_load_coverage(sqlite3 *db, int64_t from, int64_t to, struct spans *out)
 {
     out->v = NULL;

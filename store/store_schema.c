@@ -160,12 +160,27 @@ static const char v5_sql[] =
     " UNIQUE(target_id, window, start_ms));"
     "CREATE INDEX maintenance_spans_time ON maintenance_spans(start_ms, end_ms);";
 
+/* v6 (issue 15): per-target gaps. A target that was due and not probed
+ * (its previous probe still out, or the loop whole sweeps behind) was not
+ * monitored from that due until its next probe, though the daemon ran:
+ *   target_gaps  [from_ms, to_ms) of one target; lateness that comes back
+ *                within seconds extends the latest row. */
+static const char v6_sql[] =
+    "CREATE TABLE target_gaps("
+    " id INTEGER PRIMARY KEY,"
+    " target_id INTEGER NOT NULL REFERENCES targets(id),"
+    " from_ms INTEGER NOT NULL,"
+    " to_ms INTEGER NOT NULL);"
+    "CREATE INDEX target_gaps_target ON target_gaps(target_id, from_ms);"
+    "CREATE INDEX target_gaps_to ON target_gaps(to_ms);";
+
 static const struct pw_store_migration steps[] = {
     {1, v1_sql},
     {2, v2_sql},
     {3, v3_sql},
     {4, v4_sql},
     {5, v5_sql},
+    {6, v6_sql},
 };
 
 const struct pw_store_migration *pw_store_migrations(size_t *n)

@@ -26,6 +26,8 @@ struct utarget {
     size_t ndn, capdn;
     struct span *pl;    /* inside maintenance windows, clipped likewise */
     size_t npl, cappl;
+    struct span *gp;    /* due and not probed (target_gaps), clipped likewise */
+    size_t ngp, capgp;
 };
 
 static struct pw_store_uptime *group_row(struct pw_store_uptime **v, size_t *n,
@@ -123,6 +125,24 @@ static int load_planned(sqlite3 *db, int64_t from, int64_t to, struct utarget *t
     return rc;
 }
 
+/* Each target's own gaps (due and not probed) within [from, to). */
+static int load_gaps(sqlite3 *db, int64_t from, int64_t to, struct utarget *ts, size_t nt)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sq_prepare3(db, "SELECT target_id, from_ms, to_ms FROM target_gaps"
+                             " WHERE from_ms<?2 AND to_ms>?1",
+                         &s, from, to, 0);
+    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+        struct utarget *t = find_target(ts, nt, (uint32_t)sqlite3_column_int64(s, 0));
+        if (t)
+            rc = add_span(t, &t->gp, &t->ngp, &t->capgp, sqlite3_column_int64(s, 1),
+                          sqlite3_column_int64(s, 2));
+    }
+    if (s)
+        sqlite3_finalize(s);
+    return rc;
+}
+
 /* Each target's outages within [from, to), clipped to its active span. */
 static int load_down(sqlite3 *db, int64_t from, int64_t to, struct utarget *ts, size_t nt)
 {
@@ -169,26 +189,6 @@ static size_t span_union(struct span *v, size_t n, const struct spans *cov, int6
     return m;
 }
 
-/* d minus p (both sorted and merged) into out (room for nd + np). */
-static size_t span_minus(const struct span *d, size_t nd, const struct span *p, size_t np,
-                         struct span *out)
-{
-    size_t m = 0, k = 0;
-    for (size_t i = 0; i < nd; i++) {
-        int64_t a = d[i].a;
-        while (k < np && p[k].b <= a)
-            k++;
-        for (size_t j = k; j < np && p[j].a < d[i].b && a < d[i].b; j++) {
-            if (p[j].a > a)
-                out[m++] = (struct span){a, p[j].a};
-            a = max64(a, p[j].b);
-        }
-        if (a < d[i].b)
-            out[m++] = (struct span){a, d[i].b};
-    }
-    return m;
-}
-
 /* The keys target t counts under: "host:port", its host, each of its
  * roles, or "farm". */
 static size_t group_keys(enum pw_store_group group, const struct utarget *t, char *buf,
@@ -218,7 +218,7 @@ static size_t group_keys(enum pw_store_group group, const struct utarget *t, cha
 
 /* Scratch space for one group's spans, each big enough for every member. */
 struct scratch {
-    struct span *act, *dn, *pl, *rest;
+    struct span *act, *dn, *pl, *rest, *gp, *cov;
 };
 
 /* One group's figures from its members' active, down and planned spans:
@@ -229,7 +229,7 @@ struct scratch {
 static void group_figures(struct pw_store_uptime *u, const struct utarget *const *mem, size_t nm,
                           const struct spans *cov, const struct scratch *sc)
 {
-    size_t na = 0, nd = 0, np = 0;
+    size_t na = 0, nd = 0, np = 0, ng = 0;
     for (size_t i = 0; i < nm; i++) {
         if (mem[i]->b > mem[i]->a)
             sc->act[na++] = (struct span){mem[i]->a, mem[i]->b};
@@ -237,12 +237,22 @@ static void group_figures(struct pw_store_uptime *u, const struct utarget *const
             sc->dn[nd++] = mem[i]->dn[k];
         for (size_t k = 0; k < mem[i]->npl; k++)
             sc->pl[np++] = mem[i]->pl[k];
+        for (size_t k = 0; k < mem[i]->ngp; k++)
+            sc->gp[ng++] = mem[i]->gp[k];
     }
-    int64_t span, mon, dlen, all_down, plen, planned, rlen, down;
+    int64_t span, mon, dlen, all_down, plen, planned, rlen, down, glen, gcovered;
+    /* While some member was due and not probed, the group's state was not
+     * known: that time is taken out of the coverage. */
+    struct spans gcov = *cov;
+    if (ng) {
+        ng = span_union(sc->gp, ng, cov, &glen, &gcovered);
+        gcov = (struct spans){sc->cov, sq_subtract(cov->v, cov->n, sc->gp, ng, sc->cov)};
+        cov = &gcov;
+    }
     span_union(sc->act, na, cov, &span, &mon);
     nd = span_union(sc->dn, nd, cov, &dlen, &all_down);
     np = span_union(sc->pl, np, cov, &plen, &planned);
-    size_t nr = span_minus(sc->dn, nd, sc->pl, np, sc->rest);
+    size_t nr = sq_subtract(sc->dn, nd, sc->pl, np, sc->rest);
     span_union(sc->rest, nr, cov, &rlen, &down);
     mon -= planned;
     u->ntargets = (uint32_t)nm;
@@ -293,17 +303,19 @@ static int compute_groups(enum pw_store_group group, const struct utarget *ts, s
                           const struct spans *cov, struct pw_store_uptime **v, size_t *n)
 {
     struct member *ms = NULL;
-    size_t nm = 0, ndn = 0, npl = 0;
+    size_t nm = 0, ndn = 0, npl = 0, ngp = 0;
     int rc = memberships(group, ts, nt, v, n, &ms, &nm);
     for (size_t i = 0; i < nt; i++)
-        ndn += ts[i].ndn, npl += ts[i].npl;
+        ndn += ts[i].ndn, npl += ts[i].npl, ngp += ts[i].ngp;
     /* scratch for one group: at most every target and every span */
     const struct utarget **mem = malloc((nt ? nt : 1) * sizeof *mem);
     struct scratch sc = {malloc((nt ? nt : 1) * sizeof *sc.act),
                          malloc((ndn ? ndn : 1) * sizeof *sc.dn),
                          malloc((npl ? npl : 1) * sizeof *sc.pl),
-                         malloc((ndn + npl ? ndn + npl : 1) * sizeof *sc.rest)};
-    if (!rc && (!mem || !sc.act || !sc.dn || !sc.pl || !sc.rest))
+                         malloc((ndn + npl ? ndn + npl : 1) * sizeof *sc.rest),
+                         malloc((ngp ? ngp : 1) * sizeof *sc.gp),
+                         malloc((cov->n + ngp + 1) * sizeof *sc.cov)};
+    if (!rc && (!mem || !sc.act || !sc.dn || !sc.pl || !sc.rest || !sc.gp || !sc.cov))
         rc = PW_ENOMEM;
     for (size_t i = 0; !rc && i < nm;) {
         size_t j = i, k = 0;
@@ -318,6 +330,8 @@ static int compute_groups(enum pw_store_group group, const struct utarget *ts, s
     free(sc.dn);
     free(sc.pl);
     free(sc.rest);
+    free(sc.gp);
+    free(sc.cov);
     return rc;
 }
 
@@ -341,12 +355,15 @@ int pw_store_query_uptime(struct pw_store *st, int64_t from, int64_t to,
         rc = load_down(db, from, to, ts, nt);
     if (!rc)
         rc = load_planned(db, from, to, ts, nt);
+    if (!rc)
+        rc = load_gaps(db, from, to, ts, nt);
     pw_store_reader_unlock(st);
     if (!rc)
         rc = compute_groups(group, ts, nt, &cov, &v, n);
     for (size_t i = 0; i < nt; i++) {
         free(ts[i].dn);
         free(ts[i].pl);
+        free(ts[i].gp);
     }
     free(cov.v);
     free(ts);

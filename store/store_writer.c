@@ -73,6 +73,13 @@ static int housekeep_step(struct pw_store *st)
                      (long long)(now - st->opt.keep_events_ms));
             rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
             deleted += (uint64_t)sqlite3_changes(st->db);
+        }
+        if (rc == SQLITE_OK && got < (int)st->opt.housekeep_targets) {
+            char sql[128];
+            snprintf(sql, sizeof sql, "DELETE FROM target_gaps WHERE to_ms<%lld",
+                     (long long)(now - st->opt.keep_events_ms));
+            rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+            deleted += (uint64_t)sqlite3_changes(st->db);
             last = 0;
         }
         if (rc == SQLITE_OK)

@@ -46,6 +46,8 @@ struct slot {
     uint32_t count, fails_before;
     bool run_dirty;
     /* open outage */
+    /* latest per-target gap row (lateness) */
+    int64_t gap_id, gap_to_ms;
     int64_t out_id;
     int64_t out_last_ms;
     uint32_t out_fails;
@@ -75,7 +77,7 @@ struct gap_note {
 
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_INS_RUN, S_UPD_RUN, S_TGT_CUR, S_TGT_FIRST,
-    S_INS_OUT, S_UPD_OUT, S_INS_COV, S_UPD_COV, S_END_COV, S_GAP_CAUSE,
+    S_INS_OUT, S_UPD_OUT, S_INS_COV, S_UPD_COV, S_END_COV, S_GAP_CAUSE, S_INS_TGAP, S_UPD_TGAP,
     S_BUCKET0, S_BUCKET1, S_BUCKET2, S_EPM_HOST, S_EPM_HOST_ID, S_EPM_ENTRY, NSTMT
 };
 

@@ -346,6 +346,55 @@ START_TEST(gap_causes)
 }
 END_TEST
 
+/* A target due and not probed (late_since_ms) was not monitored until
+ * its probe, though the daemon ran: its uptime, its host's and its
+ * history leave that time out; lateness back within seconds extends the
+ * same row. */
+START_TEST(target_late)
+{
+    struct pw_store *st = open_store(NULL);
+    for (int64_t t = 0; t <= 100000; t += 10000) {
+        submit1(st, mkres(1, PW_STATE_OPEN, PW_STATUS_UP, T0 + t, 100));
+        if (t <= 10000)
+            submit1(st, mkres(0, PW_STATE_OPEN, PW_STATUS_UP, T0 + t, 100));
+        if (t == 60000 || t == 80000) {
+            struct pw_result r = mkres(0, PW_STATE_OPEN, PW_STATUS_UP, T0 + t, 100);
+            r.late_since_ms = T0 + (t == 60000 ? 20000 : 63000);
+            submit1(st, r);
+        }
+    }
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM target_gaps"), 1);
+    ck_assert_int_eq(qint(path, "SELECT from_ms FROM target_gaps WHERE target_id=1"), T0 + 20000);
+    ck_assert_int_eq(qint(path, "SELECT to_ms FROM target_gaps WHERE target_id=1"), T0 + 80000);
+
+    struct pw_store_uptime *u;
+    size_t n;
+    ck_assert_int_eq(pw_store_query_uptime(st, T0, T0 + 100000, PW_GROUP_TARGET, &u, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(u[0].key, "sql01:1433");
+    ck_assert_int_eq(u[0].monitored_ms, 40000);
+    ck_assert_int_eq(u[0].not_monitored_ms, 60000);
+    ck_assert_str_eq(u[1].key, "sql01:445");
+    ck_assert_int_eq(u[1].monitored_ms, 100000);
+    free(u);
+    ck_assert_int_eq(pw_store_query_uptime(st, T0, T0 + 100000, PW_GROUP_HOST, &u, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(u[0].monitored_ms, 40000); /* the host's state was not known */
+    ck_assert_int_eq(u[0].not_monitored_ms, 60000);
+    free(u);
+
+    struct pw_store_history h;
+    ck_assert_int_eq(pw_store_query_history(st, 1, T0, T0 + 100000, 10000, &h), 0);
+    int64_t mon = 0;
+    for (size_t i = 0; i < h.n; i++)
+        mon += h.points[i].monitored_ms;
+    ck_assert_int_eq(mon, 40000);
+    pw_store_history_free(&h);
+    pw_store_close(st);
+}
+END_TEST
+
 /* A target dropped from the plan is retired; its open outage closes. */
 START_TEST(retire_target)
 {
@@ -1106,6 +1155,7 @@ static Suite *suite(void)
     tcase_add_test(tc, outage_flaps_and_restarts);
     tcase_add_test(tc, stall_gap);
     tcase_add_test(tc, gap_causes);
+    tcase_add_test(tc, target_late);
     tcase_add_test(tc, retire_target);
     tcase_add_test(tc, sync_roles_change);
     tcase_add_test(tc, file_removed_degrades);
