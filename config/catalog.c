@@ -8,7 +8,7 @@
  */
 #include "config/catalog.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include <string.h>
 

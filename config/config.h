@@ -11,7 +11,7 @@
 #define PW_CONFIG_H
 
 #include "config/catalog.h"
-#include "config/error.h"
+#include "base/error.h"
 #include "config/protocol.h"
 #include "config/values.h"
 

@@ -8,7 +8,8 @@
  */
 #include "config/config.h"
 
-#include "config/error.h"
+#include "base/error.h"
+#include "base/text.h"
 
 #include <stdlib.h>
 #include <string.h>

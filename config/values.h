@@ -63,10 +63,6 @@ int pw_is_loopback(const char *host);
  * names the first offending byte by its 1-based position. */
 int pw_check_text(const char *s, size_t n, char err[PW_ERRBUF]);
 
-/* Drops an incomplete UTF-8 sequence from the end of s, as left where a
- * message was cut to fit its buffer, so that what is printed stays text. */
-void pw_utf8_trim_cut(char *s);
-
 /* yes/no, true/false, on/off, 1/0. */
 int pw_parse_bool(const char *s, int *out, char err[PW_ERRBUF]);
 /* A decimal integer within [min, max]. */
@@ -76,10 +72,5 @@ int pw_parse_int(const char *s, long long min, long long max, long long *out,
  * "/s" is read as a unit, so "10/m" is refused rather than misread. */
 int pw_parse_rate(const char *s, long long min, long long max, long long *out,
                   char err[PW_ERRBUF]);
-
-/* Case-insensitive ASCII comparison; locale-independent. */
-int pw_strcasecmp(const char *a, const char *b);
-/* The value of a hexadecimal digit (either case), or -1. */
-int pw_hex_digit(char c);
 
 #endif

@@ -41,6 +41,8 @@
  */
 #include "daemon/run_int.h"
 
+#include "base/clock.h"
+
 /* [portwatch] log_level's choices (config.c) are these levels in order. */
 _Static_assert(PW_LOG_ERROR == 0 && PW_LOG_WARN == 1 && PW_LOG_INFO == 2 && PW_LOG_DEBUG == 3,
                "log_level's choices: error, warn, info, debug");
@@ -193,11 +195,11 @@ static void epm_release(void *ud, const struct pw_web_epm *e)
 static void on_heartbeat(uv_timer_t *t)
 {
     struct daemon *d = t->data;
-    int64_t now = pw_web_now_ms();
+    int64_t now = pw_wall_ms();
     if (d->beat_ms && now - d->beat_ms > GAP_MS) {
         char from[40], to[40], took[32];
-        pw_web_format_time(d->beat_ms, from, sizeof from);
-        pw_web_format_time(now, to, sizeof to);
+        pw_format_rfc3339(d->beat_ms, from, sizeof from);
+        pw_format_rfc3339(now, to, sizeof to);
         pw_format_duration((now - d->beat_ms) / 1000 * 1000, took, sizeof took);
         pw_log_event(PW_LOG_WARN, "monitoring gap: from %s to %s (%s) the daemon did not run "
                      "(paused, suspended, or starved of CPU); that time counts as not monitored",
@@ -313,14 +315,14 @@ void run_seed(struct daemon *d, struct gen *g, const struct pw_snapshot *prev,
         pw_engine_seed_stats(g->engine, &prev->stats);
 }
 
-static void store_log(void *ud, enum pw_store_log_level lvl, const char *msg)
+static void store_log(void *ud, int lvl, const char *msg)
 {
     (void)ud;
     /* The store's errors all mean history is not being written. */
-    if (lvl == PW_STORE_LOG_ERROR)
+    if (lvl == PW_LOG_ERROR)
         pw_log_event_id(PW_EVENT_STORAGE_DEGRADED, PW_LOG_ERROR, "store: %s", msg);
     else
-        pw_log(lvl == PW_STORE_LOG_WARN ? PW_LOG_WARN : PW_LOG_INFO, "store: %s", msg);
+        pw_log(lvl == PW_LOG_WARN ? PW_LOG_WARN : PW_LOG_INFO, "store: %s", msg);
 }
 
 static int open_store(struct daemon *d)

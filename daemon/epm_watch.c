@@ -11,9 +11,11 @@
  */
 #include "daemon/epm_watch.h"
 
+#include "base/clock.h"
+#include "base/text.h"
 #include "daemon/log.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "config/values.h"
 #include "probes/epm.h"
 #include "store/store.h"
@@ -66,13 +68,6 @@ struct pw_epm_watch {
     size_t next;           /* next host of the round */
     bool busy, resolving, changed, started, closing, timer_closed, put_failed;
 };
-
-static int64_t now_ms(void)
-{
-    uv_timeval64_t tv;
-    uv_gettimeofday(&tv);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* ---- snapshots ------------------------------------------------------------------ */
 
@@ -270,7 +265,7 @@ static void merge(struct pw_epm_watch *w, const char *name, const struct pw_epm_
     struct whost *h = host_named(w, name);
     if (!h)
         return; /* no longer in the plan */
-    int64_t now = now_ms();
+    int64_t now = pw_wall_ms();
     h->looked_ms = now;
     if (r->err) {
         char msg[200];
@@ -362,7 +357,7 @@ static void read_failed(struct pw_epm_watch *w, int err)
 {
     struct whost *h = host_named(w, w->reading);
     if (h && !w->closing) {
-        h->looked_ms = now_ms();
+        h->looked_ms = pw_wall_ms();
         char msg[200];
         snprintf(msg, sizeof msg, "cannot read the endpoint mapper: %s", err_text(err));
         if (!h->err || strcmp(h->err, msg) != 0)

@@ -14,7 +14,7 @@
 #include "daemon/transitions.h"
 #include "daemon/os.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "probes/probe.h"
 #include "store/store.h"
 #include "web/web.h"

@@ -27,6 +27,7 @@
  */
 #include "daemon/transitions.h"
 
+#include "base/clock.h"
 #include "config/values.h"
 #include "daemon/log.h"
 #include "probes/cause.h"
@@ -96,7 +97,7 @@ static void group_write(struct pw_transition_group *g)
     char ports[512], at[40] = "";
     ports_text(g->ports, g->n, ports, sizeof ports);
     if (g->n > 1) /* a lone change is logged as it happens */
-        pw_web_format_time(g->first_ms, at, sizeof at);
+        pw_format_rfc3339(g->first_ms, at, sizeof at);
     bool down = g->status == PW_STATUS_DOWN;
     pw_log_event_id(down ? PW_EVENT_TARGET_DOWN : PW_EVENT_TARGET_UP, down ? PW_LOG_WARN : PW_LOG_INFO,
                     "%s: %s %s: %s%s%s%s", pw_status_name(g->status), g->host, ports, g->cause,

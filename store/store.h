@@ -44,6 +44,7 @@
 #ifndef PW_STORE_H
 #define PW_STORE_H
 
+#include "base/log.h"
 #include "probes/epm.h"
 #include "probes/probe.h"
 
@@ -56,10 +57,9 @@
 
 struct pw_store;
 
-enum pw_store_log_level { PW_STORE_LOG_ERROR, PW_STORE_LOG_WARN, PW_STORE_LOG_INFO };
-/* Called from the writer thread (and from the caller's thread in
- * pw_store_open / pw_store_sync_targets); must be thread-safe. */
-typedef void (*pw_store_log_cb)(void *ud, enum pw_store_log_level lvl, const char *msg);
+/* The store logs errors, warnings and info lines (base/log.h levels) from
+ * the writer thread (and from the caller's thread in pw_store_open /
+ * pw_store_sync_targets): the sink must be thread-safe. */
 
 struct pw_store_options {
     uint32_t queue_max;     /* results held in memory (0: 65536, ~9 MB) */
@@ -79,7 +79,7 @@ struct pw_store_options {
     int64_t check_ms;       /* PRAGMA quick_check at open may take this long,
                                then the store opens unchecked, saying so
                                (0: 10000) */
-    pw_store_log_cb log;    /* NULL: stderr */
+    pw_log_sink log;        /* NULL: errors and warnings to stderr */
     void *log_ud;
 };
 

@@ -8,7 +8,7 @@
 #include "store/query_int.h"
 
 #include "config/config.h"
-#include "config/error.h"
+#include "base/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

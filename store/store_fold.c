@@ -7,7 +7,7 @@
 #include "store/writer_int.h"
 
 #include "config/config.h"
-#include "config/error.h"
+#include "base/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

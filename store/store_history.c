@@ -4,7 +4,8 @@
  */
 #include "store/query_int.h"
 
-#include "config/error.h"
+#include "base/clock.h"
+#include "base/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,10 +84,10 @@ int pw_store_query_history(struct pw_store *st, uint32_t target_id, int64_t from
     s = NULL;
     h->since_ms = first_ms;
 
-    int tier = step_ms >= DAY_MS ? 2 : step_ms >= HOUR_MS ? 1 : 0;
+    int tier = step_ms >= PW_DAY_MS ? 2 : step_ms >= PW_HOUR_MS ? 1 : 0;
     if (tier == 0 && from_ms < newest - o->keep_raw_ms)
         tier = 1;
-    static const int64_t tms[3] = {FINE_MS, HOUR_MS, DAY_MS};
+    static const int64_t tms[3] = {FINE_MS, PW_HOUR_MS, PW_DAY_MS};
     static const char *const tbl[3] = {"bucket_fine", "bucket_hour", "bucket_day"};
     int64_t T = tms[tier];
     int64_t step = (step_ms + T - 1) / T * T;
@@ -221,10 +222,10 @@ int pw_store_query_history(struct pw_store *st, uint32_t target_id, int64_t from
         if (!rc)
             rc = sq_prepare3(db, "SELECT b, lat_n, lat_min, lat_sum, lat_max, n0+n1+n2+n3+n4+n5"
                                  " FROM bucket_day WHERE target_id=?1 AND b>=?2 AND b<?3 AND lat_n>0",
-                             &s, target_id, from / DAY_MS, (to + DAY_MS - 1) / DAY_MS);
+                             &s, target_id, from / PW_DAY_MS, (to + PW_DAY_MS - 1) / PW_DAY_MS);
         if (!rc) {
             while (sqlite3_step(s) == SQLITE_ROW) {
-                int64_t da = sqlite3_column_int64(s, 0) * DAY_MS, de = da + DAY_MS;
+                int64_t da = sqlite3_column_int64(s, 0) * PW_DAY_MS, de = da + PW_DAY_MS;
                 int64_t dn = sqlite3_column_int64(s, 1);
                 int64_t avg = sqlite3_column_int64(s, 3) / dn;
                 for (int64_t i = max64(0, (da - from) / step); i < npts && h->points[i].t_ms < de; i++) {

@@ -11,8 +11,6 @@
 #include <sqlite3.h>
 
 #define FINE_MS 300000LL
-#define HOUR_MS 3600000LL
-#define DAY_MS 86400000LL
 
 /* The oldest schema the queries read (they use state_runs.verify). */
 #define PW_STORE_READ_MIN_VERSION 3

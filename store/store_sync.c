@@ -4,8 +4,9 @@
  */
 #include "store/writer_int.h"
 
+#include "base/clock.h"
+#include "base/error.h"
 #include "config/config.h"
-#include "config/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -155,7 +156,7 @@ int pw_store_sync_targets(struct pw_store *st, const struct pw_plan *plan,
      * was last seen in (or now, if that is the current one). */
     int64_t now = st->cov.alive_ms > 0 ? st->cov.alive_ms : st->cov.prev_end_ms;
     if (now <= 0)
-        now = sw_wall_ms();
+        now = pw_wall_ms();
     if (rc == SQLITE_OK) {
         sqlite3_bind_int(ret, 1, gen);
         while ((rc = sqlite3_step(ret)) == SQLITE_ROW) {
@@ -206,7 +207,7 @@ int pw_store_sync_targets(struct pw_store *st, const struct pw_plan *plan,
         st->sync_gen = gen;
     } else {
         /* The caller decides what follows (stop, or keep the running plan). */
-        sw_log(st, PW_STORE_LOG_ERROR, "cannot record the plan's %zu targets in %s: %s",
+        sw_log(st, PW_LOG_ERROR, "cannot record the plan's %zu targets in %s: %s",
                plan->ntargets, st->path, emsg);
         free(slots);
         free(undo);

@@ -5,8 +5,9 @@
  */
 #include "store/writer_int.h"
 
+#include "base/clock.h"
+#include "base/error.h"
 #include "config/config.h"
-#include "config/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -131,16 +132,16 @@ static void drops_noted(struct pw_store *st, struct drop_episode *ep, uint64_t n
     uint64_t now = uv_hrtime();
     ep->count += n;
     if (!ep->from_ms) {
-        ep->from_ms = hole ? hole : sw_wall_ms();
+        ep->from_ms = hole ? hole : pw_wall_ms();
         ep->logged_ns = now;
-        sw_log(st, PW_STORE_LOG_WARN, "results are dropped from now on: the queue of %u results is"
+        sw_log(st, PW_LOG_WARN, "results are dropped from now on: the queue of %u results is"
                " full while %s cannot be written; until it can, that time counts as not monitored",
                st->opt.queue_max, st->path);
     } else if (now - ep->logged_ns >= DROP_LOG_EVERY_NS) {
         char took[32];
         ep->logged_ns = now;
-        pw_format_duration(sw_wall_ms() - ep->from_ms, took, sizeof took);
-        sw_log(st, PW_STORE_LOG_WARN, "still dropping results: %llu in the last %s",
+        pw_format_duration(pw_wall_ms() - ep->from_ms, took, sizeof took);
+        sw_log(st, PW_LOG_WARN, "still dropping results: %llu in the last %s",
                (unsigned long long)ep->count, took);
     }
 }
@@ -151,7 +152,7 @@ static void drops_ended(struct pw_store *st, struct drop_episode *ep, int64_t un
         return;
     char took[32];
     pw_format_duration(until_ms > ep->from_ms ? until_ms - ep->from_ms : 0, took, sizeof took);
-    sw_log(st, PW_STORE_LOG_INFO, "results are written again: %llu were dropped, and the %s of"
+    sw_log(st, PW_LOG_INFO, "results are written again: %llu were dropped, and the %s of"
            " history they covered counts as not monitored", (unsigned long long)ep->count, took);
     *ep = (struct drop_episode){0};
 }
@@ -202,7 +203,7 @@ void sw_writer_main(void *arg)
         if (dropped)
             drops_noted(st, &ep, dropped, hole);
         if (epm_dropped)
-            sw_log(st, PW_STORE_LOG_WARN,
+            sw_log(st, PW_LOG_WARN,
                    "dropped %llu RPC endpoint-mapper reads: %d registrations already wait"
                    " to be written", (unsigned long long)epm_dropped, PW_STORE_EPM_QUEUE_MAX);
 
@@ -328,7 +329,7 @@ void sw_writer_main(void *arg)
         }
         if (unknown) {
             uv_mutex_unlock(&st->lock);
-            sw_log(st, PW_STORE_LOG_WARN, "dropped %llu results for targets not in the synced plan",
+            sw_log(st, PW_LOG_WARN, "dropped %llu results for targets not in the synced plan",
                    (unsigned long long)unknown);
             uv_mutex_lock(&st->lock);
         }
@@ -347,9 +348,9 @@ void sw_writer_main(void *arg)
     uv_mutex_unlock(&st->db_lock);
     uv_mutex_lock(&st->lock);
     if (st->qcount)
-        sw_log(st, PW_STORE_LOG_ERROR, "closing with %u results not written", st->qcount);
+        sw_log(st, PW_LOG_ERROR, "closing with %u results not written", st->qcount);
     if (st->epm_nreads)
-        sw_log(st, PW_STORE_LOG_ERROR, "closing with %u RPC endpoint-mapper reads not written",
+        sw_log(st, PW_LOG_ERROR, "closing with %u RPC endpoint-mapper reads not written",
                st->epm_nreads);
     uv_cond_broadcast(&st->done);
     uv_mutex_unlock(&st->lock);

@@ -3,6 +3,8 @@
  */
 #include "web/api_doc.h"
 
+#include "base/clock.h"
+#include "base/text.h"
 #include "config/values.h"
 #include "web/params.h"
 
@@ -17,7 +19,7 @@ json_t *pw_jtime(int64_t ms)
     if (ms <= 0)
         return json_null();
     char buf[40];
-    pw_web_format_time(ms, buf, sizeof buf);
+    pw_format_rfc3339(ms, buf, sizeof buf);
     return json_string(buf);
 }
 

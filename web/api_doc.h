@@ -8,8 +8,6 @@
 
 #include "web/req.h"
 
-#define PW_API_DAY_MS 86400000LL
-
 /* RFC 3339, or null for ms <= 0. */
 json_t *pw_jtime(int64_t ms);
 /* Microseconds as milliseconds, or null when negative. */

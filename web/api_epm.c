@@ -5,6 +5,7 @@
  */
 #include "web/api.h"
 
+#include "base/text.h"
 #include "config/values.h"
 #include "probes/report.h"
 #include "web/api_doc.h"

@@ -4,7 +4,8 @@
  */
 #include "web/api.h"
 
-#include "config/error.h"
+#include "base/clock.h"
+#include "base/error.h"
 #include "config/values.h"
 #include "web/api_doc.h"
 #include "web/params.h"
@@ -68,8 +69,8 @@ void pw_api_history(struct pw_req *r, struct pw_reply *out)
 {
     struct pw_store *st = pw_req_need_store(r, out);
     int64_t from, to, step = 0;
-    if (!st || pw_web_param_range(r, PW_API_DAY_MS, &from, &to, out) != 0 ||
-        pw_web_param_duration(r, "step", 60000, 366 * PW_API_DAY_MS, &step, out) != 0)
+    if (!st || pw_web_param_range(r, PW_DAY_MS, &from, &to, out) != 0 ||
+        pw_web_param_duration(r, "step", PW_MINUTE_MS, 366 * PW_DAY_MS, &step, out) != 0)
         return;
     if (!step) { /* about 300 points, in whole 5-minute buckets */
         step = (to - from + 299) / 300;
@@ -244,7 +245,7 @@ void pw_api_uptime(struct pw_req *r, struct pw_reply *out)
     };
     struct pw_store *st = pw_req_need_store(r, out);
     int64_t from, to;
-    if (!st || pw_web_param_range(r, PW_API_DAY_MS, &from, &to, out) != 0)
+    if (!st || pw_web_param_range(r, PW_DAY_MS, &from, &to, out) != 0)
         return;
     const char *by = pw_web_param(r, "by");
     size_t g = 0;

@@ -5,7 +5,7 @@
  */
 #include "web/api.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "web/api_doc.h"
 #include "web/params.h"
 

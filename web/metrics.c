@@ -30,6 +30,7 @@
  */
 #include "web/api.h"
 
+#include "base/text.h"
 #include "web/gzip.h"
 #include "web/process.h"
 

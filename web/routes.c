@@ -8,6 +8,7 @@
  */
 #include "web/server_int.h"
 
+#include "base/clock.h"
 #include "web/api.h"
 #include "web/auth.h"
 #include "web/params.h"
@@ -221,7 +222,7 @@ void pw_route(struct pw_req *r, const char *method)
     }
     if (pw_web_check_params(r, rt->params, out) != 0)
         return;
-    r->now_ms = pw_web_now_ms();
+    r->now_ms = pw_wall_ms();
     if (rt->flags & RT_STORE) {
         if (pw_req_need_store(r, out))
             pw_req_defer(r, rt->fn);

@@ -18,7 +18,8 @@
  */
 #include "web/server_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
+#include "base/text.h"
 #include "config/values.h"
 
 #include <microhttpd.h>

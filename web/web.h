@@ -16,6 +16,7 @@
 #ifndef PW_WEB_H
 #define PW_WEB_H
 
+#include "base/log.h"
 #include "probes/epm.h"
 #include "probes/probe.h"
 #include "store/store.h"
@@ -80,8 +81,6 @@ struct pw_web_sources {
     void (*epm_release)(void *ud, const struct pw_web_epm *e);
 };
 
-typedef pw_log_sink pw_web_log_cb;
-
 struct pw_web_options {
     const char *listen;       /* "127.0.0.1:8470", "[::1]:8470", "0.0.0.0:8470";
                                  port 0 picks a free port (pw_web_port) */
@@ -100,7 +99,7 @@ struct pw_web_options {
                                  headers must fit (0: 32768; min 4096) */
     unsigned threads;         /* HTTP worker threads (0: 2) */
     unsigned query_threads;   /* store query threads (0: 2) */
-    pw_web_log_cb log;        /* levels as the engine's: 0 error .. 3 debug;
+    pw_log_sink log;          /* base/log.h levels;
                                  NULL: errors and warnings to stderr */
     void *log_ud;
 };
@@ -122,12 +121,6 @@ void pw_web_stop(struct pw_web *w);
 
 /* ---- Helpers shared with the daemon and tests ---------------------------- */
 
-/* The wall clock: ms since the epoch, UTC. */
-int64_t pw_web_now_ms(void);
-
-/* Formats ms since the epoch as RFC 3339 UTC with milliseconds
- * ("2025-11-25T20:36:00.123Z"). buf needs 32 bytes. */
-void pw_web_format_time(int64_t ms, char *buf, size_t len);
 /* Parses a time parameter: RFC 3339 ("2025-11-25T20:36:00Z", fractions and
  * +hh:mm offsets allowed), "now", or a relative "-24h" / "-1h30m" before
  * now_ms. Returns 0 and *out, or PW_EINVAL with a message in err. */

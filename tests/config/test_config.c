@@ -5,7 +5,7 @@
  */
 #include "config/catalog.h"
 #include "config/config.h"
-#include "config/error.h"
+#include "base/error.h"
 #include "config/ini.h"
 
 #include "tests/check_run.h"

@@ -8,14 +8,14 @@
 #include "store_fixture.h"
 #include "store/store_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include "tests/check_run.h"
 
 #include <check.h>
 #include <uv.h>
 
-static void store_quiet_log(void *ud, enum pw_store_log_level lvl, const char *msg) {}
+static void store_quiet_log(void *ud, int lvl, const char *msg) {}
 
 static void submit1(struct pw_store *st, struct pw_result r)
 {
@@ -989,13 +989,13 @@ struct logbuf {
     char last[512];
 };
 
-static void on_log(void *ud, enum pw_store_log_level lvl, const char *msg)
+static void on_log(void *ud, int lvl, const char *msg)
 {
     struct logbuf *b = ud;
     uv_mutex_lock(&b->m);
-    if (lvl == PW_STORE_LOG_WARN)
+    if (lvl == PW_LOG_WARN)
         b->warns++;
-    if (lvl == PW_STORE_LOG_ERROR)
+    if (lvl == PW_LOG_ERROR)
         b->errors++;
     snprintf(b->last, sizeof b->last, "%s", msg);
     uv_mutex_unlock(&b->m);

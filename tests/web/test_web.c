@@ -9,7 +9,8 @@
 #define _GNU_SOURCE
 #include "world.h"
 
-#include "config/error.h"
+#include "base/clock.h"
+#include "base/error.h"
 #include "web/web.h"
 
 #include <check.h>
@@ -109,9 +110,9 @@ START_TEST(time_parse_and_format)
         ck_assert_msg(pw_web_parse_time(bad[i], now, &t, err) != 0, "accepted '%s'", bad[i]);
         ck_assert_msg(strstr(err, "RFC 3339") || strstr(err, "1970"), "message: %s", err);
     }
-    pw_web_format_time(now + 7, buf, sizeof buf);
+    pw_format_rfc3339(now + 7, buf, sizeof buf);
     ck_assert_str_eq(buf, "2025-11-25T20:36:00.007Z");
-    pw_web_format_time(951782400000LL, buf, sizeof buf); /* leap day 2000 */
+    pw_format_rfc3339(951782400000LL, buf, sizeof buf); /* leap day 2000 */
     ck_assert_str_eq(buf, "2000-02-29T00:00:00.000Z");
 }
 END_TEST
