@@ -8,6 +8,9 @@
 #ifndef PW_ERROR_H
 #define PW_ERROR_H
 
+/* mingw's <stdio.h> defines __MINGW_PRINTF_FORMAT, read below. */
+#include <stdio.h>
+
 /* printf-style format checking. mingw's gcc reads plain `printf` as the old
  * msvcrt dialect (no %zu); portwatch builds against mingw's C99 printf,
  * which its headers name __MINGW_PRINTF_FORMAT. */
