@@ -268,12 +268,6 @@ static void check_free(struct pw_check *k)
     pw_portset_free(&k->ports);
 }
 
-void pw_config_drop_checks(struct pw_config *c, size_t keep)
-{
-    while (c->nchecks > keep)
-        check_free(&c->checks[--c->nchecks]);
-}
-
 void pw_config_free(struct pw_config *c)
 {
     if (!c)

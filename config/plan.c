@@ -18,7 +18,8 @@
 struct entry {
     uint32_t host;
     uint16_t port;
-    uint16_t contrib; /* catalog row index, or nrows + check index */
+    uint16_t contrib; /* catalog row index, nrows + check index, or
+                         nrows + nchecks + registered index */
 };
 
 /* Plan-owned copies of strings that come from the config (check names,
@@ -182,11 +183,13 @@ struct selected {
 
 struct builder {
     const struct pw_config *c;
+    const struct pw_plan_registered *reg; /* contributions after the checks */
+    size_t nreg;
     struct selected rows[PW_CATALOG_MAX_ROWS]; /* contribution i < nrows is rows[i] */
     size_t nrows;
     struct entry *e;
     size_t ne, cap;
-    char **hosts; /* borrowed from the config */
+    const char **hosts; /* borrowed from the config and the registered input */
     size_t nhosts, hosts_cap;
     struct index host_index; /* finds a host's number by name */
     const char *looking_for; /* the name host_index is finding */
@@ -201,7 +204,7 @@ static int same_host(const void *ctx, uint32_t item)
 }
 
 /* The number of the host with this name (ignoring case), added when new. */
-static long host_index(struct builder *b, char *name)
+static long host_index(struct builder *b, const char *name)
 {
     uint32_t hash = pw_name_hash(name);
     b->looking_for = name;
@@ -210,7 +213,7 @@ static long host_index(struct builder *b, char *name)
         return found;
     if (b->nhosts == b->hosts_cap) {
         size_t cap = b->hosts_cap ? 2 * b->hosts_cap : 16;
-        char **nh = realloc(b->hosts, cap * sizeof *nh);
+        const char **nh = realloc(b->hosts, cap * sizeof *nh);
         if (!nh)
             return PW_ENOMEM;
         b->hosts = nh;
@@ -406,6 +409,20 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
                 out->verify_proto = c->verify ? PW_PROTO_AUTO : PW_PROTO_NONE;
                 decided = 1;
             }
+        } else if (set[i] >= b->nrows + c->nchecks) {
+            const struct pw_plan_registered *g = &b->reg[set[i] - b->nrows - c->nchecks];
+            r->role = PW_PLAN_REGISTERED_NAME;
+            r->service = r->role;
+            r->text = pool_dup(pool, g->reason);
+            r->row = 0;
+            ex = PW_EXPECT_LISTENING;
+            /* A connect only, as an operator's check with protocol = none:
+             * the dynamic endpoint is the mapper's word, not a known
+             * service on a known port. */
+            out->verify_proto = PW_PROTO_NONE;
+            explicit_proto = decided = 1;
+            if (!r->text)
+                return PW_ENOMEM;
         } else {
             const struct pw_check *k = &c->checks[set[i] - b->nrows];
             r->role = pool_dup(pool, k->name);
@@ -544,7 +561,7 @@ static int make_targets(struct builder *b, struct pool *pool, struct pw_plan *p,
                         struct pw_diag *diag)
 {
     struct profiles prof = {0};
-    uint16_t *set = calloc(b->nrows + b->c->nchecks, sizeof *set);
+    uint16_t *set = calloc(b->nrows + b->c->nchecks + b->nreg, sizeof *set);
     int rc = PW_ENOMEM;
     p->hosts = calloc(b->nhosts, sizeof *p->hosts);
     p->targets = calloc(b->ne, sizeof *p->targets);
@@ -583,7 +600,31 @@ done:
 
 int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_diag *diag)
 {
-    struct builder b = {.c = c};
+    return pw_plan_build_with(c, NULL, 0, out, diag);
+}
+
+/* Adds each registered host's ports as contributions after the checks. */
+static int add_registered(struct builder *b)
+{
+    uint16_t first = (uint16_t)(b->nrows + b->c->nchecks);
+    for (size_t i = 0; i < b->nreg; i++) {
+        long hi = host_index(b, b->reg[i].host);
+        if (hi < 0)
+            return (int)hi;
+        for (size_t k = 0; k < b->reg[i].nports; k++) {
+            uint16_t port = b->reg[i].ports[k];
+            int rc = add_ports(b, (uint32_t)hi, port, port, (uint16_t)(first + i));
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int pw_plan_build_with(const struct pw_config *c, const struct pw_plan_registered *reg,
+                       size_t nreg, struct pw_plan **out, struct pw_diag *diag)
+{
+    struct builder b = {.c = c, .reg = reg, .nreg = nreg};
     select_rows(c, b.rows, &b.nrows);
     int64_t sweep_asked;
     b.sweep_ms = pw_plan_rpc_sweep_ms(c, &sweep_asked);
@@ -599,7 +640,7 @@ int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_dia
         goto fail;
     }
     p->arena_ = pool;
-    if (b.nrows + c->nchecks > UINT16_MAX) {
+    if (b.nrows + c->nchecks + nreg > UINT16_MAX) {
         pw_diag_add(diag, "too many checks (%zu); at most %d with these vantages' %zu catalog rows",
                     c->nchecks, UINT16_MAX - (int)b.nrows, b.nrows);
         rc = PW_ETOO_BIG;
@@ -618,6 +659,8 @@ int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_dia
         if (rc)
             goto fail;
     }
+    if ((rc = add_registered(&b)) != 0)
+        goto fail;
     if (b.ne == 0) {
         pw_diag_add(diag, "%s: nothing to watch: name the hosts of at least one role in [biztalk] "
                           "(e.g. management_database = SQL01) or add a [check NAME] section",

@@ -32,7 +32,8 @@
  *
  * Endpoint watch (daemon/epm_watch.c): the hosts probed on 135 have their
  * endpoint mappers read every epm_every intervals; the TCP ports registered
- * there join the plan as an implicit check per host ("rpc-registered").
+ * there join the plan as a check per host ("rpc-registered"), an input of
+ * plan building next to the configuration (pw_plan_build_with).
  * When a host's registered ports change, the plan is rebuilt from the
  * current configuration (not re-read from disk) and swapped in exactly as
  * a reload does, so unchanged targets keep their state. The watch keeps its

@@ -30,13 +30,14 @@
 
 struct whost {
     char *name;
-    struct pw_web_epm_endpoint *v;
+    struct pw_epm_registration *v;
     size_t n;
     int64_t looked_ms;
     bool from_store;   /* v is the stored read; no live one completed yet */
     char *err;
     uint16_t *ports;   /* registered TCP ports but 135, sorted, unique */
     size_t nports;
+    char *reason;      /* the plan's reason for them: the interfaces named */
 };
 
 /* A published snapshot: the public part first, so release can find the
@@ -122,7 +123,7 @@ static void publish(struct pw_epm_watch *w)
         o->error = dup_or_null(h->err);
         o->looked_up_ms = h->looked_ms;
         o->from_store = h->from_store;
-        struct pw_web_epm_endpoint *v = malloc((h->n ? h->n : 1) * sizeof *v);
+        struct pw_epm_registration *v = malloc((h->n ? h->n : 1) * sizeof *v);
         if (v && h->n)
             memcpy(v, h->v, h->n * sizeof *v);
         o->v = v;
@@ -214,7 +215,7 @@ static void warn_outside(const char *name, const struct pw_epm_entry *e, const c
 
 /* h's registered TCP ports but 135, sorted and unique, from h->v. Returns
  * them (*np set), or NULL out of memory. */
-static uint16_t *tcp_ports(const struct pw_web_epm_endpoint *v, size_t n, size_t *np)
+static uint16_t *tcp_ports(const struct pw_epm_registration *v, size_t n, size_t *np)
 {
     uint16_t *ports = malloc((n ? n : 1) * sizeof *ports);
     *np = 0;
@@ -256,6 +257,46 @@ static void store_read(struct pw_epm_watch *w, const char *name, const struct wh
     w->put_failed = rc != 0 && rc != PW_EBUSY;
 }
 
+/* "MSDTC (IXnRemote), Remote Registry, ..." for h's TCP endpoints. */
+static void names_of(const struct whost *h, char *out, size_t len)
+{
+    size_t used = 0, left = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < h->n; i++) {
+        const struct pw_epm_entry *e = &h->v[i].e;
+        if (!is_tcp(e) || e->port == EPM_PORT)
+            continue;
+        char buf[37];
+        const char *label = iface_label(e, buf);
+        bool dup = false;
+        for (size_t k = 0; k < i && !dup; k++)
+            dup = is_tcp(&h->v[k].e) && h->v[k].e.port != EPM_PORT &&
+                  strcmp(iface_label(&h->v[k].e, (char[37]){0}), label) == 0;
+        if (dup)
+            continue;
+        if (used + strlen(label) + 2 >= REASON_NAMES_MAX || used + strlen(label) + 2 >= len) {
+            left++;
+            continue;
+        }
+        used += (size_t)snprintf(out + used, len - used, "%s%s", used ? ", " : "", label);
+    }
+    if (left)
+        snprintf(out + used, len - used, " and %zu more", left);
+}
+
+/* h's reason for the plan, from the interfaces its TCP ports serve; out of
+ * memory, NULL (its ports are then left out of the plan). */
+static void set_reason(struct whost *h)
+{
+    char names[REASON_NAMES_MAX + 32];
+    names_of(h, names, sizeof names);
+    size_t len = strlen(names) + 64;
+    free(h->reason);
+    h->reason = malloc(len);
+    if (h->reason)
+        snprintf(h->reason, len, "registered with the endpoint mapper: %s", names);
+}
+
 /* A complete read replaces the host's list: kept keys keep first_seen,
  * new TCP ports outside the range are warned about once, and a changed set
  * of TCP ports marks the round as changed. A failed read only records the
@@ -275,7 +316,7 @@ static void merge(struct pw_epm_watch *w, const char *name, const struct pw_epm_
         set_error(h, msg);
         return;
     }
-    struct pw_web_epm_endpoint *v = malloc((r->n ? r->n : 1) * sizeof *v);
+    struct pw_epm_registration *v = malloc((r->n ? r->n : 1) * sizeof *v);
     if (!v) {
         set_error(h, "out of memory");
         return;
@@ -288,11 +329,11 @@ static void merge(struct pw_epm_watch *w, const char *name, const struct pw_epm_
             dup = same_key(&v[k].e, e);
         if (dup)
             continue;
-        const struct pw_web_epm_endpoint *old = NULL;
+        const struct pw_epm_registration *old = NULL;
         for (size_t k = 0; k < h->n && !old; k++)
             if (same_key(&h->v[k].e, e))
                 old = &h->v[k];
-        struct pw_web_epm_endpoint *x = &v[n++];
+        struct pw_epm_registration *x = &v[n++];
         x->e = *e;
         x->first_seen_ms = old ? old->first_seen_ms : now;
         x->last_seen_ms = now;
@@ -320,6 +361,7 @@ static void merge(struct pw_epm_watch *w, const char *name, const struct pw_epm_
     free(h->v);
     h->v = v;
     h->n = n;
+    set_reason(h);
     h->from_store = false;
     free(h->err);
     h->err = NULL;
@@ -483,6 +525,7 @@ static void host_free(struct whost *h)
     free(h->v);
     free(h->err);
     free(h->ports);
+    free(h->reason);
 }
 
 /* A host new to the watch starts from the store's latest read of it, as
@@ -497,7 +540,7 @@ static void seed_host(struct pw_epm_watch *w, struct whost *h, const struct pw_p
             s = &w->stored[i];
     if (!s)
         return;
-    struct pw_web_epm_endpoint *v = malloc((s->n ? s->n : 1) * sizeof *v);
+    struct pw_epm_registration *v = malloc((s->n ? s->n : 1) * sizeof *v);
     if (!v)
         return;
     size_t n = 0;
@@ -525,6 +568,7 @@ static void seed_host(struct pw_epm_watch *w, struct whost *h, const struct pw_p
     h->n = n;
     h->ports = ports;
     h->nports = np;
+    set_reason(h);
     h->looked_ms = s->looked_up_ms;
     h->from_store = true;
     pw_log(PW_LOG_INFO, "%s: %zu registration%s and %zu TCP port%s from the stored read of its "
@@ -606,78 +650,24 @@ void pw_epm_watch_configure(struct pw_epm_watch *w, const struct pw_config *c,
     publish(w);
 }
 
-/* "MSDTC (IXnRemote), Remote Registry, ..." for h's TCP endpoints. */
-static void names_of(const struct whost *h, char *out, size_t len)
+int pw_epm_watch_registered(const struct pw_epm_watch *w, const struct pw_plan *base,
+                            struct pw_plan_registered **out, size_t *n)
 {
-    size_t used = 0, left = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < h->n; i++) {
-        const struct pw_epm_entry *e = &h->v[i].e;
-        if (!is_tcp(e) || e->port == EPM_PORT)
-            continue;
-        char buf[37];
-        const char *label = iface_label(e, buf);
-        bool dup = false;
-        for (size_t k = 0; k < i && !dup; k++)
-            dup = is_tcp(&h->v[k].e) && h->v[k].e.port != EPM_PORT &&
-                  strcmp(iface_label(&h->v[k].e, (char[37]){0}), label) == 0;
-        if (dup)
-            continue;
-        if (used + strlen(label) + 2 >= REASON_NAMES_MAX || used + strlen(label) + 2 >= len) {
-            left++;
-            continue;
-        }
-        used += (size_t)snprintf(out + used, len - used, "%s%s", used ? ", " : "", label);
-    }
-    if (left)
-        snprintf(out + used, len - used, " and %zu more", left);
-}
-
-int pw_epm_watch_add_checks(const struct pw_epm_watch *w, struct pw_config *c,
-                            const struct pw_plan *base)
-{
-    size_t keep = c->nchecks;
-    int added = 0;
+    *out = NULL;
+    *n = 0;
+    struct pw_plan_registered *reg = calloc(w->nhosts ? w->nhosts : 1, sizeof *reg);
+    if (!reg)
+        return PW_ENOMEM;
     for (size_t i = 0; i < w->nhosts; i++) {
         const struct whost *h = &w->hosts[i];
         bool in_base = false;
         for (size_t b = 0; b < base->nhosts && !in_base; b++)
             in_base = strcmp(base->hosts[b].name, h->name) == 0 && probes_epm(base, b);
-        if (!h->nports || !in_base)
-            continue;
-        char *ports = malloc(h->nports * 7 + 1);
-        char names[REASON_NAMES_MAX + 32], *reason = NULL;
-        if (ports) {
-            size_t used = 0;
-            for (size_t k = 0; k < h->nports; k++)
-                used += (size_t)sprintf(ports + used, "%s%u", k ? "," : "", (unsigned)h->ports[k]);
-            names_of(h, names, sizeof names);
-            size_t rl = strlen(names) + 64;
-            reason = malloc(rl);
-            if (reason)
-                snprintf(reason, rl, "registered with the endpoint mapper: %s", names);
-        }
-        struct pw_diag diag = {0};
-        int rc = ports && reason ? pw_config_add_check(c, "rpc-registered", h->name, ports,
-                                                       PW_EXPECT_LISTENING, &diag)
-                                 : PW_ENOMEM;
-        free(ports);
-        if (rc == 0) {
-            struct pw_check *k = &c->checks[c->nchecks - 1];
-            free(k->reason);
-            k->reason = reason;
-            added++;
-        } else {
-            free(reason);
-            for (size_t m = 0; m < diag.n; m++)
-                pw_log(PW_LOG_WARN, "endpoint watch: %s: %s", h->name, diag.msgs[m]);
-            pw_diag_free(&diag);
-            pw_config_drop_checks(c, keep);
-            return rc;
-        }
-        pw_diag_free(&diag);
+        if (h->nports && in_base && h->reason)
+            reg[(*n)++] = (struct pw_plan_registered){h->name, h->ports, h->nports, h->reason};
     }
-    return added;
+    *out = reg;
+    return 0;
 }
 
 static void maybe_free(struct pw_epm_watch *w)

@@ -3,8 +3,9 @@
  * reads the RPC endpoint mapper of each host the plan probes on 135, one
  * host at a time, and keeps the latest read per host with when each
  * (interface, version, protocol, port) was first and last seen. The TCP
- * ports registered there become targets of the plan (as an implicit check,
- * "rpc-registered", added by pw_epm_watch_add_checks at plan-build time);
+ * ports registered there become targets of the plan through an input of
+ * plan building (pw_epm_watch_registered to pw_plan_build_with: the check
+ * "rpc-registered" of each host), never by editing the configuration;
  * when a host's set of registered TCP ports changes, the watch tells the
  * daemon, which rebuilds the plan. The web threads read the reads through
  * immutable, reference-counted snapshots. With a store, every complete read
@@ -40,7 +41,7 @@ struct pw_epm_watch *pw_epm_watch_new(uv_loop_t *loop, struct pw_store *store,
  * flagging TCP ports outside c's secondary RPC range. Hosts kept from the
  * previous plan keep what was read from them; at the first call, the
  * others start from the store's latest read of them (its looked_up_ms
- * kept, so the list shows its age), so pw_epm_watch_add_checks already
+ * kept, so the list shows its age), so pw_epm_watch_registered already
  * has their ports. The first round starts at once (on the loop's next
  * turn) when nothing was watched before. A read in flight whose host
  * left the plan is cancelled. Call after every plan change, and once
@@ -48,13 +49,14 @@ struct pw_epm_watch *pw_epm_watch_new(uv_loop_t *loop, struct pw_store *store,
 void pw_epm_watch_configure(struct pw_epm_watch *w, const struct pw_config *c,
                             const struct pw_plan *plan);
 
-/* Appends to c one check per host of `base` probed on 135 with TCP ports
- * registered at its mapper (other than 135): those ports, expected
- * listening, named "rpc-registered", the interfaces named in its reason.
- * The caller drops them with pw_config_drop_checks after building the
- * plan. Returns the number added, or a negative error (none left added). */
-int pw_epm_watch_add_checks(const struct pw_epm_watch *w, struct pw_config *c,
-                            const struct pw_plan *base);
+/* The plan-building input (pw_plan_build_with) for the hosts of `base`
+ * probed on 135 with TCP ports registered at their mapper (other than
+ * 135): a row per host, its ports, and the interfaces named in its reason.
+ * *out is a new array (free() it) whose rows borrow the watch's strings
+ * and ports: use it before the loop runs again. Returns 0 (*n may be 0),
+ * or PW_ENOMEM. */
+int pw_epm_watch_registered(const struct pw_epm_watch *w, const struct pw_plan *base,
+                            struct pw_plan_registered **out, size_t *n);
 
 /* The latest reads, for the web threads (thread-safe); never NULL once a
  * watch exists, except out of memory. */

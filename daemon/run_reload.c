@@ -13,26 +13,28 @@
 /* ---- reload ------------------------------------------------------------------- */
 
 /* base (cfg's plan) plus, for hosts it probes on 135, the TCP ports their
- * endpoint mappers registered (the watch's implicit checks, added to cfg
- * only while the plan is built). Takes base; returns the plan to use:
- * base itself when there is nothing to add or adding fails. */
-struct pw_plan *run_add_registered(struct daemon *d, struct pw_config *cfg,
+ * endpoint mappers registered: the watch's input to a second plan build.
+ * Takes base; returns the plan to use: base itself when there is nothing
+ * to add or adding fails. */
+struct pw_plan *run_add_registered(struct daemon *d, const struct pw_config *cfg,
                                    struct pw_plan *base)
 {
     if (!d->watch)
         return base;
-    size_t keep = cfg->nchecks;
-    int n = pw_epm_watch_add_checks(d->watch, cfg, base);
-    if (n <= 0) {
-        if (n < 0)
+    struct pw_plan_registered *reg = NULL;
+    size_t n = 0;
+    int rc = pw_epm_watch_registered(d->watch, base, &reg, &n);
+    if (rc != 0 || n == 0) {
+        if (rc != 0)
             pw_log(PW_LOG_WARN, "cannot add the ports registered with endpoint mappers: %s",
-                   pw_strerror(n));
+                   pw_strerror(rc));
+        free(reg);
         return base;
     }
     struct pw_plan *full = NULL;
     struct pw_diag more = {0};
-    int rc = pw_plan_build(cfg, &full, &more);
-    pw_config_drop_checks(cfg, keep);
+    rc = pw_plan_build_with(cfg, reg, n, &full, &more);
+    free(reg);
     if (rc != 0) {
         for (size_t i = 0; i < more.n; i++)
             pw_log(PW_LOG_WARN, "ports registered with endpoint mappers left out: %s", more.msgs[i]);

@@ -181,15 +181,10 @@ int pw_store_recover(const char *from, const char *to, pw_store_say_cb cb, void 
 
 /* ---- RPC endpoint mapper registrations (issue 9) ------------------------ */
 
-/* One registration as the store keeps it. */
-struct pw_store_epm_row {
-    struct pw_epm_entry e;          /* from probes/epm.h */
-    int64_t first_seen_ms, last_seen_ms;
-};
 struct pw_store_epm_host {
     char *host;                     /* as the plan names it */
     int64_t looked_up_ms;           /* time of its latest complete read */
-    struct pw_store_epm_row *v;     /* the registrations of that read */
+    struct pw_epm_registration *v;  /* the registrations of that read */
     size_t n;
 };
 

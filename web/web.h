@@ -41,18 +41,13 @@ struct pw_web_view {
 
 /* What the daemon's endpoint watch last read from each host's RPC endpoint
  * mapper (GET /api/v1/rpc/endpoints). Immutable while held. */
-struct pw_web_epm_endpoint {
-    struct pw_epm_entry e;
-    int64_t first_seen_ms, last_seen_ms;
-    bool outside_range;  /* a TCP port outside [biztalk] secondary_rpc_ports */
-};
 struct pw_web_epm_host {
     const char *host;    /* as the plan names it */
     int64_t looked_up_ms; /* 0: not read yet */
     bool from_store;     /* the list is the stored read from before this
                             start: no complete live read yet */
     const char *error;   /* NULL when the last read completed */
-    const struct pw_web_epm_endpoint *v;
+    const struct pw_epm_registration *v; /* probes/epm.h */
     size_t n;
 };
 struct pw_web_epm {

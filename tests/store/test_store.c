@@ -784,7 +784,7 @@ static struct pw_epm_entry epm_entry(uint32_t d1, enum pw_epm_protseq ps, const 
     return e;
 }
 
-static const struct pw_store_epm_row *find_row(const struct pw_store_epm_host *h,
+static const struct pw_epm_registration *find_row(const struct pw_store_epm_host *h,
                                                const char *endpoint)
 {
     for (size_t i = 0; i < h->n; i++)
@@ -856,8 +856,8 @@ START_TEST(epm_put_load)
         ck_assert_str_eq(h[1].host, "bts01");
         ck_assert_int_eq(h[1].looked_up_ms, T0 + 60000);
         ck_assert_uint_eq(h[1].n, 2);
-        const struct pw_store_epm_row *ra = find_row(&h[1], "50012");
-        const struct pw_store_epm_row *rc = find_row(&h[1], "LRPC-1");
+        const struct pw_epm_registration *ra = find_row(&h[1], "50012");
+        const struct pw_epm_registration *rc = find_row(&h[1], "LRPC-1");
         ck_assert_ptr_nonnull(ra);
         ck_assert_ptr_nonnull(rc);
         ck_assert_ptr_null(find_row(&h[1], "\\pipe\\lsass"));

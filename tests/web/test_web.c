@@ -671,7 +671,7 @@ static struct pw_web *start_web(const struct pw_web_sources *src)
 
 /* An endpoint watch that read one TCP port outside the RPC range on
  * 127.0.0.2 (whose one target is up). */
-static struct pw_web_epm_endpoint fake_ep[2];
+static struct pw_epm_registration fake_ep[2];
 static struct pw_web_epm_host fake_host = {.host = "127.0.0.2", .looked_up_ms = 1, .v = fake_ep,
                                            .n = 2};
 static const struct pw_web_epm fake_epm = {&fake_host, 1};
