@@ -441,7 +441,10 @@ static int start_first_generation(struct daemon *d, struct pw_plan *plan)
 {
     /* The watch before the first plan: seeded from the store, it adds the
      * ports the mappers registered at their last read. */
-    d->watch = pw_epm_watch_new(&d->loop, d->store, run_on_epm_changed, d);
+    struct pw_epm_watch_options wo = {
+        .store = d->store, .changed = run_on_epm_changed, .ud = d, .log = pw_log_cb,
+    };
+    d->watch = pw_epm_watch_new(&d->loop, &wo);
     if (d->watch) {
         pw_epm_watch_configure(d->watch, d->cfg, plan);
         plan = run_add_registered(d, d->cfg, plan);

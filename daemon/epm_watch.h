@@ -16,6 +16,7 @@
 #ifndef PW_EPM_WATCH_H
 #define PW_EPM_WATCH_H
 
+#include "base/log.h"
 #include "config/config.h"
 #include "web/web.h"
 
@@ -28,14 +29,21 @@ struct pw_store;
  * registered TCP ports changed. */
 typedef void (*pw_epm_watch_changed_cb)(void *ud);
 
+struct pw_epm_watch_options {
+    struct pw_store *store;          /* NULL: memory only */
+    pw_epm_watch_changed_cb changed; /* required */
+    void *ud;
+    pw_log_sink log;                 /* NULL: errors and warnings to stderr */
+    void *log_ud;
+};
+
 /* A watch on `loop` watching nothing yet. With a store (NULL: memory
  * only, as when the store cannot be read), it loads the stored reads now
  * (synchronously, once) for the first pw_epm_watch_configure to seed the
  * hosts it watches; each complete read is then handed to the store's
  * writer (pw_store_epm_put). The store must outlive the watch. Returns
  * NULL out of memory. */
-struct pw_epm_watch *pw_epm_watch_new(uv_loop_t *loop, struct pw_store *store,
-                                      pw_epm_watch_changed_cb changed, void *ud);
+struct pw_epm_watch *pw_epm_watch_new(uv_loop_t *loop, const struct pw_epm_watch_options *o);
 
 /* Watches the hosts `plan` probes on 135, every c's interval x epm_every,
  * flagging TCP ports outside c's secondary RPC range. Hosts kept from the
