@@ -26,11 +26,3 @@ void pw_vlog_to(pw_log_sink sink, void *ud, const char *who, int level, const ch
         fprintf(stderr, "portwatch: %s%s%s: %s\n", who ? who : "", who ? ": " : "",
                 pw_log_level_name(level), msg);
 }
-
-void pw_log_to(pw_log_sink sink, void *ud, const char *who, int level, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    pw_vlog_to(sink, ud, who, level, fmt, ap);
-    va_end(ap);
-}

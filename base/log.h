@@ -28,9 +28,5 @@ typedef void (*pw_log_sink)(void *ud, int level, const char *msg);
  * who is NULL). */
 void pw_vlog_to(pw_log_sink sink, void *ud, const char *who, int level, const char *fmt,
                 va_list ap);
-/* pw_vlog_to with the arguments inline. */
-void pw_log_to(pw_log_sink sink, void *ud, const char *who, int level, const char *fmt, ...)
-PW_PRINTF(5, 6)
-    ;
 
 #endif

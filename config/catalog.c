@@ -356,14 +356,6 @@ const char *pw_vantage_name(enum pw_vantage v)
     return (unsigned)v < PW_NVANTAGES ? pw_vantage_names[v] : "?";
 }
 
-int pw_vantage_find(const char *name)
-{
-    for (int v = 0; v < PW_NVANTAGES; v++)
-        if (strcmp(pw_vantage_names[v], name) == 0)
-            return v;
-    return -1;
-}
-
 const char *pw_port_key_name(enum pw_port_key k)
 {
     static const char *const names[] = {

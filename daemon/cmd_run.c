@@ -258,7 +258,7 @@ void run_stop(struct daemon *d, const char *why)
     /* The web threads read snapshots from the engine: stop them first. */
     pw_web_stop(d->web);
     d->web = NULL;
-    pw_epm_watch_close(d->watch);
+    pw_epm_watch_close(d->watch, NULL, NULL);
     d->watch = NULL;
     uv_mutex_lock(&d->lock);
     struct pw_engine *e = d->cur->engine;
@@ -405,7 +405,7 @@ static int preflight(struct daemon *d)
  * and lets their handles close, so the loop can be closed. */
 static void abort_start(struct daemon *d)
 {
-    pw_epm_watch_close(d->watch);
+    pw_epm_watch_close(d->watch, NULL, NULL);
     d->watch = NULL;
     if (d->cur && d->cur->engine) {
         pw_engine_close(d->cur->engine, run_on_engine_closed, d->cur);

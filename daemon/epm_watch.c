@@ -279,7 +279,11 @@ static void maybe_free(struct pw_epm_watch *w)
     pw_store_epm_free(w->stored, w->nstored);
     ew_snap_drop(w);
     uv_mutex_destroy(&w->lock);
+    pw_epm_watch_done_cb done = w->done;
+    void *ud = w->done_ud;
     free(w);
+    if (done)
+        done(ud);
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -289,11 +293,13 @@ static void on_timer_closed(uv_handle_t *h)
     maybe_free(w);
 }
 
-void pw_epm_watch_close(struct pw_epm_watch *w)
+void pw_epm_watch_close(struct pw_epm_watch *w, pw_epm_watch_done_cb done, void *ud)
 {
     if (!w || w->closing)
         return;
     w->closing = true;
+    w->done = done;
+    w->done_ud = ud;
     if (w->resolving)
         uv_cancel((uv_req_t *)&w->gai);
     /* A silent mapper would hold the stop for up to the dump's timeout. */

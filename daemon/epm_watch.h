@@ -28,6 +28,8 @@ struct pw_store;
 /* Called on the loop thread after a round of reads in which some host's
  * registered TCP ports changed. */
 typedef void (*pw_epm_watch_changed_cb)(void *ud);
+/* Called once the watch is freed (pw_epm_watch_close). */
+typedef void (*pw_epm_watch_done_cb)(void *ud);
 
 struct pw_epm_watch_options {
     struct pw_store *store;          /* NULL: memory only */
@@ -71,10 +73,12 @@ int pw_epm_watch_registered(const struct pw_epm_watch *w, const struct pw_plan *
 const struct pw_web_epm *pw_epm_watch_acquire(struct pw_epm_watch *w);
 void pw_epm_watch_release(const struct pw_web_epm *e);
 
-/* Stops reading: a read in flight is cancelled (pw_epm_dump_cancel), so
- * the watch is freed within a loop turn or two, never waiting on a silent
- * mapper's timeout (a name lookup already running in the thread pool is
- * waited for). Snapshots still held stay valid. NULL: no-op. */
-void pw_epm_watch_close(struct pw_epm_watch *w);
+/* Stops reading, as pw_engine_close does: a read in flight is cancelled
+ * (pw_epm_dump_cancel), so the watch is freed within a loop turn or two,
+ * never waiting on a silent mapper's timeout (a name lookup already
+ * running in the thread pool is waited for); done (NULL: none) is called
+ * from the last close callback, after the watch is freed. Snapshots still
+ * held stay valid. w NULL: no-op. */
+void pw_epm_watch_close(struct pw_epm_watch *w, pw_epm_watch_done_cb done, void *ud);
 
 #endif

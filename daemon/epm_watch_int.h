@@ -60,6 +60,8 @@ struct pw_epm_watch {
     void *ud;
     pw_log_sink log;
     void *log_ud;
+    pw_epm_watch_done_cb done; /* pw_epm_watch_close's */
+    void *done_ud;
     char *reading;         /* host of the read in flight, or NULL */
     size_t next;           /* next host of the round */
     bool busy, resolving, changed, started, closing, timer_closed, put_failed;

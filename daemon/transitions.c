@@ -235,14 +235,9 @@ void pw_transitions_add(struct pw_transitions *tr, const struct pw_plan *p,
         uv_timer_start(&tr->timer, on_tick, TICK_MS, TICK_MS);
 }
 
-void pw_transitions_flush(struct pw_transitions *tr)
-{
-    flush(tr, true);
-}
-
 void pw_transitions_close(struct pw_transitions *tr)
 {
-    pw_transitions_flush(tr);
+    flush(tr, true); /* every pending group */
     tr->closing = true;
     uv_close((uv_handle_t *)&tr->timer, NULL);
 }
