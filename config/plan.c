@@ -369,87 +369,117 @@ static int cmp_str(const void *x, const void *y)
     return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
-/* The merged profile of a sorted, duplicate-free set of contributions. */
+/* What one contribution asks of its (host, port), besides its reason. */
+struct asks {
+    enum pw_expect expect;
+    int64_t interval_ms, timeout_ms;
+    int proto;         /* an enum pw_proto, or PW_PROTO_AUTO */
+    bool proto_named;  /* an operator's protocol (or none): wins over rows */
+    bool from_row;     /* a catalog row: c->verify decides its exchange */
+    bool rpc_range;
+};
+
+/* A catalog row's reason and asks. */
+static void row_contribution(const struct builder *b, uint16_t i, struct pw_reason *r,
+                             struct asks *a)
+{
+    const struct pw_role *roles = pw_catalog_roles(&(size_t){0});
+    const struct pw_catalog_row *row = b->rows[i].row;
+    r->role = roles[row->role].key;
+    r->service = row->service;
+    r->text = row->reason;
+    r->row = row->number;
+    r->vantage = pw_vantage_name(b->rows[i].vantage);
+    a->expect = row->expect;
+    a->from_row = true;
+    a->proto = b->c->verify ? PW_PROTO_AUTO : PW_PROTO_NONE;
+    if (row->port_key == PW_PORT_RPC_RANGE) {
+        a->rpc_range = true;
+        /* A rolling sweep: the range once per period, not per interval. */
+        if (b->sweep_ms > a->interval_ms)
+            a->interval_ms = b->sweep_ms;
+    }
+}
+
+/* An operator's check's reason and asks; PW_ENOMEM copying its strings. */
+static int check_contribution(const struct pw_check *k, struct pool *pool, struct pw_reason *r,
+                              struct asks *a)
+{
+    r->role = pool_dup(pool, k->name);
+    r->service = r->role;
+    r->text = k->reason ? pool_dup(pool, k->reason) : r->role;
+    a->expect = k->expect;
+    a->proto = k->protocol;
+    a->proto_named = k->protocol != PW_PROTO_AUTO;
+    if (k->interval_ms)
+        a->interval_ms = k->interval_ms;
+    if (k->timeout_ms)
+        a->timeout_ms = k->timeout_ms;
+    return r->role && r->text ? 0 : PW_ENOMEM;
+}
+
+/* Registered ports' reason and asks: listening, and a connect only, as an
+ * operator's check with protocol = none: the dynamic endpoint is the
+ * mapper's word, not a known service on a known port. */
+static int registered_contribution(const struct pw_plan_registered *g, struct pool *pool,
+                                   struct pw_reason *r, struct asks *a)
+{
+    r->role = PW_PLAN_REGISTERED_NAME;
+    r->service = r->role;
+    r->text = pool_dup(pool, g->reason);
+    a->expect = PW_EXPECT_LISTENING;
+    a->proto = PW_PROTO_NONE;
+    a->proto_named = true;
+    return r->text ? 0 : PW_ENOMEM;
+}
+
+/* Contribution i's reason into r and its asks into a. */
+static int contribution(const struct builder *b, struct pool *pool, uint16_t i,
+                        struct pw_reason *r, struct asks *a)
+{
+    const struct pw_config *c = b->c;
+    *a = (struct asks){.interval_ms = c->s.interval_ms, .timeout_ms = c->s.timeout_ms};
+    if (i < b->nrows) {
+        row_contribution(b, i, r, a);
+        return 0;
+    }
+    if (i < b->nrows + c->nchecks)
+        return check_contribution(&c->checks[i - b->nrows], pool, r, a);
+    return registered_contribution(&b->reg[i - b->nrows - c->nchecks], pool, r, a);
+}
+
+/* The merged profile of a sorted, duplicate-free set of contributions: the
+ * stricter expectation, the shortest interval, the longest timeout, and
+ * the exchange an operator named, else the rows' choice, else auto. */
 static int make_profile(struct builder *b, struct pool *pool, const uint16_t *set, size_t n,
                         struct pw_profile *out)
 {
-    const struct pw_config *c = b->c;
-    size_t nroles_cat;
-    const struct pw_role *roles = pw_catalog_roles(&nroles_cat);
-
     memset(out, 0, sizeof *out);
     out->expect = PW_EXPECT_REACHABLE;
     out->interval_ms = INT64_MAX;
     out->verify_proto = PW_PROTO_NONE;
-    int explicit_proto = 0, decided = 0;
-    out->timeout_ms = 0;
+    bool named = false, decided = false;
     out->reasons = calloc(n, sizeof *out->reasons);
     out->roles = calloc(n, sizeof *out->roles);
     if (!out->reasons || !out->roles)
         return PW_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         struct pw_reason *r = &out->reasons[i];
-        enum pw_expect ex;
-        int64_t iv = c->s.interval_ms, to = c->s.timeout_ms;
-        if (set[i] < b->nrows) {
-            const struct pw_catalog_row *row = b->rows[set[i]].row;
-            r->role = roles[row->role].key;
-            r->service = row->service;
-            r->text = row->reason;
-            r->row = row->number;
-            r->vantage = pw_vantage_name(b->rows[set[i]].vantage);
-            ex = row->expect;
-            if (row->port_key == PW_PORT_RPC_RANGE) {
-                out->rpc_range = 1;
-                /* A rolling sweep: the range once per period, not per interval. */
-                if (b->sweep_ms > iv)
-                    iv = b->sweep_ms;
-            }
-            if (!explicit_proto) {
-                out->verify_proto = c->verify ? PW_PROTO_AUTO : PW_PROTO_NONE;
-                decided = 1;
-            }
-        } else if (set[i] >= b->nrows + c->nchecks) {
-            const struct pw_plan_registered *g = &b->reg[set[i] - b->nrows - c->nchecks];
-            r->role = PW_PLAN_REGISTERED_NAME;
-            r->service = r->role;
-            r->text = pool_dup(pool, g->reason);
-            r->row = 0;
-            ex = PW_EXPECT_LISTENING;
-            /* A connect only, as an operator's check with protocol = none:
-             * the dynamic endpoint is the mapper's word, not a known
-             * service on a known port. */
-            out->verify_proto = PW_PROTO_NONE;
-            explicit_proto = decided = 1;
-            if (!r->text)
-                return PW_ENOMEM;
-        } else {
-            const struct pw_check *k = &c->checks[set[i] - b->nrows];
-            r->role = pool_dup(pool, k->name);
-            r->service = r->role;
-            r->text = k->reason ? pool_dup(pool, k->reason) : r->role;
-            r->row = 0;
-            ex = k->expect;
-            if (k->protocol != PW_PROTO_AUTO) {
-                out->verify_proto = k->protocol;
-                explicit_proto = decided = 1;
-            } else if (!decided) {
-                out->verify_proto = PW_PROTO_AUTO;
-                decided = 1;
-            }
-            if (k->interval_ms)
-                iv = k->interval_ms;
-            if (k->timeout_ms)
-                to = k->timeout_ms;
-            if (!r->role || !r->text)
-                return PW_ENOMEM;
-        }
-        if (ex == PW_EXPECT_LISTENING)
-            out->expect = PW_EXPECT_LISTENING; /* the stricter expectation wins */
-        if (iv < out->interval_ms)
-            out->interval_ms = iv;
-        if (to > out->timeout_ms)
-            out->timeout_ms = to;
+        struct asks a;
+        int rc = contribution(b, pool, set[i], r, &a);
+        if (rc)
+            return rc;
+        if (a.proto_named || (a.from_row && !named) || !decided)
+            out->verify_proto = a.proto;
+        named |= a.proto_named;
+        decided = true;
+        out->rpc_range |= a.rpc_range;
+        if (a.expect == PW_EXPECT_LISTENING)
+            out->expect = PW_EXPECT_LISTENING;
+        if (a.interval_ms < out->interval_ms)
+            out->interval_ms = a.interval_ms;
+        if (a.timeout_ms > out->timeout_ms)
+            out->timeout_ms = a.timeout_ms;
         out->roles[out->nroles++] = r->role;
         out->nreasons++;
     }
