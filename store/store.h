@@ -55,6 +55,9 @@
 #define PW_STORE_SCHEMA_VERSION 4
 #define PW_STORE_MSG_MAX 512
 
+/* The finest history bucket: 5 minutes. History steps are whole buckets. */
+#define PW_STORE_FINE_MS 300000LL
+
 struct pw_store;
 
 /* The store logs errors, warnings and info lines (base/log.h levels) from
@@ -250,7 +253,7 @@ struct pw_store_history {
     int64_t since_ms;                /* the target's first result ever (0: none
                                         yet): earlier time is neither monitored
                                         nor not monitored for it */
-    int tier_ms;                     /* bucket size used: 300000, 3600000, 86400000 */
+    int tier_ms;                     /* bucket size used: PW_STORE_FINE_MS, an hour or a day */
     int64_t step_ms;
     size_t n;
     struct pw_store_point *points;   /* [n], points[i].t_ms = from + i*step */

@@ -88,11 +88,10 @@ static int hq_target(struct hq *q)
 static int hq_grid(struct hq *q, const struct pw_store_options *o, int64_t from_ms,
                    int64_t to_ms, int64_t step_ms)
 {
-    static const int64_t tms[3] = {FINE_MS, PW_HOUR_MS, PW_DAY_MS};
-    q->tier = step_ms >= PW_DAY_MS ? 2 : step_ms >= PW_HOUR_MS ? 1 : 0;
-    if (q->tier == 0 && from_ms < q->newest - o->keep_raw_ms)
-        q->tier = 1;
-    int64_t T = q->T = tms[q->tier];
+    q->tier = step_ms >= PW_DAY_MS ? TIER_DAY : step_ms >= PW_HOUR_MS ? TIER_HOUR : TIER_FINE;
+    if (q->tier == TIER_FINE && from_ms < q->newest - o->keep_raw_ms)
+        q->tier = TIER_HOUR;
+    int64_t T = q->T = tier_ms[q->tier];
     q->step = (step_ms + T - 1) / T * T;
     q->from = from_ms >= 0 ? from_ms / T * T : -((-from_ms + T - 1) / T) * T;
     q->npts = (to_ms - q->from + q->step - 1) / q->step;
@@ -163,11 +162,10 @@ static int hq_down(struct hq *q)
 /* The tier's stored buckets: exact counts and latencies. */
 static int hq_buckets(struct hq *q)
 {
-    static const char *const tbl[3] = {"bucket_fine", "bucket_hour", "bucket_day"};
     char sql[256];
     snprintf(sql, sizeof sql,
              "SELECT b, n0,n1,n2,n3,n4,n5, nfail, lat_n, lat_min, lat_sum, lat_max"
-             " FROM %s WHERE target_id=?1 AND b>=?2 AND b<?3", tbl[q->tier]);
+             " FROM %s WHERE target_id=?1 AND b>=?2 AND b<?3", tier_table[q->tier]);
     sqlite3_stmt *s = NULL;
     int rc = sq_prepare3(q->db, sql, &s, q->target_id, q->from / q->T, q->to / q->T);
     if (rc)
@@ -295,9 +293,9 @@ int pw_store_query_history(struct pw_store *st, uint32_t target_id, int64_t from
         rc = hq_down(&q);
     if (!rc)
         rc = hq_buckets(&q);
-    if (!rc && q.tier < 2)
+    if (!rc && q.tier != TIER_DAY)
         rc = hq_quiet_counts(&q);
-    if (!rc && q.tier < 2)
+    if (!rc && q.tier != TIER_DAY)
         rc = hq_quiet_latency(&q);
     for (int64_t i = 0; !rc && i < q.npts; i++)
         if (q.ln[i] > 0)

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const tier_table[NTIERS] = {"bucket_fine", "bucket_hour", "bucket_day"};
 
 /* One step of retention: old rows of the next few targets, then old
  * coverage rows, then the next few mapper hosts' registrations not seen

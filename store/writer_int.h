@@ -15,8 +15,6 @@
 
 #include <uv.h>
 
-enum { TIER_FINE, TIER_HOUR, TIER_DAY, NTIERS };
-static const int64_t tier_ms[NTIERS] = {FINE_MS, PW_HOUR_MS, PW_DAY_MS};
 
 /* A bucket being filled, and how much of it is already in the database
  * (w_*): writes add the difference, so a bucket continued after a restart

@@ -74,7 +74,7 @@ void pw_api_history(struct pw_req *r, struct pw_reply *out)
         return;
     if (!step) { /* about 300 points, in whole 5-minute buckets */
         step = (to - from + 299) / 300;
-        step = (step + 299999) / 300000 * 300000;
+        step = (step + PW_STORE_FINE_MS - 1) / PW_STORE_FINE_MS * PW_STORE_FINE_MS;
     }
     int64_t points = (to - from + step - 1) / step;
     if (points > HISTORY_MAX_POINTS) {
