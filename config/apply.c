@@ -4,7 +4,8 @@
  */
 #include "config/config_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
+#include "base/text.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
  */
 #include "config/catalog.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include <string.h>
 
@@ -354,14 +354,6 @@ const struct pw_catalog *pw_catalog_vantage(enum pw_vantage v)
 const char *pw_vantage_name(enum pw_vantage v)
 {
     return (unsigned)v < PW_NVANTAGES ? pw_vantage_names[v] : "?";
-}
-
-int pw_vantage_find(const char *name)
-{
-    for (int v = 0; v < PW_NVANTAGES; v++)
-        if (strcmp(pw_vantage_names[v], name) == 0)
-            return v;
-    return -1;
 }
 
 const char *pw_port_key_name(enum pw_port_key k)

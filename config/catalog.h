@@ -145,8 +145,6 @@ const struct pw_catalog *pw_catalog_vantage(enum pw_vantage v);
 extern const char *const pw_vantage_names[PW_NVANTAGES + 1];
 /* The vantage's name ("receive-send"), or "?". */
 const char *pw_vantage_name(enum pw_vantage v);
-/* The vantage called name (exactly), or -1. */
-int pw_vantage_find(const char *name);
 /* What the catalog expects of a port named without a role (`check -p`,
  * `run -p`): the expectation of the rows of every vantage that name the
  * port, with rpc_range (the configured secondary RPC range) standing for

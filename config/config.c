@@ -9,7 +9,9 @@
  */
 #include "config/config_int.h"
 
-#include "config/error.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/text.h"
 #include "config/ini.h"
 
 #include <errno.h>
@@ -41,8 +43,6 @@ static const char *const log_choices[] = {"error", "warn", "info", "debug", NULL
 /* Whether a reload applies the key or the running one stays (pw_key.restart). */
 #define LIVE false
 #define RESTART true
-#define SEC_MS 1000LL
-#define DAY_MS 86400000LL
 
 #define ROLE_KEY(id, key, title, what)                                             \
     {"biztalk", key, PW_KEY_HOSTS, NULL, 0, 0, NULL, B(roles[id]), LIVE,           \
@@ -55,9 +55,9 @@ static const struct pw_key keys[] = {
      "address needs api_token, or allow_anonymous = yes."},
     {"portwatch", "database", PW_KEY_STRING, "portwatch.db", 1, 0, NULL, S(database), RESTART,
      "SQLite file that keeps the history; relative paths start at the working directory."},
-    {"portwatch", "interval", PW_KEY_DURATION, "30s", 1 * SEC_MS, DAY_MS, NULL, S(interval_ms),
+    {"portwatch", "interval", PW_KEY_DURATION, "30s", 1 * PW_SECOND_MS, PW_DAY_MS, NULL, S(interval_ms),
      LIVE, "How often every target is probed; starts are spread evenly over it."},
-    {"portwatch", "timeout", PW_KEY_DURATION, "3s", 10, 60 * SEC_MS, NULL, S(timeout_ms), LIVE,
+    {"portwatch", "timeout", PW_KEY_DURATION, "3s", 10, 60 * PW_SECOND_MS, NULL, S(timeout_ms), LIVE,
      "How long a connection attempt may take before the port counts as filtered."},
     {"portwatch", "max_in_flight", PW_KEY_INT, "256", 1, 65536, NULL, S(max_in_flight), LIVE,
      "Most connection attempts under way at once, over all hosts."},
@@ -87,13 +87,13 @@ static const struct pw_key keys[] = {
      S(http_max_connections), RESTART, "Most HTTP connections open at once."},
     {"portwatch", "http_max_per_ip", PW_KEY_INT, "128", 1, 65536, NULL, S(http_max_per_ip), RESTART,
      "Most HTTP connections open at once from one client address."},
-    {"portwatch", "http_timeout", PW_KEY_DURATION, "30s", 1000, 3600000, NULL, S(http_timeout_ms),
+    {"portwatch", "http_timeout", PW_KEY_DURATION, "30s", PW_SECOND_MS, PW_HOUR_MS, NULL, S(http_timeout_ms),
      RESTART, "An idle HTTP connection is closed after this long."},
-    {"portwatch", "keep_detail", PW_KEY_DURATION, "14d", DAY_MS, 3660 * DAY_MS, NULL,
+    {"portwatch", "keep_detail", PW_KEY_DURATION, "14d", PW_DAY_MS, 3660 * PW_DAY_MS, NULL,
      S(keep_raw_ms), RESTART, "How long the fine-grained (5-minute) history is kept."},
-    {"portwatch", "keep_hourly", PW_KEY_DURATION, "400d", DAY_MS, 3660 * DAY_MS, NULL,
+    {"portwatch", "keep_hourly", PW_KEY_DURATION, "400d", PW_DAY_MS, 3660 * PW_DAY_MS, NULL,
      S(keep_hourly_ms), RESTART, "How long the hourly history is kept."},
-    {"portwatch", "keep_events", PW_KEY_DURATION, "400d", DAY_MS, 3660 * DAY_MS, NULL,
+    {"portwatch", "keep_events", PW_KEY_DURATION, "400d", PW_DAY_MS, 3660 * PW_DAY_MS, NULL,
      S(keep_events_ms), RESTART, "How long state changes and outages are kept."},
     {"portwatch", "epm_every", PW_KEY_INT, "10", 1, 1000, NULL, S(epm_every), LIVE,
      "The daemon reads the endpoint mapper of every host probed on 135 once every this many "
@@ -119,7 +119,7 @@ static const struct pw_key keys[] = {
     {"biztalk", "secondary_rpc_ports", PW_KEY_PORTS, "50000-50200", 0, 0, NULL, B(rpc_range), LIVE,
      "The range Windows' dynamic RPC ports are restricted to (registry "
      "HKLM\\Software\\Microsoft\\Rpc\\Internet, Ports). Widen it if your servers use more."},
-    {"biztalk", "rpc_sweep_period", PW_KEY_DURATION, "0s", 0, 7 * DAY_MS, NULL, B(rpc_sweep_ms), LIVE,
+    {"biztalk", "rpc_sweep_period", PW_KEY_DURATION, "0s", 0, 7 * PW_DAY_MS, NULL, B(rpc_sweep_ms), LIVE,
      "How long one pass over secondary_rpc_ports may take: 0s probes the whole range every "
      "interval; 1h covers it once an hour, its ports spread evenly over the hour (Windows' "
      "default 49152-65535 is then 4.6 connections a second per server); rpc_sweep_rate may "
@@ -157,9 +157,9 @@ static const struct pw_key keys[] = {
     {"check", "expect", PW_KEY_ENUM, "listening", 0, 0, pw_expect_names, C(expect), LIVE,
      "listening: something must accept the connection. reachable: a refusal passes too "
      "(the firewall lets it through); only silence fails."},
-    {"check", "interval", PW_KEY_DURATION, NULL, 1 * SEC_MS, DAY_MS, NULL, C(interval_ms), LIVE,
+    {"check", "interval", PW_KEY_DURATION, NULL, 1 * PW_SECOND_MS, PW_DAY_MS, NULL, C(interval_ms), LIVE,
      "Probe interval for this check; the global interval when unset."},
-    {"check", "timeout", PW_KEY_DURATION, NULL, 10, 60 * SEC_MS, NULL, C(timeout_ms), LIVE,
+    {"check", "timeout", PW_KEY_DURATION, NULL, 10, 60 * PW_SECOND_MS, NULL, C(timeout_ms), LIVE,
      "Connection timeout for this check; the global timeout when unset."},
     {"check", "reason", PW_KEY_STRING, NULL, 0, 0, NULL, C(reason), LIVE,
      "What breaks when this check fails; shown beside failures."},
@@ -303,12 +303,6 @@ static void check_free(struct pw_check *k)
     free(k->reason);
     pw_host_list_free(&k->hosts);
     pw_portset_free(&k->ports);
-}
-
-void pw_config_drop_checks(struct pw_config *c, size_t keep)
-{
-    while (c->nchecks > keep)
-        check_free(&c->checks[--c->nchecks]);
 }
 
 void pw_config_free(struct pw_config *c)

@@ -11,7 +11,7 @@
 #define PW_CONFIG_H
 
 #include "config/catalog.h"
-#include "config/error.h"
+#include "base/error.h"
 #include "config/maintenance.h"
 #include "config/protocol.h"
 #include "config/values.h"
@@ -146,9 +146,6 @@ int pw_config_add_check(struct pw_config *c, const char *name,
  * added to out; never errors, since DNS may differ where the file is
  * checked. Resolves every distinct name once (blocking, in parallel). */
 void pw_config_host_warnings(const struct pw_config *c, struct pw_diag *out);
-/* Frees the checks after the first `keep` (the daemon adds checks for
- * ports registered with endpoint mappers, builds a plan, then drops them). */
-void pw_config_drop_checks(struct pw_config *c, size_t keep);
 void pw_config_free(struct pw_config *c);
 /* Whether a [biztalk] role or a [check] names host (ignoring case). */
 int pw_config_names_host(const struct pw_config *c, const char *host);
@@ -255,6 +252,22 @@ struct pw_plan {
 };
 
 int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_diag *diag);
+
+/* TCP ports a host's RPC endpoint mapper registered, as the daemon's
+ * endpoint watch last read them: an input of plan building next to the
+ * configuration, never added to it. Each is planned as the check
+ * "rpc-registered" on that host: the ports expected listening (a connect,
+ * no exchange), `reason` what breaks. Borrowed for the call only. */
+struct pw_plan_registered {
+    const char *host;     /* as a plan names it */
+    const uint16_t *ports;
+    size_t nports;
+    const char *reason;   /* "registered with the endpoint mapper: ..." */
+};
+#define PW_PLAN_REGISTERED_NAME "rpc-registered"
+/* pw_plan_build with registered ports too (reg may be NULL when nreg is 0). */
+int pw_plan_build_with(const struct pw_config *c, const struct pw_plan_registered *reg,
+                       size_t nreg, struct pw_plan **out, struct pw_diag *diag);
 /* How long one pass over secondary_rpc_ports takes on each host: what the
  * configuration asks (rpc_sweep_period, and never less than the interval),
  * stretched when needed so that no host gets more than rpc_sweep_rate range

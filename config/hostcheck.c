@@ -9,6 +9,8 @@
  */
 #include "config/config.h"
 
+#include "base/text.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>

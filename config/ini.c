@@ -6,7 +6,8 @@
  */
 #include "config/ini.h"
 
-#include "config/error.h"
+#include "base/error.h"
+#include "base/text.h"
 #include "config/values.h"
 
 #include <stdio.h>

@@ -5,9 +5,10 @@
  * one target at one time. The loader (config.c) calls cf_maint_validate
  * after reading every section.
  */
+#include "base/text.h"
 #include "config/config_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

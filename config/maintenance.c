@@ -4,9 +4,10 @@
  * checks that span a [maintenance NAME] section's keys once the file is
  * read (the loader in config.c calls cf_maint_validate).
  */
+#include "base/text.h"
 #include "config/config_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "config/maintenance.h"
 
 #include <stdarg.h>

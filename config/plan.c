@@ -6,9 +6,10 @@
  * contributions is equal share one profile. The probe engine, the store
  * and the web layer all address targets by their index in the plan.
  */
-#include "config/config.h"
+#include "config/plan_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
+#include "base/text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,21 +19,11 @@
 struct entry {
     uint32_t host;
     uint16_t port;
-    uint16_t contrib; /* catalog row index, or nrows + check index */
+    uint16_t contrib; /* catalog row index, nrows + check index, or
+                         nrows + nchecks + registered index */
 };
 
-/* Plan-owned copies of strings that come from the config (check names,
- * reasons, host names), so the plan outlives the config; and the plan's
- * warnings, kept here because struct pw_plan is initialized positionally
- * by its users and must not grow. */
-struct pool {
-    char **s;
-    size_t n;
-    struct pw_diag warnings;
-    struct pw_plan_identity id;
-};
-
-static const char *pool_dup(struct pool *p, const char *s)
+const char *plan_pool_dup(struct pool *p, const char *s)
 {
     char **ns = realloc(p->s, (p->n + 1) * sizeof *ns);
     if (!ns)
@@ -63,10 +54,10 @@ const struct pw_plan_identity *pw_plan_identity(const struct pw_plan *p)
     return pool && pool->id.instance_name ? &pool->id : &none;
 }
 
-static int set_identity(struct pool *pool, const char *name, int vantage, const char *labels)
+int plan_set_identity(struct pool *pool, const char *name, int vantage, const char *labels)
 {
-    pool->id.instance_name = pool_dup(pool, name);
-    pool->id.labels = pool_dup(pool, labels ? labels : "");
+    pool->id.instance_name = plan_pool_dup(pool, name);
+    pool->id.labels = plan_pool_dup(pool, labels ? labels : "");
     pool->id.vantage = vantage;
     return pool->id.instance_name && pool->id.labels ? 0 : PW_ENOMEM;
 }
@@ -198,11 +189,13 @@ struct selected {
 
 struct builder {
     const struct pw_config *c;
+    const struct pw_plan_registered *reg; /* contributions after the checks */
+    size_t nreg;
     struct selected rows[PW_CATALOG_MAX_ROWS]; /* contribution i < nrows is rows[i] */
     size_t nrows;
     struct entry *e;
     size_t ne, cap;
-    char **hosts; /* borrowed from the config */
+    const char **hosts; /* borrowed from the config and the registered input */
     size_t nhosts, hosts_cap;
     struct index host_index; /* finds a host's number by name */
     const char *looking_for; /* the name host_index is finding */
@@ -217,7 +210,7 @@ static int same_host(const void *ctx, uint32_t item)
 }
 
 /* The number of the host with this name (ignoring case), added when new. */
-static long host_index(struct builder *b, char *name)
+static long host_index(struct builder *b, const char *name)
 {
     uint32_t hash = pw_name_hash(name);
     b->looking_for = name;
@@ -226,7 +219,7 @@ static long host_index(struct builder *b, char *name)
         return found;
     if (b->nhosts == b->hosts_cap) {
         size_t cap = b->hosts_cap ? 2 * b->hosts_cap : 16;
-        char **nh = realloc(b->hosts, cap * sizeof *nh);
+        const char **nh = realloc(b->hosts, cap * sizeof *nh);
         if (!nh)
             return PW_ENOMEM;
         b->hosts = nh;
@@ -382,73 +375,117 @@ static int cmp_str(const void *x, const void *y)
     return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
-/* The merged profile of a sorted, duplicate-free set of contributions. */
+/* What one contribution asks of its (host, port), besides its reason. */
+struct asks {
+    enum pw_expect expect;
+    int64_t interval_ms, timeout_ms;
+    int proto;         /* an enum pw_proto, or PW_PROTO_AUTO */
+    bool proto_named;  /* an operator's protocol (or none): wins over rows */
+    bool from_row;     /* a catalog row: c->verify decides its exchange */
+    bool rpc_range;
+};
+
+/* A catalog row's reason and asks. */
+static void row_contribution(const struct builder *b, uint16_t i, struct pw_reason *r,
+                             struct asks *a)
+{
+    const struct pw_role *roles = pw_catalog_roles(&(size_t){0});
+    const struct pw_catalog_row *row = b->rows[i].row;
+    r->role = roles[row->role].key;
+    r->service = row->service;
+    r->text = row->reason;
+    r->row = row->number;
+    r->vantage = pw_vantage_name(b->rows[i].vantage);
+    a->expect = row->expect;
+    a->from_row = true;
+    a->proto = b->c->verify ? PW_PROTO_AUTO : PW_PROTO_NONE;
+    if (row->port_key == PW_PORT_RPC_RANGE) {
+        a->rpc_range = true;
+        /* A rolling sweep: the range once per period, not per interval. */
+        if (b->sweep_ms > a->interval_ms)
+            a->interval_ms = b->sweep_ms;
+    }
+}
+
+/* An operator's check's reason and asks; PW_ENOMEM copying its strings. */
+static int check_contribution(const struct pw_check *k, struct pool *pool, struct pw_reason *r,
+                              struct asks *a)
+{
+    r->role = plan_pool_dup(pool, k->name);
+    r->service = r->role;
+    r->text = k->reason ? plan_pool_dup(pool, k->reason) : r->role;
+    a->expect = k->expect;
+    a->proto = k->protocol;
+    a->proto_named = k->protocol != PW_PROTO_AUTO;
+    if (k->interval_ms)
+        a->interval_ms = k->interval_ms;
+    if (k->timeout_ms)
+        a->timeout_ms = k->timeout_ms;
+    return r->role && r->text ? 0 : PW_ENOMEM;
+}
+
+/* Registered ports' reason and asks: listening, and a connect only, as an
+ * operator's check with protocol = none: the dynamic endpoint is the
+ * mapper's word, not a known service on a known port. */
+static int registered_contribution(const struct pw_plan_registered *g, struct pool *pool,
+                                   struct pw_reason *r, struct asks *a)
+{
+    r->role = PW_PLAN_REGISTERED_NAME;
+    r->service = r->role;
+    r->text = plan_pool_dup(pool, g->reason);
+    a->expect = PW_EXPECT_LISTENING;
+    a->proto = PW_PROTO_NONE;
+    a->proto_named = true;
+    return r->text ? 0 : PW_ENOMEM;
+}
+
+/* Contribution i's reason into r and its asks into a. */
+static int contribution(const struct builder *b, struct pool *pool, uint16_t i,
+                        struct pw_reason *r, struct asks *a)
+{
+    const struct pw_config *c = b->c;
+    *a = (struct asks){.interval_ms = c->s.interval_ms, .timeout_ms = c->s.timeout_ms};
+    if (i < b->nrows) {
+        row_contribution(b, i, r, a);
+        return 0;
+    }
+    if (i < b->nrows + c->nchecks)
+        return check_contribution(&c->checks[i - b->nrows], pool, r, a);
+    return registered_contribution(&b->reg[i - b->nrows - c->nchecks], pool, r, a);
+}
+
+/* The merged profile of a sorted, duplicate-free set of contributions: the
+ * stricter expectation, the shortest interval, the longest timeout, and
+ * the exchange an operator named, else the rows' choice, else auto. */
 static int make_profile(struct builder *b, struct pool *pool, const uint16_t *set, size_t n,
                         struct pw_profile *out)
 {
-    const struct pw_config *c = b->c;
-    size_t nroles_cat;
-    const struct pw_role *roles = pw_catalog_roles(&nroles_cat);
-
     memset(out, 0, sizeof *out);
     out->expect = PW_EXPECT_REACHABLE;
     out->interval_ms = INT64_MAX;
     out->verify_proto = PW_PROTO_NONE;
-    int explicit_proto = 0, decided = 0;
-    out->timeout_ms = 0;
+    bool named = false, decided = false;
     out->reasons = calloc(n, sizeof *out->reasons);
     out->roles = calloc(n, sizeof *out->roles);
     if (!out->reasons || !out->roles)
         return PW_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         struct pw_reason *r = &out->reasons[i];
-        enum pw_expect ex;
-        int64_t iv = c->s.interval_ms, to = c->s.timeout_ms;
-        if (set[i] < b->nrows) {
-            const struct pw_catalog_row *row = b->rows[set[i]].row;
-            r->role = roles[row->role].key;
-            r->service = row->service;
-            r->text = row->reason;
-            r->row = row->number;
-            r->vantage = pw_vantage_name(b->rows[set[i]].vantage);
-            ex = row->expect;
-            if (row->port_key == PW_PORT_RPC_RANGE) {
-                out->rpc_range = 1;
-                /* A rolling sweep: the range once per period, not per interval. */
-                if (b->sweep_ms > iv)
-                    iv = b->sweep_ms;
-            }
-            if (!explicit_proto) {
-                out->verify_proto = c->verify ? PW_PROTO_AUTO : PW_PROTO_NONE;
-                decided = 1;
-            }
-        } else {
-            const struct pw_check *k = &c->checks[set[i] - b->nrows];
-            r->role = pool_dup(pool, k->name);
-            r->service = r->role;
-            r->text = k->reason ? pool_dup(pool, k->reason) : r->role;
-            r->row = 0;
-            ex = k->expect;
-            if (k->protocol != PW_PROTO_AUTO) {
-                out->verify_proto = k->protocol;
-                explicit_proto = decided = 1;
-            } else if (!decided) {
-                out->verify_proto = PW_PROTO_AUTO;
-                decided = 1;
-            }
-            if (k->interval_ms)
-                iv = k->interval_ms;
-            if (k->timeout_ms)
-                to = k->timeout_ms;
-            if (!r->role || !r->text)
-                return PW_ENOMEM;
-        }
-        if (ex == PW_EXPECT_LISTENING)
-            out->expect = PW_EXPECT_LISTENING; /* the stricter expectation wins */
-        if (iv < out->interval_ms)
-            out->interval_ms = iv;
-        if (to > out->timeout_ms)
-            out->timeout_ms = to;
+        struct asks a;
+        int rc = contribution(b, pool, set[i], r, &a);
+        if (rc)
+            return rc;
+        if (a.proto_named || (a.from_row && !named) || !decided)
+            out->verify_proto = a.proto;
+        named |= a.proto_named;
+        decided = true;
+        out->rpc_range |= a.rpc_range;
+        if (a.expect == PW_EXPECT_LISTENING)
+            out->expect = PW_EXPECT_LISTENING;
+        if (a.interval_ms < out->interval_ms)
+            out->interval_ms = a.interval_ms;
+        if (a.timeout_ms > out->timeout_ms)
+            out->timeout_ms = a.timeout_ms;
         out->roles[out->nroles++] = r->role;
         out->nreasons++;
     }
@@ -463,7 +500,7 @@ static int make_profile(struct builder *b, struct pool *pool, const uint16_t *se
     return 0;
 }
 
-static void profile_free(struct pw_profile *p)
+void plan_profile_free(struct pw_profile *p)
 {
     free(p->roles);
     free(p->reasons);
@@ -474,7 +511,7 @@ void pw_plan_free(struct pw_plan *p)
     if (!p)
         return;
     for (size_t i = 0; i < p->nprofiles; i++)
-        profile_free(&p->profiles[i]);
+        plan_profile_free(&p->profiles[i]);
     free(p->profiles);
     free(p->targets);
     free(p->hosts); /* names live in the pool */
@@ -560,14 +597,14 @@ static int make_targets(struct builder *b, struct pool *pool, struct pw_plan *p,
                         struct pw_diag *diag)
 {
     struct profiles prof = {0};
-    uint16_t *set = calloc(b->nrows + b->c->nchecks, sizeof *set);
+    uint16_t *set = calloc(b->nrows + b->c->nchecks + b->nreg, sizeof *set);
     int rc = PW_ENOMEM;
     p->hosts = calloc(b->nhosts, sizeof *p->hosts);
     p->targets = calloc(b->ne, sizeof *p->targets);
     if (!p->hosts || !p->targets || !set)
         goto done;
     for (size_t h = 0; h < b->nhosts; h++)
-        if (!(p->hosts[h].name = (char *)pool_dup(pool, b->hosts[h])))
+        if (!(p->hosts[h].name = (char *)plan_pool_dup(pool, b->hosts[h])))
             goto done;
     p->nhosts = b->nhosts;
     for (size_t i = 0; i < b->ne;) {
@@ -599,7 +636,31 @@ done:
 
 int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_diag *diag)
 {
-    struct builder b = {.c = c};
+    return pw_plan_build_with(c, NULL, 0, out, diag);
+}
+
+/* Adds each registered host's ports as contributions after the checks. */
+static int add_registered(struct builder *b)
+{
+    uint16_t first = (uint16_t)(b->nrows + b->c->nchecks);
+    for (size_t i = 0; i < b->nreg; i++) {
+        long hi = host_index(b, b->reg[i].host);
+        if (hi < 0)
+            return (int)hi;
+        for (size_t k = 0; k < b->reg[i].nports; k++) {
+            uint16_t port = b->reg[i].ports[k];
+            int rc = add_ports(b, (uint32_t)hi, port, port, (uint16_t)(first + i));
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int pw_plan_build_with(const struct pw_config *c, const struct pw_plan_registered *reg,
+                       size_t nreg, struct pw_plan **out, struct pw_diag *diag)
+{
+    struct builder b = {.c = c, .reg = reg, .nreg = nreg};
     select_rows(c, b.rows, &b.nrows);
     int64_t sweep_asked;
     b.sweep_ms = pw_plan_rpc_sweep_ms(c, &sweep_asked);
@@ -615,7 +676,7 @@ int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_dia
         goto fail;
     }
     p->arena_ = pool;
-    if (b.nrows + c->nchecks > UINT16_MAX) {
+    if (b.nrows + c->nchecks + nreg > UINT16_MAX) {
         pw_diag_add(diag, "too many checks (%zu); at most %d with these vantages' %zu catalog rows",
                     c->nchecks, UINT16_MAX - (int)b.nrows, b.nrows);
         rc = PW_ETOO_BIG;
@@ -634,6 +695,8 @@ int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_dia
         if (rc)
             goto fail;
     }
+    if ((rc = add_registered(&b)) != 0)
+        goto fail;
     if (b.ne == 0) {
         pw_diag_add(diag, "%s: nothing to watch: name the hosts of at least one role in [biztalk] "
                           "(e.g. management_database = SQL01) or add a [check NAME] section",
@@ -650,7 +713,7 @@ int pw_plan_build(const struct pw_config *c, struct pw_plan **out, struct pw_dia
     if (!name)
         name = uv_os_gethostname(host, &hlen) == 0 && *host ? host : "unknown";
     if ((rc = make_targets(&b, pool, p, diag)) != 0 ||
-        (rc = set_identity(pool, name, c->s.vantage, c->s.labels)) != 0)
+        (rc = plan_set_identity(pool, name, c->s.vantage, c->s.labels)) != 0)
         goto fail;
     if (sweeps && b.sweep_ms > sweep_asked)
         warn_stretched_sweep(&pool->warnings, c, sweep_asked, b.sweep_ms);
@@ -665,145 +728,4 @@ fail:
     free(b.hosts);
     pw_plan_free(p);
     return rc;
-}
-
-static int copy_profile(struct pw_profile *dst, const struct pw_profile *src)
-{
-    *dst = *src;
-    dst->roles = malloc((src->nroles ? src->nroles : 1) * sizeof *dst->roles);
-    dst->reasons = malloc((src->nreasons ? src->nreasons : 1) * sizeof *dst->reasons);
-    if (!dst->roles || !dst->reasons) {
-        profile_free(dst);
-        return PW_ENOMEM;
-    }
-    memcpy(dst->roles, src->roles, src->nroles * sizeof *dst->roles);
-    memcpy(dst->reasons, src->reasons, src->nreasons * sizeof *dst->reasons);
-    return 0;
-}
-
-static int profile_has_role(const struct pw_profile *pr, const char *role)
-{
-    for (size_t i = 0; i < pr->nroles; i++)
-        if (strcmp(pr->roles[i], role) == 0)
-            return 1;
-    return 0;
-}
-
-/* The filtered plan shares nothing with the original: strings are copied
- * into its own pool, so either may be freed first. */
-int pw_plan_filter(const struct pw_plan *src, const char *host, const char *role,
-                   struct pw_plan **out)
-{
-    *out = NULL;
-    struct pw_plan *p = calloc(1, sizeof *p);
-    struct pool *pool = calloc(1, sizeof *pool);
-    int rc = PW_ENOMEM;
-    if (!p || !pool) {
-        free(p);
-        free(pool);
-        return rc;
-    }
-    p->arena_ = pool;
-    p->hosts = calloc(src->nhosts ? src->nhosts : 1, sizeof *p->hosts);
-    p->targets = calloc(src->ntargets ? src->ntargets : 1, sizeof *p->targets);
-    p->profiles = calloc(src->nprofiles ? src->nprofiles : 1, sizeof *p->profiles);
-    if (!p->hosts || !p->targets || !p->profiles)
-        goto fail;
-    for (size_t i = 0; i < src->nprofiles; i++) {
-        if ((rc = copy_profile(&p->profiles[i], &src->profiles[i])) != 0)
-            goto fail;
-        p->nprofiles++;
-        struct pw_profile *pr = &p->profiles[i];
-        for (size_t r = 0; r < pr->nroles; r++)
-            if (!(pr->roles[r] = pool_dup(pool, pr->roles[r])))
-                goto fail;
-        for (size_t r = 0; r < pr->nreasons; r++) {
-            pr->reasons[r].role = pool_dup(pool, pr->reasons[r].role);
-            pr->reasons[r].service = pool_dup(pool, pr->reasons[r].service);
-            pr->reasons[r].text = pool_dup(pool, pr->reasons[r].text);
-            if (!pr->reasons[r].role || !pr->reasons[r].service || !pr->reasons[r].text)
-                goto fail;
-        }
-    }
-    rc = PW_ENOMEM;
-    for (size_t h = 0; h < src->nhosts; h++) {
-        if (host && pw_strcasecmp(src->hosts[h].name, host) != 0)
-            continue;
-        uint32_t first = (uint32_t)p->ntargets, n = 0;
-        for (uint32_t i = 0; i < src->hosts[h].n; i++) {
-            const struct pw_target *t = &src->targets[src->hosts[h].first + i];
-            if (role && !profile_has_role(&src->profiles[t->profile], role))
-                continue;
-            p->targets[p->ntargets] = *t;
-            p->targets[p->ntargets].host = (uint32_t)p->nhosts;
-            p->ntargets++;
-            n++;
-        }
-        if (n == 0)
-            continue;
-        struct pw_host *nh = &p->hosts[p->nhosts++];
-        nh->first = first;
-        nh->n = n;
-        if (!(nh->name = (char *)pool_dup(pool, src->hosts[h].name)))
-            goto fail;
-    }
-    if (p->ntargets == 0) {
-        rc = PW_ENOT_FOUND;
-        goto fail;
-    }
-    const struct pw_plan_identity *id = pw_plan_identity(src);
-    if (set_identity(pool, id->instance_name, id->vantage, id->labels) != 0)
-        goto fail;
-    const struct pw_diag *w = pw_plan_warnings(src);
-    for (size_t i = 0; i < w->n; i++)
-        pw_diag_add(&pool->warnings, "%s", w->msgs[i]);
-    *out = p;
-    return 0;
-fail:
-    pw_plan_free(p);
-    return rc;
-}
-
-/* ---- printing ---------------------------------------------------------- */
-
-static void print_roles(const struct pw_profile *pr, FILE *f)
-{
-    for (size_t i = 0; i < pr->nroles; i++)
-        fprintf(f, "%s%s", i ? ", " : "", pr->roles[i]);
-}
-
-void pw_plan_print(const struct pw_plan *p, FILE *f)
-{
-    size_t ranges = 0;
-    for (size_t h = 0; h < p->nhosts; h++) {
-        const struct pw_host *host = &p->hosts[h];
-        fprintf(f, "%s  (%u port%s)\n", host->name, host->n, host->n == 1 ? "" : "s");
-        for (uint32_t i = 0; i < host->n;) {
-            const struct pw_target *t = &p->targets[host->first + i];
-            uint32_t j = i + 1;
-            while (j < host->n && p->targets[host->first + j].profile == t->profile &&
-                   p->targets[host->first + j].port == t->port + (j - i))
-                j++;
-            const struct pw_profile *pr = &p->profiles[t->profile];
-            char ports[24];
-            if (j - i > 1) {
-                snprintf(ports, sizeof ports, "%u-%u", t->port, t->port + (j - i) - 1);
-                ranges++;
-            } else {
-                snprintf(ports, sizeof ports, "%u", t->port);
-            }
-            char iv[32];
-            pw_format_duration(pr->interval_ms, iv, sizeof iv);
-            fprintf(f, "  %-12s %-10s every %-5s ", ports, pw_expect_name(pr->expect), iv);
-            print_roles(pr, f);
-            fprintf(f, "\n");
-            i = j;
-        }
-    }
-    fprintf(f, "total: %zu host%s, %zu target%s (%zu range%s), %zu distinct port profile%s\n",
-            p->nhosts, p->nhosts == 1 ? "" : "s", p->ntargets, p->ntargets == 1 ? "" : "s",
-            ranges, ranges == 1 ? "" : "s", p->nprofiles, p->nprofiles == 1 ? "" : "s");
-    const struct pw_diag *w = pw_plan_warnings(p);
-    for (size_t i = 0; i < w->n; i++)
-        fprintf(f, "warning: %s\n", w->msgs[i]);
 }

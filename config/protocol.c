@@ -3,7 +3,8 @@
  */
 #include "config/protocol.h"
 
-#include "config/error.h"
+#include "base/error.h"
+#include "base/text.h"
 #include "config/values.h"
 
 #include <stdio.h>

@@ -4,7 +4,7 @@
  */
 #include "config/config_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

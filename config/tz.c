@@ -4,9 +4,10 @@
  * the maintenance schedules (maintenance.c) to turn "Sun 02:00" into an
  * instant, daylight saving included.
  */
+#include "base/text.h"
 #include "config/tz.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -5,7 +5,9 @@
  */
 #include "config/values.h"
 
-#include "config/error.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/text.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -35,39 +37,12 @@ static int is_space(char c)
     return c == ' ' || c == '\t';
 }
 
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
-
 /* Bytes of the character at p, to quote it whole in a message. */
 static int char_len(const char *p)
 {
     uint32_t cp;
-    size_t n = (unsigned char)*p < 0x80 ? 1 : utf8_seq((const unsigned char *)p, strlen(p), &cp);
+    size_t n = (unsigned char)*p < 0x80 ? 1 : pw_utf8_seq((const unsigned char *)p, strlen(p), &cp);
     return n ? (int)n : 1;
-}
-
-static char lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
-int pw_strcasecmp(const char *a, const char *b)
-{
-    for (;; a++, b++) {
-        int d = (unsigned char)lower(*a) - (unsigned char)lower(*b);
-        if (d != 0 || *a == '\0')
-            return d;
-    }
-}
-
-int pw_hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* ---- durations ---------------------------------------------------------- */
@@ -76,7 +51,7 @@ static const struct {
     const char *suffix;
     int64_t ms;
 } units[] = {
-    {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
+    {"ms", 1}, {"s", PW_SECOND_MS}, {"m", PW_MINUTE_MS}, {"h", PW_HOUR_MS}, {"d", PW_DAY_MS},
 };
 
 #define DURATION_HELP "use a number with a unit: ms, s, m, h or d (e.g. 500ms, 30s, 5m, 1h, 7d)"
@@ -148,35 +123,6 @@ void pw_format_duration(int64_t ms, char *buf, size_t len)
     }
 }
 
-/* ---- times ------------------------------------------------------------- */
-
-/* The proleptic Gregorian date of a day count since 1970-01-01 (H.
- * Hinnant's algorithm). */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-void pw_format_time(int64_t ms, char *buf, size_t len)
-{
-    int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
-    int64_t rem = ms - days * 86400000;
-    int64_t y;
-    unsigned mo, d;
-    civil_from_days(days, &y, &mo, &d);
-    snprintf(buf, len, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, mo, d,
-             (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
-             (int)(rem % 1000));
-}
-
 /* ---- integers and booleans --------------------------------------------- */
 
 int pw_parse_int(const char *s, long long min, long long max, long long *out,
@@ -229,7 +175,7 @@ int pw_parse_rate(const char *s, long long min, long long max, long long *out,
         size_t ulen = 0;
         while (p[ulen] && !is_space(p[ulen]))
             ulen++;
-        if (!(ulen == 1 && lower(*p) == 's'))
+        if (!(ulen == 1 && pw_ascii_lower(*p) == 's'))
             return fail(err, PW_EINVAL, "'%s' has an unknown unit '/%.*s'; only /s is allowed: " RATE_HELP,
                         s, (int)ulen, p, min, max);
         p += ulen;
@@ -420,53 +366,13 @@ void pw_portset_free(struct pw_portset *ps)
 
 /* ---- text ---------------------------------------------------------------- */
 
-/* Length of the UTF-8 sequence at s (at most n bytes) and its code point, or
- * 0 when the bytes are not UTF-8 (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF). */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF)
-        len = 2;
-    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-        len = 3, lo = s[0] == 0xE0 ? 0xA0 : 0x80, hi = s[0] == 0xED ? 0x9F : 0xBF;
-    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-        len = 4, lo = s[0] == 0xF0 ? 0x90 : 0x80, hi = s[0] == 0xF4 ? 0x8F : 0xBF;
-    else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    uint32_t v = s[0] & (0xFF >> (len + 1));
-    for (size_t i = 1; i < len; i++) {
-        if (i > 1 && (s[i] < 0x80 || s[i] > 0xBF))
-            return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    *cp = v;
-    return len;
-}
-
-void pw_utf8_trim_cut(char *s)
-{
-    size_t n = strlen(s), i = n;
-    while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
-        i--;
-    if (i == 0)
-        return;
-    unsigned char lead = (unsigned char)s[i - 1];
-    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-    if (lead >= 0xC0 && n - (i - 1) < need)
-        s[i - 1] = '\0';
-}
-
 int pw_check_text(const char *s, size_t n, char err[PW_ERRBUF])
 {
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
         uint32_t cp = u[i];
         size_t len = 1;
-        if (cp >= 0x80 && (len = utf8_seq(u + i, n - i, &cp)) == 0)
+        if (cp >= 0x80 && (len = pw_utf8_seq(u + i, n - i, &cp)) == 0)
             return fail(err, PW_EINVAL, "not UTF-8 at byte %zu of the line (0x%02X); save the file as UTF-8",
                         i + 1, u[i]);
         if (cp == 0xFEFF)
@@ -567,7 +473,7 @@ static int check_name(const char *h, char err[PW_ERRBUF])
         if (c >= 0x80)
             return fail(err, PW_EINVAL, "host '%s' is not ASCII: write an internationalized name in "
                         "its xn-- (punycode) form, or " HOST_HELP, h);
-        if (!(is_digit((char)c) || (lower((char)c) >= 'a' && lower((char)c) <= 'z') || c == '-' ||
+        if (!(is_digit((char)c) || (pw_ascii_lower((char)c) >= 'a' && pw_ascii_lower((char)c) <= 'z') || c == '-' ||
               c == '_' || c == '.'))
             return fail(err, PW_EINVAL, "host '%s' has '%c', which a host name cannot have; " HOST_HELP,
                         h, c);

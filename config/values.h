@@ -7,6 +7,9 @@
 #ifndef PW_VALUES_H
 #define PW_VALUES_H
 
+#include "base/clock.h"
+#include "base/error.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,10 +20,6 @@
 int pw_parse_duration(const char *s, int64_t *ms, char err[PW_ERRBUF]);
 /* Formats ms the way pw_parse_duration reads it back ("1h30m", "500ms"). */
 void pw_format_duration(int64_t ms, char *buf, size_t len);
-/* ms since the epoch as RFC 3339 UTC with milliseconds
- * ("2025-11-25T20:36:00.123Z"); buf needs 32 bytes. No gmtime: portable
- * and thread-safe. */
-void pw_format_time(int64_t ms, char *buf, size_t len);
 
 struct pw_port_range {
     uint16_t lo, hi;
@@ -67,10 +66,6 @@ int pw_is_loopback(const char *host);
  * names the first offending byte by its 1-based position. */
 int pw_check_text(const char *s, size_t n, char err[PW_ERRBUF]);
 
-/* Drops an incomplete UTF-8 sequence from the end of s, as left where a
- * message was cut to fit its buffer, so that what is printed stays text. */
-void pw_utf8_trim_cut(char *s);
-
 /* yes/no, true/false, on/off, 1/0. */
 int pw_parse_bool(const char *s, int *out, char err[PW_ERRBUF]);
 /* A decimal integer within [min, max]. */
@@ -96,9 +91,5 @@ int pw_parse_rate(const char *s, long long min, long long max, long long *out,
         "interface", "status", "reason", "version", "instance", "job"
 int pw_parse_labels(const char *s, char **out, char err[PW_ERRBUF]);
 
-/* Case-insensitive ASCII comparison; locale-independent. */
-int pw_strcasecmp(const char *a, const char *b);
-/* The value of a hexadecimal digit (either case), or -1. */
-int pw_hex_digit(char c);
 
 #endif

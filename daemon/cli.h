@@ -55,10 +55,6 @@ struct pw_config *pw_cli_config_msgs(const struct pw_command *cmd, const struct 
 
 /* ---- start-up checks (startup.c) ----------------------------------------- */
 
-/* The absolute path the database resolves to, into abs: itself when
- * absolute (or an SQLite name such as ":memory:"), else joined to the
- * working directory. Returns 1 when it was relative, else 0. */
-int pw_startup_database_path(const char *database, char *abs, size_t len);
 /* Whether the history can be kept at `database`: its directory exists and
  * this user may create files there (SQLite writes its journal beside the
  * file), and the file, if it exists, is writable. Each problem, with the

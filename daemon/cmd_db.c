@@ -7,7 +7,7 @@
  */
 #include "daemon/cli.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "store/store.h"
 
 #include <stdio.h>

@@ -5,7 +5,7 @@
 #include "daemon/cli.h"
 #include "daemon/os.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include <jansson.h>
 #include <stdarg.h>

@@ -7,9 +7,10 @@
  * too (the one open now or the next of each).
  * Exit codes: 0 done; 2 usage, configuration or storage error.
  */
+#include "base/text.h"
 #include "daemon/cli.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "store/store_maint.h"
 #include "web/web.h"
 
@@ -96,7 +97,7 @@ static int cmd_start(const struct pw_command *cmd, const struct pw_args *a, stru
     if (check_list(c, "host", host, pw_config_names_host, "a host of any role or check") != 0 ||
         check_list(c, "role", role, role_named, "a role with hosts, nor a check,") != 0)
         return PW_EXIT_USAGE;
-    int64_t now = pw_web_now_ms(), id = 0;
+    int64_t now = pw_wall_ms(), id = 0;
     struct pw_store_maint w = {
         .name = (char *)pw_arg(cmd, a, "name"), .start_ms = now, .end_ms = now + for_ms,
         .hosts = (char *)(host ? host : ""), .roles = (char *)(role ? role : ""),
@@ -107,7 +108,7 @@ static int cmd_start(const struct pw_command *cmd, const struct pw_args *a, stru
         return PW_EXIT_USAGE;
     }
     char until[32];
-    pw_web_format_time(w.end_ms, until, sizeof until);
+    pw_format_rfc3339(w.end_ms, until, sizeof until);
     char name[80];
     snprintf(name, sizeof name, "%s", w.name && *w.name ? w.name : "");
     if (!*name)
@@ -128,7 +129,7 @@ static int cmd_end(const struct pw_command *cmd, const struct pw_args *a, struct
     }
     char err[PW_STORE_MSG_MAX];
     int ended = 0;
-    if (pw_store_maint_end(c->s.database, all ? NULL : a->pos[1], pw_web_now_ms(), &ended,
+    if (pw_store_maint_end(c->s.database, all ? NULL : a->pos[1], pw_wall_ms(), &ended,
                            err) != 0) {
         fprintf(stderr, "portwatch maintenance end: %s\n", err);
         return PW_EXIT_USAGE;
@@ -141,15 +142,15 @@ static void print_row(const char *name, const char *source, int64_t start, int64
                       const char *targets, const char *reason)
 {
     char s[32], e[32];
-    pw_web_format_time(start, s, sizeof s);
-    pw_web_format_time(end, e, sizeof e);
+    pw_format_rfc3339(start, s, sizeof s);
+    pw_format_rfc3339(end, e, sizeof e);
     printf("%-20s %-7s %-25s %-25s %-24s %s\n", name, source, s, e, *targets ? targets : "all",
            reason);
 }
 
 static int cmd_list(struct pw_config *c)
 {
-    int64_t now = pw_web_now_ms();
+    int64_t now = pw_wall_ms();
     struct pw_store_maint *w;
     size_t n;
     char err[PW_STORE_MSG_MAX];

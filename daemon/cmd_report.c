@@ -11,7 +11,7 @@
  */
 #include "daemon/cli.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "daemon/options.h"
 #include "web/report.h"
 #include "web/web.h"
@@ -28,7 +28,7 @@
 static int period(const struct pw_command *cmd, const struct pw_args *a, int64_t *from,
                   int64_t *to)
 {
-    int64_t now = pw_web_now_ms();
+    int64_t now = pw_wall_ms();
     const char *fs = pw_arg(cmd, a, "from"), *ts = pw_arg(cmd, a, "to");
     char err[PW_WEB_ERR_MAX];
     *to = now;
@@ -103,7 +103,7 @@ int pw_cmd_report(const struct pw_command *cmd, const struct pw_args *a)
         return PW_EXIT_USAGE;
     }
     struct pw_report_query q = {.host = pw_arg(cmd, a, "host"), .role = pw_arg(cmd, a, "role"),
-                                .now_ms = pw_web_now_ms()};
+                                .now_ms = pw_wall_ms()};
     if (period(cmd, a, &q.from_ms, &q.to_ms) != 0)
         return PW_EXIT_USAGE;
     struct pw_config *c = pw_cli_config(cmd, a);

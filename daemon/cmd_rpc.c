@@ -8,7 +8,7 @@
  */
 #include "daemon/cli.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "config/values.h"
 #include "probes/epm.h"
 #include "probes/report.h"

@@ -32,7 +32,8 @@
  *
  * Endpoint watch (daemon/epm_watch.c): the hosts probed on 135 have their
  * endpoint mappers read every epm_every intervals; the TCP ports registered
- * there join the plan as an implicit check per host ("rpc-registered").
+ * there join the plan as a check per host ("rpc-registered"), an input of
+ * plan building next to the configuration (pw_plan_build_with).
  * When a host's registered ports change, the plan is rebuilt from the
  * current configuration (not re-read from disk) and swapped in exactly as
  * a reload does, so unchanged targets keep their state. The watch keeps its
@@ -40,6 +41,8 @@
  * already probes the ports registered at the last read.
  */
 #include "daemon/run_int.h"
+
+#include "base/clock.h"
 
 /* [portwatch] log_level's choices (config.c) are these levels in order. */
 _Static_assert(PW_LOG_ERROR == 0 && PW_LOG_WARN == 1 && PW_LOG_INFO == 2 && PW_LOG_DEBUG == 3,
@@ -219,7 +222,7 @@ static enum pw_store_run_end gap_cause(int64_t wall_ms, int64_t mono_ms, int64_t
 static void on_heartbeat(uv_timer_t *t)
 {
     struct daemon *d = t->data;
-    int64_t now = pw_web_now_ms(), cpu = cpu_us();
+    int64_t now = pw_wall_ms(), cpu = cpu_us();
     uint64_t mono = uv_hrtime();
     if (d->beat_ms && now - d->beat_ms > GAP_MS) {
         enum pw_store_run_end cause =
@@ -286,7 +289,7 @@ void run_stop(struct daemon *d, const char *why)
     /* The web threads read snapshots from the engine: stop them first. */
     pw_web_stop(d->web);
     d->web = NULL;
-    pw_epm_watch_close(d->watch);
+    pw_epm_watch_close(d->watch, NULL, NULL);
     d->watch = NULL;
     uv_mutex_lock(&d->lock);
     struct pw_engine *e = d->cur->engine;
@@ -344,14 +347,14 @@ void run_seed(struct daemon *d, struct gen *g, const struct pw_snapshot *prev,
         pw_engine_seed_stats(g->engine, &prev->stats);
 }
 
-static void store_log(void *ud, enum pw_store_log_level lvl, const char *msg)
+static void store_log(void *ud, int lvl, const char *msg)
 {
     (void)ud;
     /* The store's errors all mean history is not being written. */
-    if (lvl == PW_STORE_LOG_ERROR)
+    if (lvl == PW_LOG_ERROR)
         pw_log_event_id(PW_EVENT_STORAGE_DEGRADED, PW_LOG_ERROR, "store: %s", msg);
     else
-        pw_log(lvl == PW_STORE_LOG_WARN ? PW_LOG_WARN : PW_LOG_INFO, "store: %s", msg);
+        pw_log(lvl == PW_LOG_WARN ? PW_LOG_WARN : PW_LOG_INFO, "store: %s", msg);
 }
 
 static int open_store(struct daemon *d)
@@ -433,13 +436,158 @@ static int preflight(struct daemon *d)
  * and lets their handles close, so the loop can be closed. */
 static void abort_start(struct daemon *d)
 {
-    pw_epm_watch_close(d->watch);
+    pw_epm_watch_close(d->watch, NULL, NULL);
     d->watch = NULL;
     if (d->cur && d->cur->engine) {
         pw_engine_close(d->cur->engine, run_on_engine_closed, d->cur);
         d->cur->engine = NULL;
     }
     uv_run(&d->loop, UV_RUN_DEFAULT);
+}
+
+/* The configuration's plan, or NULL with its problems said (to the log
+ * when there is a log file, else to stderr). */
+static struct pw_plan *first_plan(const struct pw_config *cfg, bool to_log)
+{
+    struct pw_diag diag = {0};
+    struct pw_plan *plan = NULL;
+    if (pw_plan_build(cfg, &plan, &diag) != 0) {
+        if (to_log)
+            for (size_t i = 0; i < diag.n; i++)
+                pw_log(PW_LOG_ERROR, "%s", diag.msgs[i]);
+        else
+            pw_diag_print(&diag, stderr);
+        pw_diag_free(&diag);
+        return NULL;
+    }
+    run_log_warnings(plan, "");
+    return plan;
+}
+
+/* The endpoint watch, the first generation (its targets recorded, its
+ * engine made and seeded) and the web layer, on an initialized loop with
+ * the store open. Takes plan. Returns 0, or -1 with everything started
+ * closed again (abort_start) and said. */
+static int start_first_generation(struct daemon *d, struct pw_plan *plan)
+{
+    /* The watch before the first plan: seeded from the store, it adds the
+     * ports the mappers registered at their last read. */
+    struct pw_epm_watch_options wo = {
+        .store = d->store, .changed = run_on_epm_changed, .ud = d, .log = pw_log_cb,
+    };
+    d->watch = pw_epm_watch_new(&d->loop, &wo);
+    if (d->watch) {
+        pw_epm_watch_configure(d->watch, d->cfg, plan);
+        plan = run_add_registered(d, d->cfg, plan);
+    } else {
+        pw_log(PW_LOG_WARN, "out of memory: the RPC endpoint mappers are not watched");
+    }
+    struct gen *g = run_gen_new(d, plan);
+    if (!g) {
+        pw_plan_free(plan);
+        abort_start(d);
+        return -1;
+    }
+    g->refs = 1; /* current */
+    d->cur = d->gens = g;
+    int rc = pw_store_sync_targets(d->store, plan, g->ids);
+    if (rc != 0) {
+        pw_log(PW_LOG_ERROR, "cannot record the targets in %s: %s", d->cfg->s.database,
+               pw_strerror(rc));
+        abort_start(d);
+        return -1;
+    }
+    if (run_gen_engine(d, g, d->cfg) != 0) {
+        abort_start(d);
+        return -1;
+    }
+    run_seed(d, g, NULL, NULL);
+    if (start_web(d) != 0) {
+        abort_start(d);
+        return -1;
+    }
+    return 0;
+}
+
+/* The heartbeat, status, reload and (under systemd) watchdog timers and
+ * the transitions' timer. Returns the watchdog interval, 0 without one. */
+static uint64_t start_timers(struct daemon *d)
+{
+    uv_timer_init(&d->loop, &d->heartbeat);
+    uv_timer_init(&d->loop, &d->status);
+    pw_transitions_init(&d->trans, &d->loop);
+    uv_timer_init(&d->loop, &d->reload_timer);
+    d->reload_timer.data = d;
+    d->heartbeat.data = d->status.data = d->watchdog.data = d;
+    uv_timer_start(&d->heartbeat, on_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
+    uv_timer_start(&d->status, on_status, STATUS_MS, STATUS_MS);
+    run_maint_start(d);
+    uint64_t wd = pw_os_watchdog_interval_ms();
+    if (wd) {
+        uv_timer_init(&d->loop, &d->watchdog);
+        uv_timer_start(&d->watchdog, on_watchdog, wd, wd);
+        d->have_watchdog = 1;
+        pw_os_watchdog();
+    }
+    return wd;
+}
+
+/* The start event and the service manager's ready notice. */
+static void say_started(struct daemon *d, const struct pw_plan *plan, unsigned long fds,
+                        uint64_t wd)
+{
+    char iv[32], to[32], line[256];
+    pw_format_duration(d->cfg->s.interval_ms, iv, sizeof iv);
+    pw_format_duration(d->cfg->s.timeout_ms, to, sizeof to);
+    pw_log_event_id(PW_EVENT_START, PW_LOG_INFO, "started: watching %zu target%s on %zu host%s every %s "
+                    "(timeout %s); history in %s", plan->ntargets, plan->ntargets == 1 ? "" : "s",
+                    plan->nhosts, plan->nhosts == 1 ? "" : "s", iv, to, d->cfg->s.database);
+    pw_transitions_log_gap(d->store, pw_wall_ms());
+    if (fds)
+        pw_log(PW_LOG_DEBUG, "open-file limit %lu", fds);
+    if (wd)
+        pw_log(PW_LOG_DEBUG, "systemd watchdog: a ping every %llu ms", (unsigned long long)wd);
+    run_summary(d, line, sizeof line);
+    pw_os_notify(PW_OS_READY, line);
+}
+
+/* Runs the daemon on its initialized loop and lock with the plan of
+ * d->cfg (taken) until it stops; the web layer and the store are closed on
+ * return, the loop too. */
+static void run_loop(struct daemon *d, struct pw_plan *plan, unsigned long fds)
+{
+    if (preflight(d) != 0 || open_store(d) != 0) {
+        pw_plan_free(plan);
+    } else if (start_first_generation(d, plan) == 0) {
+        plan = d->cur->plan;
+        uint64_t wd = start_timers(d);
+        int rc = pw_os_control_start(&d->loop, run_on_control, d);
+        if (rc == 0)
+            rc = pw_engine_start(d->cur->engine);
+        if (rc == 0 && d->watch)
+            pw_epm_watch_configure(d->watch, d->cfg, plan);
+        if (rc != 0) {
+            pw_log_event(PW_LOG_ERROR, "cannot start: %s", uv_strerror(rc));
+            run_stop(d, "start-up failed");
+        } else {
+            say_started(d, plan, fds, wd);
+            d->exit_code = PW_EXIT_OK;
+        }
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+    }
+    pw_web_stop(d->web);
+    run_maint_free(d);
+    pw_store_close(d->store); /* writes everything queued */
+    if (uv_loop_close(&d->loop) != 0)
+        pw_log(PW_LOG_WARN, "event loop closed with handles still open");
+    if (d->exit_code == PW_EXIT_OK)
+        pw_log_event_id(PW_EVENT_STOP, PW_LOG_INFO, "stopped");
+    /* Every engine is closed: what is left are generations no view holds. */
+    while (d->gens) {
+        struct gen *next = d->gens->next;
+        run_gen_free(d->gens);
+        d->gens = next;
+    }
 }
 
 int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
@@ -464,134 +612,28 @@ int pw_cmd_run(const struct pw_command *cmd, const struct pw_args *a)
     if (!d.cfg) {
         if (log_file)
             pw_log_event(PW_LOG_ERROR, "not started: the configuration has errors (see above)");
-        goto out_log;
+        pw_log_close_file();
+        return d.exit_code;
     }
     pw_log_init(d.cfg->s.log_level);
-
-    struct pw_diag diag = {0};
-    struct pw_plan *plan = NULL;
-    if (pw_plan_build(d.cfg, &plan, &diag) != 0) {
-        if (log_file)
-            for (size_t i = 0; i < diag.n; i++)
-                pw_log(PW_LOG_ERROR, "%s", diag.msgs[i]);
-        else
-            pw_diag_print(&diag, stderr);
-        pw_diag_free(&diag);
-        goto out_cfg;
+    struct pw_plan *plan = first_plan(d.cfg, log_file != NULL);
+    if (plan) {
+        pw_os_memory_init();
+        unsigned long fds = pw_os_raise_fd_limit();
+        d.fd_limit = fds > UINT32_MAX ? UINT32_MAX : (uint32_t)fds;
+        if (uv_mutex_init(&d.lock) != 0) {
+            pw_plan_free(plan);
+        } else {
+            if (uv_loop_init(&d.loop) != 0)
+                pw_plan_free(plan);
+            else
+                run_loop(&d, plan, fds);
+            uv_mutex_destroy(&d.lock);
+        }
     }
-    run_log_warnings(plan, "");
-    pw_os_memory_init();
-    unsigned long fds = pw_os_raise_fd_limit();
-    d.fd_limit = fds > UINT32_MAX ? UINT32_MAX : (uint32_t)fds;
-    if (uv_mutex_init(&d.lock) != 0) {
-        pw_plan_free(plan);
-        goto out_cfg;
-    }
-    if (uv_loop_init(&d.loop) != 0) {
-        pw_plan_free(plan);
-        goto out_lock;
-    }
-    if (preflight(&d) != 0 || open_store(&d) != 0) {
-        pw_plan_free(plan);
-        goto out_loop;
-    }
-    /* The watch before the first plan: seeded from the store, it adds the
-     * ports the mappers registered at their last read. */
-    d.watch = pw_epm_watch_new(&d.loop, d.store, run_on_epm_changed, &d);
-    if (d.watch) {
-        pw_epm_watch_configure(d.watch, d.cfg, plan);
-        plan = run_add_registered(&d, d.cfg, plan);
-    } else {
-        pw_log(PW_LOG_WARN, "out of memory: the RPC endpoint mappers are not watched");
-    }
-    struct gen *g = run_gen_new(&d, plan);
-    if (!g) {
-        pw_plan_free(plan);
-        abort_start(&d);
-        goto out_loop;
-    }
-    g->refs = 1; /* current */
-    d.cur = d.gens = g;
-    int rc = pw_store_sync_targets(d.store, plan, g->ids);
-    if (rc != 0) {
-        pw_log(PW_LOG_ERROR, "cannot record the targets in %s: %s", d.cfg->s.database, pw_strerror(rc));
-        abort_start(&d);
-        goto out_loop;
-    }
-    if (run_gen_engine(&d, g, d.cfg) != 0) {
-        abort_start(&d);
-        goto out_loop;
-    }
-    run_seed(&d, g, NULL, NULL);
-
-    if (start_web(&d) != 0) {
-        abort_start(&d);
-        goto out_loop;
-    }
-
-    uv_timer_init(&d.loop, &d.heartbeat);
-    uv_timer_init(&d.loop, &d.status);
-    pw_transitions_init(&d.trans, &d.loop);
-    uv_timer_init(&d.loop, &d.reload_timer);
-    d.reload_timer.data = &d;
-    d.heartbeat.data = d.status.data = d.watchdog.data = &d;
-    uv_timer_start(&d.heartbeat, on_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
-    uv_timer_start(&d.status, on_status, STATUS_MS, STATUS_MS);
-    run_maint_start(&d);
-    uint64_t wd = pw_os_watchdog_interval_ms();
-    if (wd) {
-        uv_timer_init(&d.loop, &d.watchdog);
-        uv_timer_start(&d.watchdog, on_watchdog, wd, wd);
-        d.have_watchdog = 1;
-        pw_os_watchdog();
-    }
-    rc = pw_os_control_start(&d.loop, run_on_control, &d);
-    if (rc == 0)
-        rc = pw_engine_start(g->engine);
-    if (rc == 0 && d.watch)
-        pw_epm_watch_configure(d.watch, d.cfg, plan);
-    if (rc != 0) {
-        pw_log_event(PW_LOG_ERROR, "cannot start: %s", uv_strerror(rc));
-        run_stop(&d, "start-up failed");
-    } else {
-        char iv[32], to[32], line[256];
-        pw_format_duration(d.cfg->s.interval_ms, iv, sizeof iv);
-        pw_format_duration(d.cfg->s.timeout_ms, to, sizeof to);
-        pw_log_event_id(PW_EVENT_START, PW_LOG_INFO, "started: watching %zu target%s on %zu host%s every %s "
-                        "(timeout %s); history in %s", plan->ntargets, plan->ntargets == 1 ? "" : "s",
-                        plan->nhosts, plan->nhosts == 1 ? "" : "s", iv, to, d.cfg->s.database);
-        pw_transitions_log_gap(d.store, pw_web_now_ms());
-        if (fds)
-            pw_log(PW_LOG_DEBUG, "open-file limit %lu", fds);
-        if (wd)
-            pw_log(PW_LOG_DEBUG, "systemd watchdog: a ping every %llu ms", (unsigned long long)wd);
-        run_summary(&d, line, sizeof line);
-        pw_os_notify(PW_OS_READY, line);
-        d.exit_code = PW_EXIT_OK;
-    }
-    uv_run(&d.loop, UV_RUN_DEFAULT);
-
-out_loop:
-    pw_web_stop(d.web);
-    run_maint_free(&d);
-    pw_store_close(d.store); /* writes everything queued */
-    if (uv_loop_close(&d.loop) != 0)
-        pw_log(PW_LOG_WARN, "event loop closed with handles still open");
-    if (d.exit_code == PW_EXIT_OK)
-        pw_log_event_id(PW_EVENT_STOP, PW_LOG_INFO, "stopped");
-    /* Every engine is closed: what is left are generations no view holds. */
-    while (d.gens) {
-        struct gen *next = d.gens->next;
-        run_gen_free(d.gens);
-        d.gens = next;
-    }
-out_lock:
-    uv_mutex_destroy(&d.lock);
-out_cfg:
     if (d.cfg != d.boot)
         pw_config_free(d.cfg);
     pw_config_free(d.boot);
-out_log:
     pw_log_close_file();
     return d.exit_code;
 }

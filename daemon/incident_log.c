@@ -12,6 +12,7 @@
  * incident, which forwards to the one it joined and is freed with the last
  * of them.
  */
+#include "base/text.h"
 #include "daemon/incident_log.h"
 
 #include "config/values.h"
@@ -230,7 +231,7 @@ void pw_incident_written(struct pw_incident_log *l, struct pw_live_incident *x)
     char took[32];
     int64_t d = x->last_up_ms - x->first_ms;
     pw_format_duration(d >= 1000 ? d / 1000 * 1000 : (d > 0 ? d : 0), took, sizeof took);
-    pw_web_format_time(x->first_ms, at, sizeof at);
+    pw_format_rfc3339(x->first_ms, at, sizeof at);
     where(x, w, sizeof w);
     pw_log_event_id(PW_EVENT_INCIDENT, PW_LOG_INFO,
                     "incident %llu closed after %s: %s; was %s; began at %s",

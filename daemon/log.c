@@ -1,12 +1,13 @@
 /* See log.h. */
 #include "daemon/log.h"
+
+#include "base/clock.h"
 #include "daemon/os.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <uv.h>
 
 static int threshold = PW_LOG_INFO;
@@ -52,17 +53,18 @@ void pw_log_close_file(void)
     uv_mutex_unlock(&lock);
 }
 
-static const char *const names[] = {"error", "warn", "info", "debug"};
 /* syslog priorities for the journal's <N> prefix: err, warning, info, debug. */
 static const int priorities[] = {3, 4, 6, 7};
+_Static_assert(sizeof priorities / sizeof priorities[0] == PW_LOG_LEVELS,
+               "a syslog priority per log level");
 
 /* event: 0 for the log only, else 1 + the pw_log_event_kind. */
 static void emit(int level, const char *msg, int event)
 {
     if (level < 0)
         level = 0;
-    if (level > 3)
-        level = 3;
+    if (level >= PW_LOG_LEVELS)
+        level = PW_LOG_LEVELS - 1;
     if (event || level == PW_LOG_ERROR)
         pw_os_event(level, event ? (enum pw_log_event_kind)(event - 1) : PW_EVENT_OTHER, msg);
     if (level > threshold)
@@ -71,20 +73,11 @@ static void emit(int level, const char *msg, int event)
     uv_mutex_lock(&lock);
     FILE *out = file ? file : stderr;
     if (stamp || file) {
-        uv_timeval64_t tv;
-        uv_gettimeofday(&tv);
-        time_t secs = (time_t)tv.tv_sec;
-        struct tm tm;
-#ifdef _WIN32
-        gmtime_s(&tm, &secs);
-#else
-        gmtime_r(&secs, &tm);
-#endif
-        char when[32];
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf(out, "%s.%03dZ %s: %s\n", when, (int)(tv.tv_usec / 1000), names[level], msg);
+        char when[PW_RFC3339_MAX];
+        pw_format_rfc3339(pw_wall_ms(), when, sizeof when);
+        fprintf(out, "%s %s: %s\n", when, pw_log_level_name(level), msg);
     } else {
-        fprintf(out, "<%d>%s: %s\n", priorities[level], names[level], msg);
+        fprintf(out, "<%d>%s: %s\n", priorities[level], pw_log_level_name(level), msg);
     }
     fflush(out);
     uv_mutex_unlock(&lock);

@@ -10,9 +10,7 @@
 #ifndef PW_LOG_H
 #define PW_LOG_H
 
-#include "config/error.h"
-
-enum pw_log_level { PW_LOG_ERROR = 0, PW_LOG_WARN = 1, PW_LOG_INFO = 2, PW_LOG_DEBUG = 3 };
+#include "base/log.h"
 
 /* What an event-log entry is about, so that Windows admins can filter and
  * forward by event ID (daemon/messages.mc holds the IDs and os_win.c maps
@@ -49,7 +47,7 @@ PW_PRINTF(2, 3)
 void pw_log_event_id(enum pw_log_event_kind kind, int level, const char *fmt, ...)
 PW_PRINTF(3, 4)
     ;
-/* Adapters for the modules' log callbacks (ud unused). */
+/* The sink the daemon hands every module (base/log.h; ud unused). */
 void pw_log_cb(void *ud, int level, const char *msg);
 
 #endif

@@ -14,7 +14,7 @@
 #include "daemon/transitions.h"
 #include "daemon/os.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "probes/probe.h"
 #include "store/store.h"
 #include "web/web.h"
@@ -93,7 +93,7 @@ void run_stop(struct daemon *d, const char *why);
 
 /* ---- run_reload.c ---- */
 /* base plus the TCP ports the endpoint mappers registered; takes base. */
-struct pw_plan *run_add_registered(struct daemon *d, struct pw_config *cfg,
+struct pw_plan *run_add_registered(struct daemon *d, const struct pw_config *cfg,
                                    struct pw_plan *base);
 /* Plan warnings (as config-check gives them) to the log. */
 void run_log_warnings(const struct pw_plan *plan, const char *prefix);

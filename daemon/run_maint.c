@@ -267,7 +267,7 @@ static void log_changes(struct daemon *d, const struct pw_web_maint *old,
         for (size_t k = 0; k < now->ntargets; k++)
             n += now->of_target[k] == (int32_t)i;
         char until[32];
-        pw_web_format_time(w->end_ms, until, sizeof until);
+        pw_format_rfc3339(w->end_ms, until, sizeof until);
         pw_log_event(PW_LOG_INFO, "maintenance window %s opened until %s over %zu target%s: %s",
                      w->name, until, n, n == 1 ? "" : "s", w->reason);
     }
@@ -288,7 +288,7 @@ static void on_maint_tick(uv_timer_t *t)
     struct daemon *d = t->data;
     if (d->stopping || !d->cur)
         return;
-    struct pw_web_maint *m = build(d, d->cur->plan, pw_web_now_ms());
+    struct pw_web_maint *m = build(d, d->cur->plan, pw_wall_ms());
     if (!m)
         return; /* out of memory: keep the windows we have */
     if (same_map(m, d->maint)) {

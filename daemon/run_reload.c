@@ -13,26 +13,28 @@
 /* ---- reload ------------------------------------------------------------------- */
 
 /* base (cfg's plan) plus, for hosts it probes on 135, the TCP ports their
- * endpoint mappers registered (the watch's implicit checks, added to cfg
- * only while the plan is built). Takes base; returns the plan to use:
- * base itself when there is nothing to add or adding fails. */
-struct pw_plan *run_add_registered(struct daemon *d, struct pw_config *cfg,
+ * endpoint mappers registered: the watch's input to a second plan build.
+ * Takes base; returns the plan to use: base itself when there is nothing
+ * to add or adding fails. */
+struct pw_plan *run_add_registered(struct daemon *d, const struct pw_config *cfg,
                                    struct pw_plan *base)
 {
     if (!d->watch)
         return base;
-    size_t keep = cfg->nchecks;
-    int n = pw_epm_watch_add_checks(d->watch, cfg, base);
-    if (n <= 0) {
-        if (n < 0)
+    struct pw_plan_registered *reg = NULL;
+    size_t n = 0;
+    int rc = pw_epm_watch_registered(d->watch, base, &reg, &n);
+    if (rc != 0 || n == 0) {
+        if (rc != 0)
             pw_log(PW_LOG_WARN, "cannot add the ports registered with endpoint mappers: %s",
-                   pw_strerror(n));
+                   pw_strerror(rc));
+        free(reg);
         return base;
     }
     struct pw_plan *full = NULL;
     struct pw_diag more = {0};
-    int rc = pw_plan_build(cfg, &full, &more);
-    pw_config_drop_checks(cfg, keep);
+    rc = pw_plan_build_with(cfg, reg, n, &full, &more);
+    free(reg);
     if (rc != 0) {
         for (size_t i = 0; i < more.n; i++)
             pw_log(PW_LOG_WARN, "ports registered with endpoint mappers left out: %s", more.msgs[i]);
@@ -178,6 +180,48 @@ void run_on_epm_changed(void *ud)
     swap_plan(d, d->cfg, plan, t0, "plan rebuilt for the ports registered with endpoint mappers");
 }
 
+/* Hands the targets over from prev to g, whose engine is made and whose
+ * targets are matched (match, taken): prev's engine closes, g's is seeded
+ * from its last snapshot and started, and g becomes current. Returns
+ * pw_engine_start's code; *t_seed is the seeding's time. */
+static int hand_over(struct daemon *d, struct gen *prev, struct gen *g, uint32_t *match,
+                     uint64_t *t_seed)
+{
+    /* Close the old engine first: its last results are flushed now (and
+     * renumbered by run_on_batch), and its final snapshot is the state the new
+     * engine continues from. The engine is freed only by its close
+     * callbacks, on a later loop turn, so the snapshot can still be taken
+     * and web threads may still be reading it until the swap below. */
+    pw_engine_follow(g->engine, prev->engine); /* keep the sweeps' pace; or start afresh */
+    uv_mutex_lock(&d->lock);
+    prev->closing = true;
+    uv_mutex_unlock(&d->lock);
+    pw_engine_close(prev->engine, run_on_engine_closed, prev);
+    struct pw_snapshot *last = pw_engine_snapshot_acquire(prev->engine);
+    *t_seed = uv_hrtime();
+    run_seed(d, g, last, match);
+    *t_seed = uv_hrtime() - *t_seed;
+    pw_snapshot_release(last);
+    free(match);
+    /* Started (which publishes its seeded snapshot) before the web layer
+     * can see it: else a request in between reads the new plan with every
+     * kept target unknown. Its first results come on a later loop turn,
+     * when it is current. */
+    int start_rc = pw_engine_start(g->engine);
+
+    struct gen *dead;
+    uv_mutex_lock(&d->lock);
+    g->refs++; /* current */
+    g->next = d->gens;
+    d->gens = g;
+    d->cur = g;
+    prev->engine = NULL;
+    dead = run_gen_unref_locked(d, prev); /* no longer current */
+    uv_mutex_unlock(&d->lock);
+    run_gen_free(dead);
+    return start_rc;
+}
+
 /* Makes plan (built from cfg) current: maps it to store ids, starts its
  * engine seeded from the running one, retires the old generation. Takes
  * plan and, unless it is already d->cfg, cfg; on failure both are freed
@@ -217,39 +261,9 @@ static void swap_plan(struct daemon *d, struct pw_config *cfg, struct pw_plan *p
         return;
     }
 
-    /* Close the old engine first: its last results are flushed now (and
-     * renumbered by run_on_batch), and its final snapshot is the state the new
-     * engine continues from. The engine is freed only by its close
-     * callbacks, on a later loop turn, so the snapshot can still be taken
-     * and web threads may still be reading it until the swap below. */
-    pw_engine_follow(g->engine, prev->engine); /* keep the sweeps' pace; or start afresh */
-    uv_mutex_lock(&d->lock);
-    prev->closing = true;
-    uv_mutex_unlock(&d->lock);
-    pw_engine_close(prev->engine, run_on_engine_closed, prev);
-    struct pw_snapshot *last = pw_engine_snapshot_acquire(prev->engine);
-    uint64_t t_seed = uv_hrtime();
-    run_seed(d, g, last, match);
-    t_seed = uv_hrtime() - t_seed;
-    pw_snapshot_release(last);
-    free(match);
-    /* Started (which publishes its seeded snapshot) before the web layer
-     * can see it: else a request in between reads the new plan with every
-     * kept target unknown. Its first results come on a later loop turn,
-     * when it is current. */
-    int start_rc = pw_engine_start(g->engine);
-
+    uint64_t t_seed;
     size_t prev_n = prev->plan->ntargets;
-    struct gen *dead;
-    uv_mutex_lock(&d->lock);
-    g->refs++; /* current */
-    g->next = d->gens;
-    d->gens = g;
-    d->cur = g;
-    prev->engine = NULL;
-    dead = run_gen_unref_locked(d, prev); /* no longer current */
-    uv_mutex_unlock(&d->lock);
-    run_gen_free(dead);
+    int start_rc = hand_over(d, prev, g, match, &t_seed);
 
     if (cfg != d->cfg) {
         if (d->cfg != d->boot)

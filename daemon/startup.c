@@ -44,7 +44,10 @@ static void user_text(char *buf, size_t len)
     uv_os_free_passwd(&pw);
 }
 
-int pw_startup_database_path(const char *database, char *full, size_t len)
+/* The absolute path the database resolves to, into abs: itself when
+ * absolute (or an SQLite name such as ":memory:"), else joined to the
+ * working directory. Returns 1 when it was relative, else 0. */
+static int database_path(const char *database, char *full, size_t len)
 {
     if (is_absolute(database) || is_sqlite_name(database)) {
         snprintf(full, len, "%s", database);
@@ -100,7 +103,7 @@ int pw_startup_check_database(const char *database, int missing_dir_ok,
     char full[1200], dir[1200], user[160];
     if (is_sqlite_name(database))
         return 0;
-    if (pw_startup_database_path(database, full, sizeof full) == 1 && notes)
+    if (database_path(database, full, sizeof full) == 1 && notes)
         pw_diag_add(notes, "database %s is relative to the working directory: the history goes "
                     "to %s", database, full);
     dir_of(full, dir, sizeof dir);

@@ -27,6 +27,7 @@
  */
 #include "daemon/transitions.h"
 
+#include "base/clock.h"
 #include "config/values.h"
 #include "daemon/incident_log.h"
 #include "daemon/log.h"
@@ -105,7 +106,7 @@ static void group_write(struct pw_transition_group *g, struct pw_incident_log *i
                               sizeof ports);
     free(sorted);
     if (g->n > 1) /* a lone change is logged as it happens */
-        pw_web_format_time(g->first_ms, at, sizeof at);
+        pw_format_rfc3339(g->first_ms, at, sizeof at);
     bool down = g->status == PW_STATUS_DOWN;
     /* a line of an incident already announced names it, for grep */
     uint64_t inc = g->n ? pw_incident_number(g->inc[0]) : 0;
@@ -274,14 +275,9 @@ void pw_transitions_add(struct pw_transitions *tr, const struct pw_plan *p,
         uv_timer_start(&tr->timer, on_tick, TICK_MS, TICK_MS);
 }
 
-void pw_transitions_flush(struct pw_transitions *tr)
-{
-    flush(tr, true);
-}
-
 void pw_transitions_close(struct pw_transitions *tr)
 {
-    pw_transitions_flush(tr);
+    flush(tr, true); /* every pending group */
     pw_incident_log_free(&tr->incidents); /* still open: the history keeps them */
     tr->closing = true;
     uv_close((uv_handle_t *)&tr->timer, NULL);
@@ -305,8 +301,8 @@ void pw_transitions_log_gap(struct pw_store *st, int64_t now_ms)
 void pw_transitions_log_gap_line(int64_t from_ms, int64_t to_ms, const char *why)
 {
     char from[40], to[40], took[32];
-    pw_web_format_time(from_ms, from, sizeof from);
-    pw_web_format_time(to_ms, to, sizeof to);
+    pw_format_rfc3339(from_ms, from, sizeof from);
+    pw_format_rfc3339(to_ms, to, sizeof to);
     pw_format_duration((to_ms - from_ms) / 1000 * 1000, took, sizeof took);
     pw_log_event(PW_LOG_WARN, "monitoring gap: from %s to %s (%s) %s; that time counts as not "
                  "monitored", from, to, took, why);

@@ -27,8 +27,6 @@ void pw_transitions_init(struct pw_transitions *tr, uv_loop_t *loop);
  * writes the groups that are complete. p is not kept. */
 void pw_transitions_add(struct pw_transitions *tr, const struct pw_plan *p,
                         const struct pw_result *r, size_t n);
-/* Writes every pending group now. */
-void pw_transitions_flush(struct pw_transitions *tr);
 /* Writes what is pending and closes the timer (tr must live until the
  * loop has run once more); changes added later are written at once. */
 void pw_transitions_close(struct pw_transitions *tr);

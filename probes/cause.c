@@ -20,7 +20,9 @@ static const char *const meaning[] = {
 _Static_assert(sizeof meaning / sizeof meaning[0] == PW_STATE_COUNT_,
                "a meaning for every enum pw_state");
 
-const char *pw_state_meaning(enum pw_state s)
+/* What a probe outcome means for one state alone, e.g. "refused: nothing
+ * listens (the path is open)". Never NULL. */
+static const char *state_meaning(enum pw_state s)
 {
     return (unsigned)s < PW_STATE_COUNT_ ? meaning[s] : "unknown state";
 }
@@ -82,9 +84,9 @@ char *pw_cause_format(enum pw_state state, enum pw_verify verify, const char *ve
      * the resolver's own words. */
     bool says_more = state != PW_STATE_CLOSED && state != PW_STATE_FILTERED;
     if (says_more && detail && detail[0])
-        snprintf(buf, len, "%s (%s)", pw_state_meaning(state), detail);
+        snprintf(buf, len, "%s (%s)", state_meaning(state), detail);
     else
-        snprintf(buf, len, "%s", pw_state_meaning(state));
+        snprintf(buf, len, "%s", state_meaning(state));
     return buf;
 }
 

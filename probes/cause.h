@@ -10,9 +10,6 @@
 
 #include <stddef.h>
 
-/* What a probe outcome means for one state alone, e.g. "refused: nothing
- * listens (the path is open)". Never NULL. */
-const char *pw_state_meaning(enum pw_state s);
 
 /* The cause of one outcome, written into buf (always terminated): the
  * state's meaning, with the resolver's or the OS's detail where there is

@@ -229,7 +229,7 @@ static void fd_wait(struct pw_engine *e, uint32_t t, int err)
         uint64_t now = uv_now(e->loop);
         if (e->last_fd_log == 0 || now - e->last_fd_log >= FD_LOG_EVERY_MS) {
             e->last_fd_log = now ? now : 1;
-            eng_log(e, PW_ENGINE_LOG_WARN,
+            eng_log(e, PW_LOG_WARN,
                     "out of file descriptors (%s) with %u probes in flight; "
                     "probes wait for a free one (raise the open-file limit "
                     "or lower max_in_flight)",

@@ -20,7 +20,7 @@
  */
 #include "probes/engine_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,14 +33,6 @@ void eng_log(struct pw_engine *e, int level, const char *fmt, ...)
     va_start(ap, fmt);
     pw_vlog_to(e->log_cb, e->log_ud, NULL, level, fmt, ap);
     va_end(ap);
-}
-
-int64_t eng_wall_ms(void)
-{
-    uv_timeval64_t tv;
-    if (uv_gettimeofday(&tv) != 0)
-        return 0;
-    return tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -159,7 +151,7 @@ void eng_say_fd_budget(struct pw_engine *e)
     if (e->fd_capped_from == 0 || e->fd_cap_said)
         return;
     e->fd_cap_said = true;
-    eng_log(e, PW_ENGINE_LOG_WARN,
+    eng_log(e, PW_LOG_WARN,
             "fd limit %u allows %u probes in flight (max_in_flight %u); raise "
             "LimitNOFILE / ulimit -n to at least %u",
             e->opt.fd_limit, e->opt.max_in_flight, e->fd_capped_from,
@@ -260,7 +252,7 @@ void pw_engine_set_batch_cb(struct pw_engine *e, pw_engine_batch_cb cb, void *ud
     e->batch_ud = ud;
 }
 
-void pw_engine_set_log(struct pw_engine *e, pw_engine_log_cb cb, void *ud)
+void pw_engine_set_log(struct pw_engine *e, pw_log_sink cb, void *ud)
 {
     e->log_cb = cb;
     e->log_ud = ud;

@@ -210,7 +210,7 @@ struct pw_engine {
     int64_t last_taken_ms; /* taken_ms of the last snapshot filled */
     pw_engine_batch_cb batch_cb;
     void *batch_ud;
-    pw_engine_log_cb log_cb;
+    pw_log_sink log_cb;
     void *log_ud;
 
     struct pw_engine_stats stats;
@@ -266,7 +266,6 @@ static inline int64_t eng_timeout(const struct pw_engine *e, uint32_t t)
 
 /* engine.c */
 void eng_log(struct pw_engine *e, int level, const char *fmt, ...) PW_PRINTF(3, 4);
-int64_t eng_wall_ms(void);
 /* Logs, once per engine, that the fd limit lowered max_in_flight. */
 void eng_say_fd_budget(struct pw_engine *e);
 /* Frees the engine once closing and nothing of it is still open. */

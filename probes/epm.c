@@ -7,7 +7,7 @@
  */
 #include "probes/epm.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "probes/wire.h"
 
 #include <stdio.h>

@@ -46,6 +46,17 @@ struct pw_epm_entry {
     char annotation[65];    /* printable */
 };
 
+/* One registration as portwatch keeps it, the same for the daemon's
+ * endpoint watch, the store (epm_entries) and the API: the entry as read,
+ * when it was first and last seen, and whether it is a TCP port outside
+ * [biztalk] secondary_rpc_ports (set by the watch; false as the store
+ * loads it). */
+struct pw_epm_registration {
+    struct pw_epm_entry e;
+    int64_t first_seen_ms, last_seen_ms;
+    bool outside_range;
+};
+
 /* Decodes one tower's octets. Returns 0, or PW_EINVAL when malformed
  * (e is then partly filled: whatever floors made sense). */
 int pw_epm_tower_decode(const uint8_t *t, size_t n, struct pw_epm_entry *e);

@@ -9,7 +9,7 @@
  */
 #include "probes/epm.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

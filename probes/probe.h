@@ -11,6 +11,7 @@
 #ifndef PW_PROBE_H
 #define PW_PROBE_H
 
+#include "base/log.h"
 #include "config/config.h"
 
 #include <stdbool.h>
@@ -257,17 +258,9 @@ struct pw_snapshot *pw_engine_snapshot_acquire(struct pw_engine *e);
 void pw_snapshot_release(struct pw_snapshot *s);
 
 /* Log lines the engine writes: an overrun sweep, a schedule that fell
- * behind, running out of file descriptors. Levels match the settings'
- * log_level: 0 error, 1 warn, 2 info, 3 debug. Without a callback, error
- * and warn lines go to stderr. The message is valid only during the call. */
-enum {
-    PW_ENGINE_LOG_ERROR = 0,
-    PW_ENGINE_LOG_WARN = 1,
-    PW_ENGINE_LOG_INFO = 2,
-    PW_ENGINE_LOG_DEBUG = 3,
-};
-typedef pw_log_sink pw_engine_log_cb;
-void pw_engine_set_log(struct pw_engine *e, pw_engine_log_cb cb, void *ud);
+ * behind, running out of file descriptors, at the levels of base/log.h.
+ * Without a callback, error and warn lines go to stderr. */
+void pw_engine_set_log(struct pw_engine *e, pw_log_sink cb, void *ud);
 
 /* Continues the counters of a replaced engine (a reload): its probes,
  * sweeps, overruns, skips, descriptor waits, lookups and outages become

@@ -264,7 +264,7 @@ json_t *pw_report_time(int64_t ms)
     if (ms <= 0)
         return json_null();
     char buf[40];
-    pw_format_time(ms, buf, sizeof buf);
+    pw_format_rfc3339(ms, buf, sizeof buf);
     return json_string(buf);
 }
 

@@ -8,7 +8,7 @@
  */
 #include "probes/engine_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

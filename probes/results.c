@@ -8,6 +8,8 @@
  */
 #include "probes/engine_int.h"
 
+#include "base/clock.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +90,7 @@ void eng_record_v(struct pw_engine *e, uint32_t t, enum pw_state state, const ch
     bool ok = pw_state_passes(state, expect) &&
               !(verify == PW_VERIFY_MISMATCH && expect == PW_EXPECT_LISTENING);
     enum pw_status prev = st->status, next = prev;
-    int64_t now = eng_wall_ms();
+    int64_t now = pw_wall_ms();
 
     if (ok) {
         st->fails = 0;

@@ -9,6 +9,8 @@
  */
 #include "probes/engine_int.h"
 
+#include "base/clock.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +40,7 @@ static void overrun_log(struct pw_engine *e, const struct group *g, const struct
          * overrun every few sweeps (a timeout far above the interval) is
          * not "on time again". */
         if (e->overrunning && now - e->overrun_last >= 3 * g->interval + e->overrun_span) {
-            eng_log(e, PW_ENGINE_LOG_INFO, "sweeps end within their interval again (%u more "
+            eng_log(e, PW_LOG_INFO, "sweeps end within their interval again (%u more "
                     "overran since the last report)", e->overruns_since);
             e->overrunning = false;
         }
@@ -48,7 +50,7 @@ static void overrun_log(struct pw_engine *e, const struct group *g, const struct
     if (!e->overrunning || now - c->start_mono > e->overrun_span)
         e->overrun_span = now - c->start_mono;
     if (!e->overrunning) {
-        eng_log(e, PW_ENGINE_LOG_WARN,
+        eng_log(e, PW_LOG_WARN,
                 "sweep %u (%u targets every %lld ms) overran its interval: "
                 "%u probes were still outstanding when due again and were "
                 "skipped (took %lld ms; timeouts, caps or slow name "
@@ -59,7 +61,7 @@ static void overrun_log(struct pw_engine *e, const struct group *g, const struct
         e->overruns_since++;
         return;
     } else {
-        eng_log(e, PW_ENGINE_LOG_WARN, "sweeps still overrun their interval: %u more in the "
+        eng_log(e, PW_LOG_WARN, "sweeps still overrun their interval: %u more in the "
                 "last %lld s (the latest took %lld ms for an interval of %lld ms)",
                 e->overruns_since + 1, (long long)(OVERRUN_LOG_EVERY_MS / 1000),
                 (long long)(now - c->start_mono), (long long)g->interval);
@@ -74,7 +76,7 @@ static void cycle_finish(struct pw_engine *e, struct group *g, struct cycle *c)
     int64_t now = (int64_t)uv_now(e->loop);
     c->open = false;
     e->stats.sweeps++;
-    e->stats.last_sweep_ms = eng_wall_ms();
+    e->stats.last_sweep_ms = pw_wall_ms();
     e->stats.last_sweep_duration_ms = now - c->start_mono;
     if (c->overran)
         e->stats.overruns++;
@@ -109,7 +111,7 @@ static void release(struct pw_engine *e, uint32_t t, struct cycle *c)
         }
         e->stats.skipped++;
         if (!sl->late_ms)
-            sl->late_ms = eng_wall_ms();
+            sl->late_ms = pw_wall_ms();
         return;
     }
     sl->probe_late_ms = sl->late_ms;
@@ -143,7 +145,7 @@ static struct cycle *group_open_cycle(struct pw_engine *e, struct group *g, int6
 static void skip_behind(struct pw_engine *e, struct group *g, int64_t now)
 {
     int64_t behind = (now - g->cycle_start) / g->interval;
-    int64_t since = eng_wall_ms() - (now - g->cycle_start);
+    int64_t since = pw_wall_ms() - (now - g->cycle_start);
     for (uint32_t i = 0; i < g->n; i++) {
         struct tslot *sl = &e->sl[g->order[i]];
         if (!sl->late_ms)
@@ -151,7 +153,7 @@ static void skip_behind(struct pw_engine *e, struct group *g, int64_t now)
     }
     g->cycle_start += behind * g->interval;
     e->stats.overruns += (uint64_t)behind;
-    eng_log(e, PW_ENGINE_LOG_WARN, "schedule fell %lld sweep(s) behind (every %lld ms); skipped them",
+    eng_log(e, PW_LOG_WARN, "schedule fell %lld sweep(s) behind (every %lld ms); skipped them",
             (long long)behind, (long long)g->interval);
 }
 

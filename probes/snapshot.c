@@ -7,6 +7,8 @@
  */
 #include "probes/engine_int.h"
 
+#include "base/clock.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +23,7 @@ static void snap_fill(struct pw_engine *e, struct snapbox *b)
     b->s.stats = e->stats;
     /* Strictly increasing: readers tell snapshots apart by it, also when
      * one is refreshed in place within the same millisecond. */
-    int64_t now = eng_wall_ms();
+    int64_t now = pw_wall_ms();
     b->s.taken_ms = now > e->last_taken_ms ? now : e->last_taken_ms + 1;
     e->last_taken_ms = b->s.taken_ms;
 }

@@ -14,7 +14,7 @@
  */
 #include "probes/verify.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "config/values.h"
 
 #include <stdio.h>

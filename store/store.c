@@ -18,8 +18,9 @@
  */
 #include "store/writer_int.h"
 
+#include "base/clock.h"
+#include "base/error.h"
 #include "config/config.h"
-#include "config/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -79,31 +80,15 @@ static const char *const stmt_sql[NSTMT] = {
                     " last_seen_ms=max(last_seen_ms,excluded.last_seen_ms)",
 };
 
-int64_t sw_wall_ms(void)
-{
-    uv_timeval64_t tv;
-    if (uv_gettimeofday(&tv) != 0)
-        return 0;
-    return tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-static void log_to_stderr(void *ud, enum pw_store_log_level lvl, const char *msg)
-{
-    static const char *const names[] = {"error", "warn", "info"};
-    fprintf(stderr, "portwatch store %s: %s\n", names[lvl], msg);
-}
-
 #if defined(__GNUC__)
 PW_PRINTF(3, 4)
 #endif
-void sw_log(struct pw_store *st, enum pw_store_log_level lvl, const char *fmt, ...)
+void sw_log(struct pw_store *st, int level, const char *fmt, ...)
 {
-    char buf[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    pw_vlog_to(st->opt.log, st->opt.log_ud, "store", level, fmt, ap);
     va_end(ap);
-    st->opt.log(st->opt.log_ud, lvl, buf);
 }
 
 void sw_set_health(struct pw_store *st, enum pw_store_state state, const char *msg)
@@ -111,14 +96,14 @@ void sw_set_health(struct pw_store *st, enum pw_store_state state, const char *m
     uv_mutex_lock(&st->lock);
     bool changed = st->health.state != state;
     if (changed)
-        st->health.since_ms = sw_wall_ms();
+        st->health.since_ms = pw_wall_ms();
     st->health.state = state;
     snprintf(st->health.message, sizeof st->health.message, "%s", msg);
     uv_mutex_unlock(&st->lock);
     if (changed && state == PW_STORE_DEGRADED)
-        sw_log(st, PW_STORE_LOG_ERROR, "history store degraded: %s", msg);
+        sw_log(st, PW_LOG_ERROR, "history store degraded: %s", msg);
     else if (changed)
-        sw_log(st, PW_STORE_LOG_INFO, "history store recovered");
+        sw_log(st, PW_LOG_INFO, "history store recovered");
 }
 /* ---- public API --------------------------------------------------------- */
 
@@ -146,7 +131,6 @@ static bool defaults(struct pw_store_options *o)
     }
     if (!o->housekeep_every_ms) o->housekeep_every_ms = 60000;
     if (!o->housekeep_targets) o->housekeep_targets = 256;
-    if (!o->log) o->log = log_to_stderr;
     return true;
 }
 
@@ -175,7 +159,7 @@ static int open_writer(struct pw_store *st, const char *path, char err[PW_STORE_
     if (!rc)
         rc = pw_store_pragmas(st->db, path, st->opt.busy_timeout_ms, err);
     if (!rc && unfinished)
-        sw_log(st, PW_STORE_LOG_WARN, "the check of %s did not finish within %lld ms; opened"
+        sw_log(st, PW_LOG_WARN, "the check of %s did not finish within %lld ms; opened"
                " without it (`portwatch db backup` checks every page of its copy)", path,
                (long long)st->opt.check_ms);
     if (!rc) {
@@ -294,7 +278,7 @@ int pw_store_open(const char *path, const struct pw_store_options *opt,
             pw_store_failed(st->db, src, path, "cannot write", err);
             rc = PW_ESTORAGE;
         } else if (sqlite3_changes(st->db) > 0) {
-            sw_log(st, PW_STORE_LOG_WARN,
+            sw_log(st, PW_LOG_WARN,
                    "the previous run did not stop cleanly; its coverage ends at its last heartbeat");
         }
         st->cov.prev_end_ms = scalar(st->db, "SELECT max(ended_ms) FROM runs");
@@ -375,7 +359,7 @@ size_t pw_store_submit(struct pw_store *st, const struct pw_result *r, size_t n)
 void pw_store_heartbeat(struct pw_store *st, int64_t now_ms)
 {
     if (now_ms <= 0)
-        now_ms = sw_wall_ms();
+        now_ms = pw_wall_ms();
     uv_mutex_lock(&st->lock);
     if (now_ms > st->hb_ms) {
         st->hb_ms = now_ms;

@@ -46,6 +46,7 @@
 #ifndef PW_STORE_H
 #define PW_STORE_H
 
+#include "base/log.h"
 #include "probes/epm.h"
 #include "probes/probe.h"
 
@@ -56,12 +57,14 @@
 #define PW_STORE_SCHEMA_VERSION 6
 #define PW_STORE_MSG_MAX 512
 
+/* The finest history bucket: 5 minutes. History steps are whole buckets. */
+#define PW_STORE_FINE_MS 300000LL
+
 struct pw_store;
 
-enum pw_store_log_level { PW_STORE_LOG_ERROR, PW_STORE_LOG_WARN, PW_STORE_LOG_INFO };
-/* Called from the writer thread (and from the caller's thread in
- * pw_store_open / pw_store_sync_targets); must be thread-safe. */
-typedef void (*pw_store_log_cb)(void *ud, enum pw_store_log_level lvl, const char *msg);
+/* The store logs errors, warnings and info lines (base/log.h levels) from
+ * the writer thread (and from the caller's thread in pw_store_open /
+ * pw_store_sync_targets): the sink must be thread-safe. */
 
 struct pw_store_options {
     uint32_t queue_max;     /* results held in memory (0: 65536, ~9 MB) */
@@ -81,7 +84,7 @@ struct pw_store_options {
     int64_t check_ms;       /* PRAGMA quick_check at open may take this long,
                                then the store opens unchecked, saying so
                                (0: 10000) */
-    pw_store_log_cb log;    /* NULL: stderr */
+    pw_log_sink log;        /* NULL: errors and warnings to stderr */
     void *log_ud;
 };
 
@@ -210,15 +213,10 @@ int pw_store_recover(const char *from, const char *to, pw_store_say_cb cb, void 
 
 /* ---- RPC endpoint mapper registrations (issue 9) ------------------------ */
 
-/* One registration as the store keeps it. */
-struct pw_store_epm_row {
-    struct pw_epm_entry e;          /* from probes/epm.h */
-    int64_t first_seen_ms, last_seen_ms;
-};
 struct pw_store_epm_host {
     char *host;                     /* as the plan names it */
     int64_t looked_up_ms;           /* time of its latest complete read */
-    struct pw_store_epm_row *v;     /* the registrations of that read */
+    struct pw_epm_registration *v;  /* the registrations of that read */
     size_t n;
 };
 
@@ -284,7 +282,7 @@ struct pw_store_history {
     int64_t since_ms;                /* the target's first result ever (0: none
                                         yet): earlier time is neither monitored
                                         nor not monitored for it */
-    int tier_ms;                     /* bucket size used: 300000, 3600000, 86400000 */
+    int tier_ms;                     /* bucket size used: PW_STORE_FINE_MS, an hour or a day */
     int64_t step_ms;
     size_t n;
     struct pw_store_point *points;   /* [n], points[i].t_ms = from + i*step */

@@ -17,7 +17,7 @@
  */
 #include "store/store_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
 #include "store/query_int.h"
 
 #include "config/config.h"
-#include "config/error.h"
+#include "base/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -225,13 +225,13 @@ int pw_store_epm_load(struct pw_store *st, struct pw_store_epm_host **out, size_
         if (sqlite3_column_type(s, 3) == SQLITE_NULL)
             continue; /* a read that found nothing registered */
         struct pw_store_epm_host *h = &v[nh - 1];
-        struct pw_store_epm_row *nr = sq_grow(h->v, &capr, h->n, sizeof *nr, 32);
+        struct pw_epm_registration *nr = sq_grow(h->v, &capr, h->n, sizeof *nr, 32);
         if (!nr) {
             rc = PW_ENOMEM;
             break;
         }
         h->v = nr;
-        struct pw_store_epm_row *r = &h->v[h->n++];
+        struct pw_epm_registration *r = &h->v[h->n++];
         memset(r, 0, sizeof *r);
         uuid_col(s, 4, &r->e.object, NULL);
         uuid_col(s, 5, &r->e.iface, &r->e.has_iface);

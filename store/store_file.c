@@ -16,7 +16,7 @@
  */
 #include "store/store_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -7,7 +7,7 @@
 #include "store/writer_int.h"
 
 #include "config/config.h"
-#include "config/error.h"
+#include "base/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -228,6 +228,114 @@ static int note_alive(struct pw_store *st, int64_t t)
     return 0;
 }
 
+/* r starts a new state run for sl: the open one is flushed, the new one
+ * inserted and made the target's current run. */
+static int fold_new_run(struct pw_store *st, struct slot *sl, const struct pw_result *r,
+                        int verify, size_t vlen)
+{
+    int rc = run_flush(st, sl);
+    if (rc)
+        return rc;
+    int64_t at = r->at_ms;
+    int state = (int)r->state, status = (int)r->status;
+    int64_t since = sl->run_id && sl->status == status ? sl->since_ms : at;
+    uint32_t fails_before = sl->run_id && !sl->ok ? sl->fails_before + sl->count : 0;
+    sqlite3_stmt *s = st->stmt[S_INS_RUN];
+    sqlite3_bind_int64(s, 1, sl->id);
+    sqlite3_bind_int(s, 2, state);
+    sqlite3_bind_int(s, 3, status);
+    sqlite3_bind_int(s, 4, r->ok);
+    sqlite3_bind_int64(s, 5, at);
+    sqlite3_bind_int64(s, 6, at);
+    sqlite3_bind_int64(s, 7, 1);
+    sqlite3_bind_int64(s, 8, since);
+    sqlite3_bind_int64(s, 9, fails_before);
+    if (r->latency_us >= 0)
+        sqlite3_bind_int64(s, 10, r->latency_us);
+    else
+        sqlite3_bind_null(s, 10);
+    sqlite3_bind_text(s, 11, r->detail, (int)strnlen(r->detail, PW_DETAIL_MAX),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 12, verify);
+    sqlite3_bind_text(s, 13, r->verify_info, (int)vlen, SQLITE_TRANSIENT);
+    if ((rc = sw_step_done(s)))
+        return rc;
+    sl->run_id = sqlite3_last_insert_rowid(st->db);
+    s = st->stmt[S_TGT_CUR];
+    sqlite3_bind_int64(s, 1, sl->id);
+    sqlite3_bind_int64(s, 2, sl->run_id);
+    if ((rc = sw_step_done(s)))
+        return rc;
+    sl->state = state;
+    sl->status = status;
+    sl->verify = verify;
+    memcpy(sl->verify_info, r->verify_info, vlen);
+    sl->verify_info[vlen] = 0;
+    sl->ok = r->ok;
+    sl->run_first = sl->run_last = at;
+    sl->count = 1;
+    sl->since_ms = since;
+    sl->fails_before = fails_before;
+    sl->latency_us = r->latency_us;
+    sl->run_dirty = false;
+    return 0;
+}
+
+/* Outages: opened by the first DOWN result, closed by the first UP one;
+ * UNKNOWN (an engine that was not seeded) neither opens nor closes. */
+static int fold_outage(struct pw_store *st, struct slot *sl, const struct pw_result *r)
+{
+    int64_t at = r->at_ms;
+    int rc;
+    if (r->status == PW_STATUS_DOWN) {
+        if (!sl->out_id) {
+            sqlite3_stmt *s = st->stmt[S_INS_OUT];
+            sqlite3_bind_int64(s, 1, sl->id);
+            sqlite3_bind_int64(s, 2, at);
+            sqlite3_bind_int64(s, 3, at);
+            sqlite3_bind_int(s, 4, (int)r->state);
+            sqlite3_bind_int64(s, 5, r->ok ? 0 : 1);
+            sqlite3_bind_text(s, 6, r->detail, (int)strnlen(r->detail, PW_DETAIL_MAX),
+                              SQLITE_TRANSIENT);
+            if ((rc = sw_step_done(s)))
+                return rc;
+            sl->out_id = sqlite3_last_insert_rowid(st->db);
+            sl->out_fails = r->ok ? 0 : 1;
+            sl->out_last_ms = at;
+            sl->out_dirty = false;
+        } else {
+            if (!r->ok)
+                sl->out_fails++;
+            sl->out_last_ms = at;
+            sl->out_dirty = true;
+        }
+    } else if (r->status == PW_STATUS_UP && sl->out_id) {
+        if ((rc = outage_write(st, sl, sw_outage_end(st, sl, r->at_ms))))
+            return rc;
+        sl->out_id = 0;
+    }
+    return 0;
+}
+
+/* r counted in each tier's bucket, a finished bucket written first. */
+static int fold_buckets(struct pw_store *st, struct slot *sl, const struct pw_result *r)
+{
+    for (int t = 0; t < NTIERS; t++) {
+        struct acc *a = &sl->acc[t];
+        int64_t b = r->at_ms / tier_ms[t];
+        if (a->b != b) {
+            if (b < a->b)
+                continue; /* a result older than the bucket: counted in runs only */
+            int rc = acc_write(st, t, sl->id, a);
+            if (rc)
+                return rc;
+            sw_acc_reset(a, b);
+        }
+        acc_add(a, r);
+    }
+    return 0;
+}
+
 /* Lateness that returns within this long of the last gap's end extends
  * it: a target that misses most of its dues (a timeout far over its
  * interval) keeps one row, not one per probe. */
@@ -259,122 +367,37 @@ static int target_gap(struct pw_store *st, struct slot *sl, int64_t from, int64_
 static int fold(struct pw_store *st, struct slot *sl, const struct pw_result *r)
 {
     int rc;
-    int64_t at = r->at_ms;
-    int state = (int)r->state, status = (int)r->status;
     int verify = (unsigned)r->verify < PW_VERIFY_COUNT_ ? (int)r->verify : PW_VERIFY_NONE;
     size_t vlen = strnlen(r->verify_info, PW_VERIFY_INFO_MAX - 1);
 
     if (!sl->seen) {
         sqlite3_stmt *s = st->stmt[S_TGT_FIRST];
         sqlite3_bind_int64(s, 1, sl->id);
-        sqlite3_bind_int64(s, 2, at);
+        sqlite3_bind_int64(s, 2, r->at_ms);
         if ((rc = sw_step_done(s)))
             return rc;
         sl->seen = true;
     }
-    if (r->late_since_ms > 0 && r->late_since_ms < at &&
-        (rc = target_gap(st, sl, r->late_since_ms, at)))
+    if (r->late_since_ms > 0 && r->late_since_ms < r->at_ms &&
+        (rc = target_gap(st, sl, r->late_since_ms, r->at_ms)))
         return rc;
-
     /* state run: a change of the protocol exchange's outcome (verified to
      * mismatch on a port still open) is a change worth its own run; its
      * text (a version) is not, so a steady target keeps one run. */
-    if (sl->run_id && sl->state == state && sl->status == status && sl->verify == verify) {
-        sl->run_last = at;
+    if (sl->run_id && sl->state == (int)r->state && sl->status == (int)r->status &&
+        sl->verify == verify) {
+        sl->run_last = r->at_ms;
         sl->count++;
         sl->latency_us = r->latency_us;
         memcpy(sl->verify_info, r->verify_info, vlen);
         sl->verify_info[vlen] = 0;
         sl->run_dirty = true;
-    } else {
-        if ((rc = run_flush(st, sl)))
-            return rc;
-        int64_t since = sl->run_id && sl->status == status ? sl->since_ms : at;
-        uint32_t fails_before = sl->run_id && !sl->ok ? sl->fails_before + sl->count : 0;
-        sqlite3_stmt *s = st->stmt[S_INS_RUN];
-        sqlite3_bind_int64(s, 1, sl->id);
-        sqlite3_bind_int(s, 2, state);
-        sqlite3_bind_int(s, 3, status);
-        sqlite3_bind_int(s, 4, r->ok);
-        sqlite3_bind_int64(s, 5, at);
-        sqlite3_bind_int64(s, 6, at);
-        sqlite3_bind_int64(s, 7, 1);
-        sqlite3_bind_int64(s, 8, since);
-        sqlite3_bind_int64(s, 9, fails_before);
-        if (r->latency_us >= 0)
-            sqlite3_bind_int64(s, 10, r->latency_us);
-        else
-            sqlite3_bind_null(s, 10);
-        sqlite3_bind_text(s, 11, r->detail, (int)strnlen(r->detail, PW_DETAIL_MAX),
-                          SQLITE_TRANSIENT);
-        sqlite3_bind_int(s, 12, verify);
-        sqlite3_bind_text(s, 13, r->verify_info, (int)vlen, SQLITE_TRANSIENT);
-        if ((rc = sw_step_done(s)))
-            return rc;
-        sl->run_id = sqlite3_last_insert_rowid(st->db);
-        s = st->stmt[S_TGT_CUR];
-        sqlite3_bind_int64(s, 1, sl->id);
-        sqlite3_bind_int64(s, 2, sl->run_id);
-        if ((rc = sw_step_done(s)))
-            return rc;
-        sl->state = state;
-        sl->status = status;
-        sl->verify = verify;
-        memcpy(sl->verify_info, r->verify_info, vlen);
-        sl->verify_info[vlen] = 0;
-        sl->ok = r->ok;
-        sl->run_first = sl->run_last = at;
-        sl->count = 1;
-        sl->since_ms = since;
-        sl->fails_before = fails_before;
-        sl->latency_us = r->latency_us;
-        sl->run_dirty = false;
+    } else if ((rc = fold_new_run(st, sl, r, verify, vlen))) {
+        return rc;
     }
-
-    /* outage: opened by the first DOWN result, closed by the first UP one;
-     * UNKNOWN (an engine that was not seeded) neither opens nor closes. */
-    if (r->status == PW_STATUS_DOWN) {
-        if (!sl->out_id) {
-            sqlite3_stmt *s = st->stmt[S_INS_OUT];
-            sqlite3_bind_int64(s, 1, sl->id);
-            sqlite3_bind_int64(s, 2, at);
-            sqlite3_bind_int64(s, 3, at);
-            sqlite3_bind_int(s, 4, state);
-            sqlite3_bind_int64(s, 5, r->ok ? 0 : 1);
-            sqlite3_bind_text(s, 6, r->detail, (int)strnlen(r->detail, PW_DETAIL_MAX),
-                              SQLITE_TRANSIENT);
-            if ((rc = sw_step_done(s)))
-                return rc;
-            sl->out_id = sqlite3_last_insert_rowid(st->db);
-            sl->out_fails = r->ok ? 0 : 1;
-            sl->out_last_ms = at;
-            sl->out_dirty = false;
-        } else {
-            if (!r->ok)
-                sl->out_fails++;
-            sl->out_last_ms = at;
-            sl->out_dirty = true;
-        }
-    } else if (r->status == PW_STATUS_UP && sl->out_id) {
-        if ((rc = outage_write(st, sl, sw_outage_end(st, sl, at))))
-            return rc;
-        sl->out_id = 0;
-    }
-
-    /* buckets */
-    for (int t = 0; t < NTIERS; t++) {
-        struct acc *a = &sl->acc[t];
-        int64_t b = at / tier_ms[t];
-        if (a->b != b) {
-            if (b < a->b)
-                continue; /* a result older than the bucket: counted in runs only */
-            if ((rc = acc_write(st, t, sl->id, a)))
-                return rc;
-            sw_acc_reset(a, b);
-        }
-        acc_add(a, r);
-    }
-    return 0;
+    if ((rc = fold_outage(st, sl, r)))
+        return rc;
+    return fold_buckets(st, sl, r);
 }
 
 static int slot_flush(struct pw_store *st, struct slot *sl)

@@ -11,7 +11,7 @@
 #include "store/query_int.h"
 #include "store/store_maint.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,13 +6,17 @@
 #ifndef PW_STORE_INT_H
 #define PW_STORE_INT_H
 
+#include "base/clock.h"
 #include "store/store.h"
 
 #include <sqlite3.h>
 
-#define FINE_MS 300000LL
-#define HOUR_MS 3600000LL
-#define DAY_MS 86400000LL
+#define FINE_MS PW_STORE_FINE_MS
+
+/* The bucket tiers, for the writer and the queries alike. */
+enum { TIER_FINE, TIER_HOUR, TIER_DAY, NTIERS };
+static const int64_t tier_ms[NTIERS] = {FINE_MS, PW_HOUR_MS, PW_DAY_MS};
+static const char *const tier_table[NTIERS] = {"bucket_fine", "bucket_hour", "bucket_day"};
 
 /* The oldest schema the queries read (they use state_runs.verify). */
 #define PW_STORE_READ_MIN_VERSION 3

@@ -4,7 +4,7 @@
  */
 #include "store/query_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "store/store_maint.h"
 
 #include <stdio.h>

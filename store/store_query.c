@@ -7,7 +7,7 @@
  */
 #include "store/query_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

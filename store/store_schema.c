@@ -8,9 +8,13 @@
  */
 #include "store/store_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include <stdio.h>
+
+/* n0..n5 count results by enum pw_state (probes/probe.h): a seventh state
+ * needs a column, a migration and the queries' sums. */
+_Static_assert(PW_STATE_COUNT_ == 6, "bucket columns n0..n5 are one per enum pw_state");
 
 /* v1. Times are ms since the epoch (UTC) except bucket numbers `b`, which
  * are floor(ms / bucket size) to keep the dense day tier small. */

@@ -5,7 +5,7 @@
  */
 #include "store/query_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "store/store_maint.h"
 
 #include <stdio.h>
@@ -295,7 +295,8 @@ static int memberships(enum pw_store_group group, const struct utarget *ts, size
             nv[(*nm)++] = (struct member){(size_t)(u - *v), &ts[i]};
         }
     }
-    qsort(*out, *nm, sizeof **out, member_cmp);
+    if (*nm) /* qsort(NULL, 0) is undefined */
+        qsort(*out, *nm, sizeof **out, member_cmp);
     return 0;
 }
 

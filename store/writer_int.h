@@ -8,14 +8,13 @@
 #ifndef PW_STORE_WRITER_INT_H
 #define PW_STORE_WRITER_INT_H
 
+#include "base/clock.h"
 #include "store/store_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include <uv.h>
 
-enum { TIER_FINE, TIER_HOUR, TIER_DAY, NTIERS };
-static const int64_t tier_ms[NTIERS] = {FINE_MS, HOUR_MS, DAY_MS};
 
 /* A bucket being filled, and how much of it is already in the database
  * (w_*): writes add the difference, so a bucket continued after a restart
@@ -145,13 +144,11 @@ struct pw_store {
 };
 
 /* ---- store.c ---- */
-/* Wall-clock milliseconds. */
-int64_t sw_wall_ms(void);
 /* Logs through the caller's sink (stderr by default). */
 #if defined(__GNUC__)
 PW_PRINTF(3, 4)
 #endif
-void sw_log(struct pw_store *st, enum pw_store_log_level lvl, const char *fmt, ...);
+void sw_log(struct pw_store *st, int level, const char *fmt, ...);
 /* Sets health (under st->lock) and logs a change of state. */
 void sw_set_health(struct pw_store *st, enum pw_store_state state, const char *msg);
 

@@ -5,6 +5,8 @@
 
 #include "web/api.h"
 
+#include "base/clock.h"
+#include "base/text.h"
 #include "config/values.h"
 #include "probes/report.h"
 #include "web/params.h"

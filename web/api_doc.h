@@ -9,8 +9,6 @@
 #include "web/req.h"
 #include "web/scope.h"
 
-#define PW_API_DAY_MS 86400000LL
-
 /* RFC 3339, or null for ms <= 0 (probes/report.h's, as in a target). */
 json_t *pw_jtime(int64_t ms);
 /* Microseconds as milliseconds (three decimals), or null when negative. */

@@ -5,6 +5,7 @@
  */
 #include "web/api.h"
 
+#include "base/text.h"
 #include "config/values.h"
 #include "probes/report.h"
 #include "web/api_doc.h"
@@ -30,7 +31,7 @@ static long find_target(const struct pw_plan *p, const char *host, uint16_t port
 }
 
 static json_t *epm_endpoint_json(const struct pw_web_view *v, const char *host,
-                                 const struct pw_web_epm_endpoint *x)
+                                 const struct pw_epm_registration *x)
 {
     const struct pw_epm_entry *e = &x->e;
     json_t *o = pw_report_epm_entry(e);

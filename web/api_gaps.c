@@ -6,7 +6,7 @@
  */
 #include "web/api.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "web/api_doc.h"
 #include "web/params.h"
 
@@ -16,7 +16,7 @@ void pw_api_gaps(struct pw_req *r, struct pw_reply *out)
 {
     struct pw_store *st = pw_req_need_store(r, out);
     int64_t from, to;
-    if (!st || pw_web_param_range(r, PW_API_DAY_MS, &from, &to, out) != 0)
+    if (!st || pw_web_param_range(r, PW_DAY_MS, &from, &to, out) != 0)
         return;
     struct pw_store_gap *v;
     size_t n;

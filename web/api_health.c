@@ -14,6 +14,8 @@
  */
 #include "web/health.h"
 
+#include "base/clock.h"
+#include "base/text.h"
 #include "config/values.h"
 #include "web/api.h"
 #include "web/params.h"
@@ -149,13 +151,13 @@ void pw_api_health(struct pw_req *r, struct pw_reply *out)
     struct pw_scope sc;
     struct pw_health hv = {0};
     if (pw_scope_parse(r, false, &sc, out) != 0 ||
-        pw_web_param_duration(r, "min_duration", 0, 366 * PW_API_DAY_MS, &hv.min_ms, out) != 0)
+        pw_web_param_duration(r, "min_duration", 0, 366 * PW_DAY_MS, &hv.min_ms, out) != 0)
         return;
     const char *fmt = pw_web_param(r, "format");
     if (fmt && strcmp(fmt, "text") != 0 && strcmp(fmt, "json") != 0) {
         char shown[32];
         pw_reply_error(out, 400, "bad parameter", "format: '%s' is not a format; use json or text",
-                       pw_web_shown(fmt, shown, sizeof shown));
+                       pw_shown(fmt, shown, sizeof shown));
         return;
     }
     if (scan_targets(r, &sc, &hv) != 0) {

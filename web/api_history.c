@@ -4,7 +4,8 @@
  */
 #include "web/api.h"
 
-#include "config/error.h"
+#include "base/clock.h"
+#include "base/error.h"
 #include "config/values.h"
 #include "web/api_doc.h"
 #include "web/params.h"
@@ -68,12 +69,12 @@ void pw_api_history(struct pw_req *r, struct pw_reply *out)
 {
     struct pw_store *st = pw_req_need_store(r, out);
     int64_t from, to, step = 0;
-    if (!st || pw_web_param_range(r, PW_API_DAY_MS, &from, &to, out) != 0 ||
-        pw_web_param_duration(r, "step", 60000, 366 * PW_API_DAY_MS, &step, out) != 0)
+    if (!st || pw_web_param_range(r, PW_DAY_MS, &from, &to, out) != 0 ||
+        pw_web_param_duration(r, "step", PW_MINUTE_MS, 366 * PW_DAY_MS, &step, out) != 0)
         return;
     if (!step) { /* about 300 points, in whole 5-minute buckets */
         step = (to - from + 299) / 300;
-        step = (step + 299999) / 300000 * 300000;
+        step = (step + PW_STORE_FINE_MS - 1) / PW_STORE_FINE_MS * PW_STORE_FINE_MS;
     }
     int64_t points = (to - from + step - 1) / step;
     if (points > HISTORY_MAX_POINTS) {
@@ -160,7 +161,7 @@ static int outage_filter(struct pw_req *r, struct pw_store_outage_filter *f, int
         char shown[32];
         pw_reply_error(out, 400, "bad parameter",
                        "open: '%s' is not yes/no; use true (only open outages) or "
-                       "false (only ended ones)", pw_web_shown(os, shown, sizeof shown));
+                       "false (only ended ones)", pw_shown(os, shown, sizeof shown));
         return -1;
     }
     *limit = OUTAGES_DEFAULT_LIMIT;
@@ -257,7 +258,7 @@ void pw_api_uptime(struct pw_req *r, struct pw_reply *out)
     };
     struct pw_store *st = pw_req_need_store(r, out);
     int64_t from, to;
-    if (!st || pw_web_param_range(r, PW_API_DAY_MS, &from, &to, out) != 0)
+    if (!st || pw_web_param_range(r, PW_DAY_MS, &from, &to, out) != 0)
         return;
     const char *by = pw_web_param(r, "by");
     size_t g = 0;
@@ -269,7 +270,7 @@ void pw_api_uptime(struct pw_req *r, struct pw_reply *out)
             char shown[32];
             pw_reply_error(out, 400, "bad parameter",
                            "by: '%s' is not a grouping; use target, host, role or farm",
-                           pw_web_shown(by, shown, sizeof shown));
+                           pw_shown(by, shown, sizeof shown));
             return;
         }
     }

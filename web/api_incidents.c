@@ -10,7 +10,7 @@
  */
 #include "web/api.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "web/api_doc.h"
 #include "web/incident_doc.h"
 #include "web/params.h"
@@ -21,7 +21,7 @@
 static int incident_filter(struct pw_req *r, struct pw_store_incident_filter *f,
                            struct pw_reply *out)
 {
-    if (pw_web_param_range(r, PW_API_DAY_MS, &f->from_ms, &f->to_ms, out) != 0)
+    if (pw_web_param_range(r, PW_DAY_MS, &f->from_ms, &f->to_ms, out) != 0)
         return -1;
     f->host = pw_web_param(r, "host");
     f->role = pw_web_param(r, "role");

@@ -10,7 +10,7 @@
 
 #include "web/api.h"
 #include "web/api_doc.h"
-#include "web/text.h"
+#include "base/text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -132,7 +132,7 @@ void pw_api_maint_text(const struct pw_web_view *v, const struct pw_scope *sc, s
         if (!failing)
             continue;
         char until[32];
-        pw_web_format_time(m->active[w].end_ms, until, sizeof until);
+        pw_format_rfc3339(m->active[w].end_ms, until, sizeof until);
         pw_buf_printf(b, "maintenance %s until %s (%s): %zu failing target%s not counted\n",
                       m->active[w].name, until, m->active[w].reason, failing,
                       failing == 1 ? "" : "s");

@@ -9,7 +9,7 @@
  */
 #include "web/api.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "web/api_doc.h"
 #include "web/params.h"
 #include "web/report.h"
@@ -23,7 +23,7 @@ void pw_api_report(struct pw_req *r, struct pw_reply *out)
                                 .role = pw_web_param(r, "role"),
                                 .plan = r->view.snap->plan,
                                 .now_ms = r->now_ms};
-    if (!st || pw_web_param_range(r, PW_API_DAY_MS, &q.from_ms, &q.to_ms, out) != 0)
+    if (!st || pw_web_param_range(r, PW_DAY_MS, &q.from_ms, &q.to_ms, out) != 0)
         return;
     enum pw_report_format f = PW_REPORT_JSON;
     const char *fs = pw_web_param(r, "format");

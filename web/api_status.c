@@ -6,7 +6,7 @@
  */
 #include "web/api.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "config/values.h"
 #include "probes/report.h"
 #include "web/api_doc.h"

@@ -3,6 +3,7 @@
  */
 #include "web/auth.h"
 
+#include "base/text.h"
 #include "config/values.h"
 
 #include <string.h>

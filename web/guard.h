@@ -16,7 +16,8 @@
 #ifndef PW_WEB_GUARD_H
 #define PW_WEB_GUARD_H
 
-#include "config/error.h"
+#include "base/error.h"
+#include "base/log.h"
 
 #include <stdbool.h>
 #include <stdint.h>

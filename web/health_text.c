@@ -16,6 +16,7 @@
  */
 #include "web/health.h"
 
+#include "base/text.h"
 #include "config/values.h"
 #include "probes/cause.h"
 #include "web/api.h"

@@ -5,7 +5,7 @@
  */
 #include "web/incident_doc.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "config/values.h"
 #include "probes/cause.h"
 #include "web/api_doc.h"

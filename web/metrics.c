@@ -40,6 +40,7 @@
  */
 #include "web/api.h"
 
+#include "base/text.h"
 #include "web/gzip.h"
 #include "web/maintenance.h"
 #include "web/process.h"

@@ -4,11 +4,13 @@
  * libmicrohttpd's lenient unescaping, so that broken escapes, NUL bytes and
  * invalid UTF-8 are refused with a 400 naming the parameter rather than
  * passed on. Also the time and duration parameters every history endpoint
- * shares, and RFC 3339 formatting (no gmtime: portable and thread-safe).
+ * shares (RFC 3339 itself is base/clock.c).
  */
 #include "web/params.h"
 
-#include "config/error.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/text.h"
 #include "config/values.h"
 
 #include <stdio.h>
@@ -17,14 +19,6 @@
 #include <uv.h>
 
 #define MAX_PARAMS 32
-
-int64_t pw_web_now_ms(void)
-{
-    uv_timeval64_t tv;
-    if (uv_gettimeofday(&tv) != 0)
-        return 0;
-    return tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* Decodes s[0..n) into a new string; '+' is a space in query parts.
  * Returns NULL and sets *why on a broken escape, a NUL or bad UTF-8. */
@@ -58,7 +52,7 @@ static char *decode(const char *s, size_t n, bool query, const char **why)
         *o++ = c;
     }
     *o = '\0';
-    if (!pw_web_utf8_valid(d, (size_t)(o - d))) {
+    if (!pw_utf8_valid(d, (size_t)(o - d))) {
         *why = "is not valid UTF-8";
         free(d);
         return NULL;
@@ -89,7 +83,7 @@ int pw_web_parse_uri(struct pw_req *r, struct pw_reply *out)
             const char *eq = memchr(p, '=', n);
             size_t nl = eq ? (size_t)(eq - p) : n;
             char shown[64];
-            pw_web_printable(p, nl, shown, sizeof shown);
+            pw_printable(p, nl, shown, sizeof shown);
             if (r->nparams == MAX_PARAMS) {
                 pw_reply_error(out, 400, "bad request",
                                "too many query parameters; at most %d", MAX_PARAMS);
@@ -136,7 +130,7 @@ int pw_web_check_params(struct pw_req *r, const char *const *allowed, struct pw_
                 o += (size_t)snprintf(list + o, o < sizeof list ? sizeof list - o : 0, "%s%s",
                                       a == allowed ? "" : ", ", *a);
             char shown[64];
-            pw_web_printable(name, strlen(name), shown, sizeof shown);
+            pw_printable(name, strlen(name), shown, sizeof shown);
             pw_reply_error(out, 400, "unknown parameter",
                            "unknown parameter '%s'; this endpoint takes %s", shown,
                            *allowed ? list : "no parameters");
@@ -162,87 +156,6 @@ const char *pw_web_param(const struct pw_req *r, const char *name)
 
 /* ---- times ------------------------------------------------------------------ */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * algorithm; config/values.c has the way back). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-void pw_web_format_time(int64_t ms, char *buf, size_t len)
-{
-    pw_format_time(ms, buf, len);
-}
-
-static int digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        char c = (*p)[i];
-        if (c < '0' || c > '9')
-            return -1;
-        v = v * 10 + (c - '0');
-    }
-    *p += n;
-    *out = v;
-    return 0;
-}
-
-static int parse_rfc3339(const char *s, int64_t *out)
-{
-    const char *p = s;
-    int y, mo, d, h, mi, se, ms = 0;
-    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
-        digits(&p, 2, &d) || (*p != 'T' && *p != 't'))
-        return -1;
-    p++;
-    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
-        digits(&p, 2, &se))
-        return -1;
-    if (*p == '.') {
-        p++;
-        int nd = 0;
-        while (*p >= '0' && *p <= '9') {
-            if (nd < 3)
-                ms = ms * 10 + (*p - '0');
-            nd++;
-            p++;
-        }
-        if (nd == 0 || nd > 9)
-            return -1;
-        for (; nd < 3; nd++)
-            ms *= 10;
-    }
-    int off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int sign = *p++ == '-' ? -1 : 1, oh, om;
-        if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59)
-            return -1;
-        off = sign * (oh * 60 + om);
-    } else {
-        return -1;
-    }
-    if (*p)
-        return -1;
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || se > 60)
-        return -1;
-    if (se == 60)
-        se = 59; /* a leap second: the last representable instant */
-    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
-    *out = ((days * 24 + h) * 60 + mi) * 60000LL + se * 1000LL + ms - off * 60000LL;
-    return 0;
-}
-
 int pw_web_parse_time(const char *s, int64_t now_ms, int64_t *out, char err[PW_WEB_ERR_MAX])
 {
     static const char allowed[] =
@@ -257,7 +170,7 @@ int pw_web_parse_time(const char *s, int64_t now_ms, int64_t *out, char err[PW_W
         return 0;
     }
     char shown[48]; /* the client's text, quoted safely */
-    pw_web_printable(s, strlen(s), shown, sizeof shown);
+    pw_printable(s, strlen(s), shown, sizeof shown);
     if (s[0] == '-') {
         int64_t d = 0;
         char derr[PW_ERRBUF]; /* quotes s raw: not passed on */
@@ -278,7 +191,7 @@ int pw_web_parse_time(const char *s, int64_t now_ms, int64_t *out, char err[PW_W
         *out = now_ms - d;
         return 0;
     }
-    if (strlen(s) > 40 || parse_rfc3339(s, out) != 0) {
+    if (strlen(s) > 40 || pw_parse_rfc3339(s, out) != 0) {
         snprintf(err, PW_WEB_ERR_MAX, "'%s' is not a time; use %s (years 1970-9999)", shown,
                  allowed);
         return PW_EINVAL;

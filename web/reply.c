@@ -4,6 +4,7 @@
  */
 #include "web/reply.h"
 
+#include "base/text.h"
 #include "web/gzip.h"
 
 #include <microhttpd.h>
@@ -122,7 +123,7 @@ static json_t *json_text(const char *s)
             len = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
         bool c1 = b == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] < 0xA0; /* U+0080-9F */
         if (b < 0x20 || b == 0x7F || c1 ||
-            (b >= 0x80 && (i + len > n || !pw_web_utf8_valid(s + i, len)))) {
+            (b >= 0x80 && (i + len > n || !pw_utf8_valid(s + i, len)))) {
             c[o++] = '?';
             continue;
         }

@@ -9,7 +9,7 @@
 #ifndef PW_WEB_REPLY_H
 #define PW_WEB_REPLY_H
 
-#include "web/text.h"
+#include "base/text.h"
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -6,7 +6,7 @@
  */
 #include "web/report.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "config/values.h"
 #include "probes/cause.h"
 #include "store/store_incidents.h"

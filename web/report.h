@@ -9,7 +9,7 @@
 #define PW_WEB_REPORT_H
 
 #include "store/store.h"
-#include "web/text.h"
+#include "base/text.h"
 
 #include <jansson.h>
 

@@ -8,6 +8,7 @@
  */
 #include "web/server_int.h"
 
+#include "base/clock.h"
 #include "web/api.h"
 #include "web/api_hosts.h"
 #include "web/auth.h"
@@ -232,7 +233,7 @@ void pw_route(struct pw_req *r, const char *method)
         char shown[40];
         pw_reply_error(out, 405, "method not allowed",
                        "%s is not allowed; the API is read-only: use GET or HEAD",
-                       pw_web_shown(method, shown, sizeof shown));
+                       pw_shown(method, shown, sizeof shown));
         out->allow = "GET, HEAD";
         return;
     }
@@ -248,7 +249,7 @@ void pw_route(struct pw_req *r, const char *method)
     }
     if (pw_web_check_params(r, rt->params, out) != 0)
         return;
-    r->now_ms = pw_web_now_ms();
+    r->now_ms = pw_wall_ms();
     /* a store route that reads the plan too holds the view first */
     if ((rt->flags & RT_VIEW) && (rt->flags & RT_STORE) && pw_req_acquire_view(r, out) != 0)
         return;

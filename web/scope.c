@@ -3,10 +3,10 @@
  */
 #include "web/scope.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "config/values.h"
 #include "web/params.h"
-#include "web/text.h"
+#include "base/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +37,7 @@ static int read_names(const char *param, const char *value, const char *const *n
             k++;
         if (k == n) {
             char shown[48];
-            pw_web_printable(s, len, shown, sizeof shown);
+            pw_printable(s, len, shown, sizeof shown);
             pw_reply_error(out, 400, "bad parameter",
                            "%s: '%s' is not allowed; use %s (several separated by commas)",
                            param, shown, allowed);
@@ -64,7 +64,7 @@ static int read_port(const char *value, struct pw_scope *sc, struct pw_reply *ou
     pw_portset_free(&ps);
     if (!ok || !sc->port_lo) {
         char shown[48];
-        pw_web_printable(value, strlen(value), shown, sizeof shown);
+        pw_printable(value, strlen(value), shown, sizeof shown);
         pw_reply_error(out, 400, "bad parameter",
                        "port: '%s' is not a port; use one port (1433) or one range "
                        "(50000-50200), ports 1 to 65535", shown);

@@ -18,7 +18,8 @@
  */
 #include "web/server_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
+#include "base/text.h"
 #include "config/values.h"
 
 #include <microhttpd.h>
@@ -431,7 +432,7 @@ int pw_web_start(const struct pw_web_options *o, const struct pw_web_sources *sr
         return rc;
     json_object_seed(0); /* before any thread builds an object */
     if (!first_start_ms)
-        first_start_ms = pw_web_now_ms();
+        first_start_ms = pw_wall_ms();
     const char *listen = o->listen && *o->listen ? o->listen : "127.0.0.1:8470";
     w->starting = true;
     w->d = mhd_start(w, o, &addr, v6);

@@ -20,7 +20,7 @@ struct pw_web {
     struct pw_web_sources src;
     char *token;
     size_t token_len;
-    pw_web_log_cb log;
+    pw_log_sink log;
     void *log_ud;
     uint16_t port;
     size_t max_request;          /* request line and headers, bytes */

@@ -16,6 +16,7 @@
 #ifndef PW_WEB_H
 #define PW_WEB_H
 
+#include "base/log.h"
 #include "probes/epm.h"
 #include "probes/probe.h"
 #include "store/store.h"
@@ -42,18 +43,13 @@ struct pw_web_view {
 
 /* What the daemon's endpoint watch last read from each host's RPC endpoint
  * mapper (GET /api/v1/rpc/endpoints). Immutable while held. */
-struct pw_web_epm_endpoint {
-    struct pw_epm_entry e;
-    int64_t first_seen_ms, last_seen_ms;
-    bool outside_range;  /* a TCP port outside [biztalk] secondary_rpc_ports */
-};
 struct pw_web_epm_host {
     const char *host;    /* as the plan names it */
     int64_t looked_up_ms; /* 0: not read yet */
     bool from_store;     /* the list is the stored read from before this
                             start: no complete live read yet */
     const char *error;   /* NULL when the last read completed */
-    const struct pw_web_epm_endpoint *v;
+    const struct pw_epm_registration *v; /* probes/epm.h */
     size_t n;
 };
 struct pw_web_epm {
@@ -82,8 +78,6 @@ struct pw_web_sources {
     void (*epm_release)(void *ud, const struct pw_web_epm *e);
 };
 
-typedef pw_log_sink pw_web_log_cb;
-
 struct pw_web_options {
     const char *listen;       /* "127.0.0.1:8470", "[::1]:8470", "0.0.0.0:8470";
                                  port 0 picks a free port (pw_web_port) */
@@ -102,7 +96,7 @@ struct pw_web_options {
                                  headers must fit (0: 32768; min 4096) */
     unsigned threads;         /* HTTP worker threads (0: 2) */
     unsigned query_threads;   /* store query threads (0: 2) */
-    pw_web_log_cb log;        /* levels as the engine's: 0 error .. 3 debug;
+    pw_log_sink log;          /* base/log.h levels;
                                  NULL: errors and warnings to stderr */
     void *log_ud;
 };
@@ -124,12 +118,6 @@ void pw_web_stop(struct pw_web *w);
 
 /* ---- Helpers shared with the daemon and tests ---------------------------- */
 
-/* The wall clock: ms since the epoch, UTC. */
-int64_t pw_web_now_ms(void);
-
-/* Formats ms since the epoch as RFC 3339 UTC with milliseconds
- * ("2025-11-25T20:36:00.123Z"). buf needs 32 bytes. */
-void pw_web_format_time(int64_t ms, char *buf, size_t len);
 /* Parses a time parameter: RFC 3339 ("2025-11-25T20:36:00Z", fractions and
  * +hh:mm offsets allowed), "now", or a relative "-24h" / "-1h30m" before
  * now_ms. Returns 0 and *out, or PW_EINVAL with a message in err. */

@@ -35,7 +35,7 @@ if [ -n "${PORTWATCH:-}" ]; then
     pwname="portwatch check"
 else
     cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$root" \
-        "$root"/config/*.c "$root"/probes/*.c "$root"/daemon/options.c \
+        "$root"/base/*.c "$root"/config/*.c "$root"/probes/*.c "$root"/daemon/options.c \
         "$root"/bench/probe/sweep.c \
         $(pkg-config --cflags --libs libuv jansson) -o "$work/pwsweep"
     pwname="portwatch engine (bench/probe/sweep.c)"

@@ -101,7 +101,7 @@ static struct pw_web *start(const struct pw_web_sources *src, const char *token)
 
 /* An endpoint-mapper read of 127.0.0.2: one registration outside the RPC
  * range, one inside. */
-static struct pw_web_epm_endpoint eps[2];
+static struct pw_epm_registration eps[2];
 static struct pw_web_epm_host epm_host = {.host = "127.0.0.2", .v = eps, .n = 2};
 static const struct pw_web_epm epm = {&epm_host, 1};
 static const struct pw_web_epm *epm_acquire(void *ud) { (void)ud; return &epm; }
@@ -177,7 +177,7 @@ START_TEST(capture)
     eps[0].e.protseq = PW_EPM_NCACN_IP_TCP;
     eps[0].e.port = 62001;
     eps[0].outside_range = true;
-    eps[0].first_seen_ms = eps[0].last_seen_ms = epm_host.looked_up_ms = pw_web_now_ms();
+    eps[0].first_seen_ms = eps[0].last_seen_ms = epm_host.looked_up_ms = pw_wall_ms();
     eps[1].e.protseq = PW_EPM_NCACN_IP_TCP;
     eps[1].e.port = 50003;
     src.epm_acquire = epm_acquire;

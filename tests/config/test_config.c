@@ -5,7 +5,7 @@
  */
 #include "config/catalog.h"
 #include "config/config.h"
-#include "config/error.h"
+#include "base/error.h"
 #include "config/ini.h"
 
 #include "tests/check_run.h"
@@ -843,6 +843,42 @@ START_TEST(expansion_roles_hosts_checks_merge)
 }
 END_TEST
 
+/* Ports an endpoint mapper registered are an input of plan building: the
+ * configuration is left as it was, the ports become listening targets
+ * with the input's reason, and a port a catalog row names too merges. */
+START_TEST(expansion_registered_ports_input)
+{
+    struct pw_config *c = load_ok("[biztalk]\nprocessing_servers = bts01\n"
+                                  "secondary_rpc_ports = 50000-50009\n");
+    size_t nchecks = c->nchecks;
+    static const uint16_t ports[] = {50003, 61000};
+    struct pw_plan_registered reg[] = {
+        {"BTS01", ports, 2, "registered with the endpoint mapper: MSDTC"},
+    };
+    struct pw_plan *p = NULL;
+    struct pw_diag d = {0};
+    ck_assert_int_eq(pw_plan_build_with(c, reg, 1, &p, &d), 0);
+    ck_assert_uint_eq(c->nchecks, nchecks);
+    ck_assert_uint_eq(p->nhosts, 1); /* BTS01 is bts01 */
+    const struct pw_profile *far = pw_target_profile(p, find_target(p, "bts01", 61000));
+    ck_assert_int_eq(far->expect, PW_EXPECT_LISTENING);
+    ck_assert_int_eq(far->verify_proto, PW_PROTO_NONE);
+    ck_assert_uint_eq(far->nreasons, 1);
+    ck_assert_str_eq(far->reasons[0].role, PW_PLAN_REGISTERED_NAME);
+    ck_assert_str_eq(far->reasons[0].text, "registered with the endpoint mapper: MSDTC");
+    const struct pw_profile *in = pw_target_profile(p, find_target(p, "bts01", 50003));
+    ck_assert_uint_eq(in->nreasons, 2);
+    ck_assert_int_eq(in->expect, PW_EXPECT_LISTENING);
+    ck_assert_ptr_null(find_target(p, "bts01", 61001));
+    pw_plan_free(p);
+    ck_assert_int_eq(pw_plan_build_with(c, NULL, 0, &p, &d), 0);
+    ck_assert_ptr_null(find_target(p, "bts01", 61000));
+    pw_plan_free(p);
+    pw_diag_free(&d);
+    pw_config_free(c);
+}
+END_TEST
+
 START_TEST(expansion_verify_protocols)
 {
     /* catalog ports verify by port; an operator's check may replace it */
@@ -1415,6 +1451,7 @@ static Suite *config_suite(void)
     tcase_add_test(ex, vantage_portal_port_and_ftp);
     tcase_add_test(ex, vantage_role_notes);
     tcase_add_test(ex, plan_identity);
+    tcase_add_test(ex, expansion_registered_ports_input);
     suite_add_tcase(s, ex);
     return s;
 }

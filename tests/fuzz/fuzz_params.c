@@ -14,6 +14,8 @@
  */
 #include "web/params.h"
 
+#include "base/text.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +40,7 @@ static void check_text(const char *s, size_t cap, const char *what)
         fprintf(stderr, "%s: not NUL-terminated within %zu bytes\n", what, cap);
         abort();
     }
-    if (!pw_web_utf8_valid(s, n)) {
+    if (!pw_utf8_valid(s, n)) {
         fprintf(stderr, "%s: not UTF-8: %s\n", what, s);
         abort();
     }

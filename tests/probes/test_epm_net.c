@@ -14,7 +14,7 @@
 
 #include "probes/epm.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include "tests/check_run.h"
 

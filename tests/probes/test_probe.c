@@ -7,7 +7,7 @@
  */
 #include "helpers.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include "tests/check_run.h"
 
@@ -210,7 +210,7 @@ static int cap_said;
 static void on_cap_log(void *ud, int level, const char *msg)
 {
     (void)ud;
-    if (cap_want && level == PW_ENGINE_LOG_WARN && strcmp(msg, cap_want) == 0)
+    if (cap_want && level == PW_LOG_WARN && strcmp(msg, cap_want) == 0)
         cap_said++;
 }
 
@@ -371,7 +371,7 @@ static void on_log(void *ud, int level, const char *msg)
 {
     struct logbuf *lb = ud;
     lb->lines++;
-    if (level == PW_ENGINE_LOG_WARN && strstr(msg, "overran"))
+    if (level == PW_LOG_WARN && strstr(msg, "overran"))
         lb->overran++;
 }
 

@@ -4,7 +4,7 @@
  */
 #include "probes/probe.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include "tests/check_run.h"
 

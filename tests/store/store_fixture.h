@@ -8,7 +8,7 @@
 
 #include "store_util.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include <check.h>
 

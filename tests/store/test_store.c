@@ -8,14 +8,14 @@
 #include "store_fixture.h"
 #include "store/store_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include "tests/check_run.h"
 
 #include <check.h>
 #include <uv.h>
 
-static void store_quiet_log(void *ud, enum pw_store_log_level lvl, const char *msg) {}
+static void store_quiet_log(void *ud, int lvl, const char *msg) {}
 
 static void submit1(struct pw_store *st, struct pw_result r)
 {
@@ -879,7 +879,7 @@ static struct pw_epm_entry epm_entry(uint32_t d1, enum pw_epm_protseq ps, const 
     return e;
 }
 
-static const struct pw_store_epm_row *find_row(const struct pw_store_epm_host *h,
+static const struct pw_epm_registration *find_row(const struct pw_store_epm_host *h,
                                                const char *endpoint)
 {
     for (size_t i = 0; i < h->n; i++)
@@ -951,8 +951,8 @@ START_TEST(epm_put_load)
         ck_assert_str_eq(h[1].host, "bts01");
         ck_assert_int_eq(h[1].looked_up_ms, T0 + 60000);
         ck_assert_uint_eq(h[1].n, 2);
-        const struct pw_store_epm_row *ra = find_row(&h[1], "50012");
-        const struct pw_store_epm_row *rc = find_row(&h[1], "LRPC-1");
+        const struct pw_epm_registration *ra = find_row(&h[1], "50012");
+        const struct pw_epm_registration *rc = find_row(&h[1], "LRPC-1");
         ck_assert_ptr_nonnull(ra);
         ck_assert_ptr_nonnull(rc);
         ck_assert_ptr_null(find_row(&h[1], "\\pipe\\lsass"));
@@ -1084,13 +1084,13 @@ struct logbuf {
     char last[512];
 };
 
-static void on_log(void *ud, enum pw_store_log_level lvl, const char *msg)
+static void on_log(void *ud, int lvl, const char *msg)
 {
     struct logbuf *b = ud;
     uv_mutex_lock(&b->m);
-    if (lvl == PW_STORE_LOG_WARN)
+    if (lvl == PW_LOG_WARN)
         b->warns++;
-    if (lvl == PW_STORE_LOG_ERROR)
+    if (lvl == PW_LOG_ERROR)
         b->errors++;
     snprintf(b->last, sizeof b->last, "%s", msg);
     uv_mutex_unlock(&b->m);

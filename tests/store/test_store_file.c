@@ -8,7 +8,7 @@
 #include "store_fixture.h"
 #include "store/store_int.h"
 
-#include "config/error.h"
+#include "base/error.h"
 
 #include "tests/check_run.h"
 
@@ -197,11 +197,11 @@ END_TEST
 /* The store's log, as the test reads it: the last line of one level. */
 struct logged {
     uv_mutex_t m;
-    enum pw_store_log_level level;
+    int level;
     char last[PW_STORE_MSG_MAX];
 };
 
-static void log_keep(void *ud, enum pw_store_log_level lvl, const char *msg)
+static void log_keep(void *ud, int lvl, const char *msg)
 {
     struct logged *l = ud;
     uv_mutex_lock(&l->m);
@@ -215,7 +215,7 @@ static void log_keep(void *ud, enum pw_store_log_level lvl, const char *msg)
 START_TEST(check_bounded)
 {
     build_big();
-    struct logged w = {.level = PW_STORE_LOG_WARN};
+    struct logged w = {.level = PW_LOG_WARN};
     uv_mutex_init(&w.m);
     struct pw_store_options o = {.check_ms = 1, .log = log_keep, .log_ud = &w};
     uint64_t t0 = uv_hrtime();
@@ -324,7 +324,7 @@ END_TEST
  * running plan). */
 START_TEST(sync_failure_message)
 {
-    struct logged l = {.level = PW_STORE_LOG_ERROR};
+    struct logged l = {.level = PW_LOG_ERROR};
     uv_mutex_init(&l.m);
     struct pw_store_options o = {.busy_timeout_ms = 100, .log = log_keep, .log_ud = &l};
     struct pw_store *st = NULL;

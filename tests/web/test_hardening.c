@@ -10,7 +10,7 @@
 #define _GNU_SOURCE
 #include "world.h"
 
-#include "config/error.h"
+#include "base/error.h"
 #include "web/web.h"
 
 #include <check.h>

@@ -9,7 +9,8 @@
 #define _GNU_SOURCE
 #include "world.h"
 
-#include "config/error.h"
+#include "base/clock.h"
+#include "base/error.h"
 #include "web/web.h"
 
 #include <check.h>
@@ -90,9 +91,9 @@ START_TEST(time_parse_and_format)
         ck_assert_msg(pw_web_parse_time(bad[i], now, &t, err) != 0, "accepted '%s'", bad[i]);
         ck_assert_msg(strstr(err, "RFC 3339") || strstr(err, "1970"), "message: %s", err);
     }
-    pw_web_format_time(now + 7, buf, sizeof buf);
+    pw_format_rfc3339(now + 7, buf, sizeof buf);
     ck_assert_str_eq(buf, "2025-11-25T20:36:00.007Z");
-    pw_web_format_time(951782400000LL, buf, sizeof buf); /* leap day 2000 */
+    pw_format_rfc3339(951782400000LL, buf, sizeof buf); /* leap day 2000 */
     ck_assert_str_eq(buf, "2000-02-29T00:00:00.000Z");
 }
 END_TEST
@@ -669,7 +670,7 @@ static struct pw_web *start_web(const struct pw_web_sources *src)
 
 /* An endpoint watch that read one TCP port outside the RPC range on
  * 127.0.0.2 (whose one target is up). */
-static struct pw_web_epm_endpoint fake_ep[2];
+static struct pw_epm_registration fake_ep[2];
 static struct pw_web_epm_host fake_host = {.host = "127.0.0.2", .looked_up_ms = 1, .v = fake_ep,
                                            .n = 2};
 static const struct pw_web_epm fake_epm = {&fake_host, 1};

@@ -5,7 +5,7 @@
 #include "world.h"
 
 #include "config/config.h"
-#include "config/error.h"
+#include "base/error.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -133,7 +133,7 @@ static void loop_thread(void *arg)
     uv_run(&w->loop, UV_RUN_DEFAULT);
 }
 
-static void store_log(void *ud, enum pw_store_log_level lvl, const char *msg) {}
+static void store_log(void *ud, int lvl, const char *msg) {}
 
 /* The web server on open_port[1]: reads a request head (or gives up after
  * a second) and answers 200 with a Server header, one connection at a

@@ -1,5 +1,5 @@
 /* Names and messages for the codes in error.h, from the one X-macro list. */
-#include "config/error.h"
+#include "base/error.h"
 
 #include <stddef.h>
 
@@ -28,17 +28,4 @@ const char *pw_strerror(int err)
 {
     const struct entry *e = lookup(err);
     return e ? e->msg : "unknown error";
-}
-
-void pw_vlog_to(pw_log_sink sink, void *ud, const char *who, int level, const char *fmt,
-                va_list ap)
-{
-    static const char *const names[] = {"error", "warn", "info", "debug"};
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    if (sink)
-        sink(ud, level, msg);
-    else if (level >= 0 && level <= 1)
-        fprintf(stderr, "portwatch: %s%s%s: %s\n", who ? who : "", who ? ": " : "",
-                names[level], msg);
 }

@@ -2,12 +2,13 @@
  * portwatch's error codes. Every module returns these negative numbers (0
  * means success) and prints them with pw_strerror(). Network and loop errors
  * stay libuv's own codes (UV_E*) and are named with uv_err_name(); the codes
- * here are for failures portwatch itself decides on.
+ * here are for failures portwatch itself decides on. Part of base/, the
+ * bottom of the tree: every module includes it, it includes no module.
  */
 #ifndef PW_ERROR_H
 #define PW_ERROR_H
 
-#include <stdarg.h>
+/* mingw's <stdio.h> defines __MINGW_PRINTF_FORMAT, read below. */
 #include <stdio.h>
 
 /* printf-style format checking. mingw's gcc reads plain `printf` as the old
@@ -46,15 +47,5 @@ enum pw_err {
 
 /* Static text for a pw_err code, or "unknown error". */
 const char *pw_strerror(int err);
-
-/* Where a library layer (the probe engine, the web server) sends its log
- * lines: levels 0 error, 1 warn, 2 info, 3 debug; msg valid only during
- * the call. */
-typedef void (*pw_log_sink)(void *ud, int level, const char *msg);
-/* Formats one line and hands it to sink, or, without one, prints errors
- * and warnings to stderr as "portwatch: WHO: LEVEL: msg" (no "WHO: " when
- * who is NULL). */
-void pw_vlog_to(pw_log_sink sink, void *ud, const char *who, int level, const char *fmt,
-                va_list ap);
 
 #endif
