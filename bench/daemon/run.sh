@@ -7,7 +7,8 @@
 # drop every SYN (nftables), the rest refuse. The daemon runs DUR seconds at
 # INTERVAL seconds (bench/daemon/sample.py measures it; start-up, until
 # the first sweep ends, is left out). Prints CPU per interval beside the
-# check's, peak RSS, overruns and the store's queue (every QEVERY=60 s).
+# check's, peak RSS, overruns and the store's queue (every QEVERY=60 s;
+# QEVERY=0: RSS every 30 s, no /metrics scrapes).
 #
 #   PORTWATCH=build-rel/daemon/portwatch bench/daemon/run.sh \
 #       [HOSTS=500] [PORTS=200] [DROP=10] [INTERVAL=30] [DUR=600] [MAX_IN_FLIGHT=]
@@ -108,7 +109,11 @@ print(f"{hosts * ports:,} targets ({hosts} hosts x {ports} ports; 4 listen on ea
 print(f"  {'':28s}{'run':>10s} {'check':>10s}")
 print(f"  {'CPU per interval (s)':28s}{run:10.2f} {chk:10.2f}   "
       f"run/check {run / chk if chk else 0:.2f}x (target <= 1.2x)")
-print(f"  {'peak RSS (MB)':28s}{d['hwm_kb'] / 1024:10.1f} {cm / 1024:10.1f}   (target <= 150 MB)")
+print(f"  {'peak RSS (MB)':28s}{d['hwm_kb'] / 1024:10.1f} {cm / 1024:10.1f}   (target <= 150 MB; "
+      f"{d['hwm_first_kb'] / 1024:.1f} by the end of the first sweep)")
+print(f"  RSS (MB) every {d['wall'] / max(1, len(d['rss_kb'])):.0f} s: "
+      + " ".join(f"{k / 1024:.0f}" for k in d["rss_kb"]))
 print(f"  {'sweep wall (s)':28s}{d['last_ms'] / 1000:10.2f} {cw:10.2f}")
-print(f"  sweeps {d['sweeps']}, overruns {d['overruns']}, store queue {d['queue']}")
+print(f"  sweeps {d['sweeps']}, overruns {d['overruns']}, store queue "
+      + (" ".join(str(q) for q in d["queue"]) if d["queue"][:1] != [None] else "not sampled"))
 PY

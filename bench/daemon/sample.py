@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """bench/daemon/run.sh's sampler (run in the farm's namespace): waits for
 the daemon's first sweep (start-up is counted apart), reads its CPU from
-/proc then; every QEVERY s the store's queue from /metrics (the cost of a
-Prometheus scrape, counted in); at the end CPU, peak RSS and the sweep
-counters, as one JSON line.  Usage: sample.py PID API_PORT DUR QEVERY"""
+/proc then; every QEVERY s (30 if 0) RSS and, unless QEVERY is 0, the
+store's queue from /metrics (the cost of a Prometheus scrape, counted in);
+at the end CPU, peak RSS and the sweep counters, as one JSON line.  Usage: sample.py PID API_PORT DUR QEVERY"""
 import json
 import os
 import sys
@@ -53,13 +53,24 @@ while time.time() < deadline:
     time.sleep(0.5)
 else:
     sys.exit("sample.py: no sweep ended within 900 s")
+def status(key):
+    """VmHWM or VmRSS, kB."""
+    for ln in open(f"/proc/{pid}/status"):
+        if ln.startswith(key):
+            return int(ln.split()[1])
+    return 0
+
+
 c0, t0, s0 = cpu(), time.time(), sweep()
+hwm0 = status("VmHWM")
+rss = []
 qs = []
 while time.time() - t0 < dur:
-    time.sleep(max(0.0, min(qevery, dur - (time.time() - t0))))
-    qs.append(queue())
+    time.sleep(max(0.0, min(qevery or 30, dur - (time.time() - t0))))
+    rss.append(status("VmRSS"))
+    qs.append(queue() if qevery > 0 else None)
 c1, t1, s1 = cpu(), time.time(), sweep()
-hwm = [ln for ln in open(f"/proc/{pid}/status") if ln.startswith("VmHWM")][0].split()[1]
 print(json.dumps({"cpu": c1 - c0, "wall": t1 - t0, "sweeps": s1["sweeps"] - s0["sweeps"],
                   "overruns": s1["overruns"], "last_ms": s1["duration_ms"],
-                  "hwm_kb": int(hwm), "queue": qs}))
+                  "hwm_kb": status("VmHWM"), "hwm_first_kb": hwm0,
+                  "rss_kb": rss, "queue": qs}))
