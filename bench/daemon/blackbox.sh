@@ -1,7 +1,7 @@
 #!/bin/sh
 # Side by side (issue 21; root, not a test): the 4,100-target farm of
-# bench/probe (20 hosts 127.0.1.1-20 x {135, 445, 1164, 1433, 50000-50200};
-# 14 ports a host listen, hosts 18-20 drop every SYN) watched for DUR
+# bench/probe (bench/probe/farm.sh: 20 hosts x {135, 445, 1164, 1433,
+# 50000-50200}; 14 ports a host listen, 3 hosts drop every SYN) watched for DUR
 # seconds each at INTERVAL seconds by `portwatch run`, then by Prometheus
 # scraping prometheus-blackbox-exporter (tcp_connect, 1 s timeout) for
 # every target, in one run. Prints CPU seconds per interval and peak RSS of
@@ -33,28 +33,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ip netns add "$ns"
-ip -n "$ns" link set lo up
-ip netns exec "$ns" nft -f - <<'NFT'
-table inet pwbench {
-    chain in {
-        type filter hook input priority 0; policy accept;
-        ip daddr 127.0.1.18-127.0.1.20 tcp flags & (syn | ack) == syn drop
-    }
-}
-NFT
-hosts= specs=
-for i in $(seq 1 20); do
-    hosts="$hosts${hosts:+, }127.0.1.$i"
-    for p in 135 445 1164 1433 50000 50020 50040 50060 50080 50100 50120 50140 50160 50180; do
-        specs="$specs 127.0.1.$i:$p"
-    done
-done
-mkfifo "$work/hold"
-ip netns exec "$ns" python3 "$root/bench/probe/listen.py" --accept $specs <"$work/hold" >"$work/ready" &
-pids="$pids $!"
-exec 3>"$work/hold"
-for _ in $(seq 100); do grep -q ready "$work/ready" 2>/dev/null && break; sleep 0.1; done
+. "$root/bench/probe/farm.sh"
+farm_up "$ns" "$work" --accept
+pids="$pids $lpid"
 
 cat >"$work/farm.ini" <<INI
 [portwatch]
@@ -64,7 +45,7 @@ interval = ${INTERVAL}s
 timeout = 1s
 [check farm]
 hosts = $hosts
-ports = 135, 445, 1164, 1433, 50000-50200
+ports = $farm_ports
 expect = reachable
 INI
 cat >"$work/blackbox.yml" <<'YML'
