@@ -11,7 +11,7 @@
 # QEVERY=0: RSS every 30 s, no /metrics scrapes).
 #
 #   PORTWATCH=build-rel/daemon/portwatch bench/daemon/run.sh \
-#       [HOSTS=500] [PORTS=200] [DROP=10] [INTERVAL=30] [DUR=600] [MAX_IN_FLIGHT=]
+#       [HOSTS=500] [PORTS=200] [DROP=10] [INTERVAL=30] [DUR=600] [TIMEOUT=1s] [MAX_IN_FLIGHT=]
 # (the configuration's defaults otherwise: max_in_flight 256, max_per_host 32).
 # Needs ip, nft, python3, /usr/bin/time.
 set -eu
@@ -80,7 +80,7 @@ cat >"$work/farm.ini" <<INI
 listen = 127.0.0.1:$API
 database = $work/pw.db
 interval = ${INTERVAL}s
-timeout = 1s
+timeout = ${TIMEOUT:-1s}
 ${MAX_IN_FLIGHT:+max_in_flight = $MAX_IN_FLIGHT}
 $checks
 INI

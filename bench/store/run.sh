@@ -15,6 +15,6 @@ work=$(mktemp -d /tmp/pwstorebench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 trap 'exit 1' INT TERM
 cc -O2 -DNDEBUG -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$root" \
-    "$root"/config/error.c "$root"/store/*.c "$root"/bench/store/bench_store.c \
+    "$root"/config/*.c "$root"/store/*.c "$root"/bench/store/bench_store.c \
     $(pkg-config --cflags --libs libuv sqlite3) -lpthread -o "$work/bench_store"
 "$work/bench_store" "$work" "$days"
