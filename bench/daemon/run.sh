@@ -8,7 +8,8 @@
 # INTERVAL seconds (bench/daemon/sample.py measures it; start-up, until
 # the first sweep ends, is left out). Prints CPU per interval beside the
 # check's, peak RSS, overruns and the store's queue (every QEVERY=60 s;
-# QEVERY=0: RSS every 30 s, no /metrics scrapes).
+# QEVERY=0: RSS every 30 s, no /metrics scrapes). RELOAD=1: then one host
+# more and a SIGHUP: the reload's log line and the targets left unknown.
 #
 #   PORTWATCH=build-rel/daemon/portwatch bench/daemon/run.sh \
 #       [HOSTS=500] [PORTS=200] [DROP=10] [INTERVAL=30] [DUR=600] [TIMEOUT=1s] [MAX_IN_FLIGHT=]
@@ -81,6 +82,7 @@ listen = 127.0.0.1:$API
 database = $work/pw.db
 interval = ${INTERVAL}s
 timeout = ${TIMEOUT:-1s}
+${LOG_LEVEL:+log_level = $LOG_LEVEL}
 ${MAX_IN_FLIGHT:+max_in_flight = $MAX_IN_FLIGHT}
 $checks
 INI
@@ -95,6 +97,24 @@ ip netns exec "$ns" "$pw" run -c "$work/farm.ini" >"$work/run.log" 2>&1 &
 dpid=$!
 ip netns exec "$ns" python3 "$root/bench/daemon/sample.py" "$dpid" "$API" "$DUR" \
     "${QEVERY:-60}" >"$work/sample" || { tail -5 "$work/run.log"; exit 1; }
+if [ -n "${RELOAD:-}" ]; then
+    # A reload with one host added (of 200 ports, refusing): its log line
+    # says how long the loop was held; then no kept target may be unknown.
+    printf '[check added]\nhosts = 127.0.3.1\nports = 50001-%d\nexpect = reachable\n' \
+        $((50000 + PORTS)) >>"$work/farm.ini"
+    kill -HUP "$dpid"
+    sleep 10
+    grep -E 'reload' "$work/run.log" | tail -3
+    ip netns exec "$ns" python3 -c '
+import json, sys, urllib.request, urllib.error
+try:
+    d = json.load(urllib.request.urlopen(sys.argv[1]))
+except urllib.error.HTTPError as e:
+    d = json.load(e)
+print("after the reload:", d["checked"], "targets,", d["unknown"], "unknown (the added host has",
+      sys.argv[2], "ports)")' \
+        "http://127.0.0.1:$API/api/v1/health" "$PORTS"
+fi
 kill "$dpid"; wait "$dpid" 2>/dev/null || true; dpid=
 
 python3 - "$work/sample" "$work/check.time" "$HOSTS" "$PORTS" "$DROP" "$INTERVAL" <<'PY'
