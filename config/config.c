@@ -62,7 +62,9 @@ static const struct pw_key keys[] = {
     {"portwatch", "max_in_flight", PW_KEY_INT, "256", 1, 65536, NULL, S(max_in_flight), LIVE,
      "Most connection attempts under way at once, over all hosts."},
     {"portwatch", "max_per_host", PW_KEY_INT, "32", 1, 4096, NULL, S(max_per_host), LIVE,
-     "Most connection attempts under way at once to one host."},
+     "Most connection attempts under way at once to one host that answers. A host whose last "
+     "2 x max_per_host attempts all timed out (it drops every SYN) is held by max_in_flight "
+     "alone until it answers again."},
     {"portwatch", "fail_after", PW_KEY_INT, "2", 1, 100, NULL, S(fail_after), LIVE,
      "Consecutive failed probes before a target is reported down."},
     {"portwatch", "recover_after", PW_KEY_INT, "1", 1, 100, NULL, S(recover_after), LIVE,

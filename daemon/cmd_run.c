@@ -333,8 +333,13 @@ void run_seed(struct daemon *d, struct gen *g, const struct pw_snapshot *prev,
 {
     size_t n = g->plan->ntargets;
     struct pw_target_state *st = calloc(n ? n : 1, sizeof *st);
-    if (st && pw_store_load_states(d->store, g->plan, st) != 0)
+    /* Kept targets come from prev: only the others are looked up. */
+    bool *skip = prev && match ? calloc(n ? n : 1, sizeof *skip) : NULL;
+    for (size_t i = 0; skip && i < n; i++)
+        skip[i] = match[i] != NONE;
+    if (st && pw_store_load_states(d->store, g->plan, st, skip) != 0)
         memset(st, 0, n * sizeof *st);
+    free(skip);
     for (size_t i = 0; i < n; i++) {
         const struct pw_target_state *s = st ? &st[i] : NULL;
         if (prev && match && match[i] != NONE)

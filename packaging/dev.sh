@@ -5,6 +5,7 @@
 #                           packaging/portwatch.ini
 #   packaging/dev.sh test   install what the tests need, build with ASan and
 #                           UBSan, and run every test suite and fuzzer
+#   packaging/dev.sh bench  install what the benchmarks under bench/ need
 # Both work on a fresh Debian 12 machine as root (or with sudo). What they
 # install is packaging/packages.txt. With CI=true a skipped test fails: CI
 # runs as root with every peer installed, so nothing has a reason to skip.
@@ -68,8 +69,13 @@ test)
     tests/fuzz/selftest.sh build-fuzz
     tests/fuzz/run.sh build-fuzz "${PW_FUZZ_SECONDS:-30}"
     ;;
+bench)
+    # What bench/*/run.sh need besides a build (they are run by hand).
+    # shellcheck disable=SC2046
+    install_missing $(packages run) $(packages bench)
+    ;;
 *)
-    echo "usage: packaging/dev.sh run|test" >&2
+    echo "usage: packaging/dev.sh run|test|bench" >&2
     exit 2
     ;;
 esac

@@ -102,7 +102,9 @@ void eng_probe_end(struct probe *p)
 
 static void connected(struct probe *p, int status)
 {
-    p->e->hosts[p->e->plan->targets[p->target].host].answers++;
+    struct hslot *hs = &p->e->hosts[p->e->plan->targets[p->target].host];
+    hs->answers++;
+    hs->silent = 0;
     if (p->seq > p->e->answered)
         p->e->answered = p->seq;
     if (status == 0) {
@@ -195,6 +197,9 @@ void eng_probe_timeout(struct probe *p)
         return;
     }
     p->finished = true;
+    struct hslot *hs = &p->e->hosts[p->e->plan->targets[p->target].host];
+    if (hs->silent < UINT32_MAX)
+        hs->silent++;
     eng_record(p->e, p->target, PW_STATE_FILTERED, "", -1);
     eng_probe_end(p);
 }

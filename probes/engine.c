@@ -54,6 +54,7 @@ static void engine_free(struct pw_engine *e)
     eng_groups_free(e);
     free(e->follow);
     free(e->lanes);
+    free(e->changed);
     eng_snap_unref(e->snap);
     uv_mutex_destroy(&e->snap_lock);
     free(e->res);
@@ -214,7 +215,9 @@ struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
     e->ring.v = calloc(e->nhosts ? e->nhosts : 1, sizeof *e->ring.v);
     e->quiet.v = calloc(e->nhosts ? e->nhosts : 1, sizeof *e->quiet.v);
     e->proto = calloc(n ? n : 1, 1);
-    if (!e->ts || !e->sl || !e->hosts || !e->ring.v || !e->quiet.v || !e->proto) {
+    e->changed = calloc(n ? n : 1, sizeof *e->changed);
+    if (!e->ts || !e->sl || !e->hosts || !e->ring.v || !e->quiet.v || !e->proto ||
+        !e->changed) {
         engine_free(e); /* no handle exists yet */
         return NULL;
     }
@@ -273,6 +276,7 @@ void pw_engine_seed_state(struct pw_engine *e, uint32_t target,
         e->ts[target].verify = PW_VERIFY_NONE;
     e->ts[target].verify_info[PW_VERIFY_INFO_MAX - 1] = '\0';
     e->sl[target].passes = st->has_result && st->ok ? 1 : 0;
+    e->all_changed = true;
     e->dirty = true;
 }
 

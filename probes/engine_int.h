@@ -40,6 +40,7 @@ struct tslot {
     uint16_t passes; /* consecutive passing results, for recover_after */
     uint16_t group;  /* interval group */
     uint8_t phase;   /* enum phase */
+    bool changed;    /* in the engine's changed list (snapshot.c) */
 };
 
 struct resolve {
@@ -66,6 +67,7 @@ struct hslot {
     uint32_t in_flight;
     bool in_ring;
     uint32_t answers;       /* connects that got an answer (not a timeout) */
+    uint32_t silent;        /* connects timed out since its last answer */
     uint64_t out_seq;       /* start number of its oldest probe out */
     char err[PW_DETAIL_MAX];
 };
@@ -218,6 +220,11 @@ struct pw_engine {
     uv_mutex_t snap_lock;
     struct snapbox *snap;
     bool dirty;
+    /* Targets whose state changed since the current snapshot was filled
+     * (each once); all_changed when that is not known per target (seeding). */
+    uint32_t *changed;
+    size_t nchanged;
+    bool all_changed;
     uint64_t last_pub;
 
     bool closing;
@@ -311,6 +318,7 @@ void eng_want_flush(struct pw_engine *e);
 
 /* snapshot.c */
 struct snapbox *eng_snap_new(struct pw_engine *e);
+void eng_snap_changed(struct pw_engine *e, uint32_t t);
 void eng_snap_unref(struct snapbox *b);
 void eng_maybe_publish(struct pw_engine *e, bool force);
 

@@ -36,10 +36,24 @@ static bool quiet_host(const struct pw_engine *e, const struct hslot *hs)
     return hs->in_flight > 0 && hs->answers == 0 && e->answered > hs->out_seq;
 }
 
+/* max_per_host spares hosts that answer. One whose last two caps' worth
+ * of connects all timed out, with no answer between (a firewall that
+ * drops, or a host that is gone), is loaded by none of them: its cap is
+ * lifted (max_in_flight still holds) until it answers again, so 205
+ * dropped ports take three timeouts rather than 205 / 32. A server whose
+ * listen queue overflows also drops SYNs, but only on its listening ports:
+ * its closed ones still refuse, an answer between the timeouts, and it
+ * keeps its cap. Two caps, not one: a cap's worth of dropping ports
+ * started together times out together though the host answers others. */
+static uint32_t host_cap(const struct pw_engine *e, const struct hslot *hs)
+{
+    return hs->silent >= 2 * e->opt.max_per_host ? e->opt.max_in_flight : e->opt.max_per_host;
+}
+
 void eng_maybe_ring(struct pw_engine *e, uint32_t h)
 {
     struct hslot *hs = &e->hosts[h];
-    if (!hs->in_ring && hs->ready_head != NIL && hs->in_flight < e->opt.max_per_host)
+    if (!hs->in_ring && hs->ready_head != NIL && hs->in_flight < host_cap(e, hs))
         ring_push(e, quiet_host(e, hs) ? &e->quiet : &e->ring, h);
 }
 

@@ -119,7 +119,7 @@ void eng_record_v(struct pw_engine *e, uint32_t t, enum pw_state state, const ch
     st->verify = verify;
     snprintf(st->verify_info, sizeof st->verify_info, "%s", vinfo ? vinfo : "");
     e->stats.probes[state]++;
-    e->dirty = true;
+    eng_snap_changed(e, t);
 
     /* Without a batch callback (`portwatch check`) nobody takes the
      * results: the snapshot alone carries them. */

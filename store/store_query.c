@@ -238,7 +238,7 @@ int pw_store_query_status(struct pw_store *st, bool include_retired,
 }
 
 int pw_store_load_states(struct pw_store *st, const struct pw_plan *plan,
-                         struct pw_target_state *states)
+                         struct pw_target_state *states, const bool *skip)
 {
     sqlite3 *db = pw_store_reader_lock(st);
     sqlite3_stmt *s;
@@ -252,6 +252,8 @@ int pw_store_load_states(struct pw_store *st, const struct pw_plan *plan,
     }
     int rc = 0;
     for (size_t i = 0; i < plan->ntargets; i++) {
+        if (skip && skip[i])
+            continue;
         const struct pw_target *t = &plan->targets[i];
         sqlite3_bind_text(s, 1, plan->hosts[t->host].name, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 2, t->port);

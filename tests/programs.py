@@ -141,12 +141,16 @@ def owners(paths):
 
 
 def listed_packages():
-    """packaging/packages.txt's words, the '?' mark dropped."""
+    """The words of packaging/packages.txt's sets that `dev.sh test` installs,
+    the '?' mark dropped ([bench] is installed only for the benchmarks)."""
     pkgs = set()
+    on = True
     with open(os.path.join(ROOT, 'packaging', 'packages.txt'), encoding='utf-8') as f:
         for line in f:
             line = line.split('#')[0].strip()
-            if line and not line.startswith('['):
+            if line.startswith('['):
+                on = line.split()[0] in ('[run]', '[test]')
+            elif line and on:
                 pkgs.update(w.rstrip('?') for w in line.split())
     return pkgs
 

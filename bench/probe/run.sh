@@ -49,30 +49,8 @@ pwrun() {
     fi
 }
 
-ip netns add "$ns"
-ip -n "$ns" link set lo up
-ip netns exec "$ns" nft -f - <<'EOF'
-table inet pwbench {
-    chain in {
-        type filter hook input priority 0; policy accept;
-        ip daddr 127.0.1.18-127.0.1.20 tcp flags & (syn | ack) == syn drop
-    }
-}
-EOF
-
-hosts=""
-specs=""
-for i in $(seq 1 20); do
-    hosts="$hosts${hosts:+, }127.0.1.$i"
-    for p in 135 445 1164 1433 50000 50020 50040 50060 50080 50100 50120 50140 50160 50180; do
-        specs="$specs 127.0.1.$i:$p"
-    done
-done
-mkfifo "$work/hold"
-ip netns exec "$ns" python3 "$root/bench/probe/listen.py" $specs <"$work/hold" >"$work/ready" &
-lpid=$!
-exec 3>"$work/hold"
-for _ in $(seq 50); do grep -q ready "$work/ready" 2>/dev/null && break; sleep 0.1; done
+. "$root/bench/probe/farm.sh"
+farm_up "$ns" "$work"
 
 cat >"$work/farm.ini" <<EOF
 [portwatch]
@@ -81,7 +59,7 @@ max_in_flight = 8192
 max_per_host = 4096
 [check farm]
 hosts = $hosts
-ports = 135, 445, 1164, 1433, 50000-50200
+ports = $farm_ports
 expect = reachable
 EOF
 

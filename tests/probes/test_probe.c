@@ -11,13 +11,16 @@
 
 #include "tests/check_run.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static char ini[4096];
@@ -257,6 +260,16 @@ START_TEST(test_cap_global)
 }
 END_TEST
 
+static void close_pairs(int (*fds)[2], int n)
+{
+    for (int i = 0; i < n; i++) {
+        close(fds[i][0]);
+        close(fds[i][1]);
+    }
+}
+
+/* max_per_host holds per host: 6 ports that drop SYNs on each of two
+ * hosts, a cap of 3: waves of 3 per host, 6 in all. */
 START_TEST(test_cap_per_host)
 {
     int fa[6][2], fb[6][2];
@@ -272,22 +285,89 @@ START_TEST(test_cap_per_host)
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct th_results tr = {0};
-    struct pw_engine_options o = {.timeout_ms = 200, .max_per_host = 2};
+    struct pw_engine_options o = {.timeout_ms = 200, .max_per_host = 3};
     struct pw_engine *e = th_sweep(&loop, p, &o, &tr);
     ck_assert_uint_eq(tr.n, 12);
     struct pw_snapshot *s = pw_engine_snapshot_acquire(e);
-    ck_assert_uint_eq(s->stats.host_in_flight_peak, 2);
-    ck_assert_uint_eq(s->stats.in_flight_peak, 4);
+    ck_assert_uint_eq(s->stats.host_in_flight_peak, 3);
+    ck_assert_uint_eq(s->stats.in_flight_peak, 6);
     pw_snapshot_release(s);
     th_close_engine(&loop, e);
     th_results_free(&tr);
     pw_plan_free(p);
+    close_pairs(fa, 6);
+    close_pairs(fb, 6);
+}
+END_TEST
+
+/* One sweep of PLAN's ports on one host, cap 2, 200 ms timeout: the host's
+ * peak in flight and the sweep's wall time. */
+static uint32_t capped_sweep(const char *ports, uint64_t *ms)
+{
+    snprintf(ini, sizeof ini, "[check a]\nhosts = 127.0.0.3\nports = %s\nexpect = reachable\n",
+             ports);
+    struct pw_plan *p = th_plan(ini);
+    th_timing(p, 0, 200);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct th_results tr = {0};
+    struct pw_engine_options o = {.timeout_ms = 200, .max_per_host = 2};
+    uint64_t t0 = uv_hrtime();
+    struct pw_engine *e = th_sweep(&loop, p, &o, &tr);
+    *ms = (uv_hrtime() - t0) / 1000000;
+    ck_assert_uint_eq(tr.n, p->ntargets);
+    struct pw_snapshot *s = pw_engine_snapshot_acquire(e);
+    uint32_t peak = s->stats.host_in_flight_peak;
+    pw_snapshot_release(s);
+    th_close_engine(&loop, e);
+    th_results_free(&tr);
+    pw_plan_free(p);
+    return peak;
+}
+
+/* A host whose last two caps' worth of connects all timed out is loaded
+ * by none of them: after two waves of 2, its other 8 ports go at once
+ * (three timeouts, not six). */
+START_TEST(test_cap_lifted_for_silent_host)
+{
+    int fa[12][2];
+    char pa[256];
+    blackholes("127.0.0.3", 12, fa, pa, sizeof pa);
+    uint64_t ms;
+    uint32_t peak = capped_sweep(pa, &ms);
+    ck_assert_uint_ge(peak, 8);
+    ck_assert_msg(ms < 4 * 200, "the sweep took %llu ms (three timeouts: 600)",
+                  (unsigned long long)ms);
+    close_pairs(fa, 12);
+}
+END_TEST
+
+/* A host that answers keeps its cap though some of its ports drop SYNs:
+ * each dropping port is followed (the plan sorts ports) by a refusing
+ * one, started when a wave of 2 timed out: an answer between waves. */
+START_TEST(test_cap_kept_while_answering)
+{
+    int fa[6][2];
+    char pa[128], both[256];
+    blackholes("127.0.0.3", 6, fa, pa, sizeof pa);
+    size_t off = 0;
     for (int i = 0; i < 6; i++) {
-        close(fa[i][0]);
-        close(fa[i][1]);
-        close(fb[i][0]);
-        close(fb[i][1]);
+        struct sockaddr_in sa;
+        socklen_t len = sizeof sa;
+        ck_assert_int_eq(getsockname(fa[i][0], (struct sockaddr *)&sa, &len), 0);
+        unsigned port = ntohs(sa.sin_port);
+        int probe_fd = socket(AF_INET, SOCK_STREAM, 0);
+        sa.sin_port = htons((uint16_t)(port + 1));
+        /* Bindable: nothing listens there, so it refuses. */
+        ck_assert_msg(bind(probe_fd, (struct sockaddr *)&sa, sizeof sa) == 0,
+                      "port %u is taken; the test needs it free", port + 1);
+        close(probe_fd);
+        off += (size_t)snprintf(both + off, sizeof both - off, "%s%u, %u", i ? ", " : "", port,
+                                port + 1);
     }
+    uint64_t ms;
+    ck_assert_uint_eq(capped_sweep(both, &ms), 2);
+    close_pairs(fa, 6);
 }
 END_TEST
 
@@ -823,6 +903,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_family_mismatch);
     tcase_add_loop_test(tc, test_cap_global, 0, (int)(sizeof caps / sizeof caps[0]));
     tcase_add_test(tc, test_cap_per_host);
+    tcase_add_test(tc, test_cap_lifted_for_silent_host);
+    tcase_add_test(tc, test_cap_kept_while_answering);
     tcase_add_test(tc, test_pacing);
     tcase_add_test(tc, test_overrun);
     tcase_add_test(tc, test_overrun_stats);

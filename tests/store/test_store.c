@@ -527,9 +527,16 @@ START_TEST(query_status)
 
     /* seeding: the plan's order */
     struct pw_target_state ts[3];
-    ck_assert_int_eq(pw_store_load_states(st, &test_plan, ts), 0);
+    ck_assert_int_eq(pw_store_load_states(st, &test_plan, ts, NULL), 0);
     ck_assert_int_eq(ts[0].since_ms, T0 + 2400000);
     ck_assert(ts[1].has_result);
+    /* a reload's: the targets it knows are left as they are */
+    struct pw_target_state ts2[3] = {{.since_ms = 77}};
+    const bool known[3] = {true, false, false};
+    ck_assert_int_eq(pw_store_load_states(st, &test_plan, ts2, known), 0);
+    ck_assert_int_eq(ts2[0].since_ms, 77);
+    ck_assert(!ts2[0].has_result);
+    ck_assert(ts2[1].has_result);
     ck_assert(!ts[2].has_result);
 
     /* mid-outage status: down since T0+30m30s, 5 fails so far */
@@ -839,7 +846,7 @@ START_TEST(verify_splits_runs)
 
     /* current state (status API of retired targets, engine seeding) */
     struct pw_target_state ts[3];
-    ck_assert_int_eq(pw_store_load_states(st, &test_plan, ts), 0);
+    ck_assert_int_eq(pw_store_load_states(st, &test_plan, ts, NULL), 0);
     ck_assert_int_eq(ts[0].verify, PW_VERIFY_VERIFIED);
     ck_assert_str_eq(ts[0].verify_info, "SQL Server 16.0.1105");
     ck_assert_int_eq(ts[2].verify, PW_VERIFY_OFF);
