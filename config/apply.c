@@ -59,6 +59,17 @@ static int apply_set(const struct pw_key *k, int *field, const char *value, char
 
 /* Parses value for key k into the struct at base. Returns 0 or an error with
  * the message in err. */
+/* A text field takes a copy of value, freeing what it held. */
+static int set_copy(char *field, const char *value, char err[PW_ERRBUF])
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return snprintf(err, PW_ERRBUF, "out of memory"), PW_ENOMEM;
+    free(*(char **)field);
+    *(char **)field = copy;
+    return 0;
+}
+
 int cf_apply(const struct pw_key *k, void *base, const char *value, char err[PW_ERRBUF])
 {
     char *field = (char *)base + k->offset;
@@ -70,12 +81,7 @@ int cf_apply(const struct pw_key *k, void *base, const char *value, char err[PW_
             return snprintf(err, PW_ERRBUF, "empty; give a value, or remove the line for the default%s%s%s",
                             k->def ? " (" : "", k->def ? k->def : "", k->def ? ")" : ""),
                    PW_EINVAL;
-        char *copy = strdup(value);
-        if (!copy)
-            return snprintf(err, PW_ERRBUF, "out of memory"), PW_ENOMEM;
-        free(*(char **)field);
-        *(char **)field = copy;
-        return 0;
+        return set_copy(field, value, err);
     }
     case PW_KEY_LISTEN: {
         char *host;
@@ -83,12 +89,7 @@ int cf_apply(const struct pw_key *k, void *base, const char *value, char err[PW_
         if ((rc = pw_parse_listen(value, &host, &port, err)) != 0)
             return rc;
         free(host);
-        char *copy = strdup(value);
-        if (!copy)
-            return snprintf(err, PW_ERRBUF, "out of memory"), PW_ENOMEM;
-        free(*(char **)field);
-        *(char **)field = copy;
-        return 0;
+        return set_copy(field, value, err);
     }
     case PW_KEY_DURATION: {
         int64_t ms;

@@ -32,5 +32,10 @@ struct cf_report {
  * loads; checks and hosts the file names elsewhere; no two windows over
  * one target at one time in the year from `now` (maint_check.c). */
 void cf_maint_validate(struct pw_config *c, int64_t now, const struct cf_report *r);
+ 
+/* The key table (keys.c), CF_NKEYS rows: the loader sizes its per-key
+ * line records by it; keys.c asserts the count. */
+#define CF_NKEYS 66
+extern const struct pw_key cf_keys[];
 
 #endif
