@@ -113,3 +113,22 @@ json_t *pw_api_sweep_json(const struct pw_engine_stats *s)
     json_object_set_new(o, "overruns", json_integer((json_int_t)s->overruns));
     return o;
 }
+
+json_t *pw_api_identity_json(const struct pw_plan *p)
+{
+    const struct pw_plan_identity *id = pw_plan_identity(p);
+    json_t *o = json_object(), *vs = json_array(), *labels = json_object();
+    for (int v = 0; v < PW_NVANTAGES; v++)
+        if (id->vantage & PW_VANTAGE_BIT(v))
+            json_array_append_new(vs, json_string(pw_vantage_name((enum pw_vantage)v)));
+    /* "group=prod-a,site=ams": the canonical form config/values.c made */
+    for (const char *l = id->labels; *l;) {
+        size_t len = strcspn(l, ","), name = strcspn(l, "=");
+        json_object_setn_new(labels, l, name, json_stringn(l + name + 1, len - name - 1));
+        l += len + (l[len] == ',');
+    }
+    json_object_set_new(o, "instance_name", json_string(id->instance_name));
+    json_object_set_new(o, "vantages", vs);
+    json_object_set_new(o, "labels", labels);
+    return o;
+}

@@ -27,6 +27,10 @@ bool pw_api_in_trouble(const struct pw_target_state *t);
  * matter (down, or the last probe failed). */
 json_t *pw_api_target_json(const struct pw_web_view *v, size_t i, bool full);
 json_t *pw_api_storage_json(struct pw_store *st);
+/* Who watches, as /metrics labels them: {"instance_name", "vantages":
+ * [...], "labels": {name: value}} ([portwatch] instance_name, vantage,
+ * labels). */
+json_t *pw_api_identity_json(const struct pw_plan *p);
 json_t *pw_api_sweep_json(const struct pw_engine_stats *s);
 /* The shortest probe interval of the plan (null for an empty plan). */
 json_t *pw_api_shortest_interval(const struct pw_plan *p);

@@ -13,6 +13,7 @@
 #include "web/api_hosts.h"
 
 #include "web/api_doc.h"
+#include "web/maintenance.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,15 +28,16 @@ static const char *const set_names[SET_COUNT_] = {
     [SET_DOWN] = "down", [SET_FAILING] = "failing", [SET_MAINT] = "maintenance",
     [SET_UNKNOWN] = "unknown", [SET_PASSING] = "passing"};
 
-static enum set set_of(const struct pw_target_state *t)
+static enum set set_of(const struct pw_web_view *v, size_t i)
 {
+    const struct pw_target_state *t = &v->snap->targets[i];
+    if (pw_web_in_maintenance(v, i))
+        return SET_MAINT;
     if (t->status == PW_STATUS_DOWN)
         return SET_DOWN;
     if (t->status == PW_STATUS_UP)
         return pw_api_failing_now(t) ? SET_FAILING : SET_PASSING;
-    if (t->status == PW_STATUS_UNKNOWN)
-        return SET_UNKNOWN;
-    return SET_MAINT;
+    return SET_UNKNOWN;
 }
 
 static json_t *counts_json(const size_t c[SET_COUNT_])
@@ -102,7 +104,7 @@ static json_t *host_json(const struct pw_web_view *v, const struct pw_host *ho,
     size_t c[SET_COUNT_] = {0};
     memset(per_role, 0, rl->n * sizeof *per_role);
     for (uint32_t i = ho->first; i < ho->first + ho->n; i++) {
-        enum set s = set_of(&v->snap->targets[i]);
+        enum set s = set_of(v, i);
         const struct pw_target *t = &pl->targets[i];
         c[s]++;
         farm[s]++;
@@ -179,7 +181,7 @@ static json_t *trouble_json(const struct pw_web_view *v, size_t *left_off)
     *left_off = 0;
     for (int want = SET_DOWN; want <= SET_MAINT; want++) {
         for (size_t i = 0; i < v->snap->ntargets; i++) {
-            if (set_of(&v->snap->targets[i]) != (enum set)want)
+            if (set_of(v, i) != (enum set)want)
                 continue;
             if (n++ < TROUBLE_MAX)
                 json_array_append_new(a, pw_api_target_json(v, i, false));
@@ -212,6 +214,7 @@ static json_t *hosts_doc(const struct pw_web_view *v, struct pw_store *st)
     json_object_set_new(sum, "interval_ms", pw_api_shortest_interval(pl));
     json_object_set_new(sum, "storage", pw_api_storage_json(st));
     json_object_set_new(sum, "last_sweep", pw_api_sweep_json(&s->stats));
+    json_object_set_new(doc, "instance", pw_api_identity_json(pl));
     json_object_set_new(doc, "snapshot_at", pw_jtime(s->taken_ms));
     json_object_set_new(doc, "summary", sum);
     json_object_set_new(doc, "schedules", schedules_json(s));

@@ -10,6 +10,7 @@
 #include "config/values.h"
 #include "probes/report.h"
 #include "web/api_doc.h"
+#include "web/maintenance.h"
 #include "web/params.h"
 
 #include <stdint.h>
@@ -56,7 +57,7 @@ static json_t *status_doc(const struct pw_web_view *v, struct pw_store *st,
         json_decref(sum);
         return NULL;
     }
-    size_t n = 0, counts[3] = {0}, failing = 0, hosts = 0;
+    size_t n = 0, counts[3] = {0}, failing = 0, hosts = 0, maint = 0;
     size_t last_host = SIZE_MAX; /* the plan keeps each host's targets together */
     for (size_t i = 0; i < s->ntargets; i++) {
         if (sc && !pw_scope_has(v, i, sc))
@@ -64,7 +65,9 @@ static json_t *status_doc(const struct pw_web_view *v, struct pw_store *st,
         const struct pw_target_state *t = &s->targets[i];
         hosts += s->plan->targets[i].host != last_host;
         last_host = s->plan->targets[i].host;
-        if ((unsigned)t->status < 3)
+        if (pw_web_in_maintenance(v, i))
+            maint++;
+        else if ((unsigned)t->status < 3)
             counts[t->status]++;
         failing += pw_api_failing_now(t);
         order[n++] = (struct ranked){rank_of(t), (uint32_t)i};
@@ -77,12 +80,14 @@ static json_t *status_doc(const struct pw_web_view *v, struct pw_store *st,
     json_object_set_new(sum, "up", json_integer((json_int_t)counts[PW_STATUS_UP]));
     json_object_set_new(sum, "down", json_integer((json_int_t)counts[PW_STATUS_DOWN]));
     json_object_set_new(sum, "unknown", json_integer((json_int_t)counts[PW_STATUS_UNKNOWN]));
+    json_object_set_new(sum, "maintenance", json_integer((json_int_t)maint));
     json_object_set_new(sum, "failing_last_probe", json_integer((json_int_t)failing));
     json_object_set_new(sum, "hosts", json_integer((json_int_t)hosts));
     json_object_set_new(sum, "interval_ms", pw_api_shortest_interval(s->plan));
     json_object_set_new(sum, "storage", pw_api_storage_json(st));
     json_object_set_new(sum, "last_sweep", pw_api_sweep_json(&s->stats));
     json_object_set_new(doc, "version", json_string(PW_VERSION));
+    json_object_set_new(doc, "instance", pw_api_identity_json(s->plan));
     json_object_set_new(doc, "snapshot_at", pw_jtime(s->taken_ms));
     json_object_set_new(doc, "summary", sum);
     json_object_set_new(doc, "targets", targets);

@@ -348,6 +348,8 @@ function agoMatches(text, d) {
 async function plainly(page) {
   await page.evaluate(() => { location.hash = '#/'; });
   await page.waitForSelector('#schedules tbody tr');
+  const who = await page.textContent('#instance');
+  check(/\S \u00b7 administration$/.test(who), `the header names this server and its vantage (${who})`);
   for (let round = 0; round < 2; round++) { /* a render, then a tick later */
     const agos = await page.evaluate(() => {
       const now = Number(document.body.dataset.now);

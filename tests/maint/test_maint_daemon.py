@@ -104,6 +104,15 @@ def during(base, conf, closed_port, sql_listener):
             m.get("reason") != "SQL patching" or not m.get("ends_at"):
         raise SystemExit(f"FAIL: status during the window: {t}")
     ok("the failing target's status is maintenance, with the window's name, reason and end")
+    _, doc = jget(base, "/api/v1/status")
+    sm = doc["summary"]
+    if sm["maintenance"] != 1 or sm["down"] != 0 or \
+            sm["up"] + sm["down"] + sm["unknown"] + sm["maintenance"] != sm["targets"]:
+        raise SystemExit(f"FAIL: the status summary during the window: {sm}")
+    _, doc = jget(base, "/api/v1/hosts")
+    if doc["summary"]["maintenance"] != 1 or doc["summary"]["down"] != 0:
+        raise SystemExit(f"FAIL: the hosts summary during the window: {doc['summary']}")
+    ok("the summaries count it in maintenance, not down, and add up")
     _, metrics = get(base + "/metrics")
     # Who watches (instance_name, vantage) comes between the target's
     # labels and the window.

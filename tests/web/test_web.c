@@ -1048,6 +1048,18 @@ START_TEST(metrics_identity_labels)
     /* the instance's own series stay unlabelled: joined by `instance` */
     ck_assert_ptr_nonnull(strstr(h.body, "\nportwatch_storage_up 1\n"));
     http_free(&h);
+    /* the status document names them the same */
+    ck_assert_int_eq(http_get(pw_web_port(w), "/api/v1/status", &h), 0);
+    json_t *doc = json_loads(h.body, 0, NULL), *in = json_object_get(doc, "instance");
+    ck_assert_str_eq(json_string_value(json_object_get(in, "instance_name")), "bts \"01\" \\x");
+    json_t *vs = json_object_get(in, "vantages");
+    ck_assert_uint_eq(json_array_size(vs), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(vs, 0)), "processing");
+    ck_assert_str_eq(json_string_value(json_array_get(vs, 1)), "receive-send");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(in, "labels"), "note")),
+                     "a\"b\\c");
+    json_decref(doc);
+    http_free(&h);
     pw_web_stop(w);
     pw_plan_free(plan);
 }

@@ -351,6 +351,7 @@
         optional('api/v1/maintenance', true).catch(() => null),
       ]);
       app.farm = farm;
+      showInstance(farm.instance);
       app.hostDoc = r.view === 'host' ? { host: r.host, doc: hostDoc || { targets: [] } } : null;
       app.incidents = incidents;
       app.maint = maint;
@@ -365,6 +366,15 @@
     }
     redraw();
     if (!app.needToken) app.pollTimer = setTimeout(poll, POLL_MS);
+  }
+
+  /* Who watches: this server's name and vantages, as /metrics labels them
+   * (a fleet's dashboards tell its servers apart by them). */
+  function showInstance(inst) {
+    const el = document.getElementById('instance');
+    if (!el || !inst) return;
+    const v = inst.vantages.length ? ` \u00b7 ${inst.vantages.join(', ')}` : '';
+    el.textContent = `${inst.instance_name}${v}`;
   }
 
   /* Why the data on screen should not be trusted, or null. */
