@@ -334,6 +334,29 @@ if wait_code "http://127.0.0.1:$p_api/api/v1/health" 200 30; then
 else
     fail "run under Wine: health $(http_code "http://127.0.0.1:$p_api/api/v1/health"); $(tail -c 400 "$out/smoke.err")"
 fi
+# Issue 18: a one-off maintenance window from the command line reaches the
+# running daemon through the database, on Windows too.
+has_window() { curl -s --max-time 5 "http://127.0.0.1:$p_api/api/v1/maintenance" | grep -q "\"window\":\"$1\""; }
+if ( cd "$smoke_dir" && timeout 60 wine "$exe_abs" maintenance start -c smoke.ini --for 10m \
+        --name wine-patch --reason "patching under Wine" ) >"$out/maint.out" 2>&1; then
+    t0=$(date +%s%N)
+    for i in $(seq 50); do has_window wine-patch && break; sleep 0.2; done
+    if has_window wine-patch; then
+        pass "maintenance start under Wine: the running daemon lists the window after $(ms_since "$t0") ms"
+    else
+        fail "maintenance start under Wine: /api/v1/maintenance lacks it: $(head -c 300 "$out/http.body")"
+    fi
+    ( cd "$smoke_dir" && timeout 60 wine "$exe_abs" maintenance end -c smoke.ini wine-patch ) \
+        >>"$out/maint.out" 2>&1
+    for i in $(seq 50); do has_window wine-patch || break; sleep 0.2; done
+    if has_window wine-patch; then
+        fail "maintenance end under Wine: the window is still listed"
+    else
+        pass "maintenance end under Wine: the daemon drops the window"
+    fi
+else
+    fail "maintenance start under Wine: $(tail -c 400 "$out/maint.out")"
+fi
 kill "$smoke_pid" 2>/dev/null || true
 wait "$smoke_pid" 2>/dev/null || true
 timeout 30 wineserver -k 2>/dev/null || true

@@ -217,22 +217,32 @@ static char *gunzip(const struct http *h)
 }
 
 /* path answered 200 with an ETag, then 304 (no body, same tag) when asked
- * with it, and 200 again with another tag. */
+ * with it, and 200 again with another tag. The world's engine probes on:
+ * when a result lands between the two requests the document (its
+ * last_checked) has really changed and the second answer is a 200 with a
+ * new tag, so the round is tried again, a few times at most. */
 static void etag_round(const char *path, bool gzip)
 {
-    char url[256], hdr[200];
+    char url[256], hdr[200], tag[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%u%s", W.port, path);
     struct http h;
-    ck_assert_int_eq(http_req(NULL, url, gzip ? "Accept-Encoding: gzip" : NULL, NULL, &h), 0);
-    ck_assert_int_eq(h.status, 200);
-    ck_assert_msg(h.etag[0] == '"', "%s: no ETag", path);
-    ck_assert_msg((strstr(h.etag, "-gz") != NULL) == gzip, "%s: tag %s", path, h.etag);
-    char tag[64];
-    snprintf(tag, sizeof tag, "%s", h.etag);
-    http_free(&h);
-    snprintf(hdr, sizeof hdr, "If-None-Match: \"x\", W/%s%s", tag,
-             gzip ? "\nAccept-Encoding: gzip" : "");
-    ck_assert_int_eq(http_req(NULL, url, hdr, NULL, &h), 0);
+    for (int attempt = 0;; attempt++) {
+        ck_assert_int_eq(http_req(NULL, url, gzip ? "Accept-Encoding: gzip" : NULL, NULL, &h),
+                         0);
+        ck_assert_int_eq(h.status, 200);
+        ck_assert_msg(h.etag[0] == '"', "%s: no ETag", path);
+        ck_assert_msg((strstr(h.etag, "-gz") != NULL) == gzip, "%s: tag %s", path, h.etag);
+        snprintf(tag, sizeof tag, "%s", h.etag);
+        http_free(&h);
+        snprintf(hdr, sizeof hdr, "If-None-Match: \"x\", W/%s%s", tag,
+                 gzip ? "\nAccept-Encoding: gzip" : "");
+        ck_assert_int_eq(http_req(NULL, url, hdr, NULL, &h), 0);
+        if (h.status == 304 || attempt == 4)
+            break;
+        ck_assert_msg(h.status == 200 && strcmp(h.etag, tag) != 0,
+                      "%s: %ld with the tag %s for its own tag %s", path, h.status, h.etag, tag);
+        http_free(&h);
+    }
     ck_assert_msg(h.status == 304, "%s: %ld for its own tag", path, h.status);
     ck_assert_int_eq(h.len, 0);
     ck_assert_str_eq(h.etag, tag);
