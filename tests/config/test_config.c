@@ -860,12 +860,12 @@ START_TEST(expansion_registered_ports_input)
     ck_assert_int_eq(pw_plan_build_with(c, reg, 1, &p, &d), 0);
     ck_assert_uint_eq(c->nchecks, nchecks);
     ck_assert_uint_eq(p->nhosts, 1); /* BTS01 is bts01 */
-    const struct pw_profile *far = pw_target_profile(p, find_target(p, "bts01", 61000));
-    ck_assert_int_eq(far->expect, PW_EXPECT_LISTENING);
-    ck_assert_int_eq(far->verify_proto, PW_PROTO_NONE);
-    ck_assert_uint_eq(far->nreasons, 1);
-    ck_assert_str_eq(far->reasons[0].role, PW_PLAN_REGISTERED_NAME);
-    ck_assert_str_eq(far->reasons[0].text, "registered with the endpoint mapper: MSDTC");
+    const struct pw_profile *outside = pw_target_profile(p, find_target(p, "bts01", 61000));
+    ck_assert_int_eq(outside->expect, PW_EXPECT_LISTENING);
+    ck_assert_int_eq(outside->verify_proto, PW_PROTO_NONE);
+    ck_assert_uint_eq(outside->nreasons, 1);
+    ck_assert_str_eq(outside->reasons[0].role, PW_PLAN_REGISTERED_NAME);
+    ck_assert_str_eq(outside->reasons[0].text, "registered with the endpoint mapper: MSDTC");
     const struct pw_profile *in = pw_target_profile(p, find_target(p, "bts01", 50003));
     ck_assert_uint_eq(in->nreasons, 2);
     ck_assert_int_eq(in->expect, PW_EXPECT_LISTENING);
