@@ -19,15 +19,13 @@
  * Asia/Kolkata, UTC+05:30, so a time shown in UTC would be caught),
  * incidents listed first, a target in maintenance shown with its reason
  * and end, and the report view printed to PDF by Chromium (printToPDF).
- * The incidents, maintenance and report endpoints are other engineers'
- * work in parallel: where this daemon answers 404 the test asserts the
- * part is absent, then serves documents of the agreed shape
- * (briefs/shapes.md) through Playwright's routing to check the drawing.
+ * Incidents, maintenance and the report are the daemon's own: a window is
+ * opened and ended with `portwatch maintenance`, as an operator would.
  * Screenshots (1280x800 and 390x844) and report.pdf go to OUTDIR.
  */
 'use strict';
 
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
@@ -324,8 +322,7 @@ async function main() {
   await page.waitForSelector('#banner', { state: 'hidden', timeout: 20000 });
   check(true, 'the stale state clears when the daemon answers again');
 
-  const optionalPaths = /\/api\/v1\/(incidents|maintenance|report)\b/;
-  check(notFound.every((u) => optionalPaths.test(u)), `only the optional endpoints answered 404${notFound.length ? ` (${[...new Set(notFound.map((u) => u.replace(/\?.*/, '')))].join(', ')})` : ''}`);
+  check(notFound.length === 0, `no request answered 404${notFound.length ? ` (${[...new Set(notFound.map((u) => u.replace(/\?.*/, '')))].join(', ')})` : ''}`);
   check(consoleErrors.length === 0, `no console errors or warnings${consoleErrors.length ? `: ${consoleErrors.join(' | ')}` : ''}`);
   check(foreign.length === 0, `no request leaves ${ORIGIN}${foreign.length ? `: ${foreign.join(', ')}` : ''}`);
   await ctx.close();
@@ -396,97 +393,71 @@ async function plainly(page) {
   await page.screenshot({ path: path.join(OUT, 'desktop-plainly.png'), fullPage: true });
 }
 
-/* 8. Incidents first. */
+/* 8. Incidents first: the daemon's own, from its outages (APP's dropped
+ * ports since start, WEB's stopped listener). */
 async function incidents(page) {
-  const real = await getJSON('/api/v1/incidents?from=-24h');
+  const real = await waitFor(async () => {
+    const r = await getJSON('/api/v1/incidents?from=-24h');
+    return r.status === 200 && r.body.incidents.some((i) => i.open && i.hosts.includes(WEB)) ? r.body : null;
+  }, 15000, 'an open incident for the stopped listener');
+  const app = real.incidents.find((i) => i.open && i.hosts.includes(APP));
   await page.evaluate(() => { location.hash = '#/'; });
-  await page.waitForSelector('#farm-grid');
-  if (real.status === 200) {
-    await page.waitForSelector('#incidents', { timeout: 10000 });
-    const n = await page.$$eval('#incidents li[data-incident]', (l) => l.length);
-    check(n === Math.min(50, real.body.incidents.length), `the dashboard lists the daemon's incidents (${n} of ${real.body.incidents.length})`);
-  } else {
-    check(real.status === 404 && await page.$('#incidents') === null, `without /api/v1/incidents (HTTP ${real.status}) the list is absent`);
-  }
-  const now = Date.now();
-  const isoAt = (t) => new Date(t).toISOString();
-  const doc = {
-    from: isoAt(now - 86400000), to: isoAt(now),
-    incidents: [
-      { id: '1-1', started_at: isoAt(now - 7200000), ended_at: isoAt(now - 6900000), open: false, duration_ms: 300000,
-        summary: `${SQL}: refused (1433)`, cause: 'refused', hosts: [SQL], roles: ['management_database'], tasks: ['connect to the Management database'],
-        target_count: 1, targets: [], planned: false },
-      { id: '2-7', started_at: isoAt(now - 600000), ended_at: null, open: true, duration_ms: 600000,
-        summary: `${APP}: filtered (20 ports)`, cause: 'filtered', hosts: [APP], roles: ['processing_servers'], tasks: ['add a new server to the group'],
-        target_count: 20, targets: [], planned: false },
-    ],
-  };
-  await page.route('**/api/v1/incidents?*', (route) => route.fulfill({ json: doc }));
-  await page.reload();
-  await page.waitForSelector('#incidents li[data-incident]', { timeout: 15000 });
+  await page.waitForSelector(`#incidents li[data-incident="${app.id}"]`, { timeout: 15000 });
   const items = await page.$$eval('#incidents li[data-incident]', (l) => l.map((li) => ({ id: li.dataset.incident, open: li.dataset.open, text: li.textContent })));
-  check(items.length === 2 && items[0].id === '2-7' && items[0].open === '1', `incidents: the open one first (${items.map((i) => i.id).join(', ')})`);
-  check(items[0].text.includes(`${APP}: filtered (20 ports)`) && items[0].text.includes('20 targets on') && items[0].text.includes('add a new server'),
-    'an incident says what, how many targets, where and what it breaks');
+  check(items.length === Math.min(50, real.incidents.length), `the dashboard lists the daemon's incidents (${items.length} of ${real.incidents.length})`);
+  const opens = items.map((i) => i.open).join('');
+  check(/^1+0*$/.test(opens), `incidents: the open ones first (${opens})`);
+  const row = items.find((i) => i.id === app.id).text;
+  check(row.includes(app.summary) && row.includes(`${app.target_count} targets on ${APP}`) && row.includes('add a new server'),
+    `an incident says what, how many targets, where and what it breaks (${row.slice(0, 120)})`);
   check(await page.$eval('main h1 + *', (e) => e.id) === 'incidents', 'incidents come first on the overview');
   await page.screenshot({ path: path.join(OUT, 'desktop-incidents.png'), fullPage: true });
-  await page.unroute('**/api/v1/incidents?*');
 }
 
-/* 9. A target in maintenance: distinct, with the window's reason and end.
- * The maint engineer's fields, served here in the agreed shape. */
+/* `portwatch maintenance` against the running daemon's configuration. */
+function maintenanceCli(...args) {
+  const r = spawnSync(PW, ['maintenance', ...args, '-c', path.join(tmp, 'portwatch.ini')], { encoding: 'utf8', timeout: 10000 });
+  check(r.status === 0, `portwatch maintenance ${args[0]} exits 0 (${r.status}${r.stderr ? `: ${r.stderr.trim()}` : ''})`);
+}
+
+/* 9. A target in maintenance: a window opened on WEB (its stopped listener
+ * down) with `portwatch maintenance start`, shown with its reason and end,
+ * then ended. */
 async function maintenance(page) {
-  const ends = new Date(Date.now() + 2 * 3600000).toISOString();
-  const m = { window: 'patch-night', reason: 'SMB patching', ends_at: ends };
-  await page.route('**/api/v1/status?host=*', async (route) => {
-    const resp = await route.fetch();
-    const doc = await resp.json();
-    for (const t of doc.targets) if (t.port === 445) { t.status = 'maintenance'; t.maintenance = m; }
-    await route.fulfill({ response: resp, json: doc });
-  });
-  await page.route('**/api/v1/maintenance', (route) => route.fulfill({ json: {
-    active: [Object.assign({ started_at: new Date(Date.now() - 600000).toISOString(), hosts: [APP], roles: [], source: 'config' }, m)], upcoming: [] } }));
-  await page.reload();
-  await page.waitForSelector('#maintenance li', { timeout: 15000 });
+  maintenanceCli('start', '--host', WEB, '--for', '2h', '--reason', 'IIS patching', '--name', 'patch-night');
+  const m = await waitFor(async () => {
+    const r = await getJSON('/api/v1/maintenance');
+    return r.status === 200 && r.body.active.find((w) => w.window === 'patch-night');
+  }, 10000, 'the daemon to take the window');
+  await page.evaluate(() => { location.hash = '#/'; });
+  await page.waitForSelector('#maintenance li[data-window="patch-night"]', { timeout: 15000 });
   const ov = await page.textContent('#maintenance');
-  check(ov.includes('patch-night') && ov.includes('SMB patching') && ov.includes(new Date(Date.parse(ends) + ZONE_OFFSET_MS).toISOString().slice(11, 16)),
+  check(ov.includes('patch-night') && ov.includes('IIS patching') && ov.includes(new Date(Date.parse(m.ends_at) + ZONE_OFFSET_MS).toISOString().slice(11, 16)),
     `the overview shows the active window, its reason and end (${ov.trim().slice(0, 90)})`);
-  await page.evaluate((a) => { location.hash = `#/host/${a}`; }, APP);
-  await page.waitForSelector('#port-table tr[data-port="445"]');
-  const row = await page.$eval('#port-table tr[data-port="445"]', (tr) => ({ status: tr.dataset.status, text: tr.textContent }));
-  check(row.status === 'maintenance' && row.text.includes('Maintenance') && row.text.includes('SMB patching') && /\(in (2 h|1 h 59 min)\)/.test(row.text),
+  await page.evaluate((a) => { location.hash = `#/host/${a}`; }, WEB);
+  const rowOf = () => page.$eval('#port-table tr[data-port="1164"]', (tr) => ({ status: tr.dataset.status, text: tr.textContent }));
+  await page.waitForSelector('#port-table tr[data-port="1164"][data-status="maintenance"]', { timeout: 15000 });
+  const row = await rowOf();
+  check(row.text.includes('Maintenance') && row.text.includes('IIS patching') && /\(in (2 h|1 h 59 min)\)/.test(row.text),
     `the port in maintenance is shown as such, with reason and end (${row.text.slice(0, 100)})`);
-  check((await page.textContent('.maint-banner')).includes('SMB patching'), 'the host page says the host is in a maintenance window');
+  check((await page.textContent('.maint-banner')).includes('IIS patching'), 'the host page says the host is in a maintenance window');
   await page.screenshot({ path: path.join(OUT, 'desktop-maintenance.png'), fullPage: true });
-  await page.unroute('**/api/v1/status?host=*');
-  await page.unroute('**/api/v1/maintenance');
+  maintenanceCli('end', 'patch-night');
+  await page.waitForSelector('#port-table tr[data-port="1164"][data-status="down"]', { timeout: 15000 });
+  check(await page.$('.maint-banner') === null, 'the window ended: the port is down again and the banner gone');
 }
 
 /* 10. The report of a period, printed to PDF by Chromium. */
 async function report(page) {
   const real = await getJSON('/api/v1/report?format=json&from=-7d&to=now');
-  if (real.status === 404) {
-    await page.evaluate(() => { location.hash = '#/report'; });
-    await page.waitForFunction(() => /no report endpoint/.test(document.getElementById('report-body').textContent), null, { timeout: 10000 });
-    check(true, 'without /api/v1/report the report view says so');
-    const now = Date.now();
-    const av = (name, a, m) => ({ name, available_ms: a, monitored_ms: m, unmonitored_ms: 3600000, planned_ms: 0, availability: a / m });
-    const doc = {
-      from: new Date(now - 7 * 86400000).toISOString(), to: new Date(now).toISOString(),
-      availability: { hosts: [av(SQL, 597600000 - 300000, 597600000), av(APP, 597600000, 597600000)],
-        roles: [av('management_database', 597600000 - 300000, 597600000)] },
-      incidents: [{ id: '1-1', started_at: new Date(now - 7200000).toISOString(), ended_at: new Date(now - 6900000).toISOString(), open: false,
-        duration_ms: 300000, summary: `${SQL}: refused (1433)`, cause: 'refused', hosts: [SQL], roles: ['management_database'],
-        tasks: ['connect to the Management database'], target_count: 1, targets: [], planned: false }],
-      outages: [{ id: 1, host: SQL, port: 1433, state: 'closed', start: new Date(now - 7200000).toISOString(),
-        end: new Date(now - 6900000).toISOString(), open: false, duration_ms: 300000, failed_probes: 5, detail: '' }],
-    };
-    await page.route('**/api/v1/report?*', (route) => route.fulfill({ json: doc }));
-  }
   await page.evaluate(() => { location.hash = '#/report?from=-7d&to=now'; });
   await page.waitForSelector('#report-hosts tbody tr', { timeout: 15000 });
   const hosts = await page.$$eval('#report-hosts tbody tr', (trs) => trs.map((tr) => tr.dataset.name));
-  check(hosts.length >= 1, `the report lists availability per host (${hosts.join(', ')})`);
+  const want = real.body.availability.hosts.map((h) => h.name);
+  check(real.status === 200 && hosts.length === 3 && want.every((n) => hosts.includes(n)),
+    `the report lists availability per host, the daemon's (${hosts.join(', ')})`);
+  const nInc = await page.$$eval('#report-incidents tbody tr', (trs) => trs.length);
+  check(nInc >= 2, `the report lists the period's incidents (${nInc})`);
   check(/times in Asia\/(Kolkata|Calcutta)/.test(await page.textContent('#report-period')), 'the report says its time zone');
   await page.emulateMedia({ media: 'print' });
   const hidden = await page.evaluate(() => ['.top nav', '#report-form', '.foot'].every((q) => getComputedStyle(document.querySelector(q)).display === 'none'));
@@ -496,7 +467,6 @@ async function report(page) {
   const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) || []).length;
   check(pdf.slice(0, 5).toString() === '%PDF-' && pdf.length > 5000 && pages >= 1, `Chromium prints the report to PDF (${pdf.length} bytes, ${pages} page${pages === 1 ? '' : 's'})`);
   await page.emulateMedia({ media: 'screen' });
-  await page.unroute('**/api/v1/report?*');
   await page.evaluate(() => { location.hash = '#/'; });
 }
 
