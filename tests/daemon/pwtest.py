@@ -1,7 +1,9 @@
-"""Helpers the daemon tests share: a free loopback port, an HTTP GET that
-returns (status, body) for errors too, polling until a condition holds,
+"""Helpers the daemon tests share: a free loopback port, a configuration
+file whose API listens on one, an HTTP GET that returns (status, body) for
+errors too, polling until a condition holds,
 stopping a daemon with a signal while timing how long it takes, and the
 "ok N: what" lines with their closing count."""
+import os
 import signal
 import socket
 import subprocess
@@ -16,6 +18,19 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def write_config(tmp, body, database=None):
+    """Writes tmp/pw.ini: a [portwatch] section whose API listens on a free
+    loopback port and whose database is tmp/pw.db (or `database`), then
+    body (more [portwatch] keys, then the checks). Returns (the file's
+    path, the API's base URL)."""
+    api = free_port()
+    conf = os.path.join(tmp, "pw.ini")
+    with open(conf, "w") as f:
+        f.write(f"[portwatch]\nlisten = 127.0.0.1:{api}\n"
+                f"database = {database or os.path.join(tmp, 'pw.db')}\n{body}")
+    return conf, f"http://127.0.0.1:{api}"
 
 
 def get(url, headers=None):

@@ -37,7 +37,7 @@ import tempfile
 import threading
 import time
 
-from pwtest import free_port, get, stop, wait_for
+from pwtest import get, stop, wait_for, write_config
 
 PW = sys.argv[1]
 HOSTS = [f"127.0.2.{i}" for i in range(1, 21)]
@@ -106,20 +106,13 @@ def main():
         skip("cannot mount a tmpfs here")
     p = None
     try:
-        api_port = free_port()
-        conf = os.path.join(tmp, "pw.ini")
-        with open(conf, "w") as f:
-            f.write(f"""[portwatch]
-listen = 127.0.0.1:{api_port}
-database = {os.path.join(mnt, "pw.db")}
-interval = {INTERVAL_S}s
+        conf, api = write_config(tmp, f"""interval = {INTERVAL_S}s
 timeout = 1s
 
 [check farm]
 hosts = {", ".join(HOSTS)}
 ports = 20000-{20000 + NPORTS - 1}
-""")
-        api = f"http://127.0.0.1:{api_port}"
+""", database=os.path.join(mnt, "pw.db"))
         errlog = open(os.path.join(tmp, "stderr.log"), "w+")
         flapping = threading.Event()
         threading.Thread(target=flap, args=(HOSTS[0], flapping), daemon=True).start()

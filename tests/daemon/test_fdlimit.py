@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-from pwtest import free_port, get, stop, wait_for
+from pwtest import free_port, get, stop, wait_for, write_config
 
 PW = sys.argv[1]
 LIMITS = (64, 256)
@@ -92,13 +92,7 @@ def run(limit):
             s.bind((h, port))
             s.listen(64)
             listeners.append(s)
-    api_port = free_port()
-    conf = os.path.join(tmp, "pw.ini")
-    with open(conf, "w") as f:
-        f.write(f"""[portwatch]
-listen = 127.0.0.1:{api_port}
-database = {os.path.join(tmp, "pw.db")}
-interval = {INTERVAL_S}s
+    conf, api = write_config(tmp, f"""interval = {INTERVAL_S}s
 timeout = 1s
 
 [check silent]
@@ -112,7 +106,6 @@ hosts = {", ".join(HOSTS[NSILENT:])}
 ports = {base}-{base + NPORTS - 1}
 expect = reachable
 """)
-    api = f"http://127.0.0.1:{api_port}"
     errlog = open(os.path.join(tmp, "stderr.log"), "w+")
     p = subprocess.Popen([PW, "run", "-c", conf], stderr=errlog, preexec_fn=limit_fds)
     passed = 0

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from pwtest import free_port, get, ok, stop, summary, wait_for
+from pwtest import get, ok, stop, summary, wait_for, write_config
 
 PW = sys.argv[1]
 
@@ -35,14 +35,8 @@ def main():
     lsn = socket.socket()
     lsn.bind(("127.0.0.1", 0))
     lsn.listen(64)
-    api = free_port()
-    conf = os.path.join(tmp, "pw.ini")
     log = os.path.join(tmp, "pw.log")
-    with open(conf, "w") as f:
-        f.write(f"""[portwatch]
-listen = 127.0.0.1:{api}
-database = {tmp}/pw.db
-interval = 1s
+    conf, base = write_config(tmp, f"""interval = 1s
 timeout = 200ms
 
 [check web]
@@ -51,7 +45,6 @@ ports = {lsn.getsockname()[1]}
 reason = Gap test
 """)
     p = subprocess.Popen([PW, "run", "-c", conf, "--log-file", log])
-    base = f"http://127.0.0.1:{api}"
     try:
         wait_for(lambda: get(base + "/api/v1/status")[0] == 200, 10, "the API")
         started = time.time()

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from pwtest import free_port, get, ok, stop, summary, wait_for
+from pwtest import free_port, get, ok, stop, summary, wait_for, write_config
 
 PW = sys.argv[1]
 RUN_S = 12
@@ -36,13 +36,7 @@ def main():
         silents.append(s)
     silent_port = silents[0].getsockname()[1]
     refused = free_port()
-    api = free_port()
-    conf = os.path.join(tmp, "pw.ini")
-    with open(conf, "w") as f:
-        f.write(f"""[portwatch]
-listen = 127.0.0.1:{api}
-database = {tmp}/pw.db
-interval = 1s
+    conf, base = write_config(tmp, f"""interval = 1s
 timeout = 900ms
 max_per_host = 1
 
@@ -56,7 +50,6 @@ hosts = 127.0.0.1
 ports = {refused}
 """)
     p = subprocess.Popen([PW, "run", "-c", conf], stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{api}"
     try:
         wait_for(lambda: get(base + "/api/v1/status")[0] == 200, 10, "the API")
         time.sleep(RUN_S)

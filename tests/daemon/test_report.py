@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 
-from pwtest import free_port, get, ok, stop, summary, wait_for
+from pwtest import free_port, get, ok, stop, summary, wait_for, write_config
 
 PW = sys.argv[1]
 
@@ -50,13 +50,7 @@ def main():
     gone = free_port()
     httpd = http.server.HTTPServer(("127.0.0.1", 0), Http400)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    api = free_port()
-    conf = os.path.join(tmp, "pw.ini")
-    with open(conf, "w") as f:
-        f.write(f"""[portwatch]
-listen = 127.0.0.1:{api}
-database = {tmp}/pw.db
-interval = 1s
+    conf, api = write_config(tmp, f"""interval = 1s
 timeout = 300ms
 fail_after = 1
 
@@ -126,7 +120,7 @@ reason = SQL answers
         ok("an unknown host, a bad format, an empty period or a missing database exits 2 "
            "naming it")
 
-        code, body = get(f"http://127.0.0.1:{api}/api/v1/report?format=json")
+        code, body = get(f"{api}/api/v1/report?format=json")
         assert code == 200, body
         api_doc = json.loads(body)
         assert [i["id"] for i in api_doc["incidents"]] == [inc["id"]], api_doc["incidents"]

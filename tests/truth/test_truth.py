@@ -31,7 +31,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
-from pwtest import free_port, get, ok, stop, summary, wait_for  # noqa: E402
+from pwtest import free_port, get, ok, stop, summary, wait_for, write_config  # noqa: E402
 
 PW = os.path.abspath(sys.argv[1])
 INTERVAL, TIMEOUT = 1.0, 0.3
@@ -85,14 +85,14 @@ def rfc3339(t):
 
 class Daemon:
     def __init__(self, conf, log, api):
-        self.conf, self.log, self.api = conf, log, api
+        self.conf, self.log, self.api = conf, log, api  # api: its base URL
         self.p = None
 
     def start(self):
         self.p = subprocess.Popen([PW, "run", "-c", self.conf, "--log-file", self.log])
 
         def all_up():
-            code, body = get(f"http://127.0.0.1:{self.api}/api/v1/status")
+            code, body = get(f"{self.api}/api/v1/status")
             return code == 200 and all(t["status"] == "up" for t in json.loads(body)["targets"])
         wait_for(all_up, 15, "every target up")
 
@@ -101,7 +101,7 @@ class Daemon:
         assert rc == 0, rc
 
     def status(self, host, port):
-        code, body = get(f"http://127.0.0.1:{self.api}/api/v1/status")
+        code, body = get(f"{self.api}/api/v1/status")
         return [t["status"] for t in json.loads(body)["targets"]
                 if t["host"] == host and t["port"] == port][0]
 
@@ -243,14 +243,8 @@ def check_log(log, truth):
 def inner():
     tmp = tempfile.mkdtemp(prefix="pwtruth-")
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    api = free_port()
-    conf = os.path.join(tmp, "pw.ini")
     log = os.path.join(tmp, "pw.log")
-    with open(conf, "w") as f:
-        f.write(f"""[portwatch]
-listen = 127.0.0.1:{api}
-database = {tmp}/pw.db
-interval = 1s
+    conf, api = write_config(tmp, f"""interval = 1s
 timeout = 300ms
 fail_after = 1
 recover_after = 1
