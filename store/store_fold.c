@@ -56,15 +56,10 @@ int sw_step_done(sqlite3_stmt *s)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rc;
 }
 
-/* Writes what of the bucket is not in the database yet, if the tier keeps
- * it. Returns 0 or an SQLite error code. */
-static int acc_write(struct pw_store *st, int tier, uint32_t id, struct acc *a)
+/* Binds a's difference from what is in the database to s's parameters
+ * 1..13 (target, bucket, six state counts, fails, latency n/min/sum/max). */
+static void acc_bind(sqlite3_stmt *s, uint32_t id, const struct acc *a)
 {
-    if (a->b < 0 || a->written_all)
-        return 0;
-    if (tier_sparse[tier] && a->quiet)
-        return 0;
-    sqlite3_stmt *s = st->stmt[S_BUCKET0 + tier];
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, a->b);
     for (int i = 0; i < PW_STATE_COUNT_; i++)
@@ -80,7 +75,31 @@ static int acc_write(struct pw_store *st, int tier, uint32_t id, struct acc *a)
         sqlite3_bind_null(s, 12);
         sqlite3_bind_null(s, 13);
     }
-    int rc = sw_step_done(s);
+}
+
+/* Writes what of the bucket is not in the database yet, if the tier keeps
+ * it. A bucket this process wrote before is added to with a plain UPDATE
+ * (the upsert also tries the insert and checks the parent target); the
+ * upsert still runs when the row was not there (first write, or
+ * housekeeping removed it). Returns 0 or an SQLite error code. */
+static int acc_write(struct pw_store *st, int tier, uint32_t id, struct acc *a)
+{
+    if (a->b < 0 || a->written_all)
+        return 0;
+    if (tier_sparse[tier] && a->quiet)
+        return 0;
+    int rc = 0, changed = 0;
+    if (a->w_n[a->first_state] > 0) {
+        sqlite3_stmt *s = st->stmt[S_BUCKET_ADD0 + tier];
+        acc_bind(s, id, a);
+        rc = sw_step_done(s);
+        changed = rc ? 0 : sqlite3_changes(st->db);
+    }
+    if (!rc && !changed) {
+        sqlite3_stmt *s = st->stmt[S_BUCKET0 + tier];
+        acc_bind(s, id, a);
+        rc = sw_step_done(s);
+    }
     if (rc)
         return rc;
     memcpy(a->w_n, a->n, sizeof a->n);

@@ -77,7 +77,8 @@ struct gap_note {
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_INS_RUN, S_UPD_RUN, S_TGT_CUR, S_TGT_FIRST,
     S_INS_OUT, S_UPD_OUT, S_INS_COV, S_UPD_COV, S_END_COV, S_GAP_CAUSE, S_INS_TGAP, S_UPD_TGAP,
-    S_BUCKET0, S_BUCKET1, S_BUCKET2, S_EPM_HOST, S_EPM_HOST_ID, S_EPM_ENTRY, NSTMT
+    S_BUCKET0, S_BUCKET1, S_BUCKET2, S_BUCKET_ADD0, S_BUCKET_ADD1, S_BUCKET_ADD2,
+    S_EPM_HOST, S_EPM_HOST_ID, S_EPM_ENTRY, NSTMT
 };
 
 /* One complete endpoint-mapper read waiting for the writer; host and the
@@ -140,6 +141,7 @@ struct pw_store {
     int64_t hk_cursor;   /* last target id housekept */
     int64_t hk_epm_cursor; /* last epm_hosts id housekept */
     int sync_gen;
+    int64_t wal_pages;   /* wal_autocheckpoint as set for the plan's size */
     char errbuf[PW_STORE_MSG_MAX]; /* "cannot write PATH: why: what to do" */
 };
 
