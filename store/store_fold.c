@@ -94,14 +94,24 @@ static int acc_write(struct pw_store *st, int tier, uint32_t id, struct acc *a)
 {
     if (a->b < 0 || !acc_pending(a))
         return 0;
-    if (tier_sparse[tier] && a->quiet)
+    if (tier_sparse[tier] && a->quiet && !a->maybe_db)
         return 0;
     int rc = 0, changed = 0;
-    if (a->in_db) {
+    if (a->in_db || a->maybe_db) {
         sqlite3_stmt *s = st->stmt[S_BUCKET_ADD0 + tier];
         acc_bind(s, id, a);
         rc = sw_step_done(s);
         changed = rc ? 0 : sqlite3_changes(st->db);
+    }
+    if (!rc && a->maybe_db) {
+        /* A quiet bucket whose row a previous process wrote: that row is
+         * what the reader counts, so it takes these results too; one with
+         * no row stays unstored (the reader counts it from the runs). */
+        a->maybe_db = false;
+        if (changed)
+            a->quiet = false;
+        else if (tier_sparse[tier] && a->quiet)
+            return 0;
     }
     if (!rc && !changed) {
         sqlite3_stmt *s = st->stmt[S_BUCKET0 + tier];
@@ -355,7 +365,9 @@ static int fold_buckets(struct pw_store *st, struct slot *sl, const struct pw_re
             int rc = acc_write(st, t, sl->id, a);
             if (rc)
                 return rc;
+            bool maybe_db = a->b < 0 && a->maybe_db; /* the first since load */
             sw_acc_reset(a, b);
+            a->maybe_db = maybe_db;
         }
         acc_add(a, r);
     }

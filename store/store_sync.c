@@ -27,8 +27,10 @@ static int load_slot(struct pw_store *st, sqlite3_stmt *cur, sqlite3_stmt *out,
 {
     memset(sl, 0, sizeof *sl);
     sl->id = id;
-    for (int t = 0; t < NTIERS; t++)
+    for (int t = 0; t < NTIERS; t++) {
         sw_acc_reset(&sl->acc[t], -1);
+        sl->acc[t].maybe_db = true;
+    }
     sqlite3_bind_int64(cur, 1, id);
     int rc = sqlite3_step(cur);
     if (rc == SQLITE_ROW) {

@@ -28,6 +28,8 @@ struct acc {
     int8_t first_state;
     bool quiet;   /* every result ok and in first_state */
     bool in_db;   /* this process wrote the row already */
+    bool maybe_db; /* the first bucket after a (re)start: a previous
+                      process may have written its row */
     bool has_lat; /* some result of the bucket had a latency */
 };
 

@@ -178,8 +178,9 @@ END_TEST
 
 /* A bucket is added to batch by batch (the writer keeps only what is not
  * written yet): its counts and latency come out exact across batches and
- * a restart, and a row that vanished under the writer is written anew,
- * not lost to an UPDATE that found nothing. */
+ * a restart (also a sparse bucket stored before it and quiet after), and
+ * a row that vanished under the writer is written anew, not lost to an
+ * UPDATE that found nothing. */
 START_TEST(bucket_adds_exact)
 {
     struct pw_store_options o = {.commit_interval_ms = -1};
@@ -209,6 +210,14 @@ START_TEST(bucket_adds_exact)
     ck_assert_int_eq(qint(path, "SELECT n1 FROM bucket_day WHERE target_id=2"), 1);
     ck_assert_int_eq(qint(path, "SELECT n0 FROM bucket_day WHERE target_id=2"), 5);
     ck_assert_int_eq(qint(path, "SELECT lat_sum FROM bucket_day WHERE target_id=2"), 5 * 50);
+    /* its 5-minute bucket: not quiet before the restart, so stored; the
+     * quiet results after it belong in that row too */
+    ck_assert_int_eq(qint(path, "SELECT sum(n0+n1) FROM bucket_fine WHERE target_id=2"), 9);
+    ck_assert_int_eq(qint(path, "SELECT sum(n1) FROM bucket_fine WHERE target_id=2"), 4);
+    ck_assert_int_eq(qint(path, "SELECT sum(lat_n) FROM bucket_fine WHERE target_id=2"), 5);
+    /* target 0 was quiet throughout: no fine or hour row, before or after */
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM bucket_fine WHERE target_id=1"), 0);
+    ck_assert_int_eq(qint(path, "SELECT count(*) FROM bucket_hour WHERE target_id=1"), 0);
     ck_assert_int_eq(qint(path, "SELECT sum(count) FROM state_runs"), 18);
 }
 END_TEST
