@@ -25,7 +25,6 @@ void sw_acc_reset(struct acc *a, int64_t b)
     a->b = b;
     a->quiet = true;
     a->first_state = -1;
-    a->written_all = true;
 }
 
 static void acc_add(struct acc *a, const struct pw_result *r)
@@ -35,18 +34,27 @@ static void acc_add(struct acc *a, const struct pw_result *r)
     if (!r->ok)
         a->nfail++;
     if (a->first_state < 0)
-        a->first_state = s;
+        a->first_state = (int8_t)s;
     if (!r->ok || s != a->first_state)
         a->quiet = false;
     if (r->latency_us >= 0) {
-        if (a->lat_n == 0 || r->latency_us < a->lat_min)
+        if (!a->has_lat || r->latency_us < a->lat_min)
             a->lat_min = r->latency_us;
-        if (a->lat_n == 0 || r->latency_us > a->lat_max)
+        if (!a->has_lat || r->latency_us > a->lat_max)
             a->lat_max = r->latency_us;
+        a->has_lat = true;
         a->lat_sum += r->latency_us;
         a->lat_n++;
     }
-    a->written_all = false;
+}
+
+/* Whether the bucket has results not in the database yet. */
+static bool acc_pending(const struct acc *a)
+{
+    for (int i = 0; i < PW_STATE_COUNT_; i++)
+        if (a->n[i])
+            return true;
+    return false;
 }
 
 int sw_step_done(sqlite3_stmt *s)
@@ -56,38 +64,66 @@ int sw_step_done(sqlite3_stmt *s)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rc;
 }
 
-/* Writes what of the bucket is not in the database yet, if the tier keeps
- * it. Returns 0 or an SQLite error code. */
-static int acc_write(struct pw_store *st, int tier, uint32_t id, struct acc *a)
+/* Binds what of a is not in the database yet to s's parameters 1..13
+ * (target, bucket, six state counts, fails, latency n/min/sum/max). */
+static void acc_bind(sqlite3_stmt *s, uint32_t id, const struct acc *a)
 {
-    if (a->b < 0 || a->written_all)
-        return 0;
-    if (tier_sparse[tier] && a->quiet)
-        return 0;
-    sqlite3_stmt *s = st->stmt[S_BUCKET0 + tier];
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, a->b);
     for (int i = 0; i < PW_STATE_COUNT_; i++)
-        sqlite3_bind_int64(s, 3 + i, (int64_t)a->n[i] - a->w_n[i]);
-    sqlite3_bind_int64(s, 9, (int64_t)a->nfail - a->w_nfail);
-    sqlite3_bind_int64(s, 10, (int64_t)a->lat_n - a->w_lat_n);
+        sqlite3_bind_int64(s, 3 + i, a->n[i]);
+    sqlite3_bind_int64(s, 9, a->nfail);
+    sqlite3_bind_int64(s, 10, a->lat_n);
     if (a->lat_n > 0) {
         sqlite3_bind_int64(s, 11, a->lat_min);
-        sqlite3_bind_int64(s, 12, a->lat_sum - a->w_lat_sum);
+        sqlite3_bind_int64(s, 12, a->lat_sum);
         sqlite3_bind_int64(s, 13, a->lat_max);
     } else {
         sqlite3_bind_null(s, 11);
         sqlite3_bind_null(s, 12);
         sqlite3_bind_null(s, 13);
     }
-    int rc = sw_step_done(s);
+}
+
+/* Writes what of the bucket is not in the database yet, if the tier keeps
+ * it. A bucket this process wrote before is added to with a plain UPDATE
+ * (the upsert also tries the insert and checks the parent target); the
+ * upsert still runs when the row was not there (first write, or
+ * housekeeping removed it). Returns 0 or an SQLite error code. */
+static int acc_write(struct pw_store *st, int tier, uint32_t id, struct acc *a)
+{
+    if (a->b < 0 || !acc_pending(a))
+        return 0;
+    if (tier_sparse[tier] && a->quiet && !a->maybe_db)
+        return 0;
+    int rc = 0, changed = 0;
+    if (a->in_db || a->maybe_db) {
+        sqlite3_stmt *s = st->stmt[S_BUCKET_ADD0 + tier];
+        acc_bind(s, id, a);
+        rc = sw_step_done(s);
+        changed = rc ? 0 : sqlite3_changes(st->db);
+    }
+    if (!rc && a->maybe_db) {
+        /* A quiet bucket whose row a previous process wrote: that row is
+         * what the reader counts, so it takes these results too; one with
+         * no row stays unstored (the reader counts it from the runs). */
+        a->maybe_db = false;
+        if (changed)
+            a->quiet = false;
+        else if (tier_sparse[tier] && a->quiet)
+            return 0;
+    }
+    if (!rc && !changed) {
+        sqlite3_stmt *s = st->stmt[S_BUCKET0 + tier];
+        acc_bind(s, id, a);
+        rc = sw_step_done(s);
+    }
     if (rc)
         return rc;
-    memcpy(a->w_n, a->n, sizeof a->n);
-    a->w_nfail = a->nfail;
-    a->w_lat_n = a->lat_n;
-    a->w_lat_sum = a->lat_sum;
-    a->written_all = true;
+    memset(a->n, 0, sizeof a->n);
+    a->nfail = a->lat_n = 0;
+    a->lat_sum = 0;
+    a->in_db = true;
     return 0;
 }
 
@@ -266,13 +302,13 @@ static int fold_new_run(struct pw_store *st, struct slot *sl, const struct pw_re
     sqlite3_bind_int64(s, 2, sl->run_id);
     if ((rc = sw_step_done(s)))
         return rc;
-    sl->state = state;
-    sl->status = status;
-    sl->verify = verify;
+    sl->state = (int8_t)state;
+    sl->status = (int8_t)status;
+    sl->verify = (int8_t)verify;
     memcpy(sl->verify_info, r->verify_info, vlen);
     sl->verify_info[vlen] = 0;
     sl->ok = r->ok;
-    sl->run_first = sl->run_last = at;
+    sl->run_last = at;
     sl->count = 1;
     sl->since_ms = since;
     sl->fails_before = fails_before;
@@ -329,7 +365,9 @@ static int fold_buckets(struct pw_store *st, struct slot *sl, const struct pw_re
             int rc = acc_write(st, t, sl->id, a);
             if (rc)
                 return rc;
+            bool maybe_db = a->b < 0 && a->maybe_db; /* the first since load */
             sw_acc_reset(a, b);
+            a->maybe_db = maybe_db;
         }
         acc_add(a, r);
     }

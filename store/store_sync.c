@@ -27,18 +27,19 @@ static int load_slot(struct pw_store *st, sqlite3_stmt *cur, sqlite3_stmt *out,
 {
     memset(sl, 0, sizeof *sl);
     sl->id = id;
-    for (int t = 0; t < NTIERS; t++)
+    for (int t = 0; t < NTIERS; t++) {
         sw_acc_reset(&sl->acc[t], -1);
+        sl->acc[t].maybe_db = true;
+    }
     sqlite3_bind_int64(cur, 1, id);
     int rc = sqlite3_step(cur);
     if (rc == SQLITE_ROW) {
         sl->seen = sqlite3_column_type(cur, 0) != SQLITE_NULL;
         if (sqlite3_column_type(cur, 1) != SQLITE_NULL) {
             sl->run_id = sqlite3_column_int64(cur, 1);
-            sl->state = sqlite3_column_int(cur, 2);
-            sl->status = sqlite3_column_int(cur, 3);
+            sl->state = (int8_t)sqlite3_column_int(cur, 2);
+            sl->status = (int8_t)sqlite3_column_int(cur, 3);
             sl->ok = sqlite3_column_int(cur, 4);
-            sl->run_first = sqlite3_column_int64(cur, 5);
             sl->run_last = sqlite3_column_int64(cur, 6);
             sl->count = (uint32_t)sqlite3_column_int64(cur, 7);
             sl->since_ms = sqlite3_column_int64(cur, 8);
@@ -47,8 +48,8 @@ static int load_slot(struct pw_store *st, sqlite3_stmt *cur, sqlite3_stmt *out,
                                  ? -1 : sqlite3_column_int64(cur, 10);
             /* A run from before v3 did not record verify: the next result
              * starts a run that does. */
-            sl->verify = sqlite3_column_type(cur, 11) == SQLITE_NULL
-                             ? -1 : sqlite3_column_int(cur, 11);
+            sl->verify = (int8_t)(sqlite3_column_type(cur, 11) == SQLITE_NULL
+                                      ? -1 : sqlite3_column_int(cur, 11));
             const unsigned char *vi = sqlite3_column_text(cur, 12);
             snprintf(sl->verify_info, sizeof sl->verify_info, "%s",
                      vi ? (const char *)vi : "");

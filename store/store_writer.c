@@ -217,6 +217,29 @@ static void take_batch(struct pw_store *st, struct batch *t)
     st->epm_dropped_logged = st->epm_dropped;
 }
 
+/* Pages in the WAL before it is copied back into the database, for a plan
+ * of nslots targets. A second's batch dirties pages all over the state
+ * runs and day buckets (a sweep spreads every host's ports over the
+ * interval, and ids run host by host): at SQLite's 256 pages every commit
+ * of a big plan was a checkpoint, each page copied back every second. A
+ * WAL of a few commits copies it once per checkpoint; small plans keep
+ * a WAL near 1 MiB (a small disk holds data, not an old log). */
+static void wal_fit(struct pw_store *st)
+{
+    int64_t pages = (int64_t)st->nslots / 25, limit = pages * 4096 * 2;
+    if (pages < 256)
+        pages = 256; /* pw_store_pragmas' */
+    if (limit < 4194304)
+        limit = 4194304;
+    if (pages == (st->wal_pages ? st->wal_pages : 256))
+        return;
+    char sql[96];
+    snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint=%lld; PRAGMA journal_size_limit=%lld",
+             (long long)pages, (long long)limit);
+    if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK)
+        st->wal_pages = pages;
+}
+
 /* Writes the batch in one transaction (st->db_lock held), then a
  * housekeeping step when one is due. Submitters only append beyond
  * qhead+qcount, so the first n entries are stable without st->lock; at
@@ -229,6 +252,7 @@ static int write_batch(struct pw_store *st, const struct batch *t, uint64_t *unk
     uint32_t n = t->n, head = t->head;
     uint32_t n1 = n < st->opt.queue_max - head ? n : st->opt.queue_max - head;
     int rc;
+    wal_fit(st);
     if (n1 == n) {
         rc = sw_write_batch(st, st->q + head, n, t->hb, unknown, t->epm, t->nepm);
     } else {

@@ -16,42 +16,46 @@
 #include <uv.h>
 
 
-/* A bucket being filled, and how much of it is already in the database
- * (w_*): writes add the difference, so a bucket continued after a restart
- * merges with what the previous process wrote. */
+/* A bucket being filled: what of it is not in the database yet (counts
+ * and latency sum; writes add them, so a bucket continued after a restart
+ * merges with what the previous process wrote), and what holds for the
+ * whole bucket. Kept small: three of these per target. */
 struct acc {
     int64_t b; /* bucket number; -1: none */
-    uint32_t n[PW_STATE_COUNT_], nfail, lat_n;
-    int64_t lat_min, lat_max, lat_sum;
-    int first_state;
-    bool quiet; /* every result ok and in first_state */
-    uint32_t w_n[PW_STATE_COUNT_], w_nfail, w_lat_n;
-    int64_t w_lat_sum;
-    bool written_all; /* nothing new since the last write */
+    int64_t lat_min, lat_max; /* of the whole bucket, when has_lat */
+    int64_t lat_sum;          /* not written yet */
+    uint32_t n[PW_STATE_COUNT_], nfail, lat_n; /* not written yet */
+    int8_t first_state;
+    bool quiet;   /* every result ok and in first_state */
+    bool in_db;   /* this process wrote the row already */
+    bool maybe_db; /* the first bucket after a (re)start: a previous
+                      process may have written its row */
+    bool has_lat; /* some result of the bucket had a latency */
 };
 
-/* The writer's view of one plan target. */
+/* The writer's view of one plan target (one per target: kept small, the
+ * wide fields first). */
 struct slot {
-    uint32_t id;
-    bool seen;      /* targets.first_ms known */
-    bool touched;   /* saved in the undo log this batch */
     /* current state run */
     int64_t run_id; /* 0: none */
-    int state, status;
-    int verify;     /* enum pw_verify; -1: a run from before schema v3 */
-    bool ok;
-    int64_t run_first, run_last, since_ms, latency_us;
-    char verify_info[PW_VERIFY_INFO_MAX]; /* latest, written with the run */
-    uint32_t count, fails_before;
-    bool run_dirty;
-    /* open outage */
+    int64_t run_last, since_ms, latency_us;
     /* latest per-target gap row (lateness) */
     int64_t gap_id, gap_to_ms;
+    /* open outage */
     int64_t out_id;
     int64_t out_last_ms;
-    uint32_t out_fails;
-    bool out_dirty;
     struct acc acc[NTIERS];
+    uint32_t id;
+    uint32_t count, fails_before;
+    uint32_t out_fails;
+    int8_t state, status;
+    int8_t verify;  /* enum pw_verify; -1: a run from before schema v3 */
+    bool ok;
+    bool seen;      /* targets.first_ms known */
+    bool touched;   /* saved in the undo log this batch */
+    bool run_dirty;
+    bool out_dirty;
+    char verify_info[PW_VERIFY_INFO_MAX]; /* latest, written with the run */
 };
 
 struct undo {
@@ -77,7 +81,8 @@ struct gap_note {
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_INS_RUN, S_UPD_RUN, S_TGT_CUR, S_TGT_FIRST,
     S_INS_OUT, S_UPD_OUT, S_INS_COV, S_UPD_COV, S_END_COV, S_GAP_CAUSE, S_INS_TGAP, S_UPD_TGAP,
-    S_BUCKET0, S_BUCKET1, S_BUCKET2, S_EPM_HOST, S_EPM_HOST_ID, S_EPM_ENTRY, NSTMT
+    S_BUCKET0, S_BUCKET1, S_BUCKET2, S_BUCKET_ADD0, S_BUCKET_ADD1, S_BUCKET_ADD2,
+    S_EPM_HOST, S_EPM_HOST_ID, S_EPM_ENTRY, NSTMT
 };
 
 /* One complete endpoint-mapper read waiting for the writer; host and the
@@ -140,6 +145,7 @@ struct pw_store {
     int64_t hk_cursor;   /* last target id housekept */
     int64_t hk_epm_cursor; /* last epm_hosts id housekept */
     int sync_gen;
+    int64_t wal_pages;   /* wal_autocheckpoint as set for the plan's size */
     char errbuf[PW_STORE_MSG_MAX]; /* "cannot write PATH: why: what to do" */
 };
 
