@@ -41,7 +41,6 @@
 #include "web/api.h"
 
 #include "base/text.h"
-#include "web/gzip.h"
 #include "web/maintenance.h"
 #include "web/process.h"
 
@@ -52,19 +51,13 @@
 static void escape_label_n(struct pw_buf *b, const char *s, size_t n)
 {
     for (const char *end = s + n; s < end; s++) {
-        switch (*s) {
-        case '\\':
-            pw_buf_add(b, "\\\\", 2);
+        const char *run = s; /* what needs no escaping, added at once */
+        while (s < end && *s != '\\' && *s != '"' && *s != '\n')
+            s++;
+        pw_buf_add(b, run, (size_t)(s - run));
+        if (s == end)
             break;
-        case '"':
-            pw_buf_add(b, "\\\"", 2);
-            break;
-        case '\n':
-            pw_buf_add(b, "\\n", 2);
-            break;
-        default:
-            pw_buf_add(b, s, 1);
-        }
+        pw_buf_add(b, *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : "\\n", 2);
     }
 }
 
@@ -176,102 +169,164 @@ static void target_labels(struct pw_buf *b, const struct pw_plan *p, size_t i,
     pw_buf_add(b, "}", 1);
 }
 
-/* A target's series with one more label: its labels without the closing
- * brace, then name="value"}. */
-static void series_with(struct pw_buf *b, const char *metric, const struct pw_buf *lab,
-                        const size_t *loff, size_t i, const char *name, const char *value)
+/* The per-target series, one metric after the other, each target's
+ * labels written anew where they are needed: a scrape of 100,000 targets
+ * is a hundred megabytes, so it is written while it is sent (web/stream.c),
+ * a few kilobytes at a time, holding the view (snapshot and maintenance
+ * windows) until the last byte. */
+enum section { S_UP, S_STATE, S_LATENCY, S_VERIFY, S_MAINTENANCE, S_TAIL, S_END };
+
+/* What one piece of the body is at least, but for the last. */
+#define PIECE_BYTES (16 * 1024)
+
+struct scrape {
+    const struct pw_web_sources *src; /* the view goes back through it */
+    struct pw_web_view view;
+    struct pw_buf id;   /* the identity labels */
+    struct pw_buf lab;  /* one target's labels */
+    struct pw_buf tail; /* every series after the targets', rendered at the request */
+    enum section section;
+    size_t i;           /* the next target of the section */
+    bool headed;        /* the section's HELP and TYPE are written */
+};
+
+static void section_head(struct pw_buf *b, enum section sec)
+{
+    switch (sec) {
+    case S_UP:
+        head(b, "portwatch_target_up", "gauge",
+             "Target meets its expectation: 1 up, 0 down (after fail_after failed probes); "
+             "NaN until first probed.");
+        break;
+    case S_STATE:
+        head(b, "portwatch_target_state", "gauge",
+             "State of the last probe as a state set: 1 for the current state, 0 for the "
+             "others; all 0 until first probed.");
+        break;
+    case S_LATENCY:
+        head(b, "portwatch_target_latency_seconds", "gauge",
+             "Connect time of the last probe; absent when it did not connect.");
+        break;
+    case S_VERIFY:
+        head(b, "portwatch_target_verify", "gauge",
+             "Protocol check of the last probe that connected: 1 with its result "
+             "(verified, mismatch, no_reply, off); absent when the last probe did not connect.");
+        break;
+    case S_MAINTENANCE:
+        head(b, "portwatch_target_maintenance", "gauge",
+             "1 while an open maintenance window covers the target (its failures are planned), "
+             "with the window's name; absent otherwise.");
+        break;
+    default:
+        break;
+    }
+}
+
+/* metric{LABELS} for target i's labels in lab; with one more label,
+ * name="value", inside the braces. */
+static void series(struct pw_buf *b, const char *metric, const struct pw_buf *lab,
+                   const char *name, const char *value)
 {
     pw_buf_add(b, metric, strlen(metric));
-    pw_buf_add(b, lab->p + loff[i], loff[i + 1] - loff[i] - 1);
+    if (!name) {
+        pw_buf_add(b, lab->p, lab->len);
+        return;
+    }
+    pw_buf_add(b, lab->p, lab->len - 1);
     pw_buf_printf(b, ",%s=\"%s\"}", name, value);
 }
 
-/* Every planned target has up and state from the start: up is NaN until
- * the first probe (a comparison with NaN is false, so `== 0` alerts wait),
- * and no state is 1. */
-static void up_and_state(struct pw_buf *b, const struct pw_snapshot *s, const struct pw_buf *lab,
-                         const size_t *loff)
+/* Target i's lines of the current section. Every planned target has up
+ * and state from the start: up is NaN until the first probe (a comparison
+ * with NaN is false, so `== 0` alerts wait), and no state is 1. */
+static void target_lines(struct scrape *g, struct pw_buf *b, size_t i)
 {
-    head(b, "portwatch_target_up", "gauge",
-         "Target meets its expectation: 1 up, 0 down (after fail_after failed probes); "
-         "NaN until first probed.");
-    for (size_t i = 0; i < s->ntargets; i++) {
-        const struct pw_target_state *t = &s->targets[i];
-        pw_buf_add(b, "portwatch_target_up", 19);
-        pw_buf_add(b, lab->p + loff[i], loff[i + 1] - loff[i]);
+    const struct pw_snapshot *s = g->view.snap;
+    const struct pw_target_state *t = &s->targets[i];
+    const struct pw_web_window *w = NULL;
+    bool has = true;
+    switch (g->section) {
+    case S_LATENCY:
+        has = t->has_result && t->latency_us >= 0;
+        break;
+    case S_VERIFY:
+        has = t->has_result && t->verify != PW_VERIFY_NONE &&
+              (unsigned)t->verify < PW_VERIFY_COUNT_;
+        break;
+    case S_MAINTENANCE:
+        has = (w = pw_web_maint_of(&g->view, i)) != NULL;
+        break;
+    default:
+        break;
+    }
+    if (!has)
+        return;
+    g->lab.len = 0;
+    target_labels(&g->lab, s->plan, i, &g->id);
+    if (g->lab.oom) {
+        b->oom = true;
+        return;
+    }
+    switch (g->section) {
+    case S_UP:
+        series(b, "portwatch_target_up", &g->lab, NULL, NULL);
         pw_buf_printf(b, t->status == PW_STATUS_UNKNOWN ? " NaN\n" : " %d\n",
                       t->status == PW_STATUS_UP);
-    }
-    head(b, "portwatch_target_state", "gauge",
-         "State of the last probe as a state set: 1 for the current state, 0 for the "
-         "others; all 0 until first probed.");
-    for (size_t i = 0; i < s->ntargets; i++) {
-        const struct pw_target_state *t = &s->targets[i];
+        break;
+    case S_STATE:
         for (int k = 0; k < PW_STATE_COUNT_; k++) {
-            series_with(b, "portwatch_target_state", lab, loff, i, "state",
-                        pw_state_name((enum pw_state)k));
+            series(b, "portwatch_target_state", &g->lab, "state",
+                   pw_state_name((enum pw_state)k));
             pw_buf_printf(b, " %d\n", t->has_result && (int)t->state == k);
         }
+        break;
+    case S_LATENCY:
+        series(b, "portwatch_target_latency_seconds", &g->lab, NULL, NULL);
+        pw_buf_printf(b, " %.6f\n", (double)t->latency_us / 1e6);
+        break;
+    case S_VERIFY:
+        series(b, "portwatch_target_verify", &g->lab, "result", pw_verify_name(t->verify));
+        pw_buf_add(b, " 1\n", 3);
+        break;
+    case S_MAINTENANCE: /* names are letters, digits, '-', '_' and '.': no escaping */
+        series(b, "portwatch_target_maintenance", &g->lab, "window", w->name);
+        pw_buf_add(b, " 1\n", 3);
+        break;
+    default:
+        break;
     }
 }
 
-/* Every per-target series: the label sets are built once and shared. */
-static void target_series(struct pw_buf *b, const struct pw_web_view *v, const struct pw_buf *id)
+/* struct pw_body_source.next: the next PIECE_BYTES or so. */
+static bool scrape_next(void *ud, struct pw_buf *b)
 {
-    const struct pw_snapshot *s = v->snap;
-    const struct pw_plan *p = s->plan;
-    struct pw_buf lab = {0};
-    size_t *loff = malloc((s->ntargets + 1) * sizeof *loff);
-    if (!loff) {
-        b->oom = true;
-        return;
-    }
-    for (size_t i = 0; i < s->ntargets; i++) {
-        loff[i] = lab.len;
-        target_labels(&lab, p, i, id);
-    }
-    loff[s->ntargets] = lab.len;
-    if (lab.oom) {
-        free(loff);
-        free(lab.p);
-        b->oom = true;
-        return;
-    }
-    up_and_state(b, s, &lab, loff);
-    head(b, "portwatch_target_latency_seconds", "gauge",
-         "Connect time of the last probe; absent when it did not connect.");
-    for (size_t i = 0; i < s->ntargets; i++) {
-        const struct pw_target_state *t = &s->targets[i];
-        if (!t->has_result || t->latency_us < 0)
-            continue;
-        pw_buf_add(b, "portwatch_target_latency_seconds", 32);
-        pw_buf_add(b, lab.p + loff[i], loff[i + 1] - loff[i]);
-        pw_buf_printf(b, " %.6f\n", (double)t->latency_us / 1e6);
-    }
-    head(b, "portwatch_target_verify", "gauge",
-         "Protocol check of the last probe that connected: 1 with its result "
-         "(verified, mismatch, no_reply, off); absent when the last probe did not connect.");
-    for (size_t i = 0; i < s->ntargets; i++) {
-        const struct pw_target_state *t = &s->targets[i];
-        if (!t->has_result || t->verify == PW_VERIFY_NONE ||
-            (unsigned)t->verify >= PW_VERIFY_COUNT_)
-            continue;
-        series_with(b, "portwatch_target_verify", &lab, loff, i, "result",
-                    pw_verify_name(t->verify));
-        pw_buf_add(b, " 1\n", 3);
-    }
-    head(b, "portwatch_target_maintenance", "gauge",
-         "1 while an open maintenance window covers the target (its failures are planned), "
-         "with the window's name; absent otherwise.");
-    for (size_t i = 0; i < s->ntargets; i++) {
-        const struct pw_web_window *w = pw_web_maint_of(v, i);
-        if (w) { /* names are letters, digits, '-', '_' and '.': no escaping */
-            series_with(b, "portwatch_target_maintenance", &lab, loff, i, "window", w->name);
-            pw_buf_add(b, " 1\n", 3);
+    struct scrape *g = ud;
+    while (g->section != S_END && b->len < PIECE_BYTES && !b->oom) {
+        if (g->section == S_TAIL) {
+            pw_buf_add(b, g->tail.p, g->tail.len);
+            g->section = S_END;
+        } else if (!g->headed) {
+            section_head(b, g->section);
+            g->headed = true;
+        } else if (g->i < g->view.snap->ntargets) {
+            target_lines(g, b, g->i++);
+        } else {
+            g->section++;
+            g->i = 0;
+            g->headed = false;
         }
     }
-    free(loff);
-    free(lab.p);
+    return g->section != S_END;
+}
+
+static void scrape_done(void *ud)
+{
+    struct scrape *g = ud;
+    g->src->release(g->src->ud, &g->view);
+    free(g->id.p);
+    free(g->lab.p);
+    free(g->tail.p);
+    free(g);
 }
 
 /* A role's availability: 1 when every target serving it is up, 0 when
@@ -448,37 +503,49 @@ static void process_series(struct pw_buf *b, const struct pw_buf *id)
     }
 }
 
-void pw_api_metrics(struct pw_req *r, struct pw_reply *out)
+/* Every series after the targets': few, rendered at the request. */
+static void tail_series(struct pw_buf *b, struct pw_req *r, const struct pw_buf *id)
 {
     const struct pw_snapshot *s = r->view.snap;
-    struct pw_buf b = {0}, id = {0};
-    identity_labels(&id, s->plan);
-    target_series(&b, &r->view, &id);
-    role_series(&b, s, &id);
-    engine_series(&b, s);
-    storage_series(&b, pw_req_store(r));
-    epm_outside(&b, pw_req_sources(r), &id);
-    http_series(&b, r);
-    process_series(&b, &id);
-    b.oom |= id.oom;
-    free(id.p);
-    head(&b, "portwatch_snapshot_timestamp_seconds", "gauge",
+    role_series(b, s, id);
+    engine_series(b, s);
+    storage_series(b, pw_req_store(r));
+    epm_outside(b, pw_req_sources(r), id);
+    http_series(b, r);
+    process_series(b, id);
+    head(b, "portwatch_snapshot_timestamp_seconds", "gauge",
          "When the state served here was taken (Unix time).");
-    pw_buf_printf(&b, "portwatch_snapshot_timestamp_seconds %.3f\n", (double)s->taken_ms / 1e3);
-    if (b.oom) {
-        free(b.p);
+    pw_buf_printf(b, "portwatch_snapshot_timestamp_seconds %.3f\n", (double)s->taken_ms / 1e3);
+}
+
+void pw_api_metrics(struct pw_req *r, struct pw_reply *out)
+{
+    struct scrape *g = calloc(1, sizeof *g);
+    if (!g) {
         pw_reply_error(out, 503, "unavailable", "out of memory");
         return;
     }
-    /* a scrape of 4,100 targets is megabytes of repeated labels */
-    size_t zlen;
-    char *z = out->gzip_ok ? pw_web_gzip(b.p, b.len, &zlen) : NULL;
-    out->vary_encoding = true;
-    if (z) {
-        free(b.p);
-        pw_reply_text(out, 200, "text/plain; version=0.0.4; charset=utf-8", z, zlen);
-        out->gzipped = true;
+    identity_labels(&g->id, r->view.snap->plan);
+    tail_series(&g->tail, r, &g->id);
+    /* The ETag's seed: the tail holds the snapshot's time and the
+     * process's CPU time and memory, the maintenance windows are the
+     * rest of what the body shows. */
+    struct pw_buf seed = {0};
+    pw_buf_add(&seed, g->tail.p, g->tail.len);
+    pw_buf_add(&seed, (const char *)&r->view.maint, sizeof r->view.maint);
+    if (g->id.oom || g->tail.oom || seed.oom) {
+        free(g->id.p);
+        free(g->tail.p);
+        free(g);
+        free(seed.p);
+        pw_reply_error(out, 503, "unavailable", "out of memory");
         return;
     }
-    pw_reply_text(out, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
+    g->src = pw_req_sources(r);
+    g->view = r->view; /* held by the body until it is sent */
+    r->has_view = false;
+    out->vary_encoding = true;
+    pw_reply_stream(out, "text/plain; version=0.0.4; charset=utf-8",
+                    &(struct pw_body_source){scrape_next, scrape_done, g}, seed.p, seed.len);
+    free(seed.p);
 }
