@@ -54,6 +54,7 @@ static void engine_free(struct pw_engine *e)
     eng_groups_free(e);
     free(e->follow);
     free(e->lanes);
+    free(e->held);
     if (e->wbox != e->snap)
         eng_snap_unref(e->wbox);
     eng_snap_unref(e->snap);
@@ -262,17 +263,18 @@ void pw_engine_seed_state(struct pw_engine *e, uint32_t target,
 {
     if (!e || !st || target >= e->plan->ntargets)
         return;
-    if (!eng_state_begin(e, target))
+    struct pw_target_state *ts = eng_state_begin(e, target);
+    if (!ts)
         return; /* out of memory: left unknown */
-    e->ts[target] = *st;
-    e->ts[target].detail[PW_DETAIL_MAX - 1] = '\0';
-    if ((unsigned)e->ts[target].status > PW_STATUS_DOWN)
-        e->ts[target].status = PW_STATUS_UNKNOWN;
-    if ((unsigned)e->ts[target].state >= PW_STATE_COUNT_)
-        e->ts[target].state = PW_STATE_ERROR;
-    if ((unsigned)e->ts[target].verify >= PW_VERIFY_COUNT_)
-        e->ts[target].verify = PW_VERIFY_NONE;
-    e->ts[target].verify_info[PW_VERIFY_INFO_MAX - 1] = '\0';
+    *ts = *st;
+    ts->detail[PW_DETAIL_MAX - 1] = '\0';
+    if ((unsigned)ts->status > PW_STATUS_DOWN)
+        ts->status = PW_STATUS_UNKNOWN;
+    if ((unsigned)ts->state >= PW_STATE_COUNT_)
+        ts->state = PW_STATE_ERROR;
+    if ((unsigned)ts->verify >= PW_VERIFY_COUNT_)
+        ts->verify = PW_VERIFY_NONE;
+    ts->verify_info[PW_VERIFY_INFO_MAX - 1] = '\0';
     eng_state_end(e);
     e->sl[target].passes = st->has_result && st->ok ? 1 : 0;
 }

@@ -40,6 +40,7 @@ struct tslot {
     uint16_t passes; /* consecutive passing results, for recover_after */
     uint16_t group;  /* interval group */
     uint8_t phase;   /* enum phase */
+    uint16_t held;   /* 1 + its entry in pw_engine.held; 0: none (snapshot.c) */
 };
 
 struct resolve {
@@ -218,11 +219,17 @@ struct pw_engine {
 
     /* Readers acquire snap under snap_lock. The engine writes states
      * into wbox: snap itself while no reader holds it (under snap_lock,
-     * writing), else a copy of its own that the next publish makes snap:
-     * one copy of every target's state rather than two (snapshot.c). */
+     * writing), else aside in held until the reader is done, or into a
+     * copy of its own that the next publish makes snap: one copy of every
+     * target's state rather than two (snapshot.c). */
     uv_mutex_t snap_lock;
     struct snapbox *snap, *wbox;
     bool writing;
+    struct held {
+        uint32_t t;
+        struct pw_target_state st;
+    } *held;
+    uint32_t nheld;
     bool dirty;
     uint64_t last_pub;
 
@@ -319,9 +326,9 @@ void eng_want_flush(struct pw_engine *e);
 /* The engine's first snapshot, every target unknown (e->ts set); 0, or
  * -1 out of memory. */
 int eng_snap_init(struct pw_engine *e);
-/* Target t's state, to change (seeding, a result): until eng_state_end,
- * no reader can acquire what is being written. NULL out of memory (no
- * room for a copy while readers hold the current snapshot). */
+/* Target t's state, to read and change (seeding, a result): until
+ * eng_state_end, no reader can acquire what is being written. NULL out of
+ * memory (no room for a copy while readers hold the current snapshot). */
 struct pw_target_state *eng_state_begin(struct pw_engine *e, uint32_t t);
 void eng_state_end(struct pw_engine *e);
 void eng_snap_unref(struct snapbox *b);
