@@ -281,37 +281,26 @@ static void target_labels(struct scrape *g, const struct row *r)
     pw_buf_add(b, "}", 1);
 }
 
-static void section_head(struct pw_buf *b, enum section sec)
-{
-    switch (sec) {
-    case S_UP:
-        head(b, "portwatch_target_up", "gauge",
-             "Target meets its expectation: 1 up, 0 down (after fail_after failed probes); "
-             "NaN until first probed.");
-        break;
-    case S_STATE:
-        head(b, "portwatch_target_state", "gauge",
-             "State of the last probe as a state set: 1 for the current state, 0 for the "
-             "others; all 0 until first probed.");
-        break;
-    case S_LATENCY:
-        head(b, "portwatch_target_latency_seconds", "gauge",
-             "Connect time of the last probe; absent when it did not connect.");
-        break;
-    case S_VERIFY:
-        head(b, "portwatch_target_verify", "gauge",
-             "Protocol check of the last probe that connected: 1 with its result "
-             "(verified, mismatch, no_reply, off); absent when the last probe did not connect.");
-        break;
-    case S_MAINTENANCE:
-        head(b, "portwatch_target_maintenance", "gauge",
-             "1 while an open maintenance window covers the target (its failures are planned), "
-             "with the window's name; absent otherwise.");
-        break;
-    default:
-        break;
-    }
-}
+/* The per-target metrics, in the order of their sections (all gauges). */
+static const struct {
+    const char *name, *help;
+} target_metric[S_TAIL] = {
+    [S_UP] = {"portwatch_target_up",
+              "Target meets its expectation: 1 up, 0 down (after fail_after failed probes); "
+              "NaN until first probed."},
+    [S_STATE] = {"portwatch_target_state",
+                 "State of the last probe as a state set: 1 for the current state, 0 for the "
+                 "others; all 0 until first probed."},
+    [S_LATENCY] = {"portwatch_target_latency_seconds",
+                   "Connect time of the last probe; absent when it did not connect."},
+    [S_VERIFY] = {"portwatch_target_verify",
+                  "Protocol check of the last probe that connected: 1 with its result "
+                  "(verified, mismatch, no_reply, off); absent when the last probe did not "
+                  "connect."},
+    [S_MAINTENANCE] = {"portwatch_target_maintenance",
+                       "1 while an open maintenance window covers the target (its failures are "
+                       "planned), with the window's name; absent otherwise."},
+};
 
 /* metric{LABELS} with the labels in lab; with one more label,
  * name="value" (n bytes), inside the braces. */
@@ -352,31 +341,31 @@ static void target_lines(struct scrape *g, struct pw_buf *b, size_t i)
     if (!has_series(r, g->section))
         return;
     target_labels(g, r);
-    const char *name;
+    const char *metric = target_metric[g->section].name, *name;
     switch (g->section) {
     case S_UP:
-        series(b, "portwatch_target_up", &g->lab, NULL, NULL, 0);
+        series(b, metric, &g->lab, NULL, NULL, 0);
         pw_buf_printf(b, r->status == PW_STATUS_UNKNOWN ? " NaN\n" : " %d\n",
                       r->status == PW_STATUS_UP);
         break;
     case S_STATE:
         for (int k = 0; k < PW_STATE_COUNT_; k++) {
             name = pw_state_name((enum pw_state)k);
-            series(b, "portwatch_target_state", &g->lab, "state", name, strlen(name));
+            series(b, metric, &g->lab, "state", name, strlen(name));
             pw_buf_printf(b, " %d\n", r->has_result && r->state == k);
         }
         break;
     case S_LATENCY:
-        series(b, "portwatch_target_latency_seconds", &g->lab, NULL, NULL, 0);
+        series(b, metric, &g->lab, NULL, NULL, 0);
         pw_buf_printf(b, " %.6f\n", (double)r->latency_us / 1e6);
         break;
     case S_VERIFY:
         name = pw_verify_name((enum pw_verify)r->verify);
-        series(b, "portwatch_target_verify", &g->lab, "result", name, strlen(name));
+        series(b, metric, &g->lab, "result", name, strlen(name));
         pw_buf_add(b, " 1\n", 3);
         break;
     case S_MAINTENANCE:
-        series(b, "portwatch_target_maintenance", &g->lab, "window",
+        series(b, metric, &g->lab, "window",
                g->text.p + g->win[r->window - 1], g->win[r->window] - g->win[r->window - 1]);
         pw_buf_add(b, " 1\n", 3);
         break;
@@ -394,7 +383,7 @@ static bool scrape_next(void *ud, struct pw_buf *b)
             pw_buf_add(b, g->tail.p, g->tail.len);
             g->section = S_END;
         } else if (!g->headed) {
-            section_head(b, g->section);
+            head(b, target_metric[g->section].name, "gauge", target_metric[g->section].help);
             g->headed = true;
         } else if (g->i < g->n) {
             target_lines(g, b, g->i++);
