@@ -261,6 +261,10 @@ static void on_status(uv_timer_t *t)
     char line[256];
     run_summary(d, line, sizeof line);
     pw_os_notify(PW_OS_STATUS, line);
+    /* What the HTTP and store threads freed (health documents, a store
+     * burst) goes back to the system rather than stay in their heaps:
+     * 20 MB of 150 at 100,000 targets. */
+    pw_os_memory_release();
 }
 
 static void on_watchdog(uv_timer_t *t)

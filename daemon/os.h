@@ -86,7 +86,8 @@ const char *pw_os_service_log_path(void);
 /* Memory a long-running daemon frees in bulk (a replaced plan and engine
  * after a reload) goes back to the system instead of staying in the C
  * library's heap. pw_os_memory_init() once at start; pw_os_memory_release()
- * after such a bulk free. */
+ * after such a bulk free, and every status line (10 s) for what threads
+ * freed meanwhile. */
 void pw_os_memory_init(void);
 void pw_os_memory_release(void);
 

@@ -54,7 +54,9 @@ static void engine_free(struct pw_engine *e)
     eng_groups_free(e);
     free(e->follow);
     free(e->lanes);
-    free(e->changed);
+    free(e->held);
+    if (e->wbox != e->snap)
+        eng_snap_unref(e->wbox);
     eng_snap_unref(e->snap);
     uv_mutex_destroy(&e->snap_lock);
     free(e->res);
@@ -64,7 +66,6 @@ static void engine_free(struct pw_engine *e)
     free(e->hosts);
     free(e->sl);
     free(e->proto);
-    free(e->ts);
     free(e);
 }
 
@@ -209,28 +210,24 @@ struct pw_engine *pw_engine_new(uv_loop_t *loop, const struct pw_plan *plan,
     fd_budget(e);
     size_t n = plan->ntargets;
     e->nhosts = (uint32_t)plan->nhosts;
-    e->ts = calloc(n ? n : 1, sizeof *e->ts);
     e->sl = calloc(n ? n : 1, sizeof *e->sl);
     e->hosts = calloc(e->nhosts ? e->nhosts : 1, sizeof *e->hosts);
     e->ring.v = calloc(e->nhosts ? e->nhosts : 1, sizeof *e->ring.v);
     e->quiet.v = calloc(e->nhosts ? e->nhosts : 1, sizeof *e->quiet.v);
     e->proto = calloc(n ? n : 1, 1);
-    e->changed = calloc(n ? n : 1, sizeof *e->changed);
-    if (!e->ts || !e->sl || !e->hosts || !e->ring.v || !e->quiet.v || !e->proto ||
-        !e->changed) {
+    if (eng_snap_init(e) != 0 || !e->sl || !e->hosts || !e->ring.v || !e->quiet.v ||
+        !e->proto) {
         engine_free(e); /* no handle exists yet */
         return NULL;
     }
     for (size_t t = 0; t < n; t++) {
-        e->ts[t].latency_us = -1;
         e->sl[t].next = NIL;
         e->proto[t] = e->opt.no_verify ? PW_PROTO_NONE
                                        : (uint8_t)pw_proto_default(plan, (uint32_t)t);
     }
     for (uint32_t h = 0; h < e->nhosts; h++)
         eng_host_init(e, h);
-    e->snap = eng_snap_new(e);
-    if (!e->snap || eng_lanes_build(e) != 0) {
+    if (eng_lanes_build(e) != 0) {
         engine_free(e);
         return NULL;
     }
@@ -266,18 +263,20 @@ void pw_engine_seed_state(struct pw_engine *e, uint32_t target,
 {
     if (!e || !st || target >= e->plan->ntargets)
         return;
-    e->ts[target] = *st;
-    e->ts[target].detail[PW_DETAIL_MAX - 1] = '\0';
-    if ((unsigned)e->ts[target].status > PW_STATUS_DOWN)
-        e->ts[target].status = PW_STATUS_UNKNOWN;
-    if ((unsigned)e->ts[target].state >= PW_STATE_COUNT_)
-        e->ts[target].state = PW_STATE_ERROR;
-    if ((unsigned)e->ts[target].verify >= PW_VERIFY_COUNT_)
-        e->ts[target].verify = PW_VERIFY_NONE;
-    e->ts[target].verify_info[PW_VERIFY_INFO_MAX - 1] = '\0';
+    struct pw_target_state *ts = eng_state_begin(e, target);
+    if (!ts)
+        return; /* out of memory: left unknown */
+    *ts = *st;
+    ts->detail[PW_DETAIL_MAX - 1] = '\0';
+    if ((unsigned)ts->status > PW_STATUS_DOWN)
+        ts->status = PW_STATUS_UNKNOWN;
+    if ((unsigned)ts->state >= PW_STATE_COUNT_)
+        ts->state = PW_STATE_ERROR;
+    if ((unsigned)ts->verify >= PW_VERIFY_COUNT_)
+        ts->verify = PW_VERIFY_NONE;
+    ts->verify_info[PW_VERIFY_INFO_MAX - 1] = '\0';
+    eng_state_end(e);
     e->sl[target].passes = st->has_result && st->ok ? 1 : 0;
-    e->all_changed = true;
-    e->dirty = true;
 }
 
 void pw_engine_seed_stats(struct pw_engine *e, const struct pw_engine_stats *st)

@@ -40,7 +40,7 @@ struct tslot {
     uint16_t passes; /* consecutive passing results, for recover_after */
     uint16_t group;  /* interval group */
     uint8_t phase;   /* enum phase */
-    bool changed;    /* in the engine's changed list (snapshot.c) */
+    uint16_t held;   /* 1 + its entry in pw_engine.held; 0: none (snapshot.c) */
 };
 
 struct resolve {
@@ -154,7 +154,7 @@ struct pw_engine {
     const struct pw_plan *plan;
     struct pw_engine_options opt;
 
-    struct pw_target_state *ts;
+    struct pw_target_state *ts; /* every target's state: wbox's (snapshot.c) */
     struct tslot *sl;
     uint8_t *proto;   /* enum pw_proto per target */
     struct hslot *hosts;
@@ -217,14 +217,20 @@ struct pw_engine {
 
     struct pw_engine_stats stats;
 
+    /* Readers acquire snap under snap_lock. The engine writes states
+     * into wbox: snap itself while no reader holds it (under snap_lock,
+     * writing), else aside in held until the reader is done, or into a
+     * copy of its own that the next publish makes snap: one copy of every
+     * target's state rather than two (snapshot.c). */
     uv_mutex_t snap_lock;
-    struct snapbox *snap;
+    struct snapbox *snap, *wbox;
+    bool writing;
+    struct held {
+        uint32_t t;
+        struct pw_target_state st;
+    } *held;
+    uint32_t nheld;
     bool dirty;
-    /* Targets whose state changed since the current snapshot was filled
-     * (each once); all_changed when that is not known per target (seeding). */
-    uint32_t *changed;
-    size_t nchanged;
-    bool all_changed;
     uint64_t last_pub;
 
     bool closing;
@@ -317,8 +323,14 @@ void eng_flush(struct pw_engine *e);
 void eng_want_flush(struct pw_engine *e);
 
 /* snapshot.c */
-struct snapbox *eng_snap_new(struct pw_engine *e);
-void eng_snap_changed(struct pw_engine *e, uint32_t t);
+/* The engine's first snapshot, every target unknown (e->ts set); 0, or
+ * -1 out of memory. */
+int eng_snap_init(struct pw_engine *e);
+/* Target t's state, to read and change (seeding, a result): until
+ * eng_state_end, no reader can acquire what is being written. NULL out of
+ * memory (no room for a copy while readers hold the current snapshot). */
+struct pw_target_state *eng_state_begin(struct pw_engine *e, uint32_t t);
+void eng_state_end(struct pw_engine *e);
 void eng_snap_unref(struct snapbox *b);
 void eng_maybe_publish(struct pw_engine *e, bool force);
 

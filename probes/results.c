@@ -84,7 +84,11 @@ static void set_detail(char *dst, const char *src)
 void eng_record_v(struct pw_engine *e, uint32_t t, enum pw_state state, const char *detail,
                   int64_t latency_us, enum pw_verify verify, const char *vinfo)
 {
-    struct pw_target_state *st = &e->ts[t];
+    struct pw_target_state spare, *st = eng_state_begin(e, t);
+    if (!st) { /* no room for the copy a reader calls for: the store still gets it */
+        spare = e->ts[t];
+        st = &spare;
+    }
     struct tslot *sl = &e->sl[t];
     enum pw_expect expect = eng_profile(e, t)->expect;
     bool ok = pw_state_passes(state, expect) &&
@@ -118,8 +122,8 @@ void eng_record_v(struct pw_engine *e, uint32_t t, enum pw_state state, const ch
     set_detail(st->detail, detail);
     st->verify = verify;
     snprintf(st->verify_info, sizeof st->verify_info, "%s", vinfo ? vinfo : "");
+    eng_state_end(e);
     e->stats.probes[state]++;
-    eng_snap_changed(e, t);
 
     /* Without a batch callback (`portwatch check`) nobody takes the
      * results: the snapshot alone carries them. */

@@ -3,7 +3,8 @@
  * often many of them, often with the same query. Its answer depends only
  * on the request target, the snapshot, the storage state and the current
  * second (durations are in seconds), so the last few answers are kept and
- * queued as they are while all four match.
+ * queued as they are while all four match, and let go once a newer
+ * snapshot or second is asked for.
  */
 #include "web/caches.h"
 
@@ -48,13 +49,31 @@ struct pw_shared *pw_memo_find(struct pw_memo *m, const struct pw_memo_key *k)
     return hit;
 }
 
+/* Whether an answer kept for a is of an older moment than b: an older
+ * snapshot (snapshots are taken in strictly increasing order) or an
+ * earlier second, which later requests no longer ask for. */
+static bool older(const struct pw_memo_key *a, const struct pw_memo_key *b)
+{
+    return a->taken_ms < b->taken_ms || a->second < b->second;
+}
+
 void pw_memo_keep(struct pw_memo *m, const struct pw_memo_key *k, struct pw_shared *answer)
 {
+    /* Answers of older moments go: the health document of 100,000
+     * targets is a megabyte, and eight of them stayed until replaced. */
+    struct pw_shared *old[PW_MEMO_SLOTS] = {NULL};
     uv_mutex_lock(&m->lock);
+    for (size_t i = 0; i < PW_MEMO_SLOTS; i++)
+        if (m->slot[i].answer && older(&m->slot[i].key, k)) {
+            old[i] = m->slot[i].answer;
+            m->slot[i].answer = NULL;
+        }
     unsigned i = m->next++ % PW_MEMO_SLOTS;
-    struct pw_shared *old = m->slot[i].answer;
+    struct pw_shared *replaced = m->slot[i].answer;
     m->slot[i].key = *k;
     m->slot[i].answer = pw_shared_ref(answer);
     uv_mutex_unlock(&m->lock);
-    pw_shared_unref(old);
+    pw_shared_unref(replaced);
+    for (size_t j = 0; j < PW_MEMO_SLOTS; j++)
+        pw_shared_unref(old[j]);
 }

@@ -41,7 +41,6 @@
 #include "web/api.h"
 
 #include "base/text.h"
-#include "web/gzip.h"
 #include "web/maintenance.h"
 #include "web/process.h"
 
@@ -52,19 +51,13 @@
 static void escape_label_n(struct pw_buf *b, const char *s, size_t n)
 {
     for (const char *end = s + n; s < end; s++) {
-        switch (*s) {
-        case '\\':
-            pw_buf_add(b, "\\\\", 2);
+        const char *run = s; /* what needs no escaping, added at once */
+        while (s < end && *s != '\\' && *s != '"' && *s != '\n')
+            s++;
+        pw_buf_add(b, run, (size_t)(s - run));
+        if (s == end)
             break;
-        case '"':
-            pw_buf_add(b, "\\\"", 2);
-            break;
-        case '\n':
-            pw_buf_add(b, "\\n", 2);
-            break;
-        default:
-            pw_buf_add(b, s, 1);
-        }
+        pw_buf_add(b, *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : "\\n", 2);
     }
 }
 
@@ -157,121 +150,256 @@ static void epm_outside(struct pw_buf *b, const struct pw_web_sources *src,
     src->epm_release(src->ud, ep);
 }
 
-/* Appends {host="...",port="...",roles="...",IDENTITY} for target i. */
-static void target_labels(struct pw_buf *b, const struct pw_plan *p, size_t i,
-                          const struct pw_buf *id)
+/* The per-target series, one metric after the other: a scrape of
+ * 100,000 targets is a hundred megabytes, so it is written while it is
+ * sent (web/stream.c), a few kilobytes at a time. What it shows of each
+ * target (24 bytes) is copied at the request and the view released at
+ * once: a view held while a client reads would have the engine copy
+ * every target's state (20 MB at that size) to go on writing. */
+enum section { S_UP, S_STATE, S_LATENCY, S_VERIFY, S_MAINTENANCE, S_TAIL, S_END };
+
+/* What one piece of the body is at least, but for the last. */
+#define PIECE_BYTES (16 * 1024)
+
+struct row {
+    int64_t latency_us;
+    uint32_t host;
+    uint16_t port, profile;
+    uint32_t window; /* 1 + its index in scrape.win; 0: none */
+    uint8_t status, state, verify;
+    bool has_result;
+};
+
+struct scrape {
+    struct row *rows;
+    size_t n;
+    /* Label values, escaped, in text: each host's name, each profile's
+     * roles, each maintenance window's name, from these offsets to the
+     * next (one more than there are). */
+    struct pw_buf text;
+    size_t *host, *prof, *win;
+    size_t nwin;
+    struct pw_buf id;   /* the identity labels */
+    struct pw_buf lab;  /* one target's labels */
+    struct pw_buf tail; /* every series after the targets', rendered at the request */
+    enum section section;
+    size_t i;           /* the next target of the section */
+    bool headed;        /* the section's HELP and TYPE are written */
+};
+
+static void scrape_free(struct scrape *g)
 {
-    const struct pw_target *t = &p->targets[i];
-    const struct pw_profile *pf = pw_target_profile(p, t);
-    pw_buf_add(b, "{host=\"", 7);
-    escape_label(b, p->hosts[t->host].name);
-    pw_buf_printf(b, "\",port=\"%u\",roles=\"", t->port);
-    for (size_t k = 0; k < pf->nroles; k++) {
-        if (k)
-            pw_buf_add(b, ",", 1);
-        escape_label(b, pf->roles[k]);
+    free(g->rows);
+    free(g->text.p);
+    free(g->host);
+    free(g->prof);
+    free(g->win);
+    free(g->id.p);
+    free(g->lab.p);
+    free(g->tail.p);
+    free(g);
+}
+
+/* The escaped names of the plan's hosts and the roles of its profiles. */
+static bool copy_names(struct scrape *g, const struct pw_plan *p)
+{
+    g->host = malloc((p->nhosts + 1) * sizeof *g->host);
+    g->prof = malloc((p->nprofiles + 1) * sizeof *g->prof);
+    if (!g->host || !g->prof)
+        return false;
+    for (size_t h = 0; h < p->nhosts; h++) {
+        g->host[h] = g->text.len;
+        escape_label(&g->text, p->hosts[h].name);
     }
+    g->host[p->nhosts] = g->text.len;
+    for (size_t f = 0; f < p->nprofiles; f++) {
+        g->prof[f] = g->text.len;
+        for (size_t k = 0; k < p->profiles[f].nroles; k++) {
+            if (k)
+                pw_buf_add(&g->text, ",", 1);
+            escape_label(&g->text, p->profiles[f].roles[k]);
+        }
+    }
+    g->prof[p->nprofiles] = g->text.len;
+    return !g->text.oom;
+}
+
+/* 1 + the index of the window named name among those copied (copying it
+ * if new); 0 out of memory. Windows are few. */
+static uint32_t window_of(struct scrape *g, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t w = 0; w < g->nwin; w++)
+        if (g->win[w + 1] - g->win[w] == n && memcmp(g->text.p + g->win[w], name, n) == 0)
+            return (uint32_t)w + 1;
+    size_t *more = realloc(g->win, (g->nwin + 2) * sizeof *more);
+    if (!more)
+        return 0;
+    g->win = more;
+    if (g->nwin == 0)
+        g->win[0] = g->text.len;
+    pw_buf_add(&g->text, name, n); /* letters, digits, '-', '_' and '.': no escaping */
+    g->win[++g->nwin] = g->text.len;
+    return g->text.oom ? 0 : (uint32_t)g->nwin;
+}
+
+/* What the series show of every target of v. */
+static bool copy_rows(struct scrape *g, const struct pw_web_view *v)
+{
+    const struct pw_snapshot *s = v->snap;
+    g->n = s->ntargets;
+    g->rows = malloc((g->n ? g->n : 1) * sizeof *g->rows);
+    if (!g->rows || !copy_names(g, s->plan))
+        return false;
+    for (size_t i = 0; i < g->n; i++) {
+        const struct pw_target *t = &s->plan->targets[i];
+        const struct pw_target_state *st = &s->targets[i];
+        const struct pw_web_window *w = pw_web_maint_of(v, i);
+        g->rows[i] = (struct row){
+            .latency_us = st->latency_us, .host = t->host, .port = t->port,
+            .profile = t->profile, .window = w ? window_of(g, w->name) : 0,
+            .status = (uint8_t)st->status, .state = (uint8_t)st->state,
+            .verify = (uint8_t)st->verify, .has_result = st->has_result};
+        if (w && !g->rows[i].window)
+            return false;
+    }
+    return true;
+}
+
+/* {host="...",port="...",roles="...",IDENTITY} of row r, into g->lab. */
+static void target_labels(struct scrape *g, const struct row *r)
+{
+    struct pw_buf *b = &g->lab;
+    b->len = 0;
+    pw_buf_add(b, "{host=\"", 7);
+    pw_buf_add(b, g->text.p + g->host[r->host], g->host[r->host + 1] - g->host[r->host]);
+    pw_buf_printf(b, "\",port=\"%u\",roles=\"", r->port);
+    pw_buf_add(b, g->text.p + g->prof[r->profile],
+               g->prof[r->profile + 1] - g->prof[r->profile]);
     pw_buf_add(b, "\"", 1);
-    pw_buf_add(b, id->p, id->len);
+    pw_buf_add(b, g->id.p, g->id.len);
     pw_buf_add(b, "}", 1);
 }
 
-/* A target's series with one more label: its labels without the closing
- * brace, then name="value"}. */
-static void series_with(struct pw_buf *b, const char *metric, const struct pw_buf *lab,
-                        const size_t *loff, size_t i, const char *name, const char *value)
+/* The per-target metrics, in the order of their sections (all gauges). */
+static const struct {
+    const char *name, *help;
+} target_metric[S_TAIL] = {
+    [S_UP] = {"portwatch_target_up",
+              "Target meets its expectation: 1 up, 0 down (after fail_after failed probes); "
+              "NaN until first probed."},
+    [S_STATE] = {"portwatch_target_state",
+                 "State of the last probe as a state set: 1 for the current state, 0 for the "
+                 "others; all 0 until first probed."},
+    [S_LATENCY] = {"portwatch_target_latency_seconds",
+                   "Connect time of the last probe; absent when it did not connect."},
+    [S_VERIFY] = {"portwatch_target_verify",
+                  "Protocol check of the last probe that connected: 1 with its result "
+                  "(verified, mismatch, no_reply, off); absent when the last probe did not "
+                  "connect."},
+    [S_MAINTENANCE] = {"portwatch_target_maintenance",
+                       "1 while an open maintenance window covers the target (its failures are "
+                       "planned), with the window's name; absent otherwise."},
+};
+
+/* metric{LABELS} with the labels in lab; with one more label,
+ * name="value" (n bytes), inside the braces. */
+static void series(struct pw_buf *b, const char *metric, const struct pw_buf *lab,
+                   const char *name, const char *value, size_t n)
 {
     pw_buf_add(b, metric, strlen(metric));
-    pw_buf_add(b, lab->p + loff[i], loff[i + 1] - loff[i] - 1);
-    pw_buf_printf(b, ",%s=\"%s\"}", name, value);
+    if (!name) {
+        pw_buf_add(b, lab->p, lab->len);
+        return;
+    }
+    pw_buf_add(b, lab->p, lab->len - 1);
+    pw_buf_printf(b, ",%s=\"%.*s\"}", name, (int)n, value);
 }
 
-/* Every planned target has up and state from the start: up is NaN until
- * the first probe (a comparison with NaN is false, so `== 0` alerts wait),
- * and no state is 1. */
-static void up_and_state(struct pw_buf *b, const struct pw_snapshot *s, const struct pw_buf *lab,
-                         const size_t *loff)
+/* Whether row r has a series in section sec. Every planned target has up
+ * and state from the start: up is NaN until the first probe (a
+ * comparison with NaN is false, so `== 0` alerts wait), and no state is
+ * 1. */
+static bool has_series(const struct row *r, enum section sec)
 {
-    head(b, "portwatch_target_up", "gauge",
-         "Target meets its expectation: 1 up, 0 down (after fail_after failed probes); "
-         "NaN until first probed.");
-    for (size_t i = 0; i < s->ntargets; i++) {
-        const struct pw_target_state *t = &s->targets[i];
-        pw_buf_add(b, "portwatch_target_up", 19);
-        pw_buf_add(b, lab->p + loff[i], loff[i + 1] - loff[i]);
-        pw_buf_printf(b, t->status == PW_STATUS_UNKNOWN ? " NaN\n" : " %d\n",
-                      t->status == PW_STATUS_UP);
+    switch (sec) {
+    case S_LATENCY:
+        return r->has_result && r->latency_us >= 0;
+    case S_VERIFY:
+        return r->has_result && r->verify != PW_VERIFY_NONE && r->verify < PW_VERIFY_COUNT_;
+    case S_MAINTENANCE:
+        return r->window != 0;
+    default:
+        return true;
     }
-    head(b, "portwatch_target_state", "gauge",
-         "State of the last probe as a state set: 1 for the current state, 0 for the "
-         "others; all 0 until first probed.");
-    for (size_t i = 0; i < s->ntargets; i++) {
-        const struct pw_target_state *t = &s->targets[i];
+}
+
+/* Target i's lines of the current section. */
+static void target_lines(struct scrape *g, struct pw_buf *b, size_t i)
+{
+    const struct row *r = &g->rows[i];
+    if (!has_series(r, g->section))
+        return;
+    target_labels(g, r);
+    const char *metric = target_metric[g->section].name, *name;
+    switch (g->section) {
+    case S_UP:
+        series(b, metric, &g->lab, NULL, NULL, 0);
+        pw_buf_printf(b, r->status == PW_STATUS_UNKNOWN ? " NaN\n" : " %d\n",
+                      r->status == PW_STATUS_UP);
+        break;
+    case S_STATE:
         for (int k = 0; k < PW_STATE_COUNT_; k++) {
-            series_with(b, "portwatch_target_state", lab, loff, i, "state",
-                        pw_state_name((enum pw_state)k));
-            pw_buf_printf(b, " %d\n", t->has_result && (int)t->state == k);
+            name = pw_state_name((enum pw_state)k);
+            series(b, metric, &g->lab, "state", name, strlen(name));
+            pw_buf_printf(b, " %d\n", r->has_result && r->state == k);
         }
+        break;
+    case S_LATENCY:
+        series(b, metric, &g->lab, NULL, NULL, 0);
+        pw_buf_printf(b, " %.6f\n", (double)r->latency_us / 1e6);
+        break;
+    case S_VERIFY:
+        name = pw_verify_name((enum pw_verify)r->verify);
+        series(b, metric, &g->lab, "result", name, strlen(name));
+        pw_buf_add(b, " 1\n", 3);
+        break;
+    case S_MAINTENANCE:
+        series(b, metric, &g->lab, "window",
+               g->text.p + g->win[r->window - 1], g->win[r->window] - g->win[r->window - 1]);
+        pw_buf_add(b, " 1\n", 3);
+        break;
+    default:
+        break;
     }
 }
 
-/* Every per-target series: the label sets are built once and shared. */
-static void target_series(struct pw_buf *b, const struct pw_web_view *v, const struct pw_buf *id)
+/* struct pw_body_source.next: the next PIECE_BYTES or so. */
+static bool scrape_next(void *ud, struct pw_buf *b)
 {
-    const struct pw_snapshot *s = v->snap;
-    const struct pw_plan *p = s->plan;
-    struct pw_buf lab = {0};
-    size_t *loff = malloc((s->ntargets + 1) * sizeof *loff);
-    if (!loff) {
-        b->oom = true;
-        return;
-    }
-    for (size_t i = 0; i < s->ntargets; i++) {
-        loff[i] = lab.len;
-        target_labels(&lab, p, i, id);
-    }
-    loff[s->ntargets] = lab.len;
-    if (lab.oom) {
-        free(loff);
-        free(lab.p);
-        b->oom = true;
-        return;
-    }
-    up_and_state(b, s, &lab, loff);
-    head(b, "portwatch_target_latency_seconds", "gauge",
-         "Connect time of the last probe; absent when it did not connect.");
-    for (size_t i = 0; i < s->ntargets; i++) {
-        const struct pw_target_state *t = &s->targets[i];
-        if (!t->has_result || t->latency_us < 0)
-            continue;
-        pw_buf_add(b, "portwatch_target_latency_seconds", 32);
-        pw_buf_add(b, lab.p + loff[i], loff[i + 1] - loff[i]);
-        pw_buf_printf(b, " %.6f\n", (double)t->latency_us / 1e6);
-    }
-    head(b, "portwatch_target_verify", "gauge",
-         "Protocol check of the last probe that connected: 1 with its result "
-         "(verified, mismatch, no_reply, off); absent when the last probe did not connect.");
-    for (size_t i = 0; i < s->ntargets; i++) {
-        const struct pw_target_state *t = &s->targets[i];
-        if (!t->has_result || t->verify == PW_VERIFY_NONE ||
-            (unsigned)t->verify >= PW_VERIFY_COUNT_)
-            continue;
-        series_with(b, "portwatch_target_verify", &lab, loff, i, "result",
-                    pw_verify_name(t->verify));
-        pw_buf_add(b, " 1\n", 3);
-    }
-    head(b, "portwatch_target_maintenance", "gauge",
-         "1 while an open maintenance window covers the target (its failures are planned), "
-         "with the window's name; absent otherwise.");
-    for (size_t i = 0; i < s->ntargets; i++) {
-        const struct pw_web_window *w = pw_web_maint_of(v, i);
-        if (w) { /* names are letters, digits, '-', '_' and '.': no escaping */
-            series_with(b, "portwatch_target_maintenance", &lab, loff, i, "window", w->name);
-            pw_buf_add(b, " 1\n", 3);
+    struct scrape *g = ud;
+    while (g->section != S_END && b->len < PIECE_BYTES && !b->oom && !g->lab.oom) {
+        if (g->section == S_TAIL) {
+            pw_buf_add(b, g->tail.p, g->tail.len);
+            g->section = S_END;
+        } else if (!g->headed) {
+            head(b, target_metric[g->section].name, "gauge", target_metric[g->section].help);
+            g->headed = true;
+        } else if (g->i < g->n) {
+            target_lines(g, b, g->i++);
+        } else {
+            g->section++;
+            g->i = 0;
+            g->headed = false;
         }
     }
-    free(loff);
-    free(lab.p);
+    b->oom |= g->lab.oom;
+    return g->section != S_END;
+}
+
+static void scrape_done(void *ud)
+{
+    scrape_free(ud);
 }
 
 /* A role's availability: 1 when every target serving it is up, 0 when
@@ -448,37 +576,47 @@ static void process_series(struct pw_buf *b, const struct pw_buf *id)
     }
 }
 
-void pw_api_metrics(struct pw_req *r, struct pw_reply *out)
+/* Every series after the targets': few, rendered at the request. */
+static void tail_series(struct pw_buf *b, struct pw_req *r, const struct pw_buf *id)
 {
     const struct pw_snapshot *s = r->view.snap;
-    struct pw_buf b = {0}, id = {0};
-    identity_labels(&id, s->plan);
-    target_series(&b, &r->view, &id);
-    role_series(&b, s, &id);
-    engine_series(&b, s);
-    storage_series(&b, pw_req_store(r));
-    epm_outside(&b, pw_req_sources(r), &id);
-    http_series(&b, r);
-    process_series(&b, &id);
-    b.oom |= id.oom;
-    free(id.p);
-    head(&b, "portwatch_snapshot_timestamp_seconds", "gauge",
+    role_series(b, s, id);
+    engine_series(b, s);
+    storage_series(b, pw_req_store(r));
+    epm_outside(b, pw_req_sources(r), id);
+    http_series(b, r);
+    process_series(b, id);
+    head(b, "portwatch_snapshot_timestamp_seconds", "gauge",
          "When the state served here was taken (Unix time).");
-    pw_buf_printf(&b, "portwatch_snapshot_timestamp_seconds %.3f\n", (double)s->taken_ms / 1e3);
-    if (b.oom) {
-        free(b.p);
+    pw_buf_printf(b, "portwatch_snapshot_timestamp_seconds %.3f\n", (double)s->taken_ms / 1e3);
+}
+
+void pw_api_metrics(struct pw_req *r, struct pw_reply *out)
+{
+    struct scrape *g = calloc(1, sizeof *g);
+    struct pw_buf seed = {0};
+    if (g) {
+        identity_labels(&g->id, r->view.snap->plan);
+        tail_series(&g->tail, r, &g->id);
+        /* The ETag's seed: the tail holds the snapshot's time and the
+         * process's CPU time and memory; the maintenance windows are the
+         * rest of what the body shows. */
+        pw_buf_add(&seed, g->tail.p, g->tail.len);
+        pw_buf_add(&seed, (const char *)&r->view.maint, sizeof r->view.maint);
+    }
+    if (!g || !copy_rows(g, &r->view) || g->id.oom || g->tail.oom || seed.oom) {
+        if (g)
+            scrape_free(g);
+        free(seed.p);
         pw_reply_error(out, 503, "unavailable", "out of memory");
         return;
     }
-    /* a scrape of 4,100 targets is megabytes of repeated labels */
-    size_t zlen;
-    char *z = out->gzip_ok ? pw_web_gzip(b.p, b.len, &zlen) : NULL;
+    /* done with the view: released now, not when the body has been sent */
+    const struct pw_web_sources *src = pw_req_sources(r);
+    src->release(src->ud, &r->view);
+    r->has_view = false;
     out->vary_encoding = true;
-    if (z) {
-        free(b.p);
-        pw_reply_text(out, 200, "text/plain; version=0.0.4; charset=utf-8", z, zlen);
-        out->gzipped = true;
-        return;
-    }
-    pw_reply_text(out, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
+    pw_reply_stream(out, "text/plain; version=0.0.4; charset=utf-8",
+                    &(struct pw_body_source){scrape_next, scrape_done, g}, seed.p, seed.len);
+    free(seed.p);
 }

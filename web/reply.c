@@ -218,8 +218,21 @@ void pw_reply_share(struct pw_reply *out, struct pw_shared *s)
     out->status = s->status;
 }
 
+void pw_reply_stream(struct pw_reply *out, const char *ctype, const struct pw_body_source *src,
+                     const char *seed, size_t seed_len)
+{
+    pw_reply_clear(out);
+    out->status = 200;
+    out->ctype = ctype;
+    out->stream = *src;
+    etag_of(seed, seed_len, false, out->etag);
+}
+
 void pw_reply_clear(struct pw_reply *out)
 {
+    if (out->stream.next)
+        out->stream.done(out->stream.ud);
+    memset(&out->stream, 0, sizeof out->stream);
     free(out->body);
     out->body = NULL;
     out->len = 0;
@@ -237,6 +250,8 @@ void pw_reply_common_headers(struct MHD_Response *resp, bool tls)
                                 "max-age=31536000");
 }
 
+static void add_headers(struct MHD_Response *resp, const struct pw_reply *out);
+
 struct MHD_Response *pw_reply_response(struct pw_reply *out)
 {
     if (!out->body && out->status == 0)
@@ -252,6 +267,12 @@ struct MHD_Response *pw_reply_response(struct pw_reply *out)
     if (!resp)
         return NULL;
     out->body = NULL; /* the response owns it now */
+    add_headers(resp, out);
+    return resp;
+}
+
+static void add_headers(struct MHD_Response *resp, const struct pw_reply *out)
+{
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, out->ctype);
     pw_reply_common_headers(resp, out->tls);
     if (out->allow)
@@ -264,7 +285,6 @@ struct MHD_Response *pw_reply_response(struct pw_reply *out)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     if (out->etag[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, out->etag);
-    return resp;
 }
 
 /* Compresses out's body in place when the client takes gzip (kept plain
@@ -326,6 +346,25 @@ struct pw_shared *pw_reply_to_shared(struct pw_reply *out)
     return s;
 }
 
+/* Queues out's streamed body, or 304 when If-None-Match names its tag. */
+static int send_stream(struct pw_reply *out, struct MHD_Connection *c)
+{
+    if (out->gzip_ok)
+        tag_gz(out->etag);
+    if (out->if_none_match && inm_matches(out->if_none_match, out->etag)) {
+        pw_reply_clear(out);
+        return send_not_modified(c, out->etag, out->tls);
+    }
+    out->gzipped = out->gzip_ok;
+    struct MHD_Response *resp = pw_stream_response(&out->stream, out->gzipped);
+    if (!resp)
+        return 0;
+    add_headers(resp, out);
+    int ok = MHD_queue_response(c, out->status, resp) == MHD_YES;
+    MHD_destroy_response(resp);
+    return ok;
+}
+
 int pw_reply_send(struct pw_reply *out, struct MHD_Connection *c)
 {
     if (out->shared) {
@@ -336,6 +375,8 @@ int pw_reply_send(struct pw_reply *out, struct MHD_Connection *c)
             return send_not_modified(c, tag, out->tls);
         return MHD_queue_response(c, s->status, gz ? s->gz : s->plain) == MHD_YES;
     }
+    if (out->stream.next)
+        return send_stream(out, c);
     out->etag[0] = '\0';
     if (out->status == 200 && out->body) /* of the plain body, as to_shared */
         etag_of(out->body, out->len, out->gzipped, out->etag);

@@ -37,6 +37,16 @@ struct pw_shared *pw_shared_new(unsigned status, struct MHD_Response *plain,
 struct pw_shared *pw_shared_ref(struct pw_shared *s);
 void pw_shared_unref(struct pw_shared *s);
 
+/* A body written while it is sent, piece by piece (web/stream.c), for an
+ * answer too large to hold whole (GET /metrics of 100,000 targets). */
+struct pw_body_source {
+    /* Appends the next piece (some kilobytes) to b; false after the last
+     * one. Failure: b->oom set (the client sees a cut body). */
+    bool (*next)(void *ud, struct pw_buf *b);
+    void (*done)(void *ud); /* frees ud: sent, abandoned or never queued */
+    void *ud;
+};
+
 /* "\"0123456789abcdef-gz\"" and its NUL */
 #define PW_ETAG_MAX 24
 
@@ -48,6 +58,7 @@ struct pw_reply {
     const char *allow;     /* Allow header (405) */
     const char *challenge; /* WWW-Authenticate header (401) */
     struct pw_shared *shared; /* a reference: queued instead of body */
+    struct pw_body_source stream; /* .next set: queued instead of body */
     bool gzip_ok;          /* the client takes gzip */
     bool gzipped;          /* body is gzip'd: Content-Encoding */
     bool vary_encoding;    /* unused: every answer carries Vary: Accept-Encoding now */
@@ -71,6 +82,12 @@ void pw_reply_error(struct pw_reply *out, unsigned status, const char *error,
     PW_PRINTF(4, 5)
 #endif
     ;
+/* A 200 whose body src writes while it is sent (gzip'd on the way when
+ * the client takes gzip), taking src. Its ETag is a hash of seed, which
+ * must change whenever the body would (the body is not known before it
+ * is sent). */
+void pw_reply_stream(struct pw_reply *out, const char *ctype, const struct pw_body_source *src,
+                     const char *seed, size_t seed_len);
 /* Answers with a shared response (takes a reference of its own). */
 void pw_reply_share(struct pw_reply *out, struct pw_shared *s);
 /* A shared answer made of out's body (taken: out is left empty), with its
@@ -94,5 +111,9 @@ void pw_reply_common_headers(struct MHD_Response *resp, bool tls);
  * If-None-Match names it. A body that is not compressed yet is gzip'd
  * when the client takes gzip (out->gzip_ok). */
 int pw_reply_send(struct pw_reply *out, struct MHD_Connection *c);
+/* stream.c: the response that sends src's body (taken: src is left
+ * empty; done is called also on failure), gzip'd when gz; NULL out of
+ * memory. */
+struct MHD_Response *pw_stream_response(struct pw_body_source *src, bool gz);
 
 #endif

@@ -823,6 +823,91 @@ START_TEST(test_snapshot_threads)
 }
 END_TEST
 
+/* A reader holding the current snapshot while results come in, let go
+ * on the first batch, or kept to the end. */
+struct holder {
+    struct pw_snapshot *held;
+    const struct pw_snapshot *first; /* what held was */
+    bool keep;
+};
+
+static void on_batch_let_go(void *ud, const struct pw_result *r, size_t n)
+{
+    (void)r;
+    (void)n;
+    struct holder *h = ud;
+    if (!h->held || h->keep)
+        return;
+    for (size_t i = 0; i < h->held->ntargets; i++) /* as it was when taken */
+        ck_assert(!h->held->targets[i].has_result);
+    pw_snapshot_release(h->held);
+    h->held = NULL;
+}
+
+/* One sweep of 50 ports with the first snapshot held, briefly or
+ * throughout; returns the snapshot current at the end, which has every
+ * result. */
+static struct pw_snapshot *sweep_holding(struct holder *h, uv_loop_t *loop,
+                                         struct pw_engine **e)
+{
+    struct pw_plan *p = plan_for("127.0.0.1", "1-50", "reachable");
+    struct pw_engine_options o = {.timeout_ms = 1000};
+    *e = pw_engine_new(loop, p, &o);
+    pw_engine_set_batch_cb(*e, on_batch_let_go, h);
+    h->first = h->held = pw_engine_snapshot_acquire(*e);
+    int done = 0;
+    ck_assert_int_eq(pw_engine_sweep_once(*e, th_done, &done), 0);
+    while (!done)
+        uv_run(loop, UV_RUN_ONCE);
+    struct pw_snapshot *s = pw_engine_snapshot_acquire(*e);
+    for (size_t i = 0; i < s->ntargets; i++) /* none lost */
+        ck_assert_msg(s->targets[i].has_result, "target %zu has no result", i);
+    return s;
+}
+
+static void sweep_holding_end(struct pw_engine *e, uv_loop_t *loop, struct pw_snapshot *s)
+{
+    struct pw_plan *p = (struct pw_plan *)s->plan;
+    pw_snapshot_release(s);
+    pw_engine_close(e, NULL, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(loop), 0);
+    pw_plan_free(p);
+}
+
+/* A reader done within a publish costs no copy of every target's state:
+ * the results that came meanwhile are set aside and written into the
+ * same snapshot once it lets go. */
+START_TEST(test_snapshot_held_briefly)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct holder h = {0};
+    struct pw_engine *e;
+    struct pw_snapshot *s = sweep_holding(&h, &loop, &e);
+    ck_assert_ptr_null(h.held);
+    ck_assert_ptr_eq(s, h.first); /* one snapshot all along */
+    sweep_holding_end(e, &loop, s);
+}
+END_TEST
+
+/* A reader that keeps its snapshot keeps it as it was, and the engine
+ * publishes the results in a new one all the same. */
+START_TEST(test_snapshot_held_throughout)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct holder h = {.keep = true};
+    struct pw_engine *e;
+    struct pw_snapshot *s = sweep_holding(&h, &loop, &e);
+    ck_assert_ptr_ne(s, h.held);
+    for (size_t i = 0; i < h.held->ntargets; i++)
+        ck_assert(!h.held->targets[i].has_result);
+    pw_snapshot_release(h.held);
+    sweep_holding_end(e, &loop, s);
+}
+END_TEST
+
 static int open_fds(void)
 {
     int n = 0;
@@ -913,6 +998,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_defaults_from_config);
     tcase_add_test(tc, test_close_in_flight);
     tcase_add_test(tc, test_snapshot_threads);
+    tcase_add_test(tc, test_snapshot_held_briefly);
+    tcase_add_test(tc, test_snapshot_held_throughout);
     tcase_add_test(tc, test_emfile);
     tcase_add_test(tc, test_bad_input);
     suite_add_tcase(s, tc);

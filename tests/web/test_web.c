@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "web/caches.h"
 #include "web/web.h"
 
 #include <check.h>
@@ -589,6 +590,59 @@ static const char *world_identity(void)
     ck_assert_int_gt(strlen(pw_plan_identity(W.plan)->instance_name), 0);
     return buf;
 }
+
+/* A shared answer of one byte. */
+static struct pw_shared *memo_answer(void)
+{
+    struct pw_reply r = {0};
+    char *body = malloc(1);
+    ck_assert_ptr_nonnull(body);
+    *body = 'x';
+    pw_reply_text(&r, 200, "text/plain", body, 1);
+    struct pw_shared *sh = pw_reply_to_shared(&r);
+    pw_reply_clear(&r);
+    ck_assert_ptr_nonnull(sh);
+    return sh;
+}
+
+/* The health memo answers a request of the same moment (snapshot and
+ * second) and lets an answer go once a newer moment is asked for: at
+ * 100,000 targets each is a megabyte. */
+START_TEST(memo_lets_go)
+{
+    struct pw_memo m;
+    ck_assert_int_eq(pw_memo_init(&m), 0);
+    struct pw_snapshot s1 = {.taken_ms = 1000}, s2 = {.taken_ms = 1100};
+    struct pw_memo_key k1, k1b, k2, k3;
+    ck_assert(pw_memo_key(&k1, "/api/v1/health", &s1, 5000, NULL));
+    ck_assert(pw_memo_key(&k1b, "/api/v1/health?role=x", &s1, 5000, NULL));
+    ck_assert(pw_memo_key(&k2, "/api/v1/health", &s2, 5000, NULL));
+    ck_assert(pw_memo_key(&k3, "/api/v1/health", &s2, 6000, NULL));
+    struct pw_shared *a = memo_answer();
+    pw_memo_keep(&m, &k1, a);
+    pw_memo_keep(&m, &k1b, a);
+    struct pw_shared *hit = pw_memo_find(&m, &k1);
+    ck_assert_ptr_eq(hit, a); /* same moment, another query: both kept */
+    pw_shared_unref(hit);
+    hit = pw_memo_find(&m, &k1b);
+    ck_assert_ptr_eq(hit, a);
+    pw_shared_unref(hit);
+    pw_memo_keep(&m, &k2, a); /* a newer snapshot */
+    ck_assert_ptr_null(pw_memo_find(&m, &k1));
+    ck_assert_ptr_null(pw_memo_find(&m, &k1b));
+    hit = pw_memo_find(&m, &k2);
+    ck_assert_ptr_eq(hit, a);
+    pw_shared_unref(hit);
+    pw_memo_keep(&m, &k3, a); /* the next second */
+    ck_assert_ptr_null(pw_memo_find(&m, &k2));
+    pw_memo_keep(&m, &k1, a); /* a request that held an older view: kept beside */
+    hit = pw_memo_find(&m, &k3);
+    ck_assert_ptr_eq(hit, a);
+    pw_shared_unref(hit);
+    pw_shared_unref(a);
+    pw_memo_free(&m);
+}
+END_TEST
 
 START_TEST(metrics)
 {
@@ -1282,6 +1336,7 @@ static Suite *fast_suite(void)
     tcase_add_test(t, health);
     tcase_add_test(t, health_text);
     tcase_add_test(t, history_verify);
+    tcase_add_test(t, memo_lets_go);
     tcase_add_test(t, metrics);
     tcase_add_test(t, metrics_process_and_gzip);
     tcase_add_test(t, endpoint_outside_range);
