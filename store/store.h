@@ -83,7 +83,7 @@ struct pw_store_options {
     uint32_t housekeep_targets; /* targets per housekeeping step (0: 256) */
     int64_t check_ms;       /* PRAGMA quick_check at open may take this long,
                                then the store opens unchecked, saying so
-                               (0: 10000) */
+                               (0: 1000) */
     pw_log_sink log;        /* NULL: errors and warnings to stderr */
     void *log_ud;
 };
