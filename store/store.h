@@ -54,7 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PW_STORE_SCHEMA_VERSION 6
+#define PW_STORE_SCHEMA_VERSION 7
 #define PW_STORE_MSG_MAX 512
 
 /* The finest history bucket: 5 minutes. History steps are whole buckets. */

@@ -18,9 +18,9 @@
  * (outages clipped to [a, b)). */
 struct utarget {
     uint32_t id;
-    char host[256];
+    char *host;         /* owned; small: 100,000 of them are loaded */
     uint16_t port;
-    char roles[256];
+    char *roles;        /* owned */
     int64_t a, b;
     struct span *dn;
     size_t ndn, capdn;
@@ -113,9 +113,13 @@ static int load_utargets(sqlite3 *db, int64_t from, int64_t to, struct utarget *
         struct utarget *t = &nv[(*nt)++];
         memset(t, 0, sizeof *t);
         t->id = (uint32_t)sqlite3_column_int64(s, 0);
-        snprintf(t->host, sizeof t->host, "%s", (const char *)sqlite3_column_text(s, 1));
+        t->host = strdup((const char *)sqlite3_column_text(s, 1));
         t->port = (uint16_t)sqlite3_column_int(s, 2);
-        snprintf(t->roles, sizeof t->roles, "%s", (const char *)sqlite3_column_text(s, 3));
+        t->roles = strdup((const char *)sqlite3_column_text(s, 3));
+        if (!t->host || !t->roles) {
+            rc = PW_ENOMEM;
+            break;
+        }
         t->a = max64(from, sqlite3_column_int64(s, 4));
         t->b = min64(to, sqlite3_column_int64(s, 5));
     }
@@ -190,8 +194,11 @@ static int load_gaps(sqlite3 *db, int64_t from, int64_t to, struct utarget *ts, 
 static int load_down(sqlite3 *db, int64_t from, int64_t to, struct utarget *ts, size_t nt)
 {
     sqlite3_stmt *s;
-    int rc = sq_prepare3(db, "SELECT target_id, start_ms, coalesce(end_ms,?2) FROM outages"
-                             " WHERE start_ms<?2 AND (end_ms IS NULL OR end_ms>?1)",
+    /* ended and open ones apart, each through its own index (v7) */
+    int rc = sq_prepare3(db, "SELECT target_id, start_ms, end_ms FROM outages"
+                             " WHERE end_ms>?1 AND start_ms<?2"
+                             " UNION ALL SELECT target_id, start_ms, ?2 FROM outages"
+                             " INDEXED BY outages_open WHERE end_ms IS NULL AND start_ms<?2",
                          &s, from, to, 0);
     if (rc)
         return rc;
@@ -410,6 +417,8 @@ int pw_store_query_uptime(struct pw_store *st, int64_t from, int64_t to,
     if (!rc)
         rc = compute_groups(group, ts, nt, &cov, &v, n);
     for (size_t i = 0; i < nt; i++) {
+        free(ts[i].host);
+        free(ts[i].roles);
         free(ts[i].dn);
         free(ts[i].pl);
         free(ts[i].gp);
