@@ -32,20 +32,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# The farm, as bench/daemon/run.sh writes it: a check per 100 hosts.
-addr() { echo "127.0.$((4 + ($1 - 1) / 250)).$(( ($1 - 1) % 250 + 1 ))"; }
-checks= hosts=
-for i in $(seq 1 "$HOSTS"); do
-    hosts="$hosts${hosts:+, }$(addr "$i")"
-    if [ $((i % 100)) = 0 ] || [ "$i" = "$HOSTS" ]; then
-        checks="$checks[check farm$i]
-hosts = $hosts
-ports = 50001-$((50000 + PORTS))
-expect = reachable
-"
-        hosts=
-    fi
-done
+# The farm of bench/daemon/run.sh.
+. "$root/bench/farm.sh"
+checks=$(farm_checks "$HOSTS" "$PORTS")
 cat >"$work/farm.ini" <<INI
 [portwatch]
 listen = 127.0.0.1:$API

@@ -85,6 +85,15 @@ def main():
     reps = int(sys.argv[6]) if len(sys.argv) > 6 else 7
     wait = float(sys.argv[7]) if len(sys.argv) > 7 else 10
     proc, startup, conn = start(pw, config, int(port))
+    try:
+        measure(proc, startup, conn, host, role, reps, wait)
+    finally:  # never leave the daemon running
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def measure(proc, startup, conn, host, role, reps, wait):
     print(f"startup to serving (exec to the first /api/v1/health answer): {startup:.2f} s"
           " (target <= 3 s)")
     time.sleep(wait)
