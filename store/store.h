@@ -257,6 +257,12 @@ struct pw_store_target {
     struct pw_target_state st;/* has_result false when never probed */
 };
 
+/* Whether the database ever had a target on host (ignoring case) and one
+ * with role (NULL: true), retired ones included: the web layer's check of
+ * a history query's scope, two index lookups. 0 or PW_ESTORAGE. */
+int pw_store_known(struct pw_store *st, const char *host, const char *role, bool *host_ok,
+                   bool *role_ok);
+
 /* Every target (retired ones when include_retired) with its current state:
  * status and since when, last state, latency, consecutive fails. Sorted by
  * id. Free with free(). */

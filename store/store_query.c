@@ -248,6 +248,37 @@ int pw_store_query_status(struct pw_store *st, bool include_retired,
     return rc;
 }
 
+static int exists(sqlite3 *db, const char *sql, const char *what, bool *yes)
+{
+    *yes = true;
+    if (!what)
+        return 0;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return PW_ESTORAGE;
+    sqlite3_bind_text(s, 1, what, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    *yes = step == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : PW_ESTORAGE;
+}
+
+int sq_known(sqlite3 *db, const char *host, const char *role, bool *host_ok, bool *role_ok)
+{
+    int rc = exists(db, "SELECT 1 FROM targets WHERE host=?1 LIMIT 1", host, host_ok);
+    return rc ? rc : exists(db, "SELECT 1 FROM target_roles WHERE role=?1 LIMIT 1", role,
+                            role_ok);
+}
+
+int pw_store_known(struct pw_store *st, const char *host, const char *role, bool *host_ok,
+                   bool *role_ok)
+{
+    sqlite3 *db = pw_store_reader_lock(st);
+    int rc = sq_known(db, host, role, host_ok, role_ok);
+    pw_store_reader_unlock(st);
+    return rc;
+}
+
 int pw_store_load_states(struct pw_store *st, const struct pw_plan *plan,
                          struct pw_target_state *states, const bool *skip)
 {
