@@ -43,6 +43,9 @@ size_t sq_subtract(const struct span *d, size_t nd, const struct span *p, size_t
  * probed), in place. 0 or an error. */
 int sq_target_coverage(sqlite3 *db, int64_t target_id, int64_t from, int64_t to,
                        struct spans *cov);
+/* Whether the database ever had a target on host (ignoring case) and one
+ * with role (NULL: true). 0 or PW_ESTORAGE. */
+int sq_known(sqlite3 *db, const char *host, const char *role, bool *host_ok, bool *role_ok);
 /* Column col as text into dst ("" for NULL). */
 void sq_text_col(sqlite3_stmt *s, int col, char *dst, size_t cap);
 

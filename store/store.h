@@ -54,7 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PW_STORE_SCHEMA_VERSION 6
+#define PW_STORE_SCHEMA_VERSION 7
 #define PW_STORE_MSG_MAX 512
 
 /* The finest history bucket: 5 minutes. History steps are whole buckets. */
@@ -83,7 +83,7 @@ struct pw_store_options {
     uint32_t housekeep_targets; /* targets per housekeeping step (0: 256) */
     int64_t check_ms;       /* PRAGMA quick_check at open may take this long,
                                then the store opens unchecked, saying so
-                               (0: 10000) */
+                               (0: 1000) */
     pw_log_sink log;        /* NULL: errors and warnings to stderr */
     void *log_ud;
 };
@@ -256,6 +256,12 @@ struct pw_store_target {
     int64_t retired_ms;       /* 0 while in the plan */
     struct pw_target_state st;/* has_result false when never probed */
 };
+
+/* Whether the database ever had a target on host (ignoring case) and one
+ * with role (NULL: true), retired ones included: the web layer's check of
+ * a history query's scope, two index lookups. 0 or PW_ESTORAGE. */
+int pw_store_known(struct pw_store *st, const char *host, const char *role, bool *host_ok,
+                   bool *role_ok);
 
 /* Every target (retired ones when include_retired) with its current state:
  * status and since when, last state, latency, consecutive fails. Sorted by

@@ -73,28 +73,11 @@ static int load_outages(sqlite3 *db, int64_t from, int64_t to,
     return rc;
 }
 
-/* Whether the database ever had a target on host / with role. */
-static int known(sqlite3 *db, const char *sql, const char *what, bool *yes)
-{
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-        return PW_ESTORAGE;
-    sqlite3_bind_text(s, 1, what, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    *yes = step == SQLITE_ROW;
-    sqlite3_finalize(s);
-    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : PW_ESTORAGE;
-}
-
 static int check_scope(sqlite3 *db, const struct pw_store_incident_filter *f)
 {
-    bool yes = true;
-    int rc = 0;
-    if (f->host)
-        rc = known(db, "SELECT 1 FROM targets WHERE host=?1 LIMIT 1", f->host, &yes);
-    if (!rc && yes && f->role)
-        rc = known(db, "SELECT 1 FROM target_roles WHERE role=?1 LIMIT 1", f->role, &yes);
-    return rc ? rc : yes ? 0 : PW_ENOT_FOUND;
+    bool host_ok, role_ok;
+    int rc = sq_known(db, f->host, f->role, &host_ok, &role_ok);
+    return rc ? rc : host_ok && role_ok ? 0 : PW_ENOT_FOUND;
 }
 
 /* Same cause: the same failing state, and for an accepted connection the

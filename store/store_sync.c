@@ -93,8 +93,11 @@ static int sync_prepare(sqlite3 *db, struct sync_stmts *q)
               " r.count, r.status_since_ms, r.fails_before, r.latency_us, r.verify,"
               " r.verify_info"
               " FROM targets t LEFT JOIN state_runs r ON r.id=t.cur_run WHERE t.id=?");
-    PREP(out, "SELECT id, last_ms, fails FROM outages WHERE target_id=? AND end_ms IS NULL"
-              " ORDER BY start_ms DESC LIMIT 1");
+    /* The open outage through the index of open ones: by its choice SQLite
+     * took (target_id, start_ms) for the ORDER BY and read every outage of
+     * the target, 2 s of start-up with a year of 100,000 targets. */
+    PREP(out, "SELECT id, last_ms, fails FROM outages INDEXED BY outages_open"
+              " WHERE target_id=? AND end_ms IS NULL ORDER BY start_ms DESC LIMIT 1");
     PREP(ret, "SELECT o.id, o.last_ms FROM outages o JOIN targets t ON t.id=o.target_id"
               " WHERE o.end_ms IS NULL AND t.sync_gen<>?");
 #undef PREP

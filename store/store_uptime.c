@@ -18,9 +18,9 @@
  * (outages clipped to [a, b)). */
 struct utarget {
     uint32_t id;
-    char host[256];
+    char *host;         /* owned; small: 100,000 of them are loaded */
     uint16_t port;
-    char roles[256];
+    char *roles;        /* owned */
     int64_t a, b;
     struct span *dn;
     size_t ndn, capdn;
@@ -30,13 +30,55 @@ struct utarget {
     size_t ngp, capgp;
 };
 
-static struct pw_store_uptime *group_row(struct pw_store_uptime **v, size_t *n,
-                                         size_t *cap, const char *key, bool *oom)
+/* The groups met so far, found by key: an open-addressing table of
+ * indices into the rows (+1; 0 is empty), at most half full. A linear
+ * search made by=target quadratic: 100,000 targets took minutes. */
+struct group_index {
+    uint32_t *slot;
+    size_t cap; /* a power of two */
+};
+
+static uint32_t key_hash(const char *k)
 {
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*v)[i].key, key) == 0)
-            return &(*v)[i];
-    struct pw_store_uptime *nv = sq_grow(*v, cap, *n, sizeof *nv, 64);
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *k; k++)
+        h = (h ^ (uint8_t)*k) * 16777619u;
+    return h;
+}
+
+static uint32_t *index_slot(const struct group_index *gi, const struct pw_store_uptime *v,
+                            const char *key)
+{
+    size_t i = key_hash(key) & (gi->cap - 1);
+    while (gi->slot[i] && strcmp(v[gi->slot[i] - 1].key, key) != 0)
+        i = (i + 1) & (gi->cap - 1);
+    return &gi->slot[i];
+}
+
+/* Room for one group more: the table doubled and refilled when half full. */
+static bool index_room(struct group_index *gi, const struct pw_store_uptime *v, size_t n)
+{
+    if (2 * (n + 1) <= gi->cap)
+        return true;
+    struct group_index ng = {calloc(gi->cap ? 2 * gi->cap : 256, sizeof *ng.slot),
+                             gi->cap ? 2 * gi->cap : 256};
+    if (!ng.slot)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        *index_slot(&ng, v, v[i].key) = (uint32_t)(i + 1);
+    free(gi->slot);
+    *gi = ng;
+    return true;
+}
+
+static struct pw_store_uptime *group_row(struct pw_store_uptime **v, size_t *n, size_t *cap,
+                                         struct group_index *gi, const char *key, bool *oom)
+{
+    uint32_t *at = gi->cap ? index_slot(gi, *v, key) : NULL;
+    if (at && *at)
+        return &(*v)[*at - 1];
+    struct pw_store_uptime *nv = index_room(gi, *v, *n) ? sq_grow(*v, cap, *n, sizeof *nv, 64)
+                                                        : NULL;
     if (!nv) {
         *oom = true;
         return NULL;
@@ -45,6 +87,7 @@ static struct pw_store_uptime *group_row(struct pw_store_uptime **v, size_t *n,
     struct pw_store_uptime *u = &(*v)[(*n)++];
     memset(u, 0, sizeof *u);
     snprintf(u->key, sizeof u->key, "%s", key);
+    *index_slot(gi, *v, u->key) = (uint32_t)*n;
     return u;
 }
 
@@ -70,9 +113,13 @@ static int load_utargets(sqlite3 *db, int64_t from, int64_t to, struct utarget *
         struct utarget *t = &nv[(*nt)++];
         memset(t, 0, sizeof *t);
         t->id = (uint32_t)sqlite3_column_int64(s, 0);
-        snprintf(t->host, sizeof t->host, "%s", (const char *)sqlite3_column_text(s, 1));
+        t->host = strdup((const char *)sqlite3_column_text(s, 1));
         t->port = (uint16_t)sqlite3_column_int(s, 2);
-        snprintf(t->roles, sizeof t->roles, "%s", (const char *)sqlite3_column_text(s, 3));
+        t->roles = strdup((const char *)sqlite3_column_text(s, 3));
+        if (!t->host || !t->roles) {
+            rc = PW_ENOMEM;
+            break;
+        }
         t->a = max64(from, sqlite3_column_int64(s, 4));
         t->b = min64(to, sqlite3_column_int64(s, 5));
     }
@@ -147,8 +194,11 @@ static int load_gaps(sqlite3 *db, int64_t from, int64_t to, struct utarget *ts, 
 static int load_down(sqlite3 *db, int64_t from, int64_t to, struct utarget *ts, size_t nt)
 {
     sqlite3_stmt *s;
-    int rc = sq_prepare3(db, "SELECT target_id, start_ms, coalesce(end_ms,?2) FROM outages"
-                             " WHERE start_ms<?2 AND (end_ms IS NULL OR end_ms>?1)",
+    /* ended and open ones apart, each through its own index (v7) */
+    int rc = sq_prepare3(db, "SELECT target_id, start_ms, end_ms FROM outages"
+                             " WHERE end_ms>?1 AND start_ms<?2"
+                             " UNION ALL SELECT target_id, start_ms, ?2 FROM outages"
+                             " INDEXED BY outages_open WHERE end_ms IS NULL AND start_ms<?2",
                          &s, from, to, 0);
     if (rc)
         return rc;
@@ -280,24 +330,29 @@ static int memberships(enum pw_store_group group, const struct utarget *ts, size
 {
     size_t cap = 0, capm = 0;
     bool oom = false;
-    for (size_t i = 0; i < nt; i++) {
+    struct group_index gi = {NULL, 0};
+    int rc = 0;
+    for (size_t i = 0; !rc && i < nt; i++) {
         char buf[300];
         const char *keys[PW_MAX_ROLES + 1];
         size_t nk = group_keys(group, &ts[i], buf, sizeof buf, keys);
         for (size_t k = 0; k < nk; k++) {
-            struct pw_store_uptime *u = group_row(v, n, &cap, keys[k], &oom);
+            struct pw_store_uptime *u = group_row(v, n, &cap, &gi, keys[k], &oom);
             struct member *nv = u ? sq_grow(*out, &capm, *nm, sizeof *nv, 256) : NULL;
-            if (!nv)
-                return PW_ENOMEM;
+            if (!nv) {
+                rc = PW_ENOMEM;
+                break;
+            }
             *out = nv;
             if (group == PW_GROUP_TARGET)
                 u->target_id = ts[i].id;
             nv[(*nm)++] = (struct member){(size_t)(u - *v), &ts[i]};
         }
     }
-    if (*nm) /* qsort(NULL, 0) is undefined */
+    free(gi.slot);
+    if (!rc && *nm) /* qsort(NULL, 0) is undefined */
         qsort(*out, *nm, sizeof **out, member_cmp);
-    return 0;
+    return rc;
 }
 
 static int compute_groups(enum pw_store_group group, const struct utarget *ts, size_t nt,
@@ -362,6 +417,8 @@ int pw_store_query_uptime(struct pw_store *st, int64_t from, int64_t to,
     if (!rc)
         rc = compute_groups(group, ts, nt, &cov, &v, n);
     for (size_t i = 0; i < nt; i++) {
+        free(ts[i].host);
+        free(ts[i].roles);
         free(ts[i].dn);
         free(ts[i].pl);
         free(ts[i].gp);

@@ -38,7 +38,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-addr() { echo "127.0.$((4 + ($1 - 1) / 250)).$(( ($1 - 1) % 250 + 1 ))"; }
+. "$root/bench/farm.sh"
 ip netns add "$ns"
 ip -n "$ns" link set lo up
 first_drop=$((HOSTS - DROP + 1))
@@ -52,20 +52,9 @@ table inet pwdaemon {
 }
 NFT
 fi
-# A check per 100 hosts (a line holds at most 4,096 bytes).
-checks= hosts= specs=
+checks=$(farm_checks "$HOSTS" "$PORTS") specs=
 for i in $(seq 1 "$HOSTS"); do
-    a=$(addr "$i")
-    hosts="$hosts${hosts:+, }$a"
-    for p in 50001 50002 50003 50004; do specs="$specs $a:$p"; done
-    if [ $((i % 100)) = 0 ] || [ "$i" = "$HOSTS" ]; then
-        checks="$checks[check farm$i]
-hosts = $hosts
-ports = 50001-$((50000 + PORTS))
-expect = reachable
-"
-        hosts=
-    fi
+    for p in 50001 50002 50003 50004; do specs="$specs $(addr "$i"):$p"; done
 done
 mkfifo "$work/hold"
 ip netns exec "$ns" python3 -c '

@@ -106,6 +106,9 @@ START_TEST(schema_migrate_from_every_version)
         pw_store_epm_free(hosts, nh);
         pw_store_close(st);
         ck_assert_int_eq(qint(path, "PRAGMA user_version"), PW_STORE_SCHEMA_VERSION);
+        /* v7: ended outages by their end */
+        ck_assert_int_eq(qint(path, "SELECT count(*) FROM sqlite_master"
+                                    " WHERE type='index' AND name='outages_end'"), 1);
         ck_assert_int_eq(qint(path, "SELECT count(*) FROM targets"), 3);
         ck_assert_int_eq(qint(path, "SELECT count(*) FROM state_runs WHERE verify IS NULL"),
                          v >= 1 ? 1 : 0);
