@@ -48,5 +48,8 @@ int sq_target_coverage(sqlite3 *db, int64_t target_id, int64_t from, int64_t to,
 int sq_known(sqlite3 *db, const char *host, const char *role, bool *host_ok, bool *role_ok);
 /* Column col as text into dst ("" for NULL). */
 void sq_text_col(sqlite3_stmt *s, int col, char *dst, size_t cap);
+/* bsearch's comparison for arrays of structs whose first member is a
+ * uint32_t target id, sorted by it; the key is a uint32_t. */
+int sq_cmp_id(const void *key, const void *elem);
 
 #endif

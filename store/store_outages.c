@@ -59,19 +59,6 @@ static void free_names(struct tname *v, size_t n)
     free(v);
 }
 
-static const struct tname *find_name(const struct tname *v, size_t n, uint32_t id)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (v[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && v[lo].id == id ? &v[lo] : NULL;
-}
-
 /* An outage that began inside a maintenance window over its target is
  * planned (store_maint.c keeps the windows' spans). */
 static int mark_planned(sqlite3 *db, struct pw_store_outage *v, size_t n)
@@ -150,7 +137,7 @@ int pw_store_query_outages(struct pw_store *st, const struct pw_store_outage_fil
         struct pw_store_outage *o = &v[(*n)++];
         o->id = sqlite3_column_int64(s, 0);
         o->target_id = (uint32_t)sqlite3_column_int64(s, 1);
-        const struct tname *tn = find_name(names, nnames, o->target_id);
+        const struct tname *tn = bsearch(&o->target_id, names, nnames, sizeof *names, sq_cmp_id);
         o->host = tn ? tn->host : "";
         o->port = tn ? tn->port : 0;
         o->start_ms = sqlite3_column_int64(s, 2);

@@ -176,6 +176,13 @@ void sq_text_col(sqlite3_stmt *s, int col, char *dst, size_t cap)
     snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
+int sq_cmp_id(const void *key, const void *elem)
+{
+    /* a pointer to a struct converts to one to its first member */
+    uint32_t a = *(const uint32_t *)key, b = *(const uint32_t *)elem;
+    return (a > b) - (a < b);
+}
+
 static void fill_state(sqlite3_stmt *s, int col, struct pw_target_state *ts)
 {
     /* columns: state, status, ok, last_ms, count, status_since_ms,

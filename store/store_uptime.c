@@ -130,15 +130,7 @@ static int load_utargets(sqlite3 *db, int64_t from, int64_t to, struct utarget *
 /* Target id in ts (sorted by id), or NULL. */
 static struct utarget *find_target(struct utarget *ts, size_t nt, uint32_t id)
 {
-    size_t lo = 0, hi = nt;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (ts[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < nt && ts[lo].id == id ? &ts[lo] : NULL;
+    return bsearch(&id, ts, nt, sizeof *ts, sq_cmp_id);
 }
 
 /* Adds [a, b) clipped to t's active span to *v. */
