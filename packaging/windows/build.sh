@@ -595,6 +595,16 @@ wait_http() {  # url seconds -> the first HTTP answer's code, or 000
     echo "$code"
 }
 msi_log() { tr -d '\r' <"$WINEPREFIX/drive_c/$1"; }
+# Whether msiexec's log $1 has a line matching $2, waiting up to 10 s:
+# Wine's msiexec can return before its log is all written (a CI run read
+# it without the ConfigureService line that was there moments later).
+msi_log_has() {
+    for _ in $(seq 50); do
+        msi_log "$1" 2>/dev/null | grep -q "$2" && return 0
+        sleep 0.2
+    done
+    return 1
+}
 rm -f "$pd/portwatch.ini" "$pd"/portwatch.db*
 snapshot >"$out/files-before.txt"
 inst="$pf_dir/portwatch.exe"
@@ -608,7 +618,7 @@ if [ -f "$msi" ] && timeout 120 wine msiexec /i "$msi" /qn /l*v 'C:\msi-install.
     fi
     check_event_source 'C:\Program Files\portwatch\portwatch.exe' "msiexec /i"
     check_account "msiexec /i"
-    if msi_log msi-install.log | grep -q 'Action ended .*: ConfigureService. Return value 1'; then
+    if msi_log_has msi-install.log 'Action ended .*: ConfigureService. Return value 1'; then
         pass "msiexec /i ran 'portwatch.exe service configure' (access list, privileges)"
     else
         fail "msiexec /i: ConfigureService did not succeed (C:\\msi-install.log)"
@@ -625,7 +635,7 @@ if [ -f "$msi" ] && timeout 120 wine msiexec /i "$msi" /qn /l*v 'C:\msi-install.
     "$HERE/make-msi.sh" "$stage" "$next_version" "$(basename "$msi2")" >>"$out/wixl.log" 2>&1 || true
     if [ -f "$msi2" ] && timeout 180 wine msiexec /i "$msi2" /qn /l*v 'C:\msi-upgrade.log' </dev/null &&
        [ "$(sha256sum <"$pd/portwatch.ini")" = "$conf_sum" ] && [ -f "$pd/portwatch.db" ] && [ -f "$inst" ] &&
-       msi_log msi-upgrade.log | grep -q 'Action ended .*: StopAndWait. Return value 1' &&
+       msi_log_has msi-upgrade.log 'Action ended .*: StopAndWait. Return value 1' &&
        [ "$(wait_http http://127.0.0.1:8470/api/v1/health 10)" != 000 ]; then
         pass "upgrade $project_version -> $next_version: configuration (edited) and history kept, service answers"
     else
