@@ -18,17 +18,29 @@
 #include <string.h>
 
 #define DEFAULT_WINDOW_MS 60000
+/* With a limit, incidents are found a period at a time from the range's
+ * end back: the first an hour, each next one 4 times longer. */
+#define FIRST_PERIOD_MS 3600000
 
-/* Outages overlapping [?1 - window, ?2), oldest start first, each with the
- * verification of the state run it began in (the newest run of its target
- * that began at or before it). */
+/* Outages that began in [from, to), or, the oldest period, every one that
+ * began before `to` and ended after `floor` (the range's start less a
+ * window): no incident has outages both in a period and outside. */
+struct period {
+    int64_t floor, from, to;
+    bool oldest;
+};
+
+/* The outages of a period, oldest start first, each with the verification
+ * of the state run it began in (the newest run of its target that began at
+ * or before it): those of a period (?1 its floor, ?2 its end, ?3 its
+ * start, or the smallest integer for the oldest). */
 static const char load_sql[] =
     "SELECT o.id, o.target_id, t.host, t.port, t.roles, o.start_ms,"
     " coalesce(o.end_ms,-1), o.state, coalesce(r.verify,0), coalesce(r.verify_info,''),"
     " o.detail FROM outages o JOIN targets t ON t.id=o.target_id"
     " LEFT JOIN state_runs r ON r.id=(SELECT id FROM state_runs"
     "  WHERE target_id=o.target_id AND first_ms<=o.start_ms ORDER BY first_ms DESC LIMIT 1)"
-    " WHERE o.start_ms<?2 AND (o.end_ms IS NULL OR o.end_ms>?1)"
+    " WHERE o.start_ms<?2 AND o.start_ms>=?3 AND (o.end_ms IS NULL OR o.end_ms>?1)"
     " ORDER BY o.start_ms, o.id";
 
 static void fill_target(sqlite3_stmt *s, struct pw_store_incident_target *x)
@@ -49,11 +61,11 @@ static void fill_target(sqlite3_stmt *s, struct pw_store_incident_target *x)
     sq_text_col(s, 10, x->detail, sizeof x->detail);
 }
 
-static int load_outages(sqlite3 *db, int64_t from, int64_t to,
+static int load_outages(sqlite3 *db, const struct period *p,
                         struct pw_store_incident_target **out, size_t *n)
 {
     sqlite3_stmt *s;
-    int rc = sq_prepare3(db, load_sql, &s, from, to, 0);
+    int rc = sq_prepare3(db, load_sql, &s, p->floor, p->to, p->oldest ? INT64_MIN : p->from);
     if (rc)
         return rc;
     size_t cap = 0;
@@ -174,23 +186,28 @@ static int member_cmp(const void *x, const void *y)
     return a->i < b->i ? -1 : a->i > b->i;
 }
 
-/* Builds out from the grouped outages t[0..n) (inc from group()): each
- * incident's outages contiguous in out->t, the incidents passing f newest
- * first in out->v. */
+/* Appends to out the incidents of the grouped outages t[0..n) (inc from
+ * group()): each incident's outages contiguous in out->t, the incidents
+ * passing f newest first after those out->v had. */
 static int build(const struct pw_store_incident_filter *f,
                  const struct pw_store_incident_target *t, size_t n, const size_t *inc,
                  struct pw_store_incident_list *out)
 {
     struct member *m = malloc((n ? n : 1) * sizeof *m);
-    out->t = malloc((n ? n : 1) * sizeof *out->t);
-    out->v = malloc((n ? n : 1) * sizeof *out->v);
-    if (!m || !out->t || !out->v) {
+    struct pw_store_incident_target *nt = realloc(out->t, (out->nt + n + 1) * sizeof *nt);
+    if (nt)
+        out->t = nt;
+    struct pw_store_incident *nv = realloc(out->v, (out->n + n + 1) * sizeof *nv);
+    if (nv)
+        out->v = nv;
+    if (!m || !nt || !nv) {
         free(m);
         return PW_ENOMEM;
     }
     for (size_t i = 0; i < n; i++)
         m[i] = (struct member){inc[i], i};
     qsort(m, n, sizeof *m, member_cmp);
+    size_t had = out->n;
     for (size_t i = 0; i < n;) {
         struct pw_store_incident in = {.start_ms = t[m[i].root].start_ms, .first = out->nt};
         const struct pw_store_incident_target *first = &t[m[i].root];
@@ -212,7 +229,7 @@ static int build(const struct pw_store_incident_filter *f,
     }
     free(m);
     /* oldest first so far: newest first, as the outages list */
-    for (size_t a = 0, b = out->n; a + 1 < b; a++, b--) {
+    for (size_t a = had, b = out->n; a + 1 < b; a++, b--) {
         struct pw_store_incident x = out->v[a];
         out->v[a] = out->v[b - 1];
         out->v[b - 1] = x;
@@ -233,24 +250,42 @@ static int mark_planned(sqlite3 *db, int64_t from, int64_t to, struct pw_store_i
     return rc;
 }
 
-int pw_store_query_incidents(struct pw_store *st, const struct pw_store_incident_filter *f,
-                             struct pw_store_incident_list *out)
+/* The latest c <= at with no outage beginning in [c - window, c), where an
+ * incident can neither begin before and go on after (its outages begin
+ * within one window of its first) nor take one that began before into
+ * one that began after; `floor` when every c down to it has one. */
+static int clean_cut(sqlite3 *db, int64_t at, int64_t floor, int64_t window, int64_t *cut)
 {
-    memset(out, 0, sizeof *out);
-    if (!f || f->to_ms <= f->from_ms)
-        return PW_EINVAL;
-    int64_t window = f->window_ms > 0 ? f->window_ms : DEFAULT_WINDOW_MS;
+    sqlite3_stmt *s;
+    int rc = sq_prepare3(db, "SELECT start_ms FROM outages WHERE start_ms<?1 AND start_ms>=?2"
+                             " ORDER BY start_ms DESC", &s, at, floor, 0);
+    if (rc)
+        return rc;
+    int64_t c = at;
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t start = sqlite3_column_int64(s, 0);
+        if (start < c - window)
+            break;
+        c = start;
+    }
+    *cut = step == SQLITE_ROW ? c : floor;
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = PW_ESTORAGE;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Appends the incidents of period p passing f to out. */
+static int period_incidents(sqlite3 *db, const struct pw_store_incident_filter *f,
+                            int64_t window, const struct period *p,
+                            struct pw_store_incident_list *out)
+{
     struct pw_store_incident_target *t = NULL;
     size_t n = 0;
-    sqlite3 *db = pw_store_reader_lock(st);
-    int rc = check_scope(db, f);
-    /* earlier outages too: an incident that began before `from` keeps
-     * every outage that began with it */
+    int rc = load_outages(db, p, &t, &n);
     if (!rc)
-        rc = load_outages(db, f->from_ms - window, f->to_ms, &t, &n);
-    if (!rc)
-        rc = mark_planned(db, f->from_ms - window, f->to_ms, t, n);
-    pw_store_reader_unlock(st);
+        rc = mark_planned(db, p->from, p->to, t, n);
     size_t *inc = rc ? NULL : malloc((n ? n : 1) * sizeof *inc);
     if (!rc && !inc)
         rc = PW_ENOMEM;
@@ -260,6 +295,50 @@ int pw_store_query_incidents(struct pw_store *st, const struct pw_store_incident
     }
     free(inc);
     free(t);
+    return rc;
+}
+
+/* Periods from f->to back, until f->limit incidents and one more are found
+ * (only the newest are wanted: a year of a large farm is hundreds of MB)
+ * or the range is done. Earlier outages count too: an incident that began
+ * before `from` keeps every outage that began with it. */
+static int find(sqlite3 *db, const struct pw_store_incident_filter *f, int64_t window,
+                struct pw_store_incident_list *out)
+{
+    int64_t floor = f->from_ms - window, span = FIRST_PERIOD_MS;
+    struct period p = {.floor = floor, .to = f->to_ms};
+    int rc = 0;
+    while (!rc && !p.oldest) {
+        p.from = floor;
+        if (f->limit && p.to - floor > span)
+            rc = clean_cut(db, p.to - span, floor, window, &p.from);
+        p.oldest = p.from <= floor;
+        if (!rc)
+            rc = period_incidents(db, f, window, &p, out);
+        if (f->limit && out->n > f->limit)
+            break;
+        p.to = p.from;
+        span = span > INT64_MAX / 4 ? INT64_MAX : 4 * span;
+    }
+    if (!rc && f->limit && out->n > f->limit) {
+        out->n = f->limit;
+        out->truncated = true;
+    }
+    return rc;
+}
+
+int pw_store_query_incidents(struct pw_store *st, const struct pw_store_incident_filter *f,
+                             struct pw_store_incident_list *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!f || f->to_ms <= f->from_ms)
+        return PW_EINVAL;
+    int64_t window = f->window_ms > 0 ? f->window_ms : DEFAULT_WINDOW_MS;
+    sqlite3 *db = pw_store_reader_lock(st);
+    int rc = check_scope(db, f);
+    if (!rc)
+        rc = find(db, f, window, out);
+    pw_store_reader_unlock(st);
     if (rc)
         pw_store_incident_list_free(out);
     return rc;

@@ -42,6 +42,7 @@ struct pw_store_incident_list {
     size_t n;
     struct pw_store_incident_target *t;
     size_t nt;
+    bool truncated;              /* the filter's limit left older ones out */
 };
 
 struct pw_store_incident_filter {
@@ -50,6 +51,7 @@ struct pw_store_incident_filter {
     const char *role;         /* NULL: any; else incidents covering it */
     int open;                 /* -1 any, 1 only open, 0 only ended */
     int64_t window_ms;        /* "began together" (0: 60000) */
+    size_t limit;             /* 0: all; else the newest `limit` only */
 };
 
 /* The incidents matching f, newest first. PW_ENOT_FOUND when f->host or

@@ -7,15 +7,21 @@
  *   host, role incidents covering them (404 when the database never had
  *              such a target)
  *   state      open or ended
+ *   limit      the newest this many (default 100): older ones cost time
+ *              and are read by paging back with `to`
  */
 #include "web/api.h"
 
 #include "base/error.h"
+#include "config/values.h"
 #include "web/api_doc.h"
 #include "web/incident_doc.h"
 #include "web/params.h"
 
 #include <string.h>
+
+#define INCIDENTS_DEFAULT_LIMIT 100
+#define INCIDENTS_MAX_LIMIT 10000
 
 /* Reads the parameters into f. Returns 0, or -1 with a 400 in out. */
 static int incident_filter(struct pw_req *r, struct pw_store_incident_filter *f,
@@ -36,6 +42,15 @@ static int incident_filter(struct pw_req *r, struct pw_store_incident_filter *f,
                        "state: '%.20s' is not a state of an incident; use open or ended", s);
         return -1;
     }
+    long long limit = INCIDENTS_DEFAULT_LIMIT;
+    const char *ls = pw_web_param(r, "limit");
+    char perr[PW_ERRBUF];
+    if (ls && pw_parse_int(ls, 1, INCIDENTS_MAX_LIMIT, &limit, perr) != 0) {
+        pw_reply_error(out, 400, "bad parameter", "limit: %s (1 to %d)", perr,
+                       INCIDENTS_MAX_LIMIT);
+        return -1;
+    }
+    f->limit = (size_t)limit;
     f->window_ms = pw_incident_window(r->view.snap->plan);
     return 0;
 }
@@ -78,6 +93,8 @@ void pw_api_incidents(struct pw_req *r, struct pw_reply *out)
     json_object_set_new(doc, "to", pw_jtime(f.to_ms));
     for (size_t i = 0; i < l.n; i++)
         json_array_append_new(arr, pw_incident_json(&l, i, &ix, r->now_ms));
+    json_object_set_new(doc, "count", json_integer((json_int_t)l.n));
+    json_object_set_new(doc, "truncated", json_boolean(l.truncated));
     json_object_set_new(doc, "incidents", arr);
     pw_plan_index_free(&ix);
     pw_store_incident_list_free(&l);

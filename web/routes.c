@@ -44,7 +44,7 @@ static const char *const p_outages[] = {"from", "to", "host", "role", "port", "o
                                         NULL};
 static const char *const p_uptime[] = {"from", "to", "by", NULL};
 static const char *const p_range[] = {"from", "to", NULL};
-static const char *const p_incidents[] = {"from", "to", "host", "role", "state", NULL};
+static const char *const p_incidents[] = {"from", "to", "host", "role", "state", "limit", NULL};
 static const char *const p_report[] = {"from", "to", "host", "role", "format", NULL};
 
 /* The dashboard's files are not here: server.c serves them before this

@@ -3,7 +3,8 @@
  * database fed with results: outages that began together on one host or
  * with one cause across hosts make one incident, others stay apart; the
  * filters (range, host, role, open/ended) keep whole incidents; a verify
- * mismatch is a cause of its own; an unknown host or role is not found.
+ * mismatch is a cause of its own; an unknown host or role is not found;
+ * a limit keeps the newest incidents, the same ones as without it.
  */
 #include "store_fixture.h"
 #include "store/store_incidents.h"
@@ -183,6 +184,82 @@ START_TEST(filters_keep_whole_incidents)
 }
 END_TEST
 
+/* Eight hours: sql01:1433 refused for 2 minutes every 40 minutes, web01:443
+ * refused for 30 s every 30 minutes, and bts01, bts02 filtered 20 s before
+ * and 10 s after the hour before the end: one incident across the instant
+ * a limited query starts its first period at (store_incidents.c). */
+#define LONG_MS (8 * 3600000LL)
+#define STRADDLE (LONG_MS - 3600000)
+
+static struct pw_result long_answer(uint32_t t, int64_t at)
+{
+    int64_t m = at - T0;
+    bool down = (t == 0 && m >= 40 * MINUTE && m % (40 * MINUTE) < 2 * MINUTE) ||
+                (t == 2 && m % (30 * MINUTE) >= 15 * MINUTE &&
+                 m % (30 * MINUTE) < 15 * MINUTE + 30000) ||
+                (t == 3 && m >= STRADDLE - 20000 && m < STRADDLE + 5 * MINUTE) ||
+                (t == 5 && m >= STRADDLE + 10000 && m < STRADDLE + 5 * MINUTE);
+    enum pw_state s = t >= 3 ? PW_STATE_FILTERED : PW_STATE_CLOSED;
+    struct pw_result r = down ? mkres(t, s, PW_STATUS_DOWN, at, -1)
+                              : mkres(t, PW_STATE_OPEN, PW_STATUS_UP, at, 100);
+    r.verify = down ? PW_VERIFY_NONE : PW_VERIFY_VERIFIED;
+    return r;
+}
+
+static void same_incident(const struct pw_store_incident_list *a, size_t i,
+                          const struct pw_store_incident_list *b, size_t j)
+{
+    ck_assert_str_eq(a->v[i].id, b->v[j].id);
+    ck_assert_int_eq(a->v[i].start_ms, b->v[j].start_ms);
+    ck_assert_int_eq(a->v[i].end_ms, b->v[j].end_ms);
+    ck_assert_uint_eq(a->v[i].n, b->v[j].n);
+    for (size_t k = 0; k < a->v[i].n; k++)
+        ck_assert_int_eq(tgt(a, i, k)->outage_id, tgt(b, j, k)->outage_id);
+}
+
+START_TEST(limit_keeps_the_newest)
+{
+    struct pw_store *st = open_store(NULL);
+    ck_assert_int_eq(pw_store_sync_targets(st, &inc_plan, NULL), 0);
+    for (int64_t at = T0; at < T0 + LONG_MS; at += 10000)
+        for (uint32_t t = 0; t < inc_plan.ntargets; t++) {
+            struct pw_result r = long_answer(t, at);
+            ck_assert_uint_eq(pw_store_submit(st, &r, 1), 1);
+        }
+    ck_assert_int_eq(pw_store_flush(st, 5000), 0);
+    const char *hosts[] = {NULL, "bts02", "web01"};
+    for (size_t h = 0; h < 3; h++) {
+        struct pw_store_incident_filter f = {.from_ms = T0 + 30 * MINUTE, .to_ms = T0 + LONG_MS,
+                                             .open = -1, .window_ms = MINUTE,
+                                             .host = hosts[h]};
+        struct pw_store_incident_list all, some;
+        ck_assert_int_eq(pw_store_query_incidents(st, &f, &all), 0);
+        ck_assert(!all.truncated);
+        /* 11 of sql01 (40 min to 7 h 20 min), 15 of web01 (15 min past
+         * each half hour from 30 min on), the straddling one */
+        ck_assert_uint_eq(all.n, h == 0 ? 11 + 15 + 1 : h == 1 ? 1 : 15);
+        for (size_t limit = 1; limit <= all.n + 1; limit++) {
+            f.limit = limit;
+            ck_assert_int_eq(pw_store_query_incidents(st, &f, &some), 0);
+            ck_assert_uint_eq(some.n, limit < all.n ? limit : all.n);
+            ck_assert(some.truncated == (limit < all.n));
+            for (size_t i = 0; i < some.n; i++)
+                same_incident(&all, i, &some, i);
+            pw_store_incident_list_free(&some);
+        }
+        if (!hosts[h]) { /* the straddling one whole: bts01 and bts02 */
+            size_t i = 0;
+            while (i < all.n && all.v[i].start_ms != T0 + STRADDLE - 20000)
+                i++;
+            ck_assert_uint_lt(i, all.n);
+            ck_assert_uint_eq(all.v[i].n, 2);
+        }
+        pw_store_incident_list_free(&all);
+    }
+    pw_store_close(st);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_incidents");
@@ -191,6 +268,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, grouped_by_host_and_cause);
     tcase_add_test(tc, filters_keep_whole_incidents);
+    tcase_add_test(tc, limit_keeps_the_newest);
     suite_add_tcase(s, tc);
     return s;
 }

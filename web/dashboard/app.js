@@ -337,6 +337,19 @@
     }
   }
 
+  /* The last 24 hours' incidents: the newest INCIDENTS_SHOWN and every
+   * open one (up to as many), which may be older than those; null while
+   * the daemon has no /api/v1/incidents. */
+  const INCIDENTS_SHOWN = 50;
+  async function recentIncidents() {
+    const q = `api/v1/incidents?from=-24h&limit=${INCIDENTS_SHOWN}`;
+    const [newest, open] = await Promise.all([optional(q, true), optional(`${q}&state=open`, true)]);
+    if (!newest) return null;
+    const seen = new Set(newest.incidents.map((i) => i.id));
+    const older = open ? open.incidents.filter((i) => !seen.has(i.id)) : [];
+    return { ...newest, incidents: newest.incidents.concat(older) };
+  }
+
   /* One poll: the farm summary (never every target: /api/v1/hosts is
    * summarised server-side), the open host's targets, incidents and
    * maintenance windows. */
@@ -347,7 +360,7 @@
       const [farm, hostDoc, incidents, maint] = await Promise.all([
         api('api/v1/hosts'),
         r.view === 'host' ? optional(`api/v1/status?host=${encodeURIComponent(r.host)}`) : null,
-        optional('api/v1/incidents?from=-24h', true).catch((e) => ({ error: e.message })),
+        recentIncidents().catch((e) => ({ error: e.message })),
         optional('api/v1/maintenance', true).catch(() => null),
       ]);
       app.farm = farm;
@@ -598,9 +611,10 @@
       return sec;
     }
     const open = list.filter((i) => i.open).length;
-    add(sec, h('p', { class: 'small', text: `${open} open, ${list.length - open} ended.` }));
-    add(sec, h('ul', { class: 'failing-list incident-list' }, list.slice(0, 50).map(incidentItem)));
-    if (list.length > 50) add(sec, h('p', { class: 'small muted', text: `and ${list.length - 50} more: see the report.` }));
+    const ended = list.length - open;
+    add(sec, h('p', { class: 'small', text: doc.truncated ? `${open} open; the ${ended} newest ended.` : `${open} open, ${ended} ended.` }));
+    add(sec, h('ul', { class: 'failing-list incident-list' }, list.slice(0, INCIDENTS_SHOWN).map(incidentItem)));
+    if (list.length > INCIDENTS_SHOWN || doc.truncated) add(sec, h('p', { class: 'small muted', text: 'Older ones: see the report.' }));
     add(sec, h('p', { class: 'small' }, h('a', { href: '#/report' }, 'Report of a period (printable) \u2192')));
     return sec;
   }
