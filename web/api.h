@@ -7,7 +7,7 @@
  * api_report.c (the outage report, written by report.c),
  * api_maintenance.c, api_openapi.c (the description) and
  * metrics.c (Prometheus). routes.c maps paths to them; status_cache.c builds the
- * unfiltered status document through pw_api_status_doc.
+ * unfiltered status document through pw_api_status_text.
  */
 #ifndef PW_WEB_API_H
 #define PW_WEB_API_H
@@ -49,7 +49,8 @@ void pw_api_incidents_error(const char *host, const char *role, int rc,
 /* One outage row of /api/v1/outages (also the report's). */
 json_t *pw_api_outage_json(const struct pw_store_outage *o, int64_t now_ms);
 
-/* The unfiltered status document of a view (NULL: out of memory). */
-json_t *pw_api_status_doc(const struct pw_web_view *v, struct pw_store *st);
+/* The unfiltered status document of a view as JSON text, its length in
+ * *len (NULL: out of memory). */
+char *pw_api_status_text(const struct pw_web_view *v, struct pw_store *st, size_t *len);
 
 #endif

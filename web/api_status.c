@@ -44,18 +44,40 @@ static int rank_of(const struct pw_target_state *t)
     return t->status == PW_STATUS_UNKNOWN ? 2 : 3;
 }
 
-static json_t *status_doc(const struct pw_web_view *v, struct pw_store *st,
-                          const struct pw_scope *sc)
+/* The summary and the rest of the document but the targets. */
+static json_t *status_head(const struct pw_web_view *v, struct pw_store *st, size_t n,
+                           const size_t counts[3], size_t maint, size_t failing, size_t hosts)
+{
+    const struct pw_snapshot *s = v->snap;
+    json_t *doc = json_object(), *sum = json_object();
+    json_object_set_new(sum, "targets", json_integer((json_int_t)n));
+    json_object_set_new(sum, "up", json_integer((json_int_t)counts[PW_STATUS_UP]));
+    json_object_set_new(sum, "down", json_integer((json_int_t)counts[PW_STATUS_DOWN]));
+    json_object_set_new(sum, "unknown", json_integer((json_int_t)counts[PW_STATUS_UNKNOWN]));
+    json_object_set_new(sum, "maintenance", json_integer((json_int_t)maint));
+    json_object_set_new(sum, "failing_last_probe", json_integer((json_int_t)failing));
+    json_object_set_new(sum, "hosts", json_integer((json_int_t)hosts));
+    json_object_set_new(sum, "interval_ms", pw_api_shortest_interval(s->plan));
+    json_object_set_new(sum, "storage", pw_api_storage_json(st));
+    json_object_set_new(sum, "last_sweep", pw_api_sweep_json(&s->stats));
+    json_object_set_new(doc, "version", json_string(PW_VERSION));
+    json_object_set_new(doc, "instance", pw_api_identity_json(s->plan));
+    json_object_set_new(doc, "snapshot_at", pw_jtime(s->taken_ms));
+    json_object_set_new(doc, "summary", sum);
+    return doc;
+}
+
+/* The document as text, its targets written one at a time (at 100,000
+ * targets a tree of all of them took most of a second to build and free):
+ * {head..., "targets":[...]}. b->oom says it failed. */
+static void status_text(const struct pw_web_view *v, struct pw_store *st,
+                        const struct pw_scope *sc, struct pw_buf *b)
 {
     const struct pw_snapshot *s = v->snap;
     struct ranked *order = malloc((s->ntargets ? s->ntargets : 1) * sizeof *order);
-    json_t *doc = json_object(), *targets = json_array(), *sum = json_object();
-    if (!order || !doc || !targets || !sum) {
-        free(order);
-        json_decref(doc);
-        json_decref(targets);
-        json_decref(sum);
-        return NULL;
+    if (!order) {
+        b->oom = true;
+        return;
     }
     size_t n = 0, counts[3] = {0}, failing = 0, hosts = 0, maint = 0;
     size_t last_host = SIZE_MAX; /* the plan keeps each host's targets together */
@@ -73,30 +95,29 @@ static json_t *status_doc(const struct pw_web_view *v, struct pw_store *st,
         order[n++] = (struct ranked){rank_of(t), (uint32_t)i};
     }
     qsort(order, n, sizeof *order, cmp_ranked);
-    for (size_t k = 0; k < n; k++)
-        json_array_append_new(targets, pw_api_target_json(v, order[k].i, false));
+    pw_buf_json(b, status_head(v, st, n, counts, maint, failing, hosts));
+    if (!b->oom)
+        b->len--; /* the head's closing brace: the targets go in first */
+    pw_buf_add(b, ",\"targets\":[", 12);
+    for (size_t k = 0; k < n && !b->oom; k++) {
+        if (k)
+            pw_buf_add(b, ",", 1);
+        pw_buf_json(b, pw_api_target_json(v, order[k].i, false));
+    }
+    pw_buf_add(b, "]}", 2);
     free(order);
-    json_object_set_new(sum, "targets", json_integer((json_int_t)n));
-    json_object_set_new(sum, "up", json_integer((json_int_t)counts[PW_STATUS_UP]));
-    json_object_set_new(sum, "down", json_integer((json_int_t)counts[PW_STATUS_DOWN]));
-    json_object_set_new(sum, "unknown", json_integer((json_int_t)counts[PW_STATUS_UNKNOWN]));
-    json_object_set_new(sum, "maintenance", json_integer((json_int_t)maint));
-    json_object_set_new(sum, "failing_last_probe", json_integer((json_int_t)failing));
-    json_object_set_new(sum, "hosts", json_integer((json_int_t)hosts));
-    json_object_set_new(sum, "interval_ms", pw_api_shortest_interval(s->plan));
-    json_object_set_new(sum, "storage", pw_api_storage_json(st));
-    json_object_set_new(sum, "last_sweep", pw_api_sweep_json(&s->stats));
-    json_object_set_new(doc, "version", json_string(PW_VERSION));
-    json_object_set_new(doc, "instance", pw_api_identity_json(s->plan));
-    json_object_set_new(doc, "snapshot_at", pw_jtime(s->taken_ms));
-    json_object_set_new(doc, "summary", sum);
-    json_object_set_new(doc, "targets", targets);
-    return doc;
 }
 
-json_t *pw_api_status_doc(const struct pw_web_view *v, struct pw_store *st)
+char *pw_api_status_text(const struct pw_web_view *v, struct pw_store *st, size_t *len)
 {
-    return status_doc(v, st, NULL);
+    struct pw_buf b = {0};
+    status_text(v, st, NULL, &b);
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
 }
 
 /* Filtered requests; the unfiltered document is routes.c's, from the
@@ -106,7 +127,14 @@ void pw_api_status(struct pw_req *r, struct pw_reply *out)
     struct pw_scope sc;
     if (pw_scope_parse(r, true, &sc, out) != 0)
         return;
-    pw_reply_json(out, 200, status_doc(&r->view, pw_req_store(r), &sc));
+    struct pw_buf b = {0};
+    status_text(&r->view, pw_req_store(r), &sc, &b);
+    if (b.oom) {
+        free(b.p);
+        pw_reply_json(out, 200, NULL); /* out of memory: a 503 */
+        return;
+    }
+    pw_reply_text(out, 200, "application/json", b.p, b.len);
 }
 
 /* ---- /api/v1/targets ------------------------------------------------------------ */

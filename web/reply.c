@@ -154,6 +154,26 @@ void pw_reply_json(struct pw_reply *out, unsigned status, json_t *doc)
     pw_reply_text(out, status, "application/json", s, strlen(s));
 }
 
+void pw_buf_json(struct pw_buf *b, json_t *v)
+{
+    size_t room = b->cap > b->len + 1 ? b->cap - b->len - 1 : 0; /* the NUL stays */
+    size_t n = v && !b->oom ? json_dumpb(v, b->p ? b->p + b->len : NULL, room, PW_JSON_DUMP) : 0;
+    if (n && n <= room) {
+        b->len += n;
+        b->p[b->len] = '\0';
+    } else if (n) { /* did not fit: the buffer grows as pw_buf_add grows it */
+        char *tmp = malloc(n);
+        if (tmp && json_dumpb(v, tmp, n, PW_JSON_DUMP) == n)
+            pw_buf_add(b, tmp, n);
+        else
+            b->oom = true;
+        free(tmp);
+    } else {
+        b->oom = true;
+    }
+    json_decref(v);
+}
+
 void pw_reply_text(struct pw_reply *out, unsigned status, const char *ctype, char *body,
                    size_t len)
 {

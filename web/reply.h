@@ -24,6 +24,12 @@ struct MHD_Response;
  * approximation). */
 #define PW_JSON_DUMP (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
+/* Appends v as PW_JSON_DUMP writes it to b and drops the reference (NULL:
+ * b->oom). A large document written a value at a time reuses a few small
+ * allocations where one jansson tree of 100,000 targets makes and frees
+ * millions at once. */
+void pw_buf_json(struct pw_buf *b, json_t *v);
+
 /* A ready response shared by many requests: its status, the plain body
  * and optionally the same gzip-compressed. Reference-counted by us so that
  * a holder can queue it without a lock held: libmicrohttpd counts its own

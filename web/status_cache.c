@@ -22,13 +22,12 @@
  * ETags); NULL when out of memory. */
 static struct pw_shared *build(struct pw_status_cache *c, const struct pw_web_view *v)
 {
-    json_t *doc = pw_api_status_doc(v, c->src->store);
-    char *s = doc ? json_dumps(doc, PW_JSON_DUMP) : NULL;
-    json_decref(doc);
+    size_t len;
+    char *s = pw_api_status_text(v, c->src->store, &len);
     if (!s)
         return NULL;
     struct pw_reply r = {.tls = c->tls};
-    pw_reply_text(&r, 200, "application/json", s, strlen(s));
+    pw_reply_text(&r, 200, "application/json", s, len);
     struct pw_shared *sh = pw_reply_to_shared(&r);
     pw_reply_clear(&r);
     return sh;
