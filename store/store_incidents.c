@@ -324,10 +324,146 @@ static int find(sqlite3 *db, const struct pw_store_incident_filter *f, int64_t w
         p.to = p.from;
         span = span > INT64_MAX / 4 ? INT64_MAX : 4 * span;
     }
-    if (!rc && f->limit && out->n > f->limit) {
-        out->n = f->limit;
-        out->truncated = true;
+    return rc;
+}
+
+/* ---- filtered by host or role: around the filter's own outages ---------- */
+
+/* A filter target's newest outage not yet passed. */
+struct cursor {
+    int64_t start;
+    uint32_t target;
+};
+
+/* The filter's targets' outages that began at or after `floor`, newest
+ * first, read a target at a time through the outages_target index: a
+ * max-heap of each target's newest one below the point reached. A host
+ * down for an hour every day, asked for by a year, reads a few hundred
+ * outages around each of its incidents instead of every outage of the
+ * months those take. */
+struct anchors {
+    sqlite3_stmt *newest; /* start, end of ?1's newest outage that began before ?2 */
+    struct cursor *heap;
+    size_t n;
+    int64_t floor;
+    bool overlaps_floor;  /* one began before floor and ended after it (or is open) */
+};
+
+static void heap_push(struct anchors *a, struct cursor c)
+{
+    size_t i = a->n++;
+    for (; i && a->heap[(i - 1) / 2].start < c.start; i = (i - 1) / 2)
+        a->heap[i] = a->heap[(i - 1) / 2];
+    a->heap[i] = c;
+}
+
+static struct cursor heap_pop(struct anchors *a)
+{
+    struct cursor top = a->heap[0], last = a->heap[--a->n];
+    size_t i = 0;
+    for (size_t k; (k = 2 * i + 1) < a->n; i = k) {
+        if (k + 1 < a->n && a->heap[k + 1].start > a->heap[k].start)
+            k++;
+        if (a->heap[k].start <= last.start)
+            break;
+        a->heap[i] = a->heap[k];
     }
+    if (a->n)
+        a->heap[i] = last;
+    return top;
+}
+
+/* Moves target's cursor to its newest outage that began before `below`. */
+static int seek(struct anchors *a, uint32_t target, int64_t below)
+{
+    sqlite3_bind_int64(a->newest, 1, target);
+    sqlite3_bind_int64(a->newest, 2, below);
+    int step = sqlite3_step(a->newest);
+    if (step == SQLITE_ROW) {
+        int64_t start = sqlite3_column_int64(a->newest, 0);
+        int64_t end = sqlite3_column_int64(a->newest, 1);
+        if (start >= a->floor)
+            heap_push(a, (struct cursor){start, target});
+        else if (end < 0 || end > a->floor)
+            a->overlaps_floor = true;
+    }
+    sqlite3_reset(a->newest);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : PW_ESTORAGE;
+}
+
+static int anchors_open(sqlite3 *db, const struct pw_store_incident_filter *f, int64_t floor,
+                        struct anchors *a)
+{
+    *a = (struct anchors){.floor = floor};
+    const char *sql = !f->host ? "SELECT target_id FROM target_roles WHERE role=?2"
+                      : !f->role ? "SELECT id FROM targets WHERE host=?1"
+                                 : "SELECT id FROM targets WHERE host=?1 AND id IN"
+                                   " (SELECT target_id FROM target_roles WHERE role=?2)";
+    sqlite3_stmt *ids;
+    if (sqlite3_prepare_v2(db, sql, -1, &ids, NULL) != SQLITE_OK)
+        return PW_ESTORAGE;
+    sqlite3_bind_text(ids, 1, f->host, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ids, 2, f->role, -1, SQLITE_STATIC);
+    int rc = sq_prepare3(db, "SELECT start_ms, coalesce(end_ms,-1) FROM outages"
+                             " WHERE target_id=?1 AND start_ms<?2 ORDER BY start_ms DESC LIMIT 1",
+                         &a->newest, 0, 0, 0);
+    size_t cap = 0;
+    int step;
+    while (!rc && (step = sqlite3_step(ids)) == SQLITE_ROW) {
+        struct cursor *nh = sq_grow(a->heap, &cap, a->n, sizeof *nh, 64);
+        if (!nh) {
+            rc = PW_ENOMEM;
+            break;
+        }
+        a->heap = nh;
+        rc = seek(a, (uint32_t)sqlite3_column_int64(ids, 0), f->to_ms);
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = PW_ESTORAGE;
+    sqlite3_finalize(ids);
+    return rc;
+}
+
+/* The start of the newest outage of the filter's that began before
+ * `below` (INT64_MIN: none at or after floor). */
+static int anchor_below(struct anchors *a, int64_t below, int64_t *at)
+{
+    int rc = 0;
+    while (!rc && a->n && a->heap[0].start >= below)
+        rc = seek(a, heap_pop(a).target, below);
+    *at = a->n ? a->heap[0].start : INT64_MIN;
+    return rc;
+}
+
+/* Like find(), for a host or a role: only the periods around the filter's
+ * own outages (an incident covering the filter has one). Each runs from a
+ * clean cut below the newest one not yet read, at `at`, to a window after
+ * it: the incidents that began by `at` have begun their outages by then,
+ * and those that began later have none of the filter's. Then, if one of
+ * the filter's began before the range and lasted into it, the oldest
+ * period as find() reads it. */
+static int find_around(sqlite3 *db, const struct pw_store_incident_filter *f, int64_t window,
+                       struct pw_store_incident_list *out)
+{
+    int64_t floor = f->from_ms - window, at;
+    struct anchors a;
+    struct period p = {.floor = floor, .from = f->to_ms};
+    int rc = anchors_open(db, f, floor, &a);
+    while (!rc && !p.oldest && out->n <= f->limit) {
+        int64_t hi = p.from;
+        rc = anchor_below(&a, hi, &at);
+        if (rc || (at == INT64_MIN && !a.overlaps_floor))
+            break;
+        p.from = floor;
+        if (at != INT64_MIN)
+            rc = clean_cut(db, at - window, floor, window, &p.from);
+        p.oldest = p.from <= floor;
+        p.to = p.oldest ? hi : min64(at + window + 1, hi);
+        if (!rc)
+            rc = period_incidents(db, f, window, &p, out);
+    }
+    sqlite3_finalize(a.newest);
+    free(a.heap);
     return rc;
 }
 
@@ -341,7 +477,12 @@ int pw_store_query_incidents(struct pw_store *st, const struct pw_store_incident
     sqlite3 *db = pw_store_reader_lock(st);
     int rc = check_scope(db, f);
     if (!rc)
-        rc = find(db, f, window, out);
+        rc = f->limit && (f->host || f->role) ? find_around(db, f, window, out)
+                                              : find(db, f, window, out);
+    if (!rc && f->limit && out->n > f->limit) {
+        out->n = f->limit;
+        out->truncated = true;
+    }
     pw_store_reader_unlock(st);
     if (rc)
         pw_store_incident_list_free(out);

@@ -69,6 +69,7 @@ def queries(conn, host, role):
             q.append((f"/api/v1/uptime?from=-{span}&by={by}", False, 100))
     for span in ("24h", "30d", "365d"):
         q.append((f"/api/v1/incidents?from=-{span}", False, 100))
+    q.append(("/api/v1/incidents?from=-365d&limit=1000", False, 100))
     q.append((f"/api/v1/incidents?from=-365d&host={host}", False, 100))
     q.append((f"/api/v1/incidents?from=-365d&role={role}", False, 100))
     return q

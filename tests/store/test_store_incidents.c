@@ -184,21 +184,41 @@ START_TEST(filters_keep_whole_incidents)
 }
 END_TEST
 
-/* Eight hours: sql01:1433 refused for 2 minutes every 40 minutes, web01:443
- * refused for 30 s every 30 minutes, and bts01, bts02 filtered 20 s before
- * and 10 s after the hour before the end: one incident across the instant
- * a limited query starts its first period at (store_incidents.c). */
+/* Eight hours: sql01:1433 refused for 2 minutes every 40 minutes; sql01:445
+ * refused and bts02 filtered from 10 to 60 minutes (before the range asked
+ * for, into it); web01:443 refused for 30 s every 30 minutes, and 20 s
+ * after sql01 at 80 minutes (in sql01's incident: same cause); and filtered
+ * around S, the hour before the end (where a limited query starts reading):
+ * bts01:50001 at S-70 s, bts02 at S-40 s and bts01:50000 at S-20 s, one
+ * incident across S, and bts02 again at S+10 s, too late for it: one of its
+ * own, though bts02's outage 50 s before it is in one (store_incidents.c
+ * must read from where that one began). */
 #define LONG_MS (8 * 3600000LL)
-#define STRADDLE (LONG_MS - 3600000)
+#define S (LONG_MS - 3600000)
+
+static bool long_down(uint32_t t, int64_t m)
+{
+    switch (t) {
+    case 0:
+        return m >= 40 * MINUTE && m % (40 * MINUTE) < 2 * MINUTE;
+    case 1:
+        return m >= 10 * MINUTE && m < 60 * MINUTE;
+    case 2:
+        return (m % (30 * MINUTE) >= 15 * MINUTE && m % (30 * MINUTE) < 15 * MINUTE + 30000) ||
+               (m >= 80 * MINUTE + 20000 && m < 80 * MINUTE + 30000);
+    case 3:
+        return m >= S - 20000 && m < S + 5 * MINUTE;
+    case 4:
+        return m >= S - 70000 && m < S - 60000;
+    default:
+        return (m >= 10 * MINUTE && m < 60 * MINUTE) || (m >= S - 40000 && m < S - 30000) ||
+               (m >= S + 10000 && m < S + 5 * MINUTE);
+    }
+}
 
 static struct pw_result long_answer(uint32_t t, int64_t at)
 {
-    int64_t m = at - T0;
-    bool down = (t == 0 && m >= 40 * MINUTE && m % (40 * MINUTE) < 2 * MINUTE) ||
-                (t == 2 && m % (30 * MINUTE) >= 15 * MINUTE &&
-                 m % (30 * MINUTE) < 15 * MINUTE + 30000) ||
-                (t == 3 && m >= STRADDLE - 20000 && m < STRADDLE + 5 * MINUTE) ||
-                (t == 5 && m >= STRADDLE + 10000 && m < STRADDLE + 5 * MINUTE);
+    bool down = long_down(t, at - T0);
     enum pw_state s = t >= 3 ? PW_STATE_FILTERED : PW_STATE_CLOSED;
     struct pw_result r = down ? mkres(t, s, PW_STATUS_DOWN, at, -1)
                               : mkres(t, PW_STATE_OPEN, PW_STATUS_UP, at, 100);
@@ -227,17 +247,30 @@ START_TEST(limit_keeps_the_newest)
             ck_assert_uint_eq(pw_store_submit(st, &r, 1), 1);
         }
     ck_assert_int_eq(pw_store_flush(st, 5000), 0);
-    const char *hosts[] = {NULL, "bts02", "web01"};
-    for (size_t h = 0; h < 3; h++) {
+    /* whole farm, hosts, roles: how many incidents each has in the range
+     * (sql01's 11 and 1, web01's 15 from 30 min on and sql01's at 80 min,
+     * bts02's long one, the one across S and bts02's after it) */
+    static const struct {
+        const char *host, *role;
+        size_t n;
+    } asks[] = {
+        {NULL, NULL, 11 + 1 + 15 + 1 + 1 + 1},
+        {"bts01", NULL, 1},
+        {"bts02", NULL, 3},
+        {"web01", NULL, 16},
+        {"sql01", NULL, 12},
+        {NULL, "management_database", 12},
+        {NULL, "processing_servers", 16 + 3},
+        {"web01", "processing_servers", 16},
+    };
+    for (size_t h = 0; h < sizeof asks / sizeof asks[0]; h++) {
         struct pw_store_incident_filter f = {.from_ms = T0 + 30 * MINUTE, .to_ms = T0 + LONG_MS,
                                              .open = -1, .window_ms = MINUTE,
-                                             .host = hosts[h]};
+                                             .host = asks[h].host, .role = asks[h].role};
         struct pw_store_incident_list all, some;
         ck_assert_int_eq(pw_store_query_incidents(st, &f, &all), 0);
         ck_assert(!all.truncated);
-        /* 11 of sql01 (40 min to 7 h 20 min), 15 of web01 (15 min past
-         * each half hour from 30 min on), the straddling one */
-        ck_assert_uint_eq(all.n, h == 0 ? 11 + 15 + 1 : h == 1 ? 1 : 15);
+        ck_assert_uint_eq(all.n, asks[h].n);
         for (size_t limit = 1; limit <= all.n + 1; limit++) {
             f.limit = limit;
             ck_assert_int_eq(pw_store_query_incidents(st, &f, &some), 0);
@@ -247,12 +280,14 @@ START_TEST(limit_keeps_the_newest)
                 same_incident(&all, i, &some, i);
             pw_store_incident_list_free(&some);
         }
-        if (!hosts[h]) { /* the straddling one whole: bts01 and bts02 */
+        if (h == 0) { /* the one across S whole, bts02's after it alone */
             size_t i = 0;
-            while (i < all.n && all.v[i].start_ms != T0 + STRADDLE - 20000)
+            while (i < all.n && all.v[i].start_ms != T0 + S - 70000)
                 i++;
             ck_assert_uint_lt(i, all.n);
-            ck_assert_uint_eq(all.v[i].n, 2);
+            ck_assert_uint_eq(all.v[i].n, 3);
+            ck_assert_int_eq(all.v[i - 1].start_ms, T0 + S + 10000);
+            ck_assert_uint_eq(all.v[i - 1].n, 1);
         }
         pw_store_incident_list_free(&all);
     }
