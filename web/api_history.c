@@ -199,6 +199,12 @@ json_t *pw_api_outage_json(const struct pw_store_outage *o, int64_t now_ms)
     return j;
 }
 
+/* Whether o passes what the store could not filter: open=false and ports. */
+static bool listed(const struct pw_store_outage *o, int open, const struct pw_scope *sc)
+{
+    return (open != 0 || o->end_ms >= 0) && pw_scope_port(sc, o->port);
+}
+
 void pw_api_outages(struct pw_req *r, struct pw_reply *out)
 {
     struct pw_store *st = pw_req_need_store(r, out);
@@ -222,25 +228,26 @@ void pw_api_outages(struct pw_req *r, struct pw_reply *out)
         pw_reply_error(out, 503, "unavailable", "history query failed: %s", pw_strerror(rc));
         return;
     }
-    json_t *doc = json_object(), *arr = json_array();
-    size_t shown = 0;
-    bool truncated = false;
-    for (size_t i = 0; i < n; i++) {
-        const struct pw_store_outage *o = &v[i];
-        if ((open == 0 && o->end_ms < 0) || !pw_scope_port(&sc, o->port))
+    /* which are shown, first: count and truncated come before them */
+    size_t shown = 0, end = 0;
+    for (; end < n; end++) {
+        if (!listed(&v[end], open, &sc))
             continue;
-        if (shown == (size_t)limit) {
-            truncated = true;
+        if (shown == (size_t)limit)
             break;
-        }
-        json_array_append_new(arr, pw_api_outage_json(o, r->now_ms));
         shown++;
     }
-    pw_store_outage_list_free(&list);
+    json_t *doc = json_object();
     json_object_set_new(doc, "count", json_integer((json_int_t)shown));
-    json_object_set_new(doc, "truncated", json_boolean(truncated));
-    json_object_set_new(doc, "outages", arr);
-    pw_reply_json(out, 200, doc);
+    json_object_set_new(doc, "truncated", json_boolean(end < n));
+    struct pw_jlist l; /* limit=100000: 28 MB */
+    pw_jlist_begin(&l, doc, "outages");
+    for (size_t i = 0; i < end; i++) {
+        if (listed(&v[i], open, &sc))
+            pw_jlist_add(&l, pw_api_outage_json(&v[i], r->now_ms));
+    }
+    pw_store_outage_list_free(&list);
+    pw_reply_jlist(out, &l);
 }
 
 /* ---- /api/v1/uptime -------------------------------------------------------------- */
@@ -281,10 +288,12 @@ void pw_api_uptime(struct pw_req *r, struct pw_reply *out)
         pw_reply_error(out, 503, "unavailable", "history query failed: %s", pw_strerror(rc));
         return;
     }
-    json_t *doc = json_object(), *arr = json_array();
+    json_t *doc = json_object();
     json_object_set_new(doc, "from", pw_jtime(from));
     json_object_set_new(doc, "to", pw_jtime(to));
     json_object_set_new(doc, "by", json_string(groups[g].name));
+    struct pw_jlist l; /* by target: 100,000 of them */
+    pw_jlist_begin(&l, doc, "groups");
     for (size_t i = 0; i < n; i++) {
         json_t *j = json_object();
         json_object_set_new(j, "key", json_string(v[i].key));
@@ -297,9 +306,8 @@ void pw_api_uptime(struct pw_req *r, struct pw_reply *out)
         json_object_set_new(j, "planned_ms", json_integer(v[i].planned_ms));
         json_object_set_new(j, "uptime_pct", v[i].uptime_pct < 0 ? json_null()
                                                                  : pw_jround(v[i].uptime_pct, 3));
-        json_array_append_new(arr, j);
+        pw_jlist_add(&l, j);
     }
     free(v);
-    json_object_set_new(doc, "groups", arr);
-    pw_reply_json(out, 200, doc);
+    pw_reply_jlist(out, &l);
 }

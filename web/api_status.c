@@ -67,16 +67,15 @@ static json_t *status_head(const struct pw_web_view *v, struct pw_store *st, siz
     return doc;
 }
 
-/* The document as text, its targets written one at a time (at 100,000
- * targets a tree of all of them took most of a second to build and free):
- * {head..., "targets":[...]}. b->oom says it failed. */
-static void status_text(const struct pw_web_view *v, struct pw_store *st,
-                        const struct pw_scope *sc, struct pw_buf *b)
+/* The document, its targets written one at a time (at 100,000 targets a
+ * tree of all of them took most of a second to build and free). */
+static void status_list(const struct pw_web_view *v, struct pw_store *st,
+                        const struct pw_scope *sc, struct pw_jlist *l)
 {
     const struct pw_snapshot *s = v->snap;
     struct ranked *order = malloc((s->ntargets ? s->ntargets : 1) * sizeof *order);
     if (!order) {
-        b->oom = true;
+        *l = (struct pw_jlist){.b.oom = true};
         return;
     }
     size_t n = 0, counts[3] = {0}, failing = 0, hosts = 0, maint = 0;
@@ -95,29 +94,17 @@ static void status_text(const struct pw_web_view *v, struct pw_store *st,
         order[n++] = (struct ranked){rank_of(t), (uint32_t)i};
     }
     qsort(order, n, sizeof *order, cmp_ranked);
-    pw_buf_json(b, status_head(v, st, n, counts, maint, failing, hosts));
-    if (!b->oom)
-        b->len--; /* the head's closing brace: the targets go in first */
-    pw_buf_add(b, ",\"targets\":[", 12);
-    for (size_t k = 0; k < n && !b->oom; k++) {
-        if (k)
-            pw_buf_add(b, ",", 1);
-        pw_buf_json(b, pw_api_target_json(v, order[k].i, false));
-    }
-    pw_buf_add(b, "]}", 2);
+    pw_jlist_begin(l, status_head(v, st, n, counts, maint, failing, hosts), "targets");
+    for (size_t k = 0; k < n && !l->b.oom; k++)
+        pw_jlist_add(l, pw_api_target_json(v, order[k].i, false));
     free(order);
 }
 
 char *pw_api_status_text(const struct pw_web_view *v, struct pw_store *st, size_t *len)
 {
-    struct pw_buf b = {0};
-    status_text(v, st, NULL, &b);
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    *len = b.len;
-    return b.p;
+    struct pw_jlist l;
+    status_list(v, st, NULL, &l);
+    return pw_jlist_end(&l, len);
 }
 
 /* Filtered requests; the unfiltered document is routes.c's, from the
@@ -127,14 +114,9 @@ void pw_api_status(struct pw_req *r, struct pw_reply *out)
     struct pw_scope sc;
     if (pw_scope_parse(r, true, &sc, out) != 0)
         return;
-    struct pw_buf b = {0};
-    status_text(&r->view, pw_req_store(r), &sc, &b);
-    if (b.oom) {
-        free(b.p);
-        pw_reply_json(out, 200, NULL); /* out of memory: a 503 */
-        return;
-    }
-    pw_reply_text(out, 200, "application/json", b.p, b.len);
+    struct pw_jlist l;
+    status_list(&r->view, pw_req_store(r), &sc, &l);
+    pw_reply_jlist(out, &l);
 }
 
 /* ---- /api/v1/targets ------------------------------------------------------------ */

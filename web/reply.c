@@ -174,6 +174,46 @@ void pw_buf_json(struct pw_buf *b, json_t *v)
     json_decref(v);
 }
 
+void pw_jlist_begin(struct pw_jlist *l, json_t *head, const char *name)
+{
+    *l = (struct pw_jlist){0};
+    pw_buf_json(&l->b, head);
+    if (l->b.oom)
+        return;
+    l->b.len--; /* the closing brace: the array goes in first */
+    if (l->b.len > 1)
+        pw_buf_add(&l->b, ",", 1);
+    pw_buf_printf(&l->b, "\"%s\":[", name);
+}
+
+void pw_jlist_add(struct pw_jlist *l, json_t *element)
+{
+    if (l->n++)
+        pw_buf_add(&l->b, ",", 1);
+    pw_buf_json(&l->b, element);
+}
+
+char *pw_jlist_end(struct pw_jlist *l, size_t *len)
+{
+    pw_buf_add(&l->b, "]}", 2);
+    if (l->b.oom) {
+        free(l->b.p);
+        return NULL;
+    }
+    *len = l->b.len;
+    return l->b.p;
+}
+
+void pw_reply_jlist(struct pw_reply *out, struct pw_jlist *l)
+{
+    size_t len;
+    char *s = pw_jlist_end(l, &len);
+    if (s)
+        pw_reply_text(out, 200, "application/json", s, len);
+    else
+        pw_reply_json(out, 200, NULL); /* out of memory: a 503 */
+}
+
 void pw_reply_text(struct pw_reply *out, unsigned status, const char *ctype, char *body,
                    size_t len)
 {

@@ -30,6 +30,18 @@ struct MHD_Response;
  * millions at once. */
 void pw_buf_json(struct pw_buf *b, json_t *v);
 
+/* A document whose last member is a long array (every target, every
+ * outage), written an element at a time: {head's members, "name":[...]}.
+ * begin and add take their references; end returns the text (NULL, all
+ * freed: out of memory); pw_reply_jlist makes it out's 200 (or a 503). */
+struct pw_jlist {
+    struct pw_buf b;
+    size_t n;
+};
+void pw_jlist_begin(struct pw_jlist *l, json_t *head, const char *name);
+void pw_jlist_add(struct pw_jlist *l, json_t *element);
+char *pw_jlist_end(struct pw_jlist *l, size_t *len);
+
 /* A ready response shared by many requests: its status, the plain body
  * and optionally the same gzip-compressed. Reference-counted by us so that
  * a holder can queue it without a lock held: libmicrohttpd counts its own
@@ -76,6 +88,7 @@ struct pw_reply {
 };
 
 void pw_reply_json(struct pw_reply *out, unsigned status, json_t *doc); /* steals doc */
+void pw_reply_jlist(struct pw_reply *out, struct pw_jlist *l); /* 200; 503 out of memory */
 void pw_reply_text(struct pw_reply *out, unsigned status, const char *ctype, char *body,
                    size_t len); /* takes body (malloc'd) */
 /* An error document {"error": error, "detail": printf(fmt, ...)}; the
