@@ -408,7 +408,7 @@ static int anchors_open(sqlite3 *db, const struct pw_store_incident_filter *f, i
                              " WHERE target_id=?1 AND start_ms<?2 ORDER BY start_ms DESC LIMIT 1",
                          &a->newest, 0, 0, 0);
     size_t cap = 0;
-    int step;
+    int step = SQLITE_DONE;
     while (!rc && (step = sqlite3_step(ids)) == SQLITE_ROW) {
         struct cursor *nh = sq_grow(a->heap, &cap, a->n, sizeof *nh, 64);
         if (!nh) {
