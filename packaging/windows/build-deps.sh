@@ -297,9 +297,7 @@ build_tasn1() {
 }
 # The library only (no tools, tests, docs, C++, p11-kit, TPM, DANE, IDN,
 # compression, SRP, anonymous or GOST suites, SSL 2/3): what libmicrohttpd
-# calls stays (it uses the PSK and DH parameter functions). Its developers'
-# warnings are on by default and bring gcc's -fanalyzer to every file,
-# which made the library most of a fresh build's time: off.
+# calls stays (it uses the PSK and DH parameter functions).
 build_gnutls() {
     cd "${SRCDIR[gnutls28]}"
     # Debian's patches change gnulib's module list (gl/Makefile.am), so the
@@ -314,7 +312,7 @@ build_gnutls() {
         --without-zstd --disable-guile --disable-hardware-acceleration \
         --disable-srp-authentication --disable-anon-authentication \
         --disable-gost --disable-ssl3-support --disable-ssl2-support \
-        --disable-heartbeat-support --disable-rpath --disable-gcc-warnings \
+        --disable-heartbeat-support --disable-rpath \
         CPPFLAGS="-I$PREFIX/include" LDFLAGS="-L$PREFIX/lib"
     # gnulib's replacement headers (sys/socket.h for mingw) come first.
     make -j "$JOBS" -C gl "${NOAUTO[@]}"
