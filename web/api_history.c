@@ -164,13 +164,8 @@ static int outage_filter(struct pw_req *r, struct pw_store_outage_filter *f, int
                        "false (only ended ones)", pw_shown(os, shown, sizeof shown));
         return -1;
     }
-    *limit = OUTAGES_DEFAULT_LIMIT;
-    const char *ls = pw_web_param(r, "limit");
-    if (ls && pw_parse_int(ls, 1, OUTAGES_MAX_LIMIT, limit, perr) != 0) {
-        pw_reply_error(out, 400, "bad parameter", "limit: %s (1 to %d)", perr,
-                       OUTAGES_MAX_LIMIT);
+    if (pw_web_param_limit(r, OUTAGES_DEFAULT_LIMIT, OUTAGES_MAX_LIMIT, limit, out) != 0)
         return -1;
-    }
     f->open_only = *open == 1;
     f->limit = (size_t)*limit + 1; /* one more: says "truncated" */
     return 0;

@@ -13,7 +13,6 @@
 #include "web/api.h"
 
 #include "base/error.h"
-#include "config/values.h"
 #include "web/api_doc.h"
 #include "web/incident_doc.h"
 #include "web/params.h"
@@ -42,14 +41,9 @@ static int incident_filter(struct pw_req *r, struct pw_store_incident_filter *f,
                        "state: '%.20s' is not a state of an incident; use open or ended", s);
         return -1;
     }
-    long long limit = INCIDENTS_DEFAULT_LIMIT;
-    const char *ls = pw_web_param(r, "limit");
-    char perr[PW_ERRBUF];
-    if (ls && pw_parse_int(ls, 1, INCIDENTS_MAX_LIMIT, &limit, perr) != 0) {
-        pw_reply_error(out, 400, "bad parameter", "limit: %s (1 to %d)", perr,
-                       INCIDENTS_MAX_LIMIT);
+    long long limit;
+    if (pw_web_param_limit(r, INCIDENTS_DEFAULT_LIMIT, INCIDENTS_MAX_LIMIT, &limit, out) != 0)
         return -1;
-    }
     f->limit = (size_t)limit;
     f->window_ms = pw_incident_window(r->view.snap->plan);
     return 0;

@@ -141,14 +141,10 @@ static int page_params(struct pw_req *r, long long *limit, long long *after,
                        struct pw_reply *out)
 {
     char err[PW_ERRBUF];
-    const char *ls = pw_web_param(r, "limit"), *cs = pw_web_param(r, "cursor");
-    *limit = TARGETS_DEFAULT_LIMIT;
+    const char *cs = pw_web_param(r, "cursor");
     *after = 0;
-    if (ls && pw_parse_int(ls, 1, TARGETS_MAX_LIMIT, limit, err) != 0) {
-        pw_reply_error(out, 400, "bad parameter", "limit: %s (1 to %d)", err,
-                       TARGETS_MAX_LIMIT);
+    if (pw_web_param_limit(r, TARGETS_DEFAULT_LIMIT, TARGETS_MAX_LIMIT, limit, out) != 0)
         return -1;
-    }
     if (cs && pw_parse_int(cs, 1, UINT32_MAX, after, err) != 0) {
         pw_reply_error(out, 400, "bad parameter",
                        "cursor: %s; pass the next_cursor of the previous page unchanged", err);

@@ -221,6 +221,19 @@ int pw_web_param_range(struct pw_req *r, int64_t def_span_ms, int64_t *from, int
     return 0;
 }
 
+int pw_web_param_limit(struct pw_req *r, long long def, long long max, long long *limit,
+                       struct pw_reply *out)
+{
+    const char *s = pw_web_param(r, "limit");
+    char err[PW_ERRBUF];
+    *limit = def;
+    if (s && pw_parse_int(s, 1, max, limit, err) != 0) {
+        pw_reply_error(out, 400, "bad parameter", "limit: %s (1 to %lld)", err, max);
+        return -1;
+    }
+    return 0;
+}
+
 int pw_web_param_duration(struct pw_req *r, const char *name, int64_t min_ms, int64_t max_ms,
                           int64_t *ms, struct pw_reply *out)
 {

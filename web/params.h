@@ -19,6 +19,9 @@ const char *pw_web_param(const struct pw_req *r, const char *name);
 /* from/to with defaults (to: now, from: to - def_span_ms); 400 on error. */
 int pw_web_param_range(struct pw_req *r, int64_t def_span_ms, int64_t *from, int64_t *to,
                        struct pw_reply *out);
+/* limit=, 1 to max: *limit is def when absent. */
+int pw_web_param_limit(struct pw_req *r, long long def, long long max, long long *limit,
+                       struct pw_reply *out);
 /* A duration parameter; *ms untouched when absent. */
 int pw_web_param_duration(struct pw_req *r, const char *name, int64_t min_ms, int64_t max_ms,
                           int64_t *ms, struct pw_reply *out);

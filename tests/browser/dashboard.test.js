@@ -401,6 +401,11 @@ async function incidents(page) {
     return r.status === 200 && r.body.incidents.some((i) => i.open && i.hosts.includes(WEB)) ? r.body : null;
   }, 15000, 'an open incident for the stopped listener');
   const app = real.incidents.find((i) => i.open && i.hosts.includes(APP));
+  /* APP's and WEB's began apart: a limit of one keeps the newest and says
+   * the other was left out */
+  const one = (await getJSON('/api/v1/incidents?from=-24h&limit=1')).body;
+  check(real.incidents.length >= 2 && one.count === 1 && one.truncated === true && one.incidents[0].id === real.incidents[0].id,
+    `limit=1: the newest incident, truncated (${one.count}, ${one.truncated}, of ${real.incidents.length})`);
   await page.evaluate(() => { location.hash = '#/'; });
   await page.waitForSelector(`#incidents li[data-incident="${app.id}"]`, { timeout: 15000 });
   const items = await page.$$eval('#incidents li[data-incident]', (l) => l.map((li) => ({ id: li.dataset.incident, open: li.dataset.open, text: li.textContent })));
